@@ -1,1 +1,35 @@
-pub fn x(){}
+//! Keys for nacre: key types, SSH signatures, OpenSSH key files and fingerprints.
+//!
+//! - [`PublicKey`]: the public key blob of RFC 4253 §6.6 (with RFC 5656 §3.1 ECDSA and RFC 8709
+//!   §4 Ed25519 keys), OpenSSH `.pub` lines, fingerprints, and signature verification.
+//! - [`PrivateKey`]: generation, signing (RFC 8332 §3, RFC 5656 §3.1.2, RFC 8709 §6), and the key
+//!   files OpenSSH reads: `openssh-key-v1` (OpenSSH `PROTOCOL.key`), PEM PKCS#1, SEC1 and PKCS#8.
+//! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
+
+mod algorithm;
+mod der;
+mod error;
+mod fingerprint;
+mod md5;
+mod openssh;
+mod pem;
+mod private;
+mod public;
+mod signature;
+
+pub use algorithm::{KeyType, SignatureAlgorithm};
+pub use error::KeyError;
+pub use private::PrivateKey;
+pub use public::{PublicKey, RSA_MAX_BITS, RSA_MIN_BITS};
+pub use signature::{decode_signature_blob, encode_signature_blob};
+
+/// Standard base64 that accepts missing padding, as OpenSSH's decoder does.
+pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! Errors of key parsing, signing and verification.
+
+use nacre_wire::WireError;
+
+use crate::{KeyType, SignatureAlgorithm};
+
+/// Why a key, key file or signature was rejected.
+///
+/// Every malformed input maps to one of these precise variants; nothing in this crate panics on
+/// bad bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The SSH wire encoding (RFC 4251 §5) is broken: truncated, trailing data, bad mpint, ...
+    #[error("wire encoding: {0}")]
+    Wire(#[from] WireError),
+    /// A key type or signature algorithm name this crate has never heard of.
+    #[error("unknown key type {0:?}")]
+    UnknownKeyType(String),
+    /// A key type that exists (security keys, certificates, DSA, post-quantum hybrids, ...) but is
+    /// not supported by this crate.
+    #[error("unsupported key type {0:?}")]
+    UnsupportedKeyType(String),
+    /// The key material itself is invalid (a point not on the curve, a wrong length, a private key
+    /// that does not match its public half, ...).
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// The signature does not verify, or its encoding is invalid.
+    #[error("bad signature")]
+    BadSignature,
+    /// The signature blob names another algorithm than the one negotiated.
+    #[error("signature algorithm {found:?} does not match the expected {expected:?}")]
+    SignatureAlgorithmMismatch {
+        /// The algorithm the caller expected (negotiated in KEXINIT).
+        expected: SignatureAlgorithm,
+        /// The algorithm name found in the signature blob.
+        found: String,
+    },
+    /// The signature algorithm cannot be used with this key type (RFC 8332 §3: `rsa-sha2-*` need
+    /// an RSA key; an ECDSA algorithm needs a key on its own curve).
+    #[error("signature algorithm {algorithm:?} cannot be used with a {key_type:?} key")]
+    IncompatibleAlgorithm {
+        /// The key's type.
+        key_type: KeyType,
+        /// The algorithm asked for.
+        algorithm: SignatureAlgorithm,
+    },
+    /// This crate can verify this algorithm but cannot produce it (legacy `ssh-rsa` SHA-1 signing).
+    #[error("signing with {0:?} is not supported")]
+    SigningUnsupported(SignatureAlgorithm),
+    /// The key file is encrypted with a passphrase; decryption is not implemented yet.
+    #[error("the private key is encrypted (passphrase required)")]
+    Encrypted,
+    /// The key file's structure is invalid (armour, base64, magic, checkints, padding, DER, ...).
+    #[error("invalid key file: {0}")]
+    InvalidFormat(&'static str),
+    /// An RSA modulus below the 1024-bit minimum (as OpenSSH's `SSH_RSA_MINIMUM_MODULUS_SIZE`).
+    #[error("RSA key of {0} bits is too small (minimum 1024)")]
+    RsaTooSmall(usize),
+    /// An RSA modulus above the 16384-bit maximum (as OpenSSH's `SSH_RSA_MAXIMUM_MODULUS_SIZE`).
+    #[error("RSA key of {0} bits is too large (maximum 16384)")]
+    RsaTooLarge(usize),
+    /// The RSA key cannot be used for signing by the backend (*ring* signs with 2048..=4096-bit
+    /// moduli and a public exponent of at least 65537 only).
+    #[error("RSA key cannot sign: {0}")]
+    RsaKeyRejected(String),
+    /// The type named in an OpenSSH public key line differs from the type inside its blob.
+    #[error("key line names type {line:?} but the blob holds {blob:?}")]
+    KeyTypeMismatch {
+        /// The type name written in the line.
+        line: String,
+        /// The type inside the blob.
+        blob: KeyType,
+    },
+    /// A key type that is not an ECDSA curve was given where a curve is required.
+    #[error("{0:?} is not an ECDSA curve")]
+    NotEcdsa(KeyType),
+    /// A file holds more than one key (openssh-key-v1 allows it; OpenSSH itself does not).
+    #[error("the key file holds {0} keys; exactly one is supported")]
+    MultipleKeys(u32),
+    /// The signing backend failed unexpectedly.
+    #[error("signing failed")]
+    SigningFailed,
+}
