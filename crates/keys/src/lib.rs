@@ -31,5 +31,3 @@ pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
 
-#[cfg(test)]
-mod tests;
