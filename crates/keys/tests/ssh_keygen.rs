@@ -1,0 +1,142 @@
+//! Interoperability with OpenSSH's `ssh-keygen`: files we write are read by it (same public key
+//! and fingerprint), keys it writes in every format are read by us, and signatures cross both ways
+//! through SSHSIG (`ssh-keygen -Y sign` / `-Y check-novalidate`).
+//! Skipped (with a message) when `ssh-keygen` is not installed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{read, read_text, run, ssh_keygen, write_private};
+use nacre_keys::{KeyType, PrivateKey, PublicKey, SignatureAlgorithm};
+use rand_core::OsRng;
+
+fn keygen() -> Command {
+    Command::new("ssh-keygen")
+}
+
+/// `ssh-keygen -y` and `-l` on a file we wrote agree with our public key and fingerprint.
+fn check_written_file(key: &PrivateKey, dir: &Path, name: &str) {
+    let comment = format!("nacre {name}");
+    let text = key.to_openssh(&comment);
+    let path = dir.join(name);
+    write_private(&path, text.as_bytes());
+
+    // Our own reader round trip.
+    let back = PrivateKey::from_openssh(text.as_bytes()).unwrap();
+    assert_eq!(back.public_key(), key.public_key(), "{name}");
+    assert_eq!(back.comment(), comment);
+    assert_eq!(back.to_openssh(&comment), text, "{name}: writing is deterministic");
+
+    let line = run(keygen().arg("-y").arg("-f").arg(&path));
+    let ours = key.public_key().to_openssh_line(&comment);
+    let theirs: Vec<&str> = line.split_whitespace().take(2).collect();
+    let mine: Vec<&str> = ours.split_whitespace().take(2).collect();
+    assert_eq!(theirs, mine, "{name}: ssh-keygen -y");
+
+    let listing = run(keygen().arg("-l").arg("-f").arg(&path));
+    let fields: Vec<&str> = listing.split_whitespace().collect();
+    assert_eq!(fields[0], key.public_key().bits().to_string(), "{name}: bits");
+    assert_eq!(fields[1], key.public_key().fingerprint_sha256(), "{name}: fingerprint");
+}
+
+#[test]
+fn ssh_keygen_reads_our_files() {
+    if ssh_keygen().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = common::vectors_dir();
+    let keys = [
+        ("ed25519", PrivateKey::generate_ed25519(&mut OsRng)),
+        ("p256", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP256, &mut OsRng).unwrap()),
+        ("p384", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP384, &mut OsRng).unwrap()),
+        ("p521", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP521, &mut OsRng).unwrap()),
+        ("rsa_1", PrivateKey::from_openssh(&read(&vectors.join("rsa_1"))).unwrap()),
+        ("rsa_2", PrivateKey::from_openssh(&read(&vectors.join("rsa_2"))).unwrap()),
+        ("ecdsa_2", PrivateKey::from_openssh(&read(&vectors.join("ecdsa_2"))).unwrap()),
+    ];
+    for (name, key) in &keys {
+        check_written_file(key, dir.path(), name);
+    }
+}
+
+/// Keys `ssh-keygen` generates, in its own format and in PEM/PKCS#8, are read with the right
+/// public key; we sign with them and `ssh-keygen -Y check-novalidate` accepts the signature, and
+/// `ssh-keygen -Y sign` signatures verify with our code.
+#[test]
+fn keys_generated_by_ssh_keygen() {
+    if ssh_keygen().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("ed25519", &["-t", "ed25519"]),
+        ("ecdsa256", &["-t", "ecdsa", "-b", "256"]),
+        ("ecdsa384", &["-t", "ecdsa", "-b", "384"]),
+        ("ecdsa521", &["-t", "ecdsa", "-b", "521"]),
+        ("rsa2048", &["-t", "rsa", "-b", "2048"]),
+        ("rsa3072", &["-t", "rsa", "-b", "3072"]),
+        ("ecdsa256_pem", &["-t", "ecdsa", "-b", "256", "-m", "PEM"]),
+        ("ecdsa384_pkcs8", &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"]),
+        ("rsa2048_pem", &["-t", "rsa", "-b", "2048", "-m", "PEM"]),
+        ("rsa2048_pkcs8", &["-t", "rsa", "-b", "2048", "-m", "PKCS8"]),
+    ];
+    let message = b"signed by both sides";
+    for (name, args) in cases {
+        let path = dir.path().join(name);
+        run(keygen().args(*args).args(["-q", "-N", "", "-C", name, "-f"]).arg(&path));
+        let text = read(&path);
+        let key = PrivateKey::from_openssh(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (public, comment) =
+            PublicKey::from_openssh_line(&read_text(&path.with_extension("pub"))).unwrap();
+        assert_eq!(key.public_key(), public, "{name}");
+        assert_eq!(comment, *name);
+        if String::from_utf8_lossy(&text).contains("OPENSSH PRIVATE KEY") {
+            assert_eq!(key.comment(), *name);
+        }
+
+        // ssh-keygen signs, we verify.
+        let msg_path = dir.path().join(format!("{name}.msg"));
+        std::fs::write(&msg_path, message).unwrap();
+        run(keygen().args(["-Y", "sign", "-n", "nacre-test", "-f"]).arg(&path).arg(&msg_path));
+        let sig = common::parse_sshsig(&read_text(&msg_path.with_extension("msg.sig")));
+        assert_eq!(PublicKey::from_blob(&sig.public_key).unwrap(), public);
+        let signed = common::sshsig_signed_data(b"nacre-test", &sig.hash_algorithm, message);
+        let alg = common::blob_algorithm(&sig.signature);
+        public.verify(alg, &signed, &sig.signature).unwrap_or_else(|e| panic!("{name}: {e}"));
+
+        // We sign, ssh-keygen verifies.
+        let alg = match key.key_type() {
+            KeyType::Rsa => SignatureAlgorithm::RsaSha512,
+            other => other.signature_algorithms()[0],
+        };
+        let ours = key.sign(alg, &common::sshsig_signed_data(b"nacre-test", "sha512", message)).unwrap();
+        let sig_path = dir.path().join(format!("{name}.nacre.sig"));
+        std::fs::write(&sig_path, common::make_sshsig(&public, b"nacre-test", &ours)).unwrap();
+        check_novalidate(&sig_path, message, true, name);
+        check_novalidate(&sig_path, b"another message", false, name);
+    }
+}
+
+fn check_novalidate(sig_path: &Path, message: &[u8], expect_ok: bool, name: &str) {
+    use std::io::Write;
+    let mut child = keygen()
+        .args(["-Y", "check-novalidate", "-n", "nacre-test", "-s"])
+        .arg(sig_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.success(),
+        expect_ok,
+        "{name}: ssh-keygen -Y check-novalidate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
