@@ -1,1 +1,21 @@
-pub fn x(){}
+//! Sans-IO SSH transport layer (RFC 4253), client and server: identification exchange, binary
+//! packet protocol, algorithm negotiation, key exchange (curve25519, NIST ECDH, finite-field DH and
+//! group exchange), key derivation, rekeying, strict kex and RFC 8308 extension negotiation.
+//!
+//! No sockets, threads, clocks or OS randomness: see [`Transport`] for the contract.
+
+pub mod banner;
+pub mod config;
+pub mod error;
+pub mod kex;
+mod machine;
+pub mod msg;
+pub mod negotiate;
+pub mod packet;
+
+pub use banner::Identification;
+pub use config::{Algorithms, Config, GexConfig, Limits, Role};
+pub use error::{BannerError, TransportError};
+pub use kex::KexMethod;
+pub use machine::{Event, SendError, Transport};
+pub use negotiate::Negotiated;

@@ -1,0 +1,136 @@
+//! Identification string exchange (RFC 4253 §4.2).
+//!
+//! `SSH-protoversion-softwareversion SP comments CR LF`. The client tolerates other lines before
+//! the server's identification (up to [`crate::Limits::max_banner_lines`]); the server accepts none.
+//! Lines ending in a bare LF are accepted, as OpenSSH does.
+
+use crate::config::{Limits, Role};
+use crate::error::BannerError;
+
+/// The peer's identification string, without its line ending: this is V_C or V_S of the exchange hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identification {
+    /// The whole line as hashed (without CR LF).
+    pub line: Vec<u8>,
+    /// `protoversion`: "2.0" (or "1.99").
+    pub proto_version: String,
+    /// `softwareversion`.
+    pub software_version: String,
+    /// Comments after the first space, if any.
+    pub comments: Option<String>,
+}
+
+impl Identification {
+    /// Parses one line (without its line ending) that starts with `SSH-`.
+    pub fn parse(line: &[u8]) -> Result<Self, BannerError> {
+        if line.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+            return Err(BannerError::Malformed(
+                "NUL or line break inside the identification string",
+            ));
+        }
+        let text = std::str::from_utf8(line).map_err(|_| BannerError::Malformed("not UTF-8"))?;
+        let rest = text
+            .strip_prefix("SSH-")
+            .ok_or(BannerError::NotIdentification)?;
+        let (proto, rest) = rest
+            .split_once('-')
+            .ok_or(BannerError::Malformed("no software version"))?;
+        if proto != "2.0" && proto != "1.99" {
+            return Err(BannerError::UnsupportedVersion(proto.to_owned()));
+        }
+        let (software, comments) = match rest.split_once(' ') {
+            Some((s, c)) => (s, Some(c.to_owned())),
+            None => (rest, None),
+        };
+        if software.is_empty() || software.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+            return Err(BannerError::Malformed(
+                "software version empty or not printable US-ASCII",
+            ));
+        }
+        Ok(Identification {
+            line: line.to_vec(),
+            proto_version: proto.to_owned(),
+            software_version: software.to_owned(),
+            comments,
+        })
+    }
+}
+
+/// Builds our identification line (without CR LF).
+pub fn our_identification(software_version: &str, comments: Option<&str>) -> Vec<u8> {
+    let mut line = format!("SSH-2.0-{software_version}");
+    if let Some(c) = comments {
+        line.push(' ');
+        line.push_str(c);
+    }
+    // RFC 4253 §4.2: at most 255 characters including CR LF.
+    line.truncate(253);
+    line.into_bytes()
+}
+
+/// Incremental reader of the peer's identification, fed any split of bytes.
+#[derive(Debug)]
+pub struct BannerReader {
+    role: Role,
+    lines_before: usize,
+    /// Bytes of `buf` already scanned as complete non-identification lines.
+    offset: usize,
+    max_lines: usize,
+    max_line_len: usize,
+    /// Lines the server sent before its identification (shown to users by some clients).
+    pub preamble: Vec<String>,
+}
+
+impl BannerReader {
+    /// A reader for the given role (the role of *this* side).
+    pub fn new(role: Role, limits: &Limits) -> Self {
+        BannerReader {
+            role,
+            lines_before: 0,
+            offset: 0,
+            max_lines: limits.max_banner_lines,
+            max_line_len: limits.max_banner_line_len,
+            preamble: Vec::new(),
+        }
+    }
+
+    /// Looks for complete lines at the front of `buf`. Returns the identification and the number of
+    /// bytes consumed once the `SSH-` line is complete; `Ok(None)` when more bytes are needed.
+    pub fn poll(&mut self, buf: &[u8]) -> Result<Option<(Identification, usize)>, BannerError> {
+        let mut start = self.offset;
+        loop {
+            let rest = buf.get(start..).unwrap_or(&[]);
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                if rest.len() > self.max_line_len {
+                    return Err(BannerError::LineTooLong(self.max_line_len));
+                }
+                let n = rest.len().min(4);
+                if self.role == Role::Server && rest.get(..n) != b"SSH-".get(..n) {
+                    return Err(BannerError::NotIdentification);
+                }
+                self.offset = start;
+                return Ok(None);
+            };
+            if nl + 1 > self.max_line_len {
+                return Err(BannerError::LineTooLong(self.max_line_len));
+            }
+            let raw = rest.get(..nl).unwrap_or(&[]);
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            start += nl + 1;
+            if line.starts_with(b"SSH-") {
+                return Identification::parse(line).map(|id| Some((id, start)));
+            }
+            if self.role == Role::Server {
+                return Err(BannerError::NotIdentification);
+            }
+            self.lines_before += 1;
+            if self.lines_before > self.max_lines {
+                return Err(BannerError::TooManyLines(self.max_lines));
+            }
+            if self.preamble.len() < 32 {
+                self.preamble
+                    .push(String::from_utf8_lossy(line).into_owned());
+            }
+        }
+    }
+}

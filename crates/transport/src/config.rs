@@ -1,0 +1,202 @@
+//! Configuration of a transport: algorithm preferences, limits, host keys.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nacre_crypto::{CipherAlg, MacAlg, ModuliEntry};
+use nacre_keys::{PrivateKey, SignatureAlgorithm};
+
+use crate::kex::KexMethod;
+
+/// Which end of the connection this transport is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The side that connects and verifies the host key.
+    Client,
+    /// The side that accepts and signs with its host key.
+    Server,
+}
+
+/// Algorithm preference lists, most preferred first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Algorithms {
+    /// Key exchange methods.
+    pub kex: Vec<KexMethod>,
+    /// Host key (signature) algorithms.
+    pub host_key: Vec<SignatureAlgorithm>,
+    /// Ciphers, both directions.
+    pub cipher: Vec<CipherAlg>,
+    /// MACs, both directions (unused with AEAD ciphers).
+    pub mac: Vec<MacAlg>,
+}
+
+impl Algorithms {
+    /// Client defaults: every modern algorithm; the SHA-1 ones are left out.
+    pub fn client_default() -> Self {
+        Algorithms {
+            kex: KexMethod::ALL
+                .iter()
+                .copied()
+                .filter(|m| !m.is_legacy())
+                .collect(),
+            host_key: SignatureAlgorithm::ALL
+                .iter()
+                .copied()
+                .filter(|a| !a.is_legacy())
+                .collect(),
+            cipher: CipherAlg::ALL.to_vec(),
+            mac: default_macs(),
+        }
+    }
+
+    /// Server defaults: like the client, without finite-field DH (num-bigint is not constant
+    /// time; configure those methods explicitly where old clients need them).
+    pub fn server_default() -> Self {
+        let mut a = Self::client_default();
+        a.kex.retain(|m| !m.is_ffdh());
+        a
+    }
+
+    /// Everything nacre implements, including the legacy SHA-1 algorithms.
+    pub fn all() -> Self {
+        Algorithms {
+            kex: KexMethod::ALL.to_vec(),
+            host_key: SignatureAlgorithm::ALL.to_vec(),
+            cipher: CipherAlg::ALL.to_vec(),
+            mac: MacAlg::ALL.to_vec(),
+        }
+    }
+}
+
+fn default_macs() -> Vec<MacAlg> {
+    MacAlg::ALL
+        .iter()
+        .copied()
+        .filter(|m| !m.is_legacy())
+        .collect()
+}
+
+/// Limits, each with an OpenSSH-like default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest packet_length accepted (RFC 4253 §6.1 requires 35 000; OpenSSH allows 256 KiB).
+    pub max_packet_len: usize,
+    /// Lines a client tolerates before the server's `SSH-` line.
+    pub max_banner_lines: usize,
+    /// Longest identification or pre-identification line read.
+    pub max_banner_line_len: usize,
+    /// Rekey after this many bytes in one direction; `None` uses the per-cipher limit as OpenSSH does
+    /// (2^32 blocks for 16-byte blocks, 1 GiB for chacha20-poly1305).
+    pub rekey_bytes: Option<u64>,
+    /// Rekey after this many packets in one direction.
+    pub rekey_packets: u64,
+    /// Rekey after this much time; `None` disables the time trigger.
+    pub rekey_time: Option<Duration>,
+    /// Bytes of application payloads queued while a key exchange runs before the writer sees
+    /// backpressure.
+    pub max_queued_bytes: usize,
+    /// How long a key exchange may take.
+    pub kex_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_packet_len: 256 * 1024,
+            max_banner_lines: 1024,
+            max_banner_line_len: 8 * 1024,
+            rekey_bytes: None,
+            rekey_packets: 1 << 31,
+            rekey_time: None,
+            max_queued_bytes: 4 * 1024 * 1024,
+            kex_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Diffie-Hellman group exchange settings (RFC 4419).
+#[derive(Clone, Debug)]
+pub struct GexConfig {
+    /// Client request: minimal group size in bits.
+    pub min: u32,
+    /// Client request: preferred group size in bits.
+    pub n: u32,
+    /// Client request: maximal group size in bits.
+    pub max: u32,
+    /// Server: groups from an OpenSSH moduli file; empty uses the built-in RFC 3526 groups.
+    pub moduli: Vec<ModuliEntry>,
+}
+
+impl Default for GexConfig {
+    fn default() -> Self {
+        GexConfig {
+            min: 2048,
+            n: 3072,
+            max: 8192,
+            moduli: Vec::new(),
+        }
+    }
+}
+
+/// Everything a transport needs to know before it starts.
+#[derive(Clone)]
+pub struct Config {
+    /// Algorithm preferences.
+    pub algorithms: Algorithms,
+    /// Limits.
+    pub limits: Limits,
+    /// Our `softwareversion`; the banner is `SSH-2.0-<this>`.
+    pub software_version: String,
+    /// Optional comments after the software version.
+    pub comments: Option<String>,
+    /// Offer strict key exchange (kex-strict-c/s-v00@openssh.com).
+    pub strict_kex: bool,
+    /// Offer RFC 8308 extension negotiation (ext-info-c / ext-info-s).
+    pub ext_info: bool,
+    /// Server: host keys to sign with.
+    pub host_keys: Vec<Arc<PrivateKey>>,
+    /// Server: signature algorithms announced in `server-sig-algs`.
+    pub server_sig_algs: Vec<SignatureAlgorithm>,
+    /// Server: services a client may request.
+    pub services: Vec<String>,
+    /// Group exchange.
+    pub gex: GexConfig,
+}
+
+impl Config {
+    /// Defaults for a client.
+    pub fn client() -> Self {
+        Config {
+            algorithms: Algorithms::client_default(),
+            limits: Limits::default(),
+            software_version: default_software_version(),
+            comments: None,
+            strict_kex: true,
+            ext_info: true,
+            host_keys: Vec::new(),
+            server_sig_algs: Vec::new(),
+            services: Vec::new(),
+            gex: GexConfig::default(),
+        }
+    }
+
+    /// Defaults for a server with the given host keys.
+    pub fn server(host_keys: Vec<Arc<PrivateKey>>) -> Self {
+        Config {
+            algorithms: Algorithms::server_default(),
+            host_keys,
+            server_sig_algs: SignatureAlgorithm::ALL
+                .iter()
+                .copied()
+                .filter(|a| !a.is_legacy())
+                .collect(),
+            services: vec!["ssh-userauth".to_owned()],
+            ..Config::client()
+        }
+    }
+}
+
+/// `nacre_<crate version>`.
+pub fn default_software_version() -> String {
+    format!("nacre_{}", env!("CARGO_PKG_VERSION"))
+}

@@ -1,0 +1,20 @@
+//! Key exchange: methods, exchange hash, key derivation, and the client and server method steps.
+
+pub(crate) mod client;
+pub mod hash;
+pub mod keys;
+mod method;
+pub(crate) mod server;
+
+pub use method::{KexKind, KexMethod};
+use zeroize::Zeroizing;
+
+/// The result of a key exchange method.
+pub(crate) struct KexOutput {
+    /// K encoded as an mpint with its length.
+    pub k: Zeroizing<Vec<u8>>,
+    /// The exchange hash H.
+    pub h: Vec<u8>,
+    /// K_S, the server's host key blob.
+    pub host_key: Vec<u8>,
+}

@@ -1,0 +1,470 @@
+//! The sans-IO transport state machine, both roles.
+//!
+//! The contract, as in quinn-proto:
+//!
+//! ```text
+//! handle_input(&[u8])          bytes from the peer, in any split (one byte at a time works)
+//! handle_timeout(now)          time is passed in, never read
+//! poll_transmit(&mut Vec<u8>)  bytes to send, appended to the caller's buffer
+//! poll_event() -> Event        what the application must see or decide
+//! poll_timeout() -> Instant    when handle_timeout must be called next
+//! ```
+//!
+//! Decisions that need the application (is this host key trusted?) are events answered later with a
+//! method call ([`Transport::accept_host_key`]); the machine waits without blocking anything.
+
+mod dispatch;
+mod kex_driver;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use nacre_crypto::{PacketKey, Rng};
+use nacre_keys::{PublicKey, SignatureAlgorithm};
+use nacre_wire::{DisconnectReason, Encode};
+
+use crate::banner::{our_identification, BannerReader, Identification};
+use crate::config::{Config, Role};
+use crate::error::TransportError;
+use crate::msg::{Disconnect, Ignore, ServiceRequest};
+use crate::negotiate::Negotiated;
+use crate::packet::{PacketReader, PacketWriter};
+
+pub use kex_driver::KexState;
+
+/// What the application must see or decide.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Client: the server proved possession of this host key. Answer with
+    /// [`Transport::accept_host_key`] or [`Transport::reject_host_key`]; nothing proceeds until then.
+    HostKey {
+        /// The server's host key.
+        key: PublicKey,
+        /// The signature algorithm it signed with.
+        algorithm: SignatureAlgorithm,
+    },
+    /// A key exchange completed and new keys are in use in both directions.
+    KexComplete {
+        /// True for the first exchange of the connection.
+        first: bool,
+        /// The algorithms in use.
+        negotiated: Negotiated,
+    },
+    /// The peer sent RFC 8308 extensions (name, value).
+    ExtInfo(Vec<(String, Vec<u8>)>),
+    /// Client: the server accepted the requested service.
+    ServiceAccepted(String),
+    /// Server: the client requested this service and it was accepted.
+    ServiceStarted(String),
+    /// A message of the service layer (message number 50 or above): the whole payload.
+    Packet(Bytes),
+    /// The peer sent SSH_MSG_DEBUG.
+    Debug {
+        /// Whether to display it.
+        always_display: bool,
+        /// The message.
+        message: String,
+    },
+    /// The connection is over; the error says why (also when the peer disconnected).
+    Closed(TransportError),
+}
+
+/// Why [`Transport::send`] refused a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// No service is active yet; service messages cannot be sent.
+    #[error("no service active yet")]
+    NotReady,
+    /// A key exchange is running and the queue of held payloads is full: retry after the exchange.
+    #[error("key exchange in progress and the send queue is full")]
+    Backpressure,
+    /// The payload is empty or larger than a packet can carry.
+    #[error("payload of {0} bytes cannot be sent")]
+    BadPayload(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Service {
+    None,
+    Requested(String),
+    Active(String),
+}
+
+/// One SSH transport connection, client or server, with no I/O of its own.
+pub struct Transport {
+    role: Role,
+    config: Arc<Config>,
+    rng: Box<dyn Rng>,
+    now: Instant,
+    input: BytesMut,
+    banner: Option<BannerReader>,
+    our_id: Vec<u8>,
+    peer_id: Option<Identification>,
+    reader: PacketReader,
+    writer: PacketWriter,
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    kex: KexState,
+    /// Set once the first exchange completed in both directions.
+    established: bool,
+    session_id: Option<Vec<u8>>,
+    strict_kex: bool,
+    /// The peer advertised RFC 8308 in its first KEXINIT.
+    peer_ext_info: bool,
+    /// The next packet from the peer may be EXT_INFO.
+    ext_info_window: bool,
+    /// Client: the previous packet was a late EXT_INFO, so this one must be USERAUTH_SUCCESS.
+    expect_userauth_success: bool,
+    /// The peer sent KEXINIT and not yet NEWKEYS.
+    peer_in_kex: bool,
+    server_host_key: Option<Vec<u8>>,
+    negotiated: Option<Negotiated>,
+    service: Service,
+    pending_service: Option<String>,
+    queue: VecDeque<Bytes>,
+    queued_bytes: usize,
+    last_kex: Instant,
+    kex_started: Option<Instant>,
+    server_sig_algs: Option<Vec<String>>,
+    closed: Option<TransportError>,
+}
+
+impl Transport {
+    /// A client connection. The banner and first KEXINIT are queued for transmission at once.
+    pub fn client(config: Arc<Config>, rng: Box<dyn Rng>, now: Instant) -> Self {
+        Self::new(Role::Client, config, rng, now)
+    }
+
+    /// A server connection. `config.host_keys` must hold at least one key.
+    pub fn server(config: Arc<Config>, rng: Box<dyn Rng>, now: Instant) -> Self {
+        Self::new(Role::Server, config, rng, now)
+    }
+
+    fn new(role: Role, config: Arc<Config>, mut rng: Box<dyn Rng>, now: Instant) -> Self {
+        let mut seed = [0u8; 32];
+        rng.fill(&mut seed);
+        let our_id = our_identification(&config.software_version, config.comments.as_deref());
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(&our_id);
+        out.extend_from_slice(b"\r\n");
+        let mut t = Transport {
+            role,
+            banner: Some(BannerReader::new(role, &config.limits)),
+            reader: PacketReader::new(config.limits.max_packet_len),
+            writer: PacketWriter::new(seed),
+            config,
+            rng,
+            now,
+            input: BytesMut::with_capacity(64 * 1024),
+            our_id,
+            peer_id: None,
+            out,
+            events: VecDeque::new(),
+            kex: KexState::Idle,
+            established: false,
+            session_id: None,
+            strict_kex: false,
+            peer_ext_info: false,
+            ext_info_window: false,
+            expect_userauth_success: false,
+            peer_in_kex: false,
+            server_host_key: None,
+            negotiated: None,
+            service: Service::None,
+            pending_service: None,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            last_kex: now,
+            kex_started: None,
+            server_sig_algs: None,
+            closed: None,
+        };
+        if let Err(e) = t.send_kexinit() {
+            t.fail(e);
+        }
+        t
+    }
+
+    /// Which side this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Feeds bytes received from the peer.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.input.extend_from_slice(data);
+        self.process_input();
+    }
+
+    /// The peer closed its side of the stream.
+    pub fn handle_eof(&mut self) {
+        if self.closed.is_none() {
+            self.fail(TransportError::ConnectionLost);
+        }
+    }
+
+    /// Whether the machine can take more input now (false while it waits for a host key decision
+    /// or after close): a driver stops reading when this is false, which bounds the input buffer.
+    pub fn wants_input(&self) -> bool {
+        self.closed.is_none() && !self.kex.awaiting_host_key()
+    }
+
+    /// Appends the bytes to send to `buf`; returns how many were appended.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        let n = self.out.len();
+        if buf.is_empty() {
+            std::mem::swap(buf, &mut self.out);
+        } else {
+            buf.append(&mut self.out);
+        }
+        n
+    }
+
+    /// True when bytes are waiting in [`Transport::poll_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Tells the machine the time; starts a time-triggered rekey or fails a stalled exchange.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.closed.is_some() {
+            return;
+        }
+        if let Some(started) = self.kex_started {
+            if now.saturating_duration_since(started) >= self.config.limits.kex_timeout {
+                self.fail(TransportError::Timeout(
+                    "key exchange did not complete in time",
+                ));
+                return;
+            }
+        }
+        if self.established && matches!(self.kex, KexState::Idle) {
+            if let Some(limit) = self.config.limits.rekey_time {
+                if now.saturating_duration_since(self.last_kex) >= limit {
+                    self.start_rekey_or_fail();
+                }
+            }
+        }
+    }
+
+    /// When [`Transport::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        if let Some(started) = self.kex_started {
+            return Some(started + self.config.limits.kex_timeout);
+        }
+        self.config
+            .limits
+            .rekey_time
+            .filter(|_| self.established)
+            .map(|d| self.last_kex + d)
+    }
+
+    /// Whether the connection is closed (after the final bytes were queued for transmission).
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Why the connection closed.
+    pub fn close_reason(&self) -> Option<&TransportError> {
+        self.closed.as_ref()
+    }
+
+    /// The session identifier (H of the first exchange), once known.
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session_id.as_deref()
+    }
+
+    /// The algorithms of the latest exchange.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
+    /// Whether strict key exchange is in force.
+    pub fn strict_kex(&self) -> bool {
+        self.strict_kex
+    }
+
+    /// The peer's identification.
+    pub fn peer_identification(&self) -> Option<&Identification> {
+        self.peer_id.as_ref()
+    }
+
+    /// Our identification line (without CR LF).
+    pub fn our_identification(&self) -> &[u8] {
+        &self.our_id
+    }
+
+    /// Client: the signature algorithms the server announced in `server-sig-algs` (RFC 8308 §3.1).
+    pub fn server_sig_algs(&self) -> Option<&[String]> {
+        self.server_sig_algs.as_deref()
+    }
+
+    /// Client: the server's host key blob from the first exchange.
+    pub fn server_host_key(&self) -> Option<&[u8]> {
+        self.server_host_key.as_deref()
+    }
+
+    /// True once the first key exchange completed.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
+    /// Whether a key exchange is in progress.
+    pub fn in_kex(&self) -> bool {
+        !matches!(self.kex, KexState::Idle)
+    }
+
+    /// Client: asks for a service (normally `ssh-userauth`), sent as soon as the first exchange is done.
+    pub fn request_service(&mut self, name: &str) {
+        if self.role != Role::Client || self.closed.is_some() {
+            return;
+        }
+        if self.established && !self.in_kex() {
+            self.write_service_request(name);
+        } else {
+            self.pending_service = Some(name.to_owned());
+        }
+    }
+
+    fn write_service_request(&mut self, name: &str) {
+        self.service = Service::Requested(name.to_owned());
+        let msg = ServiceRequest { name }.to_bytes();
+        self.write_now(&msg);
+    }
+
+    /// Sends a service-layer payload (message number 50 or above). While a key exchange runs the
+    /// payload is held in a bounded queue; when it is full the caller gets [`SendError::Backpressure`].
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed);
+        }
+        if !matches!(self.service, Service::Active(_)) {
+            return Err(SendError::NotReady);
+        }
+        if payload.is_empty() || payload.len() > self.config.limits.max_packet_len - 64 {
+            return Err(SendError::BadPayload(payload.len()));
+        }
+        if self.kex.holds_output() {
+            if self.queued_bytes + payload.len() > self.config.limits.max_queued_bytes {
+                return Err(SendError::Backpressure);
+            }
+            self.queued_bytes += payload.len();
+            self.queue.push_back(Bytes::copy_from_slice(payload));
+            return Ok(());
+        }
+        self.write_now(payload);
+        self.check_rekey_limits();
+        Ok(())
+    }
+
+    /// Whether [`Transport::send`] would accept `len` more bytes right now.
+    pub fn can_send(&self, len: usize) -> bool {
+        self.closed.is_none()
+            && matches!(self.service, Service::Active(_))
+            && (!self.kex.holds_output()
+                || self.queued_bytes + len <= self.config.limits.max_queued_bytes)
+    }
+
+    /// Sends SSH_MSG_IGNORE (used as keepalive and traffic padding).
+    pub fn send_ignore(&mut self, data: &[u8]) {
+        if self.closed.is_none() && !self.kex.holds_output() {
+            let msg = Ignore { data }.to_bytes();
+            self.write_now(&msg);
+        }
+    }
+
+    /// Starts a key re-exchange now (no-op if one is running or the first has not completed).
+    pub fn rekey(&mut self) {
+        if self.established && matches!(self.kex, KexState::Idle) && self.closed.is_none() {
+            self.start_rekey_or_fail();
+        }
+    }
+
+    /// Closes the connection with DISCONNECT.
+    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        if self.closed.is_none() {
+            self.fail(TransportError::Local {
+                reason,
+                description: description.to_owned(),
+            });
+        }
+    }
+
+    /// Writes a packet immediately with the current outgoing keys.
+    fn write_now(&mut self, payload: &[u8]) {
+        if let Err(e) = self.writer.write(&mut self.out, payload) {
+            self.fail(e);
+        }
+    }
+
+    fn process_input(&mut self) {
+        while self.closed.is_none() && !self.kex.awaiting_host_key() {
+            if let Some(banner) = self.banner.as_mut() {
+                match banner.poll(&self.input) {
+                    Ok(Some((id, consumed))) => {
+                        let _ = self.input.split_to(consumed);
+                        self.peer_id = Some(id);
+                        self.banner = None;
+                        continue;
+                    }
+                    Ok(None) => return,
+                    Err(e) => return self.fail(e.into()),
+                }
+            }
+            match self.reader.next_packet(&mut self.input) {
+                Ok(Some(packet)) => {
+                    if let Err(e) = self.dispatch(packet) {
+                        return self.fail(e);
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => return self.fail(e),
+            }
+        }
+    }
+
+    /// Ends the connection: queues DISCONNECT when the error calls for one and reports it.
+    fn fail(&mut self, error: TransportError) {
+        if self.closed.is_some() {
+            return;
+        }
+        if error.sends_disconnect() && self.peer_id.is_some() {
+            let description = error.to_string();
+            let msg = Disconnect {
+                reason: error.reason(),
+                description: description.into(),
+                language: b"",
+            }
+            .to_bytes();
+            let _ = self.writer.write(&mut self.out, &msg);
+        }
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.kex = KexState::Idle;
+        self.kex_started = None;
+        self.events.push_back(Event::Closed(error.clone()));
+        self.closed = Some(error);
+    }
+
+    fn set_writer_key(&mut self, key: PacketKey) {
+        let strict = self.strict_kex;
+        self.writer.set_key(key, strict);
+    }
+}

@@ -1,0 +1,187 @@
+//! Algorithm negotiation (RFC 4253 §7.1): building our KEXINIT and choosing one algorithm per category.
+
+use nacre_crypto::{CipherAlg, MacAlg};
+use nacre_keys::SignatureAlgorithm;
+use nacre_wire::{put, MsgNumber, NameList};
+
+use crate::config::{Config, Role};
+use crate::error::TransportError;
+use crate::kex::KexMethod;
+use crate::msg::KexInit;
+
+/// Client marker for RFC 8308 extension negotiation.
+pub const EXT_INFO_C: &str = "ext-info-c";
+/// Server marker for RFC 8308 extension negotiation.
+pub const EXT_INFO_S: &str = "ext-info-s";
+/// Client marker for strict key exchange (OpenSSH PROTOCOL).
+pub const KEX_STRICT_C: &str = "kex-strict-c-v00@openssh.com";
+/// Server marker for strict key exchange (OpenSSH PROTOCOL).
+pub const KEX_STRICT_S: &str = "kex-strict-s-v00@openssh.com";
+
+/// The algorithms chosen by one negotiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Key exchange method.
+    pub kex: KexMethod,
+    /// Host key signature algorithm.
+    pub host_key: SignatureAlgorithm,
+    /// Cipher client to server.
+    pub cipher_c2s: CipherAlg,
+    /// Cipher server to client.
+    pub cipher_s2c: CipherAlg,
+    /// MAC client to server (`None` with an AEAD cipher).
+    pub mac_c2s: Option<MacAlg>,
+    /// MAC server to client (`None` with an AEAD cipher).
+    pub mac_s2c: Option<MacAlg>,
+}
+
+/// Builds our KEXINIT payload. Markers (ext-info, strict kex) are added to the kex list only in the
+/// first exchange.
+pub fn build_kexinit(
+    role: Role,
+    config: &Config,
+    host_key_algs: &[SignatureAlgorithm],
+    cookie: [u8; 16],
+    first: bool,
+) -> Vec<u8> {
+    let mut kex: Vec<&str> = config.algorithms.kex.iter().map(|k| k.name()).collect();
+    if first {
+        match role {
+            Role::Client => {
+                if config.ext_info {
+                    kex.push(EXT_INFO_C);
+                }
+                if config.strict_kex {
+                    kex.push(KEX_STRICT_C);
+                }
+            }
+            Role::Server => {
+                if config.ext_info {
+                    kex.push(EXT_INFO_S);
+                }
+                if config.strict_kex {
+                    kex.push(KEX_STRICT_S);
+                }
+            }
+        }
+    }
+    let hk: Vec<&str> = host_key_algs.iter().map(|a| a.name()).collect();
+    let ciphers: Vec<&str> = config.algorithms.cipher.iter().map(|c| c.name()).collect();
+    let macs: Vec<&str> = config.algorithms.mac.iter().map(|m| m.name()).collect();
+    let mut out = Vec::with_capacity(1024);
+    put::byte(&mut out, MsgNumber::KEXINIT.0);
+    out.extend_from_slice(&cookie);
+    put::name_list(&mut out, &kex);
+    put::name_list(&mut out, &hk);
+    put::name_list(&mut out, &ciphers);
+    put::name_list(&mut out, &ciphers);
+    put::name_list(&mut out, &macs);
+    put::name_list(&mut out, &macs);
+    put::name_list(&mut out, &["none"]);
+    put::name_list(&mut out, &["none"]);
+    put::name_list::<&str>(&mut out, &[]);
+    put::name_list::<&str>(&mut out, &[]);
+    put::boolean(&mut out, false);
+    put::uint32(&mut out, 0);
+    out
+}
+
+fn choose<T>(
+    category: &'static str,
+    client: &NameList<'_>,
+    server: &NameList<'_>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, TransportError> {
+    client
+        .iter()
+        .filter(|name| server.contains(name))
+        .find_map(parse)
+        .ok_or_else(|| TransportError::NoCommonAlgorithm {
+            category,
+            ours: client.as_str().to_owned(),
+            theirs: server.as_str().to_owned(),
+        })
+}
+
+fn choose_mac(
+    category: &'static str,
+    cipher: CipherAlg,
+    client: &NameList<'_>,
+    server: &NameList<'_>,
+) -> Result<Option<MacAlg>, TransportError> {
+    if cipher.is_aead() {
+        // The AEAD tag authenticates; the MAC lists are not negotiated (OpenSSH does the same).
+        return Ok(None);
+    }
+    choose(category, client, server, MacAlg::from_name).map(Some)
+}
+
+/// Chooses the algorithms: for each category the first algorithm of the client's list that the
+/// server also lists (RFC 4253 §7.1). Every key exchange method here needs a signature-capable host
+/// key, which every host key algorithm here is.
+pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiated, TransportError> {
+    let kex = choose(
+        "kex",
+        &client.kex_algorithms,
+        &server.kex_algorithms,
+        KexMethod::from_name,
+    )?;
+    let host_key = choose(
+        "host key",
+        &client.server_host_key_algorithms,
+        &server.server_host_key_algorithms,
+        SignatureAlgorithm::from_name,
+    )?;
+    let cipher_c2s = choose(
+        "cipher client to server",
+        &client.encryption_c2s,
+        &server.encryption_c2s,
+        CipherAlg::from_name,
+    )?;
+    let cipher_s2c = choose(
+        "cipher server to client",
+        &client.encryption_s2c,
+        &server.encryption_s2c,
+        CipherAlg::from_name,
+    )?;
+    let mac_c2s = choose_mac(
+        "MAC client to server",
+        cipher_c2s,
+        &client.mac_c2s,
+        &server.mac_c2s,
+    )?;
+    let mac_s2c = choose_mac(
+        "MAC server to client",
+        cipher_s2c,
+        &client.mac_s2c,
+        &server.mac_s2c,
+    )?;
+    let none = |n: &str| (n == "none").then_some(());
+    choose(
+        "compression client to server",
+        &client.compression_c2s,
+        &server.compression_c2s,
+        none,
+    )?;
+    choose(
+        "compression server to client",
+        &client.compression_s2c,
+        &server.compression_s2c,
+        none,
+    )?;
+    Ok(Negotiated {
+        kex,
+        host_key,
+        cipher_c2s,
+        cipher_s2c,
+        mac_c2s,
+        mac_s2c,
+    })
+}
+
+/// RFC 4253 §7: a guessed first kex packet is right only if both sides list the same first kex
+/// method and the same first host key algorithm.
+pub fn guess_is_right(client: &KexInit<'_>, server: &KexInit<'_>) -> bool {
+    client.kex_algorithms.first() == server.kex_algorithms.first()
+        && client.server_host_key_algorithms.first() == server.server_host_key_algorithms.first()
+}
