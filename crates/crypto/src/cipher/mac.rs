@@ -147,3 +147,65 @@ impl MacKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use super::*;
+
+    /// Splits `data` into a leading u32 "sequence number" and the rest, so a known answer over
+    /// arbitrary data can go through `MAC(key, uint32 seq || data)`.
+    fn split(data: &[u8]) -> (u32, &[u8]) {
+        let (seq, rest) = data.split_at(4);
+        (u32::from_be_bytes(seq.try_into().unwrap()), rest)
+    }
+
+    #[test]
+    fn rfc4231_hmac_sha2() {
+        // RFC 4231 §4.3, test case 2: key "Jefe", data "what do ya want for nothing?".
+        let (seq, rest) = split(b"what do ya want for nothing?");
+        for (alg, want) in [
+            (
+                MacAlg::HmacSha256,
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                MacAlg::HmacSha512Etm,
+                "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554\
+                 9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+            ),
+        ] {
+            let key = MacKey::new(alg, b"Jefe");
+            assert_eq!(hex::encode(key.compute(seq, rest).as_ref()), want);
+            let tag = hex::decode(want).unwrap();
+            key.verify(seq, rest, &tag).unwrap();
+            let mut bad = tag.clone();
+            bad[tag.len() - 1] ^= 1;
+            assert_eq!(key.verify(seq, rest, &bad), Err(CryptoError::MacMismatch));
+            assert_eq!(
+                key.verify(seq, rest, &tag[1..]),
+                Err(CryptoError::MacMismatch)
+            );
+            assert_eq!(
+                key.verify(seq ^ 1, rest, &tag),
+                Err(CryptoError::MacMismatch)
+            );
+        }
+    }
+
+    #[test]
+    fn rfc2202_hmac_sha1() {
+        // RFC 2202 §3, test case 2.
+        let (seq, rest) = split(b"what do ya want for nothing?");
+        let key = MacKey::new(MacAlg::HmacSha1, b"Jefe");
+        assert_eq!(
+            hex::encode(key.compute(seq, rest).as_ref()),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+    }
+}
