@@ -30,4 +30,3 @@ pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-

@@ -1,5 +1,10 @@
 //! Signing and verification: round trips, tampering, algorithm mismatches, known answers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -29,16 +34,26 @@ fn sign_verify_round_trip_every_algorithm() {
         let public = key.public_key();
         for &alg in key.key_type().signature_algorithms() {
             if alg == SignatureAlgorithm::SshRsa {
-                assert!(matches!(key.sign(alg, data), Err(KeyError::SigningUnsupported(_))));
+                assert!(matches!(
+                    key.sign(alg, data),
+                    Err(KeyError::SigningUnsupported(_))
+                ));
                 continue;
             }
-            let sig = key.sign(alg, data).unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            let sig = key
+                .sign(alg, data)
+                .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
             assert_eq!(common::blob_algorithm(&sig), alg);
-            public.verify(alg, data, &sig).unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            public
+                .verify(alg, data, &sig)
+                .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
 
             // Wrong data.
             assert!(
-                matches!(public.verify(alg, b"exchange hash X", &sig), Err(KeyError::BadSignature)),
+                matches!(
+                    public.verify(alg, b"exchange hash X", &sig),
+                    Err(KeyError::BadSignature)
+                ),
                 "{alg:?}"
             );
             // Every flipped byte of the signature proper (after the algorithm name) fails.
@@ -46,7 +61,10 @@ fn sign_verify_round_trip_every_algorithm() {
             for i in sig_start..sig.len() {
                 let mut bad = sig.clone();
                 bad[i] ^= 0x01;
-                assert!(public.verify(alg, data, &bad).is_err(), "{alg:?}: flip at {i} verified");
+                assert!(
+                    public.verify(alg, data, &bad).is_err(),
+                    "{alg:?}: flip at {i} verified"
+                );
             }
             // A flipped byte in the name: the algorithm no longer matches.
             let mut bad = sig.clone();
@@ -61,7 +79,10 @@ fn sign_verify_round_trip_every_algorithm() {
             // Trailing bytes after the blob.
             let mut long = sig.clone();
             long.push(0);
-            assert!(matches!(public.verify(alg, data, &long), Err(KeyError::Wire(_))));
+            assert!(matches!(
+                public.verify(alg, data, &long),
+                Err(KeyError::Wire(_))
+            ));
         }
     }
 }
@@ -78,12 +99,18 @@ fn wrong_algorithm_for_the_key_fails() {
                 continue;
             }
             assert!(
-                matches!(key.sign(other, data), Err(KeyError::IncompatibleAlgorithm { .. })),
+                matches!(
+                    key.sign(other, data),
+                    Err(KeyError::IncompatibleAlgorithm { .. })
+                ),
                 "{:?} signed {other:?}",
                 key.key_type()
             );
             assert!(
-                matches!(public.verify(other, data, &sig), Err(KeyError::IncompatibleAlgorithm { .. })),
+                matches!(
+                    public.verify(other, data, &sig),
+                    Err(KeyError::IncompatibleAlgorithm { .. })
+                ),
                 "{:?} verified as {other:?}",
                 key.key_type()
             );
@@ -108,7 +135,9 @@ fn rsa_signature_algorithms_are_not_interchangeable() {
         public.verify(SignatureAlgorithm::RsaSha512, b"m", &relabelled),
         Err(KeyError::BadSignature)
     ));
-    public.verify(SignatureAlgorithm::RsaSha512, b"m", &sig512).unwrap();
+    public
+        .verify(SignatureAlgorithm::RsaSha512, b"m", &sig512)
+        .unwrap();
 }
 
 #[test]
@@ -119,7 +148,8 @@ fn ecdsa_is_deterministic_and_curves_do_not_mix() {
     assert_eq!(a, b, "RFC 6979 signatures are deterministic");
     let p521 = PrivateKey::from_openssh(&read(&vectors_dir().join("ecdsa_2"))).unwrap();
     assert!(matches!(
-        p521.public_key().verify(SignatureAlgorithm::EcdsaNistP256, b"m", &a),
+        p521.public_key()
+            .verify(SignatureAlgorithm::EcdsaNistP256, b"m", &a),
         Err(KeyError::IncompatibleAlgorithm { .. })
     ));
 }
@@ -128,7 +158,10 @@ fn ecdsa_is_deterministic_and_curves_do_not_mix() {
 fn small_rsa_keys_verify_but_cannot_sign() {
     // rsa_1 is 1024 bits: ring signs with 2048..=4096-bit keys only.
     let key = PrivateKey::from_openssh(&read(&vectors_dir().join("rsa_1"))).unwrap();
-    assert!(matches!(key.sign(SignatureAlgorithm::RsaSha256, b"m"), Err(KeyError::RsaKeyRejected(_))));
+    assert!(matches!(
+        key.sign(SignatureAlgorithm::RsaSha256, b"m"),
+        Err(KeyError::RsaKeyRejected(_))
+    ));
 }
 
 /// RFC 8032 §7.1, TEST 1 (empty message), wrapped as an SSH signature blob (RFC 8709 §6).
@@ -149,8 +182,13 @@ fn ed25519_rfc8032_known_answer() {
     )
     .unwrap();
     let blob = key.sign(SignatureAlgorithm::Ed25519, b"").unwrap();
-    assert_eq!(blob, nacre_keys::encode_signature_blob(SignatureAlgorithm::Ed25519, &expected));
-    key.public_key().verify(SignatureAlgorithm::Ed25519, b"", &blob).unwrap();
+    assert_eq!(
+        blob,
+        nacre_keys::encode_signature_blob(SignatureAlgorithm::Ed25519, &expected)
+    );
+    key.public_key()
+        .verify(SignatureAlgorithm::Ed25519, b"", &blob)
+        .unwrap();
 }
 
 #[test]
@@ -166,19 +204,31 @@ fn ecdsa_signature_encoding_is_checked() {
     let blob = |inner: Vec<u8>| nacre_keys::encode_signature_blob(alg, &inner);
     // r = 0 and s = 0 (zero is the empty mpint).
     let zero = blob([mpint(&[]), mpint(&[])].concat());
-    assert!(matches!(public.verify(alg, b"m", &zero), Err(KeyError::BadSignature)));
+    assert!(matches!(
+        public.verify(alg, b"m", &zero),
+        Err(KeyError::BadSignature)
+    ));
     // r too wide for the curve.
     let wide = blob([mpint(&[0x01; 33]), mpint(&[0x01])].concat());
-    assert!(matches!(public.verify(alg, b"m", &wide), Err(KeyError::BadSignature)));
+    assert!(matches!(
+        public.verify(alg, b"m", &wide),
+        Err(KeyError::BadSignature)
+    ));
     // Negative r.
     let negative = blob([mpint(&[0x80]), mpint(&[0x01])].concat());
-    assert!(matches!(public.verify(alg, b"m", &negative), Err(KeyError::Wire(_))));
+    assert!(matches!(
+        public.verify(alg, b"m", &negative),
+        Err(KeyError::Wire(_))
+    ));
     // Trailing data inside the signature string.
     let good = key.sign(alg, b"m").unwrap();
     let (_, inner) = nacre_keys::decode_signature_blob(&good).unwrap();
     let mut trailing = inner.to_vec();
     trailing.push(0);
-    assert!(matches!(public.verify(alg, b"m", &blob(trailing)), Err(KeyError::Wire(_))));
+    assert!(matches!(
+        public.verify(alg, b"m", &blob(trailing)),
+        Err(KeyError::Wire(_))
+    ));
 }
 
 #[test]
@@ -186,7 +236,10 @@ fn ed25519_wrong_length_signature_fails() {
     let key = PrivateKey::generate_ed25519(&mut OsRng);
     let alg = SignatureAlgorithm::Ed25519;
     let short = nacre_keys::encode_signature_blob(alg, &[0u8; 63]);
-    assert!(matches!(key.public_key().verify(alg, b"m", &short), Err(KeyError::BadSignature)));
+    assert!(matches!(
+        key.public_key().verify(alg, b"m", &short),
+        Err(KeyError::BadSignature)
+    ));
 }
 
 #[test]
@@ -200,12 +253,22 @@ fn algorithm_names() {
     assert!(!SignatureAlgorithm::RsaSha256.is_legacy());
     assert_eq!(
         KeyType::Rsa.signature_algorithms(),
-        [SignatureAlgorithm::RsaSha512, SignatureAlgorithm::RsaSha256, SignatureAlgorithm::SshRsa]
+        [
+            SignatureAlgorithm::RsaSha512,
+            SignatureAlgorithm::RsaSha256,
+            SignatureAlgorithm::SshRsa
+        ]
     );
     assert_eq!(KeyType::EcdsaNistP384.name(), "ecdsa-sha2-nistp384");
     assert_eq!(SignatureAlgorithm::RsaSha256.key_type().name(), "ssh-rsa");
-    assert!(matches!(KeyType::from_name("ssh-dss"), Err(KeyError::UnsupportedKeyType(_))));
-    assert!(matches!(KeyType::from_name("ssh-foo"), Err(KeyError::UnknownKeyType(_))));
+    assert!(matches!(
+        KeyType::from_name("ssh-dss"),
+        Err(KeyError::UnsupportedKeyType(_))
+    ));
+    assert!(matches!(
+        KeyType::from_name("ssh-foo"),
+        Err(KeyError::UnknownKeyType(_))
+    ));
     assert!(matches!(
         PrivateKey::generate_ecdsa(KeyType::Rsa, &mut OsRng),
         Err(KeyError::NotEcdsa(KeyType::Rsa))

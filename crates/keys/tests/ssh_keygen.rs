@@ -2,7 +2,12 @@
 //! and fingerprint), keys it writes in every format are read by us, and signatures cross both ways
 //! through SSHSIG (`ssh-keygen -Y sign` / `-Y check-novalidate`).
 //! Skipped (with a message) when `ssh-keygen` is not installed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -28,7 +33,11 @@ fn check_written_file(key: &PrivateKey, dir: &Path, name: &str) {
     let back = PrivateKey::from_openssh(text.as_bytes()).unwrap();
     assert_eq!(back.public_key(), key.public_key(), "{name}");
     assert_eq!(back.comment(), comment);
-    assert_eq!(back.to_openssh(&comment), text, "{name}: writing is deterministic");
+    assert_eq!(
+        back.to_openssh(&comment),
+        text,
+        "{name}: writing is deterministic"
+    );
 
     let line = run(keygen().arg("-y").arg("-f").arg(&path));
     let ours = key.public_key().to_openssh_line(&comment);
@@ -38,8 +47,16 @@ fn check_written_file(key: &PrivateKey, dir: &Path, name: &str) {
 
     let listing = run(keygen().arg("-l").arg("-f").arg(&path));
     let fields: Vec<&str> = listing.split_whitespace().collect();
-    assert_eq!(fields[0], key.public_key().bits().to_string(), "{name}: bits");
-    assert_eq!(fields[1], key.public_key().fingerprint_sha256(), "{name}: fingerprint");
+    assert_eq!(
+        fields[0],
+        key.public_key().bits().to_string(),
+        "{name}: bits"
+    );
+    assert_eq!(
+        fields[1],
+        key.public_key().fingerprint_sha256(),
+        "{name}: fingerprint"
+    );
 }
 
 #[test]
@@ -51,12 +68,30 @@ fn ssh_keygen_reads_our_files() {
     let vectors = common::vectors_dir();
     let keys = [
         ("ed25519", PrivateKey::generate_ed25519(&mut OsRng)),
-        ("p256", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP256, &mut OsRng).unwrap()),
-        ("p384", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP384, &mut OsRng).unwrap()),
-        ("p521", PrivateKey::generate_ecdsa(KeyType::EcdsaNistP521, &mut OsRng).unwrap()),
-        ("rsa_1", PrivateKey::from_openssh(&read(&vectors.join("rsa_1"))).unwrap()),
-        ("rsa_2", PrivateKey::from_openssh(&read(&vectors.join("rsa_2"))).unwrap()),
-        ("ecdsa_2", PrivateKey::from_openssh(&read(&vectors.join("ecdsa_2"))).unwrap()),
+        (
+            "p256",
+            PrivateKey::generate_ecdsa(KeyType::EcdsaNistP256, &mut OsRng).unwrap(),
+        ),
+        (
+            "p384",
+            PrivateKey::generate_ecdsa(KeyType::EcdsaNistP384, &mut OsRng).unwrap(),
+        ),
+        (
+            "p521",
+            PrivateKey::generate_ecdsa(KeyType::EcdsaNistP521, &mut OsRng).unwrap(),
+        ),
+        (
+            "rsa_1",
+            PrivateKey::from_openssh(&read(&vectors.join("rsa_1"))).unwrap(),
+        ),
+        (
+            "rsa_2",
+            PrivateKey::from_openssh(&read(&vectors.join("rsa_2"))).unwrap(),
+        ),
+        (
+            "ecdsa_2",
+            PrivateKey::from_openssh(&read(&vectors.join("ecdsa_2"))).unwrap(),
+        ),
     ];
     for (name, key) in &keys {
         check_written_file(key, dir.path(), name);
@@ -80,14 +115,20 @@ fn keys_generated_by_ssh_keygen() {
         ("rsa2048", &["-t", "rsa", "-b", "2048"]),
         ("rsa3072", &["-t", "rsa", "-b", "3072"]),
         ("ecdsa256_pem", &["-t", "ecdsa", "-b", "256", "-m", "PEM"]),
-        ("ecdsa384_pkcs8", &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"]),
+        (
+            "ecdsa384_pkcs8",
+            &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"],
+        ),
         ("rsa2048_pem", &["-t", "rsa", "-b", "2048", "-m", "PEM"]),
         ("rsa2048_pkcs8", &["-t", "rsa", "-b", "2048", "-m", "PKCS8"]),
     ];
     let message = b"signed by both sides";
     for (name, args) in cases {
         let path = dir.path().join(name);
-        run(keygen().args(*args).args(["-q", "-N", "", "-C", name, "-f"]).arg(&path));
+        run(keygen()
+            .args(*args)
+            .args(["-q", "-N", "", "-C", name, "-f"])
+            .arg(&path));
         let text = read(&path);
         let key = PrivateKey::from_openssh(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (public, comment) =
@@ -101,21 +142,35 @@ fn keys_generated_by_ssh_keygen() {
         // ssh-keygen signs, we verify.
         let msg_path = dir.path().join(format!("{name}.msg"));
         std::fs::write(&msg_path, message).unwrap();
-        run(keygen().args(["-Y", "sign", "-n", "nacre-test", "-f"]).arg(&path).arg(&msg_path));
+        run(keygen()
+            .args(["-Y", "sign", "-n", "nacre-test", "-f"])
+            .arg(&path)
+            .arg(&msg_path));
         let sig = common::parse_sshsig(&read_text(&msg_path.with_extension("msg.sig")));
         assert_eq!(PublicKey::from_blob(&sig.public_key).unwrap(), public);
         let signed = common::sshsig_signed_data(b"nacre-test", &sig.hash_algorithm, message);
         let alg = common::blob_algorithm(&sig.signature);
-        public.verify(alg, &signed, &sig.signature).unwrap_or_else(|e| panic!("{name}: {e}"));
+        public
+            .verify(alg, &signed, &sig.signature)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         // We sign, ssh-keygen verifies.
         let alg = match key.key_type() {
             KeyType::Rsa => SignatureAlgorithm::RsaSha512,
             other => other.signature_algorithms()[0],
         };
-        let ours = key.sign(alg, &common::sshsig_signed_data(b"nacre-test", "sha512", message)).unwrap();
+        let ours = key
+            .sign(
+                alg,
+                &common::sshsig_signed_data(b"nacre-test", "sha512", message),
+            )
+            .unwrap();
         let sig_path = dir.path().join(format!("{name}.nacre.sig"));
-        std::fs::write(&sig_path, common::make_sshsig(&public, b"nacre-test", &ours)).unwrap();
+        std::fs::write(
+            &sig_path,
+            common::make_sshsig(&public, b"nacre-test", &ours),
+        )
+        .unwrap();
         check_novalidate(&sig_path, message, true, name);
         check_novalidate(&sig_path, b"another message", false, name);
     }

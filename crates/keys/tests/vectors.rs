@@ -1,6 +1,11 @@
 //! OpenSSH's own key test data: private keys in openssh-key-v1 and PEM forms, `.pub` files and
 //! SHA256 fingerprints (`.fp`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -19,7 +24,10 @@ fn private_key_files() -> Vec<String> {
         .filter(|n| !n.contains('.') && n != "pw")
         .collect();
     names.sort();
-    assert!(names.len() >= 20, "vector directory looks incomplete: {names:?}");
+    assert!(
+        names.len() >= 20,
+        "vector directory looks incomplete: {names:?}"
+    );
     names
 }
 
@@ -44,11 +52,17 @@ fn every_unencrypted_private_key_matches_its_pub_and_fp() {
     for name in private_key_files() {
         let result = PrivateKey::from_openssh(&read(&dir.join(&name)));
         if name.ends_with("_pw") {
-            assert!(matches!(result, Err(KeyError::Encrypted)), "{name}: {result:?}");
+            assert!(
+                matches!(result, Err(KeyError::Encrypted)),
+                "{name}: {result:?}"
+            );
             continue;
         }
         if is_unsupported_name(&name) {
-            assert!(matches!(result, Err(KeyError::UnsupportedKeyType(_))), "{name}: {result:?}");
+            assert!(
+                matches!(result, Err(KeyError::UnsupportedKeyType(_))),
+                "{name}: {result:?}"
+            );
             continue;
         }
         let key = result.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -57,7 +71,11 @@ fn every_unencrypted_private_key_matches_its_pub_and_fp() {
         let (public, comment) = PublicKey::from_openssh_line(&pub_line).unwrap();
         assert_eq!(key.public_key(), public, "{name}: public key");
         let fp = read_text(&dir.join(format!("{stem}.fp")));
-        assert_eq!(key.public_key().fingerprint_sha256(), fp.trim(), "{name}: fingerprint");
+        assert_eq!(
+            key.public_key().fingerprint_sha256(),
+            fp.trim(),
+            "{name}: fingerprint"
+        );
         // openssh-key-v1 files carry the comment (the `_n` conversions were written without
         // one); PEM files carry none.
         if name.ends_with("_n") {
@@ -69,8 +87,20 @@ fn every_unencrypted_private_key_matches_its_pub_and_fp() {
         }
         checked.push(name);
     }
-    for must in ["ed25519_1", "ed25519_2", "ecdsa_1", "ecdsa_2", "rsa_1", "rsa_2", "ecdsa_n", "rsa_n"] {
-        assert!(checked.iter().any(|n| n == must), "{must} was not checked: {checked:?}");
+    for must in [
+        "ed25519_1",
+        "ed25519_2",
+        "ecdsa_1",
+        "ecdsa_2",
+        "rsa_1",
+        "rsa_2",
+        "ecdsa_n",
+        "rsa_n",
+    ] {
+        assert!(
+            checked.iter().any(|n| n == must),
+            "{must} was not checked: {checked:?}"
+        );
     }
 }
 
@@ -99,9 +129,13 @@ fn raw_parameters_match() {
     let strip = |v: Vec<u8>| v.into_iter().skip_while(|&b| b == 0).collect::<Vec<u8>>();
 
     let ecdsa = PrivateKey::from_openssh(&read(&dir.join("ecdsa_1"))).unwrap();
-    assert_eq!(ecdsa.public_key().ecdsa_point().unwrap(), hex_param("ecdsa_1.param.pub"));
+    assert_eq!(
+        ecdsa.public_key().ecdsa_point().unwrap(),
+        hex_param("ecdsa_1.param.pub")
+    );
     let rebuilt =
-        PrivateKey::from_ecdsa_scalar(KeyType::EcdsaNistP256, &hex_param("ecdsa_1.param.priv")).unwrap();
+        PrivateKey::from_ecdsa_scalar(KeyType::EcdsaNistP256, &hex_param("ecdsa_1.param.priv"))
+            .unwrap();
     assert_eq!(rebuilt.public_key(), ecdsa.public_key());
 
     for name in ["rsa_1", "rsa_2"] {
@@ -125,7 +159,10 @@ fn every_pub_file_parses_or_is_cleanly_unsupported() {
         let line = read_text(&dir.join(&name));
         let result = PublicKey::from_openssh_line(&line);
         if name.contains("-cert") || is_unsupported_name(&name) {
-            assert!(matches!(result, Err(KeyError::UnsupportedKeyType(_))), "{name}: {result:?}");
+            assert!(
+                matches!(result, Err(KeyError::UnsupportedKeyType(_))),
+                "{name}: {result:?}"
+            );
             continue;
         }
         let (key, comment) = result.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -135,7 +172,11 @@ fn every_pub_file_parses_or_is_cleanly_unsupported() {
         assert_eq!(PublicKey::from_blob(&key.to_blob()).unwrap(), key);
         let fp_file = dir.join(name.replace(".pub", ".fp"));
         if fp_file.exists() {
-            assert_eq!(key.fingerprint_sha256(), read_text(&fp_file).trim(), "{name}");
+            assert_eq!(
+                key.fingerprint_sha256(),
+                read_text(&fp_file).trim(),
+                "{name}"
+            );
         }
         parsed += 1;
     }
@@ -146,9 +187,13 @@ fn every_pub_file_parses_or_is_cleanly_unsupported() {
 fn md5_fingerprint_matches_ssh_keygen() {
     let dir = vectors_dir();
     for name in ["ed25519_1", "ecdsa_1", "ecdsa_2", "rsa_1", "rsa_2"] {
-        let (key, _) = PublicKey::from_openssh_line(&read_text(&dir.join(format!("{name}.pub")))).unwrap();
+        let (key, _) =
+            PublicKey::from_openssh_line(&read_text(&dir.join(format!("{name}.pub")))).unwrap();
         let md5 = key.fingerprint_md5();
-        assert!(md5.starts_with("MD5:") && md5.len() == 4 + 16 * 3 - 1, "{md5}");
+        assert!(
+            md5.starts_with("MD5:") && md5.len() == 4 + 16 * 3 - 1,
+            "{md5}"
+        );
         if common::ssh_keygen().is_some() {
             let out = common::run(
                 std::process::Command::new("ssh-keygen")
@@ -174,16 +219,23 @@ fn sshsig_vectors_verify() {
         assert_eq!(key, pub_key, "{name}");
         let alg = common::blob_algorithm(&sig.signature);
         let signed = common::sshsig_signed_data(&sig.namespace, &sig.hash_algorithm, &message);
-        key.verify(alg, &signed, &sig.signature).unwrap_or_else(|e| panic!("{name}: {e}"));
+        key.verify(alg, &signed, &sig.signature)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut tampered = signed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(matches!(key.verify(alg, &tampered, &sig.signature), Err(KeyError::BadSignature)));
+        assert!(matches!(
+            key.verify(alg, &tampered, &sig.signature),
+            Err(KeyError::BadSignature)
+        ));
     }
     // Security-key and post-quantum signatures: their keys are cleanly unsupported.
     for name in ["ecdsa_sk", "ed25519_sk", "mldsa44-ed25519"] {
         let sig = common::parse_sshsig(&read_text(&dir.join(format!("{name}.sig"))));
         assert!(
-            matches!(PublicKey::from_blob(&sig.public_key), Err(KeyError::UnsupportedKeyType(_))),
+            matches!(
+                PublicKey::from_blob(&sig.public_key),
+                Err(KeyError::UnsupportedKeyType(_))
+            ),
             "{name}"
         );
     }

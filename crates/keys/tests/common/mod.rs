@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,12 +16,18 @@ use sha2::{Digest, Sha256, Sha512};
 
 /// OpenSSH's key test data (read in place, never copied).
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/openssh-keys/"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/openssh-keys/"
+    ))
 }
 
 /// The SSHSIG test data.
 pub fn sshsig_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/sshsig/"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/sshsig/"
+    ))
 }
 
 pub fn read(path: &Path) -> Vec<u8> {
@@ -50,8 +62,8 @@ pub fn run(cmd: &mut Command) -> String {
 
 /// Writes `contents` to `path` with mode 0600 (ssh-keygen refuses readable private keys).
 pub fn write_private(path: &Path, contents: &[u8]) {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -86,7 +98,9 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 /// Parses an armoured `-----BEGIN SSH SIGNATURE-----` file.
 pub fn parse_sshsig(text: &str) -> SshSig {
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     let mut buf = bytes.strip_prefix(b"SSHSIG").expect("SSHSIG magic");
     let (version, rest) = buf.split_at(4);
     assert_eq!(version, [0, 0, 0, 1]);
@@ -97,7 +111,12 @@ pub fn parse_sshsig(text: &str) -> SshSig {
     let hash_algorithm = String::from_utf8(take_string(&mut buf)).unwrap();
     let signature = take_string(&mut buf);
     assert!(buf.is_empty());
-    SshSig { public_key, namespace, hash_algorithm, signature }
+    SshSig {
+        public_key,
+        namespace,
+        hash_algorithm,
+        signature,
+    }
 }
 
 /// The data an SSHSIG signature covers.
