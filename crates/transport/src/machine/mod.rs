@@ -83,8 +83,9 @@ pub enum SendError {
     /// A key exchange is running and the queue of held payloads is full: retry after the exchange.
     #[error("key exchange in progress and the send queue is full")]
     Backpressure,
-    /// The payload is empty or larger than a packet can carry.
-    #[error("payload of {0} bytes cannot be sent")]
+    /// The payload is empty, not a service-layer message (number below 50), or larger than a
+    /// packet can carry.
+    #[error("payload of {0} bytes is not a sendable service-layer message")]
     BadPayload(usize),
 }
 
@@ -358,7 +359,8 @@ impl Transport {
         if !matches!(self.service, Service::Active(_)) {
             return Err(SendError::NotReady);
         }
-        if payload.is_empty() || payload.len() > self.config.limits.max_packet_len - 64 {
+        let first = payload.first().copied().unwrap_or(0);
+        if first < 50 || payload.len() > self.config.limits.max_packet_len.saturating_sub(64) {
             return Err(SendError::BadPayload(payload.len()));
         }
         if self.kex.holds_output() {
@@ -380,6 +382,14 @@ impl Transport {
             && matches!(self.service, Service::Active(_))
             && (!self.kex.holds_output()
                 || self.queued_bytes + len <= self.config.limits.max_queued_bytes)
+    }
+
+    /// Conformance testing: writes `payload` as one packet with the current keys, whatever the
+    /// state and message number. This can break the protocol on purpose; applications never need it.
+    pub fn send_raw(&mut self, payload: &[u8]) {
+        if self.closed.is_none() {
+            self.write_now(payload);
+        }
     }
 
     /// Sends SSH_MSG_IGNORE (used as keepalive and traffic padding).
