@@ -8,7 +8,7 @@ use crate::{KeyType, SignatureAlgorithm};
 ///
 /// Every malformed input maps to one of these precise variants; nothing in this crate panics on
 /// bad bytes.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The SSH wire encoding (RFC 4251 §5) is broken: truncated, trailing data, bad mpint, ...

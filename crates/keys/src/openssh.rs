@@ -20,7 +20,7 @@
 use base64::Engine as _;
 use nacre_wire::{put, Reader};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::pem;
 use crate::private::PrivateKeyData;
@@ -136,9 +136,15 @@ impl PrivateKey {
                 }
                 put::string(out, keypair.as_slice());
             }
-            PrivateKeyData::EcdsaP256(sk) => write_ecdsa(out, &public, &sk.to_bytes()),
-            PrivateKeyData::EcdsaP384(sk) => write_ecdsa(out, &public, &sk.to_bytes()),
-            PrivateKeyData::EcdsaP521(sk) => write_ecdsa(out, &public, &sk.to_bytes()),
+            PrivateKeyData::EcdsaP256(sk) => {
+                write_ecdsa(out, &public, sk.to_bytes().as_mut_slice())
+            }
+            PrivateKeyData::EcdsaP384(sk) => {
+                write_ecdsa(out, &public, sk.to_bytes().as_mut_slice())
+            }
+            PrivateKeyData::EcdsaP521(sk) => {
+                write_ecdsa(out, &public, sk.to_bytes().as_mut_slice())
+            }
             PrivateKeyData::Rsa(rsa) => {
                 let (e, n) = public.rsa_components().unwrap_or_default();
                 for v in [n, e, &rsa.d, &rsa.iqmp, &rsa.p, &rsa.q] {
@@ -149,18 +155,13 @@ impl PrivateKey {
     }
 }
 
-fn write_ecdsa(out: &mut Vec<u8>, public: &PublicKey, d: &[u8]) {
-    let d = Zeroizing::new(d.to_vec());
-    put::string(
-        out,
-        public
-            .key_type()
-            .curve_name()
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+/// Appends the ECDSA private fields, then wipes the temporary copy of the scalar `d`.
+fn write_ecdsa(out: &mut Vec<u8>, public: &PublicKey, d: &mut [u8]) {
+    let curve = public.key_type().curve_name().unwrap_or_default();
+    put::string(out, curve.as_bytes());
     put::string(out, public.ecdsa_point().unwrap_or_default());
-    put::mpint_unsigned(out, &d);
+    put::mpint_unsigned(out, d);
+    d.zeroize();
 }
 
 /// Decodes the (unencrypted) private section and checks it against the public key.

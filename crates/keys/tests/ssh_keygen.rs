@@ -195,3 +195,30 @@ fn check_novalidate(sig_path: &Path, message: &[u8], expect_ok: bool, name: &str
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A 1024-bit RSA key cannot sign with *ring*, but its signatures (made here by `ssh-keygen` from
+/// a file we wrote) verify.
+#[test]
+fn rsa_1024_signatures_from_ssh_keygen_verify() {
+    if ssh_keygen().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::from_openssh(&read(&common::vectors_dir().join("rsa_1"))).unwrap();
+    assert_eq!(key.public_key().bits(), 1024);
+    let path = dir.path().join("rsa_1");
+    write_private(&path, key.to_openssh("rsa 1024").as_bytes());
+    let msg_path = dir.path().join("m");
+    std::fs::write(&msg_path, b"legacy").unwrap();
+    run(keygen()
+        .args(["-Y", "sign", "-n", "ns", "-f"])
+        .arg(&path)
+        .arg(&msg_path));
+    let sig = common::parse_sshsig(&read_text(&dir.path().join("m.sig")));
+    let alg = common::blob_algorithm(&sig.signature);
+    assert_eq!(alg, SignatureAlgorithm::RsaSha512);
+    let signed = common::sshsig_signed_data(b"ns", &sig.hash_algorithm, b"legacy");
+    key.public_key()
+        .verify(alg, &signed, &sig.signature)
+        .unwrap();
+}
