@@ -18,7 +18,7 @@ use nacre_keys::{KeyType, PrivateKey};
 use nacre_transport::{Config, Event, Transport};
 use sha2::{Digest, Sha256, Sha512};
 
-/// A deterministic host key of the given type (RSA comes from OpenSSH's test key `rsa_1` in
+/// A deterministic host key of the given type (RSA comes from OpenSSH's 2048-bit test key `rsa_2` in
 /// `../shared/vectors`).
 pub fn host_key(key_type: KeyType, seed: u8) -> Arc<PrivateKey> {
     let digest = Sha512::digest([seed; 32]);
