@@ -32,8 +32,8 @@ pub fn host_key(key_type: KeyType, seed: u8) -> Arc<PrivateKey> {
             PrivateKey::from_ecdsa_scalar(key_type, &d).unwrap()
         }
         KeyType::Rsa => {
-            let text = std::fs::read(shared_vector("openssh-keys/rsa_1"))
-                .expect("../shared/vectors/openssh-keys/rsa_1");
+            let text = std::fs::read(shared_vector("openssh-keys/rsa_2"))
+                .expect("../shared/vectors/openssh-keys/rsa_2");
             PrivateKey::from_openssh(&text).unwrap()
         }
     };
