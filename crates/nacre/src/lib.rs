@@ -1,1 +1,19 @@
-pub fn x(){}
+//! nacre: the tokio runtime of the nacre SSH stack.
+//!
+//! The protocol lives in sans-IO crates (`nacre-transport` and the layers above); this crate owns the
+//! sockets, timers and tasks. Each connection runs in one task that reads in large chunks, decodes
+//! every complete packet, coalesces writes and sets TCP_NODELAY.
+
+mod connection;
+mod driver;
+mod error;
+mod info;
+
+pub use connection::{ClientConfig, Connection};
+pub use driver::HostKeyVerifier;
+pub use error::Error;
+pub use info::ConnectionInfo;
+pub use nacre_crypto as crypto;
+pub use nacre_keys as keys;
+pub use nacre_transport as transport;
+pub use nacre_wire as wire;

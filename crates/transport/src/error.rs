@@ -180,6 +180,15 @@ impl TransportError {
         )
     }
 
+    /// The text sent in the DISCONNECT message: the application's own words for a local
+    /// disconnect, the error's description otherwise.
+    pub fn description(&self) -> String {
+        match self {
+            TransportError::Local { description, .. } => description.clone(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn malformed(msg: MsgNumber) -> impl FnOnce(WireError) -> TransportError {
         move |error| TransportError::Malformed { msg, error }
     }

@@ -456,7 +456,7 @@ impl Transport {
             return;
         }
         if error.sends_disconnect() && self.peer_id.is_some() {
-            let description = error.to_string();
+            let description = error.description();
             let msg = Disconnect {
                 reason: error.reason(),
                 description: description.into(),

@@ -1,0 +1,169 @@
+//! The handle an application holds for one SSH connection, client or server.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nacre_crypto::SystemRng;
+use nacre_transport::{Config, Transport, TransportError};
+use nacre_wire::DisconnectReason;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::driver::{Command, Driver, HostKeyVerifier, Up};
+use crate::error::Error;
+use crate::info::ConnectionInfo;
+
+/// An SSH connection whose transport is established and whose first service (`ssh-userauth`) is
+/// active. Service-layer packets (message numbers 50 and up) go through [`Connection::send`] and
+/// [`Connection::recv`]; the layers above (authentication, channels) build on these.
+pub struct Connection {
+    info: ConnectionInfo,
+    up: mpsc::Receiver<Up>,
+    commands: mpsc::Sender<Command>,
+    done: Option<oneshot::Receiver<TransportError>>,
+    ext_info: Vec<(String, Vec<u8>)>,
+}
+
+/// Client settings for [`Connection::connect`].
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// The transport configuration.
+    pub transport: Arc<Config>,
+    /// Decides whether the server's host key is trusted. There is no implicit accept.
+    pub verify_host_key: HostKeyVerifier,
+}
+
+impl Connection {
+    /// Connects over TCP (TCP_NODELAY), runs the key exchange, verifies the host key with
+    /// `config.verify_host_key` and requests the `ssh-userauth` service.
+    pub async fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Self, Error> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Self::client_over(stream, config).await
+    }
+
+    /// Like [`Connection::connect`] over an existing byte stream.
+    pub async fn client_over<S>(stream: S, config: ClientConfig) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let now = tokio::time::Instant::now().into_std();
+        let mut transport = Transport::client(config.transport, Box::new(SystemRng), now);
+        transport.request_service("ssh-userauth");
+        Self::start(transport, stream, Some(config.verify_host_key)).await
+    }
+
+    /// Server side: runs the key exchange on an accepted stream and waits for the client's
+    /// service request.
+    pub async fn accept<S>(stream: S, config: Arc<Config>) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let now = tokio::time::Instant::now().into_std();
+        let transport = Transport::server(config, Box::new(SystemRng), now);
+        Self::start(transport, stream, None).await
+    }
+
+    async fn start<S>(
+        transport: Transport,
+        stream: S,
+        verifier: Option<HostKeyVerifier>,
+    ) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (up_tx, mut up) = mpsc::channel(64);
+        let (commands, cmd_rx) = mpsc::channel(64);
+        let (done_tx, mut done) = oneshot::channel();
+        let driver = Driver {
+            transport,
+            stream,
+            verifier,
+            up: up_tx,
+            commands: cmd_rx,
+            done: done_tx,
+        };
+        tokio::spawn(driver.run());
+        let mut ext_info = Vec::new();
+        loop {
+            match up.recv().await {
+                Some(Up::Ready(info)) => {
+                    return Ok(Connection {
+                        info,
+                        up,
+                        commands,
+                        done: Some(done),
+                        ext_info,
+                    });
+                }
+                Some(Up::ExtInfo(e)) => ext_info.extend(e),
+                Some(Up::Packet(_)) => {}
+                None => {
+                    return Err(match (&mut done).await {
+                        Ok(e) => Error::Transport(e),
+                        Err(_) => Error::Closed,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Facts about the connection.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Extensions the peer sent (RFC 8308).
+    pub fn ext_info(&self) -> &[(String, Vec<u8>)] {
+        &self.ext_info
+    }
+
+    /// Sends a service-layer payload (message number 50 or above).
+    pub async fn send(&self, payload: Bytes) -> Result<(), Error> {
+        self.commands
+            .send(Command::Send(payload))
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// The next service-layer payload; `None` once the connection is closed.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        loop {
+            match self.up.recv().await? {
+                Up::Packet(p) => return Some(p),
+                Up::ExtInfo(e) => self.ext_info.extend(e),
+                Up::Ready(_) => {}
+            }
+        }
+    }
+
+    /// Starts a key re-exchange.
+    pub async fn rekey(&self) -> Result<(), Error> {
+        self.commands
+            .send(Command::Rekey)
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Closes the connection with DISCONNECT and waits for the task to finish.
+    pub async fn disconnect(
+        mut self,
+        reason: DisconnectReason,
+        description: &str,
+    ) -> TransportError {
+        let _ = self
+            .commands
+            .send(Command::Disconnect(reason, description.to_owned()))
+            .await;
+        self.closed().await
+    }
+
+    /// Waits until the connection ends and tells why.
+    pub async fn closed(&mut self) -> TransportError {
+        match self.done.take() {
+            Some(done) => done.await.unwrap_or(TransportError::ConnectionLost),
+            None => TransportError::ConnectionLost,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Errors of the runtime.
+
+use nacre_transport::TransportError;
+
+/// Why a connection failed or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The SSH transport ended the connection.
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The connection task is gone.
+    #[error("connection closed")]
+    Closed,
+}
