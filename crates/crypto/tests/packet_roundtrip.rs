@@ -291,3 +291,15 @@ fn debug_hides_keys() {
     let k = keys(CipherAlg::Aes256Ctr, None, 0);
     assert!(!format!("{k:?}").contains("enc_key"));
 }
+
+#[test]
+fn keys_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    assert_send_sync::<PacketKey>();
+    assert_send_sync::<nacre_crypto::EcdhPrivateKey>();
+    assert_send_sync::<nacre_crypto::DhPrivateKey>();
+    assert_send_sync::<nacre_crypto::SharedSecret>();
+    assert_send::<nacre_crypto::SeededRng>();
+    assert_send::<nacre_crypto::SystemRng>();
+}
