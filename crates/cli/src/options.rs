@@ -1,0 +1,56 @@
+//! `-o Option=value` overrides with OpenSSH's option names.
+
+use anyhow::{bail, Context};
+use nacre::crypto::{CipherAlg, MacAlg};
+use nacre::keys::SignatureAlgorithm;
+use nacre::transport::{Config, KexMethod};
+
+fn parse_list<T>(
+    value: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> anyhow::Result<Vec<T>> {
+    value
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|name| parse(name).with_context(|| format!("unknown {what} {name:?}")))
+        .collect()
+}
+
+/// Applies one `Name=value` option to a transport config.
+pub fn apply(config: &mut Config, option: &str) -> anyhow::Result<()> {
+    let Some((name, value)) = option.split_once('=') else {
+        bail!("option {option:?} is not Name=value");
+    };
+    let algs = &mut config.algorithms;
+    match name.to_ascii_lowercase().as_str() {
+        "kexalgorithms" => {
+            algs.kex = parse_list(value, "key exchange method", KexMethod::from_name)?
+        }
+        "ciphers" => algs.cipher = parse_list(value, "cipher", CipherAlg::from_name)?,
+        "macs" => algs.mac = parse_list(value, "MAC", MacAlg::from_name)?,
+        "hostkeyalgorithms" => {
+            algs.host_key = parse_list(value, "host key algorithm", SignatureAlgorithm::from_name)?
+        }
+        "rekeylimit" => {
+            let bytes = parse_size(value.split_whitespace().next().unwrap_or(""))?;
+            config.limits.rekey_bytes = Some(bytes);
+        }
+        _ => bail!("unsupported option {name:?}"),
+    }
+    Ok(())
+}
+
+/// `1M`, `512K`, `1G` or a plain number of bytes.
+fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    Ok(num
+        .parse::<u64>()
+        .with_context(|| format!("bad size {s:?}"))?
+        * mult)
+}
