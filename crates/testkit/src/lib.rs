@@ -10,6 +10,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod script;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
