@@ -136,7 +136,11 @@ pub fn malformed_report(pcap: &Path, port: u16) -> String {
             .lines()
             .find(|l| l.split_whitespace().next() == Some(info.frame.as_str()))
             .unwrap_or("");
-        report.push_str(&format!("frame {}: {}\n", info.frame, line.trim()));
+        if line.is_empty() {
+            report.push_str(&format!("frame {}\n", info.frame));
+        } else {
+            report.push_str(&format!("{}\n", line.trim()));
+        }
         for m in &info.messages {
             report.push_str(&format!("    {m}\n"));
         }
