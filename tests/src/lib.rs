@@ -20,6 +20,7 @@
 )]
 
 mod keys;
+mod nacre_server;
 mod openssh;
 mod process;
 mod tshark;
@@ -29,6 +30,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 pub use keys::{authorized_client_key, KeyPair, KeyType};
+pub use nacre_server::NacreServer;
 pub use openssh::{OpenSshClient, OpenSshServer, OpenSshServerBuilder, SFTP_SERVER, SSHD};
 pub use process::{run_with_input, run_with_timeout, ChildGuard, CmdOutput};
 pub use tshark::{malformed_report, ssh_message_codes, ssh_summary, tshark_read, Tshark, TSHARK};

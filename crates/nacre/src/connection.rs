@@ -138,7 +138,16 @@ impl Connection {
         }
     }
 
-    /// Starts a key re-exchange.
+    /// Tells the transport that user authentication succeeded (the authentication layer calls
+    /// this): re-exchanges may start from now on.
+    pub async fn set_authenticated(&self) -> Result<(), Error> {
+        self.commands
+            .send(Command::Authenticated)
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Starts a key re-exchange (deferred until [`Connection::set_authenticated`], as OpenSSH does).
     pub async fn rekey(&self) -> Result<(), Error> {
         self.commands
             .send(Command::Rekey)

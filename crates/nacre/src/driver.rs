@@ -25,6 +25,7 @@ pub type HostKeyVerifier = Arc<dyn Fn(&PublicKey) -> bool + Send + Sync>;
 pub(crate) enum Command {
     Send(Bytes),
     Rekey,
+    Authenticated,
     Disconnect(DisconnectReason, String),
 }
 
@@ -124,6 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 cmd = commands.recv(), if can_take_command => match cmd {
                     Some(Command::Send(p)) => held = Some(p),
                     Some(Command::Rekey) => transport.rekey(),
+                    Some(Command::Authenticated) => transport.set_authenticated(),
                     Some(Command::Disconnect(reason, text)) => transport.disconnect(reason, &text),
                     None => {
                         commands_open = false;

@@ -45,6 +45,8 @@ async fn client_and_server_over_tcp() {
         .iter()
         .any(|a| a == "rsa-sha2-512"));
 
+    client.set_authenticated().await.unwrap();
+    server.set_authenticated().await.unwrap();
     // A megabyte each way in 32 KiB packets, with a rekey in the middle.
     let chunk = Bytes::from(vec![94u8; 32 * 1024]);
     for i in 0..32 {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use nacre_crypto::SeededRng;
 use nacre_keys::{KeyType, PrivateKey};
-use nacre_transport::{Config, Event, Transport};
+use nacre_transport::{Config, Event, Role, Transport};
 use sha2::{Digest, Sha256, Sha512};
 
 /// A deterministic host key of the given type (RSA comes from OpenSSH's 2048-bit test key `rsa_2` in
@@ -124,17 +124,26 @@ impl Pair {
 
     /// Moves bytes and events until neither side has anything more to do.
     pub fn drive(&mut self) {
+        self.drive_through(|_, bytes| bytes);
+    }
+
+    /// Like [`Pair::drive`], with a man in the middle: every flight of bytes goes through
+    /// `mitm(sender, bytes)` and the receiver gets what it returns. `client_wire` and
+    /// `server_wire` record what was sent, before the filter.
+    pub fn drive_through(&mut self, mut mitm: impl FnMut(Role, Vec<u8>) -> Vec<u8>) {
         for _ in 0..100_000 {
             let mut progress = false;
             let mut buf = Vec::new();
             if self.client.poll_transmit(&mut buf) > 0 {
                 self.client_wire.extend_from_slice(&buf);
+                let buf = mitm(Role::Client, buf);
                 deliver(&mut self.server, &buf, self.chunk);
                 progress = true;
             }
-            buf.clear();
+            let mut buf = Vec::new();
             if self.server.poll_transmit(&mut buf) > 0 {
                 self.server_wire.extend_from_slice(&buf);
+                let buf = mitm(Role::Server, buf);
                 deliver(&mut self.client, &buf, self.chunk);
                 progress = true;
             }
@@ -161,8 +170,13 @@ impl Pair {
     }
 
     /// Runs the handshake through to an accepted `ssh-userauth` service on both sides.
+    /// Both sides are then marked authenticated, as the authentication layer would after
+    /// USERAUTH_SUCCESS, so that re-exchanges may start.
     pub fn connect(&mut self) {
         self.client.request_service("ssh-userauth");
+        self.drive();
+        self.client.set_authenticated();
+        self.server.set_authenticated();
         self.drive();
     }
 
@@ -224,4 +238,21 @@ pub fn closed(events: &[Event]) -> Option<&nacre_transport::TransportError> {
 /// Convenience: a duration in seconds.
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+/// Length on the wire of the unencrypted packet at the front of `bytes` (`4 + packet_length`).
+pub fn plain_packet_len(bytes: &[u8]) -> usize {
+    4 + u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize
+}
+
+/// Splits the first `n` unencrypted packets off the front of `bytes`; returns them and the rest.
+pub fn split_plain_packets(bytes: &[u8], n: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let len = plain_packet_len(rest);
+        out.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    (out, rest.to_vec())
 }

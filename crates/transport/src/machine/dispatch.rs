@@ -150,6 +150,11 @@ impl Transport {
             _ => {
                 let u: Unimplemented =
                     decode_exact(&packet.payload).map_err(TransportError::malformed(msg))?;
+                if self.in_kex() && self.kexinit_seq == Some(u.seq) {
+                    return Err(TransportError::KexFailed(
+                        "the peer refused our KEXINIT (answered UNIMPLEMENTED)",
+                    ));
+                }
                 tracing::debug!(seq = u.seq, "peer answered UNIMPLEMENTED");
             }
         }

@@ -127,6 +127,12 @@ pub struct Transport {
     negotiated: Option<Negotiated>,
     service: Service,
     pending_service: Option<String>,
+    /// The layer above reported a successful user authentication.
+    authenticated: bool,
+    /// A re-exchange was asked for before authentication; it starts once authenticated.
+    pending_rekey: bool,
+    /// Sequence number of our latest KEXINIT, to recognise a peer's UNIMPLEMENTED answer to it.
+    kexinit_seq: Option<u32>,
     queue: VecDeque<Bytes>,
     queued_bytes: usize,
     last_kex: Instant,
@@ -178,6 +184,9 @@ impl Transport {
             negotiated: None,
             service: Service::None,
             pending_service: None,
+            authenticated: false,
+            pending_rekey: false,
+            kexinit_seq: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
             last_kex: now,
@@ -253,7 +262,7 @@ impl Transport {
                 return;
             }
         }
-        if self.established && matches!(self.kex, KexState::Idle) {
+        if self.established && self.authenticated && matches!(self.kex, KexState::Idle) {
             if let Some(limit) = self.config.limits.rekey_time {
                 if now.saturating_duration_since(self.last_kex) >= limit {
                     self.start_rekey_or_fail();
@@ -400,11 +409,35 @@ impl Transport {
         }
     }
 
-    /// Starts a key re-exchange now (no-op if one is running or the first has not completed).
+    /// Starts a key re-exchange. As in OpenSSH, this side never starts one before user
+    /// authentication (sshd refuses KEXINIT during pre-auth): a request made earlier waits until
+    /// [`Transport::set_authenticated`]. A no-op while an exchange runs.
     pub fn rekey(&mut self) {
-        if self.established && matches!(self.kex, KexState::Idle) && self.closed.is_none() {
+        if self.closed.is_some() {
+            return;
+        }
+        if !self.authenticated || !self.established {
+            self.pending_rekey = true;
+        } else if matches!(self.kex, KexState::Idle) {
             self.start_rekey_or_fail();
         }
+    }
+
+    /// Called by the authentication layer once the user is authenticated: from now on byte,
+    /// packet and time limits trigger re-exchanges, and a pending [`Transport::rekey`] starts.
+    pub fn set_authenticated(&mut self) {
+        self.authenticated = true;
+        if std::mem::take(&mut self.pending_rekey)
+            && self.established
+            && matches!(self.kex, KexState::Idle)
+        {
+            self.start_rekey_or_fail();
+        }
+    }
+
+    /// Whether [`Transport::set_authenticated`] was called.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
     }
 
     /// Closes the connection with DISCONNECT.

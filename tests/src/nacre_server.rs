@@ -1,0 +1,135 @@
+//! An in-process nacre server for interop tests: real TCP on 127.0.0.1, its own tokio runtime on a
+//! background thread, deterministic host keys of every type, and a record of each session that
+//! reached the `ssh-userauth` service.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use bytes::Bytes;
+use nacre::transport::Config;
+use nacre::wire::{put, MsgNumber};
+use nacre::{Connection, ConnectionInfo};
+use nacre_keys::PrivateKey;
+
+/// A nacre server running in this process.
+pub struct NacreServer {
+    port: u16,
+    keys: Vec<Arc<PrivateKey>>,
+    sessions: Arc<Mutex<Vec<ConnectionInfo>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl NacreServer {
+    /// Starts a server with this transport configuration (its host keys included).
+    pub fn start(config: Config) -> NacreServer {
+        let keys = config.host_keys.clone();
+        let config = Arc::new(config);
+        let sessions: Arc<Mutex<Vec<ConnectionInfo>>> = Arc::default();
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let (s, e) = (sessions.clone(), errors.clone());
+        let thread = thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let (config, s, e) = (config.clone(), s.clone(), e.clone());
+                            tokio::spawn(async move {
+                                match Connection::accept(stream, config).await {
+                                    Ok(conn) => {
+                                        s.lock().unwrap().push(conn.info().clone());
+                                        refuse_auth(conn).await;
+                                    }
+                                    Err(err) => e.lock().unwrap().push(err.to_string()),
+                                }
+                            });
+                        }
+                        _ = &mut stop => return,
+                    }
+                }
+            });
+        });
+        let port = port_rx.recv().unwrap();
+        NacreServer {
+            port,
+            keys,
+            sessions,
+            errors,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The host keys.
+    pub fn keys(&self) -> &[Arc<PrivateKey>] {
+        &self.keys
+    }
+
+    /// A known_hosts file listing every host key of this server, for `ssh -o UserKnownHostsFile=`.
+    pub fn write_known_hosts(&self, path: &std::path::Path) {
+        let lines: String = self
+            .keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "[127.0.0.1]:{} {}\n",
+                    self.port,
+                    k.public_key().to_openssh_line("")
+                )
+            })
+            .collect();
+        std::fs::write(path, lines).unwrap();
+    }
+
+    /// Sessions that reached the `ssh-userauth` service, in order.
+    pub fn sessions(&self) -> Vec<ConnectionInfo> {
+        self.sessions.lock().unwrap().clone()
+    }
+
+    /// Handshakes that failed, with the error text.
+    pub fn errors(&self) -> Vec<String> {
+        self.errors.lock().unwrap().clone()
+    }
+}
+
+impl Drop for NacreServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// User authentication is not built yet: every USERAUTH_REQUEST gets USERAUTH_FAILURE with no
+/// methods (RFC 4252 §5.1), which a client reports as "Permission denied ()".
+async fn refuse_auth(mut conn: Connection) {
+    while let Some(packet) = conn.recv().await {
+        if packet.first() == Some(&MsgNumber::USERAUTH_REQUEST.0) {
+            let mut reply = vec![MsgNumber::USERAUTH_FAILURE.0];
+            put::name_list::<&str>(&mut reply, &[]);
+            put::boolean(&mut reply, false);
+            if conn.send(Bytes::from(reply)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
