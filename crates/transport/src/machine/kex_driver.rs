@@ -104,6 +104,7 @@ impl Transport {
             cookie,
             !self.established,
         );
+        self.kexinit_seq = Some(self.writer.seq());
         self.writer.write(&mut self.out, &payload)?;
         self.kex = KexState::SentInit {
             ours: Bytes::from(payload),
@@ -120,7 +121,12 @@ impl Transport {
 
     /// Rekeys when a direction passed its byte or packet limit (RFC 4253 §9; OpenSSH's per-cipher limits).
     pub(super) fn check_rekey_limits(&mut self) {
-        if !self.established || !matches!(self.kex, KexState::Idle) || self.closed.is_some() {
+        // OpenSSH never rekeys during pre-auth, and sshd refuses a KEXINIT then.
+        if !self.established
+            || !self.authenticated
+            || !matches!(self.kex, KexState::Idle)
+            || self.closed.is_some()
+        {
             return;
         }
         let limits = &self.config.limits;
