@@ -431,7 +431,10 @@ impl ScriptServer {
         };
         let (reply, result) = transcript.server_reply(init.q_c, &self.host_key, &mut self.rng);
         let neg = transcript.negotiated();
-        let session_id = self.session_id.get_or_insert_with(|| result.h.clone()).clone();
+        let session_id = self
+            .session_id
+            .get_or_insert_with(|| result.h.clone())
+            .clone();
         let (c2s, s2c) = packet_keys(&neg, &result, &session_id);
         let mut bytes = self.peer.packet(&reply);
         bytes.extend(self.peer.packet(&[MsgNumber::NEWKEYS.0]));
@@ -463,10 +466,18 @@ impl ScriptServer {
             .to_vec();
         let after = self.kex(client, i_c);
         let numbers = msg_numbers(&after);
-        assert_eq!(numbers, vec![21, 5], "client after reply: {:?}", self.events);
+        assert_eq!(
+            numbers,
+            vec![21, 5],
+            "client after reply: {:?}",
+            self.events
+        );
         let mut accept = vec![MsgNumber::SERVICE_ACCEPT.0];
         put::string(&mut accept, b"ssh-userauth");
         let rest = self.send(client, &[&accept]);
-        assert!(rest.is_empty(), "client answered SERVICE_ACCEPT with {rest:?}");
+        assert!(
+            rest.is_empty(),
+            "client answered SERVICE_ACCEPT with {rest:?}"
+        );
     }
 }

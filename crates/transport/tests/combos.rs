@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Every key exchange method with every host key algorithm, and every cipher with every MAC and
 //! every host key algorithm, through a full in-memory handshake and data both ways.
 
@@ -40,9 +45,23 @@ fn check(kex: KexMethod, host_key: SignatureAlgorithm, cipher: CipherAlg, mac: M
     let (c, s) = configs(kex, host_key, cipher, mac);
     let mut pair = Pair::new(c, s, seed);
     pair.connect();
-    let what = format!("{} / {} / {} / {}", kex.name(), host_key.name(), cipher.name(), mac.name());
-    assert!(closed(&pair.client_events).is_none(), "{what}: client {:?}", pair.client_events);
-    assert!(closed(&pair.server_events).is_none(), "{what}: server {:?}", pair.server_events);
+    let what = format!(
+        "{} / {} / {} / {}",
+        kex.name(),
+        host_key.name(),
+        cipher.name(),
+        mac.name()
+    );
+    assert!(
+        closed(&pair.client_events).is_none(),
+        "{what}: client {:?}",
+        pair.client_events
+    );
+    assert!(
+        closed(&pair.server_events).is_none(),
+        "{what}: server {:?}",
+        pair.server_events
+    );
     let sid = pair.client.session_id().expect("session id");
     assert_eq!(Some(sid), pair.server.session_id(), "{what}");
     assert_eq!(sid.len(), kex.hash().output_len(), "{what}: H length");
@@ -52,7 +71,11 @@ fn check(kex: KexMethod, host_key: SignatureAlgorithm, cipher: CipherAlg, mac: M
         assert_eq!(n.kex, kex, "{what}");
         assert_eq!(n.host_key, host_key, "{what}");
         assert_eq!((n.cipher_c2s, n.cipher_s2c), (cipher, cipher), "{what}");
-        assert_eq!((n.mac_c2s, n.mac_s2c), (expected_mac, expected_mac), "{what}");
+        assert_eq!(
+            (n.mac_c2s, n.mac_s2c),
+            (expected_mac, expected_mac),
+            "{what}"
+        );
     }
     let host = pair.client_events.iter().find_map(|e| match e {
         Event::HostKey { key, algorithm } => Some((key.clone(), *algorithm)),
@@ -65,10 +88,16 @@ fn check(kex: KexMethod, host_key: SignatureAlgorithm, cipher: CipherAlg, mac: M
     let mut up_msg = vec![94];
     up_msg.extend_from_slice(&up);
     pair.client.send(&up_msg).unwrap();
-    pair.server.send(&[95, 1, 2, 3, (seed & 0xff) as u8]).unwrap();
+    pair.server
+        .send(&[95, 1, 2, 3, (seed & 0xff) as u8])
+        .unwrap();
     pair.drive();
     assert_eq!(pair.server_packets(), vec![up_msg], "{what}");
-    assert_eq!(pair.client_packets(), vec![vec![95, 1, 2, 3, (seed & 0xff) as u8]], "{what}");
+    assert_eq!(
+        pair.client_packets(),
+        vec![vec![95, 1, 2, 3, (seed & 0xff) as u8]],
+        "{what}"
+    );
 }
 
 #[test]
@@ -79,7 +108,13 @@ fn every_kex_method_with_every_host_key_algorithm() {
         let start = Instant::now();
         for &hk in SignatureAlgorithm::ALL.iter().filter(|a| signable(**a)) {
             seed += 1;
-            check(kex, hk, CipherAlg::Chacha20Poly1305, MacAlg::HmacSha256Etm, seed);
+            check(
+                kex,
+                hk,
+                CipherAlg::Chacha20Poly1305,
+                MacAlg::HmacSha256Etm,
+                seed,
+            );
         }
         slow.push((kex.name(), start.elapsed()));
     }
@@ -116,14 +151,22 @@ fn ssh_rsa_only_client_fails_negotiation_cleanly() {
     pair.connect();
     let err = closed(&pair.server_events).expect("server closes");
     assert!(
-        matches!(err, TransportError::NoCommonAlgorithm { category: "host key", .. }),
+        matches!(
+            err,
+            TransportError::NoCommonAlgorithm {
+                category: "host key",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(err.reason(), DisconnectReason::KEY_EXCHANGE_FAILED);
     assert!(matches!(
         closed(&pair.client_events),
-        Some(TransportError::PeerDisconnected { reason: DisconnectReason::KEY_EXCHANGE_FAILED, .. })
-            | Some(TransportError::NoCommonAlgorithm { .. })
+        Some(TransportError::PeerDisconnected {
+            reason: DisconnectReason::KEY_EXCHANGE_FAILED,
+            ..
+        }) | Some(TransportError::NoCommonAlgorithm { .. })
     ));
 }
 
@@ -136,8 +179,10 @@ fn legacy_algorithms_are_not_negotiated_by_default() {
     pair.connect();
     assert!(matches!(
         closed(&pair.client_events),
-        Some(TransportError::NoCommonAlgorithm { category: "kex", .. })
-            | Some(TransportError::PeerDisconnected { .. })
+        Some(TransportError::NoCommonAlgorithm {
+            category: "kex",
+            ..
+        }) | Some(TransportError::PeerDisconnected { .. })
     ));
     // FFDH is off on a default server too.
     let mut client = Config::client();

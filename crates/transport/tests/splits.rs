@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Byte-split delivery, large payloads, many rekeys with data in flight, and the rekey and kex
 //! timers.
 
@@ -8,8 +13,16 @@ use nacre_testkit::{all_host_keys, closed, secs, HostKeyPolicy, Pair};
 use nacre_transport::{Config, Event, SendError, TransportError};
 
 fn assert_open(pair: &Pair) {
-    assert!(closed(&pair.client_events).is_none(), "client: {:?}", pair.client_events);
-    assert!(closed(&pair.server_events).is_none(), "server: {:?}", pair.server_events);
+    assert!(
+        closed(&pair.client_events).is_none(),
+        "client: {:?}",
+        pair.client_events
+    );
+    assert!(
+        closed(&pair.server_events).is_none(),
+        "server: {:?}",
+        pair.server_events
+    );
 }
 
 fn payload(msg: u8, len: usize, salt: u8) -> Vec<u8> {
@@ -19,7 +32,10 @@ fn payload(msg: u8, len: usize, salt: u8) -> Vec<u8> {
 }
 
 fn kex_completions(events: &[Event]) -> usize {
-    events.iter().filter(|e| matches!(e, Event::KexComplete { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::KexComplete { .. }))
+        .count()
 }
 
 #[test]
@@ -41,8 +57,14 @@ fn handshake_and_data_in_any_chunk_size() {
         match &reference {
             None => reference = Some((pair.client_wire.clone(), pair.server_wire.clone())),
             Some((c, s)) => {
-                assert!(*c == pair.client_wire, "client bytes differ with chunk {chunk}");
-                assert!(*s == pair.server_wire, "server bytes differ with chunk {chunk}");
+                assert!(
+                    *c == pair.client_wire,
+                    "client bytes differ with chunk {chunk}"
+                );
+                assert!(
+                    *s == pair.server_wire,
+                    "server bytes differ with chunk {chunk}"
+                );
             }
         }
     }
@@ -62,17 +84,30 @@ fn payload_35000_and_near_256k_both_ways_byte_at_a_time_and_whole() {
         }
         pair.drive();
         assert_open(&pair);
-        let up: Vec<_> = sizes.iter().enumerate().map(|(i, &n)| payload(94, n, i as u8)).collect();
-        let down: Vec<_> =
-            sizes.iter().enumerate().map(|(i, &n)| payload(94, n, 100 + i as u8)).collect();
+        let up: Vec<_> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload(94, n, i as u8))
+            .collect();
+        let down: Vec<_> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload(94, n, 100 + i as u8))
+            .collect();
         assert!(pair.server_packets() == up, "chunk {chunk}");
         assert!(pair.client_packets() == down, "chunk {chunk}");
     }
     // One byte more than a packet can carry is refused at send().
     let mut pair = Pair::default_pair(13);
     pair.connect();
-    assert_eq!(pair.client.send(&payload(94, max + 1, 0)), Err(SendError::BadPayload(max + 1)));
-    assert_eq!(pair.client.send(&[3, 0, 0, 0, 0]), Err(SendError::BadPayload(5)));
+    assert_eq!(
+        pair.client.send(&payload(94, max + 1, 0)),
+        Err(SendError::BadPayload(max + 1))
+    );
+    assert_eq!(
+        pair.client.send(&[3, 0, 0, 0, 0]),
+        Err(SendError::BadPayload(5))
+    );
     assert_eq!(pair.client.send(&[]), Err(SendError::BadPayload(0)));
 }
 
@@ -106,7 +141,10 @@ fn hundred_rekeys_with_data_both_ways() {
             pair.server.send(&d).unwrap();
             sent_down.push(d);
         }
-        assert!(pair.client.in_kex() || pair.server.in_kex(), "round {round}");
+        assert!(
+            pair.client.in_kex() || pair.server.in_kex(),
+            "round {round}"
+        );
         // Deliver the initiator's flight (data + KEXINIT) only, then send more from the
         // responder, which is now in the exchange too: held until its NEWKEYS.
         let mut buf = Vec::new();
@@ -128,7 +166,10 @@ fn hundred_rekeys_with_data_both_ways() {
             sent_up.push(e);
         }
         pair.drive();
-        assert!(!pair.client.in_kex() && !pair.server.in_kex(), "round {round}");
+        assert!(
+            !pair.client.in_kex() && !pair.server.in_kex(),
+            "round {round}"
+        );
         assert_open(&pair);
         assert_eq!(kex_completions(&pair.client_events), round as usize + 2);
         assert_eq!(kex_completions(&pair.server_events), round as usize + 2);
@@ -178,11 +219,17 @@ fn send_queue_is_bounded_during_kex() {
     pair.client.rekey();
     pair.client.send(&payload(94, 6_000, 0)).unwrap();
     assert!(!pair.client.can_send(6_000));
-    assert_eq!(pair.client.send(&payload(94, 6_000, 1)), Err(SendError::Backpressure));
+    assert_eq!(
+        pair.client.send(&payload(94, 6_000, 1)),
+        Err(SendError::Backpressure)
+    );
     pair.client.send(&payload(94, 4_000, 2)).unwrap();
     pair.drive();
     assert_open(&pair);
-    assert_eq!(pair.server_packets(), vec![payload(94, 6_000, 0), payload(94, 4_000, 2)]);
+    assert_eq!(
+        pair.server_packets(),
+        vec![payload(94, 6_000, 0), payload(94, 4_000, 2)]
+    );
     assert!(pair.client.can_send(6_000));
 }
 
@@ -246,7 +293,10 @@ fn kex_timeout_closes_a_stalled_first_exchange() {
     pair.advance(timeout - Duration::from_millis(1));
     assert_open(&pair);
     pair.advance(Duration::from_millis(1));
-    assert!(matches!(closed(&pair.client_events), Some(TransportError::Timeout(_))));
+    assert!(matches!(
+        closed(&pair.client_events),
+        Some(TransportError::Timeout(_))
+    ));
     assert!(pair.client.is_closed() && pair.server.is_closed());
     assert_eq!(pair.client.poll_timeout(), None);
 }
@@ -268,8 +318,14 @@ fn kex_timeout_closes_a_rekey_the_peer_never_answers() {
     pair.advance(timeout - Duration::from_secs(1));
     assert_open(&pair);
     pair.advance(Duration::from_secs(1));
-    assert!(matches!(closed(&pair.client_events), Some(TransportError::Timeout(_))));
-    assert!(matches!(closed(&pair.server_events), Some(TransportError::Timeout(_))));
+    assert!(matches!(
+        closed(&pair.client_events),
+        Some(TransportError::Timeout(_))
+    ));
+    assert!(matches!(
+        closed(&pair.server_events),
+        Some(TransportError::Timeout(_))
+    ));
     assert_eq!(
         TransportError::Timeout("x").reason(),
         nacre_wire::DisconnectReason::PROTOCOL_ERROR
