@@ -1,12 +1,19 @@
 //! Exchange hashes against an independent implementation: `scripts/gen-vectors` computes every kex
 //! method's public values, shared secret K and exchange hash H with Python's `cryptography` and
 //! plain integer arithmetic; this test recomputes all of them with nacre from the same private keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::HashMap;
 
 use nacre_crypto::{DhGroup, DhPrivateKey, EcdhPrivateKey, SharedSecret};
-use nacre_transport::kex::hash::{dh_exchange_hash, ecdh_exchange_hash, gex_exchange_hash, GexHashParams, HashPrefix};
+use nacre_transport::kex::hash::{
+    dh_exchange_hash, ecdh_exchange_hash, gex_exchange_hash, GexHashParams, HashPrefix,
+};
 use nacre_transport::kex::{KexKind, KexMethod};
 use num_bigint::BigUint;
 
@@ -36,7 +43,12 @@ fn agree(method: KexMethod, v: &HashMap<String, String>) -> (Vec<u8>, Vec<u8>, V
     let (cs, ss) = (hex(v, "client_secret"), hex(v, "server_secret"));
     let (cp, sp) = (hex(v, "client_public"), hex(v, "server_public"));
     let check = |a: SharedSecret, b: SharedSecret| {
-        assert_eq!(a.as_bytes(), b.as_bytes(), "{}: both sides agree", method.name());
+        assert_eq!(
+            a.as_bytes(),
+            b.as_bytes(),
+            "{}: both sides agree",
+            method.name()
+        );
         trim(a.as_bytes()).to_vec()
     };
     match method.kind() {
@@ -69,7 +81,10 @@ fn dh_agree(
     let s = DhPrivateKey::from_exponent(group, ss);
     assert_eq!(c.public_key().to_bytes_be(), cp, "{}: e", method.name());
     assert_eq!(s.public_key().to_bytes_be(), sp, "{}: f", method.name());
-    let k = check(c.agree(&BigUint::from_bytes_be(sp)).unwrap(), s.agree(&BigUint::from_bytes_be(cp)).unwrap());
+    let k = check(
+        c.agree(&BigUint::from_bytes_be(sp)).unwrap(),
+        s.agree(&BigUint::from_bytes_be(cp)).unwrap(),
+    );
     (cp.to_vec(), sp.to_vec(), k)
 }
 
@@ -83,15 +98,37 @@ fn every_kex_method_matches_the_independent_exchange_hash() {
             continue;
         }
         let v = load(&path);
-        let method = KexMethod::from_name(&v["method"]).unwrap_or_else(|| panic!("unknown method in {}", path.display()));
-        assert_eq!(format!("{:?}", method.hash()).to_lowercase(), v["hash"], "{}", method.name());
-        let (v_c, v_s, i_c, i_s, k_s) = (hex(&v, "V_C"), hex(&v, "V_S"), hex(&v, "I_C"), hex(&v, "I_S"), hex(&v, "K_S"));
-        let prefix = HashPrefix { v_c: &v_c, v_s: &v_s, i_c: &i_c, i_s: &i_s, k_s: &k_s };
+        let method = KexMethod::from_name(&v["method"])
+            .unwrap_or_else(|| panic!("unknown method in {}", path.display()));
+        assert_eq!(
+            format!("{:?}", method.hash()).to_lowercase(),
+            v["hash"],
+            "{}",
+            method.name()
+        );
+        let (v_c, v_s, i_c, i_s, k_s) = (
+            hex(&v, "V_C"),
+            hex(&v, "V_S"),
+            hex(&v, "I_C"),
+            hex(&v, "I_S"),
+            hex(&v, "K_S"),
+        );
+        let prefix = HashPrefix {
+            v_c: &v_c,
+            v_s: &v_s,
+            i_c: &i_c,
+            i_s: &i_s,
+            k_s: &k_s,
+        };
         let (client_public, server_public, k) = agree(method, &v);
         assert_eq!(k, hex(&v, "K"), "{}: K", method.name());
         let h = match method.kind() {
-            KexKind::Ecdh(_) => ecdh_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k),
-            KexKind::Dh(_) => dh_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k),
+            KexKind::Ecdh(_) => {
+                ecdh_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k)
+            }
+            KexKind::Dh(_) => {
+                dh_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k)
+            }
             KexKind::Gex => {
                 let (p, g) = (hex(&v, "p"), hex(&v, "g"));
                 let params = GexHashParams {
@@ -101,7 +138,14 @@ fn every_kex_method_matches_the_independent_exchange_hash() {
                     p: &p,
                     g: &g,
                 };
-                gex_exchange_hash(method.hash(), &prefix, &params, &client_public, &server_public, &k)
+                gex_exchange_hash(
+                    method.hash(),
+                    &prefix,
+                    &params,
+                    &client_public,
+                    &server_public,
+                    &k,
+                )
             }
         };
         assert_eq!(hex::encode(h), v["H"], "{}: H", method.name());
