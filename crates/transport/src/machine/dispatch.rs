@@ -57,8 +57,11 @@ impl Transport {
             }
             5 | 6 => D::Refuse("unexpected service message"),
             7 if self.ext_info_window => D::ExtInfo,
+            // The server's second chance (RFC 8308 §2.4), only to a client that sent ext-info-c
+            // (§2.1) and only before authentication succeeded.
             7 if self.role == Role::Client
-                && self.peer_ext_info
+                && self.config.ext_info
+                && !self.authenticated
                 && self.service == Service::Active("ssh-userauth".into())
                 && !self.expect_userauth_success =>
             {
@@ -74,7 +77,8 @@ impl Transport {
                 D::Refuse("strict KEX: unexpected message during the initial key exchange")
             }
             30..=49 if !self.established => D::Refuse("key exchange message before KEXINIT"),
-            8..=49 => D::Unimplemented,
+            // 0 is no message at all: never for the service layer (RFC 4253 §11.4).
+            0 | 8..=49 => D::Unimplemented,
             _ if !self.established || self.peer_in_kex => {
                 D::Refuse("service-layer message during key exchange")
             }
