@@ -32,6 +32,14 @@ pub fn apply(config: &mut Config, option: &str) -> anyhow::Result<()> {
         "hostkeyalgorithms" => {
             algs.host_key = parse_list(value, "host key algorithm", SignatureAlgorithm::from_name)?
         }
+        "modulifile" => {
+            let text =
+                std::fs::read_to_string(value).with_context(|| format!("reading {value}"))?;
+            config.gex.moduli = nacre::crypto::parse_moduli(&text);
+            if config.gex.moduli.is_empty() {
+                bail!("no usable group in moduli file {value}");
+            }
+        }
         "rekeylimit" => {
             let bytes = parse_size(value.split_whitespace().next().unwrap_or(""))?;
             config.limits.rekey_bytes = Some(bytes);

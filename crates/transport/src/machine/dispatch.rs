@@ -91,6 +91,11 @@ impl Transport {
 
     pub(super) fn dispatch(&mut self, packet: Packet) -> Result<(), TransportError> {
         let msg = packet.payload.first().copied().unwrap_or(0);
+        if !self.established && packet.seq == u32::MAX {
+            // The next sequence number would wrap to 0 before any key is in place (OpenSSH refuses
+            // this too; after the first exchange the packet limit rekeys long before a wrap).
+            return Err(TransportError::SequenceWrapped);
+        }
         let in_ext_window = std::mem::take(&mut self.ext_info_window);
         if self.expect_userauth_success && msg != MsgNumber::USERAUTH_SUCCESS.0 {
             return Err(TransportError::UnexpectedMessage {
