@@ -17,5 +17,5 @@ pub use banner::Identification;
 pub use config::{Algorithms, Config, GexConfig, Limits, Role};
 pub use error::{BannerError, TransportError};
 pub use kex::KexMethod;
-pub use machine::{Event, SendError, Transport};
+pub use machine::{Disposition, Event, SendError, Transport};
 pub use negotiate::Negotiated;

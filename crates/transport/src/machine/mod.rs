@@ -32,6 +32,7 @@ use crate::msg::{Disconnect, Ignore, ServiceRequest};
 use crate::negotiate::Negotiated;
 use crate::packet::{PacketReader, PacketWriter};
 
+pub use dispatch::Disposition;
 pub use kex_driver::KexState;
 
 /// What the application must see or decide.
