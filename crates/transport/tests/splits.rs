@@ -331,3 +331,28 @@ fn kex_timeout_closes_a_rekey_the_peer_never_answers() {
         nacre_wire::DisconnectReason::PROTOCOL_ERROR
     );
 }
+
+/// Before authentication no time-triggered rekey starts, and no timer is armed for it (a
+/// deadline in the past would make a driver spin); after authentication an overdue rekey starts
+/// at the next timeout.
+#[test]
+fn rekey_time_waits_for_authentication() {
+    let mut client = Config::client();
+    client.limits.rekey_time = Some(secs(60));
+    let mut pair = Pair::new(client, Config::server(all_host_keys()), 23);
+    pair.client.request_service("ssh-userauth");
+    pair.drive();
+    assert!(pair.client.is_established() && !pair.client.is_authenticated());
+    assert_eq!(pair.client.poll_timeout(), None);
+    pair.advance(secs(120));
+    assert_eq!(pair.client_kex_count(), 1);
+    assert_eq!(pair.client.poll_timeout(), None);
+    pair.client.set_authenticated();
+    pair.server.set_authenticated();
+    let due = pair.client.poll_timeout().expect("rekey timer armed");
+    assert!(due <= pair.now);
+    pair.advance(Duration::ZERO);
+    assert_eq!(pair.client_kex_count(), 2);
+    assert_eq!(pair.client.poll_timeout(), Some(pair.now + secs(60)));
+    assert_open(&pair);
+}

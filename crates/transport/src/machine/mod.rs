@@ -283,7 +283,9 @@ impl Transport {
         self.config
             .limits
             .rekey_time
-            .filter(|_| self.established)
+            // Like handle_timeout: no time-triggered rekey before authentication, so no deadline
+            // (a past one would make a driver spin).
+            .filter(|_| self.established && self.authenticated)
             .map(|d| self.last_kex + d)
     }
 
