@@ -1,0 +1,336 @@
+//! The client side of user authentication (RFC 4252 §5–§8, RFC 4256).
+//!
+//! The machine sends `none` first to learn the methods, then whatever the application asks for:
+//! [`AuthClient::password`], [`AuthClient::publickey`] (a query; PK_OK turns into a
+//! [`ClientEvent::SignRequest`] answered by [`AuthClient::signature`], so keys can live in an agent),
+//! [`AuthClient::keyboard_interactive`].
+
+use std::collections::VecDeque;
+
+use nacre_keys::{KeyType, PublicKey, SignatureAlgorithm};
+use nacre_wire::{decode_exact, Encode};
+use zeroize::Zeroizing;
+
+use crate::error::AuthError;
+use crate::msg::{
+    self, Banner, Failure, InfoRequest, InfoResponse, Method, PasswdChangeReq, PkOk, Request,
+};
+use crate::SSH_CONNECTION;
+
+/// What the application must see or answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// The server's banner, to show the user (RFC 4252 §5.4).
+    Banner(String),
+    /// The last request failed (or partly succeeded); `methods` can continue.
+    Failure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// True when the request succeeded but more is required.
+        partial_success: bool,
+    },
+    /// The server wants the password changed; answer with [`AuthClient::change_password`].
+    PasswordChangeRequested {
+        /// The server's prompt.
+        prompt: String,
+    },
+    /// The server accepts this key: sign `data` with `algorithm` and answer with
+    /// [`AuthClient::signature`] (the signature blob, as an agent returns it).
+    SignRequest {
+        /// The key.
+        key: PublicKey,
+        /// The signature algorithm to use.
+        algorithm: SignatureAlgorithm,
+        /// The bytes to sign (RFC 4252 §7).
+        data: Vec<u8>,
+    },
+    /// Keyboard-interactive prompts; answer with [`AuthClient::info_response`].
+    InfoRequest(InfoRequest),
+    /// Authenticated.
+    Success,
+}
+
+#[derive(Debug)]
+enum State {
+    /// No request outstanding.
+    Idle,
+    /// A `none` or password request is outstanding.
+    Awaiting(&'static str),
+    /// A public key query is outstanding.
+    PkQuery {
+        key: PublicKey,
+        algorithm: SignatureAlgorithm,
+    },
+    /// The application is signing.
+    Signing {
+        key: PublicKey,
+        algorithm: SignatureAlgorithm,
+    },
+    /// A keyboard-interactive exchange is outstanding.
+    Keyboard,
+    /// Authenticated.
+    Done,
+}
+
+/// One client's user authentication.
+pub struct AuthClient {
+    user: String,
+    session_id: Vec<u8>,
+    server_sig_algs: Option<Vec<String>>,
+    state: State,
+    outbox: VecDeque<Vec<u8>>,
+    events: VecDeque<ClientEvent>,
+    allowed: Option<Vec<String>>,
+}
+
+impl AuthClient {
+    /// Starts authentication of `user` for `ssh-connection`: queues a `none` request.
+    /// `server_sig_algs` is the server's RFC 8308 list, used to pick RSA signature algorithms.
+    pub fn new(user: &str, session_id: &[u8], server_sig_algs: Option<&[String]>) -> Self {
+        let mut c = AuthClient {
+            user: user.to_owned(),
+            session_id: session_id.to_vec(),
+            server_sig_algs: server_sig_algs.map(<[String]>::to_vec),
+            state: State::Idle,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            allowed: None,
+        };
+        c.request(Method::None, State::Awaiting("none"));
+        c
+    }
+
+    fn request(&mut self, method: Method<'_>, next: State) {
+        let payload = Request {
+            user: &self.user,
+            service: SSH_CONNECTION,
+            method,
+        }
+        .to_bytes();
+        self.outbox.push_back(payload);
+        self.state = next;
+    }
+
+    /// The next payload to send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether authentication succeeded: later packets belong to the connection layer.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// Whether a request is outstanding (the application should wait for an event).
+    pub fn is_pending(&self) -> bool {
+        !matches!(self.state, State::Idle | State::Done)
+    }
+
+    /// Methods the server said can continue, once known.
+    pub fn allowed_methods(&self) -> Option<&[String]> {
+        self.allowed.as_deref()
+    }
+
+    /// Whether the server allows `method` (true until the server said otherwise).
+    pub fn allows(&self, method: &str) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|x| x == method))
+    }
+
+    /// Tries a password.
+    pub fn password(&mut self, password: &str) {
+        self.request(
+            Method::Password {
+                password,
+                new_password: None,
+            },
+            State::Awaiting("password"),
+        );
+    }
+
+    /// Answers a password change request with the old and the new password.
+    pub fn change_password(&mut self, old: &str, new: &str) {
+        self.request(
+            Method::Password {
+                password: old,
+                new_password: Some(new),
+            },
+            State::Awaiting("password"),
+        );
+    }
+
+    /// The signature algorithm this client uses for `key`: for RSA the best of rsa-sha2-512,
+    /// rsa-sha2-256 the server announced in `server-sig-algs`, else legacy ssh-rsa as OpenSSH does.
+    pub fn algorithm_for(&self, key: &PublicKey) -> SignatureAlgorithm {
+        match key.key_type() {
+            KeyType::Rsa => {
+                let offered = |a: SignatureAlgorithm| {
+                    self.server_sig_algs
+                        .as_ref()
+                        .is_some_and(|l| l.iter().any(|x| x == a.name()))
+                };
+                [SignatureAlgorithm::RsaSha512, SignatureAlgorithm::RsaSha256]
+                    .into_iter()
+                    .find(|a| offered(*a))
+                    .unwrap_or(SignatureAlgorithm::SshRsa)
+            }
+            KeyType::Ed25519 => SignatureAlgorithm::Ed25519,
+            KeyType::EcdsaNistP256 => SignatureAlgorithm::EcdsaNistP256,
+            KeyType::EcdsaNistP384 => SignatureAlgorithm::EcdsaNistP384,
+            KeyType::EcdsaNistP521 => SignatureAlgorithm::EcdsaNistP521,
+        }
+    }
+
+    /// Asks whether the server accepts `key` (a query without signature, RFC 4252 §7).
+    pub fn publickey(&mut self, key: &PublicKey) {
+        let algorithm = self.algorithm_for(key);
+        let blob = key.to_blob();
+        let method = Method::PublicKey {
+            algorithm: algorithm.name(),
+            key_blob: &blob,
+            signature: None,
+        };
+        self.request(
+            method,
+            State::PkQuery {
+                key: key.clone(),
+                algorithm,
+            },
+        );
+    }
+
+    /// Sends the signed public key request, answering a [`ClientEvent::SignRequest`].
+    pub fn signature(&mut self, signature_blob: &[u8]) {
+        let State::Signing { key, algorithm } = std::mem::replace(&mut self.state, State::Idle)
+        else {
+            return;
+        };
+        let blob = key.to_blob();
+        let method = Method::PublicKey {
+            algorithm: algorithm.name(),
+            key_blob: &blob,
+            signature: Some(signature_blob),
+        };
+        self.request(method, State::Awaiting("publickey"));
+    }
+
+    /// Starts keyboard-interactive (RFC 4256 §3.1).
+    pub fn keyboard_interactive(&mut self, submethods: &str) {
+        self.request(
+            Method::KeyboardInteractive {
+                language: "",
+                submethods,
+            },
+            State::Keyboard,
+        );
+    }
+
+    /// Answers the prompts of a [`ClientEvent::InfoRequest`].
+    pub fn info_response(&mut self, responses: Vec<Zeroizing<String>>) {
+        if matches!(self.state, State::Keyboard) {
+            self.outbox.push_back(InfoResponse { responses }.to_bytes());
+        }
+    }
+
+    /// Feeds one service-layer payload from the server.
+    pub fn handle_packet(&mut self, payload: &[u8]) -> Result<(), AuthError> {
+        let msg = payload.first().copied().unwrap_or(0);
+        if matches!(self.state, State::Done) {
+            return Err(AuthError::UnexpectedMessage {
+                msg,
+                context: "for the authentication layer after success",
+            });
+        }
+        match msg {
+            msg::USERAUTH_BANNER => {
+                let b: Banner<'_> = decode_exact(payload).map_err(AuthError::malformed(msg))?;
+                self.events
+                    .push_back(ClientEvent::Banner(b.message.into_owned()));
+            }
+            msg::USERAUTH_FAILURE if self.is_pending() => {
+                let f: Failure<'_> = decode_exact(payload).map_err(AuthError::malformed(msg))?;
+                let methods: Vec<String> = f.methods.iter().map(str::to_owned).collect();
+                self.allowed = Some(methods.clone());
+                self.state = State::Idle;
+                self.events.push_back(ClientEvent::Failure {
+                    methods,
+                    partial_success: f.partial_success,
+                });
+            }
+            msg::USERAUTH_SUCCESS if self.is_pending() => {
+                decode_exact::<msg::Success>(payload).map_err(AuthError::malformed(msg))?;
+                self.state = State::Done;
+                self.events.push_back(ClientEvent::Success);
+            }
+            msg::USERAUTH_60 => self.on_60(payload)?,
+            msg::USERAUTH_FAILURE | msg::USERAUTH_SUCCESS => {
+                return Err(AuthError::UnexpectedMessage {
+                    msg,
+                    context: "without an outstanding request",
+                })
+            }
+            _ => {
+                return Err(AuthError::UnexpectedMessage {
+                    msg,
+                    context: "before authentication succeeded (only 51, 52, 53 and 60 are allowed)",
+                })
+            }
+        }
+        Ok(())
+    }
+
+    fn on_60(&mut self, payload: &[u8]) -> Result<(), AuthError> {
+        let m = msg::USERAUTH_60;
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::PkQuery { key, algorithm } => {
+                let ok: PkOk<'_> = decode_exact(payload).map_err(AuthError::malformed(m))?;
+                let blob = key.to_blob();
+                if ok.key_blob != blob.as_slice() || ok.algorithm != algorithm.name() {
+                    return Err(AuthError::Mismatch("PK_OK names another key or algorithm"));
+                }
+                let data = msg::signed_data(
+                    &self.session_id,
+                    &self.user,
+                    SSH_CONNECTION,
+                    algorithm.name(),
+                    &blob,
+                );
+                self.state = State::Signing {
+                    key: key.clone(),
+                    algorithm,
+                };
+                self.events.push_back(ClientEvent::SignRequest {
+                    key,
+                    algorithm,
+                    data,
+                });
+            }
+            State::Awaiting("password") => {
+                let req: PasswdChangeReq<'_> =
+                    decode_exact(payload).map_err(AuthError::malformed(m))?;
+                self.events.push_back(ClientEvent::PasswordChangeRequested {
+                    prompt: req.prompt.to_owned(),
+                });
+            }
+            State::Keyboard => {
+                let req: InfoRequest = decode_exact(payload).map_err(AuthError::malformed(m))?;
+                self.state = State::Keyboard;
+                self.events.push_back(ClientEvent::InfoRequest(req));
+            }
+            other => {
+                self.state = other;
+                return Err(AuthError::UnexpectedMessage {
+                    msg: m,
+                    context: "for no outstanding method",
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,580 @@
+//! The server side of user authentication (RFC 4252 §5–§8, RFC 4256).
+//!
+//! The machine enforces the protocol (which messages may come when, one user and service per
+//! connection, maximum tries, a delay after each failure, multi-step method policies) and asks the
+//! application one question per method through [`ServerEvent`]s, answered with
+//! [`AuthServer::decide`]. A public key reaches the application as *verified* only after its
+//! signature over this session was checked: the key in [`ServerEvent::PublicKeyVerified`] is the one
+//! that signed, never one that was merely queried (the Go CVE-2024-45337 misuse).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use nacre_keys::{PublicKey, SignatureAlgorithm};
+use nacre_wire::{decode_exact, put, Encode};
+use zeroize::Zeroizing;
+
+use crate::error::AuthError;
+use crate::msg::{self, Banner, InfoRequest, InfoResponse, Method, PasswdChangeReq, PkOk, Request};
+use crate::SSH_CONNECTION;
+
+/// An authentication method the server can require.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MethodKind {
+    /// `publickey`.
+    PublicKey,
+    /// `password`.
+    Password,
+    /// `keyboard-interactive`.
+    KeyboardInteractive,
+}
+
+impl MethodKind {
+    /// The method name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodKind::PublicKey => "publickey",
+            MethodKind::Password => "password",
+            MethodKind::KeyboardInteractive => "keyboard-interactive",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            MethodKind::PublicKey,
+            MethodKind::Password,
+            MethodKind::KeyboardInteractive,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct AuthServerConfig {
+    /// Banner sent before the first answer.
+    pub banner: Option<String>,
+    /// Failed attempts allowed before the connection is closed (OpenSSH's MaxAuthTries, 6).
+    pub max_tries: u32,
+    /// Method sequences that authenticate, like OpenSSH's AuthenticationMethods: any one list, each
+    /// method in order. The default is any single method.
+    pub methods: Vec<Vec<MethodKind>>,
+    /// How long a failure answer is held back.
+    pub failure_delay: Duration,
+    /// Signature algorithms accepted for public keys.
+    pub pubkey_algorithms: Vec<SignatureAlgorithm>,
+}
+
+impl Default for AuthServerConfig {
+    fn default() -> Self {
+        AuthServerConfig {
+            banner: None,
+            max_tries: 6,
+            methods: vec![
+                vec![MethodKind::PublicKey],
+                vec![MethodKind::Password],
+                vec![MethodKind::KeyboardInteractive],
+            ],
+            failure_delay: Duration::from_millis(200),
+            pubkey_algorithms: SignatureAlgorithm::ALL
+                .iter()
+                .copied()
+                .filter(|a| !a.is_legacy())
+                .collect(),
+        }
+    }
+}
+
+/// Identifies a question; answers to abandoned questions are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(u64);
+
+/// A question for the application, or the final result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    /// Is this password right (and, when `new_password` is set, may it be changed)?
+    Password {
+        /// Question id.
+        id: RequestId,
+        /// User.
+        user: String,
+        /// The password.
+        password: Zeroizing<String>,
+        /// The new password of a change request.
+        new_password: Option<Zeroizing<String>>,
+    },
+    /// May this key log in as `user`? Only a query: nothing is proven yet. Accepting sends PK_OK.
+    PublicKeyQuery {
+        /// Question id.
+        id: RequestId,
+        /// User.
+        user: String,
+        /// The key.
+        key: PublicKey,
+    },
+    /// The client proved possession of `key` with a valid signature: may it log in as `user`?
+    PublicKeyVerified {
+        /// Question id.
+        id: RequestId,
+        /// User.
+        user: String,
+        /// The key that signed.
+        key: PublicKey,
+    },
+    /// Keyboard-interactive starts: answer with [`Decision::Prompts`] or [`Decision::Reject`].
+    KeyboardInteractive {
+        /// Question id.
+        id: RequestId,
+        /// User.
+        user: String,
+        /// Submethod hints.
+        submethods: String,
+    },
+    /// Responses to the last prompts: answer Accept, Reject or more Prompts.
+    KeyboardResponses {
+        /// Question id.
+        id: RequestId,
+        /// User.
+        user: String,
+        /// The responses.
+        responses: Vec<Zeroizing<String>>,
+    },
+    /// The user is authenticated; later packets belong to the connection layer.
+    Success {
+        /// User.
+        user: String,
+        /// The methods that succeeded, in order.
+        methods: Vec<MethodKind>,
+        /// The public key that signed, if publickey was one of them.
+        key: Option<PublicKey>,
+    },
+}
+
+/// The application's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The credential is good.
+    Accept,
+    /// The credential is refused.
+    Reject,
+    /// Password right but expired: ask for a new one (RFC 4252 §8).
+    PasswordChangeRequired {
+        /// Prompt for the user.
+        prompt: String,
+    },
+    /// Keyboard-interactive: send these prompts.
+    Prompts(InfoRequest),
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: RequestId,
+    kind: Question,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Question {
+    Password,
+    PkQuery,
+    PkVerified,
+    Keyboard,
+}
+
+/// Packets held while a failure answer is delayed.
+const MAX_HELD: usize = 16;
+
+/// One connection's user authentication, server side.
+pub struct AuthServer {
+    config: AuthServerConfig,
+    session_id: Vec<u8>,
+    user: Option<(String, String)>,
+    completed: Vec<MethodKind>,
+    verified_key: Option<PublicKey>,
+    failures: u32,
+    next_id: u64,
+    pending: Option<Pending>,
+    pending_key: Option<(PublicKey, SignatureAlgorithm)>,
+    kbd_prompts: Option<usize>,
+    delayed_until: Option<Instant>,
+    held: VecDeque<Vec<u8>>,
+    banner_sent: bool,
+    done: bool,
+    outbox: VecDeque<Vec<u8>>,
+    events: VecDeque<ServerEvent>,
+}
+
+impl AuthServer {
+    /// A server for the session `session_id`.
+    pub fn new(config: AuthServerConfig, session_id: &[u8]) -> Self {
+        AuthServer {
+            config,
+            session_id: session_id.to_vec(),
+            user: None,
+            completed: Vec::new(),
+            verified_key: None,
+            failures: 0,
+            next_id: 0,
+            pending: None,
+            pending_key: None,
+            kbd_prompts: None,
+            delayed_until: None,
+            held: VecDeque::new(),
+            banner_sent: false,
+            done: false,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The next payload to send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.delayed_until.is_some() {
+            return None;
+        }
+        self.outbox.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`AuthServer::handle_timeout`] must be called (a delayed failure is due).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.delayed_until
+    }
+
+    /// Whether the user is authenticated.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Failed attempts so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Releases a delayed failure and the packets that waited behind it.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
+        if self.delayed_until.is_some_and(|due| now >= due) {
+            self.delayed_until = None;
+            while self.delayed_until.is_none() {
+                let Some(p) = self.held.pop_front() else {
+                    break;
+                };
+                self.process(&p, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds one service-layer payload from the client.
+    pub fn handle_packet(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
+        if self.delayed_until.is_some() {
+            if self.held.len() >= MAX_HELD {
+                return Err(AuthError::Flood);
+            }
+            self.held.push_back(payload.to_vec());
+            return Ok(());
+        }
+        self.process(payload, now)
+    }
+
+    fn process(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
+        let msg = payload.first().copied().unwrap_or(0);
+        match msg {
+            msg::USERAUTH_REQUEST if self.done => Ok(()), // RFC 4252 §5.1: ignored after success
+            msg::USERAUTH_REQUEST => self.on_request(payload, now),
+            msg::USERAUTH_INFO_RESPONSE if self.kbd_prompts.is_some() && !self.done => self.on_info_response(payload),
+            msg::USERAUTH_FAILURE | msg::USERAUTH_SUCCESS | msg::USERAUTH_BANNER | msg::USERAUTH_60 => {
+                Err(AuthError::UnexpectedMessage {
+                    msg,
+                    context: "from a client: it is a server message (libssh CVE-2018-10933 class)",
+                })
+            }
+            _ if self.done => Err(AuthError::UnexpectedMessage { msg, context: "for the authentication layer after success" }),
+            80..=255 => Err(AuthError::UnexpectedMessage {
+                msg,
+                context: "before authentication (connection-layer message, Erlang/OTP CVE-2025-32433 class)",
+            }),
+            _ => Err(AuthError::UnexpectedMessage { msg, context: "during user authentication" }),
+        }
+    }
+
+    fn new_id(&mut self) -> RequestId {
+        self.next_id += 1;
+        RequestId(self.next_id)
+    }
+
+    fn ask(&mut self, kind: Question, event: impl FnOnce(RequestId) -> ServerEvent) {
+        let id = self.new_id();
+        self.pending = Some(Pending { id, kind });
+        self.events.push_back(event(id));
+    }
+
+    /// Methods that can continue given the methods already completed.
+    fn can_continue(&self) -> Vec<MethodKind> {
+        let mut next = Vec::new();
+        for list in &self.config.methods {
+            if list.len() > self.completed.len()
+                && list.get(..self.completed.len()) == Some(self.completed.as_slice())
+            {
+                if let Some(m) = list.get(self.completed.len()) {
+                    if !next.contains(m) {
+                        next.push(*m);
+                    }
+                }
+            }
+        }
+        next
+    }
+
+    fn failure_payload(&self, partial: bool) -> Vec<u8> {
+        let names: Vec<&str> = self.can_continue().iter().map(|m| m.name()).collect();
+        let mut out = vec![msg::USERAUTH_FAILURE];
+        put::name_list(&mut out, &names);
+        put::boolean(&mut out, partial);
+        out
+    }
+
+    fn send_banner_once(&mut self) {
+        if !self.banner_sent {
+            self.banner_sent = true;
+            if let Some(text) = &self.config.banner {
+                let b = Banner {
+                    message: text.as_str().into(),
+                    language: b"",
+                }
+                .to_bytes();
+                self.outbox.push_back(b);
+            }
+        }
+    }
+
+    fn on_request(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
+        let req: Request<'_> =
+            decode_exact(payload).map_err(AuthError::malformed(msg::USERAUTH_REQUEST))?;
+        match &self.user {
+            None => {
+                if req.service != SSH_CONNECTION {
+                    return Err(AuthError::ServiceNotAvailable(req.service.to_owned()));
+                }
+                self.user = Some((req.user.to_owned(), req.service.to_owned()));
+            }
+            Some((u, s)) if u != req.user || s != req.service => {
+                return Err(AuthError::UserOrServiceChanged)
+            }
+            Some(_) => {}
+        }
+        self.send_banner_once();
+        // RFC 4252 §5: a new request abandons the previous attempt.
+        self.pending = None;
+        self.pending_key = None;
+        self.kbd_prompts = None;
+        let user = req.user.to_owned();
+        let kind = MethodKind::from_name(req.method.name());
+        if !matches!(req.method, Method::None)
+            && kind.is_none_or(|k| !self.can_continue().contains(&k))
+        {
+            return self.fail(now);
+        }
+        match req.method {
+            Method::None => {
+                let f = self.failure_payload(false);
+                self.outbox.push_back(f);
+                Ok(())
+            }
+            Method::Password {
+                password,
+                new_password,
+            } => {
+                let (password, new_password) = (
+                    Zeroizing::new(password.to_owned()),
+                    new_password.map(|p| Zeroizing::new(p.to_owned())),
+                );
+                self.ask(Question::Password, |id| ServerEvent::Password {
+                    id,
+                    user,
+                    password,
+                    new_password,
+                });
+                Ok(())
+            }
+            Method::PublicKey {
+                algorithm,
+                key_blob,
+                signature,
+            } => self.on_publickey(user, algorithm, key_blob, signature, now),
+            Method::KeyboardInteractive { submethods, .. } => {
+                let submethods = submethods.to_owned();
+                self.ask(Question::Keyboard, |id| ServerEvent::KeyboardInteractive {
+                    id,
+                    user,
+                    submethods,
+                });
+                Ok(())
+            }
+            Method::Other { .. } => self.fail(now),
+        }
+    }
+
+    fn on_publickey(
+        &mut self,
+        user: String,
+        algorithm: &str,
+        key_blob: &[u8],
+        signature: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), AuthError> {
+        let alg = SignatureAlgorithm::from_name(algorithm)
+            .filter(|a| self.config.pubkey_algorithms.contains(a));
+        let key = PublicKey::from_blob(key_blob).ok();
+        let (Some(alg), Some(key)) = (alg, key) else {
+            return self.fail(now);
+        };
+        if alg.key_type() != key.key_type() {
+            return self.fail(now);
+        }
+        match signature {
+            None => {
+                self.pending_key = Some((key.clone(), alg));
+                self.ask(Question::PkQuery, |id| ServerEvent::PublicKeyQuery {
+                    id,
+                    user,
+                    key,
+                });
+            }
+            Some(sig) => {
+                let data =
+                    msg::signed_data(&self.session_id, &user, SSH_CONNECTION, algorithm, key_blob);
+                if key.verify(alg, &data, sig).is_err() {
+                    return self.fail(now);
+                }
+                self.pending_key = Some((key.clone(), alg));
+                self.ask(Question::PkVerified, |id| ServerEvent::PublicKeyVerified {
+                    id,
+                    user,
+                    key,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn on_info_response(&mut self, payload: &[u8]) -> Result<(), AuthError> {
+        let resp: InfoResponse =
+            decode_exact(payload).map_err(AuthError::malformed(msg::USERAUTH_INFO_RESPONSE))?;
+        if Some(resp.responses.len()) != self.kbd_prompts.take() {
+            return Err(AuthError::UnexpectedMessage {
+                msg: msg::USERAUTH_INFO_RESPONSE,
+                context: "with a number of responses different from the prompts",
+            });
+        }
+        let user = self
+            .user
+            .as_ref()
+            .map(|(u, _)| u.clone())
+            .unwrap_or_default();
+        let responses = resp.responses;
+        self.ask(Question::Keyboard, |id| ServerEvent::KeyboardResponses {
+            id,
+            user,
+            responses,
+        });
+        Ok(())
+    }
+
+    /// Answers a question. Answers to abandoned or unknown questions are ignored. `now` times the
+    /// failure delay.
+    pub fn decide(
+        &mut self,
+        id: RequestId,
+        decision: Decision,
+        now: Instant,
+    ) -> Result<(), AuthError> {
+        let Some(pending) = self.pending.take_if(|p| p.id == id) else {
+            return Ok(());
+        };
+        match (pending.kind, decision) {
+            (Question::PkQuery, Decision::Accept) => {
+                if let Some((key, alg)) = self.pending_key.take() {
+                    let blob = key.to_blob();
+                    self.outbox.push_back(
+                        PkOk {
+                            algorithm: alg.name(),
+                            key_blob: &blob,
+                        }
+                        .to_bytes(),
+                    );
+                }
+                Ok(())
+            }
+            (Question::PkVerified, Decision::Accept) => {
+                self.verified_key = self.pending_key.take().map(|(k, _)| k);
+                self.method_succeeded(MethodKind::PublicKey);
+                Ok(())
+            }
+            (Question::Password, Decision::Accept) => {
+                self.method_succeeded(MethodKind::Password);
+                Ok(())
+            }
+            (Question::Password, Decision::PasswordChangeRequired { prompt }) => {
+                self.outbox.push_back(
+                    PasswdChangeReq {
+                        prompt: &prompt,
+                        language: "",
+                    }
+                    .to_bytes(),
+                );
+                Ok(())
+            }
+            (Question::Keyboard, Decision::Prompts(req)) => {
+                self.kbd_prompts = Some(req.prompts.len());
+                self.outbox.push_back(req.to_bytes());
+                Ok(())
+            }
+            (Question::Keyboard, Decision::Accept) => {
+                self.method_succeeded(MethodKind::KeyboardInteractive);
+                Ok(())
+            }
+            _ => self.fail(now),
+        }
+    }
+
+    fn method_succeeded(&mut self, method: MethodKind) {
+        self.completed.push(method);
+        let complete = self.config.methods.iter().any(|l| *l == self.completed);
+        if complete {
+            self.done = true;
+            self.outbox.push_back(msg::Success.to_bytes());
+            let user = self
+                .user
+                .as_ref()
+                .map(|(u, _)| u.clone())
+                .unwrap_or_default();
+            self.events.push_back(ServerEvent::Success {
+                user,
+                methods: self.completed.clone(),
+                key: self.verified_key.clone(),
+            });
+        } else {
+            let f = self.failure_payload(true);
+            self.outbox.push_back(f);
+        }
+    }
+
+    /// A failed attempt: counted, answered after the failure delay, fatal past max_tries.
+    fn fail(&mut self, now: Instant) -> Result<(), AuthError> {
+        self.failures += 1;
+        if self.failures >= self.config.max_tries {
+            return Err(AuthError::TooManyFailures(self.failures));
+        }
+        let f = self.failure_payload(false);
+        self.outbox.push_back(f);
+        if !self.config.failure_delay.is_zero() {
+            self.delayed_until = Some(now + self.config.failure_delay);
+        }
+        Ok(())
+    }
+}
