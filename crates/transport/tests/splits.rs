@@ -356,3 +356,33 @@ fn rekey_time_waits_for_authentication() {
     assert_eq!(pair.client.poll_timeout(), Some(pair.now + secs(60)));
     assert_open(&pair);
 }
+
+/// As in OpenSSH, no re-exchange starts before user authentication: a request waits for
+/// `set_authenticated`, and byte limits do not trigger one.
+#[test]
+fn rekeys_wait_for_authentication() {
+    let mut client = Config::client();
+    client.limits.rekey_bytes = Some(16 * 1024);
+    let mut pair = Pair::new(client, Config::server(all_host_keys()), 24);
+    pair.client.request_service("ssh-userauth");
+    pair.drive();
+    for i in 0..16u8 {
+        pair.client.send(&payload(94, 4096, i)).unwrap();
+        pair.drive();
+    }
+    assert_eq!(
+        pair.client_kex_count(),
+        1,
+        "byte limit before authentication"
+    );
+    pair.client.rekey();
+    assert!(!pair.client.in_kex());
+    pair.drive();
+    assert_eq!(pair.client_kex_count(), 1);
+    pair.client.set_authenticated();
+    assert!(pair.client.in_kex(), "the pending rekey starts");
+    pair.drive();
+    assert_eq!(pair.client_kex_count(), 2);
+    assert_eq!(pair.server_packets().len(), 16);
+    assert_open(&pair);
+}
