@@ -123,11 +123,11 @@ fn bad_x25519() -> Vec<Vec<u8>> {
 
 fn bad_nist(field: usize) -> Vec<Vec<u8>> {
     let mut off_curve = vec![4u8];
-    off_curve.extend(std::iter::repeat(1u8).take(2 * field));
+    off_curve.extend(vec![1u8; 2 * field]);
     let mut zero = vec![4u8];
-    zero.extend(std::iter::repeat(0u8).take(2 * field));
+    zero.extend(vec![0u8; 2 * field]);
     let mut compressed = vec![2u8];
-    compressed.extend(std::iter::repeat(1u8).take(field));
+    compressed.extend(vec![1u8; field]);
     let mut prefix5 = off_curve.clone();
     prefix5[0] = 5;
     vec![
