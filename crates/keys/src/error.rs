@@ -81,4 +81,37 @@ pub enum KeyError {
     /// The signing backend failed unexpectedly.
     #[error("signing failed")]
     SigningFailed,
+    /// A known_hosts line is malformed: no key after the host field, a marker with nothing
+    /// after it, ... (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT").
+    #[error("invalid known_hosts line: {0}")]
+    InvalidKnownHosts(&'static str),
+    /// A known_hosts line starts with a marker other than `@cert-authority` or `@revoked`.
+    #[error("unknown known_hosts marker {0:?}")]
+    UnknownMarker(String),
+    /// A hashed known_hosts host field (`|1|base64(salt)|base64(hash)`) is malformed.
+    #[error("invalid hashed host: {0}")]
+    InvalidHostHash(&'static str),
+    /// A host or address pattern (known_hosts host field, authorized_keys `from=`) is invalid.
+    #[error("invalid host pattern {pattern:?}: {reason}")]
+    InvalidHostPattern {
+        /// The offending pattern.
+        pattern: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// An authorized_keys line is malformed outside its options (no key after the options, ...).
+    #[error("invalid authorized_keys line: {0}")]
+    InvalidAuthorizedKeys(&'static str),
+    /// An authorized_keys option that OpenSSH does not know (sshd(8) "AUTHORIZED_KEYS FILE
+    /// FORMAT"). OpenSSH refuses the whole line, and so does this crate.
+    #[error("unknown authorized_keys option at {0:?}")]
+    UnknownKeyOption(String),
+    /// An authorized_keys option with an invalid or repeated value.
+    #[error("invalid authorized_keys option {option}: {reason}")]
+    InvalidKeyOption {
+        /// The option's name.
+        option: &'static str,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
 }

@@ -10,8 +10,10 @@ mod algorithm;
 mod der;
 mod error;
 mod fingerprint;
+pub mod known_hosts;
 mod md5;
 mod openssh;
+mod pattern;
 mod pem;
 mod private;
 mod public;
@@ -19,6 +21,7 @@ mod signature;
 
 pub use algorithm::{KeyType, SignatureAlgorithm};
 pub use error::KeyError;
+pub use known_hosts::{HostKeyStatus, KnownHosts};
 pub use private::PrivateKey;
 pub use public::{PublicKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use signature::{decode_signature_blob, encode_signature_blob};
