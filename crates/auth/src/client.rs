@@ -121,6 +121,11 @@ impl AuthClient {
         self.events.pop_front()
     }
 
+    /// Whether payloads or events are waiting to be polled.
+    pub fn has_pending_output(&self) -> bool {
+        !self.outbox.is_empty() || !self.events.is_empty()
+    }
+
     /// Whether authentication succeeded: later packets belong to the connection layer.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)

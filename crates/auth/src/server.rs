@@ -544,7 +544,7 @@ impl AuthServer {
 
     fn method_succeeded(&mut self, method: MethodKind) {
         self.completed.push(method);
-        let complete = self.config.methods.iter().any(|l| *l == self.completed);
+        let complete = self.config.methods.contains(&self.completed);
         if complete {
             self.done = true;
             self.outbox.push_back(msg::Success.to_bytes());

@@ -23,6 +23,8 @@ pub struct Connection {
     commands: mpsc::Sender<Command>,
     done: Option<oneshot::Receiver<TransportError>>,
     ext_info: Vec<(String, Vec<u8>)>,
+    pub(crate) auth: Option<nacre_auth::AuthClient>,
+    pub(crate) banners: Vec<String>,
 }
 
 /// Client settings for [`Connection::connect`].
@@ -95,6 +97,8 @@ impl Connection {
                         commands,
                         done: Some(done),
                         ext_info,
+                        auth: None,
+                        banners: Vec::new(),
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
@@ -129,6 +133,10 @@ impl Connection {
 
     /// The next service-layer payload; `None` once the connection is closed.
     pub async fn recv(&mut self) -> Option<Bytes> {
+        self.recv_raw().await
+    }
+
+    pub(crate) async fn recv_raw(&mut self) -> Option<Bytes> {
         loop {
             match self.up.recv().await? {
                 Up::Packet(p) => return Some(p),
@@ -158,6 +166,14 @@ impl Connection {
     /// Closes the connection with DISCONNECT and waits for the task to finish.
     pub async fn disconnect(
         mut self,
+        reason: DisconnectReason,
+        description: &str,
+    ) -> TransportError {
+        self.disconnect_ref(reason, description).await
+    }
+
+    pub(crate) async fn disconnect_ref(
+        &mut self,
         reason: DisconnectReason,
         description: &str,
     ) -> TransportError {

@@ -11,6 +11,9 @@ pub enum Error {
     /// The SSH transport ended the connection.
     #[error("{0}")]
     Transport(#[from] TransportError),
+    /// User authentication failed at the protocol level (the connection was closed).
+    #[error("authentication: {0}")]
+    Auth(#[from] nacre_auth::AuthError),
     /// The connection task is gone.
     #[error("connection closed")]
     Closed,

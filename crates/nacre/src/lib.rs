@@ -4,15 +4,18 @@
 //! sockets, timers and tasks. Each connection runs in one task that reads in large chunks, decodes
 //! every complete packet, coalesces writes and sets TCP_NODELAY.
 
+mod auth_client;
 mod connection;
 mod driver;
 mod error;
 mod info;
 
+pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use connection::{ClientConfig, Connection};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
 pub use info::ConnectionInfo;
+pub use nacre_auth as auth;
 pub use nacre_crypto as crypto;
 pub use nacre_keys as keys;
 pub use nacre_transport as transport;

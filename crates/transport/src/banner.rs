@@ -94,6 +94,13 @@ impl BannerReader {
         }
     }
 
+    /// Takes the number of bytes at the front of the buffer that hold complete lines already
+    /// counted before the identification: the caller drops them, so a chatty server cannot make
+    /// the client hold its whole preamble (up to 1024 lines of 8 KiB) in memory.
+    pub fn take_consumed(&mut self) -> usize {
+        std::mem::take(&mut self.offset)
+    }
+
     /// Looks for complete lines at the front of `buf`. Returns the identification and the number of
     /// bytes consumed once the `SSH-` line is complete; `Ok(None)` when more bytes are needed.
     pub fn poll(&mut self, buf: &[u8]) -> Result<Option<(Identification, usize)>, BannerError> {

@@ -470,7 +470,13 @@ impl Transport {
                         self.banner = None;
                         continue;
                     }
-                    Ok(None) => return,
+                    Ok(None) => {
+                        let done = banner.take_consumed();
+                        if done > 0 {
+                            let _ = self.input.split_to(done);
+                        }
+                        return;
+                    }
                     Err(e) => return self.fail(e.into()),
                 }
             }

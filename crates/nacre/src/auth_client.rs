@@ -1,0 +1,214 @@
+//! Client-side user authentication on a [`Connection`]: the sans-IO [`AuthClient`] pumped over the
+//! connection's service packets.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nacre_auth::msg::InfoRequest;
+use nacre_auth::{AuthClient, ClientEvent};
+use nacre_keys::PrivateKey;
+use zeroize::Zeroizing;
+
+use crate::connection::Connection;
+use crate::error::Error;
+
+/// Answers keyboard-interactive prompts.
+pub type PromptResponder = Arc<dyn Fn(&InfoRequest) -> Vec<String> + Send + Sync>;
+
+/// What the last authentication attempt achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthResult {
+    /// Authenticated: the connection layer may start.
+    Success,
+    /// Refused; these methods can continue (`partial` when this step counted towards a multi-step policy).
+    Failure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// Partial success.
+        partial: bool,
+    },
+}
+
+/// One step of the automatic sequence of [`Connection::authenticate`].
+#[derive(Clone)]
+pub enum Credential {
+    /// A private key (from a file).
+    Key(Arc<PrivateKey>),
+    /// A password.
+    Password(Zeroizing<String>),
+    /// Keyboard-interactive with this responder.
+    KeyboardInteractive(PromptResponder),
+}
+
+impl Connection {
+    fn auth_client(&mut self, user: &str) -> &mut AuthClient {
+        let info = self.info().clone();
+        self.auth.get_or_insert_with(|| {
+            AuthClient::new(user, &info.session_id, info.server_sig_algs.as_deref())
+        })
+    }
+
+    /// Banners the server sent during authentication.
+    pub fn banners(&self) -> &[String] {
+        &self.banners
+    }
+
+    /// Methods the server said can continue (known after the first attempt).
+    pub fn allowed_methods(&self) -> Option<Vec<String>> {
+        self.auth
+            .as_ref()
+            .and_then(|a| a.allowed_methods().map(<[String]>::to_vec))
+    }
+
+    /// Tries a password.
+    pub async fn authenticate_password(
+        &mut self,
+        user: &str,
+        password: &str,
+    ) -> Result<AuthResult, Error> {
+        self.settle(user).await?;
+        self.auth_client(user).password(password);
+        self.pump(|_, _| {}).await
+    }
+
+    /// Tries a private key: a query, then the signature once the server accepts the key.
+    pub async fn authenticate_publickey(
+        &mut self,
+        user: &str,
+        key: &PrivateKey,
+    ) -> Result<AuthResult, Error> {
+        self.settle(user).await?;
+        self.auth_client(user).publickey(&key.public_key());
+        self.pump(|auth, ev| {
+            if let ClientEvent::SignRequest {
+                algorithm, data, ..
+            } = ev
+            {
+                match key.sign(*algorithm, data) {
+                    Ok(sig) => auth.signature(&sig),
+                    Err(e) => tracing::warn!(%e, "cannot sign with this key"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Keyboard-interactive: `respond` answers each round of prompts.
+    pub async fn authenticate_keyboard_interactive(
+        &mut self,
+        user: &str,
+        respond: &PromptResponder,
+    ) -> Result<AuthResult, Error> {
+        self.settle(user).await?;
+        self.auth_client(user).keyboard_interactive("");
+        self.pump(|auth, ev| {
+            if let ClientEvent::InfoRequest(req) = ev {
+                auth.info_response(respond(req).into_iter().map(Zeroizing::new).collect());
+            }
+        })
+        .await
+    }
+
+    /// Tries the credentials in order, like OpenSSH (keys first, then keyboard-interactive, then
+    /// password), skipping methods the server does not allow, until one succeeds.
+    pub async fn authenticate(
+        &mut self,
+        user: &str,
+        credentials: &[Credential],
+    ) -> Result<AuthResult, Error> {
+        let mut last = self.settle(user).await?;
+        for c in credentials {
+            let method = match c {
+                Credential::Key(_) => "publickey",
+                Credential::Password(_) => "password",
+                Credential::KeyboardInteractive(_) => "keyboard-interactive",
+            };
+            if !self.auth_client(user).allows(method) {
+                continue;
+            }
+            last = match c {
+                Credential::Key(k) => self.authenticate_publickey(user, k).await?,
+                Credential::Password(p) => self.authenticate_password(user, p).await?,
+                Credential::KeyboardInteractive(r) => {
+                    self.authenticate_keyboard_interactive(user, r).await?
+                }
+            };
+            if last == AuthResult::Success {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Sends the initial `none` request and waits for its answer (first call only).
+    async fn settle(&mut self, user: &str) -> Result<AuthResult, Error> {
+        if self.auth.is_none() {
+            self.auth_client(user);
+            return self.pump(|_, _| {}).await;
+        }
+        Ok(AuthResult::Failure {
+            methods: self.allowed_methods().unwrap_or_default(),
+            partial: false,
+        })
+    }
+
+    /// Sends what the machine wants sent and feeds it packets until the outstanding request is answered.
+    async fn pump(
+        &mut self,
+        mut on_event: impl FnMut(&mut AuthClient, &ClientEvent),
+    ) -> Result<AuthResult, Error> {
+        let mut result = None;
+        loop {
+            let Some(auth) = self.auth.as_mut() else {
+                return Err(Error::Closed);
+            };
+            let mut out = Vec::new();
+            while let Some(p) = auth.poll_transmit() {
+                out.push(p);
+            }
+            while let Some(ev) = auth.poll_event() {
+                on_event(auth, &ev);
+                match ev {
+                    ClientEvent::Banner(b) => self.banners.push(b),
+                    ClientEvent::Success => result = Some(AuthResult::Success),
+                    ClientEvent::Failure {
+                        methods,
+                        partial_success,
+                    } => {
+                        result = Some(AuthResult::Failure {
+                            methods,
+                            partial: partial_success,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            for p in out {
+                self.send(Bytes::from(p)).await?;
+            }
+            let Some(auth) = self.auth.as_mut() else {
+                return Err(Error::Closed);
+            };
+            if auth.has_pending_output() {
+                continue;
+            }
+            if let Some(r) = result.take() {
+                if r == AuthResult::Success {
+                    self.set_authenticated().await?;
+                }
+                return Ok(r);
+            }
+            let Some(packet) = self.recv_raw().await else {
+                return Err(Error::Transport(self.closed().await));
+            };
+            let Some(auth) = self.auth.as_mut() else {
+                return Err(Error::Closed);
+            };
+            if let Err(e) = auth.handle_packet(&packet) {
+                let reason = e.reason();
+                self.disconnect_ref(reason, &e.to_string()).await;
+                return Err(Error::Auth(e));
+            }
+        }
+    }
+}
