@@ -45,12 +45,30 @@ pub enum KeyError {
         /// The algorithm asked for.
         algorithm: SignatureAlgorithm,
     },
-    /// This crate can verify this algorithm but cannot produce it (legacy `ssh-rsa` SHA-1 signing).
+    /// This crate can verify this algorithm but cannot produce it with this key. Every algorithm of
+    /// [`SignatureAlgorithm`] can be signed today (legacy `ssh-rsa` included); kept for backends
+    /// that cannot.
     #[error("signing with {0:?} is not supported")]
     SigningUnsupported(SignatureAlgorithm),
-    /// The key file is encrypted with a passphrase; decryption is not implemented yet.
+    /// The key file is encrypted: read it with a passphrase
+    /// ([`PrivateKey::from_openssh_with_passphrase`](crate::PrivateKey::from_openssh_with_passphrase),
+    /// [`PrivateKey::from_file_bytes`](crate::PrivateKey::from_file_bytes)).
     #[error("the private key is encrypted (passphrase required)")]
     Encrypted,
+    /// The passphrase is wrong: the decrypted checkints differ, an authentication tag or MAC does
+    /// not verify, or the decrypted data is not a key.
+    #[error("wrong passphrase (or corrupted encrypted key)")]
+    BadPassphrase,
+    /// The key file is encrypted with a cipher this crate does not implement.
+    #[error("unsupported key file cipher {0:?}")]
+    UnsupportedCipher(String),
+    /// The key file derives its key with a KDF this crate does not implement, or with parameters
+    /// outside the accepted limits.
+    #[error("unsupported key derivation {0:?}")]
+    UnsupportedKdf(String),
+    /// A new key cannot be generated with these parameters (RSA below 2048 bits, ...).
+    #[error("cannot generate the key: {0}")]
+    Generation(&'static str),
     /// The key file's structure is invalid (armour, base64, magic, checkints, padding, DER, ...).
     #[error("invalid key file: {0}")]
     InvalidFormat(&'static str),
@@ -60,8 +78,9 @@ pub enum KeyError {
     /// An RSA modulus above the 16384-bit maximum (as OpenSSH's `SSH_RSA_MAXIMUM_MODULUS_SIZE`).
     #[error("RSA key of {0} bits is too large (maximum 16384)")]
     RsaTooLarge(usize),
-    /// The RSA key cannot be used for signing by the backend (*ring* signs with 2048..=4096-bit
-    /// moduli and a public exponent of at least 65537 only).
+    /// The RSA key cannot be used for signing: both *ring* (2048..=4096-bit moduli, public
+    /// exponent of at least 65537) and the RustCrypto `rsa` fallback refused it (for instance a
+    /// private exponent that does not match the primes).
     #[error("RSA key cannot sign: {0}")]
     RsaKeyRejected(String),
     /// The type named in an OpenSSH public key line differs from the type inside its blob.

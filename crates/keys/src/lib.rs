@@ -3,24 +3,37 @@
 //! - [`PublicKey`]: the public key blob of RFC 4253 §6.6 (with RFC 5656 §3.1 ECDSA and RFC 8709
 //!   §4 Ed25519 keys), OpenSSH `.pub` lines, fingerprints, and signature verification.
 //! - [`PrivateKey`]: generation, signing (RFC 8332 §3, RFC 5656 §3.1.2, RFC 8709 §6), and the key
-//!   files OpenSSH reads: `openssh-key-v1` (OpenSSH `PROTOCOL.key`), PEM PKCS#1, SEC1 and PKCS#8.
+//!   files OpenSSH reads: `openssh-key-v1` (OpenSSH `PROTOCOL.key`), plain or encrypted
+//!   (`bcrypt` KDF, every [`KeyCipher`]), PEM PKCS#1, SEC1 and PKCS#8, plain or encrypted, and
+//!   PuTTY PPK v2/v3; [`PrivateKey::from_file_bytes`] reads any of them.
 //! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
 
 mod algorithm;
 mod der;
+mod encrypted;
 mod error;
+mod file_cipher;
 mod fingerprint;
+mod generate;
+mod load;
 pub mod known_hosts;
 mod md5;
 mod openssh;
 mod pattern;
 mod pem;
+mod pem_encrypted;
+mod ppk;
 mod private;
 mod public;
 mod signature;
 
 pub use algorithm::{KeyType, SignatureAlgorithm};
+pub use encrypted::{DEFAULT_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS};
 pub use error::KeyError;
+pub use file_cipher::KeyCipher;
+pub use generate::RSA_GENERATE_MIN_BITS;
+pub use pem_encrypted::MAX_PBKDF2_ITERATIONS;
+pub use ppk::{MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_PASSES};
 pub use known_hosts::{HostKeyStatus, KnownHosts};
 pub use private::PrivateKey;
 pub use public::{PublicKey, RSA_MAX_BITS, RSA_MIN_BITS};

@@ -27,8 +27,8 @@ use crate::private::PrivateKeyData;
 use crate::public::read_non_rsa_body;
 use crate::{KeyError, KeyType, PrivateKey, PublicKey};
 
-const MAGIC: &[u8] = b"openssh-key-v1\0";
-const LABEL: &str = "OPENSSH PRIVATE KEY";
+pub(crate) const MAGIC: &[u8] = b"openssh-key-v1\0";
+pub(crate) const LABEL: &str = "OPENSSH PRIVATE KEY";
 /// Block size of the cipher "none" (OpenSSH pads the private section to 8 bytes).
 const BLOCK_SIZE: usize = 8;
 /// Base64 line width of `ssh-keygen`'s output.
@@ -73,7 +73,7 @@ impl PrivateKey {
         let public = PublicKey::from_blob(r.string()?)?;
         let private = r.string()?;
         r.finish()?;
-        decode_private_section(private, &public)
+        decode_private_section(private, &public, BLOCK_SIZE)
     }
 
     /// Writes the key as an unencrypted `openssh-key-v1` file, base64 in 70-column lines as
@@ -90,17 +90,7 @@ impl PrivateKey {
             .and_then(|s| s.try_into().ok())
             .unwrap_or_default();
 
-        let mut private = Zeroizing::new(Vec::with_capacity(4096));
-        private.extend_from_slice(&checkint);
-        private.extend_from_slice(&checkint);
-        put::string(&mut private, self.key_type().name().as_bytes());
-        self.write_private_fields(&mut private);
-        put::string(&mut private, comment.as_bytes());
-        let mut pad = 1u8;
-        while private.len() % BLOCK_SIZE != 0 {
-            private.push(pad);
-            pad = pad.wrapping_add(1);
-        }
+        let private = self.private_section(checkint, comment, BLOCK_SIZE);
 
         let mut file = Zeroizing::new(Vec::with_capacity(private.len() + public_blob.len() + 64));
         file.extend_from_slice(MAGIC);
@@ -110,20 +100,33 @@ impl PrivateKey {
         put::uint32(&mut file, 1);
         put::string(&mut file, &public_blob);
         put::string(&mut file, &private);
+        armor_v1(&file)
+    }
 
-        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*file));
-        let mut out = String::with_capacity(b64.len() + b64.len() / LINE_WIDTH + 80);
-        out.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
-        for line in b64.as_bytes().chunks(LINE_WIDTH) {
-            out.push_str(&String::from_utf8_lossy(line));
-            out.push('\n');
+    /// The plaintext private section: checkints, key type, private fields, comment, then padding
+    /// 1, 2, 3, ... to a multiple of `block_size`.
+    pub(crate) fn private_section(
+        &self,
+        checkint: [u8; 4],
+        comment: &str,
+        block_size: usize,
+    ) -> Zeroizing<Vec<u8>> {
+        let mut private = Zeroizing::new(Vec::with_capacity(4096));
+        private.extend_from_slice(&checkint);
+        private.extend_from_slice(&checkint);
+        put::string(&mut private, self.key_type().name().as_bytes());
+        self.write_private_fields(&mut private);
+        put::string(&mut private, comment.as_bytes());
+        let mut pad = 1u8;
+        while private.len() % block_size.max(1) != 0 {
+            private.push(pad);
+            pad = pad.wrapping_add(1);
         }
-        out.push_str("-----END OPENSSH PRIVATE KEY-----\n");
-        out
+        private
     }
 
     /// Appends the type-specific private fields of `openssh-key-v1`.
-    fn write_private_fields(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_private_fields(&self, out: &mut Vec<u8>) {
         let public = self.public_key();
         match &self.data {
             PrivateKeyData::Ed25519(sk) => {
@@ -155,6 +158,20 @@ impl PrivateKey {
     }
 }
 
+/// Armours a binary `openssh-key-v1` structure: base64 in 70-column lines between the
+/// `OPENSSH PRIVATE KEY` markers.
+pub(crate) fn armor_v1(file: &[u8]) -> String {
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(file));
+    let mut out = String::with_capacity(b64.len() + b64.len() / LINE_WIDTH + 80);
+    out.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(LINE_WIDTH) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+    out
+}
+
 /// Appends the ECDSA private fields, then wipes the temporary copy of the scalar `d`.
 fn write_ecdsa(out: &mut Vec<u8>, public: &PublicKey, d: &mut [u8]) {
     let curve = public.key_type().curve_name().unwrap_or_default();
@@ -164,9 +181,14 @@ fn write_ecdsa(out: &mut Vec<u8>, public: &PublicKey, d: &mut [u8]) {
     d.zeroize();
 }
 
-/// Decodes the (unencrypted) private section and checks it against the public key.
-fn decode_private_section(section: &[u8], public: &PublicKey) -> Result<PrivateKey, KeyError> {
-    if section.len().checked_rem(BLOCK_SIZE) != Some(0) {
+/// Decodes the (decrypted) private section, padded to `block_size`, and checks it against the
+/// public key.
+pub(crate) fn decode_private_section(
+    section: &[u8],
+    public: &PublicKey,
+    block_size: usize,
+) -> Result<PrivateKey, KeyError> {
+    if section.len().checked_rem(block_size) != Some(0) {
         return Err(KeyError::InvalidFormat(
             "private section is not a multiple of the block size",
         ));
@@ -222,7 +244,7 @@ fn decode_private_section(section: &[u8], public: &PublicKey) -> Result<PrivateK
     let comment = String::from_utf8_lossy(r.string()?).into_owned();
     let padding = r.remaining();
     let expected = (1..=u8::MAX).take(padding.len());
-    if padding.len() >= BLOCK_SIZE || !padding.iter().copied().eq(expected) {
+    if padding.len() >= block_size || !padding.iter().copied().eq(expected) {
         return Err(KeyError::InvalidFormat(
             "invalid padding after the private key",
         ));

@@ -12,6 +12,8 @@ use crate::{KeyError, KeyType, PrivateKey};
 pub(crate) struct Armor {
     pub(crate) label: String,
     pub(crate) encrypted_header: bool,
+    /// The value of a legacy `DEK-Info:` header (`AES-128-CBC,<hex IV>`).
+    pub(crate) dek_info: Option<String>,
     pub(crate) body: Zeroizing<Vec<u8>>,
 }
 
@@ -32,6 +34,7 @@ pub(crate) fn decode_armor(text: &[u8]) -> Result<Armor, KeyError> {
     let end = format!("-----END {label}-----");
     let mut b64 = Zeroizing::new(String::with_capacity(text.len()));
     let mut encrypted_header = false;
+    let mut dek_info = None;
     let mut ended = false;
     for line in lines {
         if line == end {
@@ -41,6 +44,9 @@ pub(crate) fn decode_armor(text: &[u8]) -> Result<Armor, KeyError> {
         if let Some((name, value)) = line.split_once(':') {
             if name.trim().eq_ignore_ascii_case("Proc-Type") && value.contains("ENCRYPTED") {
                 encrypted_header = true;
+            }
+            if name.trim().eq_ignore_ascii_case("DEK-Info") {
+                dek_info = Some(value.trim().to_owned());
             }
             continue;
         }
@@ -55,6 +61,7 @@ pub(crate) fn decode_armor(text: &[u8]) -> Result<Armor, KeyError> {
     Ok(Armor {
         label,
         encrypted_header,
+        dek_info,
         body: Zeroizing::new(body),
     })
 }
@@ -93,7 +100,7 @@ pub(crate) fn decode_pem(armor: &Armor) -> Result<PrivateKey, KeyError> {
 }
 
 /// PKCS#1 `RSAPrivateKey ::= SEQUENCE { version, n, e, d, p, q, dP, dQ, qInv }` (RFC 8017 §A.1.2).
-fn decode_pkcs1(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
+pub(crate) fn decode_pkcs1(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
     let mut outer = Der::new(der_bytes);
     let mut seq = outer.sequence()?;
     outer.finish("DER: data after RSAPrivateKey")?;
@@ -114,7 +121,7 @@ fn decode_pkcs1(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
 
 /// SEC1 `ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING, [0] parameters
 /// OPTIONAL, [1] publicKey OPTIONAL }` (RFC 5915 §3). `curve` comes from PKCS#8 when wrapped.
-fn decode_sec1(der_bytes: &[u8], curve: Option<KeyType>) -> Result<PrivateKey, KeyError> {
+pub(crate) fn decode_sec1(der_bytes: &[u8], curve: Option<KeyType>) -> Result<PrivateKey, KeyError> {
     let mut outer = Der::new(der_bytes);
     let mut seq = outer.sequence()?;
     outer.finish("DER: data after ECPrivateKey")?;
@@ -165,7 +172,7 @@ fn decode_sec1(der_bytes: &[u8], curve: Option<KeyType>) -> Result<PrivateKey, K
 
 /// PKCS#8 `PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier, privateKey OCTET STRING,
 /// ... }` (RFC 5208 §5, RFC 5958 §2).
-fn decode_pkcs8(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
+pub(crate) fn decode_pkcs8(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
     let mut outer = Der::new(der_bytes);
     let mut seq = outer.sequence()?;
     outer.finish("DER: data after PrivateKeyInfo")?;
