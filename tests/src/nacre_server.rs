@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use bytes::Bytes;
+use nacre::auth::AuthServerConfig;
 use nacre::transport::Config;
 use nacre::wire::{put, MsgNumber};
-use nacre::{Connection, ConnectionInfo};
+use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo};
 use nacre_keys::PrivateKey;
 
 /// A nacre server running in this process.
@@ -17,17 +18,38 @@ pub struct NacreServer {
     keys: Vec<Arc<PrivateKey>>,
     sessions: Arc<Mutex<Vec<ConnectionInfo>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    users: Arc<Mutex<Vec<Authenticated>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl NacreServer {
-    /// Starts a server with this transport configuration (its host keys included).
+    /// Starts a server with this transport configuration (its host keys included) that answers
+    /// every USERAUTH_REQUEST with USERAUTH_FAILURE (for transport-level tests).
     pub fn start(config: Config) -> NacreServer {
+        Self::start_inner(config, None)
+    }
+
+    /// Starts a server that authenticates users with `policy`; authenticated users are recorded
+    /// in [`NacreServer::users`].
+    pub fn start_with_auth(
+        config: Config,
+        auth: AuthServerConfig,
+        policy: Arc<dyn AuthPolicy>,
+    ) -> NacreServer {
+        Self::start_inner(config, Some((auth, policy)))
+    }
+
+    fn start_inner(
+        config: Config,
+        auth: Option<(AuthServerConfig, Arc<dyn AuthPolicy>)>,
+    ) -> NacreServer {
         let keys = config.host_keys.clone();
         let config = Arc::new(config);
         let sessions: Arc<Mutex<Vec<ConnectionInfo>>> = Arc::default();
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let users: Arc<Mutex<Vec<Authenticated>>> = Arc::default();
+        let u = users.clone();
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
         let (s, e) = (sessions.clone(), errors.clone());
@@ -44,12 +66,22 @@ impl NacreServer {
                     tokio::select! {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
-                            let (config, s, e) = (config.clone(), s.clone(), e.clone());
+                            let (config, s, e, u, auth) = (config.clone(), s.clone(), e.clone(), u.clone(), auth.clone());
+                            let peer = stream.peer_addr().ok();
                             tokio::spawn(async move {
                                 match Connection::accept(stream, config).await {
-                                    Ok(conn) => {
+                                    Ok(mut conn) => {
                                         s.lock().unwrap().push(conn.info().clone());
-                                        refuse_auth(conn).await;
+                                        match auth {
+                                            None => refuse_auth(conn).await,
+                                            Some((cfg, policy)) => match conn.authenticate_client(cfg, policy, peer).await {
+                                                Ok(who) => {
+                                                    u.lock().unwrap().push(who);
+                                                    refuse_channels(conn).await;
+                                                }
+                                                Err(err) => e.lock().unwrap().push(err.to_string()),
+                                            },
+                                        }
                                     }
                                     Err(err) => e.lock().unwrap().push(err.to_string()),
                                 }
@@ -66,6 +98,7 @@ impl NacreServer {
             keys,
             sessions,
             errors,
+            users,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
@@ -102,6 +135,11 @@ impl NacreServer {
         self.sessions.lock().unwrap().clone()
     }
 
+    /// Users that authenticated, in order.
+    pub fn users(&self) -> Vec<Authenticated> {
+        self.users.lock().unwrap().clone()
+    }
+
     /// Handshakes that failed, with the error text.
     pub fn errors(&self) -> Vec<String> {
         self.errors.lock().unwrap().clone()
@@ -127,6 +165,27 @@ async fn refuse_auth(mut conn: Connection) {
             let mut reply = vec![MsgNumber::USERAUTH_FAILURE.0];
             put::name_list::<&str>(&mut reply, &[]);
             put::boolean(&mut reply, false);
+            if conn.send(Bytes::from(reply)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The connection layer is not built yet: every CHANNEL_OPEN is answered with
+/// CHANNEL_OPEN_FAILURE (RFC 4254 §5.1, administratively prohibited), so clients end cleanly.
+async fn refuse_channels(mut conn: Connection) {
+    while let Some(packet) = conn.recv().await {
+        if packet.first() == Some(&MsgNumber::CHANNEL_OPEN.0) {
+            let mut r = nacre::wire::Reader::new(&packet[1..]);
+            let (Ok(_kind), Ok(sender)) = (r.string(), r.u32()) else {
+                return;
+            };
+            let mut reply = vec![MsgNumber::CHANNEL_OPEN_FAILURE.0];
+            put::uint32(&mut reply, sender);
+            put::uint32(&mut reply, 1);
+            put::string(&mut reply, b"the connection layer is not available yet");
+            put::string(&mut reply, b"");
             if conn.send(Bytes::from(reply)).await.is_err() {
                 return;
             }

@@ -245,6 +245,11 @@ impl AuthServer {
         self.delayed_until
     }
 
+    /// Whether events wait to be polled.
+    pub fn has_pending_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Whether the user is authenticated.
     pub fn is_done(&self) -> bool {
         self.done

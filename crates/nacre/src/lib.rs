@@ -5,12 +5,14 @@
 //! every complete packet, coalesces writes and sets TCP_NODELAY.
 
 mod auth_client;
+mod auth_server;
 mod connection;
 mod driver;
 mod error;
 mod info;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
+pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
 pub use connection::{ClientConfig, Connection};
 pub use driver::HostKeyVerifier;
 pub use error::Error;

@@ -1,0 +1,218 @@
+//! Server-side user authentication on a [`Connection`]: the sans-IO [`AuthServer`] pumped over the
+//! connection's service packets, its questions answered by an [`AuthPolicy`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nacre_auth::msg::InfoRequest;
+use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, ServerEvent};
+use nacre_keys::PublicKey;
+use zeroize::Zeroizing;
+
+use crate::connection::Connection;
+use crate::error::Error;
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    /// The user name of the request.
+    pub user: String,
+    /// The client's address, when known.
+    pub peer: Option<SocketAddr>,
+}
+
+/// The answer to a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// Right.
+    Accept,
+    /// Wrong.
+    Reject,
+    /// Right but expired: the client must send a new one (RFC 4252 §8).
+    ChangeRequired(String),
+}
+
+/// The answer to keyboard-interactive responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyboardAnswer {
+    /// Authenticated.
+    Accept,
+    /// Refused.
+    Reject,
+    /// Another round of prompts.
+    More(InfoRequest),
+}
+
+/// One question per method. Every method defaults to refusing, so a policy only implements what it
+/// offers. Calls run on a blocking thread: password hashing may take its time.
+pub trait AuthPolicy: Send + Sync + 'static {
+    /// Is this the user's password?
+    fn password(&self, _ctx: &AuthContext, _password: &str) -> PasswordCheck {
+        PasswordCheck::Reject
+    }
+    /// Change the password from `old` to `new` (after [`PasswordCheck::ChangeRequired`]).
+    fn change_password(&self, _ctx: &AuthContext, _old: &str, _new: &str) -> bool {
+        false
+    }
+    /// May `key` log in as the user? Asked for a query (nothing proven yet) and again, with the key
+    /// that signed, after the signature verified; only the second answer authenticates.
+    fn publickey(&self, _ctx: &AuthContext, _key: &PublicKey) -> bool {
+        false
+    }
+    /// Keyboard-interactive starts: the prompts to send, or `None` to refuse.
+    fn keyboard_interactive(&self, _ctx: &AuthContext, _submethods: &str) -> Option<InfoRequest> {
+        None
+    }
+    /// The responses to the last prompts.
+    fn keyboard_responses(
+        &self,
+        _ctx: &AuthContext,
+        _responses: &[Zeroizing<String>],
+    ) -> KeyboardAnswer {
+        KeyboardAnswer::Reject
+    }
+}
+
+/// The result of a successful authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authenticated {
+    /// The user.
+    pub user: String,
+    /// Methods that succeeded, in order.
+    pub methods: Vec<MethodKind>,
+    /// The public key that signed, if publickey was used.
+    pub key: Option<PublicKey>,
+}
+
+fn answer(
+    policy: &dyn AuthPolicy,
+    peer: Option<SocketAddr>,
+    event: ServerEvent,
+) -> Option<(nacre_auth::RequestId, Decision)> {
+    let ctx = |user: &str| AuthContext {
+        user: user.to_owned(),
+        peer,
+    };
+    let yes_no = |ok: bool| {
+        if ok {
+            Decision::Accept
+        } else {
+            Decision::Reject
+        }
+    };
+    Some(match event {
+        ServerEvent::Password {
+            id,
+            user,
+            password,
+            new_password: None,
+        } => {
+            let d = match policy.password(&ctx(&user), &password) {
+                PasswordCheck::Accept => Decision::Accept,
+                PasswordCheck::Reject => Decision::Reject,
+                PasswordCheck::ChangeRequired(prompt) => {
+                    Decision::PasswordChangeRequired { prompt }
+                }
+            };
+            (id, d)
+        }
+        ServerEvent::Password {
+            id,
+            user,
+            password,
+            new_password: Some(new),
+        } => (
+            id,
+            yes_no(policy.change_password(&ctx(&user), &password, &new)),
+        ),
+        ServerEvent::PublicKeyQuery { id, user, key }
+        | ServerEvent::PublicKeyVerified { id, user, key } => {
+            (id, yes_no(policy.publickey(&ctx(&user), &key)))
+        }
+        ServerEvent::KeyboardInteractive {
+            id,
+            user,
+            submethods,
+        } => (
+            id,
+            policy
+                .keyboard_interactive(&ctx(&user), &submethods)
+                .map_or(Decision::Reject, Decision::Prompts),
+        ),
+        ServerEvent::KeyboardResponses {
+            id,
+            user,
+            responses,
+        } => {
+            let d = match policy.keyboard_responses(&ctx(&user), &responses) {
+                KeyboardAnswer::Accept => Decision::Accept,
+                KeyboardAnswer::Reject => Decision::Reject,
+                KeyboardAnswer::More(req) => Decision::Prompts(req),
+            };
+            (id, d)
+        }
+        ServerEvent::Success { .. } => return None,
+    })
+}
+
+impl Connection {
+    /// Server side: runs user authentication to success with `policy` answering. Protocol errors,
+    /// too many failures and a closed connection end with an error (and a DISCONNECT where due).
+    pub async fn authenticate_client(
+        &mut self,
+        config: AuthServerConfig,
+        policy: Arc<dyn AuthPolicy>,
+        peer: Option<SocketAddr>,
+    ) -> Result<Authenticated, Error> {
+        let mut auth = AuthServer::new(config, &self.info().session_id);
+        loop {
+            while let Some(ev) = auth.poll_event() {
+                if let ServerEvent::Success { user, methods, key } = ev {
+                    while let Some(p) = auth.poll_transmit() {
+                        self.send(Bytes::from(p)).await?;
+                    }
+                    self.set_authenticated().await?;
+                    return Ok(Authenticated { user, methods, key });
+                }
+                let policy = policy.clone();
+                let decided =
+                    tokio::task::spawn_blocking(move || answer(policy.as_ref(), peer, ev))
+                        .await
+                        .map_err(|_| Error::Closed)?;
+                if let Some((id, decision)) = decided {
+                    let now = tokio::time::Instant::now().into_std();
+                    if let Err(e) = auth.decide(id, decision, now) {
+                        return Err(self.fail_auth(e).await);
+                    }
+                }
+            }
+            while let Some(p) = auth.poll_transmit() {
+                self.send(Bytes::from(p)).await?;
+            }
+            if auth.has_pending_events() {
+                continue;
+            }
+            let deadline = auth.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                packet = self.recv_raw() => {
+                    let Some(packet) = packet else { return Err(Error::Transport(self.closed().await)) };
+                    let now = tokio::time::Instant::now().into_std();
+                    if let Err(e) = auth.handle_packet(&packet, now) {
+                        return Err(self.fail_auth(e).await);
+                    }
+                }
+                () = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => {
+                    if let Err(e) = auth.handle_timeout(tokio::time::Instant::now().into_std()) {
+                        return Err(self.fail_auth(e).await);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn fail_auth(&mut self, e: nacre_auth::AuthError) -> Error {
+        self.disconnect_ref(e.reason(), &e.to_string()).await;
+        Error::Auth(e)
+    }
+}
