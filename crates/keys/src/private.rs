@@ -2,7 +2,15 @@
 //!
 //! Signatures follow RFC 8709 §6 (Ed25519), RFC 5656 §3.1.2 (ECDSA, deterministic nonces of
 //! RFC 6979, SHA-256/384/512 for P-256/384/521) and RFC 8332 §3 (RSA PKCS#1 v1.5 with SHA-256 or
-//! SHA-512). Secret material is zeroized on drop.
+//! SHA-512, and the legacy `ssh-rsa` with SHA-1 of RFC 4253 §6.6). Secret material is zeroized on
+//! drop.
+//!
+//! RSA signs with *ring* where it can (2048..=4096-bit moduli, SHA-256/512). The RustCrypto `rsa`
+//! crate signs the rest: legacy `ssh-rsa` (SHA-1, which *ring* cannot sign) and keys *ring*
+//! refuses (1024..=2047 and 4097..=16384 bits). That crate is subject to RUSTSEC-2023-0071
+//! (the "Marvin" timing side channel: its big-integer arithmetic is not constant-time); every
+//! signature it makes is blinded with a fresh random value from the OS RNG, and it is only reached
+//! for the opt-in legacy algorithm or unusual key sizes.
 
 use ecdsa::signature::Signer as _;
 use num_bigint::BigUint;
@@ -28,14 +36,17 @@ pub(crate) enum PrivateKeyData {
     Rsa(Box<RsaPrivate>),
 }
 
-/// RSA private components as stored in key files (big-endian magnitudes), plus the *ring* key
-/// pair built from them when *ring* accepts the key for signing.
+/// RSA private components as stored in key files (big-endian magnitudes), plus the signers built
+/// from them once at load time: the *ring* key pair when *ring* accepts the key, and the RustCrypto
+/// `rsa` key used for `ssh-rsa` and for the key sizes *ring* refuses.
 pub(crate) struct RsaPrivate {
     pub(crate) d: Zeroizing<Vec<u8>>,
     pub(crate) iqmp: Zeroizing<Vec<u8>>,
     pub(crate) p: Zeroizing<Vec<u8>>,
     pub(crate) q: Zeroizing<Vec<u8>>,
     signer: Result<ring::signature::RsaKeyPair, String>,
+    /// Zeroizes its secret on drop. See the module docs for RUSTSEC-2023-0071.
+    fallback: Result<rsa::RsaPrivateKey, String>,
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -116,8 +127,9 @@ impl PrivateKey {
     }
 
     /// Builds an RSA key from the components OpenSSH stores (`n, e, d, iqmp, p, q`, big-endian
-    /// magnitudes). Checks `n = p·q` and the modulus size; the key can sign when *ring* accepts
-    /// it (2048..=4096 bits, e ≥ 65537), otherwise [`PrivateKey::sign`] reports why not.
+    /// magnitudes). Checks `n = p·q` and the modulus size. Builds the signers once: *ring*'s when it
+    /// accepts the key (2048..=4096 bits, e ≥ 65537), and the RustCrypto `rsa` fallback for the
+    /// legacy `ssh-rsa` and the other sizes; when neither can, [`PrivateKey::sign`] reports why.
     ///
     /// `dP`, `dQ` (and `qInv` when `p < q`) are computed with `num-bigint`, which is not
     /// constant-time; this happens once per key load.
@@ -149,12 +161,14 @@ impl PrivateKey {
             return Err(KeyError::InvalidKey("rsa private exponent out of range"));
         }
         let signer = rsa_signer(n, e, d, &bp, &bq);
+        let fallback = rsa_fallback(n, e, d, p, q);
         let rsa = RsaPrivate {
             d: Zeroizing::new(d.to_vec()),
             iqmp: Zeroizing::new(iqmp.to_vec()),
             p: Zeroizing::new(p.to_vec()),
             q: Zeroizing::new(q.to_vec()),
             signer,
+            fallback,
         };
         Ok(Self {
             data: PrivateKeyData::Rsa(Box::new(rsa)),
@@ -232,9 +246,10 @@ impl PrivateKey {
     /// Signs `data` with `alg` and returns the SSH signature blob
     /// (`string alg-name || string signature`, RFC 4253 §6.6).
     ///
-    /// ECDSA signatures are deterministic (RFC 6979). RSA signing needs a key *ring* accepts
-    /// (2048..=4096 bits) and supports `rsa-sha2-256`/`rsa-sha2-512` only: legacy `ssh-rsa`
-    /// returns [`KeyError::SigningUnsupported`].
+    /// ECDSA signatures are deterministic (RFC 6979), and so are RSA PKCS#1 v1.5 signatures.
+    /// RSA signs `rsa-sha2-256`/`rsa-sha2-512` with *ring* for 2048..=4096-bit keys; the legacy
+    /// `ssh-rsa` (SHA-1, opt-in) and other key sizes (1024..=16384 bits) use the RustCrypto `rsa`
+    /// crate, with blinding (see the module docs for RUSTSEC-2023-0071).
     pub fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, KeyError> {
         let key_type = self.key_type();
         if !key_type.supports(alg) {
@@ -269,20 +284,57 @@ impl PrivateKey {
     }
 }
 
+/// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2): *ring* for SHA-256/512 when it accepted the key, otherwise
+/// (and always for SHA-1) the RustCrypto fallback.
 fn sign_rsa(rsa: &RsaPrivate, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, KeyError> {
     let encoding: &'static dyn ring::signature::RsaEncoding = match alg {
         SignatureAlgorithm::RsaSha256 => &ring::signature::RSA_PKCS1_SHA256,
         SignatureAlgorithm::RsaSha512 => &ring::signature::RSA_PKCS1_SHA512,
+        SignatureAlgorithm::SshRsa => return sign_rsa_fallback(rsa, alg, data),
         other => return Err(KeyError::SigningUnsupported(other)),
     };
-    let pair = rsa
-        .signer
-        .as_ref()
-        .map_err(|why| KeyError::RsaKeyRejected(why.clone()))?;
+    let Ok(pair) = rsa.signer.as_ref() else {
+        return sign_rsa_fallback(rsa, alg, data);
+    };
     let mut sig = vec![0u8; pair.public().modulus_len()];
     pair.sign(encoding, &ring::rand::SystemRandom::new(), data, &mut sig)
         .map_err(|_| KeyError::SigningFailed)?;
     Ok(sig)
+}
+
+/// Signs with the RustCrypto `rsa` key. The private operation is blinded with a random value from
+/// the OS RNG (and checked against the public key by the crate before it is returned); the
+/// signature itself is deterministic and as long as the modulus.
+fn sign_rsa_fallback(
+    rsa: &RsaPrivate,
+    alg: SignatureAlgorithm,
+    data: &[u8],
+) -> Result<Vec<u8>, KeyError> {
+    use sha2::Digest as _;
+    let key = rsa.fallback.as_ref().map_err(|why| {
+        // Report *ring*'s reason too when both refused the key.
+        match &rsa.signer {
+            Err(ring_why) => KeyError::RsaKeyRejected(format!("{ring_why}; {why}")),
+            Ok(_) => KeyError::RsaKeyRejected(why.clone()),
+        }
+    })?;
+    let (scheme, digest) = match alg {
+        SignatureAlgorithm::SshRsa => (
+            rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+            sha1::Sha1::digest(data).to_vec(),
+        ),
+        SignatureAlgorithm::RsaSha256 => (
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            sha2::Sha256::digest(data).to_vec(),
+        ),
+        SignatureAlgorithm::RsaSha512 => (
+            rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+            sha2::Sha512::digest(data).to_vec(),
+        ),
+        other => return Err(KeyError::SigningUnsupported(other)),
+    };
+    key.sign_with_rng(&mut rand_core::OsRng, scheme, &digest)
+        .map_err(|_| KeyError::SigningFailed)
 }
 
 /// Builds the *ring* key pair (CRT form, `p > q` as *ring* requires), or the reason it refused.
@@ -314,4 +366,18 @@ fn rsa_signer(
         qInv: qinv.as_slice(),
     };
     ring::signature::RsaKeyPair::from_components(&components).map_err(|e| e.to_string())
+}
+
+/// Builds the RustCrypto `rsa` key (checked: `n = p·q`, `d·e ≡ 1 mod p−1` and `mod q−1`, with the
+/// CRT values precomputed), or the reason it refused.
+fn rsa_fallback(
+    n: &[u8],
+    e: &[u8],
+    d: &[u8],
+    p: &[u8],
+    q: &[u8],
+) -> Result<rsa::RsaPrivateKey, String> {
+    let big = rsa::BigUint::from_bytes_be;
+    rsa::RsaPrivateKey::from_components(big(n), big(e), big(d), vec![big(p), big(q)])
+        .map_err(|e| e.to_string())
 }

@@ -32,14 +32,8 @@ fn sign_verify_round_trip_every_algorithm() {
     let data = b"exchange hash H";
     for key in signing_keys() {
         let public = key.public_key();
+        // Every algorithm of every key, legacy `ssh-rsa` (SHA-1, RustCrypto fallback) included.
         for &alg in key.key_type().signature_algorithms() {
-            if alg == SignatureAlgorithm::SshRsa {
-                assert!(matches!(
-                    key.sign(alg, data),
-                    Err(KeyError::SigningUnsupported(_))
-                ));
-                continue;
-            }
             let sig = key
                 .sign(alg, data)
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
@@ -154,14 +148,58 @@ fn ecdsa_is_deterministic_and_curves_do_not_mix() {
     ));
 }
 
+/// `rsa_1` is 1024 bits: *ring* refuses it, the RustCrypto fallback signs every RSA algorithm.
 #[test]
-fn small_rsa_keys_verify_but_cannot_sign() {
-    // rsa_1 is 1024 bits: ring signs with 2048..=4096-bit keys only.
+fn rsa_1024_signs_with_the_fallback() {
     let key = PrivateKey::from_openssh(&read(&vectors_dir().join("rsa_1"))).unwrap();
-    assert!(matches!(
-        key.sign(SignatureAlgorithm::RsaSha256, b"m"),
-        Err(KeyError::RsaKeyRejected(_))
-    ));
+    assert_eq!(key.public_key().bits(), 1024);
+    let public = key.public_key();
+    for alg in [
+        SignatureAlgorithm::RsaSha256,
+        SignatureAlgorithm::RsaSha512,
+        SignatureAlgorithm::SshRsa,
+    ] {
+        let sig = key
+            .sign(alg, b"m")
+            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert_eq!(common::blob_algorithm(&sig), alg);
+        let (_, raw) = nacre_keys::decode_signature_blob(&sig).unwrap();
+        assert_eq!(raw.len(), 128, "{alg:?}: as long as the modulus");
+        public
+            .verify(alg, b"m", &sig)
+            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert!(matches!(
+            public.verify(alg, b"x", &sig),
+            Err(KeyError::BadSignature)
+        ));
+        // PKCS#1 v1.5 is deterministic; blinding does not change the result.
+        assert_eq!(key.sign(alg, b"m").unwrap(), sig, "{alg:?}");
+    }
+}
+
+/// `ssh-rsa` (SHA-1) signatures of a 2048-bit key (fallback) and `rsa-sha2-*` (*ring*) do not mix.
+#[test]
+fn ssh_rsa_signature_is_sha1() {
+    let key = PrivateKey::from_openssh(&read(&vectors_dir().join("rsa_2"))).unwrap();
+    let public = key.public_key();
+    let sig = key.sign(SignatureAlgorithm::SshRsa, b"m").unwrap();
+    public
+        .verify(SignatureAlgorithm::SshRsa, b"m", &sig)
+        .unwrap();
+    let (_, raw) = nacre_keys::decode_signature_blob(&sig).unwrap();
+    assert_eq!(raw.len(), 256);
+    for other in [SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha512] {
+        let relabelled = nacre_keys::encode_signature_blob(other, raw);
+        assert!(matches!(
+            public.verify(other, b"m", &relabelled),
+            Err(KeyError::BadSignature)
+        ));
+    }
+    assert_eq!(
+        key.sign(SignatureAlgorithm::SshRsa, b"m").unwrap(),
+        sig,
+        "deterministic"
+    );
 }
 
 /// RFC 8032 §7.1, TEST 1 (empty message), wrapped as an SSH signature blob (RFC 8709 §6).

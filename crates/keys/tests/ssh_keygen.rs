@@ -196,8 +196,8 @@ fn check_novalidate(sig_path: &Path, message: &[u8], expect_ok: bool, name: &str
     );
 }
 
-/// A 1024-bit RSA key cannot sign with *ring*, but its signatures (made here by `ssh-keygen` from
-/// a file we wrote) verify.
+/// A 1024-bit RSA key (below *ring*'s 2048-bit signing minimum): its signatures, made here by
+/// `ssh-keygen` from a file we wrote, verify.
 #[test]
 fn rsa_1024_signatures_from_ssh_keygen_verify() {
     if ssh_keygen().is_none() {
@@ -221,4 +221,96 @@ fn rsa_1024_signatures_from_ssh_keygen_verify() {
     key.public_key()
         .verify(alg, &signed, &sig.signature)
         .unwrap();
+}
+
+/// Signs with every RSA algorithm; nacre verifies each, `ssh-keygen -Y check-novalidate` verifies
+/// the `rsa-sha2-*` ones (SSHSIG refuses SHA-1 RSA signatures), and `openssl` (when installed)
+/// verifies the raw PKCS#1 v1.5 signature of each, `ssh-rsa` included.
+fn check_rsa_signatures(key: &PrivateKey, dir: &Path, name: &str) {
+    let public = key.public_key();
+    let message = b"signed by nacre";
+    let pub_path = dir.join(format!("{name}.pub"));
+    std::fs::write(&pub_path, public.to_openssh_line(name)).unwrap();
+    let pem = run(keygen().args(["-e", "-m", "PKCS8", "-f"]).arg(&pub_path));
+    let pem_path = dir.join(format!("{name}.pem"));
+    std::fs::write(&pem_path, pem).unwrap();
+    let openssl = Command::new("openssl").arg("version").output().is_ok();
+    if !openssl {
+        eprintln!("openssl not found: skipping the raw PKCS#1 v1.5 checks");
+    }
+    for (alg, digest) in [
+        (SignatureAlgorithm::RsaSha256, "-sha256"),
+        (SignatureAlgorithm::RsaSha512, "-sha512"),
+        (SignatureAlgorithm::SshRsa, "-sha1"),
+    ] {
+        let label = format!("{name} {alg:?}");
+        let signed = common::sshsig_signed_data(b"nacre-test", "sha512", message);
+        let ours = key
+            .sign(alg, &signed)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert_eq!(common::blob_algorithm(&ours), alg, "{label}");
+        public
+            .verify(alg, &signed, &ours)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let (_, raw) = nacre_keys::decode_signature_blob(&ours).unwrap();
+        assert_eq!(raw.len() * 8, public.bits(), "{label}: modulus length");
+
+        if alg != SignatureAlgorithm::SshRsa {
+            let sig_path = dir.join(format!("{name}.{}.sig", alg.name()));
+            std::fs::write(
+                &sig_path,
+                common::make_sshsig(&public, b"nacre-test", &ours),
+            )
+            .unwrap();
+            check_novalidate(&sig_path, message, true, &label);
+            check_novalidate(&sig_path, b"another message", false, &label);
+        }
+
+        if openssl {
+            let data_path = dir.join(format!("{name}.{}.data", alg.name()));
+            let raw_path = dir.join(format!("{name}.{}.raw", alg.name()));
+            std::fs::write(&data_path, &signed).unwrap();
+            std::fs::write(&raw_path, raw).unwrap();
+            let out = run(Command::new("openssl")
+                .args(["dgst", digest, "-verify"])
+                .arg(&pem_path)
+                .arg("-signature")
+                .arg(&raw_path)
+                .arg(&data_path));
+            assert!(out.contains("Verified OK"), "{label}: openssl: {out}");
+        }
+    }
+}
+
+/// The RustCrypto fallback: `ssh-rsa` (SHA-1) with a 2048-bit key, and every RSA algorithm with
+/// OpenSSH's 1024-bit test key, which *ring* refuses.
+#[test]
+fn rsa_fallback_signatures_verify_with_openssh() {
+    if ssh_keygen().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["rsa_1", "rsa_2"] {
+        let key = PrivateKey::from_openssh(&read(&common::vectors_dir().join(name))).unwrap();
+        check_rsa_signatures(&key, dir.path(), name);
+    }
+}
+
+/// An 8192-bit key from `ssh-keygen` (above *ring*'s 4096-bit signing limit) signs every RSA
+/// algorithm through the fallback.
+#[test]
+fn rsa_8192_from_ssh_keygen_signs() {
+    if ssh_keygen().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rsa8192");
+    run(keygen()
+        .args([
+            "-t", "rsa", "-b", "8192", "-q", "-N", "", "-C", "rsa8192", "-f",
+        ])
+        .arg(&path));
+    let key = PrivateKey::from_openssh(&read(&path)).unwrap();
+    assert_eq!(key.public_key().bits(), 8192);
+    check_rsa_signatures(&key, dir.path(), "rsa8192");
 }

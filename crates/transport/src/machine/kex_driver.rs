@@ -80,10 +80,7 @@ impl Transport {
         let wanted = self.config.algorithms.host_key.iter().copied();
         match self.role {
             Role::Client => wanted.collect(),
-            // nacre-keys cannot sign legacy ssh-rsa (ring has no SHA-1 RSA signing): offering it
-            // would let a client pick it and fail the exchange at the signature.
             Role::Server => wanted
-                .filter(|a| *a != SignatureAlgorithm::SshRsa)
                 .filter(|a| {
                     self.config
                         .host_keys
