@@ -9,6 +9,7 @@
 //! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
 
 mod algorithm;
+pub mod authorized_keys;
 mod der;
 mod encrypted;
 mod error;
@@ -28,6 +29,7 @@ mod public;
 mod signature;
 
 pub use algorithm::{KeyType, SignatureAlgorithm};
+pub use authorized_keys::{AuthorizedKey, AuthorizedKeys, KeyOptions, Refusal};
 pub use encrypted::{DEFAULT_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS};
 pub use error::KeyError;
 pub use file_cipher::KeyCipher;
