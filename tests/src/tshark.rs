@@ -155,6 +155,24 @@ struct ExpertInfo {
     messages: Vec<String>,
 }
 
+/// TCP's own analysis notes (loopback under load produces D-SACKs and retransmissions): about the
+/// capture, not about how SSH was dissected.
+fn is_tcp_analysis(message: &str) -> bool {
+    const TCP: &[&str] = &[
+        "D-SACK",
+        "Duplicate ACK",
+        "etransmission",
+        "Previous segment",
+        "ACKed segment",
+        "Out-Of-Order",
+        "Spurious",
+        "indow full",
+        "ero window",
+        "Keep-Alive",
+    ];
+    TCP.iter().any(|t| message.contains(t))
+}
+
 /// Severity value of an expert info at level Warning (`PI_WARN`); Error is above.
 const PI_WARN: u64 = 0x0060_0000;
 
@@ -208,7 +226,7 @@ fn expert_infos(pcap: &Path, port: u16, filter: &str) -> Vec<ExpertInfo> {
                 .get(i)
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(u64::MAX);
-            if severity < PI_WARN || known.iter().any(|k| k == m) {
+            if severity < PI_WARN || known.iter().any(|k| k == m) || is_tcp_analysis(m) {
                 continue;
             }
             kept.push((*m).to_string());

@@ -90,7 +90,7 @@ async fn every_key_type() {
     let log = sshd.log();
     for alg in ["ED25519", "ECDSA", "RSA"] {
         assert!(
-            log.contains(&"Accepted publickey for peer from 127.0.0.1") && log.contains(alg),
+            log.contains("Accepted publickey for peer from 127.0.0.1") && log.contains(alg),
             "{alg}\n{log}"
         );
     }
