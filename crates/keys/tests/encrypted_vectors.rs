@@ -14,7 +14,10 @@ use common::{read, read_text, vectors_dir};
 use nacre_keys::{KeyError, PrivateKey, PublicKey};
 
 fn passphrase() -> Vec<u8> {
-    read_text(&vectors_dir().join("pw")).trim_end().as_bytes().to_vec()
+    read_text(&vectors_dir().join("pw"))
+        .trim_end()
+        .as_bytes()
+        .to_vec()
 }
 
 fn encrypted_files() -> Vec<String> {
@@ -24,7 +27,10 @@ fn encrypted_files() -> Vec<String> {
         .filter(|n| n.ends_with("_pw") && !n.contains('.'))
         .collect();
     names.sort();
-    assert!(names.len() >= 8, "vector directory looks incomplete: {names:?}");
+    assert!(
+        names.len() >= 8,
+        "vector directory looks incomplete: {names:?}"
+    );
     names
 }
 
@@ -59,14 +65,24 @@ fn every_pw_file_decrypts_to_its_twin() {
         assert_eq!(key.public_key(), public, "{name}: .pub");
         // Signing works with the decrypted key, and the same bytes come out of the generic reader.
         let same = PrivateKey::from_file_bytes(&text, Some(&pw)).unwrap();
-        assert_eq!(same.public_key(), key.public_key(), "{name}: from_file_bytes");
+        assert_eq!(
+            same.public_key(),
+            key.public_key(),
+            "{name}: from_file_bytes"
+        );
         assert!(matches!(
             PrivateKey::from_file_bytes(&text, None),
             Err(KeyError::Encrypted)
         ));
         checked.push(name);
     }
-    for must in ["ed25519_1_pw", "ecdsa_1_pw", "ecdsa_n_pw", "rsa_1_pw", "rsa_n_pw"] {
+    for must in [
+        "ed25519_1_pw",
+        "ecdsa_1_pw",
+        "ecdsa_n_pw",
+        "rsa_1_pw",
+        "rsa_n_pw",
+    ] {
         assert!(checked.iter().any(|n| n == must), "{must}: {checked:?}");
     }
 }
@@ -74,7 +90,13 @@ fn every_pw_file_decrypts_to_its_twin() {
 #[test]
 fn wrong_passphrases_are_refused() {
     let dir = vectors_dir();
-    for name in ["ed25519_1_pw", "ecdsa_1_pw", "ecdsa_n_pw", "rsa_1_pw", "rsa_n_pw"] {
+    for name in [
+        "ed25519_1_pw",
+        "ecdsa_1_pw",
+        "ecdsa_n_pw",
+        "rsa_1_pw",
+        "rsa_n_pw",
+    ] {
         let text = read(&dir.join(name));
         for wrong in [&b"mekmitasdigoaT"[..], b"x", b""] {
             let result = PrivateKey::from_openssh_with_passphrase(&text, wrong);
