@@ -1,0 +1,14 @@
+//! Sans-IO SSH connection protocol (RFC 4254): channels with flow control, channel and global
+//! requests, sessions and forwarding, both roles. Fed the payloads that follow authentication; no
+//! sockets, threads or clocks.
+
+mod channel;
+mod error;
+pub mod msg;
+mod protocol;
+
+pub use channel::Phase;
+pub use error::ConnectionError;
+pub use msg::kinds::ChannelKind;
+pub use msg::requests::RequestKind;
+pub use protocol::{ChannelId, ConnectionConfig, ConnectionProtocol, Event};

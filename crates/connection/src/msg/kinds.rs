@@ -1,0 +1,153 @@
+//! Channel types and their open data (RFC 4254 §6.1, §7.2, §6.3.2; OpenSSH PROTOCOL §2.4).
+
+use nacre_wire::{put, Reader, WireError};
+
+/// What a CHANNEL_OPEN asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// `session` (RFC 4254 §6.1): no data.
+    Session,
+    /// `direct-tcpip` (RFC 4254 §7.2): a connection the client wants the server to make (`ssh -L`).
+    DirectTcpip {
+        /// Host to connect to.
+        host: String,
+        /// Port to connect to.
+        port: u32,
+        /// Originator address.
+        originator: String,
+        /// Originator port.
+        originator_port: u32,
+    },
+    /// `forwarded-tcpip` (RFC 4254 §7.2): a connection that arrived on a remote forward (`ssh -R`).
+    ForwardedTcpip {
+        /// Address that was connected.
+        address: String,
+        /// Port that was connected.
+        port: u32,
+        /// Originator address.
+        originator: String,
+        /// Originator port.
+        originator_port: u32,
+    },
+    /// `direct-streamlocal@openssh.com`: a Unix socket connection the client wants made.
+    DirectStreamlocal {
+        /// Socket path.
+        path: String,
+    },
+    /// `forwarded-streamlocal@openssh.com`: a connection on a remote Unix socket forward.
+    ForwardedStreamlocal {
+        /// Socket path.
+        path: String,
+    },
+    /// `x11` (RFC 4254 §6.3.2).
+    X11 {
+        /// Originator address.
+        originator: String,
+        /// Originator port.
+        originator_port: u32,
+    },
+    /// Any other type.
+    Other {
+        /// The type name.
+        name: String,
+    },
+}
+
+impl ChannelKind {
+    /// Parses the open data of `channel_type`.
+    pub fn parse(channel_type: &str, data: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(data);
+        let kind = match channel_type {
+            "session" => ChannelKind::Session,
+            "direct-tcpip" => ChannelKind::DirectTcpip {
+                host: r.utf8()?.to_owned(),
+                port: r.u32()?,
+                originator: r.utf8()?.to_owned(),
+                originator_port: r.u32()?,
+            },
+            "forwarded-tcpip" => ChannelKind::ForwardedTcpip {
+                address: r.utf8()?.to_owned(),
+                port: r.u32()?,
+                originator: r.utf8()?.to_owned(),
+                originator_port: r.u32()?,
+            },
+            "direct-streamlocal@openssh.com" | "forwarded-streamlocal@openssh.com" => {
+                let path = r.utf8()?.to_owned();
+                // reserved string and uint32 (direct) or reserved string (forwarded): ignored.
+                let _ = r.take_rest();
+                if channel_type.starts_with("direct") {
+                    ChannelKind::DirectStreamlocal { path }
+                } else {
+                    ChannelKind::ForwardedStreamlocal { path }
+                }
+            }
+            "x11" => ChannelKind::X11 {
+                originator: r.utf8()?.to_owned(),
+                originator_port: r.u32()?,
+            },
+            other => {
+                let _ = r.take_rest();
+                ChannelKind::Other {
+                    name: other.to_owned(),
+                }
+            }
+        };
+        r.finish()?;
+        Ok(kind)
+    }
+
+    /// The channel type name.
+    pub fn type_name(&self) -> &str {
+        match self {
+            ChannelKind::Session => "session",
+            ChannelKind::DirectTcpip { .. } => "direct-tcpip",
+            ChannelKind::ForwardedTcpip { .. } => "forwarded-tcpip",
+            ChannelKind::DirectStreamlocal { .. } => "direct-streamlocal@openssh.com",
+            ChannelKind::ForwardedStreamlocal { .. } => "forwarded-streamlocal@openssh.com",
+            ChannelKind::X11 { .. } => "x11",
+            ChannelKind::Other { name } => name,
+        }
+    }
+
+    /// The open data to send.
+    pub fn to_data(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            ChannelKind::Session | ChannelKind::Other { .. } => {}
+            ChannelKind::DirectTcpip {
+                host: a,
+                port,
+                originator,
+                originator_port,
+            }
+            | ChannelKind::ForwardedTcpip {
+                address: a,
+                port,
+                originator,
+                originator_port,
+            } => {
+                put::string(&mut out, a.as_bytes());
+                put::uint32(&mut out, *port);
+                put::string(&mut out, originator.as_bytes());
+                put::uint32(&mut out, *originator_port);
+            }
+            ChannelKind::DirectStreamlocal { path } => {
+                put::string(&mut out, path.as_bytes());
+                put::string(&mut out, b"");
+                put::uint32(&mut out, 0);
+            }
+            ChannelKind::ForwardedStreamlocal { path } => {
+                put::string(&mut out, path.as_bytes());
+                put::string(&mut out, b"");
+            }
+            ChannelKind::X11 {
+                originator,
+                originator_port,
+            } => {
+                put::string(&mut out, originator.as_bytes());
+                put::uint32(&mut out, *originator_port);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,457 @@
+//! Two connection protocol machines wired together in memory.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use bytes::Bytes;
+use nacre_connection::{
+    ChannelKind, ConnectionConfig, ConnectionError, ConnectionProtocol, Event, RequestKind,
+};
+use nacre_wire::{put, ChannelOpenFailureReason, MsgNumber};
+
+struct Pair {
+    a: ConnectionProtocol,
+    b: ConnectionProtocol,
+    a_events: Vec<Event>,
+    b_events: Vec<Event>,
+}
+
+impl Pair {
+    fn new(config: ConnectionConfig) -> Self {
+        Pair {
+            a: ConnectionProtocol::new(config.clone()),
+            b: ConnectionProtocol::new(config),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+        }
+    }
+
+    /// Moves packets until both are quiet. `b_auto` answers b's questions (accept opens, succeed requests).
+    fn drive(&mut self, b_auto: bool) -> Result<(), ConnectionError> {
+        loop {
+            let mut progress = false;
+            while let Some(p) = self.a.poll_transmit() {
+                self.b.handle_packet(&Bytes::from(p))?;
+                progress = true;
+            }
+            while let Some(p) = self.b.poll_transmit() {
+                self.a.handle_packet(&Bytes::from(p))?;
+                progress = true;
+            }
+            while let Some(ev) = self.b.poll_event() {
+                if b_auto {
+                    match &ev {
+                        Event::OpenRequest { id, .. } => self.b.accept_open(*id),
+                        Event::Request {
+                            id,
+                            want_reply: true,
+                            token,
+                            ..
+                        } => self.b.reply_request(*id, *token, true),
+                        _ => {}
+                    }
+                }
+                self.b_events.push(ev);
+                progress = true;
+            }
+            while let Some(ev) = self.a.poll_event() {
+                self.a_events.push(ev);
+                progress = true;
+            }
+            if !progress {
+                return Ok(());
+            }
+        }
+    }
+
+    fn open_session(&mut self) -> u32 {
+        let id = self.a.open(ChannelKind::Session).unwrap();
+        self.drive(true).unwrap();
+        assert!(self.a_events.contains(&Event::Opened { id }));
+        id
+    }
+}
+
+fn data_of(events: &[Event], id: u32) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data {
+                id: i,
+                code: None,
+                data,
+            } if *i == id => Some(data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn session_exec_data_eof_close() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.open_session();
+    assert!(p.a.request(
+        id,
+        &RequestKind::Exec {
+            command: b"echo hi".to_vec()
+        },
+        true
+    ));
+    p.drive(true).unwrap();
+    assert!(p.b_events.iter().any(|e| matches!(e, Event::Request { request: RequestKind::Exec { command }, .. } if command == b"echo hi")));
+    assert!(p.a_events.contains(&Event::RequestReply { id, ok: true }));
+    let b_id = match p.b_events[0] {
+        Event::OpenRequest { id, .. } => id,
+        _ => panic!(),
+    };
+    assert_eq!(p.a.send_data(id, None, b"stdin"), 5);
+    p.drive(true).unwrap();
+    assert_eq!(p.b.send_data(b_id, Some(1), b"stderr"), 6);
+    assert_eq!(p.b.send_data(b_id, None, b"stdout"), 6);
+    p.b.request(b_id, &RequestKind::ExitStatus { code: 42 }, false);
+    p.b.eof(b_id);
+    p.b.close(b_id);
+    p.drive(true).unwrap();
+    assert_eq!(data_of(&p.b_events, b_id), b"stdin");
+    assert_eq!(data_of(&p.a_events, id), b"stdout");
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, Event::Data { code: Some(1), data, .. } if &data[..] == b"stderr")));
+    assert!(p.a_events.iter().any(|e| matches!(
+        e,
+        Event::Request {
+            request: RequestKind::ExitStatus { code: 42 },
+            ..
+        }
+    )));
+    assert!(p.a_events.contains(&Event::Eof { id }));
+    assert!(p.a_events.contains(&Event::Closed { id }));
+    assert!(p.b_events.contains(&Event::Closed { id: b_id }));
+    assert_eq!((p.a.channel_count(), p.b.channel_count()), (0, 0));
+}
+
+#[test]
+fn window_exhaustion_and_adjustment() {
+    let cfg = ConnectionConfig {
+        window_size: 64 * 1024,
+        max_packet: 16 * 1024,
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let id = p.open_session();
+    let total: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    // Without consumption exactly one window goes through, in packets of at most 16 KiB.
+    let first = p.a.send_data(id, None, &total);
+    assert_eq!(first, 64 * 1024);
+    assert_eq!(
+        p.a.send_data(id, None, &total[first..]),
+        0,
+        "window exhausted"
+    );
+    p.drive(true).unwrap();
+    assert!(p
+        .b_events
+        .iter()
+        .all(|e| !matches!(e, Event::Data { data, .. } if data.len() > 16 * 1024)));
+    let mut sent = first;
+    let mut received = Vec::new();
+    let mut adjusts = 0;
+    while received.len() < total.len() {
+        for e in std::mem::take(&mut p.b_events) {
+            if let Event::Data { id: bid, data, .. } = e {
+                received.extend_from_slice(&data);
+                p.b.consume(bid, data.len());
+            }
+        }
+        p.drive(true).unwrap();
+        adjusts += p
+            .a_events
+            .iter()
+            .filter(|e| matches!(e, Event::WindowAvailable { .. }))
+            .count();
+        p.a_events.clear();
+        sent += p.a.send_data(id, None, &total[sent..]);
+        p.drive(true).unwrap();
+    }
+    assert_eq!(received, total);
+    assert!(
+        adjusts >= 16,
+        "{adjusts} window adjustments for 1 MiB through a 64 KiB window"
+    );
+}
+
+#[test]
+fn slow_consumer_does_not_block_another_channel() {
+    let cfg = ConnectionConfig {
+        window_size: 256 * 1024,
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let slow = p.open_session();
+    let fast = p.open_session();
+    let chunk = vec![7u8; 64 * 1024];
+    // The slow channel fills its window and stops.
+    while p.a.send_data(slow, None, &chunk) > 0 {}
+    p.drive(true).unwrap();
+    // The fast channel moves 32 MiB while the slow one is never consumed.
+    let mut moved = 0usize;
+    while moved < 32 * 1024 * 1024 {
+        let n = p.a.send_data(fast, None, &chunk);
+        moved += n;
+        p.drive(true).unwrap();
+        let got: usize = p
+            .b_events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Data { id: 1, data, .. } = e {
+                    Some(data.len())
+                } else {
+                    None
+                }
+            })
+            .sum();
+        p.b.consume(1, got);
+        p.b_events
+            .retain(|e| !matches!(e, Event::Data { id: 1, .. }));
+        assert!(n > 0 || got > 0, "fast channel stalled");
+    }
+    assert_eq!(p.a.send_capacity(slow), 0);
+}
+
+fn raw(msg: MsgNumber, fields: &[u32]) -> Bytes {
+    let mut out = vec![msg.0];
+    for f in fields {
+        put::uint32(&mut out, *f);
+    }
+    Bytes::from(out)
+}
+
+#[test]
+fn window_adjust_overflow_is_fatal() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.open_session();
+    let err =
+        p.a.handle_packet(&raw(MsgNumber::CHANNEL_WINDOW_ADJUST, &[id, u32::MAX]))
+            .unwrap_err();
+    assert_eq!(err, ConnectionError::WindowOverflow(id));
+}
+
+#[test]
+fn data_beyond_the_window_or_packet_size_is_fatal() {
+    let cfg = ConnectionConfig {
+        window_size: 1000,
+        max_packet: 500,
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let id = p.open_session();
+    let data = |n: usize| {
+        let mut out = vec![MsgNumber::CHANNEL_DATA.0];
+        put::uint32(&mut out, id);
+        put::string(&mut out, &vec![0; n]);
+        Bytes::from(out)
+    };
+    assert!(matches!(
+        p.a.handle_packet(&data(501)),
+        Err(ConnectionError::PacketTooLarge { .. })
+    ));
+    p.a.handle_packet(&data(500)).unwrap();
+    p.a.handle_packet(&data(500)).unwrap();
+    assert!(matches!(
+        p.a.handle_packet(&data(1)),
+        Err(ConnectionError::WindowExceeded { .. })
+    ));
+}
+
+/// libssh 2026 class: data for a closed channel never reaches the application and is an error once
+/// the number is gone.
+#[test]
+fn data_after_close_and_for_unknown_channels() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.open_session();
+    p.a.close(id);
+    // Data that was in flight before the peer saw our CLOSE is dropped silently.
+    let mut d = vec![MsgNumber::CHANNEL_DATA.0];
+    put::uint32(&mut d, id);
+    put::string(&mut d, b"late");
+    p.a.handle_packet(&Bytes::from(d.clone())).unwrap();
+    assert!(
+        p.a.poll_event().is_none(),
+        "late data must not reach the application"
+    );
+    p.drive(true).unwrap();
+    assert!(p.a_events.contains(&Event::Closed { id }));
+    assert!(matches!(
+        p.a.handle_packet(&Bytes::from(d)),
+        Err(ConnectionError::UnknownChannel { .. })
+    ));
+    assert!(matches!(
+        p.a.handle_packet(&raw(MsgNumber::CHANNEL_EOF, &[77])),
+        Err(ConnectionError::UnknownChannel { .. })
+    ));
+}
+
+#[test]
+fn zero_max_packet_is_refused() {
+    let mut c = ConnectionProtocol::new(ConnectionConfig::default());
+    let mut open = vec![MsgNumber::CHANNEL_OPEN.0];
+    put::string(&mut open, b"session");
+    for v in [0u32, 1 << 20, 0] {
+        put::uint32(&mut open, v);
+    }
+    assert_eq!(
+        c.handle_packet(&Bytes::from(open)),
+        Err(ConnectionError::ZeroMaxPacket)
+    );
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.a.open(ChannelKind::Session).unwrap();
+    assert_eq!(
+        p.a.handle_packet(&raw(
+            MsgNumber::CHANNEL_OPEN_CONFIRMATION,
+            &[id, 5, 1 << 20, 0]
+        )),
+        Err(ConnectionError::ZeroMaxPacket)
+    );
+}
+
+#[test]
+fn channel_limit_gives_resource_shortage() {
+    let cfg = ConnectionConfig {
+        max_channels: 2,
+        ..ConnectionConfig::default()
+    };
+    let mut a = ConnectionProtocol::new(ConnectionConfig::default());
+    let mut b = ConnectionProtocol::new(cfg);
+    for _ in 0..3 {
+        a.open(ChannelKind::Session).unwrap();
+    }
+    while let Some(p) = a.poll_transmit() {
+        b.handle_packet(&Bytes::from(p)).unwrap();
+    }
+    while let Some(p) = b.poll_transmit() {
+        a.handle_packet(&Bytes::from(p)).unwrap();
+    }
+    let failed: Vec<_> = std::iter::from_fn(|| a.poll_event())
+        .filter(|e| matches!(e, Event::OpenFailed { reason, .. } if *reason == ChannelOpenFailureReason::RESOURCE_SHORTAGE))
+        .collect();
+    assert_eq!(failed.len(), 1);
+}
+
+#[test]
+fn request_replies_go_out_in_order() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.open_session();
+    p.a.request(
+        id,
+        &RequestKind::Env {
+            name: "A".into(),
+            value: "1".into(),
+        },
+        true,
+    );
+    p.a.request(id, &RequestKind::Shell, true);
+    p.drive(false).unwrap();
+    let tokens: Vec<(u32, u64)> = p
+        .b_events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Request { id, token, .. } = e {
+                Some((*id, *token))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    // Answer the second first: nothing goes out until the first is answered.
+    p.b.reply_request(tokens[1].0, tokens[1].1, true);
+    assert!(p.b.poll_transmit().is_none());
+    p.b.reply_request(tokens[0].0, tokens[0].1, false);
+    p.drive(false).unwrap();
+    let replies: Vec<_> = p
+        .a_events
+        .iter()
+        .filter(|e| matches!(e, Event::RequestReply { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            Event::RequestReply { id, ok: false },
+            Event::RequestReply { id, ok: true }
+        ]
+    );
+}
+
+#[test]
+fn unknown_and_keepalive_global_requests_fail() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    p.a.global_request("keepalive@openssh.com", &[], true);
+    p.a.global_request("no-such-thing@example.com", &[], true);
+    p.a.global_request(
+        "tcpip-forward",
+        &nacre_connection::msg::global::TcpipForward {
+            address: "127.0.0.1",
+            port: 0,
+        }
+        .to_data(),
+        true,
+    );
+    p.drive(false).unwrap();
+    let token = p
+        .b_events
+        .iter()
+        .find_map(|e| {
+            if let Event::GlobalRequest { token, name, .. } = e {
+                (name == "tcpip-forward").then_some(*token)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    p.b.reply_global(token, true, &[0, 0, 0x1f, 0x90]);
+    p.drive(false).unwrap();
+    let replies: Vec<_> = p
+        .a_events
+        .iter()
+        .filter(|e| matches!(e, Event::GlobalReply { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            Event::GlobalReply {
+                ok: false,
+                data: vec![]
+            },
+            Event::GlobalReply {
+                ok: false,
+                data: vec![]
+            },
+            Event::GlobalReply {
+                ok: true,
+                data: vec![0, 0, 0x1f, 0x90]
+            },
+        ]
+    );
+}
+
+#[test]
+fn replies_nobody_asked_for_are_fatal() {
+    let mut c = ConnectionProtocol::new(ConnectionConfig::default());
+    assert!(matches!(
+        c.handle_packet(&raw(MsgNumber::REQUEST_SUCCESS, &[])),
+        Err(ConnectionError::UnexpectedReply { .. })
+    ));
+    let mut p = Pair::new(ConnectionConfig::default());
+    let id = p.open_session();
+    assert!(matches!(
+        p.a.handle_packet(&raw(MsgNumber::CHANNEL_SUCCESS, &[id])),
+        Err(ConnectionError::UnexpectedReply { .. })
+    ));
+}
