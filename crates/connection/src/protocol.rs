@@ -139,6 +139,9 @@ const HANDLED_GLOBALLY: &[&str] = &[
     "cancel-streamlocal-forward@openssh.com",
 ];
 
+/// An answer to a global request: success and response data.
+type GlobalAnswer = (bool, Vec<u8>);
+
 /// The connection protocol of one connection.
 pub struct ConnectionProtocol {
     config: ConnectionConfig,
@@ -148,7 +151,7 @@ pub struct ConnectionProtocol {
     outbox: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     /// Answers to the peer's want-reply global requests, in order.
-    global_pending: VecDeque<(u64, Option<(bool, Vec<u8>)>)>,
+    global_pending: VecDeque<(u64, Option<GlobalAnswer>)>,
     /// Our want-reply global requests waiting for an answer.
     our_globals: u32,
     no_more_sessions: bool,
