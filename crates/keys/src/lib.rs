@@ -7,7 +7,10 @@
 //!   (`bcrypt` KDF, every [`KeyCipher`]), PEM PKCS#1, SEC1 and PKCS#8, plain or encrypted, and
 //!   PuTTY PPK v2/v3; [`PrivateKey::from_file_bytes`] reads any of them.
 //! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
+//! - OpenSSH users' files and agent: [`known_hosts`], [`authorized_keys`] and the ssh-[`agent`]
+//!   protocol with a blocking client.
 
+pub mod agent;
 mod algorithm;
 pub mod authorized_keys;
 mod der;
