@@ -121,7 +121,10 @@ pub(crate) fn decode_pkcs1(der_bytes: &[u8]) -> Result<PrivateKey, KeyError> {
 
 /// SEC1 `ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING, [0] parameters
 /// OPTIONAL, [1] publicKey OPTIONAL }` (RFC 5915 §3). `curve` comes from PKCS#8 when wrapped.
-pub(crate) fn decode_sec1(der_bytes: &[u8], curve: Option<KeyType>) -> Result<PrivateKey, KeyError> {
+pub(crate) fn decode_sec1(
+    der_bytes: &[u8],
+    curve: Option<KeyType>,
+) -> Result<PrivateKey, KeyError> {
     let mut outer = Der::new(der_bytes);
     let mut seq = outer.sequence()?;
     outer.finish("DER: data after ECPrivateKey")?;
