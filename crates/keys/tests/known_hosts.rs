@@ -540,3 +540,53 @@ fn ssh_keygen_find_agrees() {
         assert_eq!(ours, keygen_find(&path, &name), "{name}");
     }
 }
+
+#[test]
+fn garbage_never_panics() {
+    let key = ed25519().to_openssh_line("");
+    let samples = [
+        "|",
+        "||",
+        "|1|",
+        "|1||",
+        "|1|a|b",
+        "@",
+        "@ ",
+        "@revoked ",
+        "!",
+        ",",
+        "[",
+        "[]:",
+        "*",
+        "\u{0}",
+        "é",
+        "\t\t",
+        "#",
+        "@cert-authority@revoked",
+    ];
+    for s in samples {
+        for suffix in [
+            "",
+            " ",
+            " ssh-ed25519",
+            " ssh-ed25519 AAAA",
+            &format!(" {key}"),
+        ] {
+            let (kh, _) = KnownHosts::parse(&format!("{s}{suffix}\n{s}{suffix}"));
+            let _ = kh.lookup("host", 22, &ed25519());
+        }
+    }
+    let mut seed = 0xdead_beef_u64;
+    for _ in 0..2000 {
+        let mut s = String::new();
+        for _ in 0..(seed % 80) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let alphabet = b" ,|@!*?[]:#\t\nab1=/+A";
+            s.push(alphabet[(seed >> 33) as usize % alphabet.len()] as char);
+        }
+        let (kh, _) = KnownHosts::parse(&s);
+        let _ = kh.lookup("ab", 2222, &ed25519());
+    }
+}
