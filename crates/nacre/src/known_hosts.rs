@@ -1,0 +1,65 @@
+//! Host key verification against OpenSSH `known_hosts` files.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nacre_keys::{HostKeyStatus, KnownHosts, PublicKey};
+
+use crate::driver::HostKeyVerifier;
+
+/// What to do with a host that has no key of this type in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownHosts {
+    /// Refuse (OpenSSH's `StrictHostKeyChecking yes`).
+    Reject,
+    /// Accept and append the key, hashed or plain (`StrictHostKeyChecking accept-new`).
+    AcceptNew {
+        /// Write a hashed entry (`HashKnownHosts yes`).
+        hashed: bool,
+    },
+}
+
+/// A verifier that checks `host`:`port` in the known_hosts file at `path`: a listed key is
+/// accepted; a changed key (another key of the same type listed) and a revoked key are refused.
+pub fn known_hosts_verifier(
+    path: PathBuf,
+    host: &str,
+    port: u16,
+    unknown: UnknownHosts,
+) -> HostKeyVerifier {
+    let host = host.to_owned();
+    Arc::new(move |key: &PublicKey| {
+        let known = match KnownHosts::read_file(&path) {
+            Ok((k, _errors)) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KnownHosts::default(),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read known_hosts");
+                return false;
+            }
+        };
+        match known.lookup(&host, port, key) {
+            HostKeyStatus::Match => true,
+            HostKeyStatus::Mismatch { .. } => {
+                tracing::error!(%host, port, fingerprint = %key.fingerprint_sha256(), "REMOTE HOST IDENTIFICATION HAS CHANGED: refusing the host key");
+                false
+            }
+            HostKeyStatus::Revoked => {
+                tracing::error!(%host, port, "the host key is revoked");
+                false
+            }
+            HostKeyStatus::Unknown => match unknown {
+                UnknownHosts::Reject => false,
+                UnknownHosts::AcceptNew { hashed } => {
+                    let mut rng = rand_core::OsRng;
+                    match KnownHosts::append_to_file(&path, &host, port, key, hashed, &mut rng) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(path = %path.display(), error = %e, "cannot add the host key");
+                            false
+                        }
+                    }
+                }
+            },
+        }
+    })
+}
