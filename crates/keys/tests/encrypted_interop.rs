@@ -191,6 +191,21 @@ fn openssl_encrypted_variants_load() {
             assert_loads(&out, &expect, &format!("{name} pkcs8 {v2} {prf}"));
         }
     }
+
+    // Ed25519 in PKCS#8 (RFC 8410), encrypted by OpenSSL, equals its unencrypted form.
+    let plain = dir.path().join("ed25519.pem");
+    run(Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&plain));
+    let key = PrivateKey::from_openssh(&read(&plain)).unwrap();
+    let out = dir.path().join("ed25519.enc.pem");
+    run(Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
+        .arg(&plain)
+        .args(["-passout", &format!("pass:{PASS}"), "-out"])
+        .arg(&out));
+    let expect = ("256".to_owned(), key.public_key().fingerprint_sha256());
+    assert_loads(&out, &expect, "ed25519 pkcs8");
 }
 
 fn nacre_keys() -> Vec<(&'static str, PrivateKey)> {
