@@ -7,7 +7,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use nacre::keys::PrivateKey;
 use nacre::transport::Config;
-use nacre::wire::{put, DisconnectReason, MsgNumber};
+use nacre::wire::{put, MsgNumber};
 use nacre::Connection;
 use tokio::net::TcpListener;
 
@@ -26,6 +26,61 @@ pub struct ServeArgs {
     /// sshd-style option overrides, e.g. -o KexAlgorithms=curve25519-sha256.
     #[arg(short = 'o')]
     options: Vec<String>,
+    /// An OpenSSH authorized_keys file for `--user` (from= and expiry-time= are enforced).
+    #[arg(long)]
+    authorized_keys: Option<PathBuf>,
+    /// The user name clients log in as (default: $USER, else "nacre").
+    #[arg(long)]
+    user: Option<String>,
+    /// A file whose first line is the user's password. Without it and without --authorized-keys, a
+    /// password is generated and printed at start.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+/// Builds the users policy from the flags; returns it and a generated password to print, if any.
+fn users(args: &ServeArgs) -> anyhow::Result<(nacre::UsersPolicy, String, Option<String>)> {
+    let name = args
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "nacre".to_owned());
+    let mut policy = nacre::UsersPolicy::new();
+    let mut generated = None;
+    let password = match &args.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(text.lines().next().unwrap_or("").to_owned())
+        }
+        None if args.authorized_keys.is_none() => {
+            let mut bytes = [0u8; 12];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+            let pw: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            generated = Some(pw.clone());
+            Some(pw)
+        }
+        None => None,
+    };
+    let password_hash = match password {
+        Some(p) => Some(
+            nacre::hash_password(&p).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?,
+        ),
+        None => None,
+    };
+    policy.insert(
+        &name,
+        nacre::User {
+            password_hash,
+            ..nacre::User::default()
+        },
+    );
+    if let Some(path) = &args.authorized_keys {
+        policy
+            .load_authorized_keys(&name, path)
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok((policy, name, generated))
 }
 
 fn state_dir(args: &ServeArgs) -> PathBuf {
@@ -87,6 +142,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::options::apply(&mut config, o)?;
     }
     let config = Arc::new(config);
+    let (policy, user, generated) = users(&args)?;
+    let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -99,8 +156,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     println!("listening on {addr}");
+    if let Some(pw) = &generated {
+        println!("user {user}, generated password: {pw}");
+    }
     println!(
-        "try: ssh -p {} -o UserKnownHostsFile=/dev/null user@{}",
+        "try: ssh -p {} -o UserKnownHostsFile=/dev/null {user}@{}",
         addr.port(),
         addr.ip()
     );
@@ -109,10 +169,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
                 let _ = stream.set_nodelay(true);
-                let config = config.clone();
+                let (config, policy) = (config.clone(), policy.clone());
                 tokio::spawn(async move {
                     match Connection::accept(stream, config).await {
-                        Ok(conn) => session(conn, peer).await,
+                        Ok(conn) => session(conn, peer, policy).await,
                         Err(e) => tracing::info!(%peer, error = %e, "handshake failed"),
                     }
                 });
@@ -125,27 +185,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Serves one connection after its `ssh-userauth` service started. User authentication is not
-/// built yet (issue 3): every USERAUTH_REQUEST is answered with USERAUTH_FAILURE listing no method
-/// (RFC 4252 §5.1), so clients report "no authentication methods" rather than hanging.
-async fn session(mut conn: Connection, peer: std::net::SocketAddr) {
+/// Serves one connection: user authentication with the users policy, then the connection layer.
+/// Channels are not served yet (the runtime's channel API arrives with the connection issue): every
+/// CHANNEL_OPEN is answered with CHANNEL_OPEN_FAILURE (RFC 4254 §5.1), so clients end cleanly.
+async fn session(
+    mut conn: Connection,
+    peer: std::net::SocketAddr,
+    policy: Arc<dyn nacre::AuthPolicy>,
+) {
     let info = conn.info().clone();
     tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
+    match conn
+        .authenticate_client(nacre::auth::AuthServerConfig::default(), policy, Some(peer))
+        .await
+    {
+        Ok(who) => tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated"),
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "authentication failed");
+            return;
+        }
+    }
     while let Some(packet) = conn.recv().await {
-        if packet.first() == Some(&MsgNumber::USERAUTH_REQUEST.0) {
-            let mut reply = vec![MsgNumber::USERAUTH_FAILURE.0];
-            put::name_list::<&str>(&mut reply, &[]);
-            put::boolean(&mut reply, false);
+        if packet.first() == Some(&MsgNumber::CHANNEL_OPEN.0) {
+            let mut r = nacre::wire::Reader::new(packet.get(1..).unwrap_or(&[]));
+            let (Ok(_kind), Ok(sender)) = (r.string(), r.u32()) else {
+                break;
+            };
+            let mut reply = vec![MsgNumber::CHANNEL_OPEN_FAILURE.0];
+            put::uint32(&mut reply, sender);
+            put::uint32(&mut reply, 1);
+            put::string(&mut reply, b"channels are not served yet");
+            put::string(&mut reply, b"");
             if conn.send(Bytes::from(reply)).await.is_err() {
                 break;
             }
-        } else {
-            conn.disconnect(
-                DisconnectReason::PROTOCOL_ERROR,
-                "unexpected message before authentication",
-            )
-            .await;
-            return;
         }
     }
     let reason = conn.closed().await;
