@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::{AuthClient, ClientEvent};
-use nacre_keys::PrivateKey;
+use nacre_keys::agent::AgentClient;
+use nacre_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
 use zeroize::Zeroizing;
 
 use crate::connection::Connection;
@@ -32,12 +33,30 @@ pub enum AuthResult {
 /// One step of the automatic sequence of [`Connection::authenticate`].
 #[derive(Clone)]
 pub enum Credential {
+    /// Every key of the ssh-agent listening on this socket (`SSH_AUTH_SOCK`).
+    Agent(std::path::PathBuf),
     /// A private key (from a file).
     Key(Arc<PrivateKey>),
     /// A password.
     Password(Zeroizing<String>),
     /// Keyboard-interactive with this responder.
     KeyboardInteractive(PromptResponder),
+}
+
+impl Credential {
+    fn rank(&self) -> u8 {
+        match self {
+            Credential::Agent(_) => 0,
+            Credential::Key(_) => 1,
+            Credential::KeyboardInteractive(_) => 2,
+            Credential::Password(_) => 3,
+        }
+    }
+
+    /// Sorts credentials in OpenSSH's order (stable within each kind).
+    pub fn openssh_order(list: &mut [Credential]) {
+        list.sort_by_key(Credential::rank);
+    }
 }
 
 impl Connection {
@@ -77,20 +96,61 @@ impl Connection {
         user: &str,
         key: &PrivateKey,
     ) -> Result<AuthResult, Error> {
+        let public = key.public_key();
+        self.authenticate_with_signer(user, &public, |alg, data| {
+            key.sign(alg, data).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// Tries a public key whose signatures `sign` makes (a hardware token, an agent, ...).
+    pub async fn authenticate_with_signer(
+        &mut self,
+        user: &str,
+        key: &PublicKey,
+        mut sign: impl FnMut(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<AuthResult, Error> {
         self.settle(user).await?;
-        self.auth_client(user).publickey(&key.public_key());
+        self.auth_client(user).publickey(key);
         self.pump(|auth, ev| {
             if let ClientEvent::SignRequest {
                 algorithm, data, ..
             } = ev
             {
-                match key.sign(*algorithm, data) {
+                match sign(*algorithm, data) {
                     Ok(sig) => auth.signature(&sig),
                     Err(e) => tracing::warn!(%e, "cannot sign with this key"),
                 }
             }
         })
         .await
+    }
+
+    /// Tries every key the ssh-agent holds, in the agent's order, until one is accepted. Each
+    /// signature is one round trip to the agent's local socket.
+    pub async fn authenticate_agent(
+        &mut self,
+        user: &str,
+        agent: &mut AgentClient,
+    ) -> Result<AuthResult, Error> {
+        let mut last = self.settle(user).await?;
+        let identities = agent
+            .identities()
+            .map_err(|e| Error::Agent(e.to_string()))?;
+        for (key, _comment) in identities {
+            if !self.auth_client(user).allows("publickey") {
+                break;
+            }
+            last = self
+                .authenticate_with_signer(user, &key, |alg, data| {
+                    agent.sign(&key, data, alg).map_err(|e| e.to_string())
+                })
+                .await?;
+            if last == AuthResult::Success {
+                break;
+            }
+        }
+        Ok(last)
     }
 
     /// Keyboard-interactive: `respond` answers each round of prompts.
@@ -109,8 +169,9 @@ impl Connection {
         .await
     }
 
-    /// Tries the credentials in order, like OpenSSH (keys first, then keyboard-interactive, then
-    /// password), skipping methods the server does not allow, until one succeeds.
+    /// Tries the credentials in the order given, skipping methods the server does not allow, until
+    /// one succeeds. OpenSSH's order is: agent keys, key files, keyboard-interactive, password
+    /// ([`Credential::openssh_order`] sorts a list that way).
     pub async fn authenticate(
         &mut self,
         user: &str,
@@ -119,7 +180,7 @@ impl Connection {
         let mut last = self.settle(user).await?;
         for c in credentials {
             let method = match c {
-                Credential::Key(_) => "publickey",
+                Credential::Key(_) | Credential::Agent(_) => "publickey",
                 Credential::Password(_) => "password",
                 Credential::KeyboardInteractive(_) => "keyboard-interactive",
             };
@@ -128,6 +189,13 @@ impl Connection {
             }
             last = match c {
                 Credential::Key(k) => self.authenticate_publickey(user, k).await?,
+                Credential::Agent(path) => match AgentClient::connect(path) {
+                    Ok(mut agent) => self.authenticate_agent(user, &mut agent).await?,
+                    Err(e) => {
+                        tracing::info!(error = %e, "ssh-agent not available");
+                        continue;
+                    }
+                },
                 Credential::Password(p) => self.authenticate_password(user, p).await?,
                 Credential::KeyboardInteractive(r) => {
                     self.authenticate_keyboard_interactive(user, r).await?

@@ -14,6 +14,9 @@ pub enum Error {
     /// User authentication failed at the protocol level (the connection was closed).
     #[error("authentication: {0}")]
     Auth(#[from] nacre_auth::AuthError),
+    /// The ssh-agent failed.
+    #[error("ssh-agent: {0}")]
+    Agent(String),
     /// The connection task is gone.
     #[error("connection closed")]
     Closed,
