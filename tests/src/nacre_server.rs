@@ -172,23 +172,13 @@ async fn refuse_auth(mut conn: Connection) {
     }
 }
 
-/// The connection layer is not built yet: every CHANNEL_OPEN is answered with
-/// CHANNEL_OPEN_FAILURE (RFC 4254 §5.1, administratively prohibited), so clients end cleanly.
+/// No channel is served by this test server: every channel open is refused (RFC 4254 §5.1,
+/// administratively prohibited), so clients end cleanly after authenticating.
 async fn refuse_channels(mut conn: Connection) {
-    while let Some(packet) = conn.recv().await {
-        if packet.first() == Some(&MsgNumber::CHANNEL_OPEN.0) {
-            let mut r = nacre::wire::Reader::new(&packet[1..]);
-            let (Ok(_kind), Ok(sender)) = (r.string(), r.u32()) else {
-                return;
-            };
-            let mut reply = vec![MsgNumber::CHANNEL_OPEN_FAILURE.0];
-            put::uint32(&mut reply, sender);
-            put::uint32(&mut reply, 1);
-            put::string(&mut reply, b"the connection layer is not available yet");
-            put::string(&mut reply, b"");
-            if conn.send(Bytes::from(reply)).await.is_err() {
-                return;
-            }
-        }
+    while let Some(incoming) = conn.accept_channel().await {
+        incoming.reject(
+            nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+            "no channels are served here",
+        );
     }
 }

@@ -4,10 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use bytes::Bytes;
 use nacre::keys::PrivateKey;
 use nacre::transport::Config;
-use nacre::wire::{put, MsgNumber};
 use nacre::Connection;
 use tokio::net::TcpListener;
 
@@ -205,21 +203,11 @@ async fn session(
             return;
         }
     }
-    while let Some(packet) = conn.recv().await {
-        if packet.first() == Some(&MsgNumber::CHANNEL_OPEN.0) {
-            let mut r = nacre::wire::Reader::new(packet.get(1..).unwrap_or(&[]));
-            let (Ok(_kind), Ok(sender)) = (r.string(), r.u32()) else {
-                break;
-            };
-            let mut reply = vec![MsgNumber::CHANNEL_OPEN_FAILURE.0];
-            put::uint32(&mut reply, sender);
-            put::uint32(&mut reply, 1);
-            put::string(&mut reply, b"channels are not served yet");
-            put::string(&mut reply, b"");
-            if conn.send(Bytes::from(reply)).await.is_err() {
-                break;
-            }
-        }
+    while let Some(incoming) = conn.accept_channel().await {
+        incoming.reject(
+            nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+            "channels are not served yet",
+        );
     }
     let reason = conn.closed().await;
     tracing::info!(%peer, %reason, "connection closed");

@@ -10,8 +10,8 @@ use nacre_keys::agent::AgentClient;
 use nacre_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
 use zeroize::Zeroizing;
 
-use crate::connection::Connection;
 use crate::error::Error;
+use crate::handle::Connection;
 
 /// Answers keyboard-interactive prompts.
 pub type PromptResponder = Arc<dyn Fn(&InfoRequest) -> Vec<String> + Send + Sync>;

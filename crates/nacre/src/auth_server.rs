@@ -10,8 +10,8 @@ use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, ServerEvent
 use nacre_keys::PublicKey;
 use zeroize::Zeroizing;
 
-use crate::connection::Connection;
 use crate::error::Error;
+use crate::handle::Connection;
 
 /// Who is asking.
 #[derive(Debug, Clone)]

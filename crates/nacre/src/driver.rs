@@ -1,21 +1,27 @@
-//! The connection task: owns the socket and the sans-IO [`Transport`], moves bytes in large reads
-//! and coalesced writes, feeds time, and exchanges packets and commands with the handle.
+//! The connection task: owns the socket, the sans-IO [`Transport`] and, after authentication, the
+//! connection layer ([`Mux`]); moves bytes in large reads and coalesced writes, feeds time, and
+//! exchanges packets and commands with the handles. No task hop per packet: channel data goes from
+//! the transport's events straight into the channel's shared buffer.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use nacre_connection::{ChannelKind, ConnectionConfig};
 use nacre_keys::PublicKey;
 use nacre_transport::{Event, SendError, Transport, TransportError};
-use nacre_wire::DisconnectReason;
+use nacre_wire::{DisconnectReason, MsgNumber};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::channel::Channel;
+use crate::error::Error;
 use crate::info::ConnectionInfo;
+use crate::mux::{IncomingChannel, Mux};
 
 /// Size of one socket read.
 const READ_SIZE: usize = 256 * 1024;
-/// Stop reading from the socket while this much output waits to be written.
+/// Stop reading from the socket, and taking channel data, while this much output waits.
 const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
 
 /// Decides whether a server host key is trusted (client side).
@@ -27,16 +33,20 @@ pub(crate) enum Command {
     Rekey,
     Authenticated,
     Disconnect(DisconnectReason, String),
+    Open(ChannelKind, oneshot::Sender<Result<Channel, Error>>),
+    Global(String, Vec<u8>, Option<oneshot::Sender<(bool, Vec<u8>)>>),
 }
 
 /// What the task reports to the handle.
 pub(crate) enum Up {
     /// The service is active; connection facts.
     Ready(ConnectionInfo),
-    /// A service-layer packet.
+    /// A service-layer packet (before the connection layer starts).
     Packet(Bytes),
     /// Extensions from the peer.
     ExtInfo(Vec<(String, Vec<u8>)>),
+    /// The peer wants a channel.
+    Incoming(IncomingChannel),
 }
 
 pub(crate) struct Driver<S> {
@@ -48,95 +58,198 @@ pub(crate) struct Driver<S> {
     pub done: oneshot::Sender<TransportError>,
 }
 
+/// Everything the loop owns besides the socket halves.
+struct State {
+    transport: Transport,
+    verifier: Option<HostKeyVerifier>,
+    mux: Mux,
+    /// Authentication succeeded: packets 80 and up belong to the connection layer.
+    connection_layer: bool,
+    ready_sent: bool,
+    pending_up: VecDeque<Up>,
+    held: VecDeque<Vec<u8>>,
+    wbuf: Vec<u8>,
+}
+
+impl State {
+    /// Hands payloads to the transport, keeping order; stops at backpressure (during a rekey).
+    fn send(&mut self, payload: Vec<u8>) {
+        if self.held.is_empty() {
+            match self.transport.send(&payload) {
+                Err(SendError::Backpressure) => self.held.push_back(payload),
+                Err(e) => tracing::debug!(%e, "dropping payload"),
+                Ok(()) => {}
+            }
+        } else {
+            self.held.push_back(payload);
+        }
+    }
+
+    fn release_held(&mut self) {
+        while let Some(p) = self.held.pop_front() {
+            if let Err(SendError::Backpressure) = self.transport.send(&p) {
+                self.held.push_front(p);
+                return;
+            }
+        }
+    }
+
+    fn pump_mux(&mut self) {
+        while let Some(ev) = self.mux.proto.poll_event() {
+            if let Some(incoming) = self.mux.on_event(ev) {
+                self.pending_up.push_back(Up::Incoming(incoming));
+            }
+        }
+        while let Some(p) = self.mux.proto.poll_transmit() {
+            self.send(p);
+        }
+    }
+
+    fn on_packet(&mut self, p: Bytes) {
+        let msg = p.first().copied().unwrap_or(0);
+        if !self.connection_layer {
+            if msg == MsgNumber::USERAUTH_SUCCESS.0
+                && self.transport.role() == nacre_transport::Role::Client
+            {
+                self.start_connection_layer();
+            }
+            self.pending_up.push_back(Up::Packet(p));
+            return;
+        }
+        if msg < 80 {
+            // RFC 4252 §5.1: authentication messages after success are ignored.
+            tracing::debug!(msg, "ignoring an authentication message after success");
+            return;
+        }
+        if let Err(e) = self.mux.proto.handle_packet(&p) {
+            self.transport.disconnect(e.reason(), &e.to_string());
+        }
+    }
+
+    fn start_connection_layer(&mut self) {
+        self.connection_layer = true;
+        self.transport.set_authenticated();
+    }
+
+    fn on_events(&mut self) {
+        while let Some(ev) = self.transport.poll_event() {
+            match ev {
+                Event::HostKey { key, .. } => match &self.verifier {
+                    Some(v) if v(&key) => self.transport.accept_host_key(),
+                    _ => self.transport.reject_host_key(),
+                },
+                Event::ServiceAccepted(_) | Event::ServiceStarted(_) if !self.ready_sent => {
+                    self.ready_sent = true;
+                    self.pending_up
+                        .push_back(Up::Ready(ConnectionInfo::from_transport(&self.transport)));
+                }
+                Event::Packet(p) => self.on_packet(p),
+                Event::ExtInfo(ext) => self.pending_up.push_back(Up::ExtInfo(ext)),
+                Event::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
+                Event::KexComplete { first, negotiated } => {
+                    tracing::debug!(first, ?negotiated, "key exchange complete");
+                }
+                Event::Closed(_) | Event::ServiceAccepted(_) | Event::ServiceStarted(_) => {}
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Send(p) => {
+                if p.first() == Some(&MsgNumber::USERAUTH_SUCCESS.0)
+                    && self.transport.role() == nacre_transport::Role::Server
+                {
+                    self.send(p.to_vec());
+                    self.start_connection_layer();
+                } else {
+                    self.send(p.to_vec());
+                }
+            }
+            Command::Rekey => self.transport.rekey(),
+            Command::Authenticated => self.transport.set_authenticated(),
+            Command::Disconnect(reason, text) => self.transport.disconnect(reason, &text),
+            Command::Open(kind, reply) => self.mux.open(kind, reply),
+            Command::Global(name, data, reply) => self.mux.global_request(&name, &data, reply),
+        }
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Runs until the connection closes; reports the reason on `done`.
     pub async fn run(self) {
         let Driver {
-            mut transport,
+            transport,
             stream,
             verifier,
             up,
             mut commands,
             done,
         } = self;
+        let (chan_tx, mut chan_rx) = mpsc::unbounded_channel();
+        let mut st = State {
+            transport,
+            verifier,
+            mux: Mux::new(ConnectionConfig::default(), chan_tx),
+            connection_layer: false,
+            ready_sent: false,
+            pending_up: VecDeque::new(),
+            held: VecDeque::new(),
+            wbuf: Vec::with_capacity(READ_SIZE),
+        };
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut rbuf = vec![0u8; READ_SIZE];
-        let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SIZE);
-        let mut pending_up: VecDeque<Up> = VecDeque::new();
-        let mut held: Option<Bytes> = None;
         let mut commands_open = true;
-        let mut ready_sent = false;
         let mut eof = false;
         let reason = loop {
-            // Events first: they may answer host keys or close the connection.
-            while let Some(ev) = transport.poll_event() {
-                match ev {
-                    Event::HostKey { key, .. } => match &verifier {
-                        Some(v) if v(&key) => transport.accept_host_key(),
-                        _ => transport.reject_host_key(),
-                    },
-                    Event::ServiceAccepted(_) | Event::ServiceStarted(_) if !ready_sent => {
-                        ready_sent = true;
-                        pending_up.push_back(Up::Ready(ConnectionInfo::from_transport(&transport)));
-                    }
-                    Event::Packet(p) => pending_up.push_back(Up::Packet(p)),
-                    Event::ExtInfo(ext) => pending_up.push_back(Up::ExtInfo(ext)),
-                    Event::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
-                    Event::KexComplete { first, negotiated } => {
-                        tracing::debug!(first, ?negotiated, "key exchange complete")
-                    }
-                    Event::Closed(_) | Event::ServiceAccepted(_) | Event::ServiceStarted(_) => {}
-                }
-            }
-            if let Some(p) = held.take() {
-                match transport.send(&p) {
-                    Err(SendError::Backpressure) => held = Some(p),
-                    Err(e) => tracing::debug!(%e, "dropping payload"),
-                    Ok(()) => {}
-                }
-            }
-            transport.poll_transmit(&mut wbuf);
-            if let Some(reason) = transport.close_reason().cloned() {
+            st.on_events();
+            st.release_held();
+            st.pump_mux();
+            st.transport.poll_transmit(&mut st.wbuf);
+            if let Some(reason) = st.transport.close_reason().cloned() {
                 // Flush the final DISCONNECT, then stop.
-                let _ = wr.write_all(&wbuf).await;
+                let _ = wr.write_all(&st.wbuf).await;
                 let _ = wr.shutdown().await;
                 break reason;
             }
-            let timeout = transport.poll_timeout().map(tokio::time::Instant::from_std);
-            let can_read = !eof
-                && transport.wants_input()
-                && pending_up.is_empty()
-                && wbuf.len() < MAX_PENDING_WRITE;
-            let can_take_command = commands_open && held.is_none();
+            let timeout = st
+                .transport
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let room = st.wbuf.len() < MAX_PENDING_WRITE && st.held.is_empty();
+            let can_read = !eof && st.transport.wants_input() && st.pending_up.is_empty() && room;
             tokio::select! {
                 r = rd.read(&mut rbuf), if can_read => match r {
-                    Ok(0) => { eof = true; transport.handle_eof(); }
-                    Ok(n) => transport.handle_input(rbuf.get(..n).unwrap_or(&[])),
+                    Ok(0) => { eof = true; st.transport.handle_eof(); }
+                    Ok(n) => st.transport.handle_input(rbuf.get(..n).unwrap_or(&[])),
                     Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
                 },
-                w = wr.write(&wbuf), if !wbuf.is_empty() => match w {
-                    Ok(n) => { wbuf.drain(..n); }
+                w = wr.write(&st.wbuf), if !st.wbuf.is_empty() => match w {
+                    Ok(n) => { st.wbuf.drain(..n); }
                     Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
                 },
-                permit = up.reserve(), if !pending_up.is_empty() => match permit {
-                    Ok(permit) => { if let Some(item) = pending_up.pop_front() { permit.send(item); } }
-                    Err(_) => { pending_up.clear(); }
+                permit = up.reserve(), if !st.pending_up.is_empty() => match permit {
+                    Ok(permit) => { if let Some(item) = st.pending_up.pop_front() { permit.send(item); } }
+                    Err(_) => st.pending_up.clear(),
                 },
-                cmd = commands.recv(), if can_take_command => match cmd {
-                    Some(Command::Send(p)) => held = Some(p),
-                    Some(Command::Rekey) => transport.rekey(),
-                    Some(Command::Authenticated) => transport.set_authenticated(),
-                    Some(Command::Disconnect(reason, text)) => transport.disconnect(reason, &text),
+                cmd = commands.recv(), if commands_open && room => match cmd {
+                    Some(cmd) => st.on_command(cmd),
                     None => {
                         commands_open = false;
-                        transport.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
+                        st.transport.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
+                    }
+                },
+                cmd = chan_rx.recv(), if room => {
+                    if let Some(cmd) = cmd {
+                        st.mux.on_cmd(cmd);
                     }
                 },
                 () = sleep_until(timeout), if timeout.is_some() => {
-                    transport.handle_timeout(tokio::time::Instant::now().into_std());
+                    st.transport.handle_timeout(tokio::time::Instant::now().into_std());
                 }
             }
         };
+        st.mux.shutdown();
         let _ = done.send(reason);
     }
 }

@@ -17,6 +17,17 @@ pub enum Error {
     /// The ssh-agent failed.
     #[error("ssh-agent: {0}")]
     Agent(String),
+    /// The peer refused a channel.
+    #[error("channel open failed ({reason:?}): {description}")]
+    OpenFailed {
+        /// Reason code.
+        reason: nacre_wire::ChannelOpenFailureReason,
+        /// The peer's description.
+        description: String,
+    },
+    /// The peer refused a request.
+    #[error("the peer refused the {0} request")]
+    Refused(&'static str),
     /// The connection task is gone.
     #[error("connection closed")]
     Closed,

@@ -6,21 +6,26 @@
 
 mod auth_client;
 mod auth_server;
-mod connection;
+mod channel;
 mod driver;
 mod error;
+mod handle;
 mod info;
 mod known_hosts;
+mod mux;
 mod policy;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
-pub use connection::{ClientConfig, Connection};
+pub use channel::{Channel, ExitStatus, IncomingRequest, Stderr};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
+pub use handle::{ClientConfig, Connection, ExecOutput};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_hosts_verifier, UnknownHosts};
+pub use mux::IncomingChannel;
 pub use nacre_auth as auth;
+pub use nacre_connection as connection;
 pub use nacre_crypto as crypto;
 pub use nacre_keys as keys;
 pub use nacre_transport as transport;

@@ -10,9 +10,23 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::channel::{Channel, ExitStatus};
 use crate::driver::{Command, Driver, HostKeyVerifier, Up};
 use crate::error::Error;
 use crate::info::ConnectionInfo;
+use crate::mux::IncomingChannel;
+use nacre_connection::ChannelKind;
+
+/// What [`Connection::exec`] collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// Exit status or signal, if the server sent one.
+    pub status: Option<ExitStatus>,
+}
 
 /// An SSH connection whose transport is established and whose first service (`ssh-userauth`) is
 /// active. Service-layer packets (message numbers 50 and up) go through [`Connection::send`] and
@@ -25,6 +39,7 @@ pub struct Connection {
     ext_info: Vec<(String, Vec<u8>)>,
     pub(crate) auth: Option<nacre_auth::AuthClient>,
     pub(crate) banners: Vec<String>,
+    incoming: std::collections::VecDeque<IncomingChannel>,
 }
 
 /// Client settings for [`Connection::connect`].
@@ -99,10 +114,11 @@ impl Connection {
                         ext_info,
                         auth: None,
                         banners: Vec::new(),
+                        incoming: std::collections::VecDeque::new(),
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
-                Some(Up::Packet(_)) => {}
+                Some(Up::Packet(_)) | Some(Up::Incoming(_)) => {}
                 None => {
                     return Err(match (&mut done).await {
                         Ok(e) => Error::Transport(e),
@@ -141,6 +157,7 @@ impl Connection {
             match self.up.recv().await? {
                 Up::Packet(p) => return Some(p),
                 Up::ExtInfo(e) => self.ext_info.extend(e),
+                Up::Incoming(c) => self.incoming.push_back(c),
                 Up::Ready(_) => {}
             }
         }
@@ -153,6 +170,78 @@ impl Connection {
             .send(Command::Authenticated)
             .await
             .map_err(|_| Error::Closed)
+    }
+
+    /// Opens a channel of `kind` (after authentication).
+    pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Open(kind, tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Opens a session channel (RFC 4254 §6.1).
+    pub async fn open_session(&self) -> Result<Channel, Error> {
+        self.open_channel(ChannelKind::Session).await
+    }
+
+    /// Runs `command` in a new session and collects its output and exit status.
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, Error> {
+        use tokio::io::AsyncReadExt;
+        let mut ch = self.open_session().await?;
+        ch.exec(command).await?;
+        ch.eof()?;
+        let mut stderr = ch.stderr();
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let (a, b) = tokio::join!(ch.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        a.map_err(Error::Io)?;
+        b.map_err(Error::Io)?;
+        let status = ch.exit_status().await;
+        Ok(ExecOutput {
+            stdout: out,
+            stderr: err,
+            status,
+        })
+    }
+
+    /// Waits for the next channel the peer wants to open (server side: sessions); `None` once the
+    /// connection is closed. Accept or reject it; dropping it rejects it.
+    pub async fn accept_channel(&mut self) -> Option<IncomingChannel> {
+        if let Some(c) = self.incoming.pop_front() {
+            return Some(c);
+        }
+        loop {
+            match self.up.recv().await? {
+                Up::Incoming(c) => return Some(c),
+                Up::ExtInfo(e) => self.ext_info.extend(e),
+                Up::Packet(_) | Up::Ready(_) => {}
+            }
+        }
+    }
+
+    /// Sends a global request (RFC 4254 §4); with `want_reply`, waits for the answer and its data.
+    pub async fn global_request(
+        &self,
+        name: &str,
+        data: &[u8],
+        want_reply: bool,
+    ) -> Result<Option<(bool, Vec<u8>)>, Error> {
+        if !want_reply {
+            self.commands
+                .send(Command::Global(name.to_owned(), data.to_vec(), None))
+                .await
+                .map_err(|_| Error::Closed)?;
+            return Ok(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))
+            .await
+            .map_err(|_| Error::Closed)?;
+        Ok(Some(rx.await.map_err(|_| Error::Closed)?))
     }
 
     /// Starts a key re-exchange (deferred until [`Connection::set_authenticated`], as OpenSSH does).

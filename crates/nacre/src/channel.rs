@@ -1,0 +1,379 @@
+//! Channel handles: `AsyncRead` (stdout) + `AsyncWrite` (stdin), a stderr reader, requests and the
+//! exit status. The bytes live in a shared state the connection task fills and drains; a slow reader
+//! only stops its own channel's window, never the connection.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Buf, Bytes};
+use nacre_connection::{ChannelId, ChannelKind, RequestKind};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+
+/// Bytes a writer may queue beyond what the peer's window takes before it waits.
+const MAX_QUEUED: usize = 1024 * 1024;
+
+/// How a remote command ended (RFC 4254 §6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit-status`.
+    Code(u32),
+    /// `exit-signal`: signal name without "SIG", and whether core was dumped.
+    Signal {
+        /// Signal name.
+        name: String,
+        /// Core dumped.
+        core_dumped: bool,
+        /// Error message.
+        message: String,
+    },
+}
+
+/// A request from the peer on a channel (server side: pty-req, env, exec, shell, subsystem, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingRequest {
+    /// The request.
+    pub request: RequestKind,
+    /// Whether the peer wants a reply ([`Channel::reply`]).
+    pub want_reply: bool,
+    pub(crate) token: u64,
+}
+
+/// What a handle asks the connection task to do for a channel.
+pub(crate) enum ChanCmd {
+    /// Data was queued in `outgoing`.
+    Flush(ChannelId),
+    /// The application read `n` bytes.
+    Consume(ChannelId, usize),
+    Eof(ChannelId),
+    Close(ChannelId),
+    Request(ChannelId, RequestKind, Option<oneshot::Sender<bool>>),
+    Reply(ChannelId, u64, bool),
+    Accept(ChannelId),
+    Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
+}
+
+/// State shared by a channel handle and the connection task.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub stdout: VecDeque<Bytes>,
+    pub stderr: VecDeque<Bytes>,
+    pub eof: bool,
+    pub closed: bool,
+    pub exit: Option<ExitStatus>,
+    pub requests: VecDeque<IncomingRequest>,
+    pub outgoing: VecDeque<(Option<u32>, Bytes)>,
+    pub outgoing_bytes: usize,
+    pub read_waker: Option<Waker>,
+    pub stderr_waker: Option<Waker>,
+    pub write_waker: Option<Waker>,
+    pub event_waker: Option<Waker>,
+}
+
+impl Shared {
+    pub fn wake_all(&mut self) {
+        for w in [
+            self.read_waker.take(),
+            self.stderr_waker.take(),
+            self.write_waker.take(),
+            self.event_waker.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            w.wake();
+        }
+    }
+}
+
+pub(crate) type SharedRef = Arc<Mutex<Shared>>;
+
+pub(crate) fn lock(s: &SharedRef) -> MutexGuard<'_, Shared> {
+    // A poisoned lock only means another thread panicked while holding it; the data is still
+    // consistent for our purposes (queues of bytes).
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One SSH channel. Reading gives the channel's data (a session's stdout), writing sends data (a
+/// session's stdin); [`Channel::stderr`] reads extended data.
+pub struct Channel {
+    pub(crate) id: ChannelId,
+    pub(crate) kind: ChannelKind,
+    pub(crate) shared: SharedRef,
+    pub(crate) cmds: mpsc::UnboundedSender<ChanCmd>,
+    /// Send CLOSE when dropped (false for a rejected incoming channel).
+    pub(crate) close_on_drop: bool,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    /// Our channel number.
+    pub fn id(&self) -> ChannelId {
+        self.id
+    }
+
+    /// What the channel is.
+    pub fn kind(&self) -> &ChannelKind {
+        &self.kind
+    }
+
+    fn cmd(&self, c: ChanCmd) -> Result<(), Error> {
+        self.cmds.send(c).map_err(|_| Error::Closed)
+    }
+
+    /// Sends a request and, with `want_reply`, waits for the answer.
+    pub async fn request(&self, request: RequestKind, want_reply: bool) -> Result<bool, Error> {
+        if !want_reply {
+            self.cmd(ChanCmd::Request(self.id, request, None))?;
+            return Ok(true);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.cmd(ChanCmd::Request(self.id, request, Some(tx)))?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Runs `command` (RFC 4254 §6.5); an error if the server refuses.
+    pub async fn exec(&self, command: &str) -> Result<(), Error> {
+        self.expect(
+            RequestKind::Exec {
+                command: command.as_bytes().to_vec(),
+            },
+            "exec",
+        )
+        .await
+    }
+
+    /// Starts the user's shell.
+    pub async fn shell(&self) -> Result<(), Error> {
+        self.expect(RequestKind::Shell, "shell").await
+    }
+
+    /// Starts a subsystem (e.g. `sftp`).
+    pub async fn subsystem(&self, name: &str) -> Result<(), Error> {
+        self.expect(
+            RequestKind::Subsystem {
+                name: name.to_owned(),
+            },
+            "subsystem",
+        )
+        .await
+    }
+
+    async fn expect(&self, request: RequestKind, what: &'static str) -> Result<(), Error> {
+        if self.request(request, true).await? {
+            Ok(())
+        } else {
+            Err(Error::Refused(what))
+        }
+    }
+
+    /// Waits for the next request from the peer (server side); `None` once the channel closed.
+    pub async fn next_request(&self) -> Option<IncomingRequest> {
+        std::future::poll_fn(|cx| {
+            let mut s = lock(&self.shared);
+            if let Some(r) = s.requests.pop_front() {
+                return Poll::Ready(Some(r));
+            }
+            if s.closed {
+                return Poll::Ready(None);
+            }
+            s.event_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Answers a request that wanted a reply (answers go out in request order).
+    pub fn reply(&self, request: &IncomingRequest, ok: bool) -> Result<(), Error> {
+        if request.want_reply {
+            self.cmd(ChanCmd::Reply(self.id, request.token, ok))?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the command's exit status or signal; `None` if the channel closed without one.
+    pub async fn exit_status(&self) -> Option<ExitStatus> {
+        std::future::poll_fn(|cx| {
+            let mut s = lock(&self.shared);
+            if s.exit.is_some() || s.closed {
+                return Poll::Ready(s.exit.clone());
+            }
+            s.event_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends EOF: no more data from us.
+    pub fn eof(&self) -> Result<(), Error> {
+        self.cmd(ChanCmd::Eof(self.id))
+    }
+
+    /// Sends CLOSE.
+    pub fn close(&self) -> Result<(), Error> {
+        self.cmd(ChanCmd::Close(self.id))
+    }
+
+    /// Sends data as extended data type `code` (1 = stderr).
+    pub async fn write_extended(&self, code: u32, data: &[u8]) -> Result<(), Error> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = std::future::poll_fn(|cx| self.poll_queue(cx, Some(code), rest))
+                .await
+                .map_err(Error::Io)?;
+            rest = rest.get(n..).unwrap_or(&[]);
+        }
+        Ok(())
+    }
+
+    /// A reader of the channel's extended data (stderr).
+    pub fn stderr(&self) -> Stderr {
+        Stderr {
+            id: self.id,
+            shared: self.shared.clone(),
+            cmds: self.cmds.clone(),
+        }
+    }
+
+    fn poll_queue(
+        &self,
+        cx: &mut Context<'_>,
+        code: Option<u32>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut s = lock(&self.shared);
+        if s.closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "channel closed",
+            )));
+        }
+        if s.outgoing_bytes >= MAX_QUEUED {
+            s.write_waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.len().min(MAX_QUEUED - s.outgoing_bytes);
+        s.outgoing
+            .push_back((code, Bytes::copy_from_slice(buf.get(..n).unwrap_or(&[]))));
+        s.outgoing_bytes += n;
+        drop(s);
+        let _ = self.cmds.send(ChanCmd::Flush(self.id));
+        Poll::Ready(Ok(n))
+    }
+}
+
+fn poll_read_queue(
+    shared: &SharedRef,
+    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    id: ChannelId,
+    stderr: bool,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let mut s = lock(shared);
+    let queue = if stderr { &mut s.stderr } else { &mut s.stdout };
+    let mut copied = 0;
+    while buf.remaining() > 0 {
+        let Some(front) = queue.front_mut() else {
+            break;
+        };
+        let n = front.len().min(buf.remaining());
+        buf.put_slice(front.get(..n).unwrap_or(&[]));
+        front.advance(n);
+        if front.is_empty() {
+            queue.pop_front();
+        }
+        copied += n;
+    }
+    if copied > 0 {
+        drop(s);
+        let _ = cmds.send(ChanCmd::Consume(id, copied));
+        return Poll::Ready(Ok(()));
+    }
+    if s.eof || s.closed {
+        return Poll::Ready(Ok(()));
+    }
+    if stderr {
+        s.stderr_waker = Some(cx.waker().clone());
+    } else {
+        s.read_waker = Some(cx.waker().clone());
+    }
+    Poll::Pending
+}
+
+impl AsyncRead for Channel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read_queue(&self.shared, &self.cmds, self.id, false, cx, buf)
+    }
+}
+
+impl AsyncWrite for Channel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_queue(cx, None, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = lock(&self.shared);
+        if s.outgoing_bytes == 0 || s.closed {
+            return Poll::Ready(Ok(()));
+        }
+        s.write_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.as_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        if self.close_on_drop {
+            let _ = self.cmds.send(ChanCmd::Close(self.id));
+        }
+    }
+}
+
+/// Reads a channel's extended data (stderr).
+pub struct Stderr {
+    id: ChannelId,
+    shared: SharedRef,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+}
+
+impl AsyncRead for Stderr {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read_queue(&self.shared, &self.cmds, self.id, true, cx, buf)
+    }
+}

@@ -1,0 +1,307 @@
+//! The connection layer inside the connection task: the sans-IO [`ConnectionProtocol`] plus the
+//! shared state of every channel handle, pending opens and replies.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use nacre_connection::{
+    ChannelId, ChannelKind, ConnectionConfig, ConnectionProtocol, Event, RequestKind,
+};
+use nacre_wire::ChannelOpenFailureReason;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::channel::{lock, ChanCmd, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
+use crate::error::Error;
+
+/// A channel the peer wants to open: accept it into a [`Channel`] or reject it. Dropping it
+/// rejects it.
+pub struct IncomingChannel {
+    channel: Option<Channel>,
+}
+
+impl IncomingChannel {
+    /// What the peer asks for.
+    pub fn kind(&self) -> Option<&ChannelKind> {
+        self.channel.as_ref().map(Channel::kind)
+    }
+
+    /// Accepts the channel.
+    pub fn accept(mut self) -> Option<Channel> {
+        let ch = self.channel.take()?;
+        let _ = ch.cmds.send(ChanCmd::Accept(ch.id));
+        Some(ch)
+    }
+
+    /// Refuses the channel with `reason`.
+    pub fn reject(mut self, reason: ChannelOpenFailureReason, description: &str) {
+        if let Some(mut ch) = self.channel.take() {
+            ch.close_on_drop = false;
+            let _ = ch
+                .cmds
+                .send(ChanCmd::Reject(ch.id, reason, description.to_owned()));
+        }
+    }
+}
+
+impl Drop for IncomingChannel {
+    fn drop(&mut self) {
+        if let Some(mut ch) = self.channel.take() {
+            ch.close_on_drop = false;
+            let reason = ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED;
+            let _ = ch
+                .cmds
+                .send(ChanCmd::Reject(ch.id, reason, "refused".into()));
+        }
+    }
+}
+
+/// Where the answer to one of our global requests goes.
+type GlobalReply = oneshot::Sender<(bool, Vec<u8>)>;
+
+pub(crate) struct Mux {
+    pub proto: ConnectionProtocol,
+    channels: HashMap<ChannelId, SharedRef>,
+    pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
+    pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
+    pending_globals: VecDeque<Option<GlobalReply>>,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+}
+
+impl Mux {
+    pub fn new(config: ConnectionConfig, cmds: mpsc::UnboundedSender<ChanCmd>) -> Self {
+        Mux {
+            proto: ConnectionProtocol::new(config),
+            channels: HashMap::new(),
+            pending_opens: HashMap::new(),
+            pending_replies: HashMap::new(),
+            pending_globals: VecDeque::new(),
+            cmds,
+        }
+    }
+
+    fn handle(&mut self, id: ChannelId, kind: ChannelKind) -> Channel {
+        let shared: SharedRef = Arc::new(Mutex::new(Shared::default()));
+        self.channels.insert(id, shared.clone());
+        Channel {
+            id,
+            kind,
+            shared,
+            cmds: self.cmds.clone(),
+            close_on_drop: true,
+        }
+    }
+
+    pub fn open(&mut self, kind: ChannelKind, reply: oneshot::Sender<Result<Channel, Error>>) {
+        match self.proto.open(kind.clone()) {
+            Some(id) => {
+                // The handle is made when the peer confirms.
+                self.channels
+                    .insert(id, Arc::new(Mutex::new(Shared::default())));
+                self.pending_opens.insert(id, reply);
+            }
+            None => {
+                let _ = reply.send(Err(Error::Refused("too many channels")));
+            }
+        }
+    }
+
+    pub fn global_request(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        reply: Option<oneshot::Sender<(bool, Vec<u8>)>>,
+    ) {
+        let want = reply.is_some();
+        self.proto.global_request(name, data, want);
+        if want {
+            self.pending_globals.push_back(reply);
+        }
+    }
+
+    /// Routes one protocol event; incoming opens are returned for the application.
+    pub fn on_event(&mut self, ev: Event) -> Option<IncomingChannel> {
+        match ev {
+            Event::OpenRequest { id, kind } => {
+                let ch = self.handle(id, kind);
+                return Some(IncomingChannel { channel: Some(ch) });
+            }
+            Event::Opened { id } => {
+                if let (Some(reply), Some(shared)) =
+                    (self.pending_opens.remove(&id), self.channels.get(&id))
+                {
+                    let kind = self.proto.kind(id).cloned().unwrap_or(ChannelKind::Session);
+                    let ch = Channel {
+                        id,
+                        kind,
+                        shared: shared.clone(),
+                        cmds: self.cmds.clone(),
+                        close_on_drop: true,
+                    };
+                    if let Err(Ok(ch)) = reply.send(Ok(ch)) {
+                        drop(ch); // nobody waits: closing it
+                    }
+                }
+            }
+            Event::OpenFailed {
+                id,
+                reason,
+                description,
+            } => {
+                self.channels.remove(&id);
+                if let Some(reply) = self.pending_opens.remove(&id) {
+                    let _ = reply.send(Err(Error::OpenFailed {
+                        reason,
+                        description,
+                    }));
+                }
+            }
+            Event::Data { id, code, data } => {
+                if let Some(s) = self.channels.get(&id) {
+                    let mut s = lock(s);
+                    match code {
+                        None => {
+                            s.stdout.push_back(data);
+                            if let Some(w) = s.read_waker.take() {
+                                w.wake();
+                            }
+                        }
+                        Some(_) => {
+                            s.stderr.push_back(data);
+                            if let Some(w) = s.stderr_waker.take() {
+                                w.wake();
+                            }
+                        }
+                    }
+                }
+            }
+            Event::WindowAvailable { id } => self.flush(id),
+            Event::Eof { id } => self.update(id, |s| s.eof = true),
+            Event::Closed { id } => {
+                self.update(id, |s| s.closed = true);
+                self.channels.remove(&id);
+                self.pending_replies.remove(&id);
+            }
+            Event::Request {
+                id,
+                request,
+                want_reply,
+                token,
+            } => match request {
+                RequestKind::ExitStatus { code } => {
+                    self.update(id, |s| s.exit = Some(ExitStatus::Code(code)))
+                }
+                RequestKind::ExitSignal {
+                    name,
+                    core_dumped,
+                    message,
+                } => self.update(id, |s| {
+                    s.exit = Some(ExitStatus::Signal {
+                        name,
+                        core_dumped,
+                        message,
+                    })
+                }),
+                request => {
+                    if self.channels.contains_key(&id) {
+                        self.update(id, |s| {
+                            s.requests.push_back(IncomingRequest {
+                                request,
+                                want_reply,
+                                token,
+                            })
+                        });
+                    } else if want_reply {
+                        self.proto.reply_request(id, token, false);
+                    }
+                }
+            },
+            Event::RequestReply { id, ok } => {
+                if let Some(tx) = self
+                    .pending_replies
+                    .get_mut(&id)
+                    .and_then(VecDeque::pop_front)
+                {
+                    let _ = tx.send(ok);
+                }
+            }
+            Event::GlobalRequest {
+                want_reply, token, ..
+            } => {
+                // Forwarding is not served by the runtime yet: refuse (RFC 4254 §4).
+                if want_reply {
+                    self.proto.reply_global(token, false, &[]);
+                }
+            }
+            Event::GlobalReply { ok, data } => {
+                if let Some(Some(tx)) = self.pending_globals.pop_front() {
+                    let _ = tx.send((ok, data));
+                }
+            }
+        }
+        None
+    }
+
+    fn update(&mut self, id: ChannelId, f: impl FnOnce(&mut Shared)) {
+        if let Some(s) = self.channels.get(&id) {
+            let mut s = lock(s);
+            f(&mut s);
+            s.wake_all();
+        }
+    }
+
+    /// Moves queued writes of channel `id` into the protocol as far as the peer's window allows.
+    pub fn flush(&mut self, id: ChannelId) {
+        let Some(shared) = self.channels.get(&id).cloned() else {
+            return;
+        };
+        let mut s = lock(&shared);
+        while let Some((code, data)) = s.outgoing.pop_front() {
+            let n = self.proto.send_data(id, code, &data);
+            s.outgoing_bytes -= n;
+            if n < data.len() {
+                s.outgoing.push_front((code, data.slice(n..)));
+                break;
+            }
+        }
+        if let Some(w) = s.write_waker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn on_cmd(&mut self, cmd: ChanCmd) {
+        match cmd {
+            ChanCmd::Flush(id) => self.flush(id),
+            ChanCmd::Consume(id, n) => self.proto.consume(id, n),
+            ChanCmd::Eof(id) => self.proto.eof(id),
+            ChanCmd::Close(id) => self.proto.close(id),
+            ChanCmd::Request(id, request, reply) => {
+                let want = reply.is_some();
+                if self.proto.request(id, &request, want) {
+                    if let Some(tx) = reply {
+                        self.pending_replies.entry(id).or_default().push_back(tx);
+                    }
+                } else if let Some(tx) = reply {
+                    let _ = tx.send(false);
+                }
+            }
+            ChanCmd::Reply(id, token, ok) => self.proto.reply_request(id, token, ok),
+            ChanCmd::Accept(id) => self.proto.accept_open(id),
+            ChanCmd::Reject(id, reason, text) => {
+                self.channels.remove(&id);
+                self.proto.reject_open(id, reason, &text);
+            }
+        }
+    }
+
+    /// The connection ended: wake every handle.
+    pub fn shutdown(&mut self) {
+        for s in self.channels.values() {
+            let mut s = lock(s);
+            s.closed = true;
+            s.wake_all();
+        }
+        for (_, reply) in self.pending_opens.drain() {
+            let _ = reply.send(Err(Error::Closed));
+        }
+    }
+}
