@@ -76,7 +76,7 @@ async fn exec_exit_codes_and_stderr() {
 async fn stdin_piped_through_sha256sum_with_rekeys() {
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["RekeyLimit 16M"]);
     let conn = login(&sshd).await;
-    let mut ch = within(conn.open_session()).await.unwrap();
+    let ch = within(conn.open_session()).await.unwrap();
     within(ch.exec("sha256sum")).await.unwrap();
     let total = 256 * 1024 * 1024usize;
     let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 253) as u8).collect();
