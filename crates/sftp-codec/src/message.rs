@@ -95,7 +95,7 @@ macro_rules! sftp_struct {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $name $(<$lt>)? {
             /// Request identifier; the response carries the same value (draft §6.1).
             pub id: u32,

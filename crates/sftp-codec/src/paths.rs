@@ -157,7 +157,7 @@ pub enum SymlinkOrder {
 /// [`crate::Request`]) read and write `targetpath` first. For a peer known to follow the draft,
 /// use [`Symlink::decode_ordered`]/[`Symlink::encode_ordered`] with [`SymlinkOrder::Draft`], or
 /// [`Symlink::swapped`] on a decoded value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symlink<'a> {
     /// Request identifier.
     pub id: u32,

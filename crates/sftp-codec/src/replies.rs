@@ -105,7 +105,7 @@ impl_codec!(Status<'a>);
 /// uint32 id
 /// string handle
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle<'a> {
     /// Request identifier.
     pub id: u32,
@@ -279,7 +279,7 @@ sftp_struct! {
 /// uint32 id
 /// ...    any request-specific data
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtendedReply<'a> {
     /// Request identifier.
     pub id: u32,

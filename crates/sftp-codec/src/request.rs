@@ -21,7 +21,7 @@ use crate::response::Unknown;
 /// names stay [`Request::Extended`]. Packet types that are not requests decode as
 /// [`Request::Unknown`] with their request id, so a server can answer them with
 /// SSH_FX_OP_UNSUPPORTED. SYMLINK is read in OpenSSH's argument order (see [`Symlink`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {
     /// SSH_FXP_INIT.
     Init(Init<'a>),

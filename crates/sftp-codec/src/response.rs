@@ -108,7 +108,7 @@ impl Encode for Response<'_> {
 /// uint32 id
 /// ...    data
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unknown<'a> {
     /// The packet type.
     pub packet_type: PacketType,

@@ -165,7 +165,7 @@ pub(crate) use {ext_reply, ext_request};
 /// string extended-request
 /// ...    any request-specific data
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Extended<'a> {
     /// Request identifier.
     pub id: u32,

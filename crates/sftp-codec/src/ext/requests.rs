@@ -133,7 +133,9 @@ ext_request!(Limits, names::LIMITS, "1");
 sftp_struct! {
     /// `expand-path@openssh.com` (version "1"): canonicalizes a path like REALPATH after
     /// expanding a leading `~` or `~user` with shell-like rules. The server answers NAME with one
-    /// entry, like REALPATH, or STATUS.
+    /// entry, like REALPATH, or STATUS. OpenSSH's sftp-server resolves `~` and `~/...` against
+    /// its working directory (the user's home when sshd starts it) and `~user` with the
+    /// password database.
     ///
     /// ```text
     /// byte   SSH_FXP_EXTENDED
@@ -182,7 +184,8 @@ ext_request!(CopyData<'a>, names::COPY_DATA, "1");
 sftp_struct! {
     /// `home-directory` (version "1", as draft-ietf-secsh-filexfer-extensions-00 §5): the home
     /// directory of `username` (empty: the current user). The server answers NAME with one
-    /// entry, like REALPATH, or STATUS.
+    /// entry, like REALPATH, or STATUS. OpenSSH 9.2's sftp-server looks the name up with
+    /// `getpwnam(3)` and answers SSH_FX_FAILURE for the empty name: send the user's name.
     ///
     /// ```text
     /// byte   SSH_FXP_EXTENDED
