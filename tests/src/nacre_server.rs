@@ -9,7 +9,7 @@ use bytes::Bytes;
 use nacre::auth::AuthServerConfig;
 use nacre::transport::Config;
 use nacre::wire::{put, MsgNumber};
-use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo};
+use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo, SessionConfig};
 use nacre_keys::PrivateKey;
 
 /// A nacre server running in this process.
@@ -27,7 +27,7 @@ impl NacreServer {
     /// Starts a server with this transport configuration (its host keys included) that answers
     /// every USERAUTH_REQUEST with USERAUTH_FAILURE (for transport-level tests).
     pub fn start(config: Config) -> NacreServer {
-        Self::start_inner(config, None)
+        Self::start_inner(config, None, None)
     }
 
     /// Starts a server that authenticates users with `policy`; authenticated users are recorded
@@ -37,12 +37,24 @@ impl NacreServer {
         auth: AuthServerConfig,
         policy: Arc<dyn AuthPolicy>,
     ) -> NacreServer {
-        Self::start_inner(config, Some((auth, policy)))
+        Self::start_inner(config, Some((auth, policy)), None)
+    }
+
+    /// Like [`NacreServer::start_with_auth`], and authenticated users get session channels served by
+    /// `sessions` (exec, shell, subsystems).
+    pub fn start_with_sessions(
+        config: Config,
+        auth: AuthServerConfig,
+        policy: Arc<dyn AuthPolicy>,
+        sessions: SessionConfig,
+    ) -> NacreServer {
+        Self::start_inner(config, Some((auth, policy)), Some(Arc::new(sessions)))
     }
 
     fn start_inner(
         config: Config,
         auth: Option<(AuthServerConfig, Arc<dyn AuthPolicy>)>,
+        session_cfg: Option<Arc<SessionConfig>>,
     ) -> NacreServer {
         let keys = config.host_keys.clone();
         let config = Arc::new(config);
@@ -66,7 +78,7 @@ impl NacreServer {
                     tokio::select! {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
-                            let (config, s, e, u, auth) = (config.clone(), s.clone(), e.clone(), u.clone(), auth.clone());
+                            let (config, s, e, u, auth, session_cfg) = (config.clone(), s.clone(), e.clone(), u.clone(), auth.clone(), session_cfg.clone());
                             let peer = stream.peer_addr().ok();
                             tokio::spawn(async move {
                                 match Connection::accept(stream, config).await {
@@ -76,8 +88,12 @@ impl NacreServer {
                                             None => refuse_auth(conn).await,
                                             Some((cfg, policy)) => match conn.authenticate_client(cfg, policy, peer).await {
                                                 Ok(who) => {
+                                                    let user = who.user.clone();
                                                     u.lock().unwrap().push(who);
-                                                    refuse_channels(conn).await;
+                                                    match session_cfg {
+                                                        Some(cfg) => serve_channels(conn, user, cfg).await,
+                                                        None => refuse_channels(conn).await,
+                                                    }
                                                 }
                                                 Err(err) => e.lock().unwrap().push(err.to_string()),
                                             },
@@ -180,5 +196,21 @@ async fn refuse_channels(mut conn: Connection) {
             nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
             "no channels are served here",
         );
+    }
+}
+
+/// Sessions are served with `config`; other channel types are refused.
+async fn serve_channels(mut conn: Connection, user: String, config: Arc<SessionConfig>) {
+    while let Some(incoming) = conn.accept_channel().await {
+        if incoming.kind() == Some(&nacre::connection::ChannelKind::Session) {
+            if let Some(ch) = incoming.accept() {
+                tokio::spawn(nacre::serve_session(ch, user.clone(), config.clone()));
+            }
+        } else {
+            incoming.reject(
+                nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                "only sessions",
+            );
+        }
     }
 }

@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// An OpenSSH authorized_keys file for `--user` (from= and expiry-time= are enforced).
     #[arg(long)]
     authorized_keys: Option<PathBuf>,
+    /// Let clients run commands and shells (as the authenticated user when running as root).
+    #[arg(long)]
+    allow_exec: bool,
     /// The user name clients log in as (default: $USER, else "nacre").
     #[arg(long)]
     user: Option<String>,
@@ -142,6 +145,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let (policy, user, generated) = users(&args)?;
     let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
+    let sessions = Arc::new(nacre::SessionConfig {
+        allow_exec: args.allow_exec,
+        ..nacre::SessionConfig::default()
+    });
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -167,10 +174,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
                 let _ = stream.set_nodelay(true);
-                let (config, policy) = (config.clone(), policy.clone());
+                let (config, policy, sessions) = (config.clone(), policy.clone(), sessions.clone());
                 tokio::spawn(async move {
                     match Connection::accept(stream, config).await {
-                        Ok(conn) => session(conn, peer, policy).await,
+                        Ok(conn) => session(conn, peer, policy, sessions).await,
                         Err(e) => tracing::info!(%peer, error = %e, "handshake failed"),
                     }
                 });
@@ -183,30 +190,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Serves one connection: user authentication with the users policy, then the connection layer.
-/// Channels are not served yet (the runtime's channel API arrives with the connection issue): every
-/// CHANNEL_OPEN is answered with CHANNEL_OPEN_FAILURE (RFC 4254 §5.1), so clients end cleanly.
+/// Serves one connection: user authentication with the users policy, then session channels
+/// (exec and shell with `--allow-exec`); other channel types are refused (forwarding and SFTP come
+/// with later issues).
 async fn session(
     mut conn: Connection,
     peer: std::net::SocketAddr,
     policy: Arc<dyn nacre::AuthPolicy>,
+    sessions: Arc<nacre::SessionConfig>,
 ) {
     let info = conn.info().clone();
     tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
-    match conn
+    let user = match conn
         .authenticate_client(nacre::auth::AuthServerConfig::default(), policy, Some(peer))
         .await
     {
-        Ok(who) => tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated"),
+        Ok(who) => {
+            tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated");
+            who.user
+        }
         Err(e) => {
             tracing::info!(%peer, error = %e, "authentication failed");
             return;
         }
-    }
+    };
     while let Some(incoming) = conn.accept_channel().await {
+        if incoming.kind() == Some(&nacre::connection::ChannelKind::Session) {
+            if let Some(ch) = incoming.accept() {
+                tokio::spawn(nacre::serve_session(ch, user.clone(), sessions.clone()));
+            }
+            continue;
+        }
         incoming.reject(
             nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-            "channels are not served yet",
+            "only session channels are served",
         );
     }
     let reason = conn.closed().await;

@@ -254,24 +254,99 @@ impl Channel {
         code: Option<u32>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let mut s = lock(&self.shared);
-        if s.closed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "channel closed",
-            )));
+        poll_queue(&self.shared, &self.cmds, self.id, cx, code, buf)
+    }
+
+    /// Another writer of the channel's data (it does not close the channel when dropped).
+    pub fn writer(&self) -> ChannelWriter {
+        ChannelWriter {
+            id: self.id,
+            shared: self.shared.clone(),
+            cmds: self.cmds.clone(),
+            code: None,
         }
-        if s.outgoing_bytes >= MAX_QUEUED {
-            s.write_waker = Some(cx.waker().clone());
-            return Poll::Pending;
+    }
+
+    /// A writer of extended data type 1 (stderr).
+    pub fn stderr_writer(&self) -> ChannelWriter {
+        ChannelWriter {
+            id: self.id,
+            shared: self.shared.clone(),
+            cmds: self.cmds.clone(),
+            code: Some(1),
         }
-        let n = buf.len().min(MAX_QUEUED - s.outgoing_bytes);
-        s.outgoing
-            .push_back((code, Bytes::copy_from_slice(buf.get(..n).unwrap_or(&[]))));
-        s.outgoing_bytes += n;
-        drop(s);
-        let _ = self.cmds.send(ChanCmd::Flush(self.id));
-        Poll::Ready(Ok(n))
+    }
+}
+
+fn poll_queue(
+    shared: &SharedRef,
+    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+    code: Option<u32>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let mut s = lock(shared);
+    if s.closed {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "channel closed",
+        )));
+    }
+    if s.outgoing_bytes >= MAX_QUEUED {
+        s.write_waker = Some(cx.waker().clone());
+        return Poll::Pending;
+    }
+    let n = buf.len().min(MAX_QUEUED - s.outgoing_bytes);
+    s.outgoing
+        .push_back((code, Bytes::copy_from_slice(buf.get(..n).unwrap_or(&[]))));
+    s.outgoing_bytes += n;
+    drop(s);
+    let _ = cmds.send(ChanCmd::Flush(id));
+    Poll::Ready(Ok(n))
+}
+
+fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let mut s = lock(shared);
+    if s.outgoing_bytes == 0 || s.closed {
+        return Poll::Ready(Ok(()));
+    }
+    s.write_waker = Some(cx.waker().clone());
+    Poll::Pending
+}
+
+/// A writer of a channel's data or extended data, from [`Channel::writer`] or
+/// [`Channel::stderr_writer`]. Shutting it down sends EOF only for the data writer.
+pub struct ChannelWriter {
+    id: ChannelId,
+    shared: SharedRef,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+    code: Option<u32>,
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_queue(&self.shared, &self.cmds, self.id, cx, self.code, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_drained(&self.shared, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match poll_drained(&self.shared, cx) {
+            Poll::Ready(Ok(())) => {
+                if self.code.is_none() {
+                    let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                }
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
     }
 }
 
@@ -334,12 +409,7 @@ impl AsyncWrite for Channel {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut s = lock(&self.shared);
-        if s.outgoing_bytes == 0 || s.closed {
-            return Poll::Ready(Ok(()));
-        }
-        s.write_waker = Some(cx.waker().clone());
-        Poll::Pending
+        poll_drained(&self.shared, cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

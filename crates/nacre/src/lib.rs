@@ -14,10 +14,11 @@ mod info;
 mod known_hosts;
 mod mux;
 mod policy;
+mod session;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
-pub use channel::{Channel, ExitStatus, IncomingRequest, Stderr};
+pub use channel::{Channel, ChannelWriter, ExitStatus, IncomingRequest, Stderr};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
 pub use handle::{ClientConfig, Connection, ExecOutput};
@@ -31,3 +32,4 @@ pub use nacre_keys as keys;
 pub use nacre_transport as transport;
 pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy};
+pub use session::{serve_session, SessionConfig, SubsystemHandler};

@@ -1,0 +1,113 @@
+//! OpenSSH's `ssh` running commands on the nacre server: stdout and stderr kept apart, stdin piped,
+//! exit codes 0, 1 and 42, a command killed by a signal, env by allowlist, commands run as the
+//! authenticated Unix user.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nacre::auth::AuthServerConfig;
+use nacre::transport::Config;
+use nacre::{hash_password, SessionConfig, User, UsersPolicy};
+use nacre_tests::{
+    ensure_test_user, run_with_input, NacreServer, OpenSshClient, TEST_PASSWORD, TEST_USER,
+};
+
+const T: Duration = Duration::from_secs(60);
+
+fn start() -> (NacreServer, tempfile::TempDir) {
+    ensure_test_user();
+    let mut policy = UsersPolicy::new();
+    policy.insert(
+        TEST_USER,
+        User {
+            password_hash: Some(hash_password(TEST_PASSWORD).unwrap()),
+            ..User::default()
+        },
+    );
+    let sessions = SessionConfig {
+        allow_exec: true,
+        accept_env: vec!["NACRE_TEST".into()],
+        ..SessionConfig::default()
+    };
+    let server = NacreServer::start_with_sessions(
+        Config::server(nacre_testkit::all_host_keys()),
+        AuthServerConfig {
+            failure_delay: Duration::from_millis(10),
+            ..AuthServerConfig::default()
+        },
+        Arc::new(policy),
+        sessions,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    server.write_known_hosts(&dir.path().join("known_hosts"));
+    (server, dir)
+}
+
+fn ssh(server: &NacreServer, dir: &tempfile::TempDir, command: &str) -> OpenSshClient {
+    OpenSshClient::new(server.port())
+        .known_hosts(dir.path().join("known_hosts"))
+        .test_password()
+        .command(command)
+}
+
+#[test]
+fn exit_codes_stdout_stderr_and_user() {
+    let (server, dir) = start();
+    for code in [0, 1, 42] {
+        let out = ssh(
+            &server,
+            &dir,
+            &format!("echo out; echo err >&2; exit {code}"),
+        )
+        .run(T);
+        assert_eq!(out.status.code(), Some(code), "{out}");
+        assert_eq!(out.stdout, "out\n", "{out}");
+        assert_eq!(out.stderr, "err\n", "{out}");
+    }
+    let out = ssh(&server, &dir, "id -un; pwd").run(T);
+    assert_eq!(
+        out.stdout,
+        format!("{TEST_USER}\n{}\n", nacre_tests::test_user_home().display()),
+        "{out}"
+    );
+}
+
+#[test]
+fn stdin_is_piped() {
+    let (server, dir) = start();
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut cmd = ssh(&server, &dir, "sha256sum").build();
+    let out = run_with_input(&mut cmd, Some(&data), T);
+    let expected = {
+        let mut c = std::process::Command::new("sha256sum");
+        run_with_input(&mut c, Some(&data), T).stdout
+    };
+    assert_eq!(out.stdout, expected, "{out}");
+}
+
+#[test]
+fn killed_by_a_signal() {
+    let (server, dir) = start();
+    let out = ssh(&server, &dir, "kill -KILL $$").run(T);
+    // OpenSSH's ssh exits with 255 when the remote command died of a signal.
+    assert_eq!(out.status.code(), Some(255), "{out}");
+}
+
+#[test]
+fn env_by_allowlist() {
+    let (server, dir) = start();
+    let client = ssh(
+        &server,
+        &dir,
+        "echo ${NACRE_TEST:-unset} ${OTHER_VAR:-unset}",
+    )
+    .option("SetEnv", "NACRE_TEST=yes OTHER_VAR=no");
+    let out = client.run(T);
+    assert_eq!(out.stdout, "yes unset\n", "{out}");
+}
