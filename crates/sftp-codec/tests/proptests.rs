@@ -44,15 +44,13 @@ fn attr_input() -> impl Strategy<Value = AttrInput> {
 }
 
 fn build<'a>(input: &AttrInput, pairs: &'a [ExtensionPair<'a>]) -> FileAttributes<'a> {
-    let mut a = FileAttributes::default();
-    a.size = input.size;
-    a.uid_gid = input.uid_gid.map(|(uid, gid)| UidGid { uid, gid });
-    a.permissions = input.permissions;
-    a.ac_mod_time = input.times.map(|(atime, mtime)| AcModTime { atime, mtime });
-    if input.extended.is_some() {
-        a.extended = Some(Seq::from_slice(pairs));
+    FileAttributes {
+        size: input.size,
+        uid_gid: input.uid_gid.map(|(uid, gid)| UidGid { uid, gid }),
+        permissions: input.permissions,
+        ac_mod_time: input.times.map(|(atime, mtime)| AcModTime { atime, mtime }),
+        extended: input.extended.as_ref().map(|_| Seq::from_slice(pairs)),
     }
-    a
 }
 
 proptest! {
@@ -70,7 +68,7 @@ proptest! {
         let bytes = msg.to_bytes();
         prop_assert_eq!(bytes.len(), msg.encoded_len());
         let back: Attrs<'_> = decode_exact(&bytes).unwrap();
-        prop_assert_eq!(back, msg.clone());
+        prop_assert_eq!(back, msg);
         prop_assert_eq!(back.to_bytes(), bytes.clone());
         prop_assert_eq!(back.attrs.flags() & !FileAttributes::KNOWN_FLAGS, 0);
         if let Some(ext) = back.attrs.extended {

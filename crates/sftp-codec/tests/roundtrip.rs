@@ -480,7 +480,7 @@ fn unknown_packet_types_round_trip() {
     };
     let bytes = unknown.to_bytes();
     let req = Request::decode_bytes(&bytes).unwrap();
-    assert_eq!(req, Request::Unknown(unknown.clone()));
+    assert_eq!(req, Request::Unknown(unknown));
     assert_eq!(req.id(), Some(42));
     assert_eq!(req.to_bytes(), bytes);
     let resp = Response::decode_bytes(&bytes).unwrap();
