@@ -62,7 +62,11 @@ pub use paths::{Lstat, Readlink, Realpath, Remove, Rename, Setstat, Stat, Symlin
 pub use replies::{Attrs, Data, ExtendedReply, Handle, Name, NameEntry, Status};
 pub use request::Request;
 pub use response::{Response, Unknown};
-pub use seq::{Item, Seq};
+pub use seq::{Item, Seq, SeqIter};
+
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 /// The protocol version this crate speaks (draft-ietf-secsh-filexfer-02 §4).
 pub const SFTP_VERSION: u32 = 3;

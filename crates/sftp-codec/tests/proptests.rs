@@ -186,3 +186,13 @@ proptest! {
         prop_assert_eq!(dec.buffered(), 0);
     }
 }
+
+#[cfg(feature = "fuzzing")]
+proptest! {
+    #[test]
+    fn fuzzing_entry_points_hold(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        nacre_sftp_codec::fuzzing::request(&bytes);
+        nacre_sftp_codec::fuzzing::response(&bytes);
+        nacre_sftp_codec::fuzzing::frames(&bytes);
+    }
+}

@@ -1,0 +1,65 @@
+//! Fuzzing entry points for the SFTP codec (feature `fuzzing`; docs/FUZZING.md).
+//!
+//! Each function takes arbitrary bytes and must never panic, except through an `assert!` that
+//! flags a real bug (a value that does not survive decode → encode → decode). The cargo-fuzz
+//! targets in `fuzz/` and the stable corpus replay test call these same functions.
+
+#![allow(clippy::panic)]
+
+use nacre_wire::Encode;
+
+use crate::{
+    ExtensionReply, FrameDecoder, LimitsReply, Request, Response, StatvfsReply,
+    UsersGroupsByIdReply,
+};
+
+/// Decodes `data` as one client packet (type byte onwards); whatever decodes must re-encode to
+/// the same bytes (request decoding has no lenient paths).
+pub fn request(data: &[u8]) {
+    if let Ok(req) = Request::decode_bytes(data) {
+        assert_eq!(req.encoded_len(), data.len());
+        assert_eq!(req.to_bytes(), data);
+    }
+}
+
+/// Decodes `data` as one server packet (type byte onwards), with the typed extension replies;
+/// decode → encode → decode must give the same value (STATUS decoding is lenient, so the bytes
+/// may differ).
+pub fn response(data: &[u8]) {
+    if let Ok(resp) = Response::decode_bytes(data) {
+        let bytes = resp.to_bytes();
+        assert_eq!(resp.encoded_len(), bytes.len());
+        assert_eq!(Response::decode_bytes(&bytes).as_ref(), Ok(&resp));
+        if let Response::ExtendedReply(reply) = &resp {
+            let _ = StatvfsReply::from_reply(reply);
+            let _ = LimitsReply::from_reply(reply);
+            let _ = UsersGroupsByIdReply::from_reply(reply);
+        }
+    }
+}
+
+/// Feeds `data` to a frame decoder with a small cap, in chunks whose sizes come from the first
+/// byte, and decodes every frame both ways.
+pub fn frames(data: &[u8]) {
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(chunk).max(1);
+    let mut decoder = FrameDecoder::with_max_len(4096);
+    for piece in rest.chunks(chunk) {
+        if decoder.push(piece).is_err() {
+            return;
+        }
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    let _ = frame.request_id();
+                    request(frame.bytes());
+                    response(frame.bytes());
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
