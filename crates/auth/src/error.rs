@@ -36,6 +36,9 @@ pub enum AuthError {
     /// The server's answer does not belong to the request (e.g. PK_OK for another key).
     #[error("server answered for a different request: {0}")]
     Mismatch(&'static str),
+    /// The client did not authenticate within the login grace time.
+    #[error("login grace time exceeded")]
+    LoginGraceTime,
     /// Too many messages arrived while an answer was pending.
     #[error("too many pipelined authentication requests")]
     Flood,
@@ -53,6 +56,7 @@ impl AuthError {
             | AuthError::UnexpectedMessage { .. }
             | AuthError::UserOrServiceChanged
             | AuthError::Mismatch(_)
+            | AuthError::LoginGraceTime
             | AuthError::Flood => DisconnectReason::PROTOCOL_ERROR,
         }
     }

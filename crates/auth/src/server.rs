@@ -64,6 +64,8 @@ pub struct AuthServerConfig {
     pub failure_delay: Duration,
     /// Signature algorithms accepted for public keys.
     pub pubkey_algorithms: Vec<SignatureAlgorithm>,
+    /// Time allowed to authenticate, from the first message (OpenSSH's LoginGraceTime, 120 s).
+    pub login_grace_time: Option<Duration>,
 }
 
 impl Default for AuthServerConfig {
@@ -82,6 +84,7 @@ impl Default for AuthServerConfig {
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),
+            login_grace_time: Some(Duration::from_secs(120)),
         }
     }
 }
@@ -197,6 +200,8 @@ pub struct AuthServer {
     pending_key: Option<(PublicKey, SignatureAlgorithm)>,
     kbd_prompts: Option<usize>,
     delayed_until: Option<Instant>,
+    /// End of the login grace time, fixed by the first time seen.
+    grace_deadline: Option<Instant>,
     held: VecDeque<Vec<u8>>,
     banner_sent: bool,
     done: bool,
@@ -219,6 +224,7 @@ impl AuthServer {
             pending_key: None,
             kbd_prompts: None,
             delayed_until: None,
+            grace_deadline: None,
             held: VecDeque::new(),
             banner_sent: false,
             done: false,
@@ -240,9 +246,27 @@ impl AuthServer {
         self.events.pop_front()
     }
 
-    /// When [`AuthServer::handle_timeout`] must be called (a delayed failure is due).
+    /// When [`AuthServer::handle_timeout`] must be called (a delayed failure is due, or the login
+    /// grace time ends).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.delayed_until
+        let grace = self.grace_deadline.filter(|_| !self.done);
+        match (self.delayed_until, grace) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn check_grace(&mut self, now: Instant) -> Result<(), AuthError> {
+        if self.done {
+            return Ok(());
+        }
+        if let Some(grace) = self.config.login_grace_time {
+            let deadline = *self.grace_deadline.get_or_insert(now + grace);
+            if now >= deadline {
+                return Err(AuthError::LoginGraceTime);
+            }
+        }
+        Ok(())
     }
 
     /// Whether events wait to be polled.
@@ -262,6 +286,7 @@ impl AuthServer {
 
     /// Releases a delayed failure and the packets that waited behind it.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
+        self.check_grace(now)?;
         if self.delayed_until.is_some_and(|due| now >= due) {
             self.delayed_until = None;
             while self.delayed_until.is_none() {
@@ -276,6 +301,7 @@ impl AuthServer {
 
     /// Feeds one service-layer payload from the client.
     pub fn handle_packet(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
+        self.check_grace(now)?;
         if self.delayed_until.is_some() {
             if self.held.len() >= MAX_HELD {
                 return Err(AuthError::Flood);

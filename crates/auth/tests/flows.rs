@@ -535,3 +535,23 @@ fn banner_is_sent_once_before_the_first_answer() {
     .unwrap();
     assert_eq!(banners, vec!["Welcome\n".to_owned()]);
 }
+
+/// OpenSSH CVE-2024-6387 class: a client that never finishes authenticating is cut off when the
+/// login grace time ends, on the simulated clock.
+#[test]
+fn login_grace_time_ends_a_stalled_login() {
+    let cfg = AuthServerConfig {
+        login_grace_time: Some(Duration::from_secs(120)),
+        ..config()
+    };
+    let mut s = AuthServer::new(cfg, SID);
+    let t0 = Instant::now();
+    let mut c = AuthClient::new("alice", SID, None);
+    s.handle_packet(&c.poll_transmit().unwrap(), t0).unwrap();
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(120)));
+    s.handle_timeout(t0 + Duration::from_secs(119)).unwrap();
+    assert_eq!(
+        s.handle_timeout(t0 + Duration::from_secs(120)),
+        Err(AuthError::LoginGraceTime)
+    );
+}

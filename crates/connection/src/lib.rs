@@ -4,11 +4,13 @@
 
 mod channel;
 mod error;
+mod liveness;
 pub mod msg;
 mod protocol;
 
 pub use channel::Phase;
 pub use error::ConnectionError;
+pub use liveness::LivenessConfig;
 pub use msg::kinds::ChannelKind;
 pub use msg::requests::RequestKind;
 pub use protocol::{ChannelId, ConnectionConfig, ConnectionProtocol, Event};

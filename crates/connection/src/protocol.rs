@@ -6,12 +6,14 @@
 //! go out in the order the requests came, as RFC 4254 requires.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use bytes::Bytes;
 use nacre_wire::{decode_exact, ChannelOpenFailureReason, Encode, MsgNumber};
 
 use crate::channel::{Channel, Phase};
 use crate::error::ConnectionError;
+use crate::liveness::{Liveness, LivenessConfig, Tick};
 use crate::msg::channel::{
     ChannelData, ChannelOpen, ChannelOpenConfirmation, ChannelOpenFailure, ChannelRequest,
     ChannelSignal, WindowAdjust,
@@ -153,8 +155,10 @@ pub struct ConnectionProtocol {
     /// Answers to the peer's want-reply global requests, in order.
     global_pending: VecDeque<(u64, Option<GlobalAnswer>)>,
     /// Our want-reply global requests waiting for an answer.
-    our_globals: u32,
+    /// Our want-reply global requests in order: true for our own keepalive probes.
+    our_global_origins: VecDeque<bool>,
     no_more_sessions: bool,
+    liveness: Liveness,
 }
 
 impl ConnectionProtocol {
@@ -168,9 +172,39 @@ impl ConnectionProtocol {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             global_pending: VecDeque::new(),
-            our_globals: 0,
+            our_global_origins: VecDeque::new(),
             no_more_sessions: false,
+            liveness: Liveness::default(),
         }
+    }
+
+    /// Sets keepalive and idle limits.
+    pub fn set_liveness(&mut self, config: LivenessConfig) {
+        self.liveness = Liveness::new(config);
+    }
+
+    /// Tells the machine the time: sends keepalive probes when the peer has been quiet, and fails
+    /// when too many went unanswered or no channel was open for too long.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ConnectionError> {
+        match self.liveness.tick(now, self.channels.len()) {
+            Tick::Idle => Ok(()),
+            Tick::Probe => {
+                self.our_global_origins.push_back(true);
+                self.send(&GlobalRequest {
+                    name: "keepalive@openssh.com",
+                    want_reply: true,
+                    data: &[],
+                });
+                Ok(())
+            }
+            Tick::Dead(n) => Err(ConnectionError::KeepaliveTimeout(n)),
+            Tick::Unused => Err(ConnectionError::Inactive),
+        }
+    }
+
+    /// When [`ConnectionProtocol::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.liveness.deadline()
     }
 
     /// The next payload to send.
@@ -335,7 +369,7 @@ impl ConnectionProtocol {
     /// Sends a global request; with `want_reply` an [`Event::GlobalReply`] follows.
     pub fn global_request(&mut self, name: &str, data: &[u8], want_reply: bool) {
         if want_reply {
-            self.our_globals += 1;
+            self.our_global_origins.push_back(false);
         }
         self.send(&GlobalRequest {
             name,
@@ -438,6 +472,7 @@ impl ConnectionProtocol {
 
     /// Feeds one service-layer payload (message numbers 80–127) from the peer.
     pub fn handle_packet(&mut self, payload: &Bytes) -> Result<(), ConnectionError> {
+        self.liveness.on_packet();
         let msg = payload.first().copied().unwrap_or(0);
         let bad = ConnectionError::malformed(msg);
         match MsgNumber(msg) {
@@ -446,18 +481,19 @@ impl ConnectionProtocol {
                 self.on_global_request(&req);
             }
             MsgNumber::REQUEST_SUCCESS | MsgNumber::REQUEST_FAILURE => {
-                if self.our_globals == 0 {
+                let Some(keepalive) = self.our_global_origins.pop_front() else {
                     return Err(ConnectionError::UnexpectedReply {
                         msg,
                         context: "no global request outstanding",
                     });
+                };
+                if !keepalive {
+                    let data = payload.get(1..).unwrap_or(&[]).to_vec();
+                    self.events.push_back(Event::GlobalReply {
+                        ok: msg == MsgNumber::REQUEST_SUCCESS.0,
+                        data,
+                    });
                 }
-                self.our_globals -= 1;
-                let data = payload.get(1..).unwrap_or(&[]).to_vec();
-                self.events.push_back(Event::GlobalReply {
-                    ok: msg == MsgNumber::REQUEST_SUCCESS.0,
-                    data,
-                });
             }
             MsgNumber::CHANNEL_OPEN => {
                 let open: ChannelOpen<'_> = decode_exact(payload).map_err(bad)?;

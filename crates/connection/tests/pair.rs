@@ -455,3 +455,93 @@ fn replies_nobody_asked_for_are_fatal() {
         Err(ConnectionError::UnexpectedReply { .. })
     ));
 }
+
+mod liveness {
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use nacre_connection::{
+        ConnectionConfig, ConnectionError, ConnectionProtocol, Event, LivenessConfig,
+    };
+
+    fn keepalive(interval: u64, max: u32) -> ConnectionProtocol {
+        let mut c = ConnectionProtocol::new(ConnectionConfig::default());
+        c.set_liveness(LivenessConfig {
+            keepalive_interval: Some(Duration::from_secs(interval)),
+            keepalive_max: max,
+            unused_timeout: None,
+        });
+        c
+    }
+
+    #[test]
+    fn unanswered_keepalives_end_the_connection_on_the_simulated_clock() {
+        let mut c = keepalive(15, 3);
+        let t0 = Instant::now();
+        c.handle_timeout(t0).unwrap();
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+        let mut probes = 0;
+        let mut t = t0;
+        let err = loop {
+            t += Duration::from_secs(15);
+            match c.handle_timeout(t) {
+                Ok(()) => {}
+                Err(e) => break e,
+            }
+            while let Some(p) = c.poll_transmit() {
+                assert_eq!(p[0], 80);
+                assert!(p.windows(21).any(|w| w == b"keepalive@openssh.com"));
+                probes += 1;
+            }
+        };
+        assert_eq!(probes, 3);
+        assert_eq!(err, ConnectionError::KeepaliveTimeout(3));
+        assert_eq!(t - t0, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn answered_keepalives_keep_it_alive_and_stay_internal() {
+        let mut c = keepalive(10, 1);
+        let mut t = Instant::now();
+        c.handle_timeout(t).unwrap();
+        for _ in 0..20 {
+            t += Duration::from_secs(10);
+            c.handle_timeout(t).unwrap();
+            if let Some(p) = c.poll_transmit() {
+                assert_eq!(p[0], 80);
+                // The peer answers (failure, as OpenSSH does): activity resets the count.
+                c.handle_packet(&Bytes::from_static(&[82])).unwrap();
+            }
+        }
+        assert!(
+            c.poll_event().is_none(),
+            "keepalive replies never reach the application"
+        );
+    }
+
+    #[test]
+    fn unused_connection_timeout() {
+        let mut c = ConnectionProtocol::new(ConnectionConfig::default());
+        c.set_liveness(LivenessConfig {
+            unused_timeout: Some(Duration::from_secs(30)),
+            ..LivenessConfig::default()
+        });
+        let t0 = Instant::now();
+        c.handle_timeout(t0).unwrap();
+        c.handle_timeout(t0 + Duration::from_secs(29)).unwrap();
+        assert_eq!(
+            c.handle_timeout(t0 + Duration::from_secs(30)),
+            Err(ConnectionError::Inactive)
+        );
+        // With a channel open, the clock does not run.
+        let mut c = ConnectionProtocol::new(ConnectionConfig::default());
+        c.set_liveness(LivenessConfig {
+            unused_timeout: Some(Duration::from_secs(30)),
+            ..LivenessConfig::default()
+        });
+        c.open(nacre_connection::ChannelKind::Session).unwrap();
+        c.handle_timeout(t0).unwrap();
+        c.handle_timeout(t0 + Duration::from_secs(3600)).unwrap();
+        let _ = Event::Eof { id: 0 };
+    }
+}

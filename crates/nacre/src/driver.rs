@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nacre_connection::{ChannelKind, ConnectionConfig};
+use nacre_connection::{ChannelKind, ConnectionConfig, LivenessConfig};
 use nacre_keys::PublicKey;
 use nacre_transport::{Event, SendError, Transport, TransportError};
 use nacre_wire::{DisconnectReason, MsgNumber};
@@ -35,6 +35,7 @@ pub(crate) enum Command {
     Disconnect(DisconnectReason, String),
     Open(ChannelKind, oneshot::Sender<Result<Channel, Error>>),
     Global(String, Vec<u8>, Option<oneshot::Sender<(bool, Vec<u8>)>>),
+    Liveness(LivenessConfig),
 }
 
 /// What the task reports to the handle.
@@ -129,6 +130,32 @@ impl State {
     fn start_connection_layer(&mut self) {
         self.connection_layer = true;
         self.transport.set_authenticated();
+        self.tick_connection_layer();
+    }
+
+    /// Feeds the time to the connection layer (keepalive probes, idle limit).
+    fn tick_connection_layer(&mut self) {
+        if !self.connection_layer {
+            return;
+        }
+        let now = tokio::time::Instant::now().into_std();
+        if let Err(e) = self.mux.proto.handle_timeout(now) {
+            self.transport.disconnect(e.reason(), &e.to_string());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        let transport = self.transport.poll_timeout();
+        let conn = self
+            .mux
+            .proto
+            .poll_timeout()
+            .filter(|_| self.connection_layer);
+        let next = match (transport, conn) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(tokio::time::Instant::from_std)
     }
 
     fn on_events(&mut self) {
@@ -171,6 +198,10 @@ impl State {
             Command::Disconnect(reason, text) => self.transport.disconnect(reason, &text),
             Command::Open(kind, reply) => self.mux.open(kind, reply),
             Command::Global(name, data, reply) => self.mux.global_request(&name, &data, reply),
+            Command::Liveness(config) => {
+                self.mux.proto.set_liveness(config);
+                self.tick_connection_layer();
+            }
         }
     }
 }
@@ -212,10 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 let _ = wr.shutdown().await;
                 break reason;
             }
-            let timeout = st
-                .transport
-                .poll_timeout()
-                .map(tokio::time::Instant::from_std);
+            let timeout = st.next_deadline();
             let room = st.wbuf.len() < MAX_PENDING_WRITE && st.held.is_empty();
             let can_read = !eof && st.transport.wants_input() && st.pending_up.is_empty() && room;
             tokio::select! {
@@ -246,6 +274,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 },
                 () = sleep_until(timeout), if timeout.is_some() => {
                     st.transport.handle_timeout(tokio::time::Instant::now().into_std());
+                    st.tick_connection_layer();
                 }
             }
         };

@@ -172,6 +172,18 @@ impl Connection {
             .map_err(|_| Error::Closed)
     }
 
+    /// Sets keepalive probes and the idle limit of the connection layer (after authentication):
+    /// a peer that stops answering, or a connection without channels for too long, is closed.
+    pub async fn set_liveness(
+        &self,
+        config: nacre_connection::LivenessConfig,
+    ) -> Result<(), Error> {
+        self.commands
+            .send(Command::Liveness(config))
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
     /// Opens a channel of `kind` (after authentication).
     pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
         let (tx, rx) = oneshot::channel();
