@@ -14,6 +14,7 @@ mod info;
 mod known_hosts;
 mod mux;
 mod policy;
+mod pty;
 mod session;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
@@ -32,4 +33,5 @@ pub use nacre_keys as keys;
 pub use nacre_transport as transport;
 pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy};
+pub use pty::{PtyRequest, WindowSize};
 pub use session::{serve_session, SessionConfig, SubsystemHandler};

@@ -1,38 +1,69 @@
 //! Server side of session channels (RFC 4254 §6): `exec` and `shell` run real processes with the
 //! channel as stdin/stdout/stderr and report the exit status or signal; `env` by allowlist;
 //! `subsystem` through a registry (SFTP plugs in there). Processes run as the authenticated user
-//! (through `runuser`) when the server runs as root, else as the server's own user.
+//! (through `setpriv`) when the server runs as root, else as the server's own user.
+//!
+//! A `pty-req` before `exec`/`shell` makes the process run on a pseudo-terminal (see
+//! [`crate::pty`]): one output stream, TERM set, `window-change` resizing it. While a process
+//! runs, `signal` requests reach it (its process group on a pty).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nacre_connection::RequestKind;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use crate::channel::{Channel, IncomingRequest};
+use crate::channel::{Channel, ChannelWriter, IncomingRequest};
+use crate::pty::{self, PtyRequest, SlaveOwner, WindowSize};
+
+/// After a pty process exited, how long its output may stay silent before the session ends
+/// anyway (a background job can keep the terminal open forever).
+const PTY_DRAIN_IDLE: Duration = Duration::from_millis(300);
+/// After the channel closed under a running pty process, how long the process has to leave
+/// after the hangup (SIGHUP) before it is killed.
+const PTY_HANGUP_GRACE: Duration = Duration::from_secs(2);
 
 /// A subsystem: takes the channel once the request was accepted.
 pub type SubsystemHandler =
     Arc<dyn Fn(Channel) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// What sessions may do.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SessionConfig {
     /// Allow `exec` and `shell`.
     pub allow_exec: bool,
+    /// Accept `pty-req` (default: true): `exec`/`shell` then run on a pseudo-terminal.
+    pub allow_pty: bool,
     /// Environment variables a client may set (`env` requests), like sshd's AcceptEnv.
     pub accept_env: Vec<String>,
     /// Subsystems by name.
     pub subsystems: HashMap<String, SubsystemHandler>,
 }
 
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            allow_exec: false,
+            allow_pty: true,
+            accept_env: Vec::new(),
+            subsystems: HashMap::new(),
+        }
+    }
+}
+
 /// Serves one accepted session channel for `user` until it closes.
 pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionConfig>) {
     let mut env: Vec<(String, String)> = Vec::new();
+    let mut pty: Option<PtyRequest> = None;
     while let Some(req) = channel.next_request().await {
         match &req.request {
             RequestKind::Env { name, value } => {
@@ -42,12 +73,53 @@ pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionCo
                 }
                 let _ = channel.reply(&req, ok);
             }
+            RequestKind::PtyReq {
+                term,
+                cols,
+                rows,
+                width_px,
+                height_px,
+                modes,
+            } => {
+                // One pty per session (RFC 4254 §6.2 allows refusing).
+                let ok = config.allow_pty && pty.is_none();
+                if ok {
+                    pty = Some(PtyRequest {
+                        term: term.clone(),
+                        size: WindowSize {
+                            cols: *cols,
+                            rows: *rows,
+                            width_px: *width_px,
+                            height_px: *height_px,
+                        },
+                        modes: modes.clone(),
+                    });
+                }
+                let _ = channel.reply(&req, ok);
+            }
+            RequestKind::WindowChange {
+                cols,
+                rows,
+                width_px,
+                height_px,
+            } => {
+                // Before the shell starts: the pty will start at this size.
+                if let Some(p) = pty.as_mut() {
+                    p.size = WindowSize {
+                        cols: *cols,
+                        rows: *rows,
+                        width_px: *width_px,
+                        height_px: *height_px,
+                    };
+                }
+                let _ = channel.reply(&req, pty.is_some());
+            }
             RequestKind::Exec { command } if config.allow_exec => {
                 let command = String::from_utf8_lossy(command).into_owned();
-                return run(channel, &req, &user, Some(&command), env).await;
+                return run(channel, &req, &user, Some(&command), env, pty).await;
             }
             RequestKind::Shell if config.allow_exec => {
-                return run(channel, &req, &user, None, env).await
+                return run(channel, &req, &user, None, env, pty).await
             }
             RequestKind::Subsystem { name } => match config.subsystems.get(name) {
                 Some(handler) => {
@@ -59,7 +131,7 @@ pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionCo
                 }
             },
             _ => {
-                // pty-req, x11-req, auth-agent-req, signal before a process, ...: refused.
+                // x11-req, auth-agent-req, signal before a process, ...: refused.
                 let _ = channel.reply(&req, false);
             }
         }
@@ -125,69 +197,108 @@ fn command_for(user: &str, command: Option<&str>) -> Command {
     cmd
 }
 
+/// Who gets the pty slave: when the server runs as root, the user (group `tty`), as sshd does;
+/// otherwise it stays the server's.
+fn slave_owner(user: &str) -> Option<SlaveOwner> {
+    if !is_root() {
+        return None;
+    }
+    let (uid, gid, _, _) = passwd_entry(user)?;
+    let uid = uid.parse().ok()?;
+    let gid = gid.parse().ok()?;
+    Some(SlaveOwner {
+        uid,
+        gid: pty::tty_group(gid),
+    })
+}
+
+/// A second handle on `channel` for answering requests while the first one is read from; it
+/// does not close the channel when dropped.
+fn control_handle(channel: &Channel) -> Channel {
+    Channel {
+        id: channel.id,
+        kind: channel.kind.clone(),
+        shared: channel.shared.clone(),
+        cmds: channel.cmds.clone(),
+        close_on_drop: false,
+    }
+}
+
+/// Answers the requests that come while a process runs: `signal` (to the process, or its
+/// process group on a pty), `window-change` (on a pty); anything else is refused. Returns once
+/// the channel closed.
+async fn serve_requests(control: &Channel, pid: Option<u32>, pty_master: Option<&OwnedFd>) {
+    while let Some(req) = control.next_request().await {
+        let ok = match (&req.request, pty_master) {
+            (
+                RequestKind::WindowChange {
+                    cols,
+                    rows,
+                    width_px,
+                    height_px,
+                },
+                Some(master),
+            ) => {
+                let size = WindowSize {
+                    cols: *cols,
+                    rows: *rows,
+                    width_px: *width_px,
+                    height_px: *height_px,
+                };
+                pty::resize(master, size)
+                    .map_err(|e| tracing::debug!(error = %e, "cannot resize the pty"))
+                    .is_ok()
+            }
+            (RequestKind::Signal { name }, _) => match pid {
+                Some(pid) => pty::send_signal(pid, name, pty_master.is_some())
+                    .map_err(|e| tracing::debug!(error = %e, signal = %name, "cannot signal"))
+                    .is_ok(),
+                None => false,
+            },
+            _ => false,
+        };
+        let _ = control.reply(&req, ok);
+    }
+}
+
 async fn run(
-    channel: Channel,
+    mut channel: Channel,
     req: &IncomingRequest,
     user: &str,
     command: Option<&str>,
     env: Vec<(String, String)>,
+    pty: Option<PtyRequest>,
 ) {
     let mut cmd = command_for(user, command);
-    cmd.envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot start the command");
-            let _ = channel.reply(req, false);
-            let _ = channel.close();
-            return;
+    cmd.envs(env).kill_on_drop(true);
+    let status = match pty {
+        Some(p) => {
+            cmd.env("TERM", &p.term);
+            run_on_pty(&mut channel, req, cmd, &p, slave_owner(user)).await
         }
+        None => run_on_pipes(&mut channel, req, cmd).await,
     };
-    let _ = channel.reply(req, true);
-    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
+    let Some(status) = status else {
         return;
     };
-    let (mut out_w, mut err_w) = (channel.writer(), channel.stderr_writer());
-    let mut channel = channel;
-    let status = {
-        let outputs = async {
-            let _ = tokio::join!(
-                tokio::io::copy(&mut stdout, &mut out_w),
-                tokio::io::copy(&mut stderr, &mut err_w)
-            );
-            let _ = out_w.flush().await;
-            let _ = err_w.flush().await;
-            child.wait().await
-        };
-        tokio::pin!(outputs);
-        let input = async {
-            let _ = tokio::io::copy(&mut channel, &mut stdin).await;
-            drop(stdin);
-        };
-        // The command's end ends the session even if the client never closes stdin (RFC 4254 §6.10).
-        tokio::select! {
-            status = &mut outputs => status,
-            () = input => outputs.await,
-        }
-    };
     let exit = match status {
-        Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
-            (Some(code), _) => RequestKind::ExitStatus {
-                code: u32::try_from(code).unwrap_or(255),
-            },
-            (None, Some(sig)) => RequestKind::ExitSignal {
-                name: signal_name(sig).to_owned(),
-                core_dumped: false,
-                message: String::new(),
-            },
-            (None, None) => RequestKind::ExitStatus { code: 255 },
-        },
+        Ok(s) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (s.code(), s.signal()) {
+                (Some(code), _) => RequestKind::ExitStatus {
+                    code: u32::try_from(code).unwrap_or(255),
+                },
+                (None, Some(sig)) => RequestKind::ExitSignal {
+                    // OpenSSH's name for a signal outside RFC 4254's list.
+                    name: pty::signal_name(sig)
+                        .unwrap_or("SIG@openssh.com")
+                        .to_owned(),
+                    core_dumped: s.core_dumped(),
+                    message: String::new(),
+                },
+                (None, None) => RequestKind::ExitStatus { code: 255 },
+            }
+        }
         Err(_) => RequestKind::ExitStatus { code: 255 },
     };
     tracing::debug!(?exit, "command finished");
@@ -196,21 +307,173 @@ async fn run(
     let _ = channel.close();
 }
 
-/// RFC 4254 §6.10 signal names.
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        1 => "HUP",
-        2 => "INT",
-        3 => "QUIT",
-        4 => "ILL",
-        6 => "ABRT",
-        8 => "FPE",
-        9 => "KILL",
-        10 => "USR1",
-        11 => "SEGV",
-        13 => "PIPE",
-        14 => "ALRM",
-        15 => "TERM",
-        _ => "USR2",
+/// Runs `cmd` with pipes: stdout as data, stderr as extended data. `None` if it could not start.
+async fn run_on_pipes(
+    channel: &mut Channel,
+    req: &IncomingRequest,
+    mut cmd: Command,
+) -> Option<io::Result<std::process::ExitStatus>> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the command");
+            let _ = channel.reply(req, false);
+            let _ = channel.close();
+            return None;
+        }
+    };
+    let _ = channel.reply(req, true);
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return None;
+    };
+    let control = control_handle(channel);
+    let pid = child.id();
+    let requests = async {
+        serve_requests(&control, pid, None).await;
+        // The channel closed: the command still runs to its end, as before.
+        std::future::pending::<Infallible>().await
+    };
+    let (mut out_w, mut err_w) = (channel.writer(), channel.stderr_writer());
+    let outputs = async {
+        let _ = tokio::join!(
+            tokio::io::copy(&mut stdout, &mut out_w),
+            tokio::io::copy(&mut stderr, &mut err_w)
+        );
+        let _ = out_w.flush().await;
+        let _ = err_w.flush().await;
+        child.wait().await
+    };
+    tokio::pin!(outputs);
+    let input = async {
+        let _ = tokio::io::copy(channel, &mut stdin).await;
+        drop(stdin);
+    };
+    // The command's end ends the session even if the client never closes stdin (RFC 4254 §6.10).
+    let work = async {
+        tokio::select! {
+            status = &mut outputs => status,
+            () = input => outputs.await,
+        }
+    };
+    tokio::select! {
+        status = work => Some(status),
+        never = requests => match never {},
+    }
+}
+
+/// How far the pty output pump got: bytes read, and whether it waits for the pty (not for the
+/// channel's window).
+#[derive(Default)]
+struct Progress {
+    reads: AtomicU64,
+    waiting_for_pty: AtomicBool,
+}
+
+/// Copies the pty's output to the channel until the pty has no writer left (EIO) or the channel
+/// closed.
+async fn pump(mut master: pty_process::OwnedReadPty, mut out: ChannelWriter, progress: &Progress) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        progress.waiting_for_pty.store(true, Ordering::SeqCst);
+        let n = match master.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        progress.waiting_for_pty.store(false, Ordering::SeqCst);
+        progress.reads.fetch_add(1, Ordering::SeqCst);
+        if out.write_all(buf.get(..n).unwrap_or(&[])).await.is_err() {
+            break;
+        }
+    }
+    let _ = out.flush().await;
+}
+
+/// Runs `cmd` on a new pty: the master carries stdin and the one output stream. `None` if it could
+/// not start or the channel closed before the process ended.
+async fn run_on_pty(
+    channel: &mut Channel,
+    req: &IncomingRequest,
+    cmd: Command,
+    request: &PtyRequest,
+    owner: Option<SlaveOwner>,
+) -> Option<io::Result<std::process::ExitStatus>> {
+    let pty::PtyProcess {
+        master,
+        control: master_ctl,
+        mut child,
+    } = match pty::spawn(cmd, request, owner) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the command on a pty");
+            let _ = channel.reply(req, false);
+            let _ = channel.close();
+            return None;
+        }
+    };
+    let _ = channel.reply(req, true);
+    let control = control_handle(channel);
+    let pid = child.id();
+    let progress = Progress::default();
+    let (reader, mut writer) = master.into_split();
+    let out = channel.writer();
+    let status = {
+        let output = pump(reader, out, &progress);
+        tokio::pin!(output);
+        // Input goes to the terminal; the client's EOF does not reach the process (there is no
+        // end of a terminal's input, as with sshd).
+        let input = tokio::io::copy(channel, &mut writer);
+        tokio::pin!(input);
+        let requests = serve_requests(&control, pid, Some(&master_ctl));
+        tokio::pin!(requests);
+        let (mut input_done, mut output_done) = (false, false);
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break Some(status),
+                _ = &mut input, if !input_done => input_done = true,
+                () = &mut output, if !output_done => output_done = true,
+                () = &mut requests => break None,
+            }
+        };
+        if status.is_some() && !output_done {
+            // The output still in the pty, unless something else keeps the terminal open.
+            loop {
+                let seen = progress.reads.load(Ordering::SeqCst);
+                match tokio::time::timeout(PTY_DRAIN_IDLE, output.as_mut()).await {
+                    Ok(()) => break,
+                    Err(_) => {
+                        if progress.waiting_for_pty.load(Ordering::SeqCst)
+                            && progress.reads.load(Ordering::SeqCst) == seen
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        status
+    };
+    // Closing every master descriptor hangs the terminal up (SIGHUP to its processes).
+    drop(writer);
+    drop(master_ctl);
+    match status {
+        Some(status) => {
+            let _ = channel.flush().await;
+            Some(status)
+        }
+        None => {
+            if tokio::time::timeout(PTY_HANGUP_GRACE, child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+            None
+        }
     }
 }
