@@ -1,5 +1,7 @@
 //! The `nacre` command-line program.
 
+mod exec;
+mod keygen;
 mod options;
 mod probe;
 mod serve;
@@ -16,10 +18,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an SSH server (transport and service request; authentication and SFTP arrive later).
+    /// Run an SSH server.
     Serve(serve::ServeArgs),
     /// Connect to a server and report what it offers and what was negotiated.
     Probe(probe::ProbeArgs),
+    /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
+    Exec(exec::ExecArgs),
+    /// Generate a key, or show a key's fingerprint (-l) or public key (-y), like ssh-keygen.
+    Keygen(keygen::KeygenArgs),
 }
 
 #[tokio::main]
@@ -34,5 +40,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
         Command::Probe(args) => probe::run(args).await,
+        Command::Keygen(args) => keygen::run(args),
+        Command::Exec(args) => {
+            let code = exec::run(args).await?;
+            std::process::exit(code);
+        }
     }
 }

@@ -1,0 +1,65 @@
+//! `nacre exec` against OpenSSH's sshd: stdout and stderr apart, stdin streamed, the exit status
+//! propagated, known_hosts checked.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::Duration;
+
+use nacre_tests::{ensure_test_user, run_with_input, KeyType, OpenSshServer, TEST_PASSWORD};
+
+fn nacre_exec(
+    sshd: &OpenSshServer,
+    known_hosts: &std::path::Path,
+    strict: &str,
+    command: &[&str],
+    input: &[u8],
+) -> nacre_tests::CmdOutput {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "exec",
+        "-p",
+        &sshd.port().to_string(),
+        "-o",
+        &format!("UserKnownHostsFile={}", known_hosts.display()),
+    ])
+    .args([
+        "-o",
+        &format!("StrictHostKeyChecking={strict}"),
+        "peer@127.0.0.1",
+        "--",
+    ])
+    .args(command)
+    .env("NACRE_PASSWORD", TEST_PASSWORD)
+    .env_remove("SSH_AUTH_SOCK")
+    .env("HOME", known_hosts.parent().unwrap());
+    run_with_input(&mut cmd, Some(input), Duration::from_secs(60))
+}
+
+#[test]
+fn exec_streams_and_propagates_the_exit_status() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    // Unknown host with StrictHostKeyChecking=yes: refused.
+    let out = nacre_exec(&sshd, &kh, "yes", &["true"], b"");
+    assert!(!out.success(), "{out}");
+    // accept-new adds it; then the command runs.
+    let out = nacre_exec(
+        &sshd,
+        &kh,
+        "accept-new",
+        &["sh", "-c", "'cat; echo err >&2; exit 7'"],
+        b"hello stdin",
+    );
+    assert_eq!(out.status.code(), Some(7), "{out}");
+    assert_eq!(out.stdout, "hello stdin");
+    assert!(out.stderr.ends_with("err\n"), "{out}");
+    // Now known: strict mode works.
+    let out = nacre_exec(&sshd, &kh, "yes", &["echo", "ok"], b"");
+    assert_eq!(out.stdout, "ok\n", "{out}");
+}
