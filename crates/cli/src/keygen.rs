@@ -78,7 +78,7 @@ fn public_of(args: &KeygenArgs) -> anyhow::Result<(PublicKey, String)> {
             return Ok((key, comment));
         }
     }
-    let pass = (!args.old_passphrase.is_empty()).then(|| args.old_passphrase.as_bytes());
+    let pass = (!args.old_passphrase.is_empty()).then_some(args.old_passphrase.as_bytes());
     match PrivateKey::from_file_bytes(&bytes, pass) {
         Ok(key) => Ok((key.public_key(), key.comment().to_owned())),
         Err(e) => {
