@@ -296,9 +296,10 @@ pub(crate) fn signal_name(raw: i32) -> Option<&'static str> {
         .map(|(n, _)| *n)
 }
 
-/// Sends the signal named `name` (RFC 4254 §6.9, without "SIG") to process `pid`, or to its
-/// process group with `group`. Unknown names are refused.
-pub(crate) fn send_signal(pid: u32, name: &str, group: bool) -> io::Result<()> {
+/// Sends the signal named `name` (RFC 4254 §6.9, without "SIG") to the process group led by
+/// `pid` (a session's process is started as a group or session leader). Unknown names are
+/// refused.
+pub(crate) fn send_signal(pid: u32, name: &str) -> io::Result<()> {
     let Some((_, signal)) = SIGNALS.iter().find(|(n, _)| *n == name) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -309,12 +310,7 @@ pub(crate) fn send_signal(pid: u32, name: &str, group: bool) -> io::Result<()> {
         .ok()
         .and_then(rustix::process::Pid::from_raw)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad process id"))?;
-    if group {
-        rustix::process::kill_process_group(pid, *signal)?;
-    } else {
-        rustix::process::kill_process(pid, *signal)?;
-    }
-    Ok(())
+    Ok(rustix::process::kill_process_group(pid, *signal)?)
 }
 
 #[cfg(test)]
@@ -381,6 +377,6 @@ mod tests {
         assert_eq!(signal_name(15), Some("TERM"));
         assert_eq!(signal_name(9), Some("KILL"));
         assert_eq!(signal_name(17), None);
-        assert!(send_signal(1, "NOPE", false).is_err());
+        assert!(send_signal(1, "NOPE").is_err());
     }
 }

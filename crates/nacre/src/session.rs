@@ -5,7 +5,7 @@
 //!
 //! A `pty-req` before `exec`/`shell` makes the process run on a pseudo-terminal (see
 //! [`crate::pty`]): one output stream, TERM set, `window-change` resizing it. While a process
-//! runs, `signal` requests reach it (its process group on a pty).
+//! runs, `signal` requests reach it (its process group, as with sshd).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -224,9 +224,9 @@ fn control_handle(channel: &Channel) -> Channel {
     }
 }
 
-/// Answers the requests that come while a process runs: `signal` (to the process, or its
-/// process group on a pty), `window-change` (on a pty); anything else is refused. Returns once
-/// the channel closed.
+/// Answers the requests that come while a process runs: `signal` (to the process group the
+/// process leads, as sshd's killpg), `window-change` (on a pty); anything else is refused.
+/// Returns once the channel closed.
 async fn serve_requests(control: &Channel, pid: Option<u32>, pty_master: Option<&OwnedFd>) {
     while let Some(req) = control.next_request().await {
         let ok = match (&req.request, pty_master) {
@@ -250,7 +250,7 @@ async fn serve_requests(control: &Channel, pid: Option<u32>, pty_master: Option<
                     .is_ok()
             }
             (RequestKind::Signal { name }, _) => match pid {
-                Some(pid) => pty::send_signal(pid, name, pty_master.is_some())
+                Some(pid) => pty::send_signal(pid, name)
                     .map_err(|e| tracing::debug!(error = %e, signal = %name, "cannot signal"))
                     .is_ok(),
                 None => false,
@@ -313,9 +313,12 @@ async fn run_on_pipes(
     req: &IncomingRequest,
     mut cmd: Command,
 ) -> Option<io::Result<std::process::ExitStatus>> {
+    // Its own process group, as sshd's children (which call setsid): a `signal` request reaches
+    // the whole command, and a terminal the server runs in does not.
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
