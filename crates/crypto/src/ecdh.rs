@@ -110,6 +110,17 @@ impl EcdhPrivateKey {
         }
     }
 
+    /// The private scalar, for session key logs that Wireshark reads (`SSHKEYLOGFILE`): the 32
+    /// raw bytes for X25519, the big-endian scalar for the NIST curves. Handle with care.
+    pub fn secret_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(match &self.0 {
+            Secret::X25519(s) => s.to_bytes().to_vec(),
+            Secret::P256(s) => s.to_bytes().to_vec(),
+            Secret::P384(s) => s.to_bytes().to_vec(),
+            Secret::P521(s) => s.to_bytes().to_vec(),
+        })
+    }
+
     /// The public key as sent in `Q_C`/`Q_S`: X25519 32 bytes (RFC 8731 §3), NIST SEC1
     /// uncompressed `0x04 || X || Y` (RFC 5656 §4).
     pub fn public_key(&self) -> Vec<u8> {

@@ -173,6 +173,7 @@ impl State {
                 Event::Packet(p) => self.on_packet(p),
                 Event::ExtInfo(ext) => self.pending_up.push_back(Up::ExtInfo(ext)),
                 Event::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
+                Event::KeyLog(line) => append_keylog(&line),
                 Event::KexComplete { first, negotiated } => {
                     tracing::debug!(first, ?negotiated, "key exchange complete");
                 }
@@ -281,6 +282,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         st.mux.shutdown();
         let _ = done.send(reason);
     }
+}
+
+/// Appends a session key log line to the file named by `SSHKEYLOGFILE` (Wireshark's SSH keylog).
+fn append_keylog(line: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = std::env::var_os("SSHKEYLOGFILE") else {
+        return;
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path);
+    if let Ok(mut f) = file {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Turns key logging on when `SSHKEYLOGFILE` is set.
+pub(crate) fn with_keylog(
+    config: std::sync::Arc<nacre_transport::Config>,
+) -> std::sync::Arc<nacre_transport::Config> {
+    if std::env::var_os("SSHKEYLOGFILE").is_some() && !config.keylog {
+        let mut c = (*config).clone();
+        c.keylog = true;
+        return std::sync::Arc::new(c);
+    }
+    config
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -161,6 +161,9 @@ pub struct Config {
     pub services: Vec<String>,
     /// Group exchange.
     pub gex: GexConfig,
+    /// Report session secrets as [`crate::Event::KeyLog`] lines (Wireshark's SSH keylog format),
+    /// for `SSHKEYLOGFILE`. Off by default.
+    pub keylog: bool,
 }
 
 impl Config {
@@ -177,6 +180,7 @@ impl Config {
             server_sig_algs: Vec::new(),
             services: Vec::new(),
             gex: GexConfig::default(),
+            keylog: false,
         }
     }
 

@@ -110,6 +110,7 @@ pub(crate) fn handle(
                 k: encode_k(k.as_bytes()),
                 h,
                 host_key: reply.k_s.to_vec(),
+                ephemeral: Some(private.secret_bytes()),
             };
             Ok(ClientStep::Done {
                 output,
@@ -134,6 +135,7 @@ pub(crate) fn handle(
                 k: encode_k(k.as_bytes()),
                 h,
                 host_key: reply.k_s.to_vec(),
+                ephemeral: None,
             };
             Ok(ClientStep::Done {
                 output,
@@ -198,6 +200,7 @@ pub(crate) fn handle(
                 k: encode_k(k.as_bytes()),
                 h,
                 host_key: reply.k_s.to_vec(),
+                ephemeral: None,
             };
             Ok(ClientStep::Done {
                 output,

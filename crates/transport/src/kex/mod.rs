@@ -17,4 +17,6 @@ pub(crate) struct KexOutput {
     pub h: Vec<u8>,
     /// K_S, the server's host key blob.
     pub host_key: Vec<u8>,
+    /// Our ephemeral ECDH private key, kept only for session key logs.
+    pub ephemeral: Option<Zeroizing<Vec<u8>>>,
 }

@@ -112,6 +112,7 @@ pub(crate) fn handle(
                     k: encode_k(k.as_bytes()),
                     h,
                     host_key: signer.k_s.to_vec(),
+                    ephemeral: Some(private.secret_bytes()),
                 },
             })
         }
@@ -140,6 +141,7 @@ pub(crate) fn handle(
                     k: encode_k(k.as_bytes()),
                     h,
                     host_key: signer.k_s.to_vec(),
+                    ephemeral: None,
                 },
             })
         }
@@ -210,6 +212,7 @@ pub(crate) fn handle(
                     k: encode_k(k.as_bytes()),
                     h,
                     host_key: signer.k_s.to_vec(),
+                    ephemeral: None,
                 },
             })
         }

@@ -362,11 +362,35 @@ impl Transport {
         }
     }
 
+    /// Wireshark key log lines for this exchange (see [`Event::KeyLog`]).
+    fn log_keys(&mut self, run: &Running, output: &KexOutput) {
+        if !self.config.keylog {
+            return;
+        }
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let cookie = hex(run.ours.get(1..17).unwrap_or(&[]));
+        if let Some(secret) = &output.ephemeral {
+            if matches!(
+                run.neg.kex,
+                crate::KexMethod::Curve25519Sha256 | crate::KexMethod::Curve25519Sha256Libssh
+            ) {
+                self.events
+                    .push_back(Event::KeyLog(format!("{cookie} {}", hex(secret))));
+            }
+        }
+        // K as hashed is an mpint with its length; the log wants the magnitude.
+        let k = output.k.get(4..).unwrap_or(&[]);
+        let k = k.strip_prefix(&[0u8]).unwrap_or(k);
+        self.events
+            .push_back(Event::KeyLog(format!("{cookie} SHARED_SECRET {}", hex(k))));
+    }
+
     fn install_keys(
         &mut self,
         run: &mut Running,
         output: &KexOutput,
     ) -> Result<(), TransportError> {
+        self.log_keys(run, output);
         let session_id = self
             .session_id
             .get_or_insert_with(|| output.h.clone())
@@ -374,6 +398,8 @@ impl Transport {
         let derived = keys::derive(&run.neg, &output.k, &output.h, &session_id);
         let c2s = PacketKey::new(&derived.c2s).map_err(TransportError::Crypto)?;
         let s2c = PacketKey::new(&derived.s2c).map_err(TransportError::Crypto)?;
+        #[cfg(fuzzing)]
+        let (c2s, s2c) = crate::fuzz_keys::select(c2s, s2c);
         let (out, inb) = match self.role {
             Role::Client => (c2s, s2c),
             Role::Server => (s2c, c2s),

@@ -68,6 +68,10 @@ pub enum Event {
         /// The message.
         message: String,
     },
+    /// A session key log line in Wireshark's format (only with `Config::keylog`): for
+    /// curve25519 `<hex KEXINIT cookie> <hex X25519 private key>` of this side (the form tshark 4.0
+    /// reads), and for every method `<hex cookie> SHARED_SECRET <hex K>`.
+    KeyLog(String),
     /// The connection is over; the error says why (also when the peer disconnected).
     Closed(TransportError),
 }
