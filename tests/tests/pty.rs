@@ -397,3 +397,98 @@ async fn shell_on_a_pty_reads_the_terminal() {
     assert!(text.contains("/dev/pts/"), "{text}");
     assert_eq!(ch.exit_status().await, Some(ExitStatus::Code(3)));
 }
+
+/// Processes whose command line is exactly `cmdline` (arguments joined by spaces).
+fn processes(cmdline: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (args.join(" ") == cmdline).then_some(pid)
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + T;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn background_job_does_not_hold_the_session() {
+    let (server, dir) = start();
+    // The shell exits at once; its background job keeps the terminal open but the session ends
+    // soon after the shell's output stops, and the hangup ends the job.
+    let out = ssh_tt(&server, &dir, "sleep 71 & echo bg");
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert_eq!(lines(&out.stdout), ["bg"], "{out}");
+    assert!(out.elapsed < Duration::from_secs(30), "{out}");
+    wait_until("sleep 71 gone", || processes("sleep 71").is_empty());
+}
+
+#[test]
+fn client_gone_hangs_up_the_terminal() {
+    let (server, dir) = start();
+    let mut cmd = ssh(&server, &dir, "echo started; sleep 72; echo not reached")
+        .arg("-tt")
+        .build();
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut client = nacre_tests::ChildGuard::spawn_group("ssh -tt", &mut cmd);
+    wait_until("sleep 72 started", || !processes("sleep 72").is_empty());
+    client.kill();
+    // The connection drops, the channel closes, the master side of the pty is closed: the
+    // terminal hangs up and SIGHUP ends the command.
+    wait_until("sleep 72 gone", || processes("sleep 72").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_modes_from_pty_req() {
+    let (server, _dir) = start();
+    let conn = login(&server).await;
+    let mut ch = within(conn.open_session()).await.unwrap();
+    let mut req = pty_req("xterm", 80, 24);
+    if let RequestKind::PtyReq { modes, .. } = &mut req {
+        // VINTR ^X, VERASE DEL, ECHO off, ICANON on, IUTF8 on, ONLCR on, 9600 baud, TTY_OP_END.
+        *modes = [
+            (1u8, 24u32),
+            (3, 127),
+            (53, 0),
+            (51, 1),
+            (42, 1),
+            (72, 1),
+            (129, 9600),
+        ]
+        .iter()
+        .flat_map(|(op, v)| std::iter::once(*op).chain(v.to_be_bytes()))
+        .chain([0])
+        .collect();
+    }
+    assert!(within(ch.request(req, true)).await.unwrap());
+    within(ch.exec("stty -a")).await.unwrap();
+    let mut out = Vec::new();
+    read_rest(&mut ch, &mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    for needle in [
+        "speed 9600 baud",
+        "intr = ^X;",
+        "erase = ^?;",
+        " -echo ",
+        " icanon ",
+        " iutf8",
+        " onlcr ",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+}
