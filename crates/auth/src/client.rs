@@ -101,6 +101,10 @@ impl AuthClient {
     }
 
     fn request(&mut self, method: Method<'_>, next: State) {
+        // Authenticated: no more requests, and the client stays done (found by fuzzing).
+        if matches!(self.state, State::Done) {
+            return;
+        }
         let payload = Request {
             user: &self.user,
             service: SSH_CONNECTION,
@@ -212,6 +216,11 @@ impl AuthClient {
 
     /// Sends the signed public key request, answering a [`ClientEvent::SignRequest`].
     pub fn signature(&mut self, signature_blob: &[u8]) {
+        // Unasked for: ignored, and the state (done, or a request outstanding) is kept (found by
+        // fuzzing: it used to be replaced by Idle).
+        if !matches!(self.state, State::Signing { .. }) {
+            return;
+        }
         let State::Signing { key, algorithm } = std::mem::replace(&mut self.state, State::Idle)
         else {
             return;

@@ -10,6 +10,10 @@ mod error;
 pub mod msg;
 pub mod server;
 
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 pub use client::{AuthClient, ClientEvent};
 pub use error::AuthError;
 pub use server::{AuthServer, AuthServerConfig, Decision, MethodKind, RequestId, ServerEvent};

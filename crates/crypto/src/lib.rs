@@ -14,6 +14,10 @@ mod modp;
 pub mod moduli;
 pub mod rng;
 
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 pub use cipher::{CipherAlg, DirectionKeys, MacAlg, PacketKey};
 pub use dh::{check_dh_public, DhGroup, DhPrivateKey};
 pub use ecdh::{EcdhCurve, EcdhPrivateKey, SharedSecret};

@@ -18,6 +18,9 @@ mod encrypted;
 mod error;
 mod file_cipher;
 mod fingerprint;
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod generate;
 mod load;
 pub mod known_hosts;

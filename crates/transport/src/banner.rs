@@ -107,13 +107,15 @@ impl BannerReader {
         let mut start = self.offset;
         loop {
             let rest = buf.get(start..).unwrap_or(&[]);
+            // The server accepts no other line: a wrong start is refused before any length check,
+            // so the error does not depend on how much of the line has arrived (found by fuzzing).
+            let n = rest.len().min(4);
+            if self.role == Role::Server && rest.get(..n) != b"SSH-".get(..n) {
+                return Err(BannerError::NotIdentification);
+            }
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if rest.len() > self.max_line_len {
                     return Err(BannerError::LineTooLong(self.max_line_len));
-                }
-                let n = rest.len().min(4);
-                if self.role == Role::Server && rest.get(..n) != b"SSH-".get(..n) {
-                    return Err(BannerError::NotIdentification);
                 }
                 self.offset = start;
                 return Ok(None);

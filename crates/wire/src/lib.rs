@@ -19,5 +19,9 @@ pub use reader::Reader;
 pub use registry::{ChannelOpenFailureReason, DisconnectReason, MsgNumber};
 pub use types::{Mpint, NameList};
 
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod tests;
