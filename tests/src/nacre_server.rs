@@ -9,7 +9,7 @@ use bytes::Bytes;
 use nacre::auth::AuthServerConfig;
 use nacre::transport::Config;
 use nacre::wire::{put, MsgNumber};
-use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo, SessionConfig};
+use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo, ServerConfig, SessionConfig};
 use nacre_keys::PrivateKey;
 
 /// A nacre server running in this process.
@@ -48,13 +48,28 @@ impl NacreServer {
         policy: Arc<dyn AuthPolicy>,
         sessions: SessionConfig,
     ) -> NacreServer {
-        Self::start_inner(config, Some((auth, policy)), Some(Arc::new(sessions)))
+        Self::start_inner(
+            config,
+            Some((auth, policy)),
+            Some(Arc::new(ServerConfig::new(sessions))),
+        )
+    }
+
+    /// Like [`NacreServer::start_with_sessions`] with a whole [`ServerConfig`]: sessions and
+    /// forwarding, served by `nacre::serve_connection`.
+    pub fn start_with_server(
+        config: Config,
+        auth: AuthServerConfig,
+        policy: Arc<dyn AuthPolicy>,
+        server: ServerConfig,
+    ) -> NacreServer {
+        Self::start_inner(config, Some((auth, policy)), Some(Arc::new(server)))
     }
 
     fn start_inner(
         config: Config,
         auth: Option<(AuthServerConfig, Arc<dyn AuthPolicy>)>,
-        session_cfg: Option<Arc<SessionConfig>>,
+        session_cfg: Option<Arc<ServerConfig>>,
     ) -> NacreServer {
         let keys = config.host_keys.clone();
         let config = Arc::new(config);
@@ -199,18 +214,8 @@ async fn refuse_channels(mut conn: Connection) {
     }
 }
 
-/// Sessions are served with `config`; other channel types are refused.
-async fn serve_channels(mut conn: Connection, user: String, config: Arc<SessionConfig>) {
-    while let Some(incoming) = conn.accept_channel().await {
-        if incoming.kind() == Some(&nacre::connection::ChannelKind::Session) {
-            if let Some(ch) = incoming.accept() {
-                tokio::spawn(nacre::serve_session(ch, user.clone(), config.clone()));
-            }
-        } else {
-            incoming.reject(
-                nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                "only sessions",
-            );
-        }
-    }
+/// Sessions (and forwarding, if `config` allows it) are served with `config`; other channel
+/// types are refused.
+async fn serve_channels(conn: Connection, user: String, config: Arc<ServerConfig>) {
+    nacre::serve_connection(conn, user, config, None).await;
 }

@@ -191,8 +191,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Serves one connection: user authentication with the users policy, then session channels
-/// (exec and shell with `--allow-exec`); other channel types are refused (forwarding and SFTP come
-/// with later issues).
+/// (exec and shell with `--allow-exec`) through `nacre::serve_connection`; forwarding is refused
+/// (SFTP comes with a later issue).
 async fn session(
     mut conn: Connection,
     peer: std::net::SocketAddr,
@@ -214,18 +214,11 @@ async fn session(
             return;
         }
     };
-    while let Some(incoming) = conn.accept_channel().await {
-        if incoming.kind() == Some(&nacre::connection::ChannelKind::Session) {
-            if let Some(ch) = incoming.accept() {
-                tokio::spawn(nacre::serve_session(ch, user.clone(), sessions.clone()));
-            }
-            continue;
-        }
-        incoming.reject(
-            nacre::wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-            "only session channels are served",
-        );
-    }
-    let reason = conn.closed().await;
+    // Forwarding stays denied until `-o AllowTcpForwarding=` comes.
+    let config = Arc::new(nacre::ServerConfig {
+        session: sessions,
+        ..nacre::ServerConfig::default()
+    });
+    let reason = nacre::serve_connection(conn, user, config, None).await;
     tracing::info!(%peer, %reason, "connection closed");
 }

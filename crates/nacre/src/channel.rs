@@ -56,6 +56,8 @@ pub(crate) enum ChanCmd {
     Reply(ChannelId, u64, bool),
     Accept(ChannelId),
     Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
+    /// Answer to the peer's global request `token`: success and response data.
+    GlobalReply(u64, bool, Vec<u8>),
 }
 
 /// State shared by a channel handle and the connection task.

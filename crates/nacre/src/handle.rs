@@ -34,12 +34,13 @@ pub struct ExecOutput {
 pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
     done: Option<oneshot::Receiver<TransportError>>,
     ext_info: Vec<(String, Vec<u8>)>,
     pub(crate) auth: Option<nacre_auth::AuthClient>,
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
+    pub(crate) forwarding: crate::forward::ForwardState,
 }
 
 /// Client settings for [`Connection::connect`].
@@ -90,7 +91,14 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (up_tx, mut up) = mpsc::channel(64);
+        let (up_tx, up) = mpsc::channel(64);
+        let forwarding = crate::forward::ForwardState::default();
+        // On a client, forwarded-* channels go straight to the forward that asked for them.
+        let mut up = if transport.role() == nacre_transport::Role::Client {
+            crate::forward::route_incoming(up, forwarding.routes.clone())
+        } else {
+            up
+        };
         let (commands, cmd_rx) = mpsc::channel(64);
         let (done_tx, mut done) = oneshot::channel();
         let driver = Driver {
@@ -115,6 +123,7 @@ impl Connection {
                         auth: None,
                         banners: Vec::new(),
                         incoming: std::collections::VecDeque::new(),
+                        forwarding,
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
@@ -222,14 +231,21 @@ impl Connection {
     /// Waits for the next channel the peer wants to open (server side: sessions); `None` once the
     /// connection is closed. Accept or reject it; dropping it rejects it.
     pub async fn accept_channel(&mut self) -> Option<IncomingChannel> {
-        if let Some(c) = self.incoming.pop_front() {
-            return Some(c);
-        }
         loop {
-            match self.up.recv().await? {
-                Up::Incoming(c) => return Some(c),
-                Up::ExtInfo(e) => self.ext_info.extend(e),
-                Up::Packet(_) | Up::Ready(_) => {}
+            let c = match self.incoming.pop_front() {
+                Some(c) => c,
+                None => match self.up.recv().await? {
+                    Up::Incoming(c) => c,
+                    Up::ExtInfo(e) => {
+                        self.ext_info.extend(e);
+                        continue;
+                    }
+                    Up::Packet(_) | Up::Ready(_) => continue,
+                },
+            };
+            // Forwarding requests are answered here (see `Connection::enable_forwarding`).
+            if let Some(c) = self.take_global(c).await {
+                return Some(c);
             }
         }
     }

@@ -9,12 +9,14 @@ mod auth_server;
 mod channel;
 mod driver;
 mod error;
+mod forward;
 mod handle;
 mod info;
 mod known_hosts;
 mod mux;
 mod policy;
 mod pty;
+mod server;
 mod session;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
@@ -22,6 +24,7 @@ pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, Pa
 pub use channel::{Channel, ChannelWriter, ExitStatus, IncomingRequest, Stderr};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
+pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener};
 pub use handle::{ClientConfig, Connection, ExecOutput};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_hosts_verifier, UnknownHosts};
@@ -34,4 +37,5 @@ pub use nacre_transport as transport;
 pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy};
 pub use pty::{PtyRequest, WindowSize};
+pub use server::{serve_connection, ServerConfig};
 pub use session::{serve_session, SessionConfig, SubsystemHandler};

@@ -12,11 +12,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{lock, ChanCmd, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
 use crate::error::Error;
+use crate::forward::IncomingGlobal;
 
 /// A channel the peer wants to open: accept it into a [`Channel`] or reject it. Dropping it
 /// rejects it.
 pub struct IncomingChannel {
     channel: Option<Channel>,
+    /// Instead of a channel: a global request for the handle to answer (forwarding).
+    pub(crate) global: Option<IncomingGlobal>,
 }
 
 impl IncomingChannel {
@@ -123,7 +126,10 @@ impl Mux {
         match ev {
             Event::OpenRequest { id, kind } => {
                 let ch = self.handle(id, kind);
-                return Some(IncomingChannel { channel: Some(ch) });
+                return Some(IncomingChannel {
+                    channel: Some(ch),
+                    global: None,
+                });
             }
             Event::Opened { id } => {
                 if let (Some(reply), Some(shared)) =
@@ -225,12 +231,18 @@ impl Mux {
                 }
             }
             Event::GlobalRequest {
-                want_reply, token, ..
+                name,
+                data,
+                want_reply,
+                token,
             } => {
-                // Forwarding is not served by the runtime yet: refuse (RFC 4254 §4).
-                if want_reply {
-                    self.proto.reply_global(token, false, &[]);
-                }
+                // Forwarding requests go to the handle, which serves them when forwarding is
+                // enabled and refuses them otherwise (RFC 4254 §4).
+                let global = IncomingGlobal::new(name, data, want_reply, token, self.cmds.clone());
+                return Some(IncomingChannel {
+                    channel: None,
+                    global: Some(global),
+                });
             }
             Event::GlobalReply { ok, data } => {
                 if let Some(Some(tx)) = self.pending_globals.pop_front() {
@@ -290,6 +302,7 @@ impl Mux {
                 self.channels.remove(&id);
                 self.proto.reject_open(id, reason, &text);
             }
+            ChanCmd::GlobalReply(token, ok, data) => self.proto.reply_global(token, ok, &data),
         }
     }
 

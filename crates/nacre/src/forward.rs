@@ -1,0 +1,250 @@
+//! Port forwarding (RFC 4254 §7; OpenSSH PROTOCOL §2.4 for Unix sockets), both roles.
+//!
+//! Client side ([`client`]): `ssh -L` ([`crate::Connection::forward_local`]: a local listener whose
+//! connections each open a `direct-tcpip` channel) and `ssh -R`
+//! ([`crate::Connection::forward_remote`]: a `tcpip-forward` global request, then the server's
+//! `forwarded-tcpip` channels connected to a local target). The connection task hands every channel
+//! the peer opens to the handle; on a client a small router task sends `forwarded-*` channels to
+//! the forward that asked for them, so they are served even when the application never calls
+//! [`crate::Connection::accept_channel`].
+//!
+//! Server side ([`server`]): a [`ForwardingPolicy`] (sshd's `AllowTcpForwarding`, `PermitOpen`,
+//! `PermitListen`, `GatewayPorts`, narrowed by the `authorized_keys` options of the key that
+//! logged in) decides `direct-tcpip` channels and `tcpip-forward` requests.
+//!
+//! Bytes move with `copy_bidirectional` between the socket and the [`Channel`]: EOF from either
+//! side becomes EOF (or a TCP half-close) on the other, and the channel closes when both ways are
+//! done.
+
+pub(crate) mod client;
+pub(crate) mod policy;
+pub(crate) mod server;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nacre_connection::ChannelKind;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::channel::{ChanCmd, Channel};
+use crate::driver::{Command, Up};
+use crate::error::Error;
+use crate::mux::IncomingChannel;
+
+pub use client::{LocalForward, RemoteForward, RemoteListener};
+pub use policy::ForwardingPolicy;
+pub(crate) use server::ForwardState;
+
+/// Copy buffer per direction.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// A global request from the peer that the handle answers (tcpip-forward and the others of
+/// RFC 4254 §7.1 / OpenSSH PROTOCOL §2.4). Dropping it unanswered answers failure.
+pub(crate) struct IncomingGlobal {
+    pub name: String,
+    pub data: Vec<u8>,
+    pub want_reply: bool,
+    token: u64,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+    answered: bool,
+}
+
+impl IncomingGlobal {
+    pub fn new(
+        name: String,
+        data: Vec<u8>,
+        want_reply: bool,
+        token: u64,
+        cmds: mpsc::UnboundedSender<ChanCmd>,
+    ) -> Self {
+        IncomingGlobal {
+            name,
+            data,
+            want_reply,
+            token,
+            cmds,
+            answered: false,
+        }
+    }
+
+    /// Answers (a no-op when no reply was wanted).
+    pub fn reply(mut self, ok: bool, data: Vec<u8>) {
+        self.answered = true;
+        if self.want_reply {
+            let _ = self.cmds.send(ChanCmd::GlobalReply(self.token, ok, data));
+        }
+    }
+}
+
+impl Drop for IncomingGlobal {
+    fn drop(&mut self) {
+        if !self.answered && self.want_reply {
+            let _ = self
+                .cmds
+                .send(ChanCmd::GlobalReply(self.token, false, Vec::new()));
+        }
+    }
+}
+
+impl std::fmt::Debug for IncomingGlobal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingGlobal")
+            .field("name", &self.name)
+            .field("want_reply", &self.want_reply)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Aborts a task when dropped.
+pub(crate) struct AbortOnDrop(pub JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a remote forward listens on, as the server names it in `forwarded-*` channels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum RouteKey {
+    Tcp { address: String, port: u32 },
+    Unix(String),
+}
+
+/// Client side: where `forwarded-tcpip` / `forwarded-streamlocal` channels go.
+#[derive(Default)]
+pub(crate) struct Routes {
+    map: Mutex<HashMap<RouteKey, mpsc::UnboundedSender<IncomingChannel>>>,
+}
+
+impl Routes {
+    fn lock(&self) -> MutexGuard<'_, HashMap<RouteKey, mpsc::UnboundedSender<IncomingChannel>>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn insert(&self, key: RouteKey, tx: mpsc::UnboundedSender<IncomingChannel>) {
+        self.lock().insert(key, tx);
+    }
+
+    pub fn remove(&self, key: &RouteKey) {
+        self.lock().remove(key);
+    }
+
+    /// Sends `c` to its forward; gives it back when no forward wants it.
+    fn route(&self, c: IncomingChannel) -> Option<IncomingChannel> {
+        let key = match c.kind() {
+            Some(ChannelKind::ForwardedTcpip { address, port, .. }) => RouteKey::Tcp {
+                address: address.clone(),
+                port: *port,
+            },
+            Some(ChannelKind::ForwardedStreamlocal { path }) => RouteKey::Unix(path.clone()),
+            _ => return Some(c),
+        };
+        let tx = {
+            let map = self.lock();
+            let found = map.get(&key).or_else(|| match &key {
+                // The server may name the address differently than we asked (e.g. an IP for
+                // "localhost"), and a port-0 forward is registered before its port is known.
+                RouteKey::Tcp { address, port } => map
+                    .iter()
+                    .find(|(k, _)| matches!(k, RouteKey::Tcp { port: p, .. } if p == port))
+                    .map(|(_, tx)| tx)
+                    .or_else(|| {
+                        map.get(&RouteKey::Tcp {
+                            address: address.clone(),
+                            port: 0,
+                        })
+                    }),
+                RouteKey::Unix(_) => None,
+            });
+            found.cloned()
+        };
+        match tx {
+            Some(tx) => match tx.send(c) {
+                Ok(()) => None,
+                Err(e) => Some(e.0),
+            },
+            None => Some(c),
+        }
+    }
+}
+
+/// Client side: reads what the connection task reports and sends `forwarded-*` channels to their
+/// forward; everything else goes on to the handle, in order. Global requests from a server are
+/// refused (a client serves none). The task ends with the connection task.
+pub(crate) fn route_incoming(
+    mut raw: mpsc::Receiver<Up>,
+    routes: Arc<Routes>,
+) -> mpsc::Receiver<Up> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(item) = raw.recv().await {
+            let item = match item {
+                Up::Incoming(mut c) => {
+                    if c.global.take().is_some() {
+                        continue; // dropped: answered with failure
+                    }
+                    match routes.route(c) {
+                        Some(c) => Up::Incoming(c),
+                        None => continue,
+                    }
+                }
+                other => other,
+            };
+            // With the handle gone, keep draining so the connection task never waits on us.
+            let _ = tx.send(item).await;
+        }
+    });
+    rx
+}
+
+/// Opens a channel through the connection task.
+pub(crate) async fn open_via(
+    commands: &mpsc::Sender<Command>,
+    kind: ChannelKind,
+) -> Result<Channel, Error> {
+    let (tx, rx) = oneshot::channel();
+    commands
+        .send(Command::Open(kind, tx))
+        .await
+        .map_err(|_| Error::Closed)?;
+    rx.await.map_err(|_| Error::Closed)?
+}
+
+/// Opens a channel through a weak handle to the connection task (forwarders must not keep a
+/// connection alive once its [`crate::Connection`] is dropped).
+pub(crate) async fn open_weak(
+    commands: &mpsc::WeakSender<Command>,
+    kind: ChannelKind,
+) -> Result<Channel, Error> {
+    let strong = commands.upgrade().ok_or(Error::Closed)?;
+    open_via(&strong, kind).await
+}
+
+/// Moves bytes both ways between `stream` and `channel` until both directions ended, then closes
+/// the channel (by dropping it).
+pub(crate) async fn pump<S>(mut stream: S, mut channel: Channel)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::io::copy_bidirectional_with_sizes(
+        &mut stream,
+        &mut channel,
+        COPY_BUFFER,
+        COPY_BUFFER,
+    )
+    .await
+    {
+        Ok((up, down)) => tracing::debug!(
+            channel = channel.id(),
+            up,
+            down,
+            "forwarded connection finished"
+        ),
+        Err(e) => tracing::debug!(channel = channel.id(), error = %e, "forwarded connection ended"),
+    }
+}

@@ -1,0 +1,72 @@
+//! Serving an authenticated connection: every channel the client opens and every forwarding
+//! request it makes, by one [`ServerConfig`].
+
+use std::sync::Arc;
+
+use nacre_connection::ChannelKind;
+use nacre_keys::KeyOptions;
+use nacre_transport::TransportError;
+use nacre_wire::ChannelOpenFailureReason;
+
+use crate::forward::server::serve_direct;
+use crate::forward::ForwardingPolicy;
+use crate::handle::Connection;
+use crate::session::{serve_session, SessionConfig};
+
+/// What an authenticated client may do.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    /// Session channels: exec, shell, subsystems, environment.
+    pub session: Arc<SessionConfig>,
+    /// Port and Unix socket forwarding (denied by default).
+    pub forwarding: ForwardingPolicy,
+}
+
+impl ServerConfig {
+    /// Sessions served by `session`, no forwarding.
+    pub fn new(session: SessionConfig) -> Self {
+        ServerConfig {
+            session: Arc::new(session),
+            forwarding: ForwardingPolicy::default(),
+        }
+    }
+}
+
+/// Serves an authenticated connection for `user` until it closes, and tells why it closed:
+/// `session` channels go to [`serve_session`], `direct-tcpip` / `direct-streamlocal@openssh.com`
+/// channels and forwarding requests are served by `config.forwarding` narrowed by `key` (the
+/// `authorized_keys` options of the key that logged in, if one did), and other channel types
+/// are refused.
+pub async fn serve_connection(
+    mut conn: Connection,
+    user: String,
+    config: Arc<ServerConfig>,
+    key: Option<KeyOptions>,
+) -> TransportError {
+    conn.enable_forwarding(config.forwarding.clone(), key.clone(), &user);
+    let key = key.map(Arc::new);
+    while let Some(incoming) = conn.accept_channel().await {
+        match incoming.kind() {
+            Some(ChannelKind::Session) => {
+                if let Some(ch) = incoming.accept() {
+                    tokio::spawn(serve_session(ch, user.clone(), config.session.clone()));
+                }
+            }
+            Some(ChannelKind::DirectTcpip { .. } | ChannelKind::DirectStreamlocal { .. }) => {
+                let (config, key, user) = (config.clone(), key.clone(), user.clone());
+                tokio::spawn(async move {
+                    let _ = serve_direct(incoming, &config.forwarding, key.as_deref(), &user).await;
+                });
+            }
+            Some(ChannelKind::Other { .. }) => incoming.reject(
+                ChannelOpenFailureReason::UNKNOWN_CHANNEL_TYPE,
+                "unknown channel type",
+            ),
+            _ => incoming.reject(
+                ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                "channel type not served",
+            ),
+        }
+    }
+    conn.closed().await
+}
