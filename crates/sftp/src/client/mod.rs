@@ -1,0 +1,454 @@
+//! The SFTP client: [`SftpClient`] over any `AsyncRead`/`AsyncWrite` pair.
+//!
+//! [`SftpClient::new`] sends INIT, reads VERSION and, when offered, asks `limits@openssh.com`
+//! for the server's packet, read and write limits. Then a reader task matches replies to
+//! requests by id and a writer task coalesces outgoing requests, so any number of calls may be
+//! in flight at once from any number of tasks (the client is a cheap `Clone`).
+//!
+//! The type is not generic over the stream: the stream halves are owned by those two tasks, so
+//! one `SftpClient` type serves an SSH channel, a child's pipes or an in-memory duplex alike.
+//! Dropping every clone (and every [`File`]) closes the writing side; the server then ends the
+//! session.
+//!
+//! Transfers ([`SftpClient::download`], [`SftpClient::upload`], their resuming forms and the
+//! recursive ones) are pipelined: requests of up to 255 KiB (as the server's limits allow), a
+//! window that starts at one request and grows by one per full reply (doubling every round
+//! trip, as OpenSSH's client does) up to [`ClientConfig::max_in_flight`] (64), and replies
+//! reassembled by offset.
+
+mod error;
+mod file;
+mod ops;
+pub(crate) mod recursive;
+mod transfer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nacre_sftp_codec::ext::names;
+use nacre_sftp_codec::{
+    encode_frame, ExtensionReply, FrameDecoder, Init, Limits, LimitsReply, Response, Status,
+    StatusCode, DEFAULT_MAX_PACKET_LEN,
+};
+use nacre_wire::Encode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::{Error, Result};
+pub use file::File;
+pub use ops::ReadDir;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Largest READ/WRITE request (further capped by the server's limits; 32 KiB when the
+    /// server announces none, like OpenSSH).
+    pub max_request_len: usize,
+    /// Requests in flight per transfer, at most.
+    pub max_in_flight: usize,
+    /// Requests in flight when a transfer starts (slow start).
+    pub initial_in_flight: usize,
+    /// Largest packet accepted from the server; a longer one ends the session.
+    pub max_packet_len: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_request_len: 255 * 1024,
+            max_in_flight: 64,
+            initial_in_flight: 1,
+            max_packet_len: DEFAULT_MAX_PACKET_LEN,
+        }
+    }
+}
+
+/// The server's limits (`limits@openssh.com`); 0 means no specific limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerLimits {
+    /// Largest packet.
+    pub max_packet_length: u64,
+    /// Largest READ answered in full.
+    pub max_read_length: u64,
+    /// Largest WRITE accepted.
+    pub max_write_length: u64,
+    /// Most open handles.
+    pub max_open_handles: u64,
+}
+
+/// A reply: the frame from its type byte on.
+#[derive(Debug)]
+pub(crate) struct Reply(pub Vec<u8>);
+
+impl Reply {
+    pub fn decode(&self) -> Result<Response<'_>> {
+        Response::decode_bytes(&self.0).map_err(|e| Error::protocol(format!("bad reply: {e}")))
+    }
+}
+
+/// Where the reply of one request goes.
+enum Waiter {
+    Once(oneshot::Sender<Result<Reply>>),
+    Stream(mpsc::UnboundedSender<(u32, Result<Reply>)>),
+}
+
+impl Waiter {
+    fn deliver(self, id: u32, reply: Result<Reply>) {
+        match self {
+            Waiter::Once(tx) => {
+                let _ = tx.send(reply);
+            }
+            Waiter::Stream(tx) => {
+                let _ = tx.send((id, reply));
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    waiters: HashMap<u32, Waiter>,
+    lost: Option<String>,
+}
+
+fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Inner {
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Arc<Mutex<Pending>>,
+    next_id: AtomicU32,
+    version: u32,
+    extensions: Vec<(String, String)>,
+    limits: Option<ServerLimits>,
+    config: ClientConfig,
+}
+
+/// An SFTP session's client side. Cheap to clone; every clone shares the session.
+#[derive(Clone)]
+pub struct SftpClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SftpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpClient")
+            .field("version", &self.inner.version)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SftpClient {
+    /// Starts a session with the default settings.
+    pub async fn new<R, W>(reader: R, writer: W) -> Result<SftpClient>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::with_config(reader, writer, ClientConfig::default()).await
+    }
+
+    /// Starts a session: INIT, VERSION, then `limits@openssh.com` when offered.
+    pub async fn with_config<R, W>(
+        mut reader: R,
+        mut writer: W,
+        config: ClientConfig,
+    ) -> Result<SftpClient>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut init = Vec::new();
+        encode_frame(&Init::v3(), &mut init);
+        writer.write_all(&init).await.map_err(lost)?;
+        writer.flush().await.map_err(lost)?;
+        let mut decoder = FrameDecoder::with_max_len(config.max_packet_len);
+        let mut buf = vec![0u8; 64 * 1024];
+        let (version, extensions) = loop {
+            if let Some(frame) = decoder.next_frame().map_err(|e| lost(e.to_string()))? {
+                match frame.decode_response() {
+                    Ok(Response::Version(v)) => {
+                        let ext = v
+                            .extensions
+                            .iter()
+                            .map(|p| {
+                                (
+                                    String::from_utf8_lossy(p.name).into_owned(),
+                                    String::from_utf8_lossy(p.data).into_owned(),
+                                )
+                            })
+                            .collect::<Vec<_>>();
+                        break (v.version, ext);
+                    }
+                    _ => return Err(Error::protocol("the server's first packet is not VERSION")),
+                }
+            }
+            let n = reader.read(&mut buf).await.map_err(lost)?;
+            if n == 0 {
+                return Err(lost("the server closed the stream before VERSION"));
+            }
+            decoder
+                .push(buf.get(..n).unwrap_or_default())
+                .map_err(|e| lost(e.to_string()))?;
+        };
+        if version < 3 {
+            return Err(Error::protocol(format!(
+                "the server speaks SFTP version {version}, not 3"
+            )));
+        }
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let (out, out_rx) = mpsc::unbounded_channel();
+        tokio::spawn(read_replies(reader, decoder, pending.clone()));
+        tokio::spawn(write_requests(writer, out_rx, pending.clone()));
+        let mut client = SftpClient {
+            inner: Arc::new(Inner {
+                out,
+                pending,
+                next_id: AtomicU32::new(1),
+                version,
+                extensions,
+                limits: None,
+                config,
+            }),
+        };
+        if client.supports(names::LIMITS, "1") {
+            let reply = client.call(|id| Limits { id }).await?;
+            let limits = match reply.decode()? {
+                Response::ExtendedReply(r) => LimitsReply::from_reply(&r)
+                    .map_err(|e| Error::protocol(format!("bad limits reply: {e}")))?,
+                other => return Err(unexpected(&other)),
+            };
+            if let Some(inner) = Arc::get_mut(&mut client.inner) {
+                inner.limits = Some(ServerLimits {
+                    max_packet_length: limits.max_packet_length,
+                    max_read_length: limits.max_read_length,
+                    max_write_length: limits.max_write_length,
+                    max_open_handles: limits.max_open_handles,
+                });
+            }
+        }
+        Ok(client)
+    }
+
+    /// The protocol version the server announced.
+    pub fn version(&self) -> u32 {
+        self.inner.version
+    }
+
+    /// The extensions the server announced: (name, data).
+    pub fn extensions(&self) -> &[(String, String)] {
+        &self.inner.extensions
+    }
+
+    /// True when the server announced extension `name` with `version`.
+    pub fn supports(&self, name: &str, version: &str) -> bool {
+        self.inner
+            .extensions
+            .iter()
+            .any(|(n, v)| n == name && v == version)
+    }
+
+    /// The server's limits, when it announced `limits@openssh.com`.
+    pub fn limits(&self) -> Option<ServerLimits> {
+        self.inner.limits
+    }
+
+    /// The client settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Bytes per READ request: the configured size within the server's limits (32 KiB without
+    /// limits) and within our packet cap.
+    pub fn read_len(&self) -> usize {
+        let cfg = &self.inner.config;
+        let mut len = cfg.max_request_len;
+        match self.inner.limits {
+            Some(l) if l.max_read_length > 0 => len = len.min(to_usize(l.max_read_length)),
+            Some(_) => {}
+            None => len = len.min(32 * 1024),
+        }
+        len.min(cfg.max_packet_len.saturating_sub(64)).max(1)
+    }
+
+    /// Bytes per WRITE request for a handle of `handle_len` bytes.
+    pub fn write_len(&self, handle_len: usize) -> usize {
+        let cfg = &self.inner.config;
+        let mut len = cfg.max_request_len;
+        match self.inner.limits {
+            Some(l) => {
+                if l.max_write_length > 0 {
+                    len = len.min(to_usize(l.max_write_length));
+                }
+                if l.max_packet_length > 0 {
+                    let overhead = 1 + 4 + 4 + handle_len + 8 + 4;
+                    len = len.min(to_usize(l.max_packet_length).saturating_sub(overhead));
+                }
+            }
+            None => len = len.min(32 * 1024),
+        }
+        len.max(1)
+    }
+
+    fn next_id(&self) -> u32 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers `waiter` and queues the frame `encode(id)` writes. Returns the id.
+    fn send_raw(&self, waiter: Waiter, encode: impl FnOnce(u32, &mut Vec<u8>)) -> Result<u32> {
+        let id = self.next_id();
+        {
+            let mut p = lock(&self.inner.pending);
+            if let Some(why) = &p.lost {
+                return Err(Error::ConnectionLost(why.clone()));
+            }
+            p.waiters.insert(id, waiter);
+        }
+        let mut frame = Vec::new();
+        encode(id, &mut frame);
+        if self.inner.out.send(frame).is_err() {
+            lock(&self.inner.pending).waiters.remove(&id);
+            return Err(lost("the writer has stopped"));
+        }
+        Ok(id)
+    }
+
+    /// Sends the request `build(id)`; its reply arrives on the returned receiver.
+    pub(crate) fn send_once<M: Encode>(
+        &self,
+        build: impl FnOnce(u32) -> M,
+    ) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let (tx, rx) = oneshot::channel();
+        self.send_raw(Waiter::Once(tx), |id, out| {
+            encode_frame(&build(id), out);
+        })?;
+        Ok(rx)
+    }
+
+    /// Sends a request whose reply goes to `stream` with its id.
+    pub(crate) fn send_stream(
+        &self,
+        stream: &mpsc::UnboundedSender<(u32, Result<Reply>)>,
+        encode: impl FnOnce(u32, &mut Vec<u8>),
+    ) -> Result<u32> {
+        self.send_raw(Waiter::Stream(stream.clone()), encode)
+    }
+
+    /// Sends the request `build(id)` and waits for its reply.
+    pub(crate) async fn call<M: Encode>(&self, build: impl FnOnce(u32) -> M) -> Result<Reply> {
+        let rx = self.send_once(build)?;
+        rx.await.map_err(|_| lost("the reader has stopped"))?
+    }
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn lost(e: impl ToString) -> Error {
+    Error::ConnectionLost(e.to_string())
+}
+
+/// The error for a STATUS reply (OK included: callers check for it first).
+pub(crate) fn status_error(s: &Status<'_>) -> Error {
+    Error::Status {
+        code: s.code,
+        message: s.message.clone().into_owned(),
+    }
+}
+
+/// The error for a reply of an unexpected type: a non-OK status is the server's answer, any
+/// other type is a protocol violation.
+pub(crate) fn unexpected(r: &Response<'_>) -> Error {
+    match r {
+        Response::Status(s) => status_error(s),
+        other => Error::protocol(format!("unexpected reply {:?}", other.packet_type())),
+    }
+}
+
+/// `Ok(())` for STATUS OK, the error otherwise.
+pub(crate) fn expect_ok(reply: &Reply) -> Result<()> {
+    match reply.decode()? {
+        Response::Status(s) if s.code == StatusCode::OK => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn read_replies<R: AsyncRead + Unpin>(
+    mut reader: R,
+    mut decoder: FrameDecoder,
+    pending: Arc<Mutex<Pending>>,
+) {
+    let mut buf = vec![0u8; 256 * 1024];
+    let why = 'outer: loop {
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    let Some(id) = frame.request_id() else {
+                        break 'outer "the server sent a packet without a request id".to_owned();
+                    };
+                    let waiter = lock(&pending).waiters.remove(&id);
+                    match waiter {
+                        Some(w) => w.deliver(id, Ok(Reply(frame.bytes().to_vec()))),
+                        None => tracing::debug!(id, "SFTP reply to no pending request"),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => break 'outer format!("bad packet from the server: {e}"),
+            }
+        }
+        match reader.read(&mut buf).await {
+            Ok(0) => break "the server closed the stream".to_owned(),
+            Ok(n) => {
+                if let Err(e) = decoder.push(buf.get(..n).unwrap_or_default()) {
+                    break format!("bad packet from the server: {e}");
+                }
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    fail_all(&pending, why);
+}
+
+fn fail_all(pending: &Mutex<Pending>, why: String) {
+    let waiters = {
+        let mut p = lock(pending);
+        if p.lost.is_none() {
+            p.lost = Some(why.clone());
+        }
+        std::mem::take(&mut p.waiters)
+    };
+    for (id, w) in waiters {
+        w.deliver(id, Err(Error::ConnectionLost(why.clone())));
+    }
+}
+
+async fn write_requests<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    pending: Arc<Mutex<Pending>>,
+) {
+    let mut out = Vec::with_capacity(1024 * 1024);
+    while let Some(first) = rx.recv().await {
+        out.clear();
+        out.extend_from_slice(&first);
+        while out.len() < 1024 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => out.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        let sent = async {
+            writer.write_all(&out).await?;
+            writer.flush().await
+        };
+        if let Err(e) = sent.await {
+            fail_all(&pending, format!("writing to the server: {e}"));
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,313 @@
+//! Pipelined whole-file transfers: [`SftpClient::download`], [`SftpClient::upload`] and their
+//! resuming forms ([`SftpClient::reget`], [`SftpClient::reput`]).
+//!
+//! Both directions keep a window of requests in flight that starts at
+//! [`super::ClientConfig::initial_in_flight`] and grows by one per full reply — doubling every
+//! round trip, OpenSSH's slow start — up to [`super::ClientConfig::max_in_flight`]. Downloads
+//! reassemble out-of-order DATA replies by offset and write the local file strictly in order;
+//! a short reply re-requests the rest of its range; EOF at an offset stops new requests there.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use nacre_sftp_codec::{Close, OpenFlags, Read, Response, StatusCode, Write};
+use tokio::fs::OpenOptions;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::{unexpected, Error, Reply, Result, SftpClient};
+use crate::attrs::Attributes;
+
+/// Offset of the data in a DATA frame (type byte onwards): type, id, length.
+const DATA_START: usize = 1 + 4 + 4;
+
+/// A received chunk: the DATA frame and where its data lie in it.
+struct Chunk {
+    reply: Reply,
+    len: usize,
+}
+
+impl Chunk {
+    fn data(&self) -> &[u8] {
+        self.reply
+            .0
+            .get(DATA_START..DATA_START + self.len)
+            .unwrap_or_default()
+    }
+}
+
+/// The slow-start window.
+struct Window {
+    size: usize,
+    max: usize,
+}
+
+impl Window {
+    fn new(client: &SftpClient) -> Window {
+        let cfg = client.config();
+        let max = cfg.max_in_flight.max(1);
+        Window {
+            size: cfg.initial_in_flight.clamp(1, max),
+            max,
+        }
+    }
+
+    fn grow(&mut self) {
+        self.size = (self.size + 1).min(self.max);
+    }
+}
+
+impl SftpClient {
+    /// Downloads `remote` into `local` (created or truncated). Returns the bytes transferred.
+    pub async fn download(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
+        self.download_inner(remote.as_ref(), local.as_ref(), false)
+            .await
+    }
+
+    /// Resumes a download: keeps what `local` holds and fetches the rest (`reget`).
+    pub async fn reget(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
+        self.download_inner(remote.as_ref(), local.as_ref(), true)
+            .await
+    }
+
+    /// Uploads `local` to `remote` (created or truncated). Returns the bytes transferred.
+    pub async fn upload(&self, local: impl AsRef<Path>, remote: impl AsRef<[u8]>) -> Result<u64> {
+        self.upload_inner(local.as_ref(), remote.as_ref(), false)
+            .await
+    }
+
+    /// Resumes an upload: keeps what `remote` holds and sends the rest (`reput`).
+    pub async fn reput(&self, local: impl AsRef<Path>, remote: impl AsRef<[u8]>) -> Result<u64> {
+        self.upload_inner(local.as_ref(), remote.as_ref(), true)
+            .await
+    }
+
+    async fn download_inner(&self, remote: &[u8], local: &Path, resume: bool) -> Result<u64> {
+        let handle = self
+            .open(remote, OpenFlags::READ, &Attributes::EMPTY)
+            .await?;
+        let result = async {
+            let attrs = self.fstat(&handle).await?;
+            let mode = attrs.mode_bits().unwrap_or(0o644) & 0o777;
+            let mut opts = OpenOptions::new();
+            opts.write(true).create(true).mode(mode);
+            if !resume {
+                opts.truncate(true);
+            }
+            let mut file = opts.open(local).await?;
+            let start = if resume {
+                file.seek(std::io::SeekFrom::End(0)).await?
+            } else {
+                0
+            };
+            if let Some(size) = attrs.size {
+                if start > size {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "the local file is longer than the remote one",
+                    )));
+                }
+            }
+            let got = self.fetch(&handle, start, attrs.size, &mut file).await?;
+            file.flush().await?;
+            file.sync_data().await?;
+            Ok(got)
+        }
+        .await;
+        let closed = self.close(&handle).await;
+        let got = result?;
+        closed?;
+        Ok(got)
+    }
+
+    /// Reads `handle` from `start` to end of file into `out`, pipelined.
+    async fn fetch(
+        &self,
+        handle: &[u8],
+        start: u64,
+        size_hint: Option<u64>,
+        out: &mut tokio::fs::File,
+    ) -> Result<u64> {
+        let chunk = self.read_len();
+        let chunk32 = u32::try_from(chunk).unwrap_or(u32::MAX);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut window = Window::new(self);
+        let mut in_flight: HashMap<u32, (u64, u32)> = HashMap::new();
+        let mut ready: BTreeMap<u64, Chunk> = BTreeMap::new();
+        let (mut next, mut written) = (start, start);
+        let mut hint = size_hint;
+        let mut eof: Option<u64> = None;
+        let send = |offset: u64, len: u32| {
+            self.send_stream(&tx, |id, buf| {
+                nacre_sftp_codec::encode_frame(
+                    &Read {
+                        id,
+                        handle,
+                        offset,
+                        len,
+                    },
+                    buf,
+                );
+            })
+        };
+        loop {
+            while in_flight.len() < window.size
+                && eof.is_none_or(|e| next < e)
+                && hint.is_none_or(|h| next <= h)
+            {
+                let id = send(next, chunk32)?;
+                in_flight.insert(id, (next, chunk32));
+                next += u64::from(chunk32);
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let Some((id, reply)) = rx.recv().await else {
+                return Err(Error::ConnectionLost("the reader has stopped".into()));
+            };
+            let (offset, len) = in_flight
+                .remove(&id)
+                .ok_or_else(|| Error::protocol("reply to no read"))?;
+            let reply = reply?;
+            match reply.decode()? {
+                Response::Data(d) => {
+                    let n = d.data.len();
+                    if n > len as usize || n == 0 {
+                        return Err(Error::protocol("DATA of a bad length"));
+                    }
+                    if n < len as usize {
+                        // Short read: ask for the rest of this range right away.
+                        let (o, l) = (offset + n as u64, len - n as u32);
+                        let id = send(o, l)?;
+                        in_flight.insert(id, (o, l));
+                    } else {
+                        window.grow();
+                    }
+                    let end = offset + n as u64;
+                    if hint.is_some_and(|h| end > h) {
+                        hint = Some(end);
+                    }
+                    ready.insert(offset, Chunk { reply, len: n });
+                }
+                Response::Status(s) if s.code == StatusCode::EOF => {
+                    eof = Some(eof.map_or(offset, |e| e.min(offset)));
+                }
+                other => return Err(unexpected(&other)),
+            }
+            while let Some(entry) = ready.first_entry() {
+                if *entry.key() != written {
+                    break;
+                }
+                let c = entry.remove();
+                out.write_all(c.data()).await?;
+                written += c.len as u64;
+            }
+        }
+        if !ready.is_empty() || eof.is_some_and(|e| e < written) {
+            return Err(Error::protocol(
+                "the server's data and end of file disagree",
+            ));
+        }
+        Ok(written - start)
+    }
+
+    async fn upload_inner(&self, local: &Path, remote: &[u8], resume: bool) -> Result<u64> {
+        let mut file = tokio::fs::File::open(local).await?;
+        let meta = file.metadata().await?;
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        let start = if resume {
+            match self.stat(remote).await {
+                Ok(a) => a.size.unwrap_or(0),
+                Err(e) if e.status() == Some(StatusCode::NO_SUCH_FILE) => 0,
+                Err(e) => return Err(e),
+            }
+        } else {
+            0
+        };
+        if start > meta.len() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the remote file is longer than the local one",
+            )));
+        }
+        let flags = if resume {
+            OpenFlags::WRITE | OpenFlags::CREAT
+        } else {
+            OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC
+        };
+        let create = Attributes::EMPTY.with_permissions(mode);
+        let handle = self.open(remote, flags, &create).await?;
+        let sent = async {
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            self.push(&handle, start, &mut file).await
+        }
+        .await;
+        let closed = self.close(&handle).await;
+        let sent = sent?;
+        closed?;
+        Ok(sent)
+    }
+
+    /// Sends `input` from its current position to its end as WRITEs at `start`, pipelined.
+    async fn push(&self, handle: &[u8], start: u64, input: &mut tokio::fs::File) -> Result<u64> {
+        let chunk = self.write_len(handle.len());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut window = Window::new(self);
+        let mut in_flight: HashMap<u32, u64> = HashMap::new();
+        let mut offset = start;
+        let mut at_end = false;
+        let mut data = vec![0u8; chunk];
+        loop {
+            while !at_end && in_flight.len() < window.size {
+                let n = read_full(input, &mut data).await?;
+                if n == 0 {
+                    at_end = true;
+                    break;
+                }
+                let bytes = data.get(..n).unwrap_or_default();
+                let id = self.send_stream(&tx, |id, buf| {
+                    Write::encode_frame_header(buf, id, handle, offset, n);
+                    buf.extend_from_slice(bytes);
+                })?;
+                in_flight.insert(id, offset);
+                offset += n as u64;
+                if n < chunk {
+                    at_end = true;
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let Some((id, reply)) = rx.recv().await else {
+                return Err(Error::ConnectionLost("the reader has stopped".into()));
+            };
+            in_flight
+                .remove(&id)
+                .ok_or_else(|| Error::protocol("reply to no write"))?;
+            super::expect_ok(&reply?)?;
+            window.grow();
+        }
+        Ok(offset - start)
+    }
+
+    /// Closes a handle without waiting for the answer.
+    pub(crate) fn close_later(&self, handle: &[u8]) {
+        let _ = self.send_once(|id| Close { id, handle });
+    }
+}
+
+/// Reads until `buf` is full or end of file; the byte count.
+async fn read_full(input: &mut tokio::fs::File, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..) {
+        if rest.is_empty() {
+            break;
+        }
+        let got = input.read(rest).await?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(n)
+}

@@ -1,0 +1,288 @@
+//! One request in, one reply out: the synchronous core of the server, run on the blocking pool.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nacre_sftp_codec::{
+    encode_frame, Attrs, Data, Handle, Name, NameEntry, OpenFlags, Request, Seq, Status, StatusCode,
+};
+use nacre_wire::Encode;
+
+use super::handles::{lock, Entry, Handles, OpenFile};
+use super::{Filesystem, ServerConfig, MAX_READ_LEN};
+use crate::attrs::{Attributes, DirEntry};
+use crate::longname::{long_name, Accounts};
+use crate::status::status_for_io;
+
+/// Entries per READDIR reply (OpenSSH sends up to 100).
+const READDIR_BATCH: usize = 100;
+
+/// The result of a request: a reply frame or a status code.
+pub(super) type Reply = Result<Vec<u8>, StatusCode>;
+
+/// The state of one SFTP session.
+pub struct Session<F: Filesystem> {
+    pub(super) fs: Arc<F>,
+    pub(super) config: ServerConfig,
+    pub(super) handles: Mutex<Handles<F>>,
+    pub(super) accounts: Arc<Accounts>,
+}
+
+/// Encodes `msg` as a frame.
+pub(super) fn frame<M: Encode + ?Sized>(msg: &M) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(msg, &mut out);
+    out
+}
+
+/// A STATUS frame with the code's generic message.
+pub(super) fn status_frame(id: u32, code: StatusCode) -> Vec<u8> {
+    frame(&Status::from_code(id, code))
+}
+
+fn io_status(e: io::Error) -> StatusCode {
+    status_for_io(&e)
+}
+
+/// A client's path as a virtual absolute path: relative paths start at `/` (the session's
+/// working directory is the root); an empty path is the root.
+pub(super) fn vpath(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Path::new(std::ffi::OsStr::from_bytes(bytes));
+    Path::new("/").join(p)
+}
+
+/// A NAME reply with one entry whose name and long name are `name` (REALPATH, READLINK).
+pub(super) fn single_name(id: u32, name: &[u8]) -> Vec<u8> {
+    let entries = [NameEntry {
+        filename: name,
+        longname: name,
+        attrs: Attributes::EMPTY.to_wire(),
+    }];
+    frame(&Name {
+        id,
+        entries: Seq::from_slice(&entries),
+    })
+}
+
+impl<F: Filesystem> Session<F> {
+    /// A session over `fs`.
+    pub fn new(fs: Arc<F>, config: ServerConfig) -> Self {
+        let accounts = config.accounts.clone();
+        Session {
+            handles: Mutex::new(Handles::new(config.max_handles)),
+            fs,
+            config,
+            accounts,
+        }
+    }
+
+    /// Number of open handles.
+    pub fn open_handles(&self) -> usize {
+        lock(&self.handles).len()
+    }
+
+    fn writable(&self) -> Result<(), StatusCode> {
+        if self.config.read_only {
+            return Err(StatusCode::PERMISSION_DENIED);
+        }
+        Ok(())
+    }
+
+    pub(super) fn file(&self, handle: &[u8]) -> Result<Arc<OpenFile<F>>, StatusCode> {
+        match lock(&self.handles).get(handle) {
+            Some(Entry::File(f)) => Ok(f),
+            _ => Err(StatusCode::FAILURE),
+        }
+    }
+
+    fn new_handle(&self, id: u32, entry: Entry<F>) -> Reply {
+        let handle = lock(&self.handles)
+            .insert(entry)
+            .ok_or(StatusCode::FAILURE)?;
+        Ok(frame(&Handle {
+            id,
+            handle: &handle,
+        }))
+    }
+
+    /// Handles one decoded request (anything but INIT); the reply frame.
+    pub fn handle(&self, req: &Request<'_>) -> Vec<u8> {
+        let id = req.id().unwrap_or(0);
+        match self.reply(id, req) {
+            Ok(frame) => frame,
+            Err(code) => status_frame(id, code),
+        }
+    }
+
+    fn ok(&self, id: u32, result: io::Result<()>) -> Reply {
+        result.map_err(io_status)?;
+        Ok(status_frame(id, StatusCode::OK))
+    }
+
+    fn attrs(&self, id: u32, result: io::Result<Attributes>) -> Reply {
+        let attrs = result.map_err(io_status)?;
+        Ok(frame(&Attrs {
+            id,
+            attrs: attrs.to_wire(),
+        }))
+    }
+
+    fn reply(&self, id: u32, req: &Request<'_>) -> Reply {
+        let fs = &*self.fs;
+        match req {
+            Request::Open(m) => self.open(id, m.filename, m.pflags, &m.attrs.into()),
+            Request::Close(m) => {
+                lock(&self.handles)
+                    .remove(m.handle)
+                    .ok_or(StatusCode::FAILURE)?;
+                Ok(status_frame(id, StatusCode::OK))
+            }
+            Request::Read(m) => self.read(id, m.handle, m.offset, m.len),
+            Request::Write(m) => {
+                self.writable()?;
+                let f = self.file(m.handle)?;
+                if !f.writable {
+                    return Err(StatusCode::PERMISSION_DENIED);
+                }
+                self.ok(id, fs.write_at(&f.file, m.offset, m.data))
+            }
+            Request::Fstat(m) => {
+                let f = self.file(m.handle)?;
+                self.attrs(id, fs.fstat(&f.file))
+            }
+            Request::Fsetstat(m) => {
+                self.writable()?;
+                let f = self.file(m.handle)?;
+                self.ok(id, fs.fsetstat(&f.file, &m.attrs.into()))
+            }
+            Request::Lstat(m) => self.attrs(id, fs.lstat(&vpath(m.path))),
+            Request::Stat(m) => self.attrs(id, fs.stat(&vpath(m.path))),
+            Request::Setstat(m) => {
+                self.writable()?;
+                self.ok(id, fs.setstat(&vpath(m.path), &m.attrs.into()))
+            }
+            Request::Opendir(m) => {
+                let dir = fs.opendir(&vpath(m.path)).map_err(io_status)?;
+                self.new_handle(id, Entry::Dir(Arc::new(Mutex::new(dir))))
+            }
+            Request::Readdir(m) => self.readdir(id, m.handle),
+            Request::Remove(m) => {
+                self.writable()?;
+                self.ok(id, fs.remove(&vpath(m.filename)))
+            }
+            Request::Mkdir(m) => {
+                self.writable()?;
+                self.ok(id, fs.mkdir(&vpath(m.path), &m.attrs.into()))
+            }
+            Request::Rmdir(m) => {
+                self.writable()?;
+                self.ok(id, fs.rmdir(&vpath(m.path)))
+            }
+            Request::Realpath(m) => {
+                let path = fs.realpath(&vpath(m.path)).map_err(io_status)?;
+                Ok(single_name(id, &path))
+            }
+            Request::Rename(m) => {
+                self.writable()?;
+                self.ok(id, fs.rename(&vpath(m.oldpath), &vpath(m.newpath), false))
+            }
+            Request::Readlink(m) => {
+                let target = fs.readlink(&vpath(m.path)).map_err(io_status)?;
+                Ok(single_name(id, &target))
+            }
+            Request::Symlink(m) => {
+                self.writable()?;
+                self.ok(id, fs.symlink(m.target_path, &vpath(m.link_path)))
+            }
+            Request::Init(_) | Request::Unknown(_) => Err(StatusCode::OP_UNSUPPORTED),
+            other => self.extension(id, other),
+        }
+    }
+
+    fn open(&self, id: u32, path: &[u8], flags: OpenFlags, attrs: &Attributes) -> Reply {
+        let writes = OpenFlags::WRITE | OpenFlags::APPEND | OpenFlags::CREAT | OpenFlags::TRUNC;
+        if !(flags & writes).is_empty() {
+            self.writable()?;
+        }
+        let file = self
+            .fs
+            .open(&vpath(path), flags, attrs)
+            .map_err(io_status)?;
+        let writable = flags.contains(OpenFlags::WRITE) || flags.contains(OpenFlags::APPEND);
+        let entry = OpenFile {
+            file,
+            readable: flags.contains(OpenFlags::READ) || !writable,
+            writable,
+        };
+        self.new_handle(id, Entry::File(Arc::new(entry)))
+    }
+
+    /// READ, clamped to [`MAX_READ_LEN`]; the data are read straight into the reply frame.
+    fn read(&self, id: u32, handle: &[u8], offset: u64, len: u32) -> Reply {
+        let f = self.file(handle)?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
+        const HEADER: usize = 4 + 1 + 4 + 4;
+        let mut out = vec![0u8; HEADER + len];
+        let body = out.get_mut(HEADER..).ok_or(StatusCode::FAILURE)?;
+        let n = self.fs.read_at(&f.file, offset, body).map_err(io_status)?;
+        if n == 0 {
+            return Err(StatusCode::EOF);
+        }
+        out.truncate(HEADER + n);
+        let mut header = Vec::with_capacity(HEADER);
+        Data::encode_frame_header(&mut header, id, n);
+        if let Some(slot) = out.get_mut(..HEADER) {
+            slot.copy_from_slice(&header);
+        }
+        Ok(out)
+    }
+
+    fn readdir(&self, id: u32, handle: &[u8]) -> Reply {
+        let dir = match lock(&self.handles).get(handle) {
+            Some(Entry::Dir(d)) => d,
+            _ => return Err(StatusCode::FAILURE),
+        };
+        let batch = {
+            let mut dir = lock(&dir);
+            self.fs
+                .readdir(&mut dir, READDIR_BATCH)
+                .map_err(io_status)?
+        };
+        if batch.is_empty() {
+            return Err(StatusCode::EOF);
+        }
+        Ok(self.name_frame(id, &batch))
+    }
+
+    fn name_frame(&self, id: u32, batch: &[DirEntry]) -> Vec<u8> {
+        let longnames: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|e| {
+                if e.longname.is_empty() {
+                    long_name(&e.name, &e.attrs, e.nlink, &self.accounts)
+                } else {
+                    e.longname.clone()
+                }
+            })
+            .collect();
+        let entries: Vec<NameEntry<'_>> = batch
+            .iter()
+            .zip(&longnames)
+            .map(|(e, l)| NameEntry {
+                filename: &e.name,
+                longname: l,
+                attrs: e.attrs.to_wire(),
+            })
+            .collect();
+        frame(&Name {
+            id,
+            entries: Seq::from_slice(&entries),
+        })
+    }
+
+    pub(super) fn require_writable(&self) -> Result<(), StatusCode> {
+        self.writable()
+    }
+}

@@ -1,0 +1,197 @@
+//! The SFTP server: [`serve`] runs one session over any byte stream pair (an SSH channel,
+//! stdin/stdout, an in-memory pipe) with a [`Filesystem`] backend.
+//!
+//! The connection task reads requests in large chunks, decodes every complete frame and hands
+//! each request to tokio's blocking pool; replies go to a writer task that coalesces them into
+//! few writes. READs run concurrently (replies in completion order; clients match them by id);
+//! every other request waits for the requests before it and runs alone, so a WRITE followed by
+//! a READ, a CLOSE or a STAT of the same file is always seen in order. At most
+//! [`ServerConfig::max_in_flight`] requests run at once: beyond that the server stops reading
+//! and the transport's flow control holds the client back.
+
+mod dispatch;
+mod extensions;
+mod filesystem;
+mod handles;
+
+use std::io;
+use std::sync::Arc;
+
+use nacre_sftp_codec::{FrameDecoder, PacketType, Request, StatusCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, RwLock, Semaphore};
+
+pub use dispatch::Session;
+pub use filesystem::Filesystem;
+
+use crate::longname::Accounts;
+use dispatch::status_frame;
+
+/// Largest packet the server accepts and announces (`limits@openssh.com`): 256 KiB, OpenSSH's
+/// `SFTP_MAX_MSG_LENGTH`. A longer one ends the session.
+pub const MAX_PACKET_LEN: usize = 256 * 1024;
+/// Largest READ answered in full (longer ones are clamped) and announced: 255 KiB, which keeps
+/// a DATA reply under [`MAX_PACKET_LEN`].
+pub const MAX_READ_LEN: usize = 255 * 1024;
+/// Largest WRITE announced: 255 KiB.
+pub const MAX_WRITE_LEN: usize = 255 * 1024;
+/// Default cap on open handles.
+pub const DEFAULT_MAX_HANDLES: usize = 512;
+/// Default number of requests served at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Refuse every request that would change anything (PERMISSION_DENIED).
+    pub read_only: bool,
+    /// Open handles at most; OPEN and OPENDIR beyond get FAILURE.
+    pub max_handles: usize,
+    /// Requests served at once.
+    pub max_in_flight: usize,
+    /// User and group names for long names and `users-groups-by-id@openssh.com`.
+    pub accounts: Arc<Accounts>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            read_only: false,
+            max_handles: DEFAULT_MAX_HANDLES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            accounts: Arc::new(Accounts::load()),
+        }
+    }
+}
+
+/// Serves one SFTP session with the default settings until the client closes its side.
+pub async fn serve<R, W, F>(reader: R, writer: W, fs: F) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+    F: Filesystem,
+{
+    serve_with(reader, writer, Arc::new(fs), ServerConfig::default()).await
+}
+
+/// Serves one SFTP session. Returns when the client closes its side (after every reply was
+/// written), or with an error on a broken stream or a packet over [`MAX_PACKET_LEN`].
+pub async fn serve_with<R, W, F>(
+    mut reader: R,
+    writer: W,
+    fs: Arc<F>,
+    config: ServerConfig,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+    F: Filesystem,
+{
+    let in_flight = config.max_in_flight.max(1);
+    let session = Arc::new(Session::new(fs, config));
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(in_flight * 2);
+    let writer_task = tokio::spawn(write_replies(writer, rx));
+    let order = Arc::new(RwLock::new(()));
+    let permits = Arc::new(Semaphore::new(in_flight));
+    let mut decoder = FrameDecoder::with_max_len(MAX_PACKET_LEN);
+    let mut buf = vec![0u8; MAX_PACKET_LEN];
+    let mut initialized = false;
+    let result = 'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) => break Err(e),
+        };
+        if let Err(e) = decoder.push(buf.get(..n).unwrap_or_default()) {
+            break Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        loop {
+            let frame = match decoder.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => break 'read Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            };
+            let kind = frame.packet_type();
+            if !initialized {
+                if kind != PacketType::INIT {
+                    break 'read Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the first SFTP packet is not INIT",
+                    ));
+                }
+                initialized = true;
+                if tx
+                    .send(extensions::version_frame(&*session.fs))
+                    .await
+                    .is_err()
+                {
+                    break 'read Ok(());
+                }
+                continue;
+            }
+            let bytes = frame.bytes().to_vec();
+            let id = frame.request_id();
+            let permit = permits.clone().acquire_owned().await;
+            // READs share the order lock; everything else holds it alone, in arrival order.
+            let guard = if kind == PacketType::READ {
+                Guard::Shared(order.clone().read_owned().await)
+            } else {
+                Guard::Exclusive(order.clone().write_owned().await)
+            };
+            let (session, tx) = (session.clone(), tx.clone());
+            tokio::spawn(async move {
+                let reply = tokio::task::spawn_blocking(move || {
+                    let reply = match Request::decode_bytes(&bytes) {
+                        Ok(req) => Some(session.handle(&req)),
+                        Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
+                    };
+                    drop(guard);
+                    reply
+                })
+                .await
+                .ok()
+                .flatten();
+                if let Some(reply) = reply {
+                    let _ = tx.send(reply).await;
+                }
+                drop(permit);
+            });
+        }
+    };
+    // Wait for every running request, then let the writer drain and finish.
+    let _ = permits.acquire_many(in_flight as u32).await;
+    drop(tx);
+    let written = writer_task.await.map_err(io::Error::other)?;
+    result.and(written)
+}
+
+/// Holds the order lock for one request.
+#[allow(dead_code)]
+enum Guard {
+    Shared(tokio::sync::OwnedRwLockReadGuard<()>),
+    Exclusive(tokio::sync::OwnedRwLockWriteGuard<()>),
+}
+
+/// Writes reply frames, coalescing whatever is queued into one write, and flushes when the
+/// queue runs dry.
+async fn write_replies<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(1024 * 1024);
+    while let Some(first) = rx.recv().await {
+        out.clear();
+        out.extend_from_slice(&first);
+        while out.len() < 1024 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => out.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        writer.write_all(&out).await?;
+        writer.flush().await?;
+    }
+    writer.flush().await?;
+    let _ = writer.shutdown().await;
+    Ok(())
+}

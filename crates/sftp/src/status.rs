@@ -1,0 +1,81 @@
+//! Which SFTP status a file system error puts on the wire.
+//!
+//! Version 3 clients know codes 0..=8 only, so every error maps to one of those, as OpenSSH's
+//! `errno_to_portable` does: a missing file or a component that is not a directory is
+//! NO_SUCH_FILE, refused access is PERMISSION_DENIED, an unsupported operation is
+//! OP_UNSUPPORTED, a bad argument is BAD_MESSAGE, and the rest (already exists, not empty, no
+//! space, I/O error, ...) is FAILURE. The message is the code's generic text: an OS message could
+//! name real paths.
+
+use std::io;
+
+use nacre_sftp_codec::StatusCode;
+
+// errno values of Linux (and most Unix systems) for the cases std has no stable ErrorKind for.
+const EPERM: i32 = 1;
+const ENOENT: i32 = 2;
+const EBADF: i32 = 9;
+const EACCES: i32 = 13;
+const EFAULT: i32 = 14;
+const ENOTDIR: i32 = 20;
+const EINVAL: i32 = 22;
+const EROFS: i32 = 30;
+const ENAMETOOLONG: i32 = 36;
+const ENOSYS: i32 = 38;
+const ELOOP: i32 = 40;
+const EOPNOTSUPP: i32 = 95;
+
+/// The status for an I/O error.
+pub fn status_for_io(error: &io::Error) -> StatusCode {
+    if let Some(errno) = error.raw_os_error() {
+        return match errno {
+            ENOENT | ENOTDIR | EBADF | ELOOP => StatusCode::NO_SUCH_FILE,
+            EPERM | EACCES | EFAULT | EROFS => StatusCode::PERMISSION_DENIED,
+            ENAMETOOLONG | EINVAL => StatusCode::BAD_MESSAGE,
+            ENOSYS | EOPNOTSUPP => StatusCode::OP_UNSUPPORTED,
+            _ => StatusCode::FAILURE,
+        };
+    }
+    match error.kind() {
+        io::ErrorKind::NotFound => StatusCode::NO_SUCH_FILE,
+        io::ErrorKind::PermissionDenied => StatusCode::PERMISSION_DENIED,
+        io::ErrorKind::Unsupported => StatusCode::OP_UNSUPPORTED,
+        io::ErrorKind::InvalidInput => StatusCode::BAD_MESSAGE,
+        _ => StatusCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_mapping() {
+        let s = |e: i32| status_for_io(&io::Error::from_raw_os_error(e));
+        assert_eq!(s(ENOENT), StatusCode::NO_SUCH_FILE);
+        assert_eq!(s(ENOTDIR), StatusCode::NO_SUCH_FILE);
+        assert_eq!(s(ELOOP), StatusCode::NO_SUCH_FILE);
+        assert_eq!(s(EACCES), StatusCode::PERMISSION_DENIED);
+        assert_eq!(s(EPERM), StatusCode::PERMISSION_DENIED);
+        assert_eq!(s(EROFS), StatusCode::PERMISSION_DENIED);
+        assert_eq!(s(ENOSYS), StatusCode::OP_UNSUPPORTED);
+        assert_eq!(s(EINVAL), StatusCode::BAD_MESSAGE);
+        assert_eq!(s(17), StatusCode::FAILURE); // EEXIST
+        assert_eq!(s(39), StatusCode::FAILURE); // ENOTEMPTY
+        assert_eq!(s(28), StatusCode::FAILURE); // ENOSPC
+    }
+
+    #[test]
+    fn kind_mapping() {
+        let k = |k: io::ErrorKind| status_for_io(&io::Error::from(k));
+        assert_eq!(k(io::ErrorKind::NotFound), StatusCode::NO_SUCH_FILE);
+        assert_eq!(
+            k(io::ErrorKind::PermissionDenied),
+            StatusCode::PERMISSION_DENIED
+        );
+        assert_eq!(k(io::ErrorKind::Unsupported), StatusCode::OP_UNSUPPORTED);
+        assert_eq!(k(io::ErrorKind::InvalidInput), StatusCode::BAD_MESSAGE);
+        assert_eq!(k(io::ErrorKind::AlreadyExists), StatusCode::FAILURE);
+        assert_eq!(k(io::ErrorKind::Other), StatusCode::FAILURE);
+    }
+}
