@@ -101,12 +101,14 @@ impl NacreServer {
                                         s.lock().unwrap().push(conn.info().clone());
                                         match auth {
                                             None => refuse_auth(conn).await,
-                                            Some((cfg, policy)) => match conn.authenticate_client(cfg, policy, peer).await {
+                                            Some((cfg, policy)) => match conn.authenticate_client(cfg, policy.clone(), peer).await {
                                                 Ok(who) => {
                                                     let user = who.user.clone();
+                                                    let ctx = nacre::AuthContext { user: user.clone(), peer };
+                                                    let options = who.key.as_ref().and_then(|k| policy.authorized_key_options(&ctx, k));
                                                     u.lock().unwrap().push(who);
                                                     match session_cfg {
-                                                        Some(cfg) => serve_channels(conn, user, cfg).await,
+                                                        Some(cfg) => serve_channels(conn, user, cfg, options).await,
                                                         None => refuse_channels(conn).await,
                                                     }
                                                 }
@@ -215,7 +217,12 @@ async fn refuse_channels(mut conn: Connection) {
 }
 
 /// Sessions (and forwarding, if `config` allows it) are served with `config`; other channel
-/// types are refused.
-async fn serve_channels(conn: Connection, user: String, config: Arc<ServerConfig>) {
-    nacre::serve_connection(conn, user, config, None).await;
+/// types are refused. `options` are those of the authorized_keys line of the key that logged in.
+async fn serve_channels(
+    conn: Connection,
+    user: String,
+    config: Arc<ServerConfig>,
+    options: Option<nacre_keys::KeyOptions>,
+) {
+    nacre::serve_connection(conn, user, config, options).await;
 }

@@ -29,8 +29,8 @@ use nacre::{
     SessionConfig, User, UsersPolicy,
 };
 use nacre_tests::{
-    ensure_test_user, free_port, ChildGuard, KeyType, NacreServer, OpenSshClient, OpenSshServer,
-    TEST_PASSWORD, TEST_USER,
+    authorized_client_key, ensure_test_user, free_port, ChildGuard, KeyType, NacreServer,
+    OpenSshClient, OpenSshServer, TEST_PASSWORD, TEST_USER,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -57,6 +57,47 @@ fn tcp_echo() -> u16 {
         }
     });
     port
+}
+
+/// A TCP service that answers only after the client half-closed: it reads to EOF, then sends
+/// the SHA-256 of what it read and closes. Through a forward this needs EOF carried one way
+/// while the other way stays open.
+fn tcp_digest() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            thread::spawn(move || {
+                let mut h = HashAlg::Sha256.hasher();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => h.update(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(&h.finish());
+            });
+        }
+    });
+    port
+}
+
+/// Sends `total` bytes to the digest service behind `port`, half-closes, and checks the answer.
+fn half_close(port: u16, total: usize) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    let mut h = HashAlg::Sha256.hasher();
+    for i in 0..total / MIB {
+        let b = block(i);
+        s.write_all(&b).unwrap();
+        h.update(&b);
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer, h.finish(), "digest through port {port}");
 }
 
 /// A Unix socket echo service at `path` (world-accessible, for sshd running as the test user).
@@ -201,7 +242,6 @@ fn read(path: &Path) -> String {
 // OpenSSH's ssh against the nacre server.
 
 fn nacre_server(forwarding: ForwardingPolicy) -> (NacreServer, tempfile::TempDir) {
-    ensure_test_user();
     let mut policy = UsersPolicy::new();
     policy.insert(
         TEST_USER,
@@ -210,6 +250,14 @@ fn nacre_server(forwarding: ForwardingPolicy) -> (NacreServer, tempfile::TempDir
             ..User::default()
         },
     );
+    nacre_server_with(forwarding, policy)
+}
+
+fn nacre_server_with(
+    forwarding: ForwardingPolicy,
+    policy: UsersPolicy,
+) -> (NacreServer, tempfile::TempDir) {
+    ensure_test_user();
     let server = NacreServer::start_with_server(
         Config::server(nacre_testkit::all_host_keys()),
         AuthServerConfig {
@@ -234,10 +282,20 @@ fn ssh_forwarding(
     flag: &str,
     spec: &str,
 ) -> (ChildGuard, PathBuf) {
-    let log = dir.path().join("ssh.log");
-    let mut cmd = OpenSshClient::new(server.port())
+    let client = OpenSshClient::new(server.port()).test_password();
+    ssh_forwarding_as(client, dir, flag, spec)
+}
+
+/// Like [`ssh_forwarding`] with `client`'s credentials.
+fn ssh_forwarding_as(
+    client: OpenSshClient,
+    dir: &tempfile::TempDir,
+    flag: &str,
+    spec: &str,
+) -> (ChildGuard, PathBuf) {
+    let log = dir.path().join(format!("ssh{}.log", free_port()));
+    let mut cmd = client
         .known_hosts(dir.path().join("known_hosts"))
-        .test_password()
         .option("ExitOnForwardFailure", "yes")
         .option("LogLevel", "INFO")
         .arg("-N")
@@ -264,6 +322,13 @@ fn openssh_local_forward_through_nacre_server() {
     // A second connection through the same forward.
     bulk_tcp(port, MIB);
     assert!(ssh.is_running(), "{}", read(&log));
+    ssh.kill();
+    // EOF one way, the answer the other way.
+    let digest = tcp_digest();
+    let port = free_port();
+    let (mut ssh, log) = ssh_forwarding(&server, &dir, "-L", &format!("{port}:127.0.0.1:{digest}"));
+    wait_port(port, &mut ssh, &log);
+    half_close(port, 8 * MIB);
     ssh.kill();
 }
 
@@ -353,6 +418,117 @@ fn openssh_local_forward_refused_by_permit_open() {
     ssh.kill();
 }
 
+/// Waits until `log` shows that a channel was refused by the server's policy.
+fn wait_prohibited(log: &Path) {
+    let start = Instant::now();
+    while !read(log).contains("administratively prohibited") {
+        assert!(start.elapsed() < T, "{}", read(log));
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Connects to a forward whose channel the server refuses: the connection ends without data.
+fn refused_through(port: u16) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+}
+
+#[test]
+fn openssh_forwarding_limited_by_authorized_keys_options() {
+    let echo = tcp_echo();
+    let other = free_port();
+    let listen = free_port();
+    let limited = authorized_client_key(KeyType::Ed25519);
+    let restricted = authorized_client_key(KeyType::EcdsaP256);
+    let kdir = tempfile::tempdir().unwrap();
+    let file = kdir.path().join("authorized_keys");
+    std::fs::write(
+        &file,
+        format!(
+            "permitopen=\"127.0.0.1:{echo}\",permitlisten=\"localhost:{listen}\" {}\nrestrict {}\n",
+            limited.pub_line, restricted.pub_line
+        ),
+    )
+    .unwrap();
+    let mut users = UsersPolicy::new();
+    users.load_authorized_keys(TEST_USER, &file).unwrap();
+    let (server, dir) = nacre_server_with(ForwardingPolicy::allow_all(), users);
+    let as_key = |k: &nacre_tests::KeyPair| OpenSshClient::new(server.port()).identity(&k.private);
+
+    // permitopen: the listed destination works, another one is refused.
+    let port = free_port();
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&limited),
+        &dir,
+        "-L",
+        &format!("{port}:127.0.0.1:{echo}"),
+    );
+    wait_port(port, &mut ssh, &log);
+    bulk_tcp(port, 4 * MIB);
+    ssh.kill();
+    let port = free_port();
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&limited),
+        &dir,
+        "-L",
+        &format!("{port}:127.0.0.1:{other}"),
+    );
+    wait_port(port, &mut ssh, &log);
+    refused_through(port);
+    wait_prohibited(&log);
+    ssh.kill();
+
+    // permitlisten: the listed port works, another one is refused.
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&limited),
+        &dir,
+        "-R",
+        &format!("{listen}:127.0.0.1:{echo}"),
+    );
+    wait_port(listen, &mut ssh, &log);
+    bulk_tcp(listen, 4 * MIB);
+    ssh.kill();
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&limited),
+        &dir,
+        "-R",
+        &format!("{}:127.0.0.1:{echo}", free_port()),
+    );
+    assert!(!ssh.wait_timeout(T).expect("ssh -R still running").success());
+    assert!(
+        read(&log).contains("remote port forwarding failed"),
+        "{}",
+        read(&log)
+    );
+
+    // restrict: no forwarding at all.
+    let port = free_port();
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&restricted),
+        &dir,
+        "-L",
+        &format!("{port}:127.0.0.1:{echo}"),
+    );
+    wait_port(port, &mut ssh, &log);
+    refused_through(port);
+    wait_prohibited(&log);
+    ssh.kill();
+    let (mut ssh, log) = ssh_forwarding_as(
+        as_key(&restricted),
+        &dir,
+        "-R",
+        &format!("{}:127.0.0.1:{echo}", free_port()),
+    );
+    assert!(!ssh.wait_timeout(T).expect("ssh -R still running").success());
+    assert!(
+        read(&log).contains("remote port forwarding failed"),
+        "{}",
+        read(&log)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The nacre client against OpenSSH's sshd and against the nacre server.
 
@@ -411,6 +587,20 @@ async fn nacre_local_forward_through_sshd() {
         tokio::time::timeout(T, t).await.unwrap().unwrap();
     }
     drop(fwd);
+    // EOF one way, the answer the other way.
+    let digest = tcp_digest();
+    let fwd = conn
+        .forward_local("127.0.0.1:0".parse().unwrap(), "127.0.0.1", digest)
+        .await
+        .unwrap();
+    let port = fwd.local_addr().unwrap().port();
+    blocking(move || half_close(port, 8 * MIB)).await;
+    let rfwd = conn
+        .forward_remote("localhost", 0, ("127.0.0.1", digest))
+        .await
+        .unwrap();
+    let rport = u16::try_from(rfwd.port()).unwrap();
+    blocking(move || half_close(rport, 8 * MIB)).await;
     conn.disconnect(DisconnectReason::BY_APPLICATION, "done")
         .await;
 }

@@ -201,13 +201,26 @@ async fn session(
 ) {
     let info = conn.info().clone();
     tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
-    let user = match conn
-        .authenticate_client(nacre::auth::AuthServerConfig::default(), policy, Some(peer))
+    let (user, options) = match conn
+        .authenticate_client(
+            nacre::auth::AuthServerConfig::default(),
+            policy.clone(),
+            Some(peer),
+        )
         .await
     {
         Ok(who) => {
             tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated");
-            who.user
+            let ctx = nacre::AuthContext {
+                user: who.user.clone(),
+                peer: Some(peer),
+            };
+            // The authorized_keys options of the key that logged in (forwarding limits).
+            let options = who
+                .key
+                .as_ref()
+                .and_then(|k| policy.authorized_key_options(&ctx, k));
+            (who.user, options)
         }
         Err(e) => {
             tracing::info!(%peer, error = %e, "authentication failed");
@@ -219,6 +232,6 @@ async fn session(
         session: sessions,
         ..nacre::ServerConfig::default()
     });
-    let reason = nacre::serve_connection(conn, user, config, None).await;
+    let reason = nacre::serve_connection(conn, user, config, options).await;
     tracing::info!(%peer, %reason, "connection closed");
 }

@@ -72,6 +72,15 @@ pub trait AuthPolicy: Send + Sync + 'static {
     ) -> KeyboardAnswer {
         KeyboardAnswer::Reject
     }
+    /// The `authorized_keys` options that go with `key` for the user, once it authenticated
+    /// (what the session may do: forwarding, pty, ...). `None`: no restrictions known.
+    fn authorized_key_options(
+        &self,
+        _ctx: &AuthContext,
+        _key: &PublicKey,
+    ) -> Option<nacre_keys::KeyOptions> {
+        None
+    }
 }
 
 /// The result of a successful authentication.

@@ -115,4 +115,8 @@ impl AuthPolicy for UsersPolicy {
     fn publickey(&self, ctx: &AuthContext, key: &PublicKey) -> bool {
         self.key_options(ctx, key).is_some()
     }
+
+    fn authorized_key_options(&self, ctx: &AuthContext, key: &PublicKey) -> Option<KeyOptions> {
+        self.key_options(ctx, key)
+    }
 }
