@@ -248,3 +248,123 @@ where
         Err(e) => tracing::debug!(channel = channel.id(), error = %e, "forwarded connection ended"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn incoming(kind: ChannelKind, cmds: &mpsc::UnboundedSender<ChanCmd>) -> IncomingChannel {
+        IncomingChannel::from_channel(Channel {
+            id: 7,
+            kind,
+            shared: Arc::default(),
+            cmds: cmds.clone(),
+            close_on_drop: false,
+        })
+    }
+
+    fn tcp(address: &str, port: u32) -> ChannelKind {
+        ChannelKind::ForwardedTcpip {
+            address: address.into(),
+            port,
+            originator: "127.0.0.1".into(),
+            originator_port: 40000,
+        }
+    }
+
+    fn key(address: &str, port: u32) -> RouteKey {
+        RouteKey::Tcp {
+            address: address.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn forwarded_channels_find_their_forward() {
+        let (cmds, _rx) = mpsc::unbounded_channel();
+        let routes = Routes::default();
+        let (a_tx, mut a) = mpsc::unbounded_channel();
+        let (b_tx, mut b) = mpsc::unbounded_channel();
+        let (p_tx, mut pending) = mpsc::unbounded_channel();
+        let (u_tx, mut unix) = mpsc::unbounded_channel();
+        routes.insert(key("localhost", 8080), a_tx);
+        routes.insert(key("127.0.0.1", 9090), b_tx);
+        routes.insert(key("0.0.0.0", 0), p_tx);
+        routes.insert(RouteKey::Unix("/tmp/s".into()), u_tx);
+
+        // Exact address and port.
+        assert!(routes
+            .route(incoming(tcp("localhost", 8080), &cmds))
+            .is_none());
+        assert!(a.try_recv().is_ok());
+        // Same port, the address named differently by the server.
+        assert!(routes
+            .route(incoming(tcp("127.0.0.1", 8080), &cmds))
+            .is_none());
+        assert!(a.try_recv().is_ok());
+        assert!(routes.route(incoming(tcp("::1", 9090), &cmds)).is_none());
+        assert!(b.try_recv().is_ok());
+        // A port-0 forward whose port is not known yet.
+        assert!(routes
+            .route(incoming(tcp("0.0.0.0", 41234), &cmds))
+            .is_none());
+        assert!(pending.try_recv().is_ok());
+        // Unix sockets by path.
+        let u = ChannelKind::ForwardedStreamlocal {
+            path: "/tmp/s".into(),
+        };
+        assert!(routes.route(incoming(u, &cmds)).is_none());
+        assert!(unix.try_recv().is_ok());
+
+        // Unknown forwards and other channel types go back to the application.
+        let back = routes.route(incoming(tcp("localhost", 1), &cmds)).unwrap();
+        assert_eq!(back.kind(), Some(&tcp("localhost", 1)));
+        let other = ChannelKind::ForwardedStreamlocal {
+            path: "/tmp/other".into(),
+        };
+        assert!(routes.route(incoming(other, &cmds)).is_some());
+        assert!(routes
+            .route(incoming(ChannelKind::Session, &cmds))
+            .is_some());
+        // A forward whose listener is gone: back to the application too.
+        drop(a);
+        assert!(routes
+            .route(incoming(tcp("localhost", 8080), &cmds))
+            .is_some());
+    }
+
+    #[test]
+    fn an_unanswered_global_request_is_refused() {
+        let (cmds, mut rx) = mpsc::unbounded_channel();
+        drop(IncomingGlobal::new(
+            "tcpip-forward".into(),
+            Vec::new(),
+            true,
+            3,
+            cmds.clone(),
+        ));
+        match rx.try_recv() {
+            Ok(ChanCmd::GlobalReply(3, false, data)) => assert!(data.is_empty()),
+            _ => panic!("no failure reply"),
+        }
+        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), true, 4, cmds.clone())
+            .reply(true, vec![0, 0, 0, 80]);
+        match rx.try_recv() {
+            Ok(ChanCmd::GlobalReply(4, true, data)) => assert_eq!(data, [0, 0, 0, 80]),
+            _ => panic!("no success reply"),
+        }
+        assert!(rx.try_recv().is_err(), "answered once");
+        // No reply wanted: nothing is sent either way.
+        drop(IncomingGlobal::new(
+            "cancel-tcpip-forward".into(),
+            Vec::new(),
+            false,
+            5,
+            cmds.clone(),
+        ));
+        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), false, 6, cmds)
+            .reply(true, Vec::new());
+        assert!(rx.try_recv().is_err());
+    }
+}

@@ -23,6 +23,15 @@ pub struct IncomingChannel {
 }
 
 impl IncomingChannel {
+    /// An incoming channel around `channel` (unit tests of the routing).
+    #[cfg(test)]
+    pub(crate) fn from_channel(channel: Channel) -> Self {
+        IncomingChannel {
+            channel: Some(channel),
+            global: None,
+        }
+    }
+
     /// What the peer asks for.
     pub fn kind(&self) -> Option<&ChannelKind> {
         self.channel.as_ref().map(Channel::kind)
