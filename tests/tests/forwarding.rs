@@ -349,6 +349,56 @@ fn openssh_remote_forward_through_nacre_server() {
         assert!(start.elapsed() < T, "port {port} still listening");
         thread::sleep(Duration::from_millis(50));
     }
+
+    // -R 0:...: the server chooses the port and tells ssh, which prints it.
+    let (mut ssh, log) = ssh_forwarding(&server, &dir, "-R", &format!("0:127.0.0.1:{echo}"));
+    let start = Instant::now();
+    let port: u16 = loop {
+        let text = read(&log);
+        if let Some(rest) = text.split("Allocated port ").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+        assert!(ssh.is_running(), "{text}");
+        assert!(start.elapsed() < T, "{text}");
+        thread::sleep(Duration::from_millis(50));
+    };
+    bulk_tcp(port, 4 * MIB);
+    ssh.kill();
+}
+
+#[test]
+fn openssh_unix_socket_forwards_through_nacre_server() {
+    let (server, dir) = nacre_server(ForwardingPolicy::allow_all());
+    let echo = tcp_echo();
+    // -L port:/echo.sock (direct-streamlocal@openssh.com)
+    let sock = dir.path().join("echo.sock");
+    unix_echo(&sock);
+    let port = free_port();
+    let (mut ssh, log) = ssh_forwarding(&server, &dir, "-L", &format!("{port}:{}", sock.display()));
+    wait_port(port, &mut ssh, &log);
+    bulk_tcp(port, 16 * MIB);
+    ssh.kill();
+    // -R /remote.sock:127.0.0.1:echo (streamlocal-forward@openssh.com)
+    let remote = dir.path().join("remote.sock");
+    let (mut ssh, log) = ssh_forwarding(
+        &server,
+        &dir,
+        "-R",
+        &format!("{}:127.0.0.1:{echo}", remote.display()),
+    );
+    let start = Instant::now();
+    while UnixStream::connect(&remote).is_err() {
+        assert!(ssh.is_running() && start.elapsed() < T, "{}", read(&log));
+        thread::sleep(Duration::from_millis(50));
+    }
+    bulk_unix(&remote, 16 * MIB);
+    ssh.kill();
+    // The socket goes with the connection.
+    let start = Instant::now();
+    while remote.exists() {
+        assert!(start.elapsed() < T, "the server kept its socket");
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
