@@ -222,6 +222,10 @@ impl<F: Filesystem> Session<F> {
     /// READ, clamped to [`MAX_READ_LEN`]; the data are read straight into the reply frame.
     fn read(&self, id: u32, handle: &[u8], offset: u64, len: u32) -> Reply {
         let f = self.file(handle)?;
+        if i64::try_from(offset).is_err() {
+            // Past any file's end (and past what pread accepts).
+            return Err(StatusCode::EOF);
+        }
         let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
         const HEADER: usize = 4 + 1 + 4 + 4;
         let mut out = vec![0u8; HEADER + len];

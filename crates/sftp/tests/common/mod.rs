@@ -1,0 +1,73 @@
+//! An in-memory pair: nacre's SFTP server over a `LocalFs` on a temporary folder, and the client,
+//! joined by tokio duplex pipes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nacre_sftp::{serve_with, ClientConfig, LocalFs, ServerConfig, SftpClient};
+use sha2::{Digest, Sha256};
+
+pub struct Pair {
+    pub client: SftpClient,
+    pub tmp: tempfile::TempDir,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Pair {
+    /// The served folder (`/` for the client).
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().join("root")
+    }
+
+    /// A folder next to the root for local files.
+    pub fn local(&self) -> PathBuf {
+        self.tmp.path().join("local")
+    }
+}
+
+pub async fn pair() -> Pair {
+    pair_with(ServerConfig::default(), ClientConfig::default()).await
+}
+
+pub async fn pair_with(server: ServerConfig, client: ClientConfig) -> Pair {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("root")).unwrap();
+    std::fs::create_dir(tmp.path().join("local")).unwrap();
+    let fs = LocalFs::new(tmp.path().join("root")).unwrap();
+    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(serve_with(c2s_r, s2c_w, Arc::new(fs), server));
+    let client = SftpClient::with_config(s2c_r, c2s_w, client).await.unwrap();
+    Pair {
+        client,
+        tmp,
+        server,
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path).unwrap();
+    std::io::copy(&mut f, &mut h).unwrap();
+    hex(&h.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

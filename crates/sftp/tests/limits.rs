@@ -1,0 +1,333 @@
+//! Limits and misbehaving peers: handle exhaustion, huge READ lengths, oversize packets in both
+//! directions, undecodable requests, and a scripted malicious server whose listings hold
+//! hostile names for a recursive download.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{data, pair, pair_with};
+use nacre_sftp::codec::{
+    encode_frame, Attrs, FrameDecoder, Handle, Init, Name, NameEntry, OpenFlags, Request, Response,
+    Seq, Status, StatusCode, Version,
+};
+use nacre_sftp::{serve_with, Attributes, ClientConfig, Error, LocalFs, ServerConfig, SftpClient};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+const T: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn handle_exhaustion_gives_failure() {
+    let server = ServerConfig {
+        max_handles: 8,
+        ..ServerConfig::default()
+    };
+    let p = pair_with(server, ClientConfig::default()).await;
+    assert_eq!(p.client.limits().unwrap().max_open_handles, 8);
+    std::fs::write(p.root().join("f"), b"x").unwrap();
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        handles.push(
+            p.client
+                .open("/f", OpenFlags::READ, &Attributes::EMPTY)
+                .await
+                .unwrap(),
+        );
+    }
+    let e = p
+        .client
+        .open("/f", OpenFlags::READ, &Attributes::EMPTY)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::FAILURE));
+    let e = p.client.opendir("/").await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::FAILURE));
+    p.client.close(&handles.pop().unwrap()).await.unwrap();
+    let h = p.client.opendir("/").await.unwrap();
+    p.client.close(&h).await.unwrap();
+    // A closed handle is gone for good.
+    let e = p.client.close(&h).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::FAILURE));
+}
+
+#[tokio::test]
+async fn huge_read_is_clamped() {
+    let p = pair().await;
+    std::fs::write(p.root().join("big"), data(1024 * 1024, 5)).unwrap();
+    let h = p
+        .client
+        .open("/big", OpenFlags::READ, &Attributes::EMPTY)
+        .await
+        .unwrap();
+    let d = p.client.read(&h, 0, u32::MAX).await.unwrap().unwrap();
+    assert_eq!(d.len(), 255 * 1024);
+    let d = p.client.read(&h, u64::MAX - 10, u32::MAX).await.unwrap();
+    assert_eq!(d, None);
+}
+
+/// Starts nacre's server on an empty folder and returns the client's raw stream ends.
+fn raw_server() -> (
+    DuplexStream,
+    DuplexStream,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    tempfile::TempDir,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = LocalFs::new(tmp.path()).unwrap();
+    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    let task = tokio::spawn(serve_with(
+        c2s_r,
+        s2c_w,
+        Arc::new(fs),
+        ServerConfig::default(),
+    ));
+    (c2s_w, s2c_r, task, tmp)
+}
+
+async fn read_frame(r: &mut DuplexStream, dec: &mut FrameDecoder) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 65536];
+    loop {
+        if let Some(f) = dec.next_frame().unwrap() {
+            return Some(f.bytes().to_vec());
+        }
+        let n = r.read(&mut buf).await.unwrap();
+        if n == 0 {
+            return None;
+        }
+        dec.push(&buf[..n]).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn oversize_request_ends_the_session() {
+    let (mut w, mut r, task, _tmp) = raw_server();
+    let mut out = Vec::new();
+    encode_frame(&Init::v3(), &mut out);
+    w.write_all(&out).await.unwrap();
+    let mut dec = FrameDecoder::new();
+    let v = read_frame(&mut r, &mut dec).await.unwrap();
+    assert!(matches!(
+        Response::decode_bytes(&v).unwrap(),
+        Response::Version(_)
+    ));
+    // A packet claiming 16 MiB: refused on its length field, before its body arrives.
+    w.write_all(&(16u32 << 20).to_be_bytes()).await.unwrap();
+    w.write_all(&[3, 0, 0, 0, 1]).await.unwrap();
+    let result = tokio::time::timeout(T, task).await.unwrap().unwrap();
+    assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    // The server closed its side.
+    assert!(read_frame(&mut r, &mut dec).await.is_none());
+}
+
+#[tokio::test]
+async fn undecodable_and_unknown_requests_get_status() {
+    let (mut w, mut r, _task, _tmp) = raw_server();
+    let mut out = Vec::new();
+    encode_frame(&Init::v3(), &mut out);
+    // OPEN with a truncated body (id 7), an unknown type 99 (id 8), an unknown extension (id 9).
+    out.extend_from_slice(&[0, 0, 0, 7, 3, 0, 0, 0, 7, 0, 0]);
+    out.extend_from_slice(&[0, 0, 0, 5, 99, 0, 0, 0, 8]);
+    let ext = [&[200u8, 0, 0, 0, 9, 0, 0, 0, 3][..], b"foo"].concat();
+    out.extend_from_slice(&(ext.len() as u32).to_be_bytes());
+    out.extend_from_slice(&ext);
+    w.write_all(&out).await.unwrap();
+    let mut dec = FrameDecoder::new();
+    read_frame(&mut r, &mut dec).await.unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let f = read_frame(&mut r, &mut dec).await.unwrap();
+        match Response::decode_bytes(&f).unwrap() {
+            Response::Status(s) => codes.push((s.id, s.code)),
+            other => panic!("{other:?}"),
+        }
+    }
+    codes.sort_by_key(|c| c.0);
+    assert_eq!(
+        codes,
+        [
+            (7, StatusCode::BAD_MESSAGE),
+            (8, StatusCode::OP_UNSUPPORTED),
+            (9, StatusCode::OP_UNSUPPORTED)
+        ]
+    );
+}
+
+/// A scripted server: answers INIT with VERSION (no extensions), then each request with
+/// `answer(request) -> reply frames`.
+fn scripted<F>(answer: F) -> (DuplexStream, DuplexStream)
+where
+    F: Fn(&Request<'_>) -> Vec<u8> + Send + 'static,
+{
+    let (c2s_w, mut c2s_r) = tokio::io::duplex(1 << 20);
+    let (mut s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let mut dec = FrameDecoder::new();
+        let mut first = true;
+        while let Some(f) = read_frame(&mut c2s_r, &mut dec).await {
+            let mut out = Vec::new();
+            if first {
+                first = false;
+                encode_frame(
+                    &Version {
+                        version: 3,
+                        extensions: Seq::new(),
+                    },
+                    &mut out,
+                );
+            } else {
+                out = answer(&Request::decode_bytes(&f).unwrap());
+            }
+            if s2c_w.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    (c2s_w, s2c_r)
+}
+
+#[tokio::test]
+async fn oversize_reply_is_a_connection_error() {
+    let (w, r) = scripted(|req| {
+        let mut out = (16u32 << 20).to_be_bytes().to_vec();
+        out.extend_from_slice(&[101]);
+        out.extend_from_slice(&req.id().unwrap().to_be_bytes());
+        out
+    });
+    let client = SftpClient::new(r, w).await.unwrap();
+    let e = tokio::time::timeout(T, client.stat("/x"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+    let e = tokio::time::timeout(T, client.stat("/y"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::ConnectionLost(_)), "{e:?}");
+}
+
+/// A malicious server whose folder `/d` lists `hostile` next to a normal file.
+fn hostile_server(hostile: &'static [u8]) -> (DuplexStream, DuplexStream) {
+    let listed = std::sync::atomic::AtomicBool::new(false);
+    scripted(move |req| {
+        let mut out = Vec::new();
+        let file = Attributes::EMPTY.with_permissions(0o100644).with_size(5);
+        let dir = Attributes::EMPTY.with_permissions(0o040755);
+        match req {
+            Request::Stat(m) => encode_frame(
+                &Attrs {
+                    id: m.id,
+                    attrs: dir.to_wire(),
+                },
+                &mut out,
+            ),
+            Request::Opendir(m) => encode_frame(
+                &Handle {
+                    id: m.id,
+                    handle: b"h",
+                },
+                &mut out,
+            ),
+            Request::Readdir(m) if !listed.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                let entries = [
+                    NameEntry {
+                        filename: b".",
+                        longname: b"",
+                        attrs: dir.to_wire(),
+                    },
+                    NameEntry {
+                        filename: b"..",
+                        longname: b"",
+                        attrs: dir.to_wire(),
+                    },
+                    NameEntry {
+                        filename: b"fine.txt",
+                        longname: b"",
+                        attrs: file.to_wire(),
+                    },
+                    NameEntry {
+                        filename: hostile,
+                        longname: b"",
+                        attrs: file.to_wire(),
+                    },
+                ];
+                encode_frame(
+                    &Name {
+                        id: m.id,
+                        entries: Seq::from_slice(&entries),
+                    },
+                    &mut out,
+                )
+            }
+            other => encode_frame(
+                &Status::from_code(
+                    other.id().unwrap(),
+                    if matches!(other, Request::Readdir(_)) {
+                        StatusCode::EOF
+                    } else if matches!(other, Request::Close(_)) {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::PERMISSION_DENIED
+                    },
+                ),
+                &mut out,
+            ),
+        };
+        out
+    })
+}
+
+#[tokio::test]
+async fn recursive_download_refuses_hostile_names() {
+    for hostile in [
+        &b"../escape"[..],
+        b"../../escape",
+        b"/tmp/escape",
+        b"/",
+        b"",
+        b"a/../../escape",
+        b"sub/escape",
+        b"nul\0name",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("a/b/target");
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        let (w, r) = hostile_server(hostile);
+        let client = SftpClient::new(r, w).await.unwrap();
+        let e = tokio::time::timeout(T, client.download_dir("/d", &target))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(e, Error::HostileName(_)), "{hostile:?}: {e:?}");
+        // Nothing but the (empty) target folder was written.
+        let mut all = Vec::new();
+        for entry in walk(tmp.path()) {
+            all.push(entry);
+        }
+        assert_eq!(all, ["a", "a/b", "a/b/target"], "{hostile:?}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn go(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            out.push(e.path().strip_prefix(base).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                go(base, &e.path(), out);
+            }
+        }
+    }
+    go(dir, dir, &mut out);
+    out.sort();
+    out
+}
