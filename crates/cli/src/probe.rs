@@ -1,10 +1,16 @@
-//! `nacre probe`: connect, negotiate, and report.
+//! `nacre probe`: what a server offers — banner, every KEXINIT list, each host key with its
+//! fingerprint, strict kex and ext-info support, server-sig-algs, authentication methods for a
+//! user, a Terrapin verdict and weak-algorithm flags — as text or JSON.
 
 use std::sync::{Arc, Mutex};
 
-use nacre::keys::PublicKey;
-use nacre::transport::{Algorithms, Config};
+use anyhow::Context;
+use nacre::keys::{PublicKey, SignatureAlgorithm};
+use nacre::transport::{Algorithms, Config, PeerAlgorithms, Transport};
 use nacre::{ClientConfig, Connection};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Arguments of `nacre probe`.
 #[derive(clap::Args)]
@@ -12,63 +18,234 @@ pub struct ProbeArgs {
     /// Server port.
     #[arg(short = 'p', long, default_value_t = 22)]
     port: u16,
-    /// ssh-style option overrides, e.g. -o KexAlgorithms=diffie-hellman-group-exchange-sha256.
-    #[arg(short = 'o')]
-    options: Vec<String>,
+    /// Also list the authentication methods offered to this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
     /// Server host name or address.
     host: String,
 }
 
-/// Connects once and prints the banner, the negotiated algorithms, the host key and extensions.
-pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
-    let mut config = Config::client();
-    config.algorithms = Algorithms::all();
-    for o in &args.options {
-        crate::options::apply(&mut config, o)?;
+#[derive(Serialize, Default)]
+struct HostKeyReport {
+    algorithm: String,
+    key_type: String,
+    fingerprint: String,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    banner: String,
+    kex_algorithms: Vec<String>,
+    host_key_algorithms: Vec<String>,
+    ciphers_c2s: Vec<String>,
+    ciphers_s2c: Vec<String>,
+    macs_c2s: Vec<String>,
+    macs_s2c: Vec<String>,
+    compression_c2s: Vec<String>,
+    compression_s2c: Vec<String>,
+    strict_kex: bool,
+    ext_info: bool,
+    server_sig_algs: Option<Vec<String>>,
+    host_keys: Vec<HostKeyReport>,
+    auth_methods: Option<Vec<String>>,
+    terrapin_vulnerable: bool,
+    weak_algorithms: Vec<String>,
+}
+
+/// Reads the server's banner and first KEXINIT with a bare transport (works even when no
+/// algorithm is in common).
+async fn first_kexinit(host: &str, port: u16) -> anyhow::Result<(String, PeerAlgorithms)> {
+    let mut stream = TcpStream::connect((host, port))
+        .await
+        .with_context(|| format!("connecting to {host}:{port}"))?;
+    let mut t = Transport::client(
+        Arc::new(Config::client()),
+        Box::new(nacre::crypto::SystemRng),
+        std::time::Instant::now(),
+    );
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        t.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if let (Some(id), Some(algs)) = (t.peer_identification(), t.peer_algorithms()) {
+            return Ok((String::from_utf8_lossy(&id.line).into_owned(), algs.clone()));
+        }
+        if let Some(e) = t.close_reason() {
+            anyhow::bail!("the server closed before its KEXINIT: {e}");
+        }
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .context("timed out")??;
+        if n == 0 {
+            anyhow::bail!("connection closed before the server's KEXINIT");
+        }
+        t.handle_input(buf.get(..n).unwrap_or(&[]));
     }
+}
+
+/// Connects with only `alg` as host key algorithm and returns the key the server proved.
+async fn host_key(
+    host: &str,
+    port: u16,
+    alg: SignatureAlgorithm,
+) -> Option<(PublicKey, Connection)> {
+    let mut config = Config::client();
+    config.algorithms = Algorithms {
+        host_key: vec![alg],
+        ..Algorithms::all()
+    };
     let seen: Arc<Mutex<Option<PublicKey>>> = Arc::default();
     let record = seen.clone();
+    // A probe only reports the key: it sends no secret, so it goes on past verification.
     let verify = Arc::new(move |k: &PublicKey| {
         if let Ok(mut s) = record.lock() {
             *s = Some(k.clone());
         }
-        // A probe reports the key; it sends nothing secret, so it continues past verification.
         true
     });
     let conn = Connection::connect(
-        (args.host.as_str(), args.port),
+        (host, port),
         ClientConfig {
             transport: Arc::new(config),
             verify_host_key: verify,
         },
     )
-    .await?;
-    let info = conn.info();
-    println!("banner: {}", info.peer_identification);
-    if let Some(n) = &info.negotiated {
-        println!("kex: {}", n.kex.name());
-        println!("host key algorithm: {}", n.host_key.name());
-        println!("cipher: {} / {}", n.cipher_c2s.name(), n.cipher_s2c.name());
-        let mac = |m: Option<nacre::crypto::MacAlg>| m.map_or("<implicit>", |m| m.name());
-        println!("mac: {} / {}", mac(n.mac_c2s), mac(n.mac_s2c));
+    .await
+    .ok()?;
+    let key = seen.lock().ok()?.clone()?;
+    Some((key, conn))
+}
+
+fn weak(name: &str) -> bool {
+    const WEAK: &[&str] = &[
+        "sha1", "md5", "-cbc", "3des", "arcfour", "blowfish", "cast128", "umac-64", "-96",
+        "ssh-dss", "group1-",
+    ];
+    name == "ssh-rsa" || WEAK.iter().any(|w| name.contains(w))
+}
+
+fn build_report(banner: String, algs: &PeerAlgorithms) -> Report {
+    let all: Vec<&String> = algs
+        .kex
+        .iter()
+        .chain(&algs.host_key)
+        .chain(&algs.cipher_c2s)
+        .chain(&algs.mac_c2s)
+        .collect();
+    let mut weak_algorithms: Vec<String> = all.into_iter().filter(|n| weak(n)).cloned().collect();
+    weak_algorithms.dedup();
+    let strict_kex = algs.kex.iter().any(|k| k == "kex-strict-s-v00@openssh.com");
+    let ciphers = algs.cipher_c2s.iter().chain(&algs.cipher_s2c);
+    let chacha = ciphers
+        .clone()
+        .any(|c| c == "chacha20-poly1305@openssh.com");
+    let cbc_etm = ciphers.clone().any(|c| c.ends_with("-cbc"))
+        && algs
+            .mac_c2s
+            .iter()
+            .chain(&algs.mac_s2c)
+            .any(|m| m.contains("-etm@"));
+    Report {
+        banner,
+        kex_algorithms: algs.kex.clone(),
+        host_key_algorithms: algs.host_key.clone(),
+        ciphers_c2s: algs.cipher_c2s.clone(),
+        ciphers_s2c: algs.cipher_s2c.clone(),
+        macs_c2s: algs.mac_c2s.clone(),
+        macs_s2c: algs.mac_s2c.clone(),
+        compression_c2s: algs.compression_c2s.clone(),
+        compression_s2c: algs.compression_s2c.clone(),
+        strict_kex,
+        ext_info: algs.kex.iter().any(|k| k == "ext-info-s"),
+        terrapin_vulnerable: (chacha || cbc_etm) && !strict_kex,
+        weak_algorithms,
+        ..Report::default()
     }
-    if let Ok(guard) = seen.lock() {
-        if let Some(k) = guard.as_ref() {
-            println!(
-                "host key: {} {}",
-                k.key_type().name(),
-                k.fingerprint_sha256()
-            );
+}
+
+/// Runs `nacre probe`.
+pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
+    let (banner, algs) = first_kexinit(&args.host, args.port).await?;
+    let mut report = build_report(banner, &algs);
+    for name in &algs.host_key {
+        let Some(alg) = SignatureAlgorithm::from_name(name) else {
+            continue;
+        };
+        let Some((key, mut conn)) = host_key(&args.host, args.port, alg).await else {
+            continue;
+        };
+        report.host_keys.push(HostKeyReport {
+            algorithm: name.clone(),
+            key_type: key.key_type().name().to_owned(),
+            fingerprint: key.fingerprint_sha256(),
+        });
+        if report.server_sig_algs.is_none() {
+            report.server_sig_algs = conn.info().server_sig_algs.clone();
+            // RFC 8308 may also arrive in the server's EXT_INFO even without ext-info-s in its list.
+            report.ext_info |= conn.info().server_sig_algs.is_some();
         }
+        if let (Some(user), None) = (&args.user, &report.auth_methods) {
+            if let Ok(nacre::AuthResult::Failure { methods, .. }) =
+                conn.authenticate(user, &[]).await
+            {
+                report.auth_methods = Some(methods);
+            }
+        }
+        conn.disconnect(nacre::wire::DisconnectReason::BY_APPLICATION, "probe done")
+            .await;
     }
-    println!("strict kex: {}", info.strict_kex);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(())
+}
+
+fn print_text(r: &Report) {
+    println!("banner: {}", r.banner);
+    for (label, list) in [
+        ("kex", &r.kex_algorithms),
+        ("host key", &r.host_key_algorithms),
+        ("ciphers c2s", &r.ciphers_c2s),
+        ("ciphers s2c", &r.ciphers_s2c),
+        ("macs c2s", &r.macs_c2s),
+        ("macs s2c", &r.macs_s2c),
+        ("compression", &r.compression_c2s),
+    ] {
+        println!("{label}: {}", list.join(","));
+    }
+    for k in &r.host_keys {
+        println!("host key {}: {} {}", k.algorithm, k.key_type, k.fingerprint);
+    }
+    println!("strict kex: {}", r.strict_kex);
+    println!("ext-info: {}", r.ext_info);
     println!(
         "server-sig-algs: {}",
-        info.server_sig_algs
+        r.server_sig_algs
             .as_ref()
             .map_or("<none>".to_owned(), |v| v.join(","))
     );
-    conn.disconnect(nacre::wire::DisconnectReason::BY_APPLICATION, "probe done")
-        .await;
-    Ok(())
+    if let Some(m) = &r.auth_methods {
+        println!("authentication methods: {}", m.join(","));
+    }
+    println!(
+        "terrapin (CVE-2023-48795): {}",
+        if r.terrapin_vulnerable {
+            "VULNERABLE"
+        } else {
+            "not vulnerable"
+        }
+    );
+    if !r.weak_algorithms.is_empty() {
+        println!("weak algorithms: {}", r.weak_algorithms.join(","));
+    }
 }

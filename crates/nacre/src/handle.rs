@@ -67,7 +67,11 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
-        let mut transport = Transport::client(crate::driver::with_keylog(config.transport), Box::new(SystemRng), now);
+        let mut transport = Transport::client(
+            crate::driver::with_keylog(config.transport),
+            Box::new(SystemRng),
+            now,
+        );
         transport.request_service("ssh-userauth");
         Self::start(transport, stream, Some(config.verify_host_key)).await
     }
@@ -79,7 +83,8 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
-        let transport = Transport::server(crate::driver::with_keylog(config), Box::new(SystemRng), now);
+        let transport =
+            Transport::server(crate::driver::with_keylog(config), Box::new(SystemRng), now);
         Self::start(transport, stream, None).await
     }
 

@@ -13,16 +13,16 @@ pub mod msg;
 pub mod negotiate;
 pub mod packet;
 
-/// Entry points of the fuzz targets (docs/FUZZING.md).
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
 /// Fuzz builds only: no-op packet keys (docs/FUZZING.md).
 #[cfg(fuzzing)]
 pub mod fuzz_keys;
+/// Entry points of the fuzz targets (docs/FUZZING.md).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 pub use banner::Identification;
 pub use config::{Algorithms, Config, GexConfig, Limits, Role};
 pub use error::{BannerError, TransportError};
 pub use kex::KexMethod;
 pub use machine::{Disposition, Event, SendError, Transport};
-pub use negotiate::Negotiated;
+pub use negotiate::{Negotiated, PeerAlgorithms};

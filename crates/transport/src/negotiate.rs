@@ -185,3 +185,41 @@ pub fn guess_is_right(client: &KexInit<'_>, server: &KexInit<'_>) -> bool {
     client.kex_algorithms.first() == server.kex_algorithms.first()
         && client.server_host_key_algorithms.first() == server.server_host_key_algorithms.first()
 }
+
+/// The algorithm lists of the peer's first KEXINIT, as sent (markers included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerAlgorithms {
+    /// kex_algorithms.
+    pub kex: Vec<String>,
+    /// server_host_key_algorithms.
+    pub host_key: Vec<String>,
+    /// encryption_algorithms_client_to_server.
+    pub cipher_c2s: Vec<String>,
+    /// encryption_algorithms_server_to_client.
+    pub cipher_s2c: Vec<String>,
+    /// mac_algorithms_client_to_server.
+    pub mac_c2s: Vec<String>,
+    /// mac_algorithms_server_to_client.
+    pub mac_s2c: Vec<String>,
+    /// compression_algorithms_client_to_server.
+    pub compression_c2s: Vec<String>,
+    /// compression_algorithms_server_to_client.
+    pub compression_s2c: Vec<String>,
+}
+
+impl PeerAlgorithms {
+    /// Copies the lists out of a decoded KEXINIT.
+    pub fn from_kexinit(k: &KexInit<'_>) -> Self {
+        let v = |l: &NameList<'_>| l.iter().map(str::to_owned).collect();
+        PeerAlgorithms {
+            kex: v(&k.kex_algorithms),
+            host_key: v(&k.server_host_key_algorithms),
+            cipher_c2s: v(&k.encryption_c2s),
+            cipher_s2c: v(&k.encryption_s2c),
+            mac_c2s: v(&k.mac_c2s),
+            mac_s2c: v(&k.mac_s2c),
+            compression_c2s: v(&k.compression_c2s),
+            compression_s2c: v(&k.compression_s2c),
+        }
+    }
+}

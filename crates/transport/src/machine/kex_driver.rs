@@ -162,6 +162,7 @@ impl Transport {
             decode_exact(&ours).map_err(TransportError::malformed(MsgNumber::KEXINIT))?;
         let first = !self.established;
         if first {
+            self.peer_algorithms = Some(crate::negotiate::PeerAlgorithms::from_kexinit(&peer));
             let (strict_marker, ext_marker) = match self.role {
                 Role::Client => (KEX_STRICT_S, EXT_INFO_S),
                 Role::Server => (KEX_STRICT_C, EXT_INFO_C),

@@ -122,6 +122,8 @@ pub struct Transport {
     strict_kex: bool,
     /// The peer advertised RFC 8308 in its first KEXINIT.
     peer_ext_info: bool,
+    /// The lists of the peer's first KEXINIT.
+    peer_algorithms: Option<crate::negotiate::PeerAlgorithms>,
     /// The next packet from the peer may be EXT_INFO.
     ext_info_window: bool,
     /// Client: the previous packet was a late EXT_INFO, so this one must be USERAUTH_SUCCESS.
@@ -182,6 +184,7 @@ impl Transport {
             session_id: None,
             strict_kex: false,
             peer_ext_info: false,
+            peer_algorithms: None,
             ext_info_window: false,
             expect_userauth_success: false,
             peer_in_kex: false,
@@ -326,6 +329,12 @@ impl Transport {
     /// Our identification line (without CR LF).
     pub fn our_identification(&self) -> &[u8] {
         &self.our_id
+    }
+
+    /// The algorithm lists of the peer's first KEXINIT (known as soon as it arrived, even when
+    /// negotiation then failed).
+    pub fn peer_algorithms(&self) -> Option<&crate::negotiate::PeerAlgorithms> {
+        self.peer_algorithms.as_ref()
     }
 
     /// Client: the signature algorithms the server announced in `server-sig-algs` (RFC 8308 §3.1).
