@@ -5,6 +5,7 @@ mod keygen;
 mod options;
 mod probe;
 mod serve;
+mod sftp_server;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
     Exec(exec::ExecArgs),
+    /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
+    SftpServer(sftp_server::SftpServerArgs),
     /// Generate a key, or show a key's fingerprint (-l) or public key (-y), like ssh-keygen.
     Keygen(keygen::KeygenArgs),
 }
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Probe(args) => probe::run(args).await,
         Command::Keygen(args) => keygen::run(args),
+        Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Exec(args) => {
             let code = exec::run(args).await?;
             std::process::exit(code);

@@ -30,6 +30,12 @@ pub struct ServeArgs {
     /// Let clients run commands and shells (as the authenticated user when running as root).
     #[arg(long)]
     allow_exec: bool,
+    /// The folder the `sftp` subsystem serves as `/` (default: the current folder).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Serve SFTP read-only.
+    #[arg(long)]
+    read_only: bool,
     /// The user name clients log in as (default: $USER, else "nacre").
     #[arg(long)]
     user: Option<String>,
@@ -145,10 +151,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let (policy, user, generated) = users(&args)?;
     let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
-    let sessions = Arc::new(nacre::SessionConfig {
+    let mut sessions = nacre::SessionConfig {
         allow_exec: args.allow_exec,
         ..nacre::SessionConfig::default()
-    });
+    };
+    let sftp =
+        crate::sftp_server::SftpServerArgs::config(args.read_only, nacre_sftp::DEFAULT_MAX_HANDLES);
+    let root = crate::sftp_server::root_or_cwd(args.root.clone())?;
+    sessions
+        .subsystems
+        .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
+    let sessions = Arc::new(sessions);
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

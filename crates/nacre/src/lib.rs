@@ -18,6 +18,7 @@ mod policy;
 mod pty;
 mod server;
 mod session;
+mod sftp;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
@@ -39,3 +40,4 @@ pub use policy::{hash_password, User, UsersPolicy};
 pub use pty::{PtyRequest, WindowSize};
 pub use server::{serve_connection, ServerConfig};
 pub use session::{serve_session, SessionConfig, SubsystemHandler};
+pub use sftp::sftp_subsystem;
