@@ -39,5 +39,5 @@ pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy};
 pub use pty::{PtyRequest, WindowSize};
 pub use server::{serve_connection, ServerConfig};
-pub use session::{serve_session, SessionConfig, SubsystemHandler};
+pub use session::{serve_session, serve_session_for_key, SessionConfig, SubsystemHandler};
 pub use sftp::sftp_subsystem;

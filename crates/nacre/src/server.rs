@@ -11,7 +11,7 @@ use nacre_wire::ChannelOpenFailureReason;
 use crate::forward::server::serve_direct;
 use crate::forward::ForwardingPolicy;
 use crate::handle::Connection;
-use crate::session::{serve_session, SessionConfig};
+use crate::session::{serve_session_for_key, SessionConfig};
 
 /// What an authenticated client may do.
 #[derive(Clone, Default)]
@@ -33,7 +33,7 @@ impl ServerConfig {
 }
 
 /// Serves an authenticated connection for `user` until it closes, and tells why it closed:
-/// `session` channels go to [`serve_session`], `direct-tcpip` / `direct-streamlocal@openssh.com`
+/// `session` channels go to [`crate::serve_session`] (with the key's `no-pty`/`command=`), `direct-tcpip` / `direct-streamlocal@openssh.com`
 /// channels and forwarding requests are served by `config.forwarding` narrowed by `key` (the
 /// `authorized_keys` options of the key that logged in, if one did), and other channel types
 /// are refused.
@@ -49,7 +49,13 @@ pub async fn serve_connection(
         match incoming.kind() {
             Some(ChannelKind::Session) => {
                 if let Some(ch) = incoming.accept() {
-                    tokio::spawn(serve_session(ch, user.clone(), config.session.clone()));
+                    let session = serve_session_for_key(
+                        ch,
+                        user.clone(),
+                        config.session.clone(),
+                        key.clone(),
+                    );
+                    tokio::spawn(session);
                 }
             }
             Some(ChannelKind::DirectTcpip { .. } | ChannelKind::DirectStreamlocal { .. }) => {

@@ -62,6 +62,22 @@ impl Default for SessionConfig {
 
 /// Serves one accepted session channel for `user` until it closes.
 pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionConfig>) {
+    serve_session_for_key(channel, user, config, None).await;
+}
+
+/// Like [`serve_session`] for a user who logged in with a key whose `authorized_keys` options
+/// apply, as sshd does: `no-pty` (and `restrict`) refuse a pty, and `command="..."` replaces
+/// whatever the client asks to run (exec, shell or subsystem), with the client's command in
+/// `SSH_ORIGINAL_COMMAND`. A forced command runs only where the server allows commands at all
+/// (`allow_exec`); otherwise those requests are refused.
+pub async fn serve_session_for_key(
+    channel: Channel,
+    user: String,
+    config: Arc<SessionConfig>,
+    key: Option<Arc<nacre_keys::KeyOptions>>,
+) {
+    let forced = key.as_ref().and_then(|k| k.command.clone());
+    let pty_allowed = config.allow_pty && key.as_ref().is_none_or(|k| k.pty);
     let mut env: Vec<(String, String)> = Vec::new();
     let mut pty: Option<PtyRequest> = None;
     while let Some(req) = channel.next_request().await {
@@ -82,7 +98,7 @@ pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionCo
                 modes,
             } => {
                 // One pty per session (RFC 4254 §6.2 allows refusing).
-                let ok = config.allow_pty && pty.is_none();
+                let ok = pty_allowed && pty.is_none();
                 if ok {
                     pty = Some(PtyRequest {
                         term: term.clone(),
@@ -113,6 +129,20 @@ pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionCo
                     };
                 }
                 let _ = channel.reply(&req, pty.is_some());
+            }
+            RequestKind::Exec { .. } | RequestKind::Shell | RequestKind::Subsystem { .. }
+                if forced.is_some() && config.allow_exec =>
+            {
+                let original = match &req.request {
+                    RequestKind::Exec { command } => {
+                        Some(String::from_utf8_lossy(command).into_owned())
+                    }
+                    _ => None,
+                };
+                if let Some(o) = original {
+                    env.push(("SSH_ORIGINAL_COMMAND".to_owned(), o));
+                }
+                return run(channel, &req, &user, forced.as_deref(), env, pty).await;
             }
             RequestKind::Exec { command } if config.allow_exec => {
                 let command = String::from_utf8_lossy(command).into_owned();
