@@ -154,7 +154,51 @@ fn verify_rsa(
         .ok_or(KeyError::BadSignature)?;
     let mut padded = vec![0u8; pad];
     padded.extend_from_slice(sig);
+    let modulus_bits = n
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(0, |i| (n.len() - i) * 8);
+    if modulus_bits > 8192 {
+        // ring verifies up to 8192 bits; larger keys (OpenSSH allows 16384) go through the
+        // RustCrypto rsa crate (verification uses only public values: no timing concern).
+        return verify_rsa_large(alg, e, n, data, &padded);
+    }
     rs::RsaPublicKeyComponents { n, e }
         .verify(params, data, &padded)
         .map_err(|_| KeyError::BadSignature)
+}
+
+fn verify_rsa_large(
+    alg: SignatureAlgorithm,
+    e: &[u8],
+    n: &[u8],
+    data: &[u8],
+    sig: &[u8],
+) -> Result<(), KeyError> {
+    use rsa::pkcs1v15::Pkcs1v15Sign;
+    use sha2::Digest;
+    let key = rsa::RsaPublicKey::new_with_max_size(
+        rsa::BigUint::from_bytes_be(n),
+        rsa::BigUint::from_bytes_be(e),
+        16384,
+    )
+    .map_err(|_| KeyError::InvalidKey("RSA public key"))?;
+    let result = match alg {
+        SignatureAlgorithm::RsaSha256 => key.verify(
+            Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(data),
+            sig,
+        ),
+        SignatureAlgorithm::RsaSha512 => key.verify(
+            Pkcs1v15Sign::new::<sha2::Sha512>(),
+            &sha2::Sha512::digest(data),
+            sig,
+        ),
+        _ => key.verify(
+            Pkcs1v15Sign::new::<sha1::Sha1>(),
+            &sha1::Sha1::digest(data),
+            sig,
+        ),
+    };
+    result.map_err(|_| KeyError::BadSignature)
 }
