@@ -78,7 +78,7 @@ async fn stdin_piped_through_sha256sum_with_rekeys() {
     let conn = login(&sshd).await;
     let ch = within(conn.open_session()).await.unwrap();
     within(ch.exec("sha256sum")).await.unwrap();
-    let total = 256 * 1024 * 1024usize;
+    let total = 1024 * 1024 * 1024usize;
     let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 253) as u8).collect();
     let (mut rd, mut wr) = tokio::io::split(ch);
     let writer = tokio::spawn(async move {
@@ -139,7 +139,7 @@ async fn many_concurrent_exec_channels() {
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["MaxSessions 100"]);
     let conn = Arc::new(login(&sshd).await);
     let mut tasks = Vec::new();
-    for i in 0..60u32 {
+    for i in 0..100u32 {
         let conn = conn.clone();
         tasks.push(tokio::spawn(async move {
             conn.exec(&format!("echo {i}")).await.unwrap()

@@ -111,3 +111,41 @@ fn env_by_allowlist() {
     let out = client.run(T);
     assert_eq!(out.stdout, "yes unset\n", "{out}");
 }
+
+/// OpenSSH connection sharing: a master connection, then 10 commands as new sessions over it.
+#[test]
+fn connection_sharing_runs_commands_over_one_connection() {
+    let (server, dir) = start();
+    let control = dir.path().join("ctl");
+    let master = ssh(&server, &dir, "")
+        .option("ControlMaster", "yes")
+        .option("ControlPath", control.to_str().unwrap())
+        .arg("-N")
+        .build();
+    let mut master_cmd = master;
+    let _guard = nacre_tests::ChildGuard::spawn("ssh master", &mut master_cmd);
+    for _ in 0..200 {
+        if control.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        control.exists(),
+        "the master did not create its control socket"
+    );
+    for i in 0..10 {
+        let out = OpenSshClient::new(server.port())
+            .known_hosts(dir.path().join("known_hosts"))
+            .option("ControlPath", control.to_str().unwrap())
+            .option("ControlMaster", "no")
+            .command(&format!("echo shared-{i}"))
+            .run(T);
+        assert_eq!(out.stdout, format!("shared-{i}\n"), "{out}");
+    }
+    assert_eq!(
+        server.sessions().len(),
+        1,
+        "all ten commands went over the master connection"
+    );
+}

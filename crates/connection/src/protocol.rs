@@ -41,7 +41,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             window_size: 8 * 1024 * 1024,
             max_packet: 256 * 1024 - 1024,
-            max_channels: 64,
+            max_channels: 128,
         }
     }
 }

@@ -198,9 +198,9 @@ fn slow_consumer_does_not_block_another_channel() {
     // The slow channel fills its window and stops.
     while p.a.send_data(slow, None, &chunk) > 0 {}
     p.drive(true).unwrap();
-    // The fast channel moves 32 MiB while the slow one is never consumed.
+    // The fast channel moves 256 MiB while the slow one is never consumed.
     let mut moved = 0usize;
-    while moved < 32 * 1024 * 1024 {
+    while moved < 256 * 1024 * 1024 {
         let n = p.a.send_data(fast, None, &chunk);
         moved += n;
         p.drive(true).unwrap();
