@@ -13,6 +13,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "nacre", version, about)]
 struct Cli {
+    /// -v: status log; -vv: also one line per SSH packet (direction, sequence number, message,
+    /// payload length); NACRE_LOG overrides with a tracing filter.
+    #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,14 +37,20 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "info,nacre::packet=info",
+        1 => "debug,nacre::packet=info",
+        _ => "debug",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NACRE_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Probe(args) => probe::run(args).await,
         Command::Keygen(args) => keygen::run(args),

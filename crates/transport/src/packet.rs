@@ -114,6 +114,8 @@ impl PacketReader {
         }
         self.pending_len = None;
         let seq = self.seq;
+        let msg = packet.get(5).copied().unwrap_or(0);
+        tracing::debug!(target: "nacre::packet", "<- seq {seq} {:?} payload {payload_len} bytes", nacre_wire::MsgNumber(msg));
         self.seq = self.seq.wrapping_add(1);
         self.counters.packets += 1;
         self.counters.bytes += total as u64;
@@ -223,6 +225,8 @@ impl PacketWriter {
         let Some(packet) = out.get_mut(start..) else {
             return Err(TransportError::KexFailed("output buffer"));
         };
+        let msg = packet.get(5).copied().unwrap_or(0);
+        tracing::debug!(target: "nacre::packet", "-> seq {} {:?} payload {payload_len} bytes", self.seq, nacre_wire::MsgNumber(msg));
         let len_bytes = u32::try_from(packet_len).unwrap_or(u32::MAX).to_be_bytes();
         for (dst, src) in packet
             .iter_mut()
