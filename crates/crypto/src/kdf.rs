@@ -21,7 +21,8 @@ use crate::hash::HashAlg;
 /// Derives `len` bytes of key material for `letter` (`b'A'`..=`b'F'`), RFC 4253 §7.2.
 ///
 /// `k_mpint` is the shared secret K already encoded as an `mpint` *with* its `uint32` length,
-/// exactly as it is hashed; `h` is the exchange hash of this key exchange and `session_id` the
+/// exactly as it is hashed (for the post-quantum hybrids, whose K is hashed as a `string`, that
+/// string with its length); `h` is the exchange hash of this key exchange and `session_id` the
 /// exchange hash of the first one.
 pub fn derive_key(
     hash: HashAlg,

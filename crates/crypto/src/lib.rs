@@ -1,6 +1,7 @@
 //! Cryptographic algorithms for nacre: packet ciphers and MACs (RFC 4253 §6), key derivation
-//! (RFC 4253 §7.2), ECDH (RFC 5656, RFC 8731) and finite-field DH (RFC 4253 §8, RFC 8268,
-//! RFC 4419) primitives, hashes and random sources.
+//! (RFC 4253 §7.2), ECDH (RFC 5656, RFC 8731), post-quantum hybrids (ML-KEM-768 and sntrup761,
+//! each with X25519) and finite-field DH (RFC 4253 §8, RFC 8268, RFC 4419) primitives, hashes and
+//! random sources.
 //!
 //! Nothing here reads a clock or a socket; randomness comes from a [`Rng`] passed in.
 
@@ -10,6 +11,7 @@ pub mod ecdh;
 pub mod error;
 pub mod hash;
 pub mod kdf;
+pub mod kem;
 mod modp;
 pub mod moduli;
 pub mod rng;
@@ -24,6 +26,7 @@ pub use ecdh::{EcdhCurve, EcdhPrivateKey, SharedSecret};
 pub use error::CryptoError;
 pub use hash::{HashAlg, Hasher};
 pub use kdf::derive_key;
+pub use kem::{HybridKem, HybridPrivateKey};
 pub use moduli::{builtin_group, choose_group, parse_moduli, ModuliEntry};
 pub use rng::{Rng, SeededRng, SystemRng};
 

@@ -1,6 +1,12 @@
 //! Exchange hashes against an independent implementation: `scripts/gen-vectors` computes every kex
 //! method's public values, shared secret K and exchange hash H with Python's `cryptography` and
 //! plain integer arithmetic; this test recomputes all of them with nacre from the same private keys.
+//!
+//! The post-quantum hybrids come from kyber-py (ML-KEM-768, cross-checked with OpenSSL) and a plain
+//! Python sntrup761 (`scripts/sntrup761.py`): nacre's client rebuilds C_INIT from the same KEM and
+//! X25519 secrets and decapsulates the vector's S_REPLY to K; for ML-KEM its server also
+//! re-encapsulates with the vector's randomness to the same S_REPLY (sntrup761's encapsulation
+//! randomness is the Rust crate's own ChaCha20 stream, which the Python side cannot reproduce).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,9 +16,13 @@
 
 use std::collections::HashMap;
 
-use nacre_crypto::{DhGroup, DhPrivateKey, EcdhPrivateKey, SharedSecret};
+use nacre_crypto::{
+    DhGroup, DhPrivateKey, EcdhCurve, EcdhPrivateKey, HybridKem, HybridPrivateKey, SeededRng,
+    SharedSecret,
+};
 use nacre_transport::kex::hash::{
-    dh_exchange_hash, ecdh_exchange_hash, gex_exchange_hash, GexHashParams, HashPrefix,
+    dh_exchange_hash, ecdh_exchange_hash, gex_exchange_hash, hybrid_exchange_hash, GexHashParams,
+    HashPrefix,
 };
 use nacre_transport::kex::{KexKind, KexMethod};
 use num_bigint::BigUint;
@@ -65,7 +75,55 @@ fn agree(method: KexMethod, v: &HashMap<String, String>) -> (Vec<u8>, Vec<u8>, V
             let group = DhGroup::from_be_bytes(&hex(v, "p"), &hex(v, "g")).unwrap();
             dh_agree(method, &group, &cs, &ss, &cp, &sp, check)
         }
+        KexKind::Hybrid(kem) => hybrid_agree(method, kem, v),
     }
+}
+
+/// The hybrids: C_INIT from the client's secrets, K from S_REPLY, and (ML-KEM) S_REPLY again from
+/// the server's randomness. K is the raw hash output (a string: leading zeros kept).
+fn hybrid_agree(
+    method: KexMethod,
+    kem: HybridKem,
+    v: &HashMap<String, String>,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let name = method.name();
+    let (c_init, s_reply) = (hex(v, "client_public"), hex(v, "server_public"));
+    assert_eq!(c_init.len(), kem.init_len(), "{name}: C_INIT length");
+    assert_eq!(s_reply.len(), kem.reply_len(), "{name}: S_REPLY length");
+    let client =
+        HybridPrivateKey::from_parts(kem, &hex(v, "client_kem_secret"), &hex(v, "client_secret"))
+            .unwrap();
+    assert_eq!(client.init(), c_init, "{name}: C_INIT");
+    let k = client.finish(&s_reply).unwrap();
+    assert_eq!(
+        kem.hash()
+            .digest(&[hex(v, "kem_shared"), hex(v, "x25519_shared")].concat()),
+        hex(v, "K"),
+        "{name}: K = HASH(K_PQ || K_CL) in the file"
+    );
+    let server_x25519 =
+        EcdhPrivateKey::from_bytes(EcdhCurve::X25519, &hex(v, "server_secret")).unwrap();
+    match v.get("server_kem_random") {
+        Some(_) => {
+            let (reply, k_server) = kem
+                .respond_with(&c_init, &hex(v, "server_kem_random"), &server_x25519)
+                .unwrap();
+            assert_eq!(reply, s_reply, "{name}: S_REPLY");
+            assert_eq!(k_server, k, "{name}: server K");
+        }
+        None => {
+            // Our server's own encapsulation to the vector's public key, decapsulated by the
+            // client built from the vector's secret key.
+            let mut rng = SeededRng::new(1);
+            let (reply, k_server) = kem.respond(&c_init, &mut rng).unwrap();
+            assert_eq!(
+                client.finish(&reply).unwrap(),
+                k_server,
+                "{name}: round trip"
+            );
+        }
+    }
+    (c_init, s_reply, k.as_bytes().to_vec())
 }
 
 fn dh_agree(
@@ -128,6 +186,9 @@ fn every_kex_method_matches_the_independent_exchange_hash() {
             }
             KexKind::Dh(_) => {
                 dh_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k)
+            }
+            KexKind::Hybrid(_) => {
+                hybrid_exchange_hash(method.hash(), &prefix, &client_public, &server_public, &k)
             }
             KexKind::Gex => {
                 let (p, g) = (hex(&v, "p"), hex(&v, "g"));

@@ -1,12 +1,13 @@
 //! Client side of the key exchange methods: ECDH (RFC 5656 §4, RFC 8731), fixed-group DH (RFC 4253
 //! §8) and group exchange (RFC 4419 §3).
 
-use nacre_crypto::{DhGroup, DhPrivateKey, EcdhPrivateKey, Rng};
+use nacre_crypto::{DhGroup, DhPrivateKey, EcdhPrivateKey, HybridPrivateKey, Rng};
 use nacre_wire::{decode_exact, Encode};
 use num_bigint::BigUint;
 
 use super::hash::{
-    dh_exchange_hash, ecdh_exchange_hash, encode_k, gex_exchange_hash, GexHashParams, HashPrefix,
+    dh_exchange_hash, ecdh_exchange_hash, encode_k, encode_k_string, gex_exchange_hash,
+    hybrid_exchange_hash, GexHashParams, HashPrefix,
 };
 use super::method::{KexKind, KexMethod};
 use super::KexOutput;
@@ -26,6 +27,11 @@ pub(crate) enum ClientKex {
     Ecdh {
         private: EcdhPrivateKey,
         q_c: Vec<u8>,
+    },
+    /// Sent ECDH_INIT with a hybrid C_INIT, waiting for ECDH_REPLY.
+    Hybrid {
+        private: HybridPrivateKey,
+        init: Vec<u8>,
     },
     /// Sent KEXDH_INIT, waiting for KEXDH_REPLY.
     Dh { private: DhPrivateKey, e: Vec<u8> },
@@ -59,6 +65,11 @@ pub(crate) fn start(method: KexMethod, gex: &GexConfig, rng: &mut dyn Rng) -> (C
             let q_c = private.public_key();
             let msg = KexEcdhInit { q_c: &q_c }.to_bytes();
             (ClientKex::Ecdh { private, q_c }, msg)
+        }
+        KexKind::Hybrid(kem) => {
+            let (private, init) = kem.generate(rng);
+            let msg = KexEcdhInit { q_c: &init }.to_bytes();
+            (ClientKex::Hybrid { private, init }, msg)
         }
         KexKind::Dh(group) => {
             let private = DhPrivateKey::generate(&group, rng, method.dh_exponent_bits());
@@ -111,6 +122,28 @@ pub(crate) fn handle(
                 h,
                 host_key: reply.k_s.to_vec(),
                 ephemeral: Some(private.secret_bytes()),
+            };
+            Ok(ClientStep::Done {
+                output,
+                signature: reply.signature.to_vec(),
+            })
+        }
+        ClientKex::Hybrid { private, init } => {
+            let reply: KexEcdhReply<'_> =
+                decode_exact(payload).map_err(TransportError::malformed(MsgNumber(msg)))?;
+            let k = private
+                .finish(reply.q_s)
+                .map_err(TransportError::KexPublicValue)?;
+            let prefix = HashPrefix {
+                k_s: reply.k_s,
+                ..prefix
+            };
+            let h = hybrid_exchange_hash(hash, &prefix, &init, reply.q_s, k.as_bytes());
+            let output = KexOutput {
+                k: encode_k_string(k.as_bytes()),
+                h,
+                host_key: reply.k_s.to_vec(),
+                ephemeral: None,
             };
             Ok(ClientStep::Done {
                 output,

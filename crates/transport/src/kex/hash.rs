@@ -1,4 +1,5 @@
-//! Exchange hash H (RFC 4253 §8, RFC 4419 §3, RFC 5656 §4, RFC 8731 §3) and the encoding of K.
+//! Exchange hash H (RFC 4253 §8, RFC 4419 §3, RFC 5656 §4, RFC 8731 §3,
+//! draft-ietf-sshm-mlkem-hybrid-kex, draft-josefsson-ntruprime-ssh) and the encoding of K.
 
 use nacre_crypto::HashAlg;
 use nacre_wire::put;
@@ -41,6 +42,31 @@ pub fn encode_k(k: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(k.len() + 5));
     put::mpint_unsigned(&mut out, k);
     out
+}
+
+/// K of the post-quantum hybrid methods as hashed and used by the key derivation: a `string`
+/// (draft-ietf-sshm-mlkem-hybrid-kex §2.4; OpenSSH's `kex_derive_keys` takes the same blob).
+pub fn encode_k_string(k: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(k.len() + 4));
+    put::string(&mut out, k);
+    out
+}
+
+/// H for the post-quantum hybrids: `... || string C_INIT || string S_REPLY || string K`, where
+/// C_INIT is the KEM public key || X25519 public key and S_REPLY the KEM ciphertext || X25519
+/// public key.
+pub fn hybrid_exchange_hash(
+    alg: HashAlg,
+    prefix: &HashPrefix<'_>,
+    c_init: &[u8],
+    s_reply: &[u8],
+    k: &[u8],
+) -> Vec<u8> {
+    let mut data = prefix.encode();
+    put::string(&mut data, c_init);
+    put::string(&mut data, s_reply);
+    put::string(&mut data, k);
+    alg.digest(&data)
 }
 
 /// H for ECDH and curve25519: `... || string Q_C || string Q_S || mpint K`.

@@ -39,7 +39,7 @@ fn direction(
 }
 
 /// Derives the keys: IVs with "A"/"B", encryption keys with "C"/"D", integrity keys with "E"/"F".
-/// `k` is K encoded as an mpint with its length.
+/// `k` is K encoded as hashed: an mpint with its length (a string for the hybrid methods).
 pub fn derive(neg: &Negotiated, k: &[u8], h: &[u8], session_id: &[u8]) -> DerivedKeys {
     let hash = neg.kex.hash();
     DerivedKeys {

@@ -1,10 +1,20 @@
-//! Key exchange method names and their parameters (RFC 4253 §8, RFC 4419, RFC 5656, RFC 8268, RFC 8731).
+//! Key exchange method names and their parameters (RFC 4253 §8, RFC 4419, RFC 5656, RFC 8268, RFC 8731,
+//! draft-ietf-sshm-mlkem-hybrid-kex, draft-josefsson-ntruprime-ssh).
 
-use nacre_crypto::{DhGroup, EcdhCurve, HashAlg};
+use nacre_crypto::{DhGroup, EcdhCurve, HashAlg, HybridKem};
 
 /// A key exchange method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KexMethod {
+    /// mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex): ML-KEM-768 with X25519,
+    /// OpenSSH 10's default.
+    MlKem768X25519Sha256,
+    /// sntrup761x25519-sha512 (draft-josefsson-ntruprime-ssh): Streamlined NTRU Prime 761 with
+    /// X25519, the name OpenSSH 9.9 added.
+    Sntrup761X25519Sha512,
+    /// sntrup761x25519-sha512@openssh.com, the same method under the name OpenSSH 8.5–9.8 know
+    /// (OpenSSH 9.0's default).
+    Sntrup761X25519Sha512Openssh,
     /// curve25519-sha256 (RFC 8731).
     Curve25519Sha256,
     /// curve25519-sha256@libssh.org, the same method under its original name.
@@ -38,11 +48,17 @@ pub enum KexKind {
     Dh(DhGroup),
     /// Group exchange: REQUEST, GROUP, INIT, REPLY.
     Gex,
+    /// A post-quantum KEM with X25519 in one ECDH_INIT / ECDH_REPLY round; K is hashed and
+    /// derived from as a `string`.
+    Hybrid(HybridKem),
 }
 
 impl KexMethod {
     /// Every method, in our default preference order.
     pub const ALL: &'static [KexMethod] = &[
+        KexMethod::MlKem768X25519Sha256,
+        KexMethod::Sntrup761X25519Sha512,
+        KexMethod::Sntrup761X25519Sha512Openssh,
         KexMethod::Curve25519Sha256,
         KexMethod::Curve25519Sha256Libssh,
         KexMethod::EcdhSha2Nistp256,
@@ -59,6 +75,9 @@ impl KexMethod {
     /// The method's name in KEXINIT.
     pub fn name(self) -> &'static str {
         match self {
+            KexMethod::MlKem768X25519Sha256 => "mlkem768x25519-sha256",
+            KexMethod::Sntrup761X25519Sha512 => "sntrup761x25519-sha512",
+            KexMethod::Sntrup761X25519Sha512Openssh => "sntrup761x25519-sha512@openssh.com",
             KexMethod::Curve25519Sha256 => "curve25519-sha256",
             KexMethod::Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
             KexMethod::EcdhSha2Nistp256 => "ecdh-sha2-nistp256",
@@ -81,13 +100,16 @@ impl KexMethod {
     /// The hash function of the method.
     pub fn hash(self) -> HashAlg {
         match self {
-            KexMethod::Curve25519Sha256
+            KexMethod::MlKem768X25519Sha256
+            | KexMethod::Curve25519Sha256
             | KexMethod::Curve25519Sha256Libssh
             | KexMethod::EcdhSha2Nistp256
             | KexMethod::DhGroup14Sha256
             | KexMethod::DhGexSha256 => HashAlg::Sha256,
             KexMethod::EcdhSha2Nistp384 => HashAlg::Sha384,
             KexMethod::EcdhSha2Nistp521
+            | KexMethod::Sntrup761X25519Sha512
+            | KexMethod::Sntrup761X25519Sha512Openssh
             | KexMethod::DhGroup16Sha512
             | KexMethod::DhGroup18Sha512 => HashAlg::Sha512,
             KexMethod::DhGroup14Sha1 | KexMethod::DhGexSha1 => HashAlg::Sha1,
@@ -97,6 +119,10 @@ impl KexMethod {
     /// How the method exchanges values.
     pub fn kind(self) -> KexKind {
         match self {
+            KexMethod::MlKem768X25519Sha256 => KexKind::Hybrid(HybridKem::MlKem768X25519),
+            KexMethod::Sntrup761X25519Sha512 | KexMethod::Sntrup761X25519Sha512Openssh => {
+                KexKind::Hybrid(HybridKem::Sntrup761X25519)
+            }
             KexMethod::Curve25519Sha256 | KexMethod::Curve25519Sha256Libssh => {
                 KexKind::Ecdh(EcdhCurve::X25519)
             }
@@ -115,6 +141,12 @@ impl KexMethod {
     /// True for the SHA-1 methods, which are off unless configured.
     pub fn is_legacy(self) -> bool {
         matches!(self, KexMethod::DhGroup14Sha1 | KexMethod::DhGexSha1)
+    }
+
+    /// True for the post-quantum hybrid methods, whose K is a `string` (a hash output) rather
+    /// than an `mpint`.
+    pub fn is_hybrid(self) -> bool {
+        matches!(self.kind(), KexKind::Hybrid(_))
     }
 
     /// True for the finite-field methods (num-bigint is not constant time: off by default on servers).

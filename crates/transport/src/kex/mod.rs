@@ -11,12 +11,13 @@ use zeroize::Zeroizing;
 
 /// The result of a key exchange method.
 pub(crate) struct KexOutput {
-    /// K encoded as an mpint with its length.
+    /// K encoded as hashed and derived from: an mpint with its length, or for the hybrid methods
+    /// a string.
     pub k: Zeroizing<Vec<u8>>,
     /// The exchange hash H.
     pub h: Vec<u8>,
     /// K_S, the server's host key blob.
     pub host_key: Vec<u8>,
-    /// Our ephemeral ECDH private key, kept only for session key logs.
+    /// Our ephemeral ECDH private key, kept only for session key logs (none for the hybrids).
     pub ephemeral: Option<Zeroizing<Vec<u8>>>,
 }

@@ -7,7 +7,8 @@ use nacre_wire::{decode_exact, Encode, MsgNumber};
 use num_bigint::BigUint;
 
 use super::hash::{
-    dh_exchange_hash, ecdh_exchange_hash, encode_k, gex_exchange_hash, GexHashParams, HashPrefix,
+    dh_exchange_hash, ecdh_exchange_hash, encode_k, encode_k_string, gex_exchange_hash,
+    hybrid_exchange_hash, GexHashParams, HashPrefix,
 };
 use super::method::{KexKind, KexMethod};
 use super::KexOutput;
@@ -45,7 +46,7 @@ pub(crate) enum ServerStep {
 pub(crate) fn start(method: KexMethod) -> ServerKex {
     match method.kind() {
         KexKind::Gex => ServerKex::GexRequest,
-        KexKind::Ecdh(_) | KexKind::Dh(_) => ServerKex::Init,
+        KexKind::Ecdh(_) | KexKind::Dh(_) | KexKind::Hybrid(_) => ServerKex::Init,
     }
 }
 
@@ -113,6 +114,30 @@ pub(crate) fn handle(
                     h,
                     host_key: signer.k_s.to_vec(),
                     ephemeral: Some(private.secret_bytes()),
+                },
+            })
+        }
+        (ServerKex::Init, KexKind::Hybrid(kem)) => {
+            let init: KexEcdhInit<'_> =
+                decode_exact(payload).map_err(TransportError::malformed(MsgNumber(msg)))?;
+            let (s_reply, k) = kem
+                .respond(init.q_c, rng)
+                .map_err(TransportError::KexPublicValue)?;
+            let h = hybrid_exchange_hash(hash, &prefix, init.q_c, &s_reply, k.as_bytes());
+            let signature = sign(signer, &h)?;
+            let reply = KexEcdhReply {
+                k_s: signer.k_s,
+                q_s: &s_reply,
+                signature: &signature,
+            }
+            .to_bytes();
+            Ok(ServerStep::Done {
+                reply,
+                output: KexOutput {
+                    k: encode_k_string(k.as_bytes()),
+                    h,
+                    host_key: signer.k_s.to_vec(),
+                    ephemeral: None,
                 },
             })
         }

@@ -379,9 +379,14 @@ impl Transport {
                     .push_back(Event::KeyLog(format!("{cookie} {}", hex(secret))));
             }
         }
-        // K as hashed is an mpint with its length; the log wants the magnitude.
+        // K as hashed is an mpint with its length; the log wants the magnitude. The hybrids hash
+        // K as a string: the log carries its bytes as they are (the KEM/X25519 hash output).
         let k = output.k.get(4..).unwrap_or(&[]);
-        let k = k.strip_prefix(&[0u8]).unwrap_or(k);
+        let k = if run.neg.kex.is_hybrid() {
+            k
+        } else {
+            k.strip_prefix(&[0u8]).unwrap_or(k)
+        };
         self.events
             .push_back(Event::KeyLog(format!("{cookie} SHARED_SECRET {}", hex(k))));
     }

@@ -70,7 +70,8 @@ pub enum Event {
     },
     /// A session key log line in Wireshark's format (only with `Config::keylog`): for
     /// curve25519 `<hex KEXINIT cookie> <hex X25519 private key>` of this side (the form tshark 4.0
-    /// reads), and for every method `<hex cookie> SHARED_SECRET <hex K>`.
+    /// reads), and for every method `<hex cookie> SHARED_SECRET <hex K>` (the mpint's magnitude,
+    /// or for the post-quantum hybrids the bytes of the K string: the 32/64-byte hash output).
     KeyLog(String),
     /// The connection is over; the error says why (also when the peer disconnected).
     Closed(TransportError),

@@ -1,0 +1,429 @@
+//! Post-quantum / classical hybrid key exchange: `mlkem768x25519-sha256`
+//! (draft-ietf-sshm-mlkem-hybrid-kex) and `sntrup761x25519-sha512` (draft-josefsson-ntruprime-ssh,
+//! OpenSSH's `sntrup761x25519-sha512@openssh.com`).
+//!
+//! Both have the same shape, one round of a KEM plus X25519:
+//!
+//! ```text
+//! client  C_INIT  = KEM public key || X25519 public key (Q_C of ECDH_INIT)
+//! server  S_REPLY = KEM ciphertext || X25519 public key (Q_S of ECDH_REPLY)
+//! K = HASH(K_PQ || K_CL)     K_PQ the KEM's 32-byte shared key, K_CL the raw 32-byte X25519 output
+//! ```
+//!
+//! K is then hashed into H and into the key derivation as a `string`, not an `mpint`.
+//!
+//! The KEMs come from RustCrypto's `ml-kem` (FIPS 203) and the `sntrup761` crate (Streamlined NTRU
+//! Prime 761, as in supercop/PQClean and OpenSSH). Their key generation and encapsulation are fed
+//! from seeds drawn from the caller's [`Rng`], so a [`SeededRng`](crate::SeededRng) makes a whole
+//! exchange deterministic.
+
+use ml_kem::{Decapsulate as _, KeyExport as _};
+use zeroize::{Zeroize as _, Zeroizing};
+
+use crate::ecdh::{EcdhCurve, EcdhPrivateKey, SharedSecret};
+use crate::error::CryptoError;
+use crate::hash::HashAlg;
+use crate::rng::Rng;
+
+type MlKemDecapsulationKey = ml_kem::ml_kem_768::DecapsulationKey;
+type MlKemEncapsulationKey = ml_kem::ml_kem_768::EncapsulationKey;
+
+/// Length of an X25519 public key and of its shared secret.
+const X25519_LEN: usize = 32;
+
+/// A hybrid KEM + X25519 key exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HybridKem {
+    /// ML-KEM-768 (FIPS 203) with X25519, K = SHA-256(K_PQ || K_CL).
+    MlKem768X25519,
+    /// Streamlined NTRU Prime 761 with X25519, K = SHA-512(K_PQ || K_CL).
+    Sntrup761X25519,
+}
+
+impl HybridKem {
+    /// The hash that combines the two shared secrets (and that the kex method uses for H).
+    pub fn hash(self) -> HashAlg {
+        match self {
+            HybridKem::MlKem768X25519 => HashAlg::Sha256,
+            HybridKem::Sntrup761X25519 => HashAlg::Sha512,
+        }
+    }
+
+    /// Length of the KEM public (encapsulation) key: 1184 for ML-KEM-768, 1158 for sntrup761.
+    pub fn kem_public_len(self) -> usize {
+        match self {
+            HybridKem::MlKem768X25519 => 1184,
+            HybridKem::Sntrup761X25519 => sntrup761::PUBLIC_KEY_SIZE,
+        }
+    }
+
+    /// Length of the KEM ciphertext: 1088 for ML-KEM-768, 1039 for sntrup761.
+    pub fn kem_ciphertext_len(self) -> usize {
+        match self {
+            HybridKem::MlKem768X25519 => 1088,
+            HybridKem::Sntrup761X25519 => sntrup761::CIPHERTEXT_SIZE,
+        }
+    }
+
+    /// Length of the client's `C_INIT` (KEM public key || X25519 public key).
+    pub fn init_len(self) -> usize {
+        self.kem_public_len() + X25519_LEN
+    }
+
+    /// Length of the server's `S_REPLY` (KEM ciphertext || X25519 public key).
+    pub fn reply_len(self) -> usize {
+        self.kem_ciphertext_len() + X25519_LEN
+    }
+
+    /// Client: a fresh key pair; returns the private part and `C_INIT` to send.
+    pub fn generate(self, rng: &mut dyn Rng) -> (HybridPrivateKey, Vec<u8>) {
+        let secret = match self {
+            HybridKem::MlKem768X25519 => {
+                let mut seed = Zeroizing::new([0u8; 64]);
+                rng.fill(seed.as_mut_slice());
+                KemSecret::MlKem(Box::new(mlkem_from_seed(seed.as_slice())))
+            }
+            HybridKem::Sntrup761X25519 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                rng.fill(seed.as_mut_slice());
+                let (public, private) = sntrup761::generate_key_from_seed(*seed);
+                KemSecret::Sntrup(Box::new((public, private)))
+            }
+        };
+        let x25519 = EcdhPrivateKey::generate(EcdhCurve::X25519, rng);
+        let key = HybridPrivateKey { secret, x25519 };
+        let init = key.init();
+        (key, init)
+    }
+
+    /// Server: answers the client's `C_INIT` with fresh randomness; returns `S_REPLY` and K (the
+    /// raw hash output, to be encoded as a `string`).
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPublicKey`] for a `C_INIT` of the wrong length or an ML-KEM key that
+    /// fails the FIPS 203 §7.2 modulus check, [`CryptoError::ZeroSharedSecret`] for a low-order
+    /// X25519 key.
+    pub fn respond(
+        self,
+        init: &[u8],
+        rng: &mut dyn Rng,
+    ) -> Result<(Vec<u8>, SharedSecret), CryptoError> {
+        let mut kem_random = Zeroizing::new([0u8; 32]);
+        rng.fill(kem_random.as_mut_slice());
+        let x25519 = EcdhPrivateKey::generate(EcdhCurve::X25519, rng);
+        self.respond_with(init, kem_random.as_slice(), &x25519)
+    }
+
+    /// Server side with given randomness, for known-answer tests: `kem_random` is ML-KEM's 32-byte
+    /// message `m` (FIPS 203 `ML-KEM.Encaps_internal`) or the 32-byte seed of sntrup761's
+    /// encapsulation (the crate's ChaCha20 stream); `x25519` the server's ephemeral key.
+    ///
+    /// # Errors
+    /// As [`respond`](Self::respond), and [`CryptoError::InvalidLength`] for a `kem_random` that
+    /// is not 32 bytes.
+    pub fn respond_with(
+        self,
+        init: &[u8],
+        kem_random: &[u8],
+        x25519: &EcdhPrivateKey,
+    ) -> Result<(Vec<u8>, SharedSecret), CryptoError> {
+        if init.len() != self.init_len() {
+            return Err(CryptoError::InvalidPublicKey(
+                "hybrid kex init of the wrong length",
+            ));
+        }
+        if kem_random.len() != 32 || x25519.curve() != EcdhCurve::X25519 {
+            return Err(CryptoError::InvalidLength {
+                what: "hybrid kex randomness",
+                len: kem_random.len(),
+            });
+        }
+        let (kem_public, client_x25519) = init.split_at(self.kem_public_len());
+        let (mut ciphertext, kem_shared) = match self {
+            HybridKem::MlKem768X25519 => {
+                let key = ml_kem::array::Array::try_from(kem_public)
+                    .map_err(|_| CryptoError::InvalidPublicKey("ML-KEM key of the wrong length"))?;
+                let ek = MlKemEncapsulationKey::new(&key).map_err(|_| {
+                    CryptoError::InvalidPublicKey("ML-KEM key fails the modulus check")
+                })?;
+                let m =
+                    ml_kem::B32::try_from(kem_random).map_err(|_| CryptoError::InvalidLength {
+                        what: "ML-KEM randomness",
+                        len: kem_random.len(),
+                    })?;
+                let (ct, mut k) = ek.encapsulate_deterministic(&m);
+                let shared = Zeroizing::new(k.to_vec());
+                k.zeroize();
+                (ct.to_vec(), shared)
+            }
+            HybridKem::Sntrup761X25519 => {
+                let ek = sntrup761::EncapsulationKey::try_from(kem_public).map_err(|_| {
+                    CryptoError::InvalidPublicKey("sntrup761 key of the wrong length")
+                })?;
+                let mut seed = Zeroizing::new([0u8; 32]);
+                seed.copy_from_slice(kem_random);
+                let (ct, k) = ek.encapsulate_deterministic(*seed);
+                (ct.as_ref().to_vec(), Zeroizing::new(k.as_ref().to_vec()))
+            }
+        };
+        let classical = x25519.agree(client_x25519)?;
+        ciphertext.extend_from_slice(&x25519.public_key());
+        Ok((ciphertext, self.combine(&kem_shared, &classical)))
+    }
+
+    /// K = HASH(K_PQ || K_CL).
+    fn combine(self, kem_shared: &[u8], classical: &SharedSecret) -> SharedSecret {
+        let mut both = Zeroizing::new(Vec::with_capacity(kem_shared.len() + X25519_LEN));
+        both.extend_from_slice(kem_shared);
+        both.extend_from_slice(classical.as_bytes());
+        SharedSecret::from_bytes(self.hash().digest(&both))
+    }
+}
+
+fn mlkem_from_seed(seed: &[u8]) -> MlKemDecapsulationKey {
+    let mut array = ml_kem::Seed::default();
+    for (d, s) in array.iter_mut().zip(seed) {
+        *d = *s;
+    }
+    let key = MlKemDecapsulationKey::from_seed(array);
+    array.zeroize();
+    key
+}
+
+enum KemSecret {
+    MlKem(Box<MlKemDecapsulationKey>),
+    Sntrup(Box<(sntrup761::EncapsulationKey, sntrup761::DecapsulationKey)>),
+}
+
+/// The client's ephemeral hybrid private key: the KEM decapsulation key and an X25519 key. Both
+/// are zeroized on drop.
+pub struct HybridPrivateKey {
+    secret: KemSecret,
+    x25519: EcdhPrivateKey,
+}
+
+impl std::fmt::Debug for HybridPrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HybridPrivateKey")
+            .field(&self.kem())
+            .finish()
+    }
+}
+
+impl HybridPrivateKey {
+    /// A key from known parts, for known-answer tests. ML-KEM-768 takes its 64-byte seed
+    /// `d || z` (FIPS 203 `ML-KEM.KeyGen_internal(d, z)`); sntrup761 takes the 1763-byte secret
+    /// key of the reference implementation (`f || 1/g || pk || rho || Hash4(pk)`). `x25519` is
+    /// the raw 32-byte X25519 private key.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidLength`] for parts of the wrong size.
+    pub fn from_parts(
+        kem: HybridKem,
+        kem_secret: &[u8],
+        x25519: &[u8],
+    ) -> Result<Self, CryptoError> {
+        let bad = CryptoError::InvalidLength {
+            what: "hybrid kex private key",
+            len: kem_secret.len(),
+        };
+        let secret = match kem {
+            HybridKem::MlKem768X25519 => {
+                if kem_secret.len() != 64 {
+                    return Err(bad);
+                }
+                KemSecret::MlKem(Box::new(mlkem_from_seed(kem_secret)))
+            }
+            HybridKem::Sntrup761X25519 => {
+                let private = sntrup761::DecapsulationKey::try_from(kem_secret).map_err(|_| bad)?;
+                let public = sntrup761::EncapsulationKey::from(&private);
+                KemSecret::Sntrup(Box::new((public, private)))
+            }
+        };
+        let x25519 = EcdhPrivateKey::from_bytes(EcdhCurve::X25519, x25519)?;
+        Ok(Self { secret, x25519 })
+    }
+
+    /// The method this key belongs to.
+    pub fn kem(&self) -> HybridKem {
+        match self.secret {
+            KemSecret::MlKem(_) => HybridKem::MlKem768X25519,
+            KemSecret::Sntrup(_) => HybridKem::Sntrup761X25519,
+        }
+    }
+
+    /// `C_INIT`: the KEM public key followed by the X25519 public key.
+    pub fn init(&self) -> Vec<u8> {
+        let mut out = match &self.secret {
+            KemSecret::MlKem(dk) => dk.encapsulation_key().to_bytes().to_vec(),
+            KemSecret::Sntrup(pair) => pair.0.as_ref().to_vec(),
+        };
+        out.extend_from_slice(&self.x25519.public_key());
+        out
+    }
+
+    /// The X25519 part of the key (for session key logs).
+    pub fn x25519(&self) -> &EcdhPrivateKey {
+        &self.x25519
+    }
+
+    /// Client: K from the server's `S_REPLY`.
+    ///
+    /// A KEM ciphertext that does not decapsulate gives a pseudorandom K (implicit rejection,
+    /// both KEMs); the exchange then fails on the host key signature.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPublicKey`] for an `S_REPLY` of the wrong length,
+    /// [`CryptoError::ZeroSharedSecret`] for a low-order X25519 key.
+    pub fn finish(&self, reply: &[u8]) -> Result<SharedSecret, CryptoError> {
+        let kem = self.kem();
+        if reply.len() != kem.reply_len() {
+            return Err(CryptoError::InvalidPublicKey(
+                "hybrid kex reply of the wrong length",
+            ));
+        }
+        let (ciphertext, server_x25519) = reply.split_at(kem.kem_ciphertext_len());
+        let kem_shared = match &self.secret {
+            KemSecret::MlKem(dk) => {
+                let mut k = dk.decapsulate_slice(ciphertext).map_err(|_| {
+                    CryptoError::InvalidPublicKey("ML-KEM ciphertext of the wrong length")
+                })?;
+                let shared = Zeroizing::new(k.to_vec());
+                k.zeroize();
+                shared
+            }
+            KemSecret::Sntrup(pair) => {
+                let ct = sntrup761::Ciphertext::try_from(ciphertext).map_err(|_| {
+                    CryptoError::InvalidPublicKey("sntrup761 ciphertext of the wrong length")
+                })?;
+                Zeroizing::new(pair.1.decapsulate(&ct).as_ref().to_vec())
+            }
+        };
+        let classical = self.x25519.agree(server_x25519)?;
+        Ok(kem.combine(&kem_shared, &classical))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::rng::SeededRng;
+
+    const BOTH: [HybridKem; 2] = [HybridKem::MlKem768X25519, HybridKem::Sntrup761X25519];
+
+    #[test]
+    fn both_sides_agree_and_sizes_are_the_specified_ones() {
+        for (i, kem) in BOTH.into_iter().enumerate() {
+            let mut rng = SeededRng::new(i as u64);
+            let (private, init) = kem.generate(&mut rng);
+            assert_eq!(init.len(), kem.init_len());
+            assert_eq!(private.kem(), kem);
+            let (reply, k_server) = kem.respond(&init, &mut rng).unwrap();
+            assert_eq!(reply.len(), kem.reply_len());
+            let k_client = private.finish(&reply).unwrap();
+            assert_eq!(k_client, k_server);
+            assert_eq!(k_client.as_bytes().len(), kem.hash().output_len());
+        }
+        assert_eq!(HybridKem::MlKem768X25519.init_len(), 1216);
+        assert_eq!(HybridKem::MlKem768X25519.reply_len(), 1120);
+        assert_eq!(HybridKem::Sntrup761X25519.init_len(), 1190);
+        assert_eq!(HybridKem::Sntrup761X25519.reply_len(), 1071);
+    }
+
+    #[test]
+    fn seeded_exchanges_are_deterministic() {
+        for kem in BOTH {
+            let run = || {
+                let mut rng = SeededRng::new(7);
+                let (_, init) = kem.generate(&mut rng);
+                let (reply, k) = kem.respond(&init, &mut rng).unwrap();
+                (init, reply, k)
+            };
+            assert_eq!(run(), run());
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused() {
+        for kem in BOTH {
+            let mut rng = SeededRng::new(1);
+            let (private, init) = kem.generate(&mut rng);
+            for len in [0, init.len() - 1, init.len() + 1] {
+                let mut bad = init.clone();
+                bad.resize(len, 0);
+                assert!(matches!(
+                    kem.respond(&bad, &mut rng),
+                    Err(CryptoError::InvalidPublicKey(_))
+                ));
+            }
+            let (reply, _) = kem.respond(&init, &mut rng).unwrap();
+            for len in [0, reply.len() - 1, reply.len() + 1] {
+                let mut bad = reply.clone();
+                bad.resize(len, 0);
+                assert!(matches!(
+                    private.finish(&bad),
+                    Err(CryptoError::InvalidPublicKey(_))
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn all_zero_x25519_is_refused_both_ways() {
+        for kem in BOTH {
+            let mut rng = SeededRng::new(2);
+            let (private, mut init) = kem.generate(&mut rng);
+            let (mut reply, _) = kem.respond(&init, &mut rng).unwrap();
+            let n = init.len();
+            init[n - 32..].fill(0);
+            assert_eq!(
+                kem.respond(&init, &mut rng).unwrap_err(),
+                CryptoError::ZeroSharedSecret
+            );
+            let n = reply.len();
+            reply[n - 32..].fill(0);
+            assert_eq!(
+                private.finish(&reply).unwrap_err(),
+                CryptoError::ZeroSharedSecret
+            );
+        }
+    }
+
+    #[test]
+    fn an_mlkem_key_failing_the_modulus_check_is_refused() {
+        let mut rng = SeededRng::new(3);
+        let (_, mut init) = HybridKem::MlKem768X25519.generate(&mut rng);
+        // The first 12-bit coefficient set to 4095 >= q = 3329.
+        init[0] = 0xff;
+        init[1] |= 0x0f;
+        assert!(matches!(
+            HybridKem::MlKem768X25519.respond(&init, &mut rng),
+            Err(CryptoError::InvalidPublicKey(_))
+        ));
+    }
+
+    #[test]
+    fn a_tampered_ciphertext_gives_another_secret() {
+        for kem in BOTH {
+            let mut rng = SeededRng::new(4);
+            let (private, init) = kem.generate(&mut rng);
+            let (mut reply, k) = kem.respond(&init, &mut rng).unwrap();
+            reply[5] ^= 1;
+            assert_ne!(private.finish(&reply).unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn from_parts_rebuilds_the_same_key() {
+        let mut rng = SeededRng::new(5);
+        let mut seed = [0u8; 64];
+        rng.fill(&mut seed);
+        let x = [9u8; 32];
+        let a = HybridPrivateKey::from_parts(HybridKem::MlKem768X25519, &seed, &x).unwrap();
+        let b = HybridPrivateKey::from_parts(HybridKem::MlKem768X25519, &seed, &x).unwrap();
+        assert_eq!(a.init(), b.init());
+        assert!(HybridPrivateKey::from_parts(HybridKem::MlKem768X25519, &seed[..63], &x).is_err());
+        assert!(HybridPrivateKey::from_parts(HybridKem::Sntrup761X25519, &seed, &x).is_err());
+    }
+}
