@@ -1,5 +1,6 @@
 //! The `nacre` command-line program.
 
+mod client_opts;
 mod exec;
 mod keygen;
 mod options;

@@ -63,3 +63,52 @@ fn exec_streams_and_propagates_the_exit_status() {
     let out = nacre_exec(&sshd, &kh, "yes", &["echo", "ok"], b"");
     assert_eq!(out.stdout, "ok\n", "{out}");
 }
+
+fn run_nacre(args: &[&str], home: &std::path::Path) -> nacre_tests::CmdOutput {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("NACRE_PASSWORD")
+        .env("HOME", home);
+    run_with_input(&mut cmd, Some(b""), Duration::from_secs(60))
+}
+
+#[test]
+fn ssh_config_host_block_and_proxy_jump() {
+    ensure_test_user();
+    let key = nacre_tests::authorized_client_key(KeyType::Ed25519);
+    let target = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let jump = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host target\n  HostName 127.0.0.1\n  Port {}\n  User peer\nHost *\n  IdentityFile {}\n  StrictHostKeyChecking no\n  PasswordAuthentication no\n",
+            target.port(),
+            key.private.display()
+        ),
+    )
+    .unwrap();
+    let cfgs = cfg.to_str().unwrap();
+    let out = run_nacre(
+        &["exec", "-F", cfgs, "target", "--", "echo", "via-config"],
+        dir.path(),
+    );
+    assert_eq!(out.stdout, "via-config\n", "{out}");
+    let jump_spec = format!("peer@127.0.0.1:{}", jump.port());
+    let out = run_nacre(
+        &[
+            "exec", "-F", cfgs, "-J", &jump_spec, "target", "--", "echo", "jumped",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.stdout, "jumped\n", "{out}");
+    // The jump host authenticated us and opened the forwarded connection.
+    assert!(
+        jump.log().contains("Accepted publickey for peer"),
+        "{}",
+        jump.log()
+    );
+    assert!(jump.log().contains("direct-tcpip"), "{}", jump.log());
+}

@@ -1,0 +1,403 @@
+//! Client settings like OpenSSH's: `-o Name=value` options and `~/.ssh/config` (Host blocks with
+//! `*`/`?`/`!` patterns; the first value obtained wins, command-line options first), then the
+//! connection itself, through a `ProxyJump` host when configured.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use nacre::keys::PrivateKey;
+use nacre::transport::Config;
+use nacre::{known_hosts_verifier, AuthResult, ClientConfig, Connection, Credential, UnknownHosts};
+
+/// Everything a client subcommand needs to connect.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// `HostName`.
+    pub host_name: String,
+    /// `Port`.
+    pub port: u16,
+    /// `User`.
+    pub user: String,
+    /// `IdentityFile` (repeatable).
+    pub identity_files: Vec<PathBuf>,
+    /// `IdentitiesOnly`: no agent keys.
+    pub identities_only: bool,
+    /// `StrictHostKeyChecking`: yes / accept-new / no.
+    pub strict: String,
+    /// `UserKnownHostsFile`.
+    pub known_hosts: PathBuf,
+    /// `PasswordAuthentication`, `PubkeyAuthentication`, `KbdInteractiveAuthentication`.
+    pub password: bool,
+    /// `PubkeyAuthentication`.
+    pub pubkey: bool,
+    /// `KbdInteractiveAuthentication`.
+    pub kbd: bool,
+    /// `PreferredAuthentications`.
+    pub preferred: Option<Vec<String>>,
+    /// `ConnectTimeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `ServerAliveInterval` / `ServerAliveCountMax`.
+    pub alive_interval: Option<Duration>,
+    /// `ServerAliveCountMax`.
+    pub alive_count_max: u32,
+    /// `ProxyJump`: `[user@]host[:port]`.
+    pub proxy_jump: Option<String>,
+    /// A password for scripted logins (`--password-file`).
+    pub password_text: Option<String>,
+    /// Algorithm lists and limits.
+    pub transport: Config,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn expand(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+/// ssh_config(5) pattern: `*`, `?`, negation with `!` in a list.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn glob(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                glob(p.get(1..).unwrap_or(&[]), n)
+                    || (!n.is_empty() && glob(p, n.get(1..).unwrap_or(&[])))
+            }
+            (Some(b'?'), Some(_)) => glob(p.get(1..).unwrap_or(&[]), n.get(1..).unwrap_or(&[])),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {
+                glob(p.get(1..).unwrap_or(&[]), n.get(1..).unwrap_or(&[]))
+            }
+            _ => false,
+        }
+    }
+    let mut matched = false;
+    for p in pattern.split([',', ' ']).filter(|p| !p.is_empty()) {
+        match p.strip_prefix('!') {
+            Some(neg) if glob(neg.as_bytes(), name.as_bytes()) => return false,
+            Some(_) => {}
+            None => matched |= glob(p.as_bytes(), name.as_bytes()),
+        }
+    }
+    matched
+}
+
+/// The `(name, value)` pairs of `~/.ssh/config` that apply to `alias`, in file order.
+fn config_pairs(text: &str, alias: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut applies = true;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once(|c: char| c == '=' || c.is_whitespace()) {
+            Some((k, v)) => (k.trim(), v.trim().trim_start_matches('=').trim()),
+            None => continue,
+        };
+        if key.eq_ignore_ascii_case("host") {
+            applies = value.split_whitespace().any(|_| true) && pattern_matches(value, alias);
+            continue;
+        }
+        if key.eq_ignore_ascii_case("match") {
+            applies = false; // Match blocks are not supported: their options are skipped.
+            continue;
+        }
+        if applies {
+            out.push((key.to_ascii_lowercase(), value.trim_matches('"').to_owned()));
+        }
+    }
+    out
+}
+
+fn yes(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "yes" | "true")
+}
+
+impl ClientOptions {
+    /// Builds the options for `destination` (`[user@]host`): `-o` options first, then the config
+    /// file (`~/.ssh/config`, or `config_file`), then defaults; the first value wins as in ssh.
+    pub fn load(
+        destination: &str,
+        port: Option<u16>,
+        user: Option<&str>,
+        options: &[String],
+        identities: &[PathBuf],
+        config_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let (dest_user, alias) = match destination.split_once('@') {
+            Some((u, h)) => (Some(u.to_owned()), h.to_owned()),
+            None => (None, destination.to_owned()),
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for o in options {
+            let (k, v) = o
+                .split_once('=')
+                .with_context(|| format!("option {o:?} is not Name=value"))?;
+            pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        let path = config_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| home().join(".ssh/config"));
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            pairs.extend(config_pairs(&text, &alias));
+        }
+        let first = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut transport = Config::client();
+        for name in [
+            "kexalgorithms",
+            "ciphers",
+            "macs",
+            "hostkeyalgorithms",
+            "rekeylimit",
+        ] {
+            if let Some(v) = first(name) {
+                crate::options::apply(&mut transport, &format!("{name}={v}"))?;
+            }
+        }
+        let mut identity_files: Vec<PathBuf> = identities.to_vec();
+        identity_files.extend(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "identityfile")
+                .map(|(_, v)| expand(v)),
+        );
+        let port = match port {
+            Some(p) => p,
+            None => first("port")
+                .map(|p| p.parse())
+                .transpose()
+                .context("Port")?
+                .unwrap_or(22),
+        };
+        let user = user
+            .map(str::to_owned)
+            .or(dest_user)
+            .or_else(|| first("user"))
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "root".into());
+        Ok(ClientOptions {
+            host_name: first("hostname").unwrap_or(alias),
+            port,
+            user,
+            identity_files,
+            identities_only: first("identitiesonly").is_some_and(|v| yes(&v)),
+            strict: first("stricthostkeychecking")
+                .unwrap_or_else(|| "accept-new".into())
+                .to_ascii_lowercase(),
+            known_hosts: first("userknownhostsfile")
+                .map_or_else(|| home().join(".ssh/known_hosts"), |v| expand(&v)),
+            password: first("passwordauthentication").is_none_or(|v| yes(&v)),
+            pubkey: first("pubkeyauthentication").is_none_or(|v| yes(&v)),
+            kbd: first("kbdinteractiveauthentication").is_none_or(|v| yes(&v)),
+            preferred: first("preferredauthentications")
+                .map(|v| v.split(',').map(str::to_owned).collect()),
+            connect_timeout: first("connecttimeout")
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs),
+            alive_interval: first("serveraliveinterval")
+                .and_then(|v| v.parse().ok())
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
+            alive_count_max: first("serveralivecountmax")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+            proxy_jump: first("proxyjump").filter(|v| v != "none"),
+            password_text: std::env::var("NACRE_PASSWORD").ok(),
+            transport,
+        })
+    }
+
+    fn credentials(&self) -> Vec<Credential> {
+        let mut out = Vec::new();
+        if self.pubkey {
+            if let (false, Some(sock)) = (self.identities_only, std::env::var_os("SSH_AUTH_SOCK")) {
+                out.push(Credential::Agent(PathBuf::from(sock)));
+            }
+            let files: Vec<PathBuf> = if self.identity_files.is_empty() {
+                ["id_ed25519", "id_ecdsa", "id_rsa"]
+                    .iter()
+                    .map(|n| home().join(".ssh").join(n))
+                    .filter(|p| p.exists())
+                    .collect()
+            } else {
+                self.identity_files.clone()
+            };
+            for f in files {
+                match std::fs::read(&f)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|b| Ok(PrivateKey::from_file_bytes(&b, None)?))
+                {
+                    Ok(k) => out.push(Credential::Key(Arc::new(k))),
+                    Err(e) => tracing::warn!(file = %f.display(), error = %e, "skipping identity"),
+                }
+            }
+        }
+        if let (true, Some(pw)) = (self.kbd, &self.password_text) {
+            // Answers every prompt with the password, as sshpass does (PAM's "Password:").
+            let pw = pw.clone();
+            let responder: nacre::PromptResponder =
+                Arc::new(move |req| req.prompts.iter().map(|_| pw.clone()).collect());
+            out.push(Credential::KeyboardInteractive(responder));
+        }
+        if let (true, Some(pw)) = (self.password, &self.password_text) {
+            out.push(Credential::Password(zeroize::Zeroizing::new(pw.clone())));
+        }
+        if let Some(order) = &self.preferred {
+            let rank = |c: &Credential| {
+                let name = match c {
+                    Credential::Agent(_) | Credential::Key(_) => "publickey",
+                    Credential::Password(_) => "password",
+                    Credential::KeyboardInteractive(_) => "keyboard-interactive",
+                };
+                order.iter().position(|o| o == name).unwrap_or(usize::MAX)
+            };
+            out.retain(|c| rank(c) != usize::MAX);
+            out.sort_by_key(rank);
+        }
+        out
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let verify: nacre::HostKeyVerifier = match self.strict.as_str() {
+            "no" | "off" => Arc::new(|_| true),
+            "yes" => known_hosts_verifier(
+                self.known_hosts.clone(),
+                &self.host_name,
+                self.port,
+                UnknownHosts::Reject,
+            ),
+            _ => known_hosts_verifier(
+                self.known_hosts.clone(),
+                &self.host_name,
+                self.port,
+                UnknownHosts::AcceptNew { hashed: false },
+            ),
+        };
+        ClientConfig {
+            transport: Arc::new(self.transport.clone()),
+            verify_host_key: verify,
+        }
+    }
+
+    async fn authenticate(&self, conn: &mut Connection) -> anyhow::Result<()> {
+        if conn.authenticate(&self.user, &self.credentials()).await? != AuthResult::Success {
+            bail!(
+                "{}@{}: permission denied ({})",
+                self.user,
+                self.host_name,
+                conn.allowed_methods().unwrap_or_default().join(",")
+            );
+        }
+        if let Some(interval) = self.alive_interval {
+            let liveness = nacre::connection::LivenessConfig {
+                keepalive_interval: Some(interval),
+                keepalive_max: self.alive_count_max,
+                unused_timeout: None,
+            };
+            conn.set_liveness(liveness).await?;
+        }
+        Ok(())
+    }
+
+    /// Connects and authenticates, through the `ProxyJump` host when configured (its channel
+    /// carries this connection).
+    pub async fn connect(&self) -> anyhow::Result<Connection> {
+        let mut conn = match &self.proxy_jump {
+            None => {
+                let connect =
+                    Connection::connect((self.host_name.as_str(), self.port), self.client_config());
+                match self.connect_timeout {
+                    Some(t) => tokio::time::timeout(t, connect)
+                        .await
+                        .context("connect timeout")??,
+                    None => connect.await?,
+                }
+            }
+            Some(jump) => {
+                let (jump_dest, jump_port) = match jump.rsplit_once(':') {
+                    Some((d, p)) if p.parse::<u16>().is_ok() => {
+                        (d.to_owned(), p.parse::<u16>().ok())
+                    }
+                    _ => (jump.clone(), None),
+                };
+                let hop = ClientOptions::load(
+                    &jump_dest,
+                    jump_port,
+                    None,
+                    &[],
+                    &self.identity_files,
+                    None,
+                )?;
+                let hop = ClientOptions {
+                    proxy_jump: None,
+                    strict: self.strict.clone(),
+                    known_hosts: self.known_hosts.clone(),
+                    ..hop
+                };
+                let jump_conn = Box::pin(hop.connect()).await?;
+                let origin = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                let channel = jump_conn
+                    .open_direct_tcpip(&self.host_name, self.port, origin)
+                    .await?;
+                // The jump connection must outlive the channel: keep it in a task until the channel closes.
+                let conn = Connection::client_over(channel, self.client_config()).await?;
+                tokio::spawn(async move {
+                    let mut jump_conn = jump_conn;
+                    let _ = jump_conn.closed().await;
+                });
+                conn
+            }
+        };
+        self.authenticate(&mut conn).await?;
+        Ok(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        assert!(pattern_matches("*", "a.example.com"));
+        assert!(pattern_matches("*.example.com", "a.example.com"));
+        assert!(!pattern_matches("*.example.com", "example.org"));
+        assert!(pattern_matches("web?", "web1"));
+        assert!(!pattern_matches(
+            "*.example.com,!secret.example.com",
+            "secret.example.com"
+        ));
+        assert!(pattern_matches("alpha beta", "beta"));
+    }
+
+    #[test]
+    fn first_value_wins_and_host_blocks_apply() {
+        let text = "Host db\n  HostName 10.0.0.5\n  Port 2200\nHost *\n  Port 22\n  User ops\n  IdentityFile ~/.ssh/id_test\n";
+        let pairs = config_pairs(text, "db");
+        let first = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(first("hostname"), Some("10.0.0.5"));
+        assert_eq!(first("port"), Some("2200"));
+        assert_eq!(first("user"), Some("ops"));
+        assert_eq!(
+            config_pairs(text, "web")
+                .iter()
+                .find(|(k, _)| k == "port")
+                .map(|(_, v)| v.as_str()),
+            Some("22")
+        );
+    }
+}
