@@ -6,6 +6,7 @@ mod keygen;
 mod options;
 mod probe;
 mod serve;
+mod sftp;
 mod sftp_server;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Connect to a server and report what it offers and what was negotiated.
     Probe(probe::ProbeArgs),
+    /// An SFTP client with OpenSSH's commands (interactive, or -b batch).
+    Sftp(sftp::SftpArgs),
     /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
     Exec(exec::ExecArgs),
     /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
@@ -56,6 +59,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Probe(args) => probe::run(args).await,
         Command::Keygen(args) => keygen::run(args),
         Command::SftpServer(args) => sftp_server::run(args).await,
+        Command::Sftp(args) => {
+            let code = sftp::run(args).await?;
+            std::process::exit(code);
+        }
         Command::Exec(args) => {
             let code = exec::run(args).await?;
             std::process::exit(code);

@@ -1,0 +1,125 @@
+//! `nacre sftp -b` against OpenSSH's sshd: a batch with every command, contents and metadata
+//! checked afterwards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use nacre_tests::{
+    authorized_client_key, ensure_test_user, run_with_input, test_user_home, KeyType, OpenSshServer,
+};
+
+#[test]
+fn batch_with_every_command() {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let local = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 249) as u8).collect();
+    std::fs::write(local.path().join("local.txt"), &data).unwrap();
+    std::fs::create_dir_all(local.path().join("tree/sub")).unwrap();
+    std::fs::write(local.path().join("tree/a"), b"alpha").unwrap();
+    std::fs::write(local.path().join("tree/sub/b"), b"beta").unwrap();
+    let remote_name = format!("nacre-sftp-{}", std::process::id());
+    let remote = test_user_home().join(&remote_name);
+    let _ = std::fs::remove_dir_all(&remote);
+    let batch = format!(
+        "pwd\nlpwd\nmkdir {remote_name}\ncd {remote_name}\npwd\nput local.txt\nput -r tree\nls\nls -l\n\
+         get local.txt got.txt\nreget local.txt got.txt\nreput local.txt\nrename local.txt renamed.txt\n\
+         ln -s renamed.txt link.txt\nln renamed.txt hard.txt\nsymlink renamed.txt link2.txt\nchmod 600 renamed.txt\n\
+         df\ndf -h\nget -r tree gottree\nmkdir empty\nrmdir empty\nrm link2.txt\n-rm does-not-exist\n\
+         lmkdir lnew\nlcd lnew\nlpwd\nlls\nprogress\nhelp\nbye\n"
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.current_dir(local.path())
+        .args([
+            "sftp",
+            "-P",
+            &sshd.port().to_string(),
+            "-i",
+            key.private.to_str().unwrap(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-b",
+            "-",
+        ])
+        .arg("peer@127.0.0.1")
+        .env("HOME", local.path())
+        .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(120));
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("Remote working directory: {}", remote.display())),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("-rw-------") || out.stdout.contains("renamed.txt"),
+        "{out}"
+    );
+    // Remote side.
+    assert_eq!(std::fs::read(remote.join("renamed.txt")).unwrap(), data);
+    assert_eq!(
+        std::fs::metadata(remote.join("renamed.txt"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::read_link(remote.join("link.txt"))
+            .unwrap()
+            .to_str(),
+        Some("renamed.txt")
+    );
+    assert_eq!(
+        std::fs::metadata(remote.join("hard.txt")).unwrap().nlink(),
+        2
+    );
+    assert!(!remote.join("link2.txt").exists() && !remote.join("empty").exists());
+    assert_eq!(std::fs::read(remote.join("tree/sub/b")).unwrap(), b"beta");
+    // Local side.
+    assert_eq!(std::fs::read(local.path().join("got.txt")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(local.path().join("gottree/a")).unwrap(),
+        b"alpha"
+    );
+    assert!(local.path().join("lnew").is_dir());
+    let _ = std::fs::remove_dir_all(&remote);
+}
+
+#[test]
+fn a_failing_batch_command_stops_the_batch() {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "sftp",
+        "-P",
+        &sshd.port().to_string(),
+        "-i",
+        key.private.to_str().unwrap(),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-b",
+        "-",
+        "peer@127.0.0.1",
+    ])
+    .env("HOME", dir.path())
+    .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(
+        &mut cmd,
+        Some(b"rm no-such-file-here\npwd\n"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(!out.stdout.contains("Remote working directory"), "{out}");
+}
