@@ -275,11 +275,14 @@ fn against_client(
     )
 }
 
+/// Turns a good S_REPLY into a bad one.
+type Mangle = Box<dyn Fn(Vec<u8>) -> Vec<u8>>;
+
 #[test]
 fn bad_server_reply_is_refused_by_the_client() {
     for kex in HYBRIDS {
         let kem = kem(kex);
-        let mut cases: Vec<(String, Box<dyn Fn(Vec<u8>) -> Vec<u8>>)> = vec![
+        let mut cases: Vec<(String, Mangle)> = vec![
             ("empty".into(), Box::new(|_| Vec::new())),
             (
                 "X25519 only".into(),
