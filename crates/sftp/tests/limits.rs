@@ -331,3 +331,67 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out.sort();
     out
 }
+
+#[tokio::test]
+async fn pipelined_writes_are_answered_in_order() {
+    // paramiko's pipelined writes match answers in order: anything but READ is answered in
+    // request order even with hundreds in flight.
+    let (mut w, mut r, _task, _tmp) = raw_server();
+    let mut dec = FrameDecoder::new();
+    let mut out = Vec::new();
+    encode_frame(&Init::v3(), &mut out);
+    encode_frame(
+        &nacre_sftp::codec::Open {
+            id: 1,
+            filename: b"/f",
+            pflags: OpenFlags::WRITE | OpenFlags::CREAT,
+            attrs: Attributes::EMPTY.to_wire(),
+        },
+        &mut out,
+    );
+    w.write_all(&out).await.unwrap();
+    read_frame(&mut r, &mut dec).await.unwrap();
+    let f = read_frame(&mut r, &mut dec).await.unwrap();
+    let handle = match Response::decode_bytes(&f).unwrap() {
+        Response::Handle(h) => h.handle.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let chunk = vec![7u8; 4096];
+    let mut out = Vec::new();
+    for i in 0..400u32 {
+        encode_frame(
+            &nacre_sftp::codec::Write {
+                id: 10 + i,
+                handle: &handle,
+                offset: u64::from(i) * 4096,
+                data: &chunk,
+            },
+            &mut out,
+        );
+    }
+    encode_frame(
+        &nacre_sftp::codec::Fstat {
+            id: 410,
+            handle: &handle,
+        },
+        &mut out,
+    );
+    let writer = tokio::spawn(async move {
+        w.write_all(&out).await.unwrap();
+        w
+    });
+    let mut ids = Vec::new();
+    for _ in 0..401 {
+        let f = tokio::time::timeout(T, read_frame(&mut r, &mut dec))
+            .await
+            .unwrap()
+            .unwrap();
+        let reply = Response::decode_bytes(&f).unwrap();
+        if let Response::Attrs(a) = &reply {
+            assert_eq!(a.attrs.size, Some(400 * 4096));
+        }
+        ids.push(reply.id().unwrap());
+    }
+    assert_eq!(ids, (10..=410).collect::<Vec<u32>>());
+    drop(writer.await.unwrap());
+}

@@ -131,6 +131,7 @@ where
             }
             let bytes = frame.bytes().to_vec();
             let id = frame.request_id();
+            tracing::trace!(?kind, ?id, "SFTP request");
             let permit = permits.clone().acquire_owned().await;
             // READs share the order lock; everything else holds it alone, in arrival order.
             let guard = if kind == PacketType::READ {
@@ -140,19 +141,23 @@ where
             };
             let (session, tx) = (session.clone(), tx.clone());
             tokio::spawn(async move {
-                let reply = tokio::task::spawn_blocking(move || {
+                let done = tokio::task::spawn_blocking(move || {
                     let reply = match Request::decode_bytes(&bytes) {
                         Ok(req) => Some(session.handle(&req)),
                         Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
                     };
-                    drop(guard);
-                    reply
+                    (reply, guard)
                 })
-                .await
-                .ok()
-                .flatten();
-                if let Some(reply) = reply {
-                    let _ = tx.send(reply).await;
+                .await;
+                tracing::trace!(?id, "SFTP reply ready");
+                if let Ok((reply, guard)) = done {
+                    if let Some(reply) = reply {
+                        let _ = tx.send(reply).await;
+                    }
+                    // Released only once the reply is queued: a request that must wait for
+                    // this one also answers after it (clients such as paramiko match pipelined
+                    // WRITE answers in order).
+                    drop(guard);
                 }
                 drop(permit);
             });
@@ -188,8 +193,10 @@ async fn write_replies<W: AsyncWrite + Unpin>(
                 Err(_) => break,
             }
         }
+        tracing::trace!(bytes = out.len(), "SFTP replies out");
         writer.write_all(&out).await?;
         writer.flush().await?;
+        tracing::trace!("SFTP replies flushed");
     }
     writer.flush().await?;
     let _ = writer.shutdown().await;
