@@ -5,6 +5,47 @@ use nacre::crypto::{CipherAlg, MacAlg};
 use nacre::keys::SignatureAlgorithm;
 use nacre::transport::{Config, KexMethod};
 
+/// An algorithm list with OpenSSH's prefixes: `+a,b` appends to `current`, `-a,b` removes,
+/// `^a,b` puts first; otherwise the list replaces `current`.
+pub fn list<T: Clone + PartialEq>(
+    value: &str,
+    current: &[T],
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> anyhow::Result<Vec<T>> {
+    let rest = value.get(1..).unwrap_or("");
+    Ok(match value.chars().next() {
+        Some('+') => {
+            let mut out = current.to_vec();
+            out.extend(
+                parse_list(rest, what, &parse)?
+                    .into_iter()
+                    .filter(|a| !current.contains(a)),
+            );
+            out
+        }
+        Some('-') => {
+            let drop = parse_list(rest, what, &parse)?;
+            current
+                .iter()
+                .filter(|a| !drop.contains(a))
+                .cloned()
+                .collect()
+        }
+        Some('^') => {
+            let mut out = parse_list(rest, what, &parse)?;
+            let others: Vec<T> = current
+                .iter()
+                .filter(|a| !out.contains(a))
+                .cloned()
+                .collect();
+            out.extend(others);
+            out
+        }
+        _ => parse_list(value, what, &parse)?,
+    })
+}
+
 fn parse_list<T>(
     value: &str,
     what: &str,
@@ -25,12 +66,22 @@ pub fn apply(config: &mut Config, option: &str) -> anyhow::Result<()> {
     let algs = &mut config.algorithms;
     match name.to_ascii_lowercase().as_str() {
         "kexalgorithms" => {
-            algs.kex = parse_list(value, "key exchange method", KexMethod::from_name)?
+            algs.kex = list(
+                value,
+                &algs.kex,
+                "key exchange method",
+                KexMethod::from_name,
+            )?
         }
-        "ciphers" => algs.cipher = parse_list(value, "cipher", CipherAlg::from_name)?,
-        "macs" => algs.mac = parse_list(value, "MAC", MacAlg::from_name)?,
+        "ciphers" => algs.cipher = list(value, &algs.cipher, "cipher", CipherAlg::from_name)?,
+        "macs" => algs.mac = list(value, &algs.mac, "MAC", MacAlg::from_name)?,
         "hostkeyalgorithms" => {
-            algs.host_key = parse_list(value, "host key algorithm", SignatureAlgorithm::from_name)?
+            algs.host_key = list(
+                value,
+                &algs.host_key,
+                "host key algorithm",
+                SignatureAlgorithm::from_name,
+            )?
         }
         "modulifile" => {
             let text =

@@ -145,9 +145,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         keys.push(Arc::new(load_or_generate(&state_dir(&args))?));
     }
     let mut config = Config::server(keys.clone());
-    for o in &args.options {
-        crate::options::apply(&mut config, o)?;
-    }
+    let server_options = Arc::new(crate::server_options::parse(&args.options, &mut config)?);
     let config = Arc::new(config);
     let (policy, user, generated) = users(&args)?;
     let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
@@ -187,10 +185,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
                 let _ = stream.set_nodelay(true);
-                let (config, policy, sessions) = (config.clone(), policy.clone(), sessions.clone());
+                let (config, policy, sessions, opts) = (config.clone(), policy.clone(), sessions.clone(), server_options.clone());
                 tokio::spawn(async move {
                     match Connection::accept(stream, config).await {
-                        Ok(conn) => session(conn, peer, policy, sessions).await,
+                        Ok(conn) => session(conn, peer, policy, sessions, opts).await,
                         Err(e) => tracing::info!(%peer, error = %e, "handshake failed"),
                     }
                 });
@@ -203,23 +201,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Serves one connection: user authentication with the users policy, then session channels
-/// (exec and shell with `--allow-exec`) through `nacre::serve_connection`; forwarding is refused
-/// (SFTP comes with a later issue).
+/// Serves one connection: user authentication with the users policy and the `-o` limits, then
+/// sessions (the sftp subsystem; exec and shell with `--allow-exec`) and forwarding as
+/// `-o AllowTcpForwarding=` allows, through `nacre::serve_connection`.
 async fn session(
     mut conn: Connection,
     peer: std::net::SocketAddr,
     policy: Arc<dyn nacre::AuthPolicy>,
     sessions: Arc<nacre::SessionConfig>,
+    opts: Arc<crate::server_options::ServerOptions>,
 ) {
     let info = conn.info().clone();
     tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
     let (user, options) = match conn
-        .authenticate_client(
-            nacre::auth::AuthServerConfig::default(),
-            policy.clone(),
-            Some(peer),
-        )
+        .authenticate_client(opts.auth.clone(), policy.clone(), Some(peer))
         .await
     {
         Ok(who) => {
@@ -240,10 +235,13 @@ async fn session(
             return;
         }
     };
-    // Forwarding stays denied until `-o AllowTcpForwarding=` comes.
+    if opts.liveness.keepalive_interval.is_some() {
+        let _ = conn.set_liveness(opts.liveness).await;
+    }
+    // Forwarding is denied unless `-o AllowTcpForwarding=` allows it.
     let config = Arc::new(nacre::ServerConfig {
         session: sessions,
-        ..nacre::ServerConfig::default()
+        forwarding: opts.forwarding.clone(),
     });
     let reason = nacre::serve_connection(conn, user, config, options).await;
     tracing::info!(%peer, %reason, "connection closed");
