@@ -9,6 +9,7 @@ mod serve;
 mod server_options;
 mod sftp;
 mod sftp_server;
+mod shell;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,8 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// An SFTP client with OpenSSH's commands (interactive, or -b batch).
     Sftp(sftp::SftpArgs),
+    /// An interactive shell (with a pseudo-terminal when standard input is a terminal).
+    Ssh(shell::SshArgs),
     /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
     Exec(exec::ExecArgs),
     /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
@@ -62,6 +65,10 @@ async fn main() -> anyhow::Result<()> {
         Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
+            std::process::exit(code);
+        }
+        Command::Ssh(args) => {
+            let code = shell::run(args).await?;
             std::process::exit(code);
         }
         Command::Exec(args) => {

@@ -259,6 +259,15 @@ impl Channel {
         poll_queue(&self.shared, &self.cmds, self.id, cx, code, buf)
     }
 
+    /// A handle that sends requests on this channel (window-change, signal, ...) while the
+    /// channel itself is busy being read or written.
+    pub fn requester(&self) -> ChannelRequester {
+        ChannelRequester {
+            id: self.id,
+            cmds: self.cmds.clone(),
+        }
+    }
+
     /// Another writer of the channel's data (it does not close the channel when dropped).
     pub fn writer(&self) -> ChannelWriter {
         ChannelWriter {
@@ -315,6 +324,22 @@ fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>
     }
     s.write_waker = Some(cx.waker().clone());
     Poll::Pending
+}
+
+/// Sends requests on a channel without borrowing it (see [`Channel::requester`]).
+#[derive(Clone)]
+pub struct ChannelRequester {
+    id: ChannelId,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+}
+
+impl ChannelRequester {
+    /// Sends a request without asking for a reply (window-change, signal).
+    pub fn send(&self, request: RequestKind) -> Result<(), Error> {
+        self.cmds
+            .send(ChanCmd::Request(self.id, request, None))
+            .map_err(|_| Error::Closed)
+    }
 }
 
 /// A writer of a channel's data or extended data, from [`Channel::writer`] or

@@ -22,7 +22,7 @@ mod sftp;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
-pub use channel::{Channel, ChannelWriter, ExitStatus, IncomingRequest, Stderr};
+pub use channel::{Channel, ChannelRequester, ChannelWriter, ExitStatus, IncomingRequest, Stderr};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
 pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener};

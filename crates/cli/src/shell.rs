@@ -1,0 +1,182 @@
+//! `nacre ssh`: an interactive shell, with a pseudo-terminal when standard input is a terminal
+//! (raw mode locally, window size followed), like `ssh host`.
+
+use std::io::IsTerminal;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use nacre::connection::RequestKind;
+use nacre::ExitStatus;
+use tokio::io::AsyncWriteExt;
+
+use crate::client_opts::ClientOptions;
+
+/// Arguments of `nacre ssh`.
+#[derive(clap::Args)]
+pub struct SshArgs {
+    /// Server port.
+    #[arg(short = 'p')]
+    port: Option<u16>,
+    /// Identity files (repeatable).
+    #[arg(short = 'i')]
+    identities: Vec<PathBuf>,
+    /// User name.
+    #[arg(short = 'l')]
+    user: Option<String>,
+    /// ssh options (see `nacre exec --help`).
+    #[arg(short = 'o')]
+    options: Vec<String>,
+    /// ssh config file.
+    #[arg(short = 'F')]
+    config: Option<PathBuf>,
+    /// Jump host.
+    #[arg(short = 'J')]
+    jump: Option<String>,
+    /// Force a pseudo-terminal even when standard input is not a terminal.
+    #[arg(short = 't')]
+    force_tty: bool,
+    /// A file whose first line is the password (else NACRE_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// [user@]host
+    destination: String,
+}
+
+/// Restores the terminal's settings when dropped.
+struct RawMode(Option<rustix::termios::Termios>);
+
+impl RawMode {
+    fn enter() -> Self {
+        let stdin = std::io::stdin();
+        let Ok(saved) = rustix::termios::tcgetattr(stdin.as_fd()) else {
+            return RawMode(None);
+        };
+        let mut raw = saved.clone();
+        raw.make_raw();
+        let _ =
+            rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, &raw);
+        RawMode(Some(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                rustix::termios::OptionalActions::Now,
+                saved,
+            );
+        }
+    }
+}
+
+fn window_size() -> (u32, u32) {
+    match rustix::termios::tcgetwinsize(std::io::stdout().as_fd())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin().as_fd()))
+    {
+        Ok(ws) if ws.ws_col > 0 => (u32::from(ws.ws_col), u32::from(ws.ws_row)),
+        _ => (80, 24),
+    }
+}
+
+/// Runs `nacre ssh`; returns the remote shell's exit code.
+pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
+    let mut options = args.options.clone();
+    if let Some(j) = &args.jump {
+        options.push(format!("ProxyJump={j}"));
+    }
+    let mut opts = ClientOptions::load(
+        &args.destination,
+        args.port,
+        args.user.as_deref(),
+        &options,
+        &args.identities,
+        args.config.as_deref(),
+    )?;
+    if let Some(f) = &args.password_file {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
+    }
+    let conn = opts.connect().await?;
+    let ch = conn.open_session().await?;
+    let tty = args.force_tty || std::io::stdin().is_terminal();
+    let _raw = if tty {
+        let (cols, rows) = window_size();
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let pty = RequestKind::PtyReq {
+            term,
+            cols,
+            rows,
+            width_px: 0,
+            height_px: 0,
+            modes: vec![0],
+        };
+        if !ch.request(pty, true).await? {
+            eprintln!("PTY allocation request failed");
+        }
+        std::io::stdin().is_terminal().then(RawMode::enter)
+    } else {
+        None
+    };
+    ch.shell().await?;
+    let mut writer = ch.writer();
+    let stdin = tokio::spawn(async move {
+        let mut input = tokio::io::stdin();
+        let _ = tokio::io::copy(&mut input, &mut writer).await;
+        let _ = writer.shutdown().await;
+    });
+    let resizer = ch.requester();
+    let winch = if tty {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
+    } else {
+        None
+    };
+    let mut stderr = ch.stderr();
+    let mut ch = ch;
+    let copy_out = async {
+        let mut out = tokio::io::stdout();
+        let r = tokio::io::copy(&mut ch, &mut out).await;
+        let _ = out.flush().await;
+        r
+    };
+    let copy_err = async {
+        let mut err = tokio::io::stderr();
+        let r = tokio::io::copy(&mut stderr, &mut err).await;
+        let _ = err.flush().await;
+        r
+    };
+    let resize_loop = async {
+        let Some(mut winch) = winch else {
+            return std::future::pending::<()>().await;
+        };
+        while winch.recv().await.is_some() {
+            let (cols, rows) = window_size();
+            let _ = resizer.send(RequestKind::WindowChange {
+                cols,
+                rows,
+                width_px: 0,
+                height_px: 0,
+            });
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        (a, b) = async { tokio::join!(copy_out, copy_err) } => { a?; b?; }
+        () = resize_loop => {}
+    }
+    stdin.abort();
+    drop(_raw);
+    let code = match ch.exit_status().await {
+        Some(ExitStatus::Code(c)) => i32::try_from(c).unwrap_or(255),
+        Some(ExitStatus::Signal { name, .. }) => {
+            eprintln!("remote shell killed by signal {name}");
+            255
+        }
+        None => 255,
+    };
+    let _ = ch.close();
+    Ok(code)
+}
