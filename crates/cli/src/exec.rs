@@ -37,11 +37,39 @@ pub struct ExecArgs {
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Local forward `[bind_address:]port:host:hostport` (repeatable), like ssh -L.
+    #[arg(short = 'L')]
+    local: Vec<String>,
+    /// Remote forward `[bind_address:]port:host:hostport` (repeatable), like ssh -R.
+    #[arg(short = 'R')]
+    remote: Vec<String>,
     /// [user@]host
     destination: String,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
+}
+
+/// `[bind_address:]port:host:hostport`.
+fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (bind, rest) = match parts.len() {
+        3 => (None, parts.as_slice()),
+        4 => (
+            parts.first().map(|b| (*b).to_owned()),
+            parts.get(1..).unwrap_or(&[]),
+        ),
+        _ => anyhow::bail!("bad forward {spec:?}: [bind_address:]port:host:hostport"),
+    };
+    match rest {
+        [port, host, hostport] => Ok((
+            bind,
+            port.parse().context("port")?,
+            (*host).to_owned(),
+            hostport.parse().context("hostport")?,
+        )),
+        _ => anyhow::bail!("bad forward {spec:?}"),
+    }
 }
 
 /// Runs `nacre exec`; returns the process exit code.
@@ -64,6 +92,29 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
     }
     let conn = opts.connect().await?;
+    let mut forwards: (Vec<nacre::LocalForward>, Vec<nacre::RemoteForward>) =
+        (Vec::new(), Vec::new());
+    for spec in &args.local {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let addr: std::net::SocketAddr =
+            format!("{}:{port}", bind.as_deref().unwrap_or("127.0.0.1"))
+                .parse()
+                .with_context(|| format!("-L {spec}"))?;
+        forwards.0.push(
+            conn.forward_local(addr, &host, hostport)
+                .await
+                .with_context(|| format!("-L {spec}"))?,
+        );
+    }
+    for spec in &args.remote {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.unwrap_or_else(|| "localhost".to_owned());
+        forwards.1.push(
+            conn.forward_remote(&bind, u32::from(port), (&host, hostport))
+                .await
+                .with_context(|| format!("-R {spec}"))?,
+        );
+    }
     let ch = conn.open_session().await?;
     ch.exec(&args.command.join(" ")).await?;
     let mut stderr = ch.stderr();
@@ -100,5 +151,6 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         None => 255,
     };
     let _ = ch.close();
+    drop(forwards);
     Ok(code)
 }

@@ -112,3 +112,58 @@ fn ssh_config_host_block_and_proxy_jump() {
     );
     assert!(jump.log().contains("direct-tcpip"), "{}", jump.log());
 }
+
+#[test]
+fn local_forward_during_a_command() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    // A one-shot TCP service on the server side (same machine) that answers "pong".
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let service_port = service.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = service.accept() {
+            use std::io::Write;
+            let _ = s.write_all(b"pong\n");
+        }
+    });
+    let local_port = nacre_tests::free_port();
+    let spec = format!("{local_port}:127.0.0.1:{service_port}");
+    // The remote command waits while the test talks through the forward.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "exec",
+        "-p",
+        &sshd.port().to_string(),
+        "-o",
+        &format!("UserKnownHostsFile={}", kh.display()),
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-L",
+        &spec,
+        "peer@127.0.0.1",
+        "--",
+        "sleep",
+        "3",
+    ])
+    .env("NACRE_PASSWORD", TEST_PASSWORD)
+    .env_remove("SSH_AUTH_SOCK")
+    .env("HOME", dir.path());
+    let mut guard = nacre_tests::ChildGuard::spawn("nacre exec -L", &mut cmd);
+    let mut got = String::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", local_port)) {
+            use std::io::Read;
+            let _ = s.read_to_string(&mut got);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(got, "pong\n");
+    assert!(guard
+        .wait_timeout(Duration::from_secs(30))
+        .is_some_and(|s| s.success()));
+}
