@@ -12,9 +12,13 @@ use tokio::net::TcpListener;
 /// Arguments of `nacre serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:2222")]
-    listen: String,
+    /// Address to listen on (default 127.0.0.1:2222).
+    #[arg(long)]
+    listen: Option<String>,
+    /// A TOML configuration file (users with password hashes, authorized_keys and roots; flag
+    /// defaults; sshd options) — see `nacre serve --help` and the serve_config module docs.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Host key files (OpenSSH format); repeatable. Default: an ed25519 key generated once in the state folder.
     #[arg(long = "host-key")]
     host_keys: Vec<PathBuf>,
@@ -132,7 +136,24 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Runs the server until interrupted.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => crate::serve_config::ServeConfig::load(path)?,
+        None => crate::serve_config::ServeConfig::default(),
+    };
+    if args.host_keys.is_empty() {
+        args.host_keys = file.host_keys.clone();
+    }
+    args.allow_exec |= file.allow_exec;
+    args.read_only |= file.read_only;
+    if args.root.is_none() {
+        args.root = file.root.clone();
+    }
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:2222".to_owned());
     let mut keys = Vec::new();
     for path in &args.host_keys {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -145,24 +166,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         keys.push(Arc::new(load_or_generate(&state_dir(&args))?));
     }
     let mut config = Config::server(keys.clone());
-    let server_options = Arc::new(crate::server_options::parse(&args.options, &mut config)?);
+    let mut options = file.option_strings();
+    options.extend(args.options.iter().cloned());
+    let server_options = Arc::new(crate::server_options::parse(&options, &mut config)?);
     let config = Arc::new(config);
-    let (policy, user, generated) = users(&args)?;
-    let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
-    let mut sessions = nacre::SessionConfig {
-        allow_exec: args.allow_exec,
-        ..nacre::SessionConfig::default()
+    let (policy, user, generated) = if file.users.is_empty() {
+        users(&args)?
+    } else {
+        let first = file
+            .users
+            .first()
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
+        (file.policy()?, first, None)
     };
-    let sftp =
-        crate::sftp_server::SftpServerArgs::config(args.read_only, nacre_sftp::DEFAULT_MAX_HANDLES);
-    let root = crate::sftp_server::root_or_cwd(args.root.clone())?;
-    sessions
-        .subsystems
-        .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
-    let sessions = Arc::new(sessions);
-    let listener = TcpListener::bind(&args.listen)
+    let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
+    let session_for = |root: Option<PathBuf>| -> anyhow::Result<Arc<nacre::SessionConfig>> {
+        let mut sessions = nacre::SessionConfig {
+            allow_exec: args.allow_exec,
+            ..nacre::SessionConfig::default()
+        };
+        let sftp = crate::sftp_server::SftpServerArgs::config(
+            args.read_only,
+            nacre_sftp::DEFAULT_MAX_HANDLES,
+        );
+        let root = crate::sftp_server::root_or_cwd(root)?;
+        sessions
+            .subsystems
+            .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
+        Ok(Arc::new(sessions))
+    };
+    let default_sessions = session_for(args.root.clone())?;
+    let mut per_user = std::collections::HashMap::new();
+    for u in file.users.iter().filter(|u| u.root.is_some()) {
+        per_user.insert(u.name.clone(), session_for(u.root.clone())?);
+    }
+    let sessions = Arc::new(Sessions {
+        default: default_sessions,
+        per_user,
+    });
+    let listener = TcpListener::bind(&listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     for key in &keys {
         println!(
@@ -201,6 +246,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Session settings: the default, and users with their own SFTP root.
+struct Sessions {
+    default: Arc<nacre::SessionConfig>,
+    per_user: std::collections::HashMap<String, Arc<nacre::SessionConfig>>,
+}
+
 /// Serves one connection: user authentication with the users policy and the `-o` limits, then
 /// sessions (the sftp subsystem; exec and shell with `--allow-exec`) and forwarding as
 /// `-o AllowTcpForwarding=` allows, through `nacre::serve_connection`.
@@ -208,7 +259,7 @@ async fn session(
     mut conn: Connection,
     peer: std::net::SocketAddr,
     policy: Arc<dyn nacre::AuthPolicy>,
-    sessions: Arc<nacre::SessionConfig>,
+    sessions: Arc<Sessions>,
     opts: Arc<crate::server_options::ServerOptions>,
 ) {
     let info = conn.info().clone();
@@ -240,7 +291,11 @@ async fn session(
     }
     // Forwarding is denied unless `-o AllowTcpForwarding=` allows it.
     let config = Arc::new(nacre::ServerConfig {
-        session: sessions,
+        session: sessions
+            .per_user
+            .get(&user)
+            .cloned()
+            .unwrap_or_else(|| sessions.default.clone()),
         forwarding: opts.forwarding.clone(),
     });
     let reason = nacre::serve_connection(conn, user, config, options).await;
