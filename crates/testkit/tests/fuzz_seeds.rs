@@ -418,7 +418,10 @@ mod sessions {
 fn sequence_seeds() {
     for i in 0..12u32 {
         // pick: kex, cipher, mac, host key, strict, ext-info
-        let pick = i | ((i % 6) << 4) | ((i % 6) << 8) | ((i % 2) << 12);
+        let mut pick = i | ((i % 6) << 4) | ((i % 6) << 8) | ((i % 2) << 12);
+        if i >= 10 {
+            pick |= 7 << 17; // finite-field DH allowed
+        }
         let mut d = vec![pick as u8, (pick >> 8) as u8, (pick >> 16) as u8];
         // client: IGNORE; deliver; server: rekey; settle; client: KEXINIT with everything;
         // deliver; client: service payload; settle; client: raw NEWKEYS; settle.
