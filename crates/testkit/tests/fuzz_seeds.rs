@@ -334,8 +334,11 @@ mod sessions {
     }
 
     pub fn session_seeds() {
-        // (method, also as a split-comparison seed). DH exchanges are slow: two seeds only.
+        // (method, also as a split-comparison seed). DH exchanges and sntrup761 keys are slow: few
+        // seeds of those.
         let methods = [
+            (KexMethod::MlKem768X25519Sha256, false),
+            (KexMethod::Sntrup761X25519Sha512, false),
             (KexMethod::Curve25519Sha256, true),
             (KexMethod::Curve25519Sha256Libssh, false),
             (KexMethod::EcdhSha2Nistp256, true),
