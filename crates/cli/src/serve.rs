@@ -225,6 +225,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         addr.port(),
         addr.ip()
     );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -240,6 +241,10 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             }
             _ = tokio::signal::ctrl_c() => {
                 println!("shutting down");
+                return Ok(());
+            }
+            _ = terminate.recv() => {
+                println!("shutting down (SIGTERM)");
                 return Ok(());
             }
         }

@@ -77,3 +77,14 @@ fn password_authentication_no_and_auth_methods() {
         "{out}"
     );
 }
+
+#[test]
+fn sigterm_shuts_the_server_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, _port) = serve(dir.path(), &[]);
+    assert!(server.signal("TERM"));
+    let status = server
+        .wait_timeout(Duration::from_secs(10))
+        .expect("nacre serve exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
