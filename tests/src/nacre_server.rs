@@ -12,9 +12,13 @@ use nacre::wire::{put, MsgNumber};
 use nacre::{AuthPolicy, Authenticated, Connection, ConnectionInfo, ServerConfig, SessionConfig};
 use nacre_keys::PrivateKey;
 
+/// Numbers the servers of one process (their runtime threads are named after it).
+static SERVER_NUMBER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A nacre server running in this process.
 pub struct NacreServer {
     port: u16,
+    thread_name: String,
     keys: Vec<Arc<PrivateKey>>,
     sessions: Arc<Mutex<Vec<ConnectionInfo>>>,
     errors: Arc<Mutex<Vec<String>>>,
@@ -80,9 +84,15 @@ impl NacreServer {
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
         let (s, e) = (sessions.clone(), errors.clone());
+        let thread_name = format!(
+            "nacre-server-{}",
+            SERVER_NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let name = thread_name.clone();
         let thread = thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_name(name)
                 .enable_all()
                 .build()
                 .unwrap();
@@ -128,6 +138,7 @@ impl NacreServer {
         let port = port_rx.recv().unwrap();
         NacreServer {
             port,
+            thread_name,
             keys,
             sessions,
             errors,
@@ -140,6 +151,12 @@ impl NacreServer {
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The name of every thread of this server's runtime (`nacre-server-N`, N counting the servers
+    /// of this process): what it logs through `tracing` can be told apart by it.
+    pub fn thread_name(&self) -> &str {
+        &self.thread_name
     }
 
     /// The host keys.

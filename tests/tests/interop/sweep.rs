@@ -1,0 +1,190 @@
+//! The algorithm sweep: every kex method, host key algorithm, cipher and MAC nacre implements, one at a
+//! time, against the peers whose algorithm lists a test can fix.
+
+use std::collections::BTreeSet;
+
+use nacre::crypto::{CipherAlg, MacAlg};
+use nacre::keys::SignatureAlgorithm;
+use nacre::transport::{Algorithms, KexMethod, Negotiated};
+
+use super::fixtures::{Outcome, ServerKind};
+use super::report::{Family, Matrix, Status, SweepCell};
+
+/// One algorithm of nacre's lists.
+#[derive(Clone, Debug)]
+pub struct Alg {
+    pub family: Family,
+    /// Position in nacre's list of the family.
+    pub index: usize,
+    pub name: &'static str,
+    what: What,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum What {
+    Kex(KexMethod),
+    HostKey(SignatureAlgorithm),
+    Cipher(CipherAlg),
+    Mac(MacAlg),
+}
+
+/// Every algorithm nacre implements (`KexMethod::ALL`, `SignatureAlgorithm::ALL`, `CipherAlg::ALL`,
+/// `MacAlg::ALL`).
+pub fn all() -> Vec<Alg> {
+    let mut out = Vec::new();
+    for (i, &k) in KexMethod::ALL.iter().enumerate() {
+        out.push(Alg {
+            family: Family::Kex,
+            index: i,
+            name: k.name(),
+            what: What::Kex(k),
+        });
+    }
+    for (i, &h) in SignatureAlgorithm::ALL.iter().enumerate() {
+        out.push(Alg {
+            family: Family::HostKey,
+            index: i,
+            name: h.name(),
+            what: What::HostKey(h),
+        });
+    }
+    for (i, &c) in CipherAlg::ALL.iter().enumerate() {
+        out.push(Alg {
+            family: Family::Cipher,
+            index: i,
+            name: c.name(),
+            what: What::Cipher(c),
+        });
+    }
+    for (i, &m) in MacAlg::ALL.iter().enumerate() {
+        out.push(Alg {
+            family: Family::Mac,
+            index: i,
+            name: m.name(),
+            what: What::Mac(m),
+        });
+    }
+    out
+}
+
+/// The cipher used while sweeping MACs (they only apply to non-AEAD ciphers).
+pub const MAC_CIPHER: &str = "aes128-ctr";
+
+impl Alg {
+    /// nacre's algorithm lists limited to this one algorithm (everything else: all nacre implements).
+    pub fn restrict(&self) -> Algorithms {
+        let mut a = Algorithms::all();
+        match self.what {
+            What::Kex(k) => a.kex = vec![k],
+            What::HostKey(h) => a.host_key = vec![h],
+            What::Cipher(c) => a.cipher = vec![c],
+            What::Mac(m) => {
+                a.cipher = vec![CipherAlg::Aes128Ctr];
+                a.mac = vec![m];
+            }
+        }
+        a
+    }
+
+    /// Checks that `n` (what a connection negotiated) is this algorithm.
+    pub fn check(&self, n: Option<&Negotiated>) -> Result<(), String> {
+        let Some(n) = n else {
+            return Err("nothing negotiated".into());
+        };
+        let ok = match self.what {
+            What::Kex(k) => n.kex == k,
+            What::HostKey(h) => n.host_key == h,
+            What::Cipher(c) => n.cipher_c2s == c && n.cipher_s2c == c,
+            What::Mac(m) => n.mac_c2s == Some(m) && n.mac_s2c == Some(m),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("negotiated {n:?} instead of {}", self.name))
+        }
+    }
+
+    /// The algorithm lists of a peer that offers only this one (names as the peer spells them); the MAC
+    /// sweep also fixes the cipher to [`MAC_CIPHER`].
+    pub fn family_key(&self) -> &'static str {
+        match self.family {
+            Family::Kex => "kex",
+            Family::HostKey => "hostkey",
+            Family::Cipher => "cipher",
+            Family::Mac => "mac",
+        }
+    }
+}
+
+/// What a peer implements, by family.
+#[derive(Default, Clone, Debug)]
+pub struct PeerAlgs {
+    pub kex: BTreeSet<String>,
+    pub hostkey: BTreeSet<String>,
+    pub cipher: BTreeSet<String>,
+    pub mac: BTreeSet<String>,
+}
+
+impl PeerAlgs {
+    pub fn has(&self, a: &Alg) -> bool {
+        let set = match a.family {
+            Family::Kex => &self.kex,
+            Family::HostKey => &self.hostkey,
+            Family::Cipher => &self.cipher,
+            Family::Mac => &self.mac,
+        };
+        set.contains(a.name) && (a.family != Family::Mac || self.cipher.contains(MAC_CIPHER))
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> PeerAlgs {
+        let set = |k: &str| -> BTreeSet<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        PeerAlgs {
+            kex: set("kex"),
+            hostkey: set("hostkey"),
+            cipher: set("cipher"),
+            mac: set("mac"),
+        }
+    }
+}
+
+/// Sweeps every algorithm for one column: `peer` says what the peer implements, `run` makes one
+/// connection limited to the algorithm and returns its outcome.
+pub fn sweep(
+    m: &Matrix,
+    column: (u32, String),
+    peer: &PeerAlgs,
+    peer_name: &str,
+    mut run: impl FnMut(&Alg) -> Outcome,
+) {
+    for alg in all() {
+        let (status, note) = if !peer.has(&alg) {
+            (Status::Na, format!("{peer_name} does not implement it"))
+        } else {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&alg)))
+                .unwrap_or_else(|_| Err("panic in the harness".into()));
+            match r {
+                Ok(note) => (Status::Pass, note),
+                Err(e) => (Status::Fail, e),
+            }
+        };
+        m.push_sweep(SweepCell {
+            family: alg.family,
+            index: alg.index,
+            alg: alg.name.to_owned(),
+            column: column.clone(),
+            status,
+            note,
+        });
+    }
+}
+
+/// The nacre server kind the `peer → nacre` sweeps use.
+pub const SWEEP_SERVER: ServerKind = ServerKind::Everything;
