@@ -119,8 +119,8 @@ impl HybridKem {
     /// encapsulation (the crate's ChaCha20 stream); `x25519` the server's ephemeral key.
     ///
     /// # Errors
-    /// As [`respond`](Self::respond), and [`CryptoError::InvalidLength`] for a `kem_random` that
-    /// is not 32 bytes.
+    /// As [`respond`](Self::respond), [`CryptoError::InvalidLength`] for a `kem_random` that is
+    /// not 32 bytes and [`CryptoError::Unsupported`] for an `x25519` key on another curve.
     pub fn respond_with(
         self,
         init: &[u8],
@@ -132,7 +132,10 @@ impl HybridKem {
                 "hybrid kex init of the wrong length",
             ));
         }
-        if kem_random.len() != 32 || x25519.curve() != EcdhCurve::X25519 {
+        if x25519.curve() != EcdhCurve::X25519 {
+            return Err(CryptoError::Unsupported("hybrid kex needs an X25519 key"));
+        }
+        if kem_random.len() != 32 {
             return Err(CryptoError::InvalidLength {
                 what: "hybrid kex randomness",
                 len: kem_random.len(),
