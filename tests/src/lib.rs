@@ -23,6 +23,7 @@ mod keys;
 mod nacre_server;
 mod openssh;
 mod process;
+pub mod security;
 mod tshark;
 mod user;
 

@@ -50,6 +50,13 @@ impl MethodKind {
     }
 }
 
+/// Default [`AuthServerConfig::max_tries`] (OpenSSH's MaxAuthTries).
+pub const DEFAULT_MAX_TRIES: u32 = 6;
+/// Default [`AuthServerConfig::login_grace_time`] (OpenSSH's LoginGraceTime).
+pub const DEFAULT_LOGIN_GRACE_TIME: Duration = Duration::from_secs(120);
+/// Default [`AuthServerConfig::failure_delay`].
+pub const DEFAULT_FAILURE_DELAY: Duration = Duration::from_millis(200);
+
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct AuthServerConfig {
@@ -72,19 +79,19 @@ impl Default for AuthServerConfig {
     fn default() -> Self {
         AuthServerConfig {
             banner: None,
-            max_tries: 6,
+            max_tries: DEFAULT_MAX_TRIES,
             methods: vec![
                 vec![MethodKind::PublicKey],
                 vec![MethodKind::Password],
                 vec![MethodKind::KeyboardInteractive],
             ],
-            failure_delay: Duration::from_millis(200),
+            failure_delay: DEFAULT_FAILURE_DELAY,
             pubkey_algorithms: SignatureAlgorithm::ALL
                 .iter()
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),
-            login_grace_time: Some(Duration::from_secs(120)),
+            login_grace_time: Some(DEFAULT_LOGIN_GRACE_TIME),
         }
     }
 }
@@ -184,8 +191,9 @@ enum Question {
     Keyboard,
 }
 
-/// Packets held while a failure answer is delayed.
-const MAX_HELD: usize = 16;
+/// Requests a client may pipeline while a failure answer is delayed; one more is
+/// [`AuthError::Flood`](crate::AuthError::Flood).
+pub const MAX_HELD: usize = 16;
 
 /// One connection's user authentication, server side.
 pub struct AuthServer {

@@ -13,4 +13,7 @@ pub use error::ConnectionError;
 pub use liveness::LivenessConfig;
 pub use msg::kinds::ChannelKind;
 pub use msg::requests::RequestKind;
-pub use protocol::{ChannelId, ConnectionConfig, ConnectionProtocol, Event};
+pub use protocol::{
+    ChannelId, ConnectionConfig, ConnectionProtocol, Event, DEFAULT_MAX_CHANNELS,
+    DEFAULT_MAX_PACKET, DEFAULT_WINDOW_SIZE,
+};

@@ -36,12 +36,19 @@ pub struct ConnectionConfig {
     pub max_channels: usize,
 }
 
+/// Default [`ConnectionConfig::window_size`]: what one channel may buffer unread.
+pub const DEFAULT_WINDOW_SIZE: u32 = 8 * 1024 * 1024;
+/// Default [`ConnectionConfig::max_packet`].
+pub const DEFAULT_MAX_PACKET: u32 = 256 * 1024 - 1024;
+/// Default [`ConnectionConfig::max_channels`].
+pub const DEFAULT_MAX_CHANNELS: usize = 128;
+
 impl Default for ConnectionConfig {
     fn default() -> Self {
         ConnectionConfig {
-            window_size: 8 * 1024 * 1024,
-            max_packet: 256 * 1024 - 1024,
-            max_channels: 128,
+            window_size: DEFAULT_WINDOW_SIZE,
+            max_packet: DEFAULT_MAX_PACKET,
+            max_channels: DEFAULT_MAX_CHANNELS,
         }
     }
 }

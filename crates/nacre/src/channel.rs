@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::Error;
 
 /// Bytes a writer may queue beyond what the peer's window takes before it waits.
-const MAX_QUEUED: usize = 1024 * 1024;
+pub const MAX_QUEUED: usize = 1024 * 1024;
 
 /// How a remote command ended (RFC 4254 §6.10).
 #[derive(Debug, Clone, PartialEq, Eq)]

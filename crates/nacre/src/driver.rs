@@ -22,7 +22,13 @@ use crate::mux::{IncomingChannel, Mux};
 /// Size of one socket read.
 const READ_SIZE: usize = 256 * 1024;
 /// Stop reading from the socket, and taking channel data, while this much output waits.
-const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
+pub const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
+/// How long the last bytes (the DISCONNECT) may take to leave once a connection ended: a peer
+/// that stopped reading cannot keep the task and its socket alive forever.
+pub const FINAL_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// After our DISCONNECT went out, how long the connection keeps reading (and dropping) what the
+/// peer still sends, waiting for it to close too.
+pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Decides whether a server host key is trusted (client side).
 pub type HostKeyVerifier = Arc<dyn Fn(&PublicKey) -> bool + Send + Sync>;
@@ -133,6 +139,14 @@ impl State {
         self.tick_connection_layer();
     }
 
+    /// Keeps the transport's clock current before it handles input or a command: it stamps the
+    /// start of a key exchange with the latest time it was told, and no timer may have fired
+    /// for hours (a re-exchange would otherwise start "in the past" and time out at once).
+    fn tell_time(&mut self) {
+        self.transport
+            .handle_timeout(tokio::time::Instant::now().into_std());
+    }
+
     /// Feeds the time to the connection layer (keepalive probes, idle limit).
     fn tick_connection_layer(&mut self) {
         if !self.connection_layer {
@@ -233,15 +247,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let mut rbuf = vec![0u8; READ_SIZE];
         let mut commands_open = true;
         let mut eof = false;
+        let mut linger = false;
         let reason = loop {
             st.on_events();
             st.release_held();
             st.pump_mux();
             st.transport.poll_transmit(&mut st.wbuf);
             if let Some(reason) = st.transport.close_reason().cloned() {
-                // Flush the final DISCONNECT, then stop.
-                let _ = wr.write_all(&st.wbuf).await;
-                let _ = wr.shutdown().await;
+                // Flush the final DISCONNECT, then stop (bounded: the peer may not read).
+                let flush = async {
+                    let _ = wr.write_all(&st.wbuf).await;
+                    let _ = wr.shutdown().await;
+                };
+                let _ = tokio::time::timeout(FINAL_FLUSH_TIMEOUT, flush).await;
+                linger = !eof;
                 break reason;
             }
             let timeout = st.next_deadline();
@@ -250,7 +269,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             tokio::select! {
                 r = rd.read(&mut rbuf), if can_read => match r {
                     Ok(0) => { eof = true; st.transport.handle_eof(); }
-                    Ok(n) => st.transport.handle_input(rbuf.get(..n).unwrap_or(&[])),
+                    Ok(n) => {
+                        st.tell_time();
+                        st.transport.handle_input(rbuf.get(..n).unwrap_or(&[]));
+                    }
                     Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
                 },
                 w = wr.write(&st.wbuf), if !st.wbuf.is_empty() => match w {
@@ -262,7 +284,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Err(_) => st.pending_up.clear(),
                 },
                 cmd = commands.recv(), if commands_open && room => match cmd {
-                    Some(cmd) => st.on_command(cmd),
+                    Some(cmd) => {
+                        st.tell_time();
+                        st.on_command(cmd);
+                    }
                     None => {
                         commands_open = false;
                         st.transport.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
@@ -270,6 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 },
                 cmd = chan_rx.recv(), if room => {
                     if let Some(cmd) = cmd {
+                        st.tell_time();
                         st.mux.on_cmd(cmd);
                     }
                 },
@@ -281,6 +307,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         };
         st.mux.shutdown();
         let _ = done.send(reason);
+        if linger {
+            // Lingering close: read and drop what the peer still sends until it closes too.
+            // Closing with unread input makes the kernel answer with a reset, and a reset can
+            // destroy our DISCONNECT before the peer reads it.
+            let drain = async {
+                while let Ok(n) = rd.read(&mut rbuf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+        }
     }
 }
 

@@ -13,6 +13,8 @@ mod forward;
 mod handle;
 mod info;
 mod known_hosts;
+pub mod limits;
+mod listener;
 mod mux;
 mod policy;
 mod pty;
@@ -29,6 +31,10 @@ pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener}
 pub use handle::{ClientConfig, Connection, ExecOutput};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_hosts_verifier, UnknownHosts};
+pub use listener::{
+    MaxStartups, ParseMaxStartupsError, Server, ServerLimits, ServerStats,
+    DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS,
+};
 pub use mux::IncomingChannel;
 pub use nacre_auth as auth;
 pub use nacre_connection as connection;

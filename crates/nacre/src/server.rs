@@ -1,6 +1,7 @@
 //! Serving an authenticated connection: every channel the client opens and every forwarding
 //! request it makes, by one [`ServerConfig`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use nacre_connection::ChannelKind;
@@ -37,16 +38,38 @@ impl ServerConfig {
 /// channels and forwarding requests are served by `config.forwarding` narrowed by `key` (the
 /// `authorized_keys` options of the key that logged in, if one did), and other channel types
 /// are refused.
+///
+/// At most [`crate::DEFAULT_MAX_SESSIONS`] sessions are open at once (sshd's MaxSessions); a
+/// [`crate::Server`] takes its limit from [`crate::ServerLimits::max_sessions`].
 pub async fn serve_connection(
-    mut conn: Connection,
+    conn: Connection,
     user: String,
     config: Arc<ServerConfig>,
     key: Option<KeyOptions>,
 ) -> TransportError {
+    serve_connection_limited(conn, user, config, key, crate::DEFAULT_MAX_SESSIONS).await
+}
+
+/// [`serve_connection`] with at most `max_sessions` session channels open at once; more are
+/// refused with RESOURCE_SHORTAGE.
+pub(crate) async fn serve_connection_limited(
+    mut conn: Connection,
+    user: String,
+    config: Arc<ServerConfig>,
+    key: Option<KeyOptions>,
+    max_sessions: usize,
+) -> TransportError {
     conn.enable_forwarding(config.forwarding.clone(), key.clone(), &user);
     let key = key.map(Arc::new);
+    let sessions = Arc::new(AtomicUsize::new(0));
     while let Some(incoming) = conn.accept_channel().await {
         match incoming.kind() {
+            Some(ChannelKind::Session) if sessions.load(Ordering::SeqCst) >= max_sessions => {
+                incoming.reject(
+                    ChannelOpenFailureReason::RESOURCE_SHORTAGE,
+                    "too many sessions (MaxSessions)",
+                );
+            }
             Some(ChannelKind::Session) => {
                 if let Some(ch) = incoming.accept() {
                     let session = serve_session_for_key(
@@ -55,7 +78,12 @@ pub async fn serve_connection(
                         config.session.clone(),
                         key.clone(),
                     );
-                    tokio::spawn(session);
+                    sessions.fetch_add(1, Ordering::SeqCst);
+                    let sessions = sessions.clone();
+                    tokio::spawn(async move {
+                        session.await;
+                        sessions.fetch_sub(1, Ordering::SeqCst);
+                    });
                 }
             }
             Some(ChannelKind::DirectTcpip { .. } | ChannelKind::DirectStreamlocal { .. }) => {

@@ -359,7 +359,7 @@ async fn run_on_pipes(
         }
     };
     let _ = channel.reply(req, true);
-    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return None;
@@ -371,14 +371,12 @@ async fn run_on_pipes(
         // The channel closed: the command still runs to its end, as before.
         std::future::pending::<Infallible>().await
     };
-    let (mut out_w, mut err_w) = (channel.writer(), channel.stderr_writer());
+    let (out_w, err_w) = (channel.writer(), channel.stderr_writer());
     let outputs = async {
-        let _ = tokio::join!(
-            tokio::io::copy(&mut stdout, &mut out_w),
-            tokio::io::copy(&mut stderr, &mut err_w)
-        );
-        let _ = out_w.flush().await;
-        let _ = err_w.flush().await;
+        // Each pipe is closed as soon as its copy ends: once the channel is gone, the command's
+        // next write fails (SIGPIPE, as under sshd) instead of blocking forever on a full pipe
+        // nobody reads, which would keep the process and its pipes alive.
+        tokio::join!(forward(stdout, out_w), forward(stderr, err_w));
         child.wait().await
     };
     tokio::pin!(outputs);
@@ -397,6 +395,13 @@ async fn run_on_pipes(
         status = work => Some(status),
         never = requests => match never {},
     }
+}
+
+/// Copies a command's output pipe to the channel until either ends, then closes the pipe.
+async fn forward(mut from: impl tokio::io::AsyncRead + Unpin, mut to: ChannelWriter) {
+    let _ = tokio::io::copy(&mut from, &mut to).await;
+    drop(from);
+    let _ = to.flush().await;
 }
 
 /// How far the pty output pump got: bytes read, and whether it waits for the pty (not for the

@@ -63,10 +63,15 @@ pub fn our_identification(software_version: &str, comments: Option<&str>) -> Vec
         line.push(' ');
         line.push_str(c);
     }
-    // RFC 4253 §4.2: at most 255 characters including CR LF.
-    line.truncate(253);
-    line.into_bytes()
+    // RFC 4253 §4.2: at most 255 characters including CR LF. Cut the bytes, not the string: a
+    // configured non-ASCII version or comment must not panic on a char boundary.
+    let mut line = line.into_bytes();
+    line.truncate(MAX_SENT_IDENTIFICATION_LEN - 2);
+    line
 }
+
+/// Longest identification line sent, CR LF included (RFC 4253 §4.2).
+pub const MAX_SENT_IDENTIFICATION_LEN: usize = 255;
 
 /// Incremental reader of the peer's identification, fed any split of bytes.
 #[derive(Debug)]

@@ -76,6 +76,19 @@ fn default_macs() -> Vec<MacAlg> {
         .collect()
 }
 
+/// Default [`Limits::max_packet_len`]: 256 KiB, as OpenSSH (RFC 4253 §6.1 requires 35 000).
+pub const DEFAULT_MAX_PACKET_LEN: usize = 256 * 1024;
+/// Default [`Limits::max_banner_lines`]: lines a client skips before the server's `SSH-` line.
+pub const DEFAULT_MAX_BANNER_LINES: usize = 1024;
+/// Default [`Limits::max_banner_line_len`]: longest identification or pre-identification line read.
+pub const DEFAULT_MAX_BANNER_LINE_LEN: usize = 8 * 1024;
+/// Default [`Limits::rekey_packets`].
+pub const DEFAULT_REKEY_PACKETS: u64 = 1 << 31;
+/// Default [`Limits::max_queued_bytes`]: application payloads held during a key exchange.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+/// Default [`Limits::kex_timeout`].
+pub const DEFAULT_KEX_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Limits, each with an OpenSSH-like default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -102,14 +115,14 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_packet_len: 256 * 1024,
-            max_banner_lines: 1024,
-            max_banner_line_len: 8 * 1024,
+            max_packet_len: DEFAULT_MAX_PACKET_LEN,
+            max_banner_lines: DEFAULT_MAX_BANNER_LINES,
+            max_banner_line_len: DEFAULT_MAX_BANNER_LINE_LEN,
             rekey_bytes: None,
-            rekey_packets: 1 << 31,
+            rekey_packets: DEFAULT_REKEY_PACKETS,
             rekey_time: None,
-            max_queued_bytes: 4 * 1024 * 1024,
-            kex_timeout: Duration::from_secs(120),
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            kex_timeout: DEFAULT_KEX_TIMEOUT,
         }
     }
 }

@@ -24,5 +24,5 @@ pub use banner::Identification;
 pub use config::{Algorithms, Config, GexConfig, Limits, Role};
 pub use error::{BannerError, TransportError};
 pub use kex::KexMethod;
-pub use machine::{Disposition, Event, SendError, Transport};
+pub use machine::{Buffered, Disposition, Event, SendError, Transport};
 pub use negotiate::{Negotiated, PeerAlgorithms};

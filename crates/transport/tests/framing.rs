@@ -49,8 +49,11 @@ fn feed(role: Role, bytes: &[u8]) -> (Transport, Option<DisconnectReason>) {
     (v, d)
 }
 
+/// russh CVE-2024-43410: a packet_length of 0xFFFFFFF0 (or just past 256 KiB) made the reader
+/// allocate what the peer announced. Here the 4 length bytes alone decide: closed at once, no
+/// buffer of that size. Also the libssh2 CVE-2019-3855 length overflow class.
 #[test]
-fn absurd_packet_lengths_close_at_once_without_waiting_for_the_body() {
+fn cve_2024_43410_absurd_packet_lengths_close_at_once_without_waiting_for_the_body() {
     for role in [Role::Server, Role::Client] {
         for len in [0xFFFF_FFF0u32, 0xFFFF_FFFF, 262_145, 1 << 20, 0, 1, 4] {
             // Only the 4 length bytes: the machine must decide without more input.

@@ -261,7 +261,7 @@ fn sequence_numbers_reset_at_every_newkeys_only_under_strict_kex() {
 /// and deletes the EXT_INFO after it. Without strict kex the client's sequence numbers line up
 /// again and the truncation goes unnoticed (control); with strict kex the client disconnects.
 #[test]
-fn terrapin_prefix_truncation_is_caught_by_strict_kex() {
+fn cve_2023_48795_terrapin_prefix_truncation_is_caught_by_strict_kex() {
     for strict in [false, true] {
         let mut c = Config::client();
         c.strict_kex = strict;

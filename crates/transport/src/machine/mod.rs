@@ -77,6 +77,23 @@ pub enum Event {
     Closed(TransportError),
 }
 
+/// How much a [`Transport`] holds in memory, from [`Transport::buffered`]: every buffer a peer or
+/// the application can make grow. Tests use it to show that floods (CVE-2025-26466) and stalled
+/// key exchanges (CVE-2025-22869) stay bounded; a server can export it as a metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Buffered {
+    /// Received bytes not yet decoded (at most one partial packet after `handle_input`).
+    pub input: usize,
+    /// Bytes waiting for [`Transport::poll_transmit`].
+    pub output: usize,
+    /// Application payloads held while a key exchange runs (bounded by `Limits::max_queued_bytes`).
+    pub queued_packets: usize,
+    /// Their total size.
+    pub queued_bytes: usize,
+    /// Events waiting for [`Transport::poll_event`].
+    pub events: usize,
+}
+
 /// Why [`Transport::send`] refused a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -258,6 +275,8 @@ impl Transport {
     }
 
     /// Tells the machine the time; starts a time-triggered rekey or fails a stalled exchange.
+    /// Call it whenever time has passed (a driver does before handling input), not only when
+    /// [`Transport::poll_timeout`] is due: a key exchange is timed from the latest time told.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         if self.closed.is_some() {
@@ -295,6 +314,17 @@ impl Transport {
             // (a past one would make a driver spin).
             .filter(|_| self.established && self.authenticated)
             .map(|d| self.last_kex + d)
+    }
+
+    /// What the machine holds in memory right now (see [`Buffered`]).
+    pub fn buffered(&self) -> Buffered {
+        Buffered {
+            input: self.input.len(),
+            output: self.out.len(),
+            queued_packets: self.queue.len(),
+            queued_bytes: self.queued_bytes,
+            events: self.events.len(),
+        }
     }
 
     /// Whether the connection is closed (after the final bytes were queued for transmission).
