@@ -75,9 +75,18 @@ async fn nacre_client_uses_agent_keys_with_sshd() {
     );
     conn.disconnect(DisconnectReason::BY_APPLICATION, "done")
         .await;
+    // sshd's log lines can lag the client by a few hundred milliseconds (PEERS.md).
+    assert!(
+        sshd.wait_for_log(
+            "Accepted publickey for peer",
+            std::time::Duration::from_secs(10)
+        ),
+        "{}",
+        sshd.log()
+    );
     let log = sshd.log();
     assert!(
-        log.contains("Accepted publickey for peer") && log.contains("RSA"),
+        log.contains("RSA"),
         "the agent's first key (RSA) logs in\n{log}"
     );
 

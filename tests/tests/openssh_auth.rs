@@ -87,6 +87,12 @@ async fn every_key_type() {
         conn.disconnect(DisconnectReason::BY_APPLICATION, "done")
             .await;
     }
+    // The last login's log line can lag the client (PEERS.md).
+    assert!(
+        sshd.wait_for_log("ssh2: RSA", Duration::from_secs(10)),
+        "{}",
+        sshd.log()
+    );
     let log = sshd.log();
     for alg in ["ED25519", "ECDSA", "RSA"] {
         assert!(
