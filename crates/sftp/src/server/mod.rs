@@ -3,7 +3,8 @@
 //!
 //! The connection task reads requests in large chunks, decodes every complete frame and hands
 //! each request to tokio's blocking pool; replies go to a writer task that coalesces them into
-//! few writes. READs run concurrently (replies in completion order; clients match them by id);
+//! few writes. READs run concurrently, but every reply goes out in request order (PuTTY's pscp
+//! requires it for READs; paramiko for WRITEs);
 //! every other request waits for the requests before it and runs alone, so a WRITE followed by
 //! a READ, a CLOSE or a STAT of the same file is always seen in order. At most
 //! [`ServerConfig::max_in_flight`] requests run at once: beyond that the server stops reading
@@ -89,7 +90,9 @@ where
 {
     let in_flight = config.max_in_flight.max(1);
     let session = Arc::new(Session::new(fs, config));
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(in_flight * 2);
+    // Replies carry their request's arrival number: the writer sends them in that order.
+    let (tx, rx) = mpsc::channel::<(u64, Option<Vec<u8>>)>(in_flight * 2);
+    let mut next_seq: u64 = 0;
     let writer_task = tokio::spawn(write_replies(writer, rx));
     let order = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(in_flight));
@@ -121,16 +124,19 @@ where
                 }
                 initialized = true;
                 if tx
-                    .send(extensions::version_frame(&*session.fs))
+                    .send((next_seq, Some(extensions::version_frame(&*session.fs))))
                     .await
                     .is_err()
                 {
                     break 'read Ok(());
                 }
+                next_seq += 1;
                 continue;
             }
             let bytes = frame.bytes().to_vec();
             let id = frame.request_id();
+            let seq = next_seq;
+            next_seq += 1;
             tracing::trace!(?kind, ?id, "SFTP request");
             let permit = permits.clone().acquire_owned().await;
             // READs share the order lock; everything else holds it alone, in arrival order.
@@ -151,9 +157,7 @@ where
                 .await;
                 tracing::trace!(?id, "SFTP reply ready");
                 if let Ok((reply, guard)) = done {
-                    if let Some(reply) = reply {
-                        let _ = tx.send(reply).await;
-                    }
+                    let _ = tx.send((seq, reply)).await;
                     // Released only once the reply is queued: a request that must wait for
                     // this one also answers after it (clients such as paramiko match pipelined
                     // WRITE answers in order).
@@ -181,17 +185,33 @@ enum Guard {
 /// queue runs dry.
 async fn write_replies<W: AsyncWrite + Unpin>(
     mut writer: W,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<(u64, Option<Vec<u8>>)>,
 ) -> io::Result<()> {
     let mut out = Vec::with_capacity(1024 * 1024);
-    while let Some(first) = rx.recv().await {
-        out.clear();
-        out.extend_from_slice(&first);
+    // Replies that finished before an earlier request's: held until their turn. At most
+    // `max_in_flight` requests run at once, which bounds this.
+    let mut pending: std::collections::BTreeMap<u64, Option<Vec<u8>>> =
+        std::collections::BTreeMap::new();
+    let mut expected: u64 = 0;
+    while let Some((seq, reply)) = rx.recv().await {
+        pending.insert(seq, reply);
         while out.len() < 1024 * 1024 {
             match rx.try_recv() {
-                Ok(more) => out.extend_from_slice(&more),
+                Ok((seq, reply)) => {
+                    pending.insert(seq, reply);
+                }
                 Err(_) => break,
             }
+        }
+        out.clear();
+        while let Some(reply) = pending.remove(&expected) {
+            expected += 1;
+            if let Some(r) = reply {
+                out.extend_from_slice(&r);
+            }
+        }
+        if out.is_empty() {
+            continue;
         }
         tracing::trace!(bytes = out.len(), "SFTP replies out");
         writer.write_all(&out).await?;
