@@ -91,7 +91,7 @@ fn interop_matrix() {
         A cell passes when the peer's own tool reports success and the runner's checks hold (output, exit \
         status, SHA-256 of both copies of every file, the negotiated algorithm, at least one key \
         re-exchange counted on nacre's side); n.a. cells say why the scenario cannot run with that peer.\n";
-    let text = interop::report::render(m, header, &v.table, start.elapsed());
+    let text = interop::report::render(m, header, &v.table);
     let out = std::env::var_os("INTEROP_OUT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| nacre_tests::repo_root().join("docs/INTEROP.md"));

@@ -269,13 +269,9 @@ fn status_text(s: Status) -> &'static str {
     }
 }
 
-/// The whole `docs/INTEROP.md`.
-pub fn render(
-    m: &Matrix,
-    header: &str,
-    versions: &[(String, String)],
-    elapsed: Duration,
-) -> String {
+/// The whole `docs/INTEROP.md`. It holds no timings, so that a rerun with the same results and peers
+/// rewrites the same file (the runner prints the timings).
+pub fn render(m: &Matrix, header: &str, versions: &[(String, String)]) -> String {
     let cells = m.cells.lock().unwrap().clone();
     let sweep = m.sweep.lock().unwrap().clone();
     let mut notes = Notes::default();
@@ -286,15 +282,13 @@ pub fn render(
     let scount = |st: Status| sweep.iter().filter(|c| c.status == st).count();
     let _ = writeln!(
         out,
-        "\n**Result:** scenarios {} pass, {} fail, {} n.a.; algorithm sweep {} pass, {} fail, {} n.a. \
-         (run time {:.0} s).\n",
+        "\n**Result:** scenarios {} pass, {} fail, {} n.a.; algorithm sweep {} pass, {} fail, {} n.a.\n",
         count(Status::Pass),
         count(Status::Fail),
         count(Status::Na),
         scount(Status::Pass),
         scount(Status::Fail),
         scount(Status::Na),
-        elapsed.as_secs_f64()
     );
 
     out.push_str("## Peers\n\n| peer | version (detected at run time) |\n| --- | --- |\n");
@@ -330,17 +324,11 @@ pub fn render(
 
     out.push_str("\n### What each row runs\n\n");
     for (row, how) in m.how.lock().unwrap().iter() {
-        let took: Duration = cells
-            .iter()
-            .filter(|c| &c.row == row)
-            .map(|c| c.elapsed)
-            .sum();
         let _ = writeln!(
             out,
-            "- **{} ({})** ({:.1} s): {}",
+            "- **{} ({})**: {}",
             row.peer,
             row.dir.label(),
-            took.as_secs_f64(),
             one_line(how)
         );
     }
