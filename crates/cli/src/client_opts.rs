@@ -11,6 +11,60 @@ use nacre::keys::PrivateKey;
 use nacre::transport::Config;
 use nacre::{known_hosts_verifier, AuthResult, ClientConfig, Connection, Credential, UnknownHosts};
 
+/// The connection flags `nacre exec` and `nacre ssh` share, as ssh spells them.
+#[derive(clap::Args)]
+pub struct ConnectArgs {
+    /// Server port.
+    #[arg(short = 'p')]
+    port: Option<u16>,
+    /// Identity files (repeatable); default ~/.ssh/id_ed25519, id_ecdsa, id_rsa when present.
+    #[arg(short = 'i')]
+    identities: Vec<PathBuf>,
+    /// User name (else from user@host, else the config, else $USER).
+    #[arg(short = 'l')]
+    user: Option<String>,
+    /// ssh options (Port, User, IdentityFile, IdentitiesOnly, StrictHostKeyChecking,
+    /// UserKnownHostsFile, BatchMode, PasswordAuthentication, PubkeyAuthentication,
+    /// KbdInteractiveAuthentication, PreferredAuthentications, ConnectTimeout,
+    /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, KexAlgorithms, Ciphers, MACs,
+    /// HostKeyAlgorithms, RekeyLimit).
+    #[arg(short = 'o')]
+    options: Vec<String>,
+    /// ssh config file (default ~/.ssh/config).
+    #[arg(short = 'F')]
+    config: Option<PathBuf>,
+    /// Jump host `[user@]host[:port]` (like ssh -J).
+    #[arg(short = 'J')]
+    jump: Option<String>,
+    /// A file whose first line is the password (else NACRE_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+impl ConnectArgs {
+    /// The client options for `destination`: `-J` becomes `ProxyJump`, `--password-file` is read.
+    pub fn client_options(&self, destination: &str) -> anyhow::Result<ClientOptions> {
+        let mut options = self.options.clone();
+        if let Some(j) = &self.jump {
+            options.push(format!("ProxyJump={j}"));
+        }
+        let mut opts = ClientOptions::load(
+            destination,
+            self.port,
+            self.user.as_deref(),
+            &options,
+            &self.identities,
+            self.config.as_deref(),
+        )?;
+        if let Some(f) = &self.password_file {
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
+        }
+        Ok(opts)
+    }
+}
+
 /// Everything a client subcommand needs to connect.
 #[derive(Clone)]
 pub struct ClientOptions {

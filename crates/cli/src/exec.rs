@@ -1,42 +1,17 @@
 //! `nacre exec`: run a command on a server with stdin, stdout and stderr streamed and the exit
 //! status propagated, like `ssh host command`.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use nacre::ExitStatus;
 
-use crate::client_opts::ClientOptions;
+use crate::client_opts::ConnectArgs;
 use tokio::io::AsyncWriteExt;
 
 /// Arguments of `nacre exec`.
 #[derive(clap::Args)]
 pub struct ExecArgs {
-    /// Server port.
-    #[arg(short = 'p')]
-    port: Option<u16>,
-    /// Identity files (repeatable); default ~/.ssh/id_ed25519, id_ecdsa, id_rsa when present.
-    #[arg(short = 'i')]
-    identities: Vec<PathBuf>,
-    /// User name (else from user@host, else the config, else $USER).
-    #[arg(short = 'l')]
-    user: Option<String>,
-    /// ssh options (Port, User, IdentityFile, IdentitiesOnly, StrictHostKeyChecking,
-    /// UserKnownHostsFile, BatchMode, PasswordAuthentication, PubkeyAuthentication,
-    /// KbdInteractiveAuthentication, PreferredAuthentications, ConnectTimeout,
-    /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, KexAlgorithms, Ciphers, MACs,
-    /// HostKeyAlgorithms, RekeyLimit).
-    #[arg(short = 'o')]
-    options: Vec<String>,
-    /// ssh config file (default ~/.ssh/config).
-    #[arg(short = 'F')]
-    config: Option<PathBuf>,
-    /// Jump host `[user@]host[:port]` (like ssh -J).
-    #[arg(short = 'J')]
-    jump: Option<String>,
-    /// A file whose first line is the password (else NACRE_PASSWORD).
-    #[arg(long)]
-    password_file: Option<PathBuf>,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Local forward `[bind_address:]port:host:hostport` (repeatable), like ssh -L.
     #[arg(short = 'L')]
     local: Vec<String>,
@@ -74,23 +49,7 @@ fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)
 
 /// Runs `nacre exec`; returns the process exit code.
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
-    let mut options = args.options.clone();
-    if let Some(j) = &args.jump {
-        options.push(format!("ProxyJump={j}"));
-    }
-    let mut opts = ClientOptions::load(
-        &args.destination,
-        args.port,
-        args.user.as_deref(),
-        &options,
-        &args.identities,
-        args.config.as_deref(),
-    )?;
-    if let Some(f) = &args.password_file {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
-    }
+    let opts = args.connect.client_options(&args.destination)?;
     let conn = opts.connect().await?;
     let mut forwards: (Vec<nacre::LocalForward>, Vec<nacre::RemoteForward>) =
         (Vec::new(), Vec::new());

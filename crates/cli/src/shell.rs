@@ -3,42 +3,21 @@
 
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 
-use anyhow::Context;
 use nacre::connection::RequestKind;
 use nacre::ExitStatus;
 use tokio::io::AsyncWriteExt;
 
-use crate::client_opts::ClientOptions;
+use crate::client_opts::ConnectArgs;
 
 /// Arguments of `nacre ssh`.
 #[derive(clap::Args)]
 pub struct SshArgs {
-    /// Server port.
-    #[arg(short = 'p')]
-    port: Option<u16>,
-    /// Identity files (repeatable).
-    #[arg(short = 'i')]
-    identities: Vec<PathBuf>,
-    /// User name.
-    #[arg(short = 'l')]
-    user: Option<String>,
-    /// ssh options (see `nacre exec --help`).
-    #[arg(short = 'o')]
-    options: Vec<String>,
-    /// ssh config file.
-    #[arg(short = 'F')]
-    config: Option<PathBuf>,
-    /// Jump host.
-    #[arg(short = 'J')]
-    jump: Option<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Force a pseudo-terminal even when standard input is not a terminal.
     #[arg(short = 't')]
     force_tty: bool,
-    /// A file whose first line is the password (else NACRE_PASSWORD).
-    #[arg(long)]
-    password_file: Option<PathBuf>,
     /// [user@]host
     destination: String,
 }
@@ -83,23 +62,7 @@ fn window_size() -> (u32, u32) {
 
 /// Runs `nacre ssh`; returns the remote shell's exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
-    let mut options = args.options.clone();
-    if let Some(j) = &args.jump {
-        options.push(format!("ProxyJump={j}"));
-    }
-    let mut opts = ClientOptions::load(
-        &args.destination,
-        args.port,
-        args.user.as_deref(),
-        &options,
-        &args.identities,
-        args.config.as_deref(),
-    )?;
-    if let Some(f) = &args.password_file {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
-    }
+    let opts = args.connect.client_options(&args.destination)?;
     let conn = opts.connect().await?;
     let ch = conn.open_session().await?;
     let tty = args.force_tty || std::io::stdin().is_terminal();
