@@ -19,6 +19,7 @@
     clippy::indexing_slicing
 )]
 
+mod agent;
 mod keys;
 mod nacre_server;
 mod openssh;
@@ -30,6 +31,7 @@ mod user;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+pub use agent::start_agent;
 pub use keys::{authorized_client_key, KeyPair, KeyType};
 pub use nacre_server::NacreServer;
 pub use openssh::{OpenSshClient, OpenSshServer, OpenSshServerBuilder, SFTP_SERVER, SSHD};

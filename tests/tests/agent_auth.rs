@@ -7,7 +7,6 @@
     clippy::panic
 )]
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,42 +17,16 @@ use nacre::transport::Config;
 use nacre::wire::DisconnectReason;
 use nacre::{AuthResult, ClientConfig, Connection, Credential, User, UsersPolicy};
 use nacre_tests::{
-    authorized_client_key, ensure_test_user, run_with_timeout, ChildGuard, KeyType, NacreServer,
+    authorized_client_key, ensure_test_user, run_with_timeout, start_agent, KeyType, NacreServer,
     OpenSshClient, OpenSshServer, TEST_USER,
 };
-
-/// A private ssh-agent on a socket in `dir`, killed by PID when dropped.
-fn agent(dir: &std::path::Path, keys: &[KeyType]) -> (ChildGuard, std::path::PathBuf) {
-    let sock = dir.join("agent.sock");
-    let guard = ChildGuard::spawn(
-        "ssh-agent",
-        Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock),
-    );
-    for _ in 0..200 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    for kt in keys {
-        let pair = authorized_client_key(*kt);
-        let out = run_with_timeout(
-            Command::new("ssh-add")
-                .arg(&pair.private)
-                .env("SSH_AUTH_SOCK", &sock),
-            Duration::from_secs(30),
-        );
-        out.assert_success();
-    }
-    (guard, sock)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nacre_client_uses_agent_keys_with_sshd() {
     ensure_test_user();
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, sock) = agent(dir.path(), &[KeyType::Rsa3072, KeyType::Ed25519]);
+    let (_agent, sock) = start_agent(dir.path(), &[KeyType::Rsa3072, KeyType::Ed25519]);
     let trusted = PublicKey::from_openssh_line(&sshd.host_key_pub(KeyType::Ed25519))
         .unwrap()
         .0;
@@ -110,7 +83,7 @@ async fn nacre_client_uses_agent_keys_with_sshd() {
 #[test]
 fn openssh_client_uses_its_agent_with_the_nacre_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, sock) = agent(dir.path(), &[KeyType::EcdsaP256]);
+    let (_agent, sock) = start_agent(dir.path(), &[KeyType::EcdsaP256]);
     let authorized = dir.path().join("authorized_keys");
     std::fs::write(
         &authorized,

@@ -26,8 +26,8 @@ pub struct ConnectArgs {
     /// ssh options (Port, User, IdentityFile, IdentitiesOnly, StrictHostKeyChecking,
     /// UserKnownHostsFile, BatchMode, PasswordAuthentication, PubkeyAuthentication,
     /// KbdInteractiveAuthentication, PreferredAuthentications, ConnectTimeout,
-    /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, KexAlgorithms, Ciphers, MACs,
-    /// HostKeyAlgorithms, RekeyLimit).
+    /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, ForwardAgent, KexAlgorithms, Ciphers,
+    /// MACs, HostKeyAlgorithms, RekeyLimit).
     #[arg(short = 'o')]
     options: Vec<String>,
     /// ssh config file (default ~/.ssh/config).
@@ -39,6 +39,9 @@ pub struct ConnectArgs {
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Forward the agent at $SSH_AUTH_SOCK to the server's session (like ssh -A).
+    #[arg(short = 'A')]
+    forward_agent: bool,
 }
 
 impl ConnectArgs {
@@ -47,6 +50,9 @@ impl ConnectArgs {
         let mut options = self.options.clone();
         if let Some(j) = &self.jump {
             options.push(format!("ProxyJump={j}"));
+        }
+        if self.forward_agent {
+            options.push("ForwardAgent=yes".to_owned());
         }
         let mut opts = ClientOptions::load(
             destination,
@@ -100,6 +106,8 @@ pub struct ClientOptions {
     pub proxy_jump: Option<String>,
     /// A password for scripted logins (`--password-file`).
     pub password_text: Option<String>,
+    /// `ForwardAgent`: the agent socket sessions forward (`yes`: `$SSH_AUTH_SOCK`, or a path).
+    pub forward_agent: Option<PathBuf>,
     /// Algorithm lists and limits.
     pub transport: Config,
 }
@@ -168,6 +176,18 @@ fn config_pairs(text: &str, alias: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `ForwardAgent`'s value: yes (the agent at `$SSH_AUTH_SOCK`), no, a socket path, or `$VAR`.
+fn forward_agent(v: &str) -> Option<PathBuf> {
+    match v.to_ascii_lowercase().as_str() {
+        "no" | "false" => None,
+        "yes" | "true" => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        _ => match v.strip_prefix('$') {
+            Some(var) => std::env::var_os(var.trim_matches(['{', '}'])).map(PathBuf::from),
+            None => Some(expand(v)),
+        },
+    }
 }
 
 fn yes(v: &str) -> bool {
@@ -269,8 +289,19 @@ impl ClientOptions {
                 .unwrap_or(3),
             proxy_jump: first("proxyjump").filter(|v| v != "none"),
             password_text: std::env::var("NACRE_PASSWORD").ok(),
+            forward_agent: first("forwardagent").and_then(|v| forward_agent(&v)),
             transport,
         })
+    }
+
+    /// Opens a session channel, asking for agent forwarding first when `ForwardAgent` is on.
+    pub async fn open_session(&self, conn: &Connection) -> anyhow::Result<nacre::Channel> {
+        let ch = conn.open_session().await?;
+        if let Some(agent) = &self.forward_agent {
+            conn.forward_agent(agent.clone());
+            ch.request_agent_forwarding().await?;
+        }
+        Ok(ch)
     }
 
     fn credentials(&self) -> Vec<Credential> {

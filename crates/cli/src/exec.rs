@@ -74,7 +74,7 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
                 .with_context(|| format!("-R {spec}"))?,
         );
     }
-    let ch = conn.open_session().await?;
+    let ch = opts.open_session(&conn).await?;
     ch.exec(&args.command.join(" ")).await?;
     let mut stderr = ch.stderr();
     let mut writer = ch.writer();

@@ -184,6 +184,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let session_for = |root: Option<PathBuf>| -> anyhow::Result<Arc<nacre::SessionConfig>> {
         let mut sessions = nacre::SessionConfig {
             allow_exec: args.allow_exec,
+            allow_agent_forwarding: server_options.allow_agent_forwarding,
             ..nacre::SessionConfig::default()
         };
         let sftp = crate::sftp_server::SftpServerArgs::config(

@@ -20,6 +20,8 @@ pub struct ServerOptions {
     pub forwarding: ForwardingPolicy,
     /// ClientAliveInterval / ClientAliveCountMax.
     pub liveness: LivenessConfig,
+    /// AllowAgentForwarding (default yes, as sshd; it matters only where commands may run).
+    pub allow_agent_forwarding: bool,
 }
 
 /// sshd's time format: `120`, `2m`, `1h30m`, `90s`.
@@ -72,6 +74,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
     let mut auth = AuthServerConfig::default();
     let mut forwarding = ForwardingPolicy::default();
     let mut liveness = LivenessConfig::default();
+    let mut allow_agent_forwarding = true;
     let mut enabled = [
         (MethodKind::PublicKey, true),
         (MethodKind::Password, true),
@@ -124,6 +127,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
                 forwarding = ForwardingPolicy::from_allow_tcp_forwarding(value)
                     .with_context(|| format!("AllowTcpForwarding {value:?}"))?
             }
+            "allowagentforwarding" => allow_agent_forwarding = yes(value)?,
             "clientaliveinterval" => {
                 liveness.keepalive_interval = Some(parse_time(value)?).filter(|t| !t.is_zero())
             }
@@ -148,6 +152,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
         auth,
         forwarding,
         liveness,
+        allow_agent_forwarding,
     })
 }
 

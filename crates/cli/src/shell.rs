@@ -64,7 +64,7 @@ fn window_size() -> (u32, u32) {
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
     let conn = opts.connect().await?;
-    let ch = conn.open_session().await?;
+    let ch = opts.open_session(&conn).await?;
     let tty = args.force_tty || std::io::stdin().is_terminal();
     let _raw = if tty {
         let (cols, rows) = window_size();

@@ -167,3 +167,46 @@ fn local_forward_during_a_command() {
         .wait_timeout(Duration::from_secs(30))
         .is_some_and(|s| s.success()));
 }
+
+#[test]
+fn forward_agent_with_dash_a_and_forward_agent_option() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, sock) = nacre_tests::start_agent(dir.path(), &[KeyType::EcdsaP256]);
+    let key = nacre_tests::authorized_client_key(KeyType::EcdsaP256);
+    let fingerprint = String::from_utf8(
+        std::process::Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&key.private)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let fingerprint = fingerprint.split_whitespace().nth(1).unwrap().to_owned();
+    let port = sshd.port().to_string();
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.args(["exec", "-p", &port, "-o", "StrictHostKeyChecking=no"])
+            .args(extra)
+            .args(["peer@127.0.0.1", "--", "ssh-add -l 2>&1; true"])
+            .env("SSH_AUTH_SOCK", &sock)
+            .env("NACRE_PASSWORD", TEST_PASSWORD)
+            .env("HOME", dir.path());
+        run_with_input(&mut cmd, Some(b""), Duration::from_secs(60))
+    };
+    // -A forwards $SSH_AUTH_SOCK; so does ForwardAgent=yes, and ForwardAgent=PATH names one.
+    for extra in [
+        &["-A"][..],
+        &["-o", "ForwardAgent=yes"],
+        &["-o", &format!("ForwardAgent={}", sock.display())],
+    ] {
+        let out = run(extra);
+        assert!(out.stdout.contains(&fingerprint), "{extra:?}: {out}");
+    }
+    // Without it the server gets no agent.
+    let out = run(&[]);
+    assert!(!out.stdout.contains(&fingerprint), "{out}");
+    assert!(out.stdout.contains("authentication agent"), "{out}");
+}

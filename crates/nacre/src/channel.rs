@@ -58,6 +58,28 @@ pub(crate) enum ChanCmd {
     Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
     /// Answer to the peer's global request `token`: success and response data.
     GlobalReply(u64, bool, Vec<u8>),
+    /// Open a new channel on the same connection (a server's `auth-agent@openssh.com`).
+    Open(
+        ChannelKind,
+        oneshot::Sender<Result<Channel, crate::error::Error>>,
+    ),
+}
+
+/// Opens channels on one connection from outside its handle.
+#[derive(Clone)]
+pub(crate) struct ChannelOpener {
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+}
+
+impl ChannelOpener {
+    /// Opens a channel of `kind` and waits for the peer's answer.
+    pub async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(ChanCmd::Open(kind, tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
 }
 
 /// State shared by a channel handle and the connection task.
@@ -134,6 +156,14 @@ impl Channel {
 
     fn cmd(&self, c: ChanCmd) -> Result<(), Error> {
         self.cmds.send(c).map_err(|_| Error::Closed)
+    }
+
+    /// Something that opens more channels on this channel's connection (a server's
+    /// `auth-agent@openssh.com` channels belong to a session).
+    pub(crate) fn opener(&self) -> ChannelOpener {
+        ChannelOpener {
+            cmds: self.cmds.clone(),
+        }
     }
 
     /// Sends a request and, with `want_reply`, waits for the answer.

@@ -33,6 +33,7 @@ use crate::driver::{Command, Up};
 use crate::error::Error;
 use crate::mux::IncomingChannel;
 
+pub(crate) use client::connect_unix;
 pub use client::{LocalForward, RemoteForward, RemoteListener};
 pub use policy::ForwardingPolicy;
 pub(crate) use server::ForwardState;
@@ -109,8 +110,13 @@ impl Drop for AbortOnDrop {
 /// What a remote forward listens on, as the server names it in `forwarded-*` channels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum RouteKey {
-    Tcp { address: String, port: u32 },
+    Tcp {
+        address: String,
+        port: u32,
+    },
     Unix(String),
+    /// `auth-agent@openssh.com` channels (see [`crate::Connection::forward_agent`]).
+    Agent,
 }
 
 /// Client side: where `forwarded-tcpip` / `forwarded-streamlocal` channels go.
@@ -142,6 +148,7 @@ impl Routes {
                 port: *port,
             },
             Some(ChannelKind::ForwardedStreamlocal { path }) => RouteKey::Unix(path.clone()),
+            Some(ChannelKind::AuthAgent) => RouteKey::Agent,
             _ => return Some(c),
         };
         let tx = {
@@ -159,10 +166,18 @@ impl Routes {
                             port: 0,
                         })
                     }),
-                RouteKey::Unix(_) => None,
+                RouteKey::Unix(_) | RouteKey::Agent => None,
             });
             found.cloned()
         };
+        if key == RouteKey::Agent && tx.is_none() {
+            // Agent forwarding was not asked for: the server gets no way to our agent.
+            c.reject(
+                nacre_wire::ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                "agent forwarding is off",
+            );
+            return None;
+        }
         match tx {
             Some(tx) => match tx.send(c) {
                 Ok(()) => None,

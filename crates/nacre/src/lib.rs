@@ -4,6 +4,7 @@
 //! sockets, timers and tasks. Each connection runs in one task that reads in large chunks, decodes
 //! every complete packet, coalesces writes and sets TCP_NODELAY.
 
+mod agent_forward;
 mod auth_client;
 mod auth_server;
 mod channel;

@@ -312,6 +312,7 @@ impl Mux {
                 self.proto.reject_open(id, reason, &text);
             }
             ChanCmd::GlobalReply(token, ok, data) => self.proto.reply_global(token, ok, &data),
+            ChanCmd::Open(kind, reply) => self.open(kind, reply),
         }
     }
 

@@ -22,6 +22,7 @@ use nacre_connection::RequestKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+use crate::agent_forward::AgentSocket;
 use crate::channel::{Channel, ChannelWriter, IncomingRequest};
 use crate::pty::{self, PtyRequest, SlaveOwner, WindowSize};
 
@@ -47,6 +48,9 @@ pub struct SessionConfig {
     pub accept_env: Vec<String>,
     /// Subsystems by name.
     pub subsystems: HashMap<String, SubsystemHandler>,
+    /// Accept `auth-agent-req@openssh.com` (sshd's AllowAgentForwarding; default: false): the
+    /// session's commands reach the client's agent through `SSH_AUTH_SOCK`.
+    pub allow_agent_forwarding: bool,
 }
 
 impl Default for SessionConfig {
@@ -56,6 +60,7 @@ impl Default for SessionConfig {
             allow_pty: true,
             accept_env: Vec::new(),
             subsystems: HashMap::new(),
+            allow_agent_forwarding: false,
         }
     }
 }
@@ -68,8 +73,9 @@ pub async fn serve_session(channel: Channel, user: String, config: Arc<SessionCo
 /// Like [`serve_session`] for a user who logged in with a key whose `authorized_keys` options
 /// apply, as sshd does: `no-pty` (and `restrict`) refuse a pty, and `command="..."` replaces
 /// whatever the client asks to run (exec, shell or subsystem), with the client's command in
-/// `SSH_ORIGINAL_COMMAND`. A forced command runs only where the server allows commands at all
-/// (`allow_exec`); otherwise those requests are refused.
+/// `SSH_ORIGINAL_COMMAND`, and `no-agent-forwarding` refuses agent forwarding. A forced command
+/// runs only where the server allows commands at all (`allow_exec`); otherwise those requests
+/// are refused.
 pub async fn serve_session_for_key(
     channel: Channel,
     user: String,
@@ -78,9 +84,20 @@ pub async fn serve_session_for_key(
 ) {
     let forced = key.as_ref().and_then(|k| k.command.clone());
     let pty_allowed = config.allow_pty && key.as_ref().is_none_or(|k| k.pty);
+    let agent_allowed =
+        config.allow_agent_forwarding && key.as_ref().is_none_or(|k| k.agent_forwarding);
+    let mut agent: Option<AgentSocket> = None;
     let mut env: Vec<(String, String)> = Vec::new();
     let mut pty: Option<PtyRequest> = None;
     while let Some(req) = channel.next_request().await {
+        if let RequestKind::AuthAgentReq = &req.request {
+            let ok = agent_allowed && agent.is_none() && {
+                agent = start_agent(&channel, &user);
+                agent.is_some()
+            };
+            let _ = channel.reply(&req, ok);
+            continue;
+        }
         match &req.request {
             RequestKind::Env { name, value } => {
                 let ok = config.accept_env.iter().any(|a| a == name);
@@ -142,14 +159,17 @@ pub async fn serve_session_for_key(
                 if let Some(o) = original {
                     env.push(("SSH_ORIGINAL_COMMAND".to_owned(), o));
                 }
+                let env = with_agent(env, agent.as_ref());
                 return run(channel, &req, &user, forced.as_deref(), env, pty).await;
             }
             RequestKind::Exec { command } if config.allow_exec => {
                 let command = String::from_utf8_lossy(command).into_owned();
+                let env = with_agent(env, agent.as_ref());
                 return run(channel, &req, &user, Some(&command), env, pty).await;
             }
             RequestKind::Shell if config.allow_exec => {
-                return run(channel, &req, &user, None, env, pty).await
+                let env = with_agent(env, agent.as_ref());
+                return run(channel, &req, &user, None, env, pty).await;
             }
             RequestKind::Subsystem { name } => match config.subsystems.get(name) {
                 Some(handler) => {
@@ -161,11 +181,39 @@ pub async fn serve_session_for_key(
                 }
             },
             _ => {
-                // x11-req, auth-agent-req, signal before a process, ...: refused.
+                // x11-req, signal before a process, ...: refused.
                 let _ = channel.reply(&req, false);
             }
         }
     }
+}
+
+/// The agent socket of a session whose client asked for agent forwarding; `None` (logged) if it
+/// cannot be made.
+fn start_agent(channel: &Channel, user: &str) -> Option<AgentSocket> {
+    let owner = if is_root() && user != "root" {
+        let (uid, gid, _, _) = passwd_entry(user)?;
+        Some((uid.parse().ok()?, gid.parse().ok()?))
+    } else {
+        None
+    };
+    AgentSocket::listen(channel.opener(), owner)
+        .map_err(|e| tracing::warn!(error = %e, "cannot make the agent socket"))
+        .ok()
+}
+
+/// The session's environment with `SSH_AUTH_SOCK` last, so a client's `env` cannot replace it.
+fn with_agent(
+    mut env: Vec<(String, String)>,
+    agent: Option<&AgentSocket>,
+) -> Vec<(String, String)> {
+    if let Some(a) = agent {
+        env.push((
+            "SSH_AUTH_SOCK".to_owned(),
+            a.path().to_string_lossy().into_owned(),
+        ));
+    }
+    env
 }
 
 fn is_root() -> bool {

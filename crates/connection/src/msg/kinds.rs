@@ -39,6 +39,10 @@ pub enum ChannelKind {
         /// Socket path.
         path: String,
     },
+    /// `auth-agent@openssh.com` (OpenSSH PROTOCOL.agent §3): the server asks the client to
+    /// connect it to the client's agent, after the client sent `auth-agent-req@openssh.com` on a
+    /// session. No data.
+    AuthAgent,
     /// `x11` (RFC 4254 §6.3.2).
     X11 {
         /// Originator address.
@@ -81,6 +85,7 @@ impl ChannelKind {
                     ChannelKind::ForwardedStreamlocal { path }
                 }
             }
+            "auth-agent@openssh.com" => ChannelKind::AuthAgent,
             "x11" => ChannelKind::X11 {
                 originator: r.utf8()?.to_owned(),
                 originator_port: r.u32()?,
@@ -104,6 +109,7 @@ impl ChannelKind {
             ChannelKind::ForwardedTcpip { .. } => "forwarded-tcpip",
             ChannelKind::DirectStreamlocal { .. } => "direct-streamlocal@openssh.com",
             ChannelKind::ForwardedStreamlocal { .. } => "forwarded-streamlocal@openssh.com",
+            ChannelKind::AuthAgent => "auth-agent@openssh.com",
             ChannelKind::X11 { .. } => "x11",
             ChannelKind::Other { name } => name,
         }
@@ -113,7 +119,7 @@ impl ChannelKind {
     pub fn to_data(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            ChannelKind::Session | ChannelKind::Other { .. } => {}
+            ChannelKind::Session | ChannelKind::AuthAgent | ChannelKind::Other { .. } => {}
             ChannelKind::DirectTcpip {
                 host: a,
                 port,
@@ -149,5 +155,51 @@ impl ChannelKind {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Every kind survives encoding and parsing under its own type name.
+    #[test]
+    fn kinds_round_trip() {
+        let kinds = [
+            ChannelKind::Session,
+            ChannelKind::DirectTcpip {
+                host: "example.org".into(),
+                port: 80,
+                originator: "127.0.0.1".into(),
+                originator_port: 40000,
+            },
+            ChannelKind::ForwardedTcpip {
+                address: "0.0.0.0".into(),
+                port: 8080,
+                originator: "10.0.0.1".into(),
+                originator_port: 1234,
+            },
+            ChannelKind::DirectStreamlocal {
+                path: "/run/a.sock".into(),
+            },
+            ChannelKind::ForwardedStreamlocal {
+                path: "/run/b.sock".into(),
+            },
+            ChannelKind::AuthAgent,
+            ChannelKind::X11 {
+                originator: "127.0.0.1".into(),
+                originator_port: 6010,
+            },
+        ];
+        for k in kinds {
+            let parsed = ChannelKind::parse(k.type_name(), &k.to_data()).unwrap();
+            assert_eq!(parsed, k);
+        }
+        assert_eq!(ChannelKind::AuthAgent.type_name(), "auth-agent@openssh.com");
+        assert!(ChannelKind::AuthAgent.to_data().is_empty());
+        // Data after an agent channel's (empty) open data is malformed.
+        assert!(ChannelKind::parse("auth-agent@openssh.com", b"x").is_err());
     }
 }

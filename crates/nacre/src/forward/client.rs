@@ -198,6 +198,11 @@ impl Target {
     }
 }
 
+/// Connects `incoming` to the Unix socket `path` (refused with CONNECT_FAILED when that fails).
+pub(crate) async fn connect_unix(path: Arc<Path>, incoming: IncomingChannel) {
+    Target::Unix(path.to_path_buf()).serve(incoming).await;
+}
+
 /// `f` within [`CONNECT_TIMEOUT`].
 pub(crate) async fn timed<T>(f: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
     tokio::time::timeout(CONNECT_TIMEOUT, f)
