@@ -81,6 +81,8 @@ pub struct AuthClient {
     outbox: VecDeque<Vec<u8>>,
     events: VecDeque<ClientEvent>,
     allowed: Option<Vec<String>>,
+    /// OpenSSH's PubkeyAcceptedAlgorithms: the signature algorithms publickey may use.
+    accepted: Option<Vec<SignatureAlgorithm>>,
 }
 
 impl AuthClient {
@@ -95,6 +97,7 @@ impl AuthClient {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             allowed: None,
+            accepted: None,
         };
         c.request(Method::None, State::Awaiting("none"));
         c
@@ -174,15 +177,36 @@ impl AuthClient {
         );
     }
 
+    /// Limits public key authentication to these signature algorithms (OpenSSH's
+    /// PubkeyAcceptedAlgorithms): a key with none of them is not offered (see
+    /// [`AuthClient::usable_algorithm`]).
+    pub fn set_pubkey_algorithms(&mut self, algorithms: Vec<SignatureAlgorithm>) {
+        self.accepted = Some(algorithms);
+    }
+
+    fn accepts(&self, algorithm: SignatureAlgorithm) -> bool {
+        self.accepted
+            .as_ref()
+            .is_none_or(|l| l.contains(&algorithm))
+    }
+
+    /// The signature algorithm for `key`, or `None` when the accepted algorithms exclude it.
+    pub fn usable_algorithm(&self, key: &PublicKey) -> Option<SignatureAlgorithm> {
+        Some(self.algorithm_for(key)).filter(|a| self.accepts(*a))
+    }
+
     /// The signature algorithm this client uses for `key`: for RSA the best of rsa-sha2-512,
-    /// rsa-sha2-256 the server announced in `server-sig-algs`, else legacy ssh-rsa as OpenSSH does.
+    /// rsa-sha2-256 the server announced in `server-sig-algs` (and this client accepts), else
+    /// legacy ssh-rsa as OpenSSH does.
     pub fn algorithm_for(&self, key: &PublicKey) -> SignatureAlgorithm {
         match key.key_type() {
             KeyType::Rsa => {
                 let offered = |a: SignatureAlgorithm| {
-                    self.server_sig_algs
-                        .as_ref()
-                        .is_some_and(|l| l.iter().any(|x| x == a.name()))
+                    self.accepts(a)
+                        && self
+                            .server_sig_algs
+                            .as_ref()
+                            .is_some_and(|l| l.iter().any(|x| x == a.name()))
                 };
                 [SignatureAlgorithm::RsaSha512, SignatureAlgorithm::RsaSha256]
                     .into_iter()

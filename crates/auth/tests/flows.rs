@@ -13,7 +13,7 @@ use nacre_auth::{
     AuthClient, AuthError, AuthServer, AuthServerConfig, ClientEvent, Decision, MethodKind,
     ServerEvent,
 };
-use nacre_keys::{KeyType, PrivateKey, PublicKey};
+use nacre_keys::{KeyType, PrivateKey, PublicKey, SignatureAlgorithm};
 use zeroize::Zeroizing;
 
 const SID: &[u8] = b"session-identifier-0123456789abcdef";
@@ -509,6 +509,29 @@ fn rsa_algorithm_follows_server_sig_algs() {
         "rsa-sha2-256"
     );
     assert_eq!(with(None), "ssh-rsa");
+}
+
+#[test]
+fn accepted_algorithms_narrow_the_choice() {
+    let rsa = nacre_testkit::host_key(KeyType::Rsa, 1).public_key();
+    let ed = nacre_testkit::host_key(KeyType::Ed25519, 1).public_key();
+    let both: Vec<String> = vec!["rsa-sha2-512".into(), "rsa-sha2-256".into()];
+    let mut c = AuthClient::new("a", SID, Some(&both));
+    c.set_pubkey_algorithms(vec![
+        SignatureAlgorithm::RsaSha256,
+        SignatureAlgorithm::Ed25519,
+    ]);
+    // rsa-sha2-512 is offered but not accepted: the best accepted one is used.
+    assert_eq!(
+        c.usable_algorithm(&rsa),
+        Some(SignatureAlgorithm::RsaSha256)
+    );
+    assert_eq!(c.usable_algorithm(&ed), Some(SignatureAlgorithm::Ed25519));
+    c.set_pubkey_algorithms(vec![SignatureAlgorithm::Ed25519]);
+    // Only legacy ssh-rsa would be left, and it is not accepted either.
+    assert_eq!(c.usable_algorithm(&rsa), None);
+    c.set_pubkey_algorithms(vec![SignatureAlgorithm::RsaSha512]);
+    assert_eq!(c.usable_algorithm(&ed), None);
 }
 
 #[test]

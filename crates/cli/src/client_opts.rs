@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use nacre::keys::PrivateKey;
+use nacre::keys::{PrivateKey, SignatureAlgorithm};
 use nacre::transport::Config;
 use nacre::{known_hosts_verifier, AuthResult, ClientConfig, Connection, Credential, UnknownHosts};
+
+use crate::status;
 
 /// The connection flags `nacre exec` and `nacre ssh` share, as ssh spells them.
 #[derive(clap::Args)]
@@ -27,7 +29,7 @@ pub struct ConnectArgs {
     /// UserKnownHostsFile, BatchMode, PasswordAuthentication, PubkeyAuthentication,
     /// KbdInteractiveAuthentication, PreferredAuthentications, ConnectTimeout,
     /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, ForwardAgent, KexAlgorithms, Ciphers,
-    /// MACs, HostKeyAlgorithms, RekeyLimit).
+    /// MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, RekeyLimit).
     #[arg(short = 'o')]
     options: Vec<String>,
     /// ssh config file (default ~/.ssh/config).
@@ -108,6 +110,8 @@ pub struct ClientOptions {
     pub password_text: Option<String>,
     /// `ForwardAgent`: the agent socket sessions forward (`yes`: `$SSH_AUTH_SOCK`, or a path).
     pub forward_agent: Option<PathBuf>,
+    /// `PubkeyAcceptedAlgorithms` (default: every signature algorithm).
+    pub pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
     /// Algorithm lists and limits.
     pub transport: Config,
 }
@@ -290,6 +294,17 @@ impl ClientOptions {
             proxy_jump: first("proxyjump").filter(|v| v != "none"),
             password_text: std::env::var("NACRE_PASSWORD").ok(),
             forward_agent: first("forwardagent").and_then(|v| forward_agent(&v)),
+            pubkey_algorithms: first("pubkeyacceptedalgorithms")
+                .map(|v| {
+                    crate::options::list(
+                        &v,
+                        SignatureAlgorithm::ALL,
+                        "signature algorithm",
+                        SignatureAlgorithm::from_name,
+                    )
+                })
+                .transpose()
+                .context("PubkeyAcceptedAlgorithms")?,
             transport,
         })
     }
@@ -377,7 +392,43 @@ impl ClientOptions {
     }
 
     async fn authenticate(&self, conn: &mut Connection) -> anyhow::Result<()> {
-        if conn.authenticate(&self.user, &self.credentials()).await? != AuthResult::Success {
+        status::status(format_args!("Using username \"{}\".", self.user));
+        if let Some(algs) = &self.pubkey_algorithms {
+            conn.set_pubkey_algorithms(algs.clone());
+        }
+        let mut result = AuthResult::Failure {
+            methods: Vec::new(),
+            partial: false,
+        };
+        for c in self.credentials() {
+            let (method, what) = describe(&c);
+            if conn
+                .allowed_methods()
+                .is_some_and(|m| !m.iter().any(|a| a == method))
+            {
+                continue;
+            }
+            status::command(what);
+            result = conn
+                .authenticate(&self.user, std::slice::from_ref(&c))
+                .await?;
+            match &result {
+                AuthResult::Success => {
+                    status::status(format_args!("Authenticated with {method}"));
+                    break;
+                }
+                AuthResult::Failure { methods, partial } => status::response(format_args!(
+                    "{} (can continue: {})",
+                    if *partial {
+                        "Partial success"
+                    } else {
+                        "Authentication failed"
+                    },
+                    methods.join(",")
+                )),
+            }
+        }
+        if result != AuthResult::Success {
             bail!(
                 "{}@{}: permission denied ({})",
                 self.user,
@@ -399,6 +450,11 @@ impl ClientOptions {
     /// Connects and authenticates, through the `ProxyJump` host when configured (its channel
     /// carries this connection).
     pub async fn connect(&self) -> anyhow::Result<Connection> {
+        let target = format!("{}:{}", self.host_name, self.port);
+        match &self.proxy_jump {
+            Some(j) => status::status(format_args!("Connecting to {target} through {j}...")),
+            None => status::status(format_args!("Connecting to {target}...")),
+        }
         let mut conn = match &self.proxy_jump {
             None => {
                 let connect =
@@ -445,8 +501,63 @@ impl ClientOptions {
                 conn
             }
         };
+        report_connected(&target, conn.info());
         self.authenticate(&mut conn).await?;
+        status::status(format_args!("Connected to {target}"));
         Ok(conn)
+    }
+}
+
+/// The method name and the `Command:` line for a credential (never the secret).
+fn describe(c: &Credential) -> (&'static str, String) {
+    match c {
+        Credential::Agent(path) => (
+            "publickey",
+            format!("publickey: keys of the agent at {}", path.display()),
+        ),
+        Credential::Key(k) => (
+            "publickey",
+            format!(
+                "publickey: {} {}",
+                k.key_type().name(),
+                k.public_key().fingerprint_sha256()
+            ),
+        ),
+        Credential::Password(_) => ("password", "Pass: ********".to_owned()),
+        Credential::KeyboardInteractive(_) => (
+            "keyboard-interactive",
+            "keyboard-interactive: answering with the password".to_owned(),
+        ),
+    }
+}
+
+/// `Status:` lines once the transport is up: the server, the algorithms, the host key.
+fn report_connected(target: &str, info: &nacre::ConnectionInfo) {
+    if !status::enabled() {
+        return;
+    }
+    status::status(format_args!(
+        "Connected to {target}, server {}",
+        info.peer_identification
+    ));
+    let host_key = info
+        .server_host_key
+        .as_deref()
+        .and_then(|b| nacre::keys::PublicKey::from_blob(b).ok())
+        .map(|k| k.fingerprint_sha256())
+        .unwrap_or_default();
+    if let Some(n) = &info.negotiated {
+        let mac = n
+            .mac_c2s
+            .map(|m| format!(", MAC {}", m.name()))
+            .unwrap_or_default();
+        status::status(format_args!(
+            "Key exchange {}, host key {} {host_key}, cipher {}{mac}{}",
+            n.kex.name(),
+            n.host_key.name(),
+            n.cipher_c2s.name(),
+            if info.strict_kex { ", strict kex" } else { "" }
+        ));
     }
 }
 

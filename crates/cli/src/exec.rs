@@ -75,7 +75,9 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         );
     }
     let ch = opts.open_session(&conn).await?;
-    ch.exec(&args.command.join(" ")).await?;
+    let command = args.command.join(" ");
+    crate::status::command(format_args!("exec \"{command}\""));
+    ch.exec(&command).await?;
     let mut stderr = ch.stderr();
     let mut writer = ch.writer();
     let stdin = tokio::spawn(async move {
@@ -101,7 +103,13 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     a?;
     b?;
     stdin.abort();
-    let code = match ch.exit_status().await {
+    let exit = ch.exit_status().await;
+    crate::status::response(match &exit {
+        Some(ExitStatus::Code(c)) => format!("exit status {c}"),
+        Some(ExitStatus::Signal { name, .. }) => format!("killed by signal {name}"),
+        None => "closed without an exit status".to_owned(),
+    });
+    let code = match exit {
         Some(ExitStatus::Code(c)) => i32::try_from(c).unwrap_or(255),
         Some(ExitStatus::Signal { name, .. }) => {
             eprintln!("remote command killed by signal {name}");

@@ -11,6 +11,7 @@ mod server_options;
 mod sftp;
 mod sftp_server;
 mod shell;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -18,8 +19,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "nacre", version, about)]
 struct Cli {
-    /// -v: status log; -vv: also one line per SSH packet (direction, sequence number, message,
-    /// payload length); NACRE_LOG overrides with a tracing filter.
+    /// -v: status log (`Status:`, `Command:`, `Response:` lines, as FileZilla's); -vv: also one
+    /// line per SSH packet (direction, sequence number, message, payload length); NACRE_LOG sets
+    /// a tracing filter (e.g. NACRE_LOG=debug).
     #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
@@ -47,10 +49,12 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // -v: the status log (crate::status); -vv: also the transport's packet lines. Everything
+    // else at debug level is for NACRE_LOG=debug.
+    status::init(cli.verbose);
     let default = match cli.verbose {
-        0 => "info,nacre::packet=info",
-        1 => "debug,nacre::packet=info",
-        _ => "debug",
+        0 | 1 => "info",
+        _ => "info,nacre::packet=debug",
     };
     tracing_subscriber::fmt()
         .with_env_filter(

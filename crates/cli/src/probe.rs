@@ -12,6 +12,8 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::status;
+
 /// Arguments of `nacre probe`.
 #[derive(clap::Args)]
 pub struct ProbeArgs {
@@ -24,6 +26,10 @@ pub struct ProbeArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// ssh options: KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms (what the probe offers;
+    /// default: every algorithm nacre knows), Port, User, ConnectTimeout.
+    #[arg(short = 'o')]
+    options: Vec<String>,
     /// Server host name or address.
     host: String,
 }
@@ -55,20 +61,62 @@ struct Report {
     weak_algorithms: Vec<String>,
 }
 
+/// What the probe offers and where it connects, after `-o`.
+struct Probe {
+    host: String,
+    port: u16,
+    user: Option<String>,
+    config: Config,
+    timeout: std::time::Duration,
+}
+
+impl Probe {
+    fn new(args: &ProbeArgs) -> anyhow::Result<Probe> {
+        let mut config = Config::client();
+        config.algorithms = Algorithms::all();
+        let mut probe = Probe {
+            host: args.host.clone(),
+            port: args.port,
+            user: args.user.clone(),
+            config,
+            timeout: std::time::Duration::from_secs(20),
+        };
+        for o in &args.options {
+            let (name, value) = o
+                .split_once('=')
+                .with_context(|| format!("option {o:?} is not Name=value"))?;
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "port" => probe.port = value.parse().context("Port")?,
+                "user" => probe.user = Some(value.to_owned()),
+                "hostname" => probe.host = value.to_owned(),
+                "connecttimeout" => {
+                    probe.timeout =
+                        std::time::Duration::from_secs(value.parse().context("ConnectTimeout")?)
+                }
+                _ => crate::options::apply(&mut probe.config, o)?,
+            }
+        }
+        Ok(probe)
+    }
+}
+
 /// Reads the server's banner and first KEXINIT with a bare transport (works even when no
 /// algorithm is in common).
-async fn first_kexinit(host: &str, port: u16) -> anyhow::Result<(String, PeerAlgorithms)> {
-    let mut stream = TcpStream::connect((host, port))
+async fn first_kexinit(probe: &Probe) -> anyhow::Result<(String, PeerAlgorithms)> {
+    let (host, port) = (probe.host.as_str(), probe.port);
+    let mut stream = tokio::time::timeout(probe.timeout, TcpStream::connect((host, port)))
         .await
+        .context("connect timeout")?
         .with_context(|| format!("connecting to {host}:{port}"))?;
     let mut t = Transport::client(
-        Arc::new(Config::client()),
+        Arc::new(probe.config.clone()),
         Box::new(nacre::crypto::SystemRng),
         std::time::Instant::now(),
     );
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + probe.timeout;
     loop {
         t.poll_transmit(&mut out);
         if !out.is_empty() {
@@ -92,16 +140,9 @@ async fn first_kexinit(host: &str, port: u16) -> anyhow::Result<(String, PeerAlg
 }
 
 /// Connects with only `alg` as host key algorithm and returns the key the server proved.
-async fn host_key(
-    host: &str,
-    port: u16,
-    alg: SignatureAlgorithm,
-) -> Option<(PublicKey, Connection)> {
-    let mut config = Config::client();
-    config.algorithms = Algorithms {
-        host_key: vec![alg],
-        ..Algorithms::all()
-    };
+async fn host_key(probe: &Probe, alg: SignatureAlgorithm) -> Option<(PublicKey, Connection)> {
+    let mut config = probe.config.clone();
+    config.algorithms.host_key = vec![alg];
     let seen: Arc<Mutex<Option<PublicKey>>> = Arc::default();
     let record = seen.clone();
     // A probe only reports the key: it sends no secret, so it goes on past verification.
@@ -111,15 +152,17 @@ async fn host_key(
         }
         true
     });
-    let conn = Connection::connect(
-        (host, port),
+    let connect = Connection::connect(
+        (probe.host.as_str(), probe.port),
         ClientConfig {
             transport: Arc::new(config),
             verify_host_key: verify,
         },
-    )
-    .await
-    .ok()?;
+    );
+    let conn = tokio::time::timeout(probe.timeout, connect)
+        .await
+        .ok()?
+        .ok()?;
     let key = seen.lock().ok()?.clone()?;
     Some((key, conn))
 }
@@ -173,15 +216,35 @@ fn build_report(banner: String, algs: &PeerAlgorithms) -> Report {
 
 /// Runs `nacre probe`.
 pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
-    let (banner, algs) = first_kexinit(&args.host, args.port).await?;
+    let probe = Probe::new(&args)?;
+    status::status(format_args!(
+        "Connecting to {}:{}...",
+        probe.host, probe.port
+    ));
+    let (banner, algs) = first_kexinit(&probe).await?;
+    status::status(format_args!(
+        "Server {banner}: {} key exchange methods, {} host key algorithms, {} ciphers",
+        algs.kex.len(),
+        algs.host_key.len(),
+        algs.cipher_c2s.len()
+    ));
     let mut report = build_report(banner, &algs);
     for name in &algs.host_key {
         let Some(alg) = SignatureAlgorithm::from_name(name) else {
+            status::status(format_args!(
+                "Skipping host key algorithm {name} (unknown to nacre)"
+            ));
             continue;
         };
-        let Some((key, mut conn)) = host_key(&args.host, args.port, alg).await else {
+        if !probe.config.algorithms.host_key.contains(&alg) {
+            continue;
+        }
+        status::command(format_args!("Key exchange with host key algorithm {name}"));
+        let Some((key, mut conn)) = host_key(&probe, alg).await else {
+            status::response(format_args!("{name}: no key exchange"));
             continue;
         };
+        status::response(format_args!("{name}: {}", key.fingerprint_sha256()));
         report.host_keys.push(HostKeyReport {
             algorithm: name.clone(),
             key_type: key.key_type().name().to_owned(),
@@ -192,7 +255,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
             // RFC 8308 may also arrive in the server's EXT_INFO even without ext-info-s in its list.
             report.ext_info |= conn.info().server_sig_algs.is_some();
         }
-        if let (Some(user), None) = (&args.user, &report.auth_methods) {
+        if let (Some(user), None) = (&probe.user, &report.auth_methods) {
+            status::command(format_args!("Authentication methods for \"{user}\""));
             if let Ok(nacre::AuthResult::Failure { methods, .. }) =
                 conn.authenticate(user, &[]).await
             {

@@ -9,6 +9,8 @@ use nacre::transport::Config;
 use nacre::Connection;
 use tokio::net::TcpListener;
 
+use crate::status;
+
 /// Arguments of `nacre serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -270,12 +272,25 @@ async fn session(
 ) {
     let info = conn.info().clone();
     tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
+    status::status(format_args!(
+        "Connection from {peer}, client {}",
+        info.peer_identification
+    ));
     let (user, options) = match conn
         .authenticate_client(opts.auth.clone(), policy.clone(), Some(peer))
         .await
     {
         Ok(who) => {
             tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated");
+            status::status(format_args!(
+                "{peer}: authenticated as \"{}\" with {}",
+                who.user,
+                who.methods
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
             let ctx = nacre::AuthContext {
                 user: who.user.clone(),
                 peer: Some(peer),
@@ -289,6 +304,7 @@ async fn session(
         }
         Err(e) => {
             tracing::info!(%peer, error = %e, "authentication failed");
+            status::error(format_args!("{peer}: authentication failed: {e}"));
             return;
         }
     };
@@ -306,4 +322,5 @@ async fn session(
     });
     let reason = nacre::serve_connection(conn, user, config, options).await;
     tracing::info!(%peer, %reason, "connection closed");
+    status::status(format_args!("{peer}: connection closed ({reason})"));
 }

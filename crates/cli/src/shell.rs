@@ -84,6 +84,7 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    crate::status::command(if tty { "shell (with a pty)" } else { "shell" });
     ch.shell().await?;
     let mut writer = ch.writer();
     let stdin = tokio::spawn(async move {

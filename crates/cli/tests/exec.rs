@@ -210,3 +210,51 @@ fn forward_agent_with_dash_a_and_forward_agent_option() {
     assert!(!out.stdout.contains(&fingerprint), "{out}");
     assert!(out.stdout.contains("authentication agent"), "{out}");
 }
+
+#[test]
+fn pubkey_accepted_algorithms_option() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = nacre_tests::authorized_client_key(KeyType::Rsa3072);
+    let port = sshd.port().to_string();
+    let key = rsa.private.display().to_string();
+    let run = |accepted: &str| {
+        run_nacre(
+            &[
+                "exec",
+                "-p",
+                &port,
+                "-i",
+                &key,
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "KbdInteractiveAuthentication=no",
+                "-o",
+                &format!("PubkeyAcceptedAlgorithms={accepted}"),
+                "peer@127.0.0.1",
+                "--",
+                "echo",
+                "in",
+            ],
+            dir.path(),
+        )
+    };
+    // rsa-sha2-512 is the default choice; the option makes it rsa-sha2-256.
+    let out = run("rsa-sha2-256,ssh-ed25519");
+    assert_eq!(out.stdout, "in\n", "{out}");
+    assert!(
+        sshd.wait_for_log("Accepted publickey for peer", Duration::from_secs(5)),
+        "{}",
+        sshd.log()
+    );
+    assert!(sshd.log().contains("rsa-sha2-256"), "{}", sshd.log());
+    assert!(!sshd.log().contains("rsa-sha2-512 "), "{}", sshd.log());
+    // With RSA excluded the key is not even offered: permission denied.
+    let out = run("-rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("permission denied"), "{out}");
+}

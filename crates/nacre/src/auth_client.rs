@@ -62,9 +62,24 @@ impl Credential {
 impl Connection {
     fn auth_client(&mut self, user: &str) -> &mut AuthClient {
         let info = self.info().clone();
+        let accepted = self.pubkey_algorithms.clone();
         self.auth.get_or_insert_with(|| {
-            AuthClient::new(user, &info.session_id, info.server_sig_algs.as_deref())
+            let mut c = AuthClient::new(user, &info.session_id, info.server_sig_algs.as_deref());
+            if let Some(a) = accepted {
+                c.set_pubkey_algorithms(a);
+            }
+            c
         })
+    }
+
+    /// Limits public key authentication to these signature algorithms (OpenSSH's
+    /// PubkeyAcceptedAlgorithms): keys with none of them are skipped, and RSA keys use the best
+    /// listed algorithm the server offers.
+    pub fn set_pubkey_algorithms(&mut self, algorithms: Vec<SignatureAlgorithm>) {
+        if let Some(c) = self.auth.as_mut() {
+            c.set_pubkey_algorithms(algorithms.clone());
+        }
+        self.pubkey_algorithms = Some(algorithms);
     }
 
     /// Banners the server sent during authentication.
@@ -110,7 +125,11 @@ impl Connection {
         key: &PublicKey,
         mut sign: impl FnMut(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, String>,
     ) -> Result<AuthResult, Error> {
-        self.settle(user).await?;
+        let settled = self.settle(user).await?;
+        if self.auth_client(user).usable_algorithm(key).is_none() {
+            tracing::debug!(key = %key.fingerprint_sha256(), "no accepted signature algorithm for this key");
+            return Ok(settled);
+        }
         self.auth_client(user).publickey(key);
         self.pump(|auth, ev| {
             if let ClientEvent::SignRequest {

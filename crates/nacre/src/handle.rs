@@ -41,6 +41,7 @@ pub struct Connection {
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
     pub(crate) forwarding: crate::forward::ForwardState,
+    pub(crate) pubkey_algorithms: Option<Vec<nacre_keys::SignatureAlgorithm>>,
 }
 
 /// Client settings for [`Connection::connect`].
@@ -129,6 +130,7 @@ impl Connection {
                         banners: Vec::new(),
                         incoming: std::collections::VecDeque::new(),
                         forwarding,
+                        pubkey_algorithms: None,
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),

@@ -8,6 +8,7 @@ use nacre_sftp::{Attributes, SftpClient};
 
 use super::paths::{base_name, join, words};
 use super::progress::with_bar;
+use crate::status;
 
 /// One client session: the remote and local working folders and the settings.
 pub struct Session {
@@ -43,6 +44,23 @@ reput local [remote]               Resume upload of file
 rm path                            Delete remote file
 rmdir path                         Remove remote directory
 symlink oldpath newpath            Symlink remote file";
+
+/// Commands whose success the status log reports as `Response: ...: OK`.
+const CHANGES: &[&str] = &[
+    "mkdir", "rmdir", "rm", "rename", "symlink", "ln", "chmod", "chown", "chgrp",
+];
+
+/// `Status: File transfer successful, transferred N bytes in S seconds`.
+fn transferred(local: &Path, started: std::time::Instant) {
+    if status::enabled() {
+        let size = std::fs::metadata(local).map_or(0, |m| m.len());
+        status::status(format_args!(
+            "File transfer successful, transferred {} bytes in {}",
+            status::thousands(size),
+            status::seconds(started.elapsed())
+        ));
+    }
+}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -145,8 +163,24 @@ impl Session {
         }
     }
 
-    /// Runs one command line; `Ok(false)` asks to quit.
+    /// Runs one command line; `Ok(false)` asks to quit. With `-v`, the status log gets the
+    /// command and its outcome.
     pub async fn execute(&mut self, line: &str) -> anyhow::Result<bool> {
+        status::command(line.trim());
+        let result = self.run_line(line).await;
+        match &result {
+            Err(e) => status::error(format_args!("{e:#}")),
+            Ok(_) => {
+                let cmd = words(line).into_iter().next().unwrap_or_default();
+                if CHANGES.contains(&cmd.as_str()) {
+                    status::response(format_args!("{}: OK", line.trim()));
+                }
+            }
+        }
+        result
+    }
+
+    async fn run_line(&mut self, line: &str) -> anyhow::Result<bool> {
         let w = words(line);
         let Some((cmd, args)) = w.split_first() else {
             return Ok(true);
@@ -159,7 +193,10 @@ impl Session {
         match cmd.as_str() {
             "bye" | "exit" | "quit" => return Ok(false),
             "help" | "?" => println!("{HELP}"),
-            "pwd" => println!("Remote working directory: {}", self.cwd),
+            "pwd" => {
+                status::response(format_args!("Current directory is: \"{}\"", self.cwd));
+                println!("Remote working directory: {}", self.cwd);
+            }
             "lpwd" => println!("Local working directory: {}", self.lcwd.display()),
             "cd" => self.cd(args.first().map_or("~", String::as_str)).await?,
             "lcd" => {
@@ -246,6 +283,7 @@ impl Session {
         if attrs.file_type() != Some(nacre_sftp::codec::FileType::Directory) {
             bail!("cd: {resolved}: not a directory");
         }
+        status::response(format_args!("New directory is: \"{resolved}\""));
         self.cwd = resolved;
         Ok(())
     }
@@ -253,7 +291,12 @@ impl Session {
     async fn ls(&self, args: &[String]) -> anyhow::Result<()> {
         let (f, rest) = flags(args);
         let path = self.remote(rest.first().map_or(".", |s| s.as_str()));
+        status::status(format_args!("Listing directory {path}"));
         let mut entries = self.client.list_dir(path.as_bytes()).await?;
+        status::status(format_args!(
+            "Directory listing of \"{path}\" successful ({} entries)",
+            entries.len()
+        ));
         entries.retain(|e| f.contains('a') || !e.name.starts_with(b"."));
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         for e in entries {
@@ -339,6 +382,8 @@ impl Session {
             return Ok(());
         }
         println!("Fetching {remote} to {}", local.display());
+        status::status(format_args!("Starting download of {remote}"));
+        let started = std::time::Instant::now();
         let total = attrs.size.unwrap_or(0);
         let watch = local.clone();
         let sample = move || std::fs::metadata(&watch).ok().map(|m| m.len());
@@ -351,6 +396,7 @@ impl Session {
             }
         })
         .await?;
+        transferred(&local, started);
         Ok(())
     }
 
@@ -374,6 +420,8 @@ impl Session {
             return Ok(());
         }
         println!("Uploading {} to {remote}", local.display());
+        status::status(format_args!("Starting upload of {}", local.display()));
+        let started = std::time::Instant::now();
         let total = std::fs::metadata(&local)?.len();
         let resume = resume || f.contains('a');
         with_bar(self.progress, &name, total, || None, async {
@@ -384,6 +432,7 @@ impl Session {
             }
         })
         .await?;
+        transferred(&local, started);
         Ok(())
     }
 }
