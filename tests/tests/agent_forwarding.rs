@@ -52,7 +52,7 @@ fn server(allow: bool, policy: UsersPolicy) -> NacreServer {
                 allow_agent_forwarding: allow,
                 ..SessionConfig::default()
             }),
-            forwarding: nacre::ForwardingPolicy::default(),
+            ..ServerConfig::default()
         },
     )
 }

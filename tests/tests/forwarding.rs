@@ -268,6 +268,7 @@ fn nacre_server_with(
         ServerConfig {
             session: Arc::new(SessionConfig::default()),
             forwarding,
+            ..ServerConfig::default()
         },
     );
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use nacre::keys::PrivateKey;
 use nacre::transport::Config;
-use nacre::Connection;
 use tokio::net::TcpListener;
 
 use crate::status;
@@ -199,15 +198,29 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
         Ok(Arc::new(sessions))
     };
-    let default_sessions = session_for(args.root.clone())?;
-    let mut per_user = std::collections::HashMap::new();
+    let mut server_config = nacre::ServerConfig {
+        session: session_for(args.root.clone())?,
+        // Forwarding is denied unless `-o AllowTcpForwarding=` allows it.
+        forwarding: server_options.forwarding.clone(),
+        liveness: server_options
+            .liveness
+            .keepalive_interval
+            .map(|_| server_options.liveness),
+        ..nacre::ServerConfig::default()
+    };
     for u in file.users.iter().filter(|u| u.root.is_some()) {
-        per_user.insert(u.name.clone(), session_for(u.root.clone())?);
+        server_config
+            .user_sessions
+            .insert(u.name.clone(), session_for(u.root.clone())?);
     }
-    let sessions = Arc::new(Sessions {
-        default: default_sessions,
-        per_user,
-    });
+    let server = nacre::Server::new(
+        config,
+        server_options.auth.clone(),
+        policy,
+        server_config,
+        server_options.limits.clone(),
+    );
+    server.set_event_sink(Arc::new(report));
     let listener = TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -229,98 +242,47 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         addr.ip()
     );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = accepted?;
-                let _ = stream.set_nodelay(true);
-                let (config, policy, sessions, opts) = (config.clone(), policy.clone(), sessions.clone(), server_options.clone());
-                tokio::spawn(async move {
-                    match Connection::accept(stream, config).await {
-                        Ok(conn) => session(conn, peer, policy, sessions, opts).await,
-                        Err(e) => tracing::info!(%peer, error = %e, "handshake failed"),
-                    }
-                });
-            }
-            _ = tokio::signal::ctrl_c() => {
-                println!("shutting down");
-                return Ok(());
-            }
-            _ = terminate.recv() => {
-                println!("shutting down (SIGTERM)");
-                return Ok(());
-            }
-        }
+    tokio::select! {
+        result = server.run(listener) => result.context("accepting connections")?,
+        _ = tokio::signal::ctrl_c() => println!("shutting down"),
+        _ = terminate.recv() => println!("shutting down (SIGTERM)"),
     }
+    Ok(())
 }
 
-/// Session settings: the default, and users with their own SFTP root.
-struct Sessions {
-    default: Arc<nacre::SessionConfig>,
-    per_user: std::collections::HashMap<String, Arc<nacre::SessionConfig>>,
-}
-
-/// Serves one connection: user authentication with the users policy and the `-o` limits, then
-/// sessions (the sftp subsystem; exec and shell with `--allow-exec`) and forwarding as
-/// `-o AllowTcpForwarding=` allows, through `nacre::serve_connection`.
-async fn session(
-    mut conn: Connection,
-    peer: std::net::SocketAddr,
-    policy: Arc<dyn nacre::AuthPolicy>,
-    sessions: Arc<Sessions>,
-    opts: Arc<crate::server_options::ServerOptions>,
-) {
-    let info = conn.info().clone();
-    tracing::info!(%peer, client = %info.peer_identification, negotiated = ?info.negotiated, "ssh-userauth service started");
-    status::status(format_args!(
-        "Connection from {peer}, client {}",
-        info.peer_identification
-    ));
-    let (user, options) = match conn
-        .authenticate_client(opts.auth.clone(), policy.clone(), Some(peer))
-        .await
-    {
-        Ok(who) => {
-            tracing::info!(%peer, user = %who.user, methods = ?who.methods, "authenticated");
-            status::status(format_args!(
-                "{peer}: authenticated as \"{}\" with {}",
-                who.user,
-                who.methods
-                    .iter()
-                    .map(|m| m.name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
-            let ctx = nacre::AuthContext {
-                user: who.user.clone(),
-                peer: Some(peer),
-            };
-            // The authorized_keys options of the key that logged in (forwarding limits).
-            let options = who
-                .key
-                .as_ref()
-                .and_then(|k| policy.authorized_key_options(&ctx, k));
-            (who.user, options)
+/// The `-v` status log of the server's connections.
+fn report(event: &nacre::ServerEvent) {
+    use nacre::ServerEvent as E;
+    let peer = |p: &Option<std::net::SocketAddr>| p.map_or("?".to_owned(), |a| a.to_string());
+    match event {
+        E::Dropped { peer } => status::error(format_args!("{peer}: dropped (MaxStartups)")),
+        E::Connected { peer: p, client } => {
+            status::status(format_args!("Connection from {}, client {client}", peer(p)))
         }
-        Err(e) => {
-            tracing::info!(%peer, error = %e, "authentication failed");
-            status::error(format_args!("{peer}: authentication failed: {e}"));
-            return;
+        E::HandshakeFailed { peer: p, error } => {
+            status::error(format_args!("{}: handshake failed: {error}", peer(p)))
         }
-    };
-    if opts.liveness.keepalive_interval.is_some() {
-        let _ = conn.set_liveness(opts.liveness).await;
+        E::Authenticated {
+            peer: p,
+            user,
+            methods,
+        } => status::status(format_args!(
+            "{}: authenticated as \"{user}\" with {}",
+            peer(p),
+            methods
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+        E::AuthenticationFailed { peer: p, error } => {
+            status::error(format_args!("{}: authentication failed: {error}", peer(p)))
+        }
+        E::LoginGraceTimeExceeded { peer: p } => {
+            status::error(format_args!("{}: login grace time exceeded", peer(p)))
+        }
+        E::Closed { peer: p, reason } => {
+            status::status(format_args!("{}: connection closed ({reason})", peer(p)))
+        }
     }
-    // Forwarding is denied unless `-o AllowTcpForwarding=` allows it.
-    let config = Arc::new(nacre::ServerConfig {
-        session: sessions
-            .per_user
-            .get(&user)
-            .cloned()
-            .unwrap_or_else(|| sessions.default.clone()),
-        forwarding: opts.forwarding.clone(),
-    });
-    let reason = nacre::serve_connection(conn, user, config, options).await;
-    tracing::info!(%peer, %reason, "connection closed");
-    status::status(format_args!("{peer}: connection closed ({reason})"));
 }

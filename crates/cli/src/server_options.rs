@@ -1,4 +1,8 @@
-//! `nacre serve -o Name=value` with sshd's option names: the server-side ones are taken here,
+//! `nacre serve -o Name=value` with sshd's option names (LoginGraceTime, MaxAuthTries,
+//! MaxStartups, MaxSessions, PubkeyAcceptedAlgorithms, Banner, PubkeyAuthentication,
+//! PasswordAuthentication, KbdInteractiveAuthentication, AuthenticationMethods,
+//! AllowTcpForwarding, AllowAgentForwarding, ClientAliveInterval, ClientAliveCountMax): the
+//! server-side ones are taken here,
 //! the transport ones (KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms, RekeyLimit, ModuliFile)
 //! go to the transport configuration.
 
@@ -22,6 +26,8 @@ pub struct ServerOptions {
     pub liveness: LivenessConfig,
     /// AllowAgentForwarding (default yes, as sshd; it matters only where commands may run).
     pub allow_agent_forwarding: bool,
+    /// MaxStartups, MaxSessions and LoginGraceTime (which covers the whole handshake).
+    pub limits: nacre::ServerLimits,
 }
 
 /// sshd's time format: `120`, `2m`, `1h30m`, `90s`.
@@ -75,6 +81,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
     let mut forwarding = ForwardingPolicy::default();
     let mut liveness = LivenessConfig::default();
     let mut allow_agent_forwarding = true;
+    let mut limits = nacre::ServerLimits::default();
     let mut enabled = [
         (MethodKind::PublicKey, true),
         (MethodKind::Password, true),
@@ -90,7 +97,14 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
             "logingracetime" => {
                 let t = parse_time(value)?;
                 auth.login_grace_time = (!t.is_zero()).then_some(t);
+                limits.login_grace_time = auth.login_grace_time;
             }
+            "maxstartups" => {
+                limits.max_startups = value
+                    .parse()
+                    .with_context(|| format!("MaxStartups {value:?}"))?
+            }
+            "maxsessions" => limits.max_sessions = value.parse().context("MaxSessions")?,
             "maxauthtries" => auth.max_tries = value.parse().context("MaxAuthTries")?,
             "pubkeyacceptedalgorithms" => {
                 auth.pubkey_algorithms = crate::options::list(
@@ -153,6 +167,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
         forwarding,
         liveness,
         allow_agent_forwarding,
+        limits,
     })
 }
 
@@ -174,11 +189,20 @@ mod tests {
                 "AllowTcpForwarding=local",
                 "ClientAliveInterval=15",
                 "Ciphers=aes128-ctr",
+                "MaxStartups=3:50:9",
+                "MaxSessions=2",
+                "AllowAgentForwarding=no",
             ]),
             &mut t,
         )
         .unwrap();
         assert_eq!(s.auth.login_grace_time, Some(Duration::from_secs(90)));
+        assert_eq!(s.limits.login_grace_time, Some(Duration::from_secs(90)));
+        assert_eq!(s.limits.max_startups.to_string(), "3:50:9");
+        assert_eq!(s.limits.max_sessions, 2);
+        assert!(!s.allow_agent_forwarding);
+        assert!(parse(&o(&["MaxStartups=9:50:3"]), &mut t).is_err());
+        assert!(parse(&o(&["MaxSessions=many"]), &mut t).is_err());
         assert_eq!(s.auth.max_tries, 3);
         assert_eq!(
             s.auth.methods,

@@ -88,3 +88,89 @@ fn sigterm_shuts_the_server_down_cleanly() {
         .expect("nacre serve exits on SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+/// Reads the server's identification line; `None` when the server closed without one.
+fn banner(stream: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => got.push(byte[0]),
+            Ok(_) => return None,
+            Err(e) => panic!("no banner and no close: {e}"),
+        }
+    }
+    Some(String::from_utf8_lossy(&got).into_owned())
+}
+
+#[test]
+fn max_startups_drops_connections_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = serve(dir.path(), &["MaxStartups=2", "LoginGraceTime=60"]);
+    // The readiness probe's connection is gone; two idle, unauthenticated connections fill it.
+    std::thread::sleep(Duration::from_millis(200));
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut first = connect();
+    let mut second = connect();
+    assert!(banner(&mut first).unwrap().starts_with("SSH-2.0-"));
+    assert!(banner(&mut second).unwrap().starts_with("SSH-2.0-"));
+    // A third is closed at once, without a banner.
+    let mut third = connect();
+    assert_eq!(banner(&mut third), None);
+    // Once one leaves, there is room again.
+    drop(first);
+    let mut again = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(20));
+        let mut s = connect();
+        if let Some(b) = banner(&mut s) {
+            again = Some(b);
+            break;
+        }
+    }
+    assert!(again.is_some_and(|b| b.starts_with("SSH-2.0-")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_sessions_limits_sessions_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = serve(dir.path(), &["MaxSessions=2"]);
+    let cfg = nacre::ClientConfig {
+        transport: std::sync::Arc::new(nacre::transport::Config::client()),
+        verify_host_key: std::sync::Arc::new(|_| true),
+    };
+    let mut conn = nacre::Connection::connect(("127.0.0.1", port), cfg)
+        .await
+        .unwrap();
+    assert_eq!(
+        conn.authenticate_password("peer", "serve-pass")
+            .await
+            .unwrap(),
+        nacre::AuthResult::Success
+    );
+    let a = conn.open_session().await.unwrap();
+    let _b = conn.open_session().await.unwrap();
+    match conn.open_session().await {
+        Err(nacre::Error::OpenFailed { reason, .. }) => assert_eq!(
+            reason,
+            nacre::wire::ChannelOpenFailureReason::RESOURCE_SHORTAGE
+        ),
+        other => panic!("a third session: {other:?}"),
+    }
+    // Closing one makes room.
+    a.close().unwrap();
+    drop(a);
+    let mut opened = false;
+    for _ in 0..50 {
+        if conn.open_session().await.is_ok() {
+            opened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(opened, "no session after one closed");
+}

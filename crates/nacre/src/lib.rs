@@ -33,8 +33,8 @@ pub use handle::{ClientConfig, Connection, ExecOutput};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_hosts_verifier, UnknownHosts};
 pub use listener::{
-    MaxStartups, ParseMaxStartupsError, Server, ServerLimits, ServerStats,
-    DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS,
+    MaxStartups, ParseMaxStartupsError, Server, ServerEvent, ServerEventSink, ServerLimits,
+    ServerStats, DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS,
 };
 pub use mux::IncomingChannel;
 pub use nacre_auth as auth;

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nacre_auth::{AuthError, AuthServerConfig};
+use nacre_auth::{AuthError, AuthServerConfig, MethodKind};
 use nacre_transport::Config;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -178,6 +178,62 @@ struct Counters {
     authenticated: AtomicU64,
 }
 
+/// What happened to a connection of a [`Server`], for logs and metrics (see
+/// [`Server::set_event_sink`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// Dropped at once by MaxStartups.
+    Dropped {
+        /// The client's address.
+        peer: SocketAddr,
+    },
+    /// The key exchange is done; user authentication starts.
+    Connected {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+        /// The client's identification line.
+        client: String,
+    },
+    /// The handshake failed (a protocol error, a key exchange without common algorithms, ...).
+    HandshakeFailed {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+        /// Why.
+        error: String,
+    },
+    /// A user logged in.
+    Authenticated {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+        /// The user.
+        user: String,
+        /// The methods that together authenticated the user.
+        methods: Vec<MethodKind>,
+    },
+    /// Authentication failed (too many tries, the client gave up, ...).
+    AuthenticationFailed {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+        /// Why.
+        error: String,
+    },
+    /// The login grace time ran out before authentication.
+    LoginGraceTimeExceeded {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+    },
+    /// An authenticated connection ended.
+    Closed {
+        /// The client's address, if known.
+        peer: Option<SocketAddr>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receives a [`Server`]'s events; called on the connection's task, so it must be quick.
+pub type ServerEventSink = Arc<dyn Fn(&ServerEvent) + Send + Sync>;
+
 struct Inner {
     transport: Arc<Config>,
     auth: AuthServerConfig,
@@ -185,6 +241,15 @@ struct Inner {
     config: Arc<ServerConfig>,
     limits: ServerLimits,
     counters: Counters,
+    events: std::sync::OnceLock<ServerEventSink>,
+}
+
+impl Inner {
+    fn emit(&self, event: ServerEvent) {
+        if let Some(sink) = self.events.get() {
+            sink(&event);
+        }
+    }
 }
 
 /// Decrements a gauge when dropped.
@@ -234,8 +299,15 @@ impl Server {
                 config: Arc::new(config),
                 limits,
                 counters: Counters::default(),
+                events: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Sends every [`ServerEvent`] to `sink` from now on; only the first sink set is kept
+    /// (returns false for later ones).
+    pub fn set_event_sink(&self, sink: ServerEventSink) -> bool {
+        self.inner.events.set(sink).is_ok()
     }
 
     /// The limits in force.
@@ -288,6 +360,7 @@ impl Server {
             self.inner.counters.dropped.fetch_add(1, Ordering::SeqCst);
             tracing::info!(%peer, unauthenticated, max_startups = %self.inner.limits.max_startups,
                 "dropping a connection past MaxStartups");
+            self.inner.emit(ServerEvent::Dropped { peer });
             drop(stream);
             return false;
         }
@@ -332,6 +405,7 @@ impl Server {
         let grace_expired = || {
             inner.counters.login_timeouts.fetch_add(1, Ordering::SeqCst);
             tracing::info!(?peer, "login grace time exceeded");
+            inner.emit(ServerEvent::LoginGraceTimeExceeded { peer });
         };
         // Banner and key exchange. On timeout the future is dropped with the handle, which
         // makes the connection task close the socket.
@@ -344,16 +418,22 @@ impl Server {
             Some(Ok(conn)) => conn,
             Some(Err(e)) => {
                 tracing::info!(?peer, error = %e, "handshake failed");
-                return;
+                let error = e.to_string();
+                return inner.emit(ServerEvent::HandshakeFailed { peer, error });
             }
             None => return grace_expired(),
         };
+        inner.emit(ServerEvent::Connected {
+            peer,
+            client: conn.info().peer_identification.clone(),
+        });
         let auth = conn.authenticate_client(inner.auth.clone(), inner.policy.clone(), peer);
         let who = match within(deadline, auth).await {
             Some(Ok(who)) => who,
             Some(Err(e)) => {
                 tracing::info!(?peer, error = %e, "authentication failed");
-                return;
+                let error = e.to_string();
+                return inner.emit(ServerEvent::AuthenticationFailed { peer, error });
             }
             None => {
                 grace_expired();
@@ -367,6 +447,11 @@ impl Server {
         drop(pre_auth);
         inner.counters.authenticated.fetch_add(1, Ordering::SeqCst);
         tracing::info!(?peer, user = %who.user, methods = ?who.methods, "authenticated");
+        inner.emit(ServerEvent::Authenticated {
+            peer,
+            user: who.user.clone(),
+            methods: who.methods.clone(),
+        });
         let ctx = AuthContext {
             user: who.user.clone(),
             peer,
@@ -384,6 +469,10 @@ impl Server {
         )
         .await;
         tracing::info!(?peer, %reason, "connection closed");
+        inner.emit(ServerEvent::Closed {
+            peer,
+            reason: reason.to_string(),
+        });
     }
 }
 

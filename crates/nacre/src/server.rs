@@ -1,10 +1,11 @@
 //! Serving an authenticated connection: every channel the client opens and every forwarding
 //! request it makes, by one [`ServerConfig`].
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use nacre_connection::ChannelKind;
+use nacre_connection::{ChannelKind, LivenessConfig};
 use nacre_keys::KeyOptions;
 use nacre_transport::TransportError;
 use nacre_wire::ChannelOpenFailureReason;
@@ -19,8 +20,13 @@ use crate::session::{serve_session_for_key, SessionConfig};
 pub struct ServerConfig {
     /// Session channels: exec, shell, subsystems, environment.
     pub session: Arc<SessionConfig>,
+    /// Users whose sessions differ from `session` (their own SFTP root, ...).
+    pub user_sessions: HashMap<String, Arc<SessionConfig>>,
     /// Port and Unix socket forwarding (denied by default).
     pub forwarding: ForwardingPolicy,
+    /// Keepalives and idle limit once authenticated (sshd's ClientAliveInterval and
+    /// ClientAliveCountMax); `None`: none.
+    pub liveness: Option<LivenessConfig>,
 }
 
 impl ServerConfig {
@@ -28,13 +34,22 @@ impl ServerConfig {
     pub fn new(session: SessionConfig) -> Self {
         ServerConfig {
             session: Arc::new(session),
-            forwarding: ForwardingPolicy::default(),
+            ..ServerConfig::default()
         }
+    }
+
+    /// The session configuration of `user`.
+    pub fn session_for(&self, user: &str) -> Arc<SessionConfig> {
+        self.user_sessions
+            .get(user)
+            .unwrap_or(&self.session)
+            .clone()
     }
 }
 
 /// Serves an authenticated connection for `user` until it closes, and tells why it closed:
-/// `session` channels go to [`crate::serve_session`] (with the key's `no-pty`/`command=`), `direct-tcpip` / `direct-streamlocal@openssh.com`
+/// `session` channels go to [`crate::serve_session`] with the user's session configuration
+/// (with the key's `no-pty`/`command=`), `direct-tcpip` / `direct-streamlocal@openssh.com`
 /// channels and forwarding requests are served by `config.forwarding` narrowed by `key` (the
 /// `authorized_keys` options of the key that logged in, if one did), and other channel types
 /// are refused.
@@ -60,6 +75,10 @@ pub(crate) async fn serve_connection_limited(
     max_sessions: usize,
 ) -> TransportError {
     conn.enable_forwarding(config.forwarding.clone(), key.clone(), &user);
+    if let Some(liveness) = config.liveness {
+        let _ = conn.set_liveness(liveness).await;
+    }
+    let session_config = config.session_for(&user);
     let key = key.map(Arc::new);
     let sessions = Arc::new(AtomicUsize::new(0));
     while let Some(incoming) = conn.accept_channel().await {
@@ -75,7 +94,7 @@ pub(crate) async fn serve_connection_limited(
                     let session = serve_session_for_key(
                         ch,
                         user.clone(),
-                        config.session.clone(),
+                        session_config.clone(),
                         key.clone(),
                     );
                     sessions.fetch_add(1, Ordering::SeqCst);
