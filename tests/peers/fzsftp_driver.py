@@ -5,7 +5,15 @@
                        "host_key_fingerprints": ["SHA256:..."] | null,
                        "commands": [["put", LOCAL, REMOTE], ["ls"], ["get", REMOTE, LOCAL], ["rm", REMOTE]]}'
 
-Prints one JSON object: {"ok": bool, "error": str, "log": [lines], "listing": [names], "hostkey": str}.
+Commands: put LOCAL REMOTE, get REMOTE LOCAL, ls, pwd, cd DIR, mtime FILE, rm FILE, mkdir DIR, rmdir DIR,
+mv FROM TO (each as fzsftp's command of that name; paths relative to fzsftp's current directory or absolute).
+
+Prints one JSON object: {"ok": bool, "error": str, "log": [lines], "listing": [names of every ls],
+"listings": [[names] per ls], "replies": [[command words], [Reply lines]] per command, "hostkey": str, "hostkey_trusted": bool | null}.
+The host key is trusted (once; fzsftp runs with an empty HOME, so nothing is cached) only if its fingerprint
+is one of host_key_fingerprints (any key when that is null); "hostkey_trusted" is null if fzsftp never asked.
+A command ends with Done (its Reply lines are then those seen before it, often none) or with a Reply: pwd
+answers `Current directory is: "/"`, cd `New directory is: "/d"`, mtime the seconds since the epoch.
 
 Protocol (fzsftp 3.63, protocol_version=11): every message from fzsftp is one event character ('0' + event
 number) followed by a fixed number of text lines (0, 1, 2 or 3 by event). File data does not go through the
@@ -17,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 EVENT_NAMES = "Reply Done Error Verbose Info Status Recv Send Listentry AskHostkey AskHostkeyChanged " \
     "AskHostkeyBetteralg AskPassword Transfer RequestPreamble RequestInstruction UsedQuotaRecv " \
@@ -25,6 +34,8 @@ EVENT_NAMES = "Reply Done Error Verbose Info Status Recv Send Listentry AskHostk
 ZERO_LINES = {"UsedQuotaRecv", "UsedQuotaSend", "io_size"}
 TWO_LINES = {"AskHostkey", "AskHostkeyChanged", "AskHostkeyBetteralg"}
 THREE_LINES = {"Listentry"}
+# Commands without file data, with their number of arguments.
+SIMPLE = {"ls": 0, "pwd": 0, "cd": 1, "mtime": 1, "rm": 1, "mkdir": 1, "rmdir": 1, "mv": 2}
 
 
 def quote(s):
@@ -37,11 +48,16 @@ def main():
                                  default=0))
     fd = os.memfd_create("fzsftp-io", 0)
     os.ftruncate(fd, shm_size)
+    # A HOME of its own: fzsftp keeps trusted host keys in ~/.putty/sshhostkeys, and one cached there would
+    # skip the host key question. (It falls back to the passwd entry's home unless $HOME/.putty exists.)
+    home = tempfile.TemporaryDirectory(prefix="fzsftp-home-")
+    os.mkdir(os.path.join(home.name, ".putty"), 0o700)
     child = subprocess.Popen(["fzsftp", "-v"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             pass_fds=(fd,), bufsize=0)
+                             pass_fds=(fd,), bufsize=0, env=dict(os.environ, HOME=home.name))
     out = child.stdout
-    log, listing = [], []
-    result = {"ok": False, "error": "", "log": log, "listing": listing, "hostkey": ""}
+    log, listing, listings, replies = [], [], [], []
+    result = {"ok": False, "error": "", "log": log, "listing": listing, "listings": listings,
+              "replies": replies, "hostkey": "", "hostkey_trusted": None}
     io = {}  # the transfer in progress: {"dir": "put"|"get", "path": local, "data": bytearray, "sent": bool}
 
     def send(line):
@@ -78,8 +94,9 @@ def main():
                 result["hostkey"] = lines[0]
             elif name in TWO_LINES:
                 wanted = spec.get("host_key_fingerprints")
-                known = result["hostkey"]
-                send("y" if not wanted or any(fp in known for fp in wanted) else "")
+                trusted = not wanted or any(fp in result["hostkey"] for fp in wanted)
+                result["hostkey_trusted"] = trusted
+                send("n" if trusted else "")  # "n": trust once (FileZilla's "OK" without "Always")
             elif name == "AskPassword":
                 send(spec.get("password") or "")
             elif name == "io_size":
@@ -110,19 +127,23 @@ def main():
                 send("-1")
             elif name == "Listentry":
                 listing.append(lines[2])
+                if listings:
+                    listings[-1].append(lines[2])
             else:
                 return name, lines
 
     def wait_done(what):
+        """Waits for the end of a command; returns the Reply lines seen."""
+        reply = []
         while True:
             name, lines = next_event()
             # A command ends with Done ("1": success) or, for those that answer with text, with Reply.
             if name == "Reply":
-                return
+                return reply + lines
             if name == "Done":
                 if lines[0] != "1":
                     raise RuntimeError("%s failed (Done %s)" % (what, lines[0]))
-                return
+                return reply
             if name == "Error":
                 log.append("error during %s" % what)
 
@@ -145,13 +166,13 @@ def main():
                 io.clear()
                 io.update({"dir": "get", "path": cmd[2], "data": bytearray()})
                 send("get %s %s" % (quote(cmd[1]), quote(cmd[2])))
-            elif op == "rm":
-                send("rm " + quote(cmd[1]))
-            elif op == "ls":
-                send("ls")
-            elif op == "pwd":
-                send("pwd")
-            wait_done(" ".join(cmd))
+            elif op in SIMPLE and len(cmd) == SIMPLE[op] + 1:
+                if op == "ls":
+                    listings.append([])
+                send(" ".join([op] + [quote(a) for a in cmd[1:]]))
+            else:
+                raise ValueError("unknown command or wrong arguments: %r" % (cmd,))
+            replies.append([cmd, wait_done(" ".join(cmd))])
         send("exit")
         result["ok"] = True
     except Exception as e:  # the report says what went wrong; the runner judges
@@ -166,6 +187,7 @@ def main():
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        home.cleanup()
     print(json.dumps(result))
 
 
