@@ -214,6 +214,13 @@ fn fzsftp(
     Ok(v)
 }
 
+/// Whether the `index`-th `ls` of a driver report listed `name`.
+fn listed(report: &serde_json::Value, index: usize, name: &str) -> bool {
+    report["listings"][index]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|n| n.as_str() == Some(name)))
+}
+
 fn fz_round_trip(fx: &Fixture, t: &NacreTarget, local: &Path, sha: &str, name: &str) -> Outcome {
     let back = fx.dir("fzsftp").join(format!("{name}.back"));
     let server_copy = t.root.join(name);
@@ -228,14 +235,23 @@ fn fz_round_trip(fx: &Fixture, t: &NacreTarget, local: &Path, sha: &str, name: &
         ]),
     )
     .and_then(|v| {
-        let listed = v["listing"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|n| n.as_str() == Some(name)));
-        if !listed {
-            return Err(format!("ls did not list {name}: {}", v["listing"]));
+        if !listed(&v, 0, name) {
+            return Err(format!("ls did not list {name}: {}", v["listings"]));
         }
         check_sha(&server_copy, sha, "server's copy")?;
-        check_sha(&back, sha, "downloaded copy")
+        check_sha(&back, sha, "downloaded copy")?;
+        fzsftp(
+            t,
+            Some(TEST_PASSWORD),
+            None,
+            serde_json::json!([["rm", format!("/{name}")], ["ls"]]),
+        )
+    })
+    .and_then(|v| {
+        if listed(&v, 0, name) || server_copy.exists() {
+            return Err(format!("rm left {name}: ls lists {}", v["listings"]));
+        }
+        Ok(())
     });
     let _ = std::fs::remove_file(&server_copy);
     let _ = std::fs::remove_file(&back);
@@ -251,9 +267,10 @@ pub fn fzsftp_to_nacre(fx: &Fixture, m: &Matrix, version: &str) {
     m.describe(
         &row,
         "FileZilla's SFTP engine driven over its stdin/stdout protocol by tests/peers/fzsftp_driver.py (file \
-         data through a shared memfd, as FileZilla does); the host key is accepted only if its fingerprint is \
-         one of nacre's; password or `keyfile` with a PPK, then `pwd`; SFTP: put 10 MB, `ls`, get, both \
-         copies checked; rekey forced by nacre's server (rekey_bytes 1 MiB, 4 MB).",
+         data through a shared memfd, as FileZilla does; an empty HOME, so no cached host key); the host key is \
+         trusted (once) only if its fingerprint is one of nacre's; password or `keyfile` with a PPK, then \
+         `pwd`; SFTP: put 10 MB, `ls`, get, both copies checked, then (second session) `rm` and an `ls` that \
+         no longer lists it; rekey forced by nacre's server (rekey_bytes 1 MiB, 4 MB).",
     );
     let t = &fx.default;
     let login = |password: Option<&str>, key: Option<&Path>| -> Outcome {
