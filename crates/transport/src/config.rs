@@ -50,10 +50,12 @@ impl Algorithms {
     }
 
     /// Server defaults: like the client, without finite-field DH (num-bigint is not constant
-    /// time; configure those methods explicitly where old clients need them).
+    /// time) and without ECDH on the NIST curves (every client that has them also has
+    /// curve25519; ssh-audit fails a server offering them). Configure those methods explicitly
+    /// where old clients need them. docs/SECURITY.md ("Default algorithms") gives the reasons.
     pub fn server_default() -> Self {
         let mut a = Self::client_default();
-        a.kex.retain(|m| !m.is_ffdh());
+        a.kex.retain(|m| !m.is_ffdh() && !m.is_nist_ecdh());
         a
     }
 

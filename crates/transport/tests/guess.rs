@@ -19,11 +19,17 @@ use nacre_wire::put;
 /// A default server, except that curve25519-sha256 is moved to the front of its kex list (the
 /// default puts the post-quantum hybrids first): the scripted client's guesses are X25519
 /// ECDH_INITs, and "the same first method on both sides" must mean curve25519-sha256 here.
+/// ecdh-sha2-nistp384 (off by default on servers) is added last, for a client whose first
+/// method differs from the server's.
 fn server() -> Transport {
     let mut config = Config::server(all_host_keys());
     let curve = nacre_transport::KexMethod::Curve25519Sha256;
     config.algorithms.kex.retain(|&k| k != curve);
     config.algorithms.kex.insert(0, curve);
+    config
+        .algorithms
+        .kex
+        .push(nacre_transport::KexMethod::EcdhSha2Nistp384);
     Transport::server(
         Arc::new(config),
         Box::new(SeededRng::new(31)),

@@ -154,6 +154,14 @@ impl KexMethod {
         matches!(self.kind(), KexKind::Dh(_) | KexKind::Gex)
     }
 
+    /// True for ECDH on the NIST curves (ecdh-sha2-nistp256/384/521): off by default on servers.
+    pub fn is_nist_ecdh(self) -> bool {
+        matches!(
+            self,
+            KexMethod::EcdhSha2Nistp256 | KexMethod::EcdhSha2Nistp384 | KexMethod::EcdhSha2Nistp521
+        )
+    }
+
     /// Bits of the private exponent for finite-field methods: twice the security strength of the
     /// method's hash, as OpenSSH does (at least 256, at most 512 here).
     pub fn dh_exponent_bits(self) -> usize {
