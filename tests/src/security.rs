@@ -118,6 +118,16 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `limits`; `tweak` adjusts its transport configuration.
     pub async fn start(limits: ServerLimits, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with(limits, tweak, |_| {}).await
+    }
+
+    /// [`TestServer::start`], with `sessions` adjusting the session settings (e.g. to add an
+    /// `sftp` subsystem).
+    pub async fn start_with(
+        limits: ServerLimits,
+        tweak: impl FnOnce(&mut Config),
+        sessions: impl FnOnce(&mut SessionConfig),
+    ) -> TestServer {
         let mut transport = Config::server(vec![nacre_testkit::host_key(
             nacre_keys::KeyType::Ed25519,
             61,
@@ -131,11 +141,12 @@ impl TestServer {
         });
         let mut subsystems = HashMap::new();
         subsystems.insert("probe".to_owned(), probe);
-        let sessions = SessionConfig {
+        let mut session_config = SessionConfig {
             allow_exec: true,
             subsystems,
             ..SessionConfig::default()
         };
+        sessions(&mut session_config);
         let auth = AuthServerConfig {
             failure_delay: Duration::from_millis(10),
             ..AuthServerConfig::default()
@@ -144,7 +155,7 @@ impl TestServer {
             Arc::new(transport),
             auth,
             Arc::new(TestPolicy(calls.clone())),
-            ServerConfig::new(sessions),
+            ServerConfig::new(session_config),
             limits,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,8 +4,10 @@
 //! `errno_to_portable` does: a missing file or a component that is not a directory is
 //! NO_SUCH_FILE, refused access is PERMISSION_DENIED, an unsupported operation is
 //! OP_UNSUPPORTED, a bad argument is BAD_MESSAGE, and the rest (already exists, not empty, no
-//! space, I/O error, ...) is FAILURE. The message is the code's generic text: an OS message could
-//! name real paths.
+//! space, I/O error, ...) is FAILURE. The message is the code's generic text (an OS message could
+//! name real paths), except for a full file system, an exceeded quota and a file too large, whose
+//! FAILURE says so ([`message_for_io`]): "Failure" alone would leave the user guessing why an
+//! upload stopped.
 
 use std::io;
 
@@ -24,6 +26,9 @@ const ENAMETOOLONG: i32 = 36;
 const ENOSYS: i32 = 38;
 const ELOOP: i32 = 40;
 const EOPNOTSUPP: i32 = 95;
+const EFBIG: i32 = 27;
+const ENOSPC: i32 = 28;
+const EDQUOT: i32 = 122;
 
 /// The status for an I/O error.
 pub fn status_for_io(error: &io::Error) -> StatusCode {
@@ -45,6 +50,17 @@ pub fn status_for_io(error: &io::Error) -> StatusCode {
     }
 }
 
+/// The message of the STATUS reply for an I/O error: the text of the code
+/// [`status_for_io`] gives, or what ran out for ENOSPC, EDQUOT and EFBIG (no path in any).
+pub fn message_for_io(error: &io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(ENOSPC) => "No space left on device",
+        Some(EDQUOT) => "Disk quota exceeded",
+        Some(EFBIG) => "File too large",
+        _ => status_for_io(error).default_message(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +79,17 @@ mod tests {
         assert_eq!(s(17), StatusCode::FAILURE); // EEXIST
         assert_eq!(s(39), StatusCode::FAILURE); // ENOTEMPTY
         assert_eq!(s(28), StatusCode::FAILURE); // ENOSPC
+    }
+
+    #[test]
+    fn messages_say_what_ran_out() {
+        let m = |e: i32| message_for_io(&io::Error::from_raw_os_error(e));
+        assert_eq!(m(ENOSPC), "No space left on device");
+        assert_eq!(m(EDQUOT), "Disk quota exceeded");
+        assert_eq!(m(EFBIG), "File too large");
+        assert_eq!(m(ENOENT), "No such file");
+        assert_eq!(m(17), "Failure"); // EEXIST
+        assert_eq!(message_for_io(&io::Error::other("/real/path")), "Failure");
     }
 
     #[test]

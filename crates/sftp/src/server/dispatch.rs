@@ -13,13 +13,30 @@ use super::handles::{lock, Entry, Handles, OpenFile};
 use super::{Filesystem, ServerConfig, MAX_READ_LEN};
 use crate::attrs::{Attributes, DirEntry};
 use crate::longname::{long_name, Accounts};
-use crate::status::status_for_io;
+use crate::status::{message_for_io, status_for_io};
 
 /// Entries per READDIR reply (OpenSSH sends up to 100).
 const READDIR_BATCH: usize = 100;
 
-/// The result of a request: a reply frame or a status code.
-pub(super) type Reply = Result<Vec<u8>, StatusCode>;
+/// The result of a request: a reply frame or a failed status.
+pub(super) type Reply = Result<Vec<u8>, Failure>;
+
+/// A status other than OK with its message: the code's generic text, or what the file system
+/// said ran out ([`message_for_io`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Failure {
+    code: StatusCode,
+    message: &'static str,
+}
+
+impl From<StatusCode> for Failure {
+    fn from(code: StatusCode) -> Self {
+        Failure {
+            code,
+            message: code.default_message(),
+        }
+    }
+}
 
 /// The state of one SFTP session.
 pub struct Session<F: Filesystem> {
@@ -41,8 +58,12 @@ pub(super) fn status_frame(id: u32, code: StatusCode) -> Vec<u8> {
     frame(&Status::from_code(id, code))
 }
 
-fn io_status(e: io::Error) -> StatusCode {
-    status_for_io(&e)
+/// The failed status for a file system error.
+pub(super) fn io_status(e: io::Error) -> Failure {
+    Failure {
+        code: status_for_io(&e),
+        message: message_for_io(&e),
+    }
 }
 
 /// A client's path as a virtual absolute path: relative paths start at `/` (the session's
@@ -112,7 +133,7 @@ impl<F: Filesystem> Session<F> {
         let id = req.id().unwrap_or(0);
         match self.reply(id, req) {
             Ok(frame) => frame,
-            Err(code) => status_frame(id, code),
+            Err(f) => frame(&Status::new(id, f.code, f.message)),
         }
     }
 
@@ -144,7 +165,7 @@ impl<F: Filesystem> Session<F> {
                 self.writable()?;
                 let f = self.file(m.handle)?;
                 if !f.writable {
-                    return Err(StatusCode::PERMISSION_DENIED);
+                    return Err(StatusCode::PERMISSION_DENIED.into());
                 }
                 self.ok(id, fs.write_at(&f.file, m.offset, m.data))
             }
@@ -196,7 +217,7 @@ impl<F: Filesystem> Session<F> {
                 self.writable()?;
                 self.ok(id, fs.symlink(m.target_path, &vpath(m.link_path)))
             }
-            Request::Init(_) | Request::Unknown(_) => Err(StatusCode::OP_UNSUPPORTED),
+            Request::Init(_) | Request::Unknown(_) => Err(StatusCode::OP_UNSUPPORTED.into()),
             other => self.extension(id, other),
         }
     }
@@ -224,7 +245,7 @@ impl<F: Filesystem> Session<F> {
         let f = self.file(handle)?;
         if i64::try_from(offset).is_err() {
             // Past any file's end (and past what pread accepts).
-            return Err(StatusCode::EOF);
+            return Err(StatusCode::EOF.into());
         }
         let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
         const HEADER: usize = 4 + 1 + 4 + 4;
@@ -232,7 +253,7 @@ impl<F: Filesystem> Session<F> {
         let body = out.get_mut(HEADER..).ok_or(StatusCode::FAILURE)?;
         let n = self.fs.read_at(&f.file, offset, body).map_err(io_status)?;
         if n == 0 {
-            return Err(StatusCode::EOF);
+            return Err(StatusCode::EOF.into());
         }
         out.truncate(HEADER + n);
         let mut header = Vec::with_capacity(HEADER);
@@ -246,7 +267,7 @@ impl<F: Filesystem> Session<F> {
     fn readdir(&self, id: u32, handle: &[u8]) -> Reply {
         let dir = match lock(&self.handles).get(handle) {
             Some(Entry::Dir(d)) => d,
-            _ => return Err(StatusCode::FAILURE),
+            _ => return Err(StatusCode::FAILURE.into()),
         };
         let batch = {
             let mut dir = lock(&dir);
@@ -255,7 +276,7 @@ impl<F: Filesystem> Session<F> {
                 .map_err(io_status)?
         };
         if batch.is_empty() {
-            return Err(StatusCode::EOF);
+            return Err(StatusCode::EOF.into());
         }
         Ok(self.name_frame(id, &batch))
     }

@@ -6,9 +6,8 @@ use nacre_sftp_codec::{
 };
 use nacre_sftp_codec::{Seq, SFTP_VERSION};
 
-use super::dispatch::{frame, single_name, status_frame, vpath, Reply, Session};
+use super::dispatch::{frame, io_status, single_name, status_frame, vpath, Reply, Session};
 use super::{Filesystem, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN};
-use crate::status::status_for_io;
 
 /// Bytes per step of a server-side copy.
 const COPY_CHUNK: usize = 64 * 1024;
@@ -83,7 +82,7 @@ impl<F: Filesystem> Session<F> {
     pub(super) fn extension(&self, id: u32, req: &Request<'_>) -> Reply {
         let fs = &*self.fs;
         let ok = |r: std::io::Result<()>| -> Reply {
-            r.map_err(|e| status_for_io(&e))?;
+            r.map_err(io_status)?;
             Ok(status_frame(id, StatusCode::OK))
         };
         match req {
@@ -92,12 +91,12 @@ impl<F: Filesystem> Session<F> {
                 ok(fs.rename(&vpath(m.oldpath), &vpath(m.newpath), true))
             }
             Request::Statvfs(m) => {
-                let s = fs.statvfs(&vpath(m.path)).map_err(|e| status_for_io(&e))?;
+                let s = fs.statvfs(&vpath(m.path)).map_err(io_status)?;
                 Ok(frame(&s.to_reply(id)))
             }
             Request::Fstatvfs(m) => {
                 let f = self.file(m.handle)?;
-                let s = fs.fstatvfs(&f.file).map_err(|e| status_for_io(&e))?;
+                let s = fs.fstatvfs(&f.file).map_err(io_status)?;
                 Ok(frame(&s.to_reply(id)))
             }
             Request::Hardlink(m) => {
@@ -121,7 +120,7 @@ impl<F: Filesystem> Session<F> {
             })),
             Request::ExpandPath(m) => {
                 let path = expand_home(m.path)?;
-                let real = fs.realpath(&vpath(&path)).map_err(|e| status_for_io(&e))?;
+                let real = fs.realpath(&vpath(&path)).map_err(io_status)?;
                 Ok(single_name(id, &real))
             }
             Request::HomeDirectory(_) => Ok(single_name(id, b"/")),
@@ -143,7 +142,7 @@ impl<F: Filesystem> Session<F> {
                     groupnames: Seq::from_slice(&groups),
                 }))
             }
-            _ => Err(StatusCode::OP_UNSUPPORTED),
+            _ => Err(StatusCode::OP_UNSUPPORTED.into()),
         }
     }
 
@@ -152,12 +151,12 @@ impl<F: Filesystem> Session<F> {
     fn copy_data(&self, id: u32, m: &CopyData<'_>) -> Reply {
         self.require_writable()?;
         if m.read_from_handle == m.write_to_handle {
-            return Err(StatusCode::FAILURE);
+            return Err(StatusCode::FAILURE.into());
         }
         let from = self.file(m.read_from_handle)?;
         let to = self.file(m.write_to_handle)?;
         if !from.readable || !to.writable {
-            return Err(StatusCode::PERMISSION_DENIED);
+            return Err(StatusCode::PERMISSION_DENIED.into());
         }
         let fs = &*self.fs;
         let mut buf = vec![0u8; COPY_CHUNK];
@@ -173,19 +172,16 @@ impl<F: Filesystem> Session<F> {
                 break;
             }
             let chunk = buf.get_mut(..want).ok_or(StatusCode::FAILURE)?;
-            let n = fs
-                .read_at(&from.file, read_off, chunk)
-                .map_err(|e| status_for_io(&e))?;
+            let n = fs.read_at(&from.file, read_off, chunk).map_err(io_status)?;
             if n == 0 {
                 // OpenSSH: running out of data before the requested length is EOF.
                 if m.read_data_length != 0 && left > 0 {
-                    return Err(StatusCode::EOF);
+                    return Err(StatusCode::EOF.into());
                 }
                 break;
             }
             let data = buf.get(..n).ok_or(StatusCode::FAILURE)?;
-            fs.write_at(&to.file, write_off, data)
-                .map_err(|e| status_for_io(&e))?;
+            fs.write_at(&to.file, write_off, data).map_err(io_status)?;
             read_off += n as u64;
             write_off += n as u64;
             left = left.saturating_sub(n as u64);
