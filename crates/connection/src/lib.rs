@@ -4,6 +4,8 @@
 
 mod channel;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod liveness;
 pub mod msg;
 mod protocol;

@@ -63,3 +63,11 @@ pub fn frames(data: &[u8]) {
         }
     }
 }
+
+/// The `sftp_packets` target: `data` as one client packet, as one server packet (typed extension
+/// requests and replies included, each round-tripped), and as a framed stream cut into chunks.
+pub fn sftp_packets(data: &[u8]) {
+    request(data);
+    response(data);
+    frames(data);
+}

@@ -21,8 +21,12 @@
 
 mod attrs;
 mod client;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod local;
 mod longname;
+#[cfg(feature = "fuzzing")]
+mod memfs;
 mod server;
 mod status;
 

@@ -51,6 +51,17 @@ const TARGETS: &[(&str, Entry)] = &[
     ("known_hosts", nacre_keys::fuzzing::known_hosts),
     ("authorized_keys", nacre_keys::fuzzing::authorized_keys),
     ("agent_messages", nacre_keys::fuzzing::agent_messages),
+    (
+        "connection_messages",
+        nacre_connection::fuzzing::connection_messages,
+    ),
+    (
+        "connection_machine",
+        nacre_connection::fuzzing::connection_machine,
+    ),
+    ("sftp_packets", nacre_sftp_codec::fuzzing::sftp_packets),
+    ("sftp_server", nacre_sftp::fuzzing::sftp_server),
+    ("sftp_client", nacre_sftp::fuzzing::sftp_client),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -147,4 +158,9 @@ replay_tests!(
     known_hosts,
     authorized_keys,
     agent_messages,
+    connection_messages,
+    connection_machine,
+    sftp_packets,
+    sftp_server,
+    sftp_client,
 );

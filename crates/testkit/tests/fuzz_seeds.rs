@@ -61,7 +61,20 @@ fn generate_fuzz_seeds() {
     sequence_seeds();
     auth_seeds();
     key_seeds();
+    generate_layer_seeds();
 }
+
+/// The connection and SFTP seeds alone (they need no `--cfg fuzzing`): `cargo test -p
+/// nacre-testkit --test fuzz_seeds -- --ignored generate_layer_seeds`.
+#[test]
+#[ignore = "writes the fuzz seed corpus; run by scripts/fuzz-seeds"]
+fn generate_layer_seeds() {
+    layers::connection_seeds();
+    layers::sftp_seeds();
+}
+
+#[path = "fuzz_seeds/layers.rs"]
+mod layers;
 
 fn wire_seeds() {
     // byte, boolean, then the others.

@@ -11,7 +11,7 @@
 //! and the transport's flow control holds the client back.
 
 mod dispatch;
-mod extensions;
+pub(crate) mod extensions;
 mod filesystem;
 mod handles;
 
