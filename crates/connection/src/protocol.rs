@@ -355,11 +355,16 @@ impl ConnectionProtocol {
         if let Some(slot) = ch.peer_requests.iter_mut().find(|(t, _)| *t == token) {
             slot.1 = Some(ok);
         }
-        let remote = ch.remote;
+        let (remote, closed) = (ch.remote, ch.close_sent);
         let mut replies = Vec::new();
         while let Some((_, Some(ok))) = ch.peer_requests.front() {
             replies.push(*ok);
             ch.peer_requests.pop_front();
+        }
+        if closed {
+            // RFC 4254 §5.3: nothing more on a channel once we sent CLOSE; the peer that asked
+            // gets its CLOSE instead.
+            return;
         }
         for ok in replies {
             self.signal(
