@@ -20,16 +20,46 @@ use nacre_tests::{
 
 const T: Duration = Duration::from_secs(60);
 
+/// A Unix user that belongs to a supplementary group, made once (idempotent; needs root).
+const GROUPED_USER: &str = "nacre-grouped";
+const EXTRA_GROUP: &str = "nacre-extra";
+
+fn ensure_grouped_user() {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    };
+    run(&["groupadd", "-f", EXTRA_GROUP]);
+    let exists = std::process::Command::new("id")
+        .arg(GROUPED_USER)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let _ = std::process::Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", "-G", EXTRA_GROUP, GROUPED_USER])
+            .status();
+    }
+    run(&["usermod", "-a", "-G", EXTRA_GROUP, GROUPED_USER]);
+}
+
 fn start() -> (NacreServer, tempfile::TempDir) {
     ensure_test_user();
+    ensure_grouped_user();
     let mut policy = UsersPolicy::new();
-    policy.insert(
-        TEST_USER,
-        User {
-            password_hash: Some(hash_password(TEST_PASSWORD).unwrap()),
-            ..User::default()
-        },
-    );
+    for user in [TEST_USER, GROUPED_USER] {
+        policy.insert(
+            user,
+            User {
+                password_hash: Some(hash_password(TEST_PASSWORD).unwrap()),
+                ..User::default()
+            },
+        );
+    }
     let sessions = SessionConfig {
         allow_exec: true,
         accept_env: vec!["NACRE_TEST".into()],
@@ -75,6 +105,40 @@ fn exit_codes_stdout_stderr_and_user() {
         out.stdout,
         format!("{TEST_USER}\n{}\n", nacre_tests::test_user_home().display()),
         "{out}"
+    );
+}
+
+/// `id` output of a command run for `user` by the nacre server.
+fn id_of(server: &NacreServer, dir: &tempfile::TempDir, user: &str) -> String {
+    let out = ssh(server, dir, "id -u; id -g; id -G").user(user).run(T);
+    assert!(out.success(), "{out}");
+    out.stdout
+}
+
+/// Like `id` outside: `id -u`, `id -g` and `id -G` of `user` from the system's databases.
+fn expected_ids(user: &str) -> String {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id")
+            .args([flag, user])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    format!("{}{}{}", id("-u"), id("-g"), id("-G"))
+}
+
+#[test]
+fn commands_run_with_the_users_ids_and_groups() {
+    let (server, dir) = start();
+    // No supplementary group: the uid and gid switched in process (std drops root's groups).
+    assert_eq!(id_of(&server, &dir, TEST_USER), expected_ids(TEST_USER));
+    // With one: through `setpriv --init-groups`, which sets them like sshd's initgroups.
+    let grouped = id_of(&server, &dir, GROUPED_USER);
+    assert_eq!(grouped, expected_ids(GROUPED_USER));
+    assert_eq!(
+        grouped.lines().nth(2).unwrap().split(' ').count(),
+        2,
+        "{grouped}"
     );
 }
 

@@ -239,9 +239,29 @@ fn passwd_entry(user: &str) -> Option<(String, String, String, String)> {
     })
 }
 
+/// Whether `user` belongs to a group other than `primary_gid` in /etc/group (supplementary groups
+/// that only `initgroups`, through `setpriv --init-groups`, can give it).
+fn has_supplementary_groups(user: &str, primary_gid: &str) -> bool {
+    match std::fs::read_to_string("/etc/group") {
+        Ok(groups) => supplementary_in(&groups, user, primary_gid),
+        Err(_) => true, // unknown: let setpriv find out
+    }
+}
+
+/// [`has_supplementary_groups`] over the text of /etc/group.
+fn supplementary_in(groups: &str, user: &str, primary_gid: &str) -> bool {
+    groups.lines().any(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        matches!(f.as_slice(), [_, _, gid, members, ..]
+            if *gid != primary_gid && members.split(',').any(|m| m == user))
+    })
+}
+
 /// The process for a session: `sh -c COMMAND` (or a login shell), with a clean environment like
-/// sshd's. As root, `setpriv` switches to the user's uid, gid and groups and then *execs* the
-/// shell, so an exit status or signal is the command's own.
+/// sshd's. As root, the process switches to the user's uid, gid and groups before it execs the
+/// shell, so an exit status or signal is the command's own: directly (the standard library sets
+/// the gid and uid and drops every supplementary group) when the user has no supplementary
+/// groups, else through `setpriv --init-groups`, which also sets those.
 fn command_for(user: &str, command: Option<&str>) -> Command {
     let entry = passwd_entry(user);
     let shell = entry.as_ref().map_or("/bin/sh".to_owned(), |e| e.3.clone());
@@ -249,21 +269,30 @@ fn command_for(user: &str, command: Option<&str>) -> Command {
         Some(c) => vec![shell.clone(), "-c".into(), c.into()],
         None => vec![shell.clone(), "-l".into()],
     };
+    let mut ids = None;
     if is_root() && user != "root" {
         if let Some((uid, gid, _, _)) = &entry {
-            let mut prefix = vec![
-                "setpriv".to_owned(),
-                format!("--reuid={uid}"),
-                format!("--regid={gid}"),
-                "--init-groups".into(),
-                "--".into(),
-            ];
-            prefix.append(&mut argv);
-            argv = prefix;
+            match (uid.parse::<u32>(), gid.parse::<u32>()) {
+                (Ok(u), Ok(g)) if !has_supplementary_groups(user, gid) => ids = Some((u, g)),
+                _ => {
+                    let mut prefix = vec![
+                        "setpriv".to_owned(),
+                        format!("--reuid={uid}"),
+                        format!("--regid={gid}"),
+                        "--init-groups".into(),
+                        "--".into(),
+                    ];
+                    prefix.append(&mut argv);
+                    argv = prefix;
+                }
+            }
         }
     }
     let mut cmd = Command::new(argv.first().map_or("sh", String::as_str));
     cmd.args(argv.get(1..).unwrap_or(&[]));
+    if let Some((uid, gid)) = ids {
+        cmd.uid(uid).gid(gid);
+    }
     cmd.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("USER", user)
@@ -561,5 +590,21 @@ async fn run_on_pty(
             }
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::supplementary_in;
+
+    #[test]
+    fn supplementary_groups_from_etc_group() {
+        let groups = "root:x:0:\npeer:x:1001:\ndocker:x:998:alice,peer\nwheel:x:10:alice\n";
+        assert!(supplementary_in(groups, "peer", "1001"));
+        assert!(!supplementary_in(groups, "bob", "1002"));
+        // Membership of one's own primary group is not supplementary.
+        assert!(!supplementary_in("peer:x:1001:peer\n", "peer", "1001"));
+        // A name that merely contains the user's does not count.
+        assert!(!supplementary_in("g:x:5:peers,xpeer\n", "peer", "1001"));
     }
 }
