@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// Serve SFTP read-only.
     #[arg(long)]
     read_only: bool,
+    /// Serve SFTP in a `nacre sftp-server` process run as the logged-in user (as sshd runs
+    /// sftp-server), so files are created and checked with that user's permissions; without it the
+    /// server's own process serves SFTP (faster, with the server's permissions).
+    #[arg(long)]
+    sftp_as_user: bool,
     /// The user name clients log in as (default: $USER, else "nacre").
     #[arg(long)]
     user: Option<String>,
@@ -147,6 +152,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     args.allow_exec |= file.allow_exec;
     args.read_only |= file.read_only;
+    args.sftp_as_user |= file.sftp_as_user;
     if args.root.is_none() {
         args.root = file.root.clone();
     }
@@ -193,9 +199,15 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             nacre_sftp::DEFAULT_MAX_HANDLES,
         );
         let root = crate::sftp_server::root_or_cwd(root)?;
-        sessions
-            .subsystems
-            .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
+        if args.sftp_as_user {
+            sessions
+                .subsystem_commands
+                .insert("sftp".into(), sftp_server_command(&root, args.read_only)?);
+        } else {
+            sessions
+                .subsystems
+                .insert("sftp".into(), nacre::sftp_subsystem(root, sftp));
+        }
         Ok(Arc::new(sessions))
     };
     let mut server_config = nacre::ServerConfig {
@@ -248,6 +260,20 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         _ = terminate.recv() => println!("shutting down (SIGTERM)"),
     }
     Ok(())
+}
+
+/// `'/path/to/nacre' sftp-server --root '/root'`, quoted for the user's shell.
+fn sftp_server_command(root: &Path, read_only: bool) -> anyhow::Result<String> {
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let exe = std::env::current_exe().context("finding the nacre binary")?;
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("resolving {}", root.display()))?;
+    let mut command = format!("{} sftp-server --root {}", quote(&exe), quote(&root));
+    if read_only {
+        command.push_str(" --read-only");
+    }
+    Ok(command)
 }
 
 /// The `-v` status log of the server's connections.

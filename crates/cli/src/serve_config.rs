@@ -7,6 +7,7 @@
 //! root = "/srv/sftp"
 //! read_only = false
 //! allow_exec = false
+//! sftp_as_user = true        # SFTP in a process run as the logged-in user (when started as root)
 //! host_keys = ["/etc/nacre/ssh_host_ed25519_key"]
 //!
 //! [options]
@@ -40,6 +41,9 @@ pub struct ServeConfig {
     /// Allow exec and shell.
     #[serde(default)]
     pub allow_exec: bool,
+    /// SFTP in a `nacre sftp-server` process run as the user.
+    #[serde(default)]
+    pub sftp_as_user: bool,
     /// Host key files.
     #[serde(default)]
     pub host_keys: Vec<PathBuf>,

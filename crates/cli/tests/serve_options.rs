@@ -13,11 +13,26 @@ use nacre_tests::{
 };
 
 fn serve(dir: &std::path::Path, extra: &[&str]) -> (ChildGuard, u16) {
+    serve_with(dir, &[], extra)
+}
+
+/// `nacre serve` with these flags besides the usual ones, and these `-o` options.
+fn serve_with(dir: &std::path::Path, flags: &[&str], extra: &[&str]) -> (ChildGuard, u16) {
+    serve_exe(env!("CARGO_BIN_EXE_nacre").as_ref(), dir, flags, extra)
+}
+
+/// [`serve_with`] running the binary `exe`.
+fn serve_exe(
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    flags: &[&str],
+    extra: &[&str],
+) -> (ChildGuard, u16) {
     let port = free_port();
     std::fs::write(dir.join("pw"), "serve-pass\n").unwrap();
     let key = authorized_client_key(KeyType::Ed25519);
     std::fs::write(dir.join("ak"), format!("{}\n", key.pub_line)).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    let mut cmd = std::process::Command::new(exe);
     cmd.args([
         "serve",
         "--listen",
@@ -32,6 +47,7 @@ fn serve(dir: &std::path::Path, extra: &[&str]) -> (ChildGuard, u16) {
     .arg(dir.join("pw"))
     .arg("--authorized-keys")
     .arg(dir.join("ak"))
+    .args(flags)
     .args(extra.iter().flat_map(|o| ["-o", o]))
     .current_dir(dir);
     let guard = ChildGuard::spawn("nacre serve", &mut cmd);
@@ -135,10 +151,8 @@ fn max_startups_drops_connections_past_the_limit() {
     assert!(again.is_some_and(|b| b.starts_with("SSH-2.0-")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_sessions_limits_sessions_per_connection() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = serve(dir.path(), &["MaxSessions=2"]);
+/// A nacre client logged in as `peer` with the password of [`serve`].
+async fn login(port: u16) -> nacre::Connection {
     let cfg = nacre::ClientConfig {
         transport: std::sync::Arc::new(nacre::transport::Config::client()),
         verify_host_key: std::sync::Arc::new(|_| true),
@@ -152,6 +166,14 @@ async fn max_sessions_limits_sessions_per_connection() {
             .unwrap(),
         nacre::AuthResult::Success
     );
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_sessions_limits_sessions_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = serve(dir.path(), &["MaxSessions=2"]);
+    let conn = login(port).await;
     let a = conn.open_session().await.unwrap();
     let _b = conn.open_session().await.unwrap();
     match conn.open_session().await {
@@ -173,4 +195,51 @@ async fn max_sessions_limits_sessions_per_connection() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(opened, "no session after one closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_as_user_creates_files_as_the_user_and_honours_permissions() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let user = ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    // A folder the user owns, holding a file only root may read.
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::os::unix::fs::chown(&share, Some(user.uid), Some(user.gid)).unwrap();
+    let secret = share.join("secret.txt");
+    std::fs::write(&secret, "root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The tempdir itself must be traversable by the user.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let root = share.display().to_string();
+    // The user runs the binary again (`nacre sftp-server`): a copy it can reach, wherever the
+    // build folder is (e.g. under /root).
+    let exe = dir.path().join("nacre");
+    std::fs::copy(env!("CARGO_BIN_EXE_nacre"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_server, port) = serve_exe(&exe, dir.path(), &["--sftp-as-user", "--root", &root], &[]);
+    let conn = login(port).await;
+    let sftp = conn.sftp().await.unwrap();
+    let local = dir.path().join("up.txt");
+    std::fs::write(&local, "uploaded").unwrap();
+    sftp.upload(&local, "/up.txt").await.unwrap();
+    let meta = std::fs::metadata(share.join("up.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (user.uid, user.gid));
+    // The user may not read root's file, so neither may the SFTP session.
+    let back = dir.path().join("secret.back");
+    let err = sftp.download("/secret.txt", &back).await.unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("permission"),
+        "{err}"
+    );
+    // Without the flag the server's own process (root here) serves SFTP.
+    drop(sftp);
+    let (_server, port) = serve_with(dir.path(), &["--root", &root], &[]);
+    let conn = login(port).await;
+    let sftp = conn.sftp().await.unwrap();
+    sftp.upload(&local, "/up-root.txt").await.unwrap();
+    assert_eq!(
+        std::fs::metadata(share.join("up-root.txt")).unwrap().uid(),
+        0
+    );
 }

@@ -46,8 +46,12 @@ pub struct SessionConfig {
     pub allow_pty: bool,
     /// Environment variables a client may set (`env` requests), like sshd's AcceptEnv.
     pub accept_env: Vec<String>,
-    /// Subsystems by name.
+    /// Subsystems served in this process, by name.
     pub subsystems: HashMap<String, SubsystemHandler>,
+    /// Subsystems served by a command, by name (sshd's `Subsystem NAME COMMAND`): the command runs
+    /// like an `exec`, as the authenticated user, with the channel as its stdin and stdout, even
+    /// where `allow_exec` is off. `subsystems` is looked up first.
+    pub subsystem_commands: HashMap<String, String>,
     /// Accept `auth-agent-req@openssh.com` (sshd's AllowAgentForwarding; default: false): the
     /// session's commands reach the client's agent through `SSH_AUTH_SOCK`.
     pub allow_agent_forwarding: bool,
@@ -60,6 +64,7 @@ impl Default for SessionConfig {
             allow_pty: true,
             accept_env: Vec::new(),
             subsystems: HashMap::new(),
+            subsystem_commands: HashMap::new(),
             allow_agent_forwarding: false,
         }
     }
@@ -171,15 +176,17 @@ pub async fn serve_session_for_key(
                 let env = with_agent(env, agent.as_ref());
                 return run(channel, &req, &user, None, env, pty).await;
             }
-            RequestKind::Subsystem { name } => match config.subsystems.get(name) {
-                Some(handler) => {
+            RequestKind::Subsystem { name } => {
+                if let Some(handler) = config.subsystems.get(name) {
                     let _ = channel.reply(&req, true);
                     return handler(channel).await;
                 }
-                None => {
-                    let _ = channel.reply(&req, false);
+                if let Some(command) = config.subsystem_commands.get(name) {
+                    let env = with_agent(env, agent.as_ref());
+                    return run(channel, &req, &user, Some(command), env, None).await;
                 }
-            },
+                let _ = channel.reply(&req, false);
+            }
             _ => {
                 // x11-req, signal before a process, ...: refused.
                 let _ = channel.reply(&req, false);
