@@ -41,6 +41,21 @@ fn sha256(path: &Path) -> String {
 }
 
 fn start() -> Setup {
+    start_with(Config::server(nacre_testkit::all_host_keys()))
+}
+
+/// For libssh2 before 1.11 (no AEAD cipher, no ETM MAC): the default server plus `hmac-sha2-256`
+/// and `hmac-sha2-512`, as `nacre serve -o MACs=+hmac-sha2-256,hmac-sha2-512`.
+fn start_for_libssh2() -> Setup {
+    let mut config = Config::server(nacre_testkit::all_host_keys());
+    config.algorithms.mac.extend([
+        nacre::crypto::MacAlg::HmacSha256,
+        nacre::crypto::MacAlg::HmacSha512,
+    ]);
+    start_with(config)
+}
+
+fn start_with(config: Config) -> Setup {
     ensure_test_user();
     let tmp = tempfile::tempdir().unwrap();
     let (root, local) = (tmp.path().join("root"), tmp.path().join("local"));
@@ -71,7 +86,7 @@ fn start() -> Setup {
         nacre::sftp_subsystem(root.clone(), nacre_sftp::ServerConfig::default()),
     );
     let server = NacreServer::start_with_sessions(
-        Config::server(nacre_testkit::all_host_keys()),
+        config,
         AuthServerConfig {
             failure_delay: Duration::from_millis(10),
             ..AuthServerConfig::default()
@@ -127,7 +142,7 @@ fn psftp() {
 
 #[test]
 fn curl_libssh2() {
-    let s = start();
+    let s = start_for_libssh2();
     let url = |path: &str| {
         format!(
             "sftp://{TEST_USER}:{TEST_PASSWORD}@127.0.0.1:{}/{path}",

@@ -50,12 +50,16 @@ impl Algorithms {
     }
 
     /// Server defaults: like the client, without finite-field DH (num-bigint is not constant
-    /// time) and without ECDH on the NIST curves (every client that has them also has
-    /// curve25519; ssh-audit fails a server offering them). Configure those methods explicitly
-    /// where old clients need them. docs/SECURITY.md ("Default algorithms") gives the reasons.
+    /// time), without ECDH on the NIST curves (every client that has them also has curve25519;
+    /// ssh-audit fails a server offering them) and without the encrypt-and-MAC MACs (only the
+    /// AEAD ciphers and the `-etm@openssh.com` MACs: ssh-audit warns about the others). Configure
+    /// those explicitly where old clients need them: libssh2 before 1.11 (curl 7.88 on Debian 12)
+    /// has neither AEAD nor ETM and needs `hmac-sha2-256`. docs/SECURITY.md ("Default
+    /// algorithms") gives the reasons.
     pub fn server_default() -> Self {
         let mut a = Self::client_default();
         a.kex.retain(|m| !m.is_ffdh() && !m.is_nist_ecdh());
+        a.mac.retain(|m| m.is_etm());
         a
     }
 

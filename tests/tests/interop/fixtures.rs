@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nacre::auth::AuthServerConfig;
+use nacre::crypto::MacAlg;
 use nacre::keys::{AuthorizedKeys, PublicKey, SignatureAlgorithm};
 use nacre::transport::{Algorithms, Config};
 use nacre::{hash_password, SessionConfig, User, UsersPolicy};
@@ -43,6 +44,9 @@ pub enum ServerKind {
     Rekey,
     /// Everything nacre implements, legacy SHA-1 algorithms and `ssh-rsa` user keys included.
     Everything,
+    /// `Default` plus the encrypt-and-MAC `hmac-sha2-256`/`-512` (`-o MACs=+hmac-sha2-256,...`), which
+    /// libssh2 before 1.11 needs (it has no AEAD cipher and no ETM MAC); `rekey` as `Rekey`.
+    Libssh2 { rekey: bool },
 }
 
 /// A nacre server of the matrix with the folder its `sftp` subsystem serves.
@@ -195,6 +199,15 @@ fn start_nacre(policy: &Arc<UsersPolicy>, kind: ServerKind) -> NacreTarget {
         ServerKind::Everything => {
             config.algorithms = Algorithms::all();
             auth.pubkey_algorithms = SignatureAlgorithm::ALL.to_vec();
+        }
+        ServerKind::Libssh2 { rekey } => {
+            config
+                .algorithms
+                .mac
+                .extend([MacAlg::HmacSha256, MacAlg::HmacSha512]);
+            if rekey {
+                config.limits.rekey_bytes = Some(REKEY_LIMIT);
+            }
         }
     }
     let mut sessions = SessionConfig {
