@@ -12,7 +12,6 @@
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{
     BlockCipher, BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit, StreamCipher,
-    StreamCipherSeek,
 };
 use aes_gcm::aead::AeadInPlace;
 use subtle::ConstantTimeEq;
@@ -230,17 +229,22 @@ fn chacha_init(key: &[u8]) -> Result<(chacha20::ChaCha20Legacy, Zeroizing<[u8; 3
         .get(..32)
         .filter(|_| key.len() == 64)
         .ok_or_else(bad_len)?;
+    use chacha20::cipher::KeyIvInit as _;
     let mut c =
         chacha20::ChaCha20Legacy::new_from_slices(main_key, &[0u8; 8]).map_err(|_| bad_len())?;
     let mut poly_key = Zeroizing::new([0u8; 32]);
-    c.apply_keystream(poly_key.as_mut_slice());
-    c.seek(64u64);
+    // Block 0: its first half is the Poly1305 key, the rest is skipped (the data starts at block 1).
+    let mut block0 = Zeroizing::new([0u8; 64]);
+    chacha20::cipher::StreamCipher::apply_keystream(&mut c, block0.as_mut_slice());
+    if let Some(first) = block0.first_chunk::<32>() {
+        *poly_key = *first;
+    }
     Ok((c, poly_key))
 }
 
 fn poly1305_tag(poly_key: &[u8; 32], ciphertext: &[u8]) -> [u8; TAG_LEN] {
     use poly1305::universal_hash::KeyInit as _;
-    poly1305::Poly1305::new(poly_key.into())
+    poly1305::Poly1305::new(&(*poly_key).into())
         .compute_unpadded(ciphertext)
         .into()
 }
@@ -251,13 +255,13 @@ fn chacha_open(key: &[u8], data: &mut [u8], tag: &[u8]) -> Result<(), KeyError> 
     if tag.len() != TAG_LEN || !bool::from(expected.as_slice().ct_eq(tag)) {
         return Err(KeyError::BadPassphrase);
     }
-    c.apply_keystream(data);
+    chacha20::cipher::StreamCipher::apply_keystream(&mut c, data);
     Ok(())
 }
 
 fn chacha_seal(key: &[u8], data: &mut [u8]) -> Result<Vec<u8>, KeyError> {
     let (mut c, poly_key) = chacha_init(key)?;
-    c.apply_keystream(data);
+    chacha20::cipher::StreamCipher::apply_keystream(&mut c, data);
     Ok(poly1305_tag(&poly_key, data).to_vec())
 }
 

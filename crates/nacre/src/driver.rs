@@ -244,7 +244,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             wbuf: Vec::with_capacity(READ_SIZE),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut rbuf = vec![0u8; READ_SIZE];
         let mut commands_open = true;
         let mut eof = false;
         let mut linger = false;
@@ -267,11 +266,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let room = st.wbuf.len() < MAX_PENDING_WRITE && st.held.is_empty();
             let can_read = !eof && st.transport.wants_input() && st.pending_up.is_empty() && room;
             tokio::select! {
-                r = rd.read(&mut rbuf), if can_read => match r {
+                r = rd.read_buf(st.transport.receive_buffer(READ_SIZE)), if can_read => match r {
                     Ok(0) => { eof = true; st.transport.handle_eof(); }
-                    Ok(n) => {
+                    Ok(_) => {
                         st.tell_time();
-                        st.transport.handle_input(rbuf.get(..n).unwrap_or(&[]));
+                        st.transport.process_received();
                     }
                     Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
                 },
@@ -312,6 +311,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // Closing with unread input makes the kernel answer with a reset, and a reset can
             // destroy our DISCONNECT before the peer reads it.
             let drain = async {
+                let mut rbuf = vec![0u8; 16 * 1024];
                 while let Ok(n) = rd.read(&mut rbuf).await {
                     if n == 0 {
                         break;

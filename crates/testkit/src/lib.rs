@@ -88,6 +88,9 @@ pub struct Pair {
     pub server_events: Vec<Event>,
     /// Bytes per delivery (1 = byte at a time); 0 means everything at once.
     pub chunk: usize,
+    /// Deliver through `receive_buffer` + `process_received` (the runtime's zero-copy read path)
+    /// instead of `handle_input`.
+    pub zero_copy: bool,
     /// What the harness answers to host key events.
     pub host_key_policy: HostKeyPolicy,
     /// Bytes the client sent, for inspection.
@@ -111,6 +114,7 @@ impl Pair {
             client_events: Vec::new(),
             server_events: Vec::new(),
             chunk: 0,
+            zero_copy: false,
             host_key_policy: HostKeyPolicy::Accept,
             client_wire: Vec::new(),
             server_wire: Vec::new(),
@@ -137,14 +141,14 @@ impl Pair {
             if self.client.poll_transmit(&mut buf) > 0 {
                 self.client_wire.extend_from_slice(&buf);
                 let buf = mitm(Role::Client, buf);
-                deliver(&mut self.server, &buf, self.chunk);
+                deliver(&mut self.server, &buf, self.chunk, self.zero_copy);
                 progress = true;
             }
             let mut buf = Vec::new();
             if self.server.poll_transmit(&mut buf) > 0 {
                 self.server_wire.extend_from_slice(&buf);
                 let buf = mitm(Role::Server, buf);
-                deliver(&mut self.client, &buf, self.chunk);
+                deliver(&mut self.client, &buf, self.chunk, self.zero_copy);
                 progress = true;
             }
             while let Some(ev) = self.client.poll_event() {
@@ -207,11 +211,17 @@ impl Pair {
     }
 }
 
-fn deliver(to: &mut Transport, bytes: &[u8], chunk: usize) {
-    if chunk == 0 {
-        to.handle_input(bytes);
+fn deliver(to: &mut Transport, bytes: &[u8], chunk: usize, zero_copy: bool) {
+    let size = if chunk == 0 {
+        bytes.len().max(1)
     } else {
-        for c in bytes.chunks(chunk) {
+        chunk
+    };
+    for c in bytes.chunks(size) {
+        if zero_copy {
+            to.receive_buffer(c.len()).extend_from_slice(c);
+            to.process_received();
+        } else {
             to.handle_input(c);
         }
     }

@@ -41,9 +41,13 @@ fn kex_completions(events: &[Event]) -> usize {
 #[test]
 fn handshake_and_data_in_any_chunk_size() {
     let mut reference: Option<(Vec<u8>, Vec<u8>)> = None;
-    for chunk in [0usize, 1, 3, 7, 1000] {
+    let deliveries = [0usize, 1, 3, 7, 1000].map(|c| (c, false));
+    // The runtime's zero-copy path (receive_buffer + process_received) decodes the same.
+    let zero_copy = [0usize, 1, 1000].map(|c| (c, true));
+    for (chunk, zero_copy) in deliveries.into_iter().chain(zero_copy) {
         let mut pair = Pair::default_pair(11);
         pair.chunk = chunk;
+        pair.zero_copy = zero_copy;
         pair.connect();
         assert_open(&pair);
         let up = payload(94, 35_000, 1);
@@ -51,8 +55,12 @@ fn handshake_and_data_in_any_chunk_size() {
         pair.client.send(&up).unwrap();
         pair.server.send(&down).unwrap();
         pair.drive();
-        assert_eq!(pair.server_packets(), vec![up], "chunk {chunk}");
-        assert_eq!(pair.client_packets(), vec![down], "chunk {chunk}");
+        assert_eq!(pair.server_packets(), vec![up], "chunk {chunk} {zero_copy}");
+        assert_eq!(
+            pair.client_packets(),
+            vec![down],
+            "chunk {chunk} {zero_copy}"
+        );
         // The split must not change a single byte of what either side sends.
         match &reference {
             None => reference = Some((pair.client_wire.clone(), pair.server_wire.clone())),

@@ -240,6 +240,24 @@ impl Transport {
         self.process_input();
     }
 
+    /// The input buffer with room for at least `additional` more bytes, for a driver that reads
+    /// the socket straight into it (tokio's `read_buf`, say) instead of handing bytes to
+    /// [`Transport::handle_input`], which copies them. Append the bytes read to it, nothing else,
+    /// then call [`Transport::process_received`].
+    pub fn receive_buffer(&mut self, additional: usize) -> &mut BytesMut {
+        self.input.reserve(additional);
+        &mut self.input
+    }
+
+    /// Decodes what was appended to [`Transport::receive_buffer`], as `handle_input` does.
+    pub fn process_received(&mut self) {
+        if self.closed.is_some() {
+            self.input.clear();
+            return;
+        }
+        self.process_input();
+    }
+
     /// The peer closed its side of the stream.
     pub fn handle_eof(&mut self) {
         if self.closed.is_none() {
