@@ -181,13 +181,13 @@ enum Guard {
     Exclusive(tokio::sync::OwnedRwLockWriteGuard<()>),
 }
 
-/// Writes reply frames, coalescing whatever is queued into one write, and flushes when the
-/// queue runs dry.
+/// Writes reply frames in request order, each straight from its own buffer (no copy into a
+/// coalescing buffer: the channel's writer queues them, and the transport packs them into
+/// packets anyway), and flushes when the queue runs dry.
 async fn write_replies<W: AsyncWrite + Unpin>(
     mut writer: W,
     mut rx: mpsc::Receiver<(u64, Option<Vec<u8>>)>,
 ) -> io::Result<()> {
-    let mut out = Vec::with_capacity(1024 * 1024);
     // Replies that finished before an earlier request's: held until their turn. At most
     // `max_in_flight` requests run at once, which bounds this.
     let mut pending: std::collections::BTreeMap<u64, Option<Vec<u8>>> =
@@ -195,7 +195,13 @@ async fn write_replies<W: AsyncWrite + Unpin>(
     let mut expected: u64 = 0;
     while let Some((seq, reply)) = rx.recv().await {
         pending.insert(seq, reply);
-        while out.len() < 1024 * 1024 {
+        loop {
+            while let Some(reply) = pending.remove(&expected) {
+                expected += 1;
+                if let Some(r) = reply {
+                    writer.write_all(&r).await?;
+                }
+            }
             match rx.try_recv() {
                 Ok((seq, reply)) => {
                     pending.insert(seq, reply);
@@ -203,18 +209,6 @@ async fn write_replies<W: AsyncWrite + Unpin>(
                 Err(_) => break,
             }
         }
-        out.clear();
-        while let Some(reply) = pending.remove(&expected) {
-            expected += 1;
-            if let Some(r) = reply {
-                out.extend_from_slice(&r);
-            }
-        }
-        if out.is_empty() {
-            continue;
-        }
-        tracing::trace!(bytes = out.len(), "SFTP replies out");
-        writer.write_all(&out).await?;
         writer.flush().await?;
         tracing::trace!("SFTP replies flushed");
     }
