@@ -151,13 +151,39 @@ const HANDLED_GLOBALLY: &[&str] = &[
 /// An answer to a global request: success and response data.
 type GlobalAnswer = (bool, Vec<u8>);
 
+/// A payload waiting to be sent: `head`, then `body`. Channel data travel as a view in `body`
+/// (their CHANNEL_DATA header in `head`), every other message whole in `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The payload's first bytes (all of it but channel data).
+    pub head: Vec<u8>,
+    /// Channel data following `head`; empty for other messages.
+    pub body: Bytes,
+}
+
+impl Outgoing {
+    fn whole(payload: Vec<u8>) -> Self {
+        Outgoing {
+            head: payload,
+            body: Bytes::new(),
+        }
+    }
+
+    /// The payload in one buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut v = self.head;
+        v.extend_from_slice(&self.body);
+        v
+    }
+}
+
 /// The connection protocol of one connection.
 pub struct ConnectionProtocol {
     config: ConnectionConfig,
     channels: HashMap<ChannelId, Channel>,
     next_id: ChannelId,
     next_token: u64,
-    outbox: VecDeque<Vec<u8>>,
+    outbox: VecDeque<Outgoing>,
     events: VecDeque<Event>,
     /// Answers to the peer's want-reply global requests, in order.
     global_pending: VecDeque<(u64, Option<GlobalAnswer>)>,
@@ -214,8 +240,15 @@ impl ConnectionProtocol {
         self.liveness.deadline()
     }
 
-    /// The next payload to send.
+    /// The next payload to send, in one buffer (channel data copied after their header; a
+    /// driver that can frame two parts uses [`ConnectionProtocol::poll_transmit_parts`]).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.outbox.pop_front().map(Outgoing::into_vec)
+    }
+
+    /// The next payload to send as its two parts, channel data still a view of what the
+    /// application handed over, so that they are copied once, into the packet.
+    pub fn poll_transmit_parts(&mut self) -> Option<Outgoing> {
         self.outbox.pop_front()
     }
 
@@ -249,7 +282,7 @@ impl ConnectionProtocol {
     }
 
     fn send<M: Encode>(&mut self, msg: &M) {
-        self.outbox.push_back(msg.to_bytes());
+        self.outbox.push_back(Outgoing::whole(msg.to_bytes()));
     }
 
     fn signal(&mut self, msg: MsgNumber, recipient: u32) {
@@ -272,7 +305,7 @@ impl ConnectionProtocol {
             data: &data,
         }
         .to_bytes();
-        self.outbox.push_back(msg);
+        self.outbox.push_back(Outgoing::whole(msg));
         self.channels.insert(
             id,
             Channel::new(
@@ -397,11 +430,11 @@ impl ConnectionProtocol {
         }
         while let Some((_, Some(_))) = self.global_pending.front() {
             if let Some((_, Some((ok, data)))) = self.global_pending.pop_front() {
-                self.outbox.push_back(if ok {
+                self.outbox.push_back(Outgoing::whole(if ok {
                     request_success(&data)
                 } else {
                     request_failure()
-                });
+                }));
             }
         }
     }
@@ -415,6 +448,18 @@ impl ConnectionProtocol {
     /// maximum size. Returns the number of bytes taken (0: wait for [`Event::WindowAvailable`]).
     /// `code` = `Some(1)` sends stderr.
     pub fn send_data(&mut self, id: ChannelId, code: Option<u32>, data: &[u8]) -> usize {
+        let take = data.len().min(self.send_capacity(id));
+        match data.get(..take) {
+            Some(taken) if take > 0 => {
+                self.send_data_bytes(id, code, Bytes::copy_from_slice(taken))
+            }
+            _ => 0,
+        }
+    }
+
+    /// [`ConnectionProtocol::send_data`] without copying: the packets' data are views of `data`
+    /// until the transport frames them.
+    pub fn send_data_bytes(&mut self, id: ChannelId, code: Option<u32>, data: Bytes) -> usize {
         let Some(ch) = self.channels.get_mut(&id) else {
             return 0;
         };
@@ -425,15 +470,16 @@ impl ConnectionProtocol {
         }
         let remote = ch.remote;
         ch.remote_window -= u32::try_from(take).unwrap_or(u32::MAX);
-        for chunk in data.get(..take).unwrap_or(&[]).chunks(max_packet) {
-            self.outbox.push_back(
-                ChannelData {
-                    recipient: remote,
-                    code,
-                    data: chunk,
-                }
-                .to_bytes(),
-            );
+        let mut start = 0;
+        while start < take {
+            let end = take.min(start + max_packet);
+            let mut head = Vec::with_capacity(ChannelData::HEADER_MAX);
+            ChannelData::encode_header(&mut head, remote, code, end - start);
+            self.outbox.push_back(Outgoing {
+                head,
+                body: data.slice(start..end),
+            });
+            start = end;
         }
         take
     }

@@ -545,3 +545,62 @@ mod liveness {
         let _ = Event::Eof { id: 0 };
     }
 }
+
+#[test]
+fn send_data_bytes_frames_views_of_the_data_as_send_data_frames_copies() {
+    let config = ConnectionConfig {
+        max_packet: 1000,
+        ..ConnectionConfig::default()
+    };
+    let mut copied = Pair::new(config.clone());
+    let mut viewed = Pair::new(config);
+    let data: Vec<u8> = (0..2500u32).map(|i| (i * 7) as u8).collect();
+    let shared = Bytes::from(data.clone());
+    let (c, v) = (copied.open_session(), viewed.open_session());
+    assert_eq!(copied.a.send_data(c, Some(1), &data), 2500);
+    assert_eq!(viewed.a.send_data_bytes(v, Some(1), shared.clone()), 2500);
+    let mut whole = Vec::new();
+    while let Some(p) = copied.a.poll_transmit() {
+        whole.push(p);
+    }
+    let mut parts = Vec::new();
+    while let Some(p) = viewed.a.poll_transmit_parts() {
+        parts.push(p);
+    }
+    // Same payloads, split at the peer's maximum packet size (1000 bytes of data each) ...
+    assert_eq!(parts.len(), 3);
+    assert_eq!(whole.len(), 3);
+    for (w, p) in whole.iter().zip(&parts) {
+        assert_eq!(w, &p.clone().into_vec());
+        assert_eq!(p.head[0], MsgNumber::CHANNEL_EXTENDED_DATA.0);
+        assert_eq!(p.head.len(), 13, "header only");
+        // ... whose data are views of the application's buffer, not copies.
+        let range = shared.as_ptr() as usize..shared.as_ptr() as usize + shared.len();
+        assert!(range.contains(&(p.body.as_ptr() as usize)));
+    }
+    // The peer decodes them into the same bytes.
+    for p in parts {
+        viewed.b.handle_packet(&Bytes::from(p.into_vec())).unwrap();
+    }
+    while let Some(ev) = viewed.b.poll_event() {
+        viewed.b_events.push(ev);
+    }
+    let b_id = match viewed.b_events[0] {
+        Event::OpenRequest { id, .. } => id,
+        _ => panic!(),
+    };
+    let got: Vec<u8> = viewed
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data {
+                id,
+                code: Some(1),
+                data,
+            } if *id == b_id => Some(data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(got, data);
+}

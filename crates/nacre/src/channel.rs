@@ -347,6 +347,33 @@ fn poll_queue(
     Poll::Ready(Ok(n))
 }
 
+/// [`poll_queue`] of a whole owned buffer: queued as it is (no copy) once the queue has room.
+fn poll_queue_owned(
+    shared: &SharedRef,
+    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+    code: Option<u32>,
+    data: &Bytes,
+) -> Poll<io::Result<()>> {
+    let mut s = lock(shared);
+    if s.closed {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "channel closed",
+        )));
+    }
+    if s.outgoing_bytes >= MAX_QUEUED {
+        s.write_waker = Some(cx.waker().clone());
+        return Poll::Pending;
+    }
+    s.outgoing.push_back((code, data.clone()));
+    s.outgoing_bytes += data.len();
+    drop(s);
+    let _ = cmds.send(ChanCmd::Flush(id));
+    Poll::Ready(Ok(()))
+}
+
 fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
     let mut s = lock(shared);
     if s.outgoing_bytes == 0 || s.closed {
@@ -404,6 +431,35 @@ impl AsyncWrite for ChannelWriter {
             }
             other => other,
         }
+    }
+}
+
+impl ChannelWriter {
+    /// Queues `data` whole, without copying it (the queue may go over its bound by this one
+    /// buffer); waits while the queue is full.
+    pub async fn write_owned(&mut self, data: Bytes) -> io::Result<()> {
+        std::future::poll_fn(|cx| {
+            poll_queue_owned(&self.shared, &self.cmds, self.id, cx, self.code, &data)
+        })
+        .await
+    }
+}
+
+/// The SFTP server's replies go into the channel's queue as they are, not copied.
+impl nacre_sftp::FrameSink for ChannelWriter {
+    fn send_frame(
+        &mut self,
+        frame: Vec<u8>,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        self.write_owned(Bytes::from(frame))
+    }
+
+    fn flush(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        tokio::io::AsyncWriteExt::flush(self)
+    }
+
+    fn shutdown(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        tokio::io::AsyncWriteExt::shutdown(self)
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nacre_connection::{ChannelKind, ConnectionConfig, LivenessConfig};
+use nacre_connection::{ChannelKind, ConnectionConfig, LivenessConfig, Outgoing};
 use nacre_keys::PublicKey;
 use nacre_transport::{Event, SendError, Transport, TransportError};
 use nacre_wire::{DisconnectReason, MsgNumber};
@@ -19,8 +19,11 @@ use crate::error::Error;
 use crate::info::ConnectionInfo;
 use crate::mux::{IncomingChannel, Mux};
 
-/// Size of one socket read.
+/// Room made in the input buffer for one socket read while data stream in.
 const READ_SIZE: usize = 256 * 1024;
+/// Room made for a read while the connection is quiet (key exchange, authentication, idle
+/// sessions): a large buffer for every idle connection would cost memory for nothing.
+const SMALL_READ: usize = 16 * 1024;
 /// Stop reading from the socket, and taking channel data, while this much output waits.
 pub const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
 /// How long the last bytes (the DISCONNECT) may take to leave once a connection ended: a peer
@@ -74,27 +77,36 @@ struct State {
     connection_layer: bool,
     ready_sent: bool,
     pending_up: VecDeque<Up>,
-    held: VecDeque<Vec<u8>>,
+    held: VecDeque<Outgoing>,
     wbuf: Vec<u8>,
 }
 
 impl State {
     /// Hands payloads to the transport, keeping order; stops at backpressure (during a rekey).
     fn send(&mut self, payload: Vec<u8>) {
+        self.send_parts(Outgoing {
+            head: payload,
+            body: Bytes::new(),
+        });
+    }
+
+    /// Sends `head || body` framed from its two parts, or holds it while the transport pushes
+    /// back (a rekey in progress with a full queue).
+    fn send_parts(&mut self, p: Outgoing) {
         if self.held.is_empty() {
-            match self.transport.send(&payload) {
-                Err(SendError::Backpressure) => self.held.push_back(payload),
+            match self.transport.send_parts(&p.head, &p.body) {
+                Err(SendError::Backpressure) => self.held.push_back(p),
                 Err(e) => tracing::debug!(%e, "dropping payload"),
                 Ok(()) => {}
             }
         } else {
-            self.held.push_back(payload);
+            self.held.push_back(p);
         }
     }
 
     fn release_held(&mut self) {
         while let Some(p) = self.held.pop_front() {
-            if let Err(SendError::Backpressure) = self.transport.send(&p) {
+            if let Err(SendError::Backpressure) = self.transport.send_parts(&p.head, &p.body) {
                 self.held.push_front(p);
                 return;
             }
@@ -107,8 +119,8 @@ impl State {
                 self.pending_up.push_back(Up::Incoming(incoming));
             }
         }
-        while let Some(p) = self.mux.proto.poll_transmit() {
-            self.send(p);
+        while let Some(p) = self.mux.proto.poll_transmit_parts() {
+            self.send_parts(p);
         }
     }
 
@@ -244,6 +256,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             wbuf: Vec::with_capacity(READ_SIZE),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut read_size = SMALL_READ;
         let mut commands_open = true;
         let mut eof = false;
         let mut linger = false;
@@ -266,9 +279,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let room = st.wbuf.len() < MAX_PENDING_WRITE && st.held.is_empty();
             let can_read = !eof && st.transport.wants_input() && st.pending_up.is_empty() && room;
             tokio::select! {
-                r = rd.read_buf(st.transport.receive_buffer(READ_SIZE)), if can_read => match r {
+                r = rd.read_buf(st.transport.receive_buffer(read_size)), if can_read => match r {
                     Ok(0) => { eof = true; st.transport.handle_eof(); }
-                    Ok(_) => {
+                    Ok(n) => {
+                        read_size = if n >= SMALL_READ { READ_SIZE } else { SMALL_READ };
                         st.tell_time();
                         st.transport.process_received();
                     }

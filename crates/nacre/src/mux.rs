@@ -277,9 +277,10 @@ impl Mux {
         };
         let mut s = lock(&shared);
         while let Some((code, data)) = s.outgoing.pop_front() {
-            let n = self.proto.send_data(id, code, &data);
+            let len = data.len();
+            let n = self.proto.send_data_bytes(id, code, data.clone());
             s.outgoing_bytes -= n;
-            if n < data.len() {
+            if n < len {
                 s.outgoing.push_front((code, data.slice(n..)));
                 break;
             }

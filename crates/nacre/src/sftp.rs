@@ -45,7 +45,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 }
             };
             let writer = channel.writer();
-            if let Err(e) = nacre_sftp::serve_with(channel, writer, Arc::new(fs), config).await {
+            if let Err(e) = nacre_sftp::serve_framed(channel, writer, Arc::new(fs), config).await {
                 tracing::info!(error = %e, "SFTP session ended with an error");
             }
         })

@@ -394,3 +394,27 @@ fn rekeys_wait_for_authentication() {
     assert_eq!(pair.server_packets().len(), 16);
     assert_open(&pair);
 }
+
+#[test]
+fn send_parts_puts_the_same_bytes_on_the_wire_as_send_of_the_whole() {
+    let whole = payload(94, 40_000, 9);
+    let (head, body) = whole.split_at(9);
+    let mut a = Pair::default_pair(21);
+    let mut b = Pair::default_pair(21);
+    a.connect();
+    b.connect();
+    a.client.send(&whole).unwrap();
+    b.client.send_parts(head, body).unwrap();
+    // A message whose bytes are all in one part goes out the same way too.
+    a.client.send(&whole).unwrap();
+    b.client.send_parts(&[], &whole).unwrap();
+    a.drive();
+    b.drive();
+    assert_eq!(a.client_wire, b.client_wire);
+    assert_eq!(b.server_packets(), vec![whole.clone(), whole]);
+    // The checks of `send` hold for the parts together.
+    assert!(matches!(
+        b.client.send_parts(&[20], &[]),
+        Err(SendError::BadPayload(1))
+    ));
+}

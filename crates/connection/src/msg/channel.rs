@@ -199,6 +199,25 @@ pub struct ChannelData<'a> {
     pub data: &'a [u8],
 }
 
+impl ChannelData<'_> {
+    /// Longest header: message number, recipient, data type code, data length.
+    pub const HEADER_MAX: usize = 1 + 4 + 4 + 4;
+
+    /// Appends everything of the message before the data bytes (whose length is `len`), so that
+    /// the data can follow from elsewhere without being copied into a message first.
+    pub fn encode_header(out: &mut Vec<u8>, recipient: u32, code: Option<u32>, len: usize) {
+        match code {
+            None => put::byte(out, MsgNumber::CHANNEL_DATA.0),
+            Some(_) => put::byte(out, MsgNumber::CHANNEL_EXTENDED_DATA.0),
+        }
+        put::uint32(out, recipient);
+        if let Some(c) = code {
+            put::uint32(out, c);
+        }
+        put::uint32(out, put::len32(len));
+    }
+}
+
 impl<'a> Decode<'a> for ChannelData<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
         let msg = r.u8()?;
@@ -226,15 +245,8 @@ impl Encode for ChannelData<'_> {
         5 + self.code.map_or(0, |_| 4) + slen(self.data.len())
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        match self.code {
-            None => put::byte(out, MsgNumber::CHANNEL_DATA.0),
-            Some(_) => put::byte(out, MsgNumber::CHANNEL_EXTENDED_DATA.0),
-        }
-        put::uint32(out, self.recipient);
-        if let Some(c) = self.code {
-            put::uint32(out, c);
-        }
-        put::string(out, self.data);
+        ChannelData::encode_header(out, self.recipient, self.code, self.data.len());
+        out.extend_from_slice(self.data);
     }
 }
 

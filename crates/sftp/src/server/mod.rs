@@ -14,16 +14,18 @@ mod dispatch;
 pub(crate) mod extensions;
 mod filesystem;
 mod handles;
+mod sink;
 
 use std::io;
 use std::sync::Arc;
 
 use nacre_sftp_codec::{FrameDecoder, PacketType, Request, StatusCode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, RwLock, Semaphore};
 
 pub use dispatch::Session;
 pub use filesystem::Filesystem;
+pub use sink::{FrameSink, WriteSink};
 
 use crate::longname::Accounts;
 use dispatch::status_frame;
@@ -78,7 +80,7 @@ where
 /// Serves one SFTP session. Returns when the client closes its side (after every reply was
 /// written), or with an error on a broken stream or a packet over [`MAX_PACKET_LEN`].
 pub async fn serve_with<R, W, F>(
-    mut reader: R,
+    reader: R,
     writer: W,
     fs: Arc<F>,
     config: ServerConfig,
@@ -88,12 +90,28 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
     F: Filesystem,
 {
+    serve_framed(reader, WriteSink(writer), fs, config).await
+}
+
+/// [`serve_with`] handing each reply frame to `sink` whole (a stream that queues buffers
+/// without copying them saves a copy of every byte served).
+pub async fn serve_framed<R, S, F>(
+    mut reader: R,
+    sink: S,
+    fs: Arc<F>,
+    config: ServerConfig,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    S: FrameSink,
+    F: Filesystem,
+{
     let in_flight = config.max_in_flight.max(1);
     let session = Arc::new(Session::new(fs, config));
     // Replies carry their request's arrival number: the writer sends them in that order.
     let (tx, rx) = mpsc::channel::<(u64, Option<Vec<u8>>)>(in_flight * 2);
     let mut next_seq: u64 = 0;
-    let writer_task = tokio::spawn(write_replies(writer, rx));
+    let writer_task = tokio::spawn(write_replies(sink, rx));
     let order = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(in_flight));
     let mut decoder = FrameDecoder::with_max_len(MAX_PACKET_LEN);
@@ -181,11 +199,10 @@ enum Guard {
     Exclusive(tokio::sync::OwnedRwLockWriteGuard<()>),
 }
 
-/// Writes reply frames in request order, each straight from its own buffer (no copy into a
-/// coalescing buffer: the channel's writer queues them, and the transport packs them into
-/// packets anyway), and flushes when the queue runs dry.
-async fn write_replies<W: AsyncWrite + Unpin>(
-    mut writer: W,
+/// Hands reply frames to the sink in request order, each whole (no copy into a coalescing
+/// buffer), and flushes when the queue runs dry.
+async fn write_replies<S: FrameSink>(
+    mut sink: S,
     mut rx: mpsc::Receiver<(u64, Option<Vec<u8>>)>,
 ) -> io::Result<()> {
     // Replies that finished before an earlier request's: held until their turn. At most
@@ -199,7 +216,7 @@ async fn write_replies<W: AsyncWrite + Unpin>(
             while let Some(reply) = pending.remove(&expected) {
                 expected += 1;
                 if let Some(r) = reply {
-                    writer.write_all(&r).await?;
+                    sink.send_frame(r).await?;
                 }
             }
             match rx.try_recv() {
@@ -209,10 +226,10 @@ async fn write_replies<W: AsyncWrite + Unpin>(
                 Err(_) => break,
             }
         }
-        writer.flush().await?;
+        sink.flush().await?;
         tracing::trace!("SFTP replies flushed");
     }
-    writer.flush().await?;
-    let _ = writer.shutdown().await;
+    sink.flush().await?;
+    let _ = sink.shutdown().await;
     Ok(())
 }

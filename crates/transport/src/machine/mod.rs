@@ -427,25 +427,41 @@ impl Transport {
     /// Sends a service-layer payload (message number 50 or above). While a key exchange runs the
     /// payload is held in a bounded queue; when it is full the caller gets [`SendError::Backpressure`].
     pub fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_parts(payload, &[])
+    }
+
+    /// [`Transport::send`] of the payload `head || body`, framed straight into the packet
+    /// buffer from its two parts (channel data need not be copied behind their header first).
+    pub fn send_parts(&mut self, head: &[u8], body: &[u8]) -> Result<(), SendError> {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
         if !matches!(self.service, Service::Active(_)) {
             return Err(SendError::NotReady);
         }
-        let first = payload.first().copied().unwrap_or(0);
-        if first < 50 || payload.len() > self.config.limits.max_packet_len.saturating_sub(64) {
-            return Err(SendError::BadPayload(payload.len()));
+        let len = head.len() + body.len();
+        let first = head.first().or(body.first()).copied().unwrap_or(0);
+        if first < 50 || len > self.config.limits.max_packet_len.saturating_sub(64) {
+            return Err(SendError::BadPayload(len));
         }
         if self.kex.holds_output() {
-            if self.queued_bytes + payload.len() > self.config.limits.max_queued_bytes {
+            if self.queued_bytes + len > self.config.limits.max_queued_bytes {
                 return Err(SendError::Backpressure);
             }
-            self.queued_bytes += payload.len();
-            self.queue.push_back(Bytes::copy_from_slice(payload));
+            self.queued_bytes += len;
+            let mut payload = Vec::with_capacity(len);
+            payload.extend_from_slice(head);
+            payload.extend_from_slice(body);
+            self.queue.push_back(Bytes::from(payload));
             return Ok(());
         }
-        self.write_now(payload);
+        let written = self.writer.write_with(&mut self.out, |o| {
+            o.extend_from_slice(head);
+            o.extend_from_slice(body);
+        });
+        if let Err(e) = written {
+            self.fail(e);
+        }
         self.check_rekey_limits();
         Ok(())
     }
