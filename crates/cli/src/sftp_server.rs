@@ -47,9 +47,7 @@ pub async fn run(args: SftpServerArgs) -> anyhow::Result<()> {
     let config = SftpServerArgs::config(args.read_only, args.max_handles);
     nacre_sftp::serve_with(
         tokio::io::stdin(),
-        // Replies are written one by one and flushed when none is waiting: buffered, they
-        // leave in few writes.
-        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::io::stdout()),
+        tokio::io::stdout(),
         Arc::new(fs),
         config,
     )

@@ -23,7 +23,7 @@ impl Connection {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;
         let writer = channel.writer();
-        SftpClient::with_config(channel, writer, config)
+        SftpClient::with_sink(channel, writer, config)
             .await
             .map_err(|e| Error::Io(e.into()))
     }

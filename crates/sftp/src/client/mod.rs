@@ -26,13 +26,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::server::{FrameSink, WriteSink};
+use bytes::{Bytes, BytesMut};
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    encode_frame, ExtensionReply, FrameDecoder, Init, Limits, LimitsReply, Response, Status,
-    StatusCode, DEFAULT_MAX_PACKET_LEN,
+    encode_frame, parse_frame, ExtensionReply, Frame, FrameDecoder, Init, Limits, LimitsReply,
+    Response, Status, StatusCode, DEFAULT_MAX_PACKET_LEN,
 };
 use nacre_wire::Encode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::{Error, Result};
@@ -79,7 +81,7 @@ pub struct ServerLimits {
 
 /// A reply: the frame from its type byte on.
 #[derive(Debug)]
-pub(crate) struct Reply(pub Vec<u8>);
+pub(crate) struct Reply(pub Bytes);
 
 impl Reply {
     pub fn decode(&self) -> Result<Response<'_>> {
@@ -152,19 +154,30 @@ impl SftpClient {
     }
 
     /// Starts a session: INIT, VERSION, then `limits@openssh.com` when offered.
-    pub async fn with_config<R, W>(
-        mut reader: R,
-        mut writer: W,
-        config: ClientConfig,
-    ) -> Result<SftpClient>
+    pub async fn with_config<R, W>(reader: R, writer: W, config: ClientConfig) -> Result<SftpClient>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
+        SftpClient::with_sink(reader, WriteSink::new(writer), config).await
+    }
+
+    /// [`SftpClient::with_config`] handing each request frame to `sink` whole (a stream that
+    /// queues buffers without copying them, such as nacre's channel writer, saves a copy of every
+    /// byte uploaded).
+    pub async fn with_sink<R, S>(
+        mut reader: R,
+        mut sink: S,
+        config: ClientConfig,
+    ) -> Result<SftpClient>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        S: FrameSink,
+    {
         let mut init = Vec::new();
         encode_frame(&Init::v3(), &mut init);
-        writer.write_all(&init).await.map_err(lost)?;
-        writer.flush().await.map_err(lost)?;
+        sink.send_frame(init).await.map_err(lost)?;
+        sink.flush().await.map_err(lost)?;
         let mut decoder = FrameDecoder::with_max_len(config.max_packet_len);
         let mut buf = vec![0u8; 64 * 1024];
         let (version, extensions) = loop {
@@ -202,7 +215,7 @@ impl SftpClient {
         let pending = Arc::new(Mutex::new(Pending::default()));
         let (out, out_rx) = mpsc::unbounded_channel();
         tokio::spawn(read_replies(reader, decoder, pending.clone()));
-        tokio::spawn(write_requests(writer, out_rx, pending.clone()));
+        tokio::spawn(write_requests(sink, out_rx, pending.clone()));
         let mut client = SftpClient {
             inner: Arc::new(Inner {
                 out,
@@ -379,32 +392,40 @@ pub(crate) fn expect_ok(reply: &Reply) -> Result<()> {
 
 async fn read_replies<R: AsyncRead + Unpin>(
     mut reader: R,
-    mut decoder: FrameDecoder,
+    decoder: FrameDecoder,
     pending: Arc<Mutex<Pending>>,
 ) {
-    let mut buf = vec![0u8; 256 * 1024];
+    // Replies are read straight into `pending_bytes` and split off it as views (no copy per
+    // reply); a length above the cap fails as soon as its four bytes are in.
+    let max_len = decoder.max_len();
+    let mut pending_bytes = BytesMut::from(&decoder.into_buffered()[..]);
+    let mut read_size = SMALL_READ;
     let why = 'outer: loop {
         loop {
-            match decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    let Some(id) = frame.request_id() else {
-                        break 'outer "the server sent a packet without a request id".to_owned();
-                    };
-                    let waiter = lock(&pending).waiters.remove(&id);
-                    match waiter {
-                        Some(w) => w.deliver(id, Ok(Reply(frame.bytes().to_vec()))),
-                        None => tracing::debug!(id, "SFTP reply to no pending request"),
-                    }
-                }
+            let used = match parse_frame(&pending_bytes, max_len) {
+                Ok(Some((_, used))) => used,
                 Ok(None) => break,
                 Err(e) => break 'outer format!("bad packet from the server: {e}"),
+            };
+            let packet = pending_bytes.split_to(used).freeze().slice(4..);
+            let id = match Frame::new(&packet).map(|f| f.request_id()) {
+                Ok(Some(id)) => id,
+                _ => break 'outer "the server sent a packet without a request id".to_owned(),
+            };
+            let waiter = lock(&pending).waiters.remove(&id);
+            match waiter {
+                Some(w) => w.deliver(id, Ok(Reply(packet))),
+                None => tracing::debug!(id, "SFTP reply to no pending request"),
             }
         }
-        match reader.read(&mut buf).await {
+        pending_bytes.reserve(read_size);
+        match reader.read_buf(&mut pending_bytes).await {
             Ok(0) => break "the server closed the stream".to_owned(),
             Ok(n) => {
-                if let Err(e) = decoder.push(buf.get(..n).unwrap_or_default()) {
-                    break format!("bad packet from the server: {e}");
+                read_size = if n >= SMALL_READ {
+                    LARGE_READ
+                } else {
+                    SMALL_READ
                 }
             }
             Err(e) => break e.to_string(),
@@ -412,6 +433,11 @@ async fn read_replies<R: AsyncRead + Unpin>(
     };
     fail_all(&pending, why);
 }
+
+/// Room made for one read of the reply stream while replies are small or rare.
+const SMALL_READ: usize = 16 * 1024;
+/// Room made for one read while large replies (DATA) stream in.
+const LARGE_READ: usize = 256 * 1024;
 
 fn fail_all(pending: &Mutex<Pending>, why: String) {
     let waiters = {
@@ -426,29 +452,23 @@ fn fail_all(pending: &Mutex<Pending>, why: String) {
     }
 }
 
-async fn write_requests<W: AsyncWrite + Unpin>(
-    mut writer: W,
+async fn write_requests<S: FrameSink>(
+    mut sink: S,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: Arc<Mutex<Pending>>,
 ) {
-    let mut out = Vec::with_capacity(1024 * 1024);
     while let Some(first) = rx.recv().await {
-        out.clear();
-        out.extend_from_slice(&first);
-        while out.len() < 1024 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => out.extend_from_slice(&more),
-                Err(_) => break,
-            }
-        }
         let sent = async {
-            writer.write_all(&out).await?;
-            writer.flush().await
+            sink.send_frame(first).await?;
+            while let Ok(more) = rx.try_recv() {
+                sink.send_frame(more).await?;
+            }
+            sink.flush().await
         };
         if let Err(e) = sent.await {
             fail_all(&pending, format!("writing to the server: {e}"));
             return;
         }
     }
-    let _ = writer.shutdown().await;
+    let _ = sink.shutdown().await;
 }

@@ -19,7 +19,8 @@ mod sink;
 use std::io;
 use std::sync::Arc;
 
-use nacre_sftp_codec::{FrameDecoder, PacketType, Request, StatusCode};
+use bytes::BytesMut;
+use nacre_sftp_codec::{parse_frame, Frame, PacketType, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, RwLock, Semaphore};
 
@@ -77,6 +78,11 @@ where
     serve_with(reader, writer, Arc::new(fs), ServerConfig::default()).await
 }
 
+/// Room made for one read of the request stream while requests are small or rare.
+const SMALL_READ: usize = 16 * 1024;
+/// Room made for one read while large requests (WRITEs) stream in.
+const LARGE_READ: usize = 256 * 1024;
+
 /// Serves one SFTP session. Returns when the client closes its side (after every reply was
 /// written), or with an error on a broken stream or a packet over [`MAX_PACKET_LEN`].
 pub async fn serve_with<R, W, F>(
@@ -90,7 +96,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
     F: Filesystem,
 {
-    serve_framed(reader, WriteSink(writer), fs, config).await
+    serve_framed(reader, WriteSink::new(writer), fs, config).await
 }
 
 /// [`serve_with`] handing each reply frame to `sink` whole (a stream that queues buffers
@@ -114,22 +120,34 @@ where
     let writer_task = tokio::spawn(write_replies(sink, rx));
     let order = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(in_flight));
-    let mut decoder = FrameDecoder::with_max_len(MAX_PACKET_LEN);
-    let mut buf = vec![0u8; MAX_PACKET_LEN];
+    // The stream is read straight into `pending`, and each request is split off it as a view
+    // (no copy into a decoder, none per request). A length field above the cap is refused as
+    // soon as its four bytes are in, so `pending` holds at most one packet and one read.
+    let mut pending = BytesMut::new();
+    let mut read_size = SMALL_READ;
     let mut initialized = false;
     let result = 'read: loop {
-        let n = match reader.read(&mut buf).await {
+        pending.reserve(read_size);
+        match reader.read_buf(&mut pending).await {
             Ok(0) => break Ok(()),
-            Ok(n) => n,
+            Ok(n) => {
+                read_size = if n >= SMALL_READ {
+                    LARGE_READ
+                } else {
+                    SMALL_READ
+                }
+            }
             Err(e) => break Err(e),
         };
-        if let Err(e) = decoder.push(buf.get(..n).unwrap_or_default()) {
-            break Err(io::Error::new(io::ErrorKind::InvalidData, e));
-        }
         loop {
-            let frame = match decoder.next_frame() {
-                Ok(Some(f)) => f,
+            let used = match parse_frame(&pending, MAX_PACKET_LEN) {
+                Ok(Some((_, used))) => used,
                 Ok(None) => break,
+                Err(e) => break 'read Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            };
+            let packet = pending.split_to(used).freeze().slice(4..);
+            let frame = match Frame::new(&packet) {
+                Ok(f) => f,
                 Err(e) => break 'read Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             };
             let kind = frame.packet_type();
@@ -151,7 +169,7 @@ where
                 next_seq += 1;
                 continue;
             }
-            let bytes = frame.bytes().to_vec();
+            let bytes = packet.clone();
             let id = frame.request_id();
             let seq = next_seq;
             next_seq += 1;

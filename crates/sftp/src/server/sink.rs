@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::io;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
 /// Takes the server's reply frames, whole, owned and in order. [`WriteSink`] writes them to any
 /// `AsyncWrite`; a stream that can keep a frame's buffer instead of copying it (nacre's channel
@@ -17,8 +17,16 @@ pub trait FrameSink: Send + 'static {
     fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + Send;
 }
 
-/// A [`FrameSink`] over any `AsyncWrite`: each frame is written with `write_all`.
-pub struct WriteSink<W>(pub W);
+/// A [`FrameSink`] over any `AsyncWrite`: frames go through a 256 KiB buffer, so that many small
+/// ones leave in one write.
+pub struct WriteSink<W: AsyncWrite>(BufWriter<W>);
+
+impl<W: AsyncWrite> WriteSink<W> {
+    /// A sink writing to `writer`.
+    pub fn new(writer: W) -> Self {
+        WriteSink(BufWriter::with_capacity(256 * 1024, writer))
+    }
+}
 
 impl<W: AsyncWrite + Unpin + Send + 'static> FrameSink for WriteSink<W> {
     async fn send_frame(&mut self, frame: Vec<u8>) -> io::Result<()> {
