@@ -327,24 +327,9 @@ fn poll_queue(
     code: Option<u32>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
-    let mut s = lock(shared);
-    if s.closed {
-        return Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "channel closed",
-        )));
-    }
-    if s.outgoing_bytes >= MAX_QUEUED {
-        s.write_waker = Some(cx.waker().clone());
-        return Poll::Pending;
-    }
-    let n = buf.len().min(MAX_QUEUED - s.outgoing_bytes);
-    s.outgoing
-        .push_back((code, Bytes::copy_from_slice(buf.get(..n).unwrap_or(&[]))));
-    s.outgoing_bytes += n;
-    drop(s);
-    let _ = cmds.send(ChanCmd::Flush(id));
-    Poll::Ready(Ok(n))
+    poll_enqueue(shared, cmds, id, cx, code, |room| {
+        Bytes::copy_from_slice(buf.get(..buf.len().min(room)).unwrap_or(&[]))
+    })
 }
 
 /// [`poll_queue`] of a whole owned buffer: queued as it is (no copy) once the queue has room.
@@ -356,6 +341,19 @@ fn poll_queue_owned(
     code: Option<u32>,
     data: &Bytes,
 ) -> Poll<io::Result<()>> {
+    poll_enqueue(shared, cmds, id, cx, code, |_| data.clone()).map_ok(|_| ())
+}
+
+/// Once the channel's queue has room (`MAX_QUEUED` minus what waits), queues what `take` makes
+/// of that room and asks the connection task to move it on; returns its length.
+fn poll_enqueue(
+    shared: &SharedRef,
+    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+    code: Option<u32>,
+    take: impl FnOnce(usize) -> Bytes,
+) -> Poll<io::Result<usize>> {
     let mut s = lock(shared);
     if s.closed {
         return Poll::Ready(Err(io::Error::new(
@@ -367,11 +365,13 @@ fn poll_queue_owned(
         s.write_waker = Some(cx.waker().clone());
         return Poll::Pending;
     }
-    s.outgoing.push_back((code, data.clone()));
-    s.outgoing_bytes += data.len();
+    let data = take(MAX_QUEUED - s.outgoing_bytes);
+    let n = data.len();
+    s.outgoing.push_back((code, data));
+    s.outgoing_bytes += n;
     drop(s);
     let _ = cmds.send(ChanCmd::Flush(id));
-    Poll::Ready(Ok(()))
+    Poll::Ready(Ok(n))
 }
 
 fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

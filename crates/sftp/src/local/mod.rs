@@ -122,6 +122,30 @@ impl Filesystem for LocalFs {
         file.file.read_at(buf, offset)
     }
 
+    /// pread(2) straight into `out`'s spare capacity: no zero-filling of the reply buffer.
+    fn read_at_into(
+        &self,
+        file: &LocalFile,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        let start = out.len();
+        out.reserve_exact(len);
+        if out.capacity() - start != len {
+            // More room than asked for: read through a slice of exactly `len` bytes instead.
+            out.resize(start + len, 0);
+            let n = match out.get_mut(start..) {
+                Some(room) => file.file.read_at(room, offset),
+                None => Ok(0),
+            };
+            out.truncate(start + n.as_ref().map_or(0, |n| (*n).min(len)));
+            return n;
+        }
+        let n = rustix::io::pread(&file.file, rustix::buffer::spare_capacity(out), offset)?;
+        Ok(n)
+    }
+
     fn write_at(&self, file: &LocalFile, offset: u64, data: &[u8]) -> io::Result<()> {
         if file.append {
             (&file.file).write_all(data)

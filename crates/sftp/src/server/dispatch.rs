@@ -249,9 +249,12 @@ impl<F: Filesystem> Session<F> {
         }
         let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
         const HEADER: usize = 4 + 1 + 4 + 4;
-        let mut out = vec![0u8; HEADER + len];
-        let body = out.get_mut(HEADER..).ok_or(StatusCode::FAILURE)?;
-        let n = self.fs.read_at(&f.file, offset, body).map_err(io_status)?;
+        let mut out = Vec::with_capacity(HEADER + len);
+        out.extend_from_slice(&[0u8; HEADER]);
+        let n = self
+            .fs
+            .read_at_into(&f.file, offset, len, &mut out)
+            .map_err(io_status)?;
         if n == 0 {
             return Err(StatusCode::EOF.into());
         }

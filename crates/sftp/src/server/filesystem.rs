@@ -39,6 +39,25 @@ pub trait Filesystem: Send + Sync + 'static {
     fn open(&self, path: &Path, flags: OpenFlags, attrs: &Attributes) -> io::Result<Self::File>;
     /// Reads at `offset` into `buf`; 0 means end of file.
     fn read_at(&self, file: &Self::File, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+    /// Reads up to `len` bytes at `offset` and appends them to `out`; returns how many (0: end of
+    /// file). The default zero-fills the room and calls [`Filesystem::read_at`]; a backend that
+    /// can read into the vector's spare capacity skips the zeroing (the READ reply path).
+    fn read_at_into(
+        &self,
+        file: &Self::File,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        let start = out.len();
+        out.resize(start + len, 0);
+        let read = match out.get_mut(start..) {
+            Some(room) => self.read_at(file, offset, room),
+            None => Ok(0),
+        };
+        out.truncate(start + read.as_ref().map_or(0, |n| (*n).min(len)));
+        read
+    }
     /// Writes all of `data` at `offset` (or at the end for a file opened with APPEND).
     fn write_at(&self, file: &Self::File, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Attributes of an open file.
