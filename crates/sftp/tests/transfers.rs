@@ -157,3 +157,19 @@ async fn random_tree_round_trip() {
     // Uploading again into the existing tree works (folders already there).
     p.client.upload_dir(&src, "/tree").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_local_write_error_fails_the_download_and_the_session_goes_on() {
+    let p = pair().await;
+    let content = data(4 * 1024 * 1024, 7);
+    std::fs::write(p.root().join("f.bin"), &content).unwrap();
+    // /dev/full opens, and every write to it fails with ENOSPC.
+    let err = p.client.download("/f.bin", "/dev/full").await.unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    let local = p.local().join("f.bin");
+    assert_eq!(
+        p.client.download("/f.bin", &local).await.unwrap(),
+        content.len() as u64
+    );
+    assert_eq!(std::fs::read(&local).unwrap(), content);
+}
