@@ -240,10 +240,20 @@ fn build_request(input: &mut Input<'_>) -> RequestKind {
         },
         10 => RequestKind::AuthAgentReq,
         11 => RequestKind::KeepAlive,
-        _ => RequestKind::Other {
-            name: input.text(),
-            data: input.short().to_vec(),
-        },
+        _ => {
+            // An application's own request type. Under the name of a request nacre knows, its data
+            // would be checked against that request's layout by the peer model: the application
+            // asked for a malformed request then, not the machine (found by this target).
+            let name = input.text();
+            let name = match RequestKind::parse(&name, &[]) {
+                Ok(RequestKind::Other { .. }) => name,
+                _ => format!("x-{name}"),
+            };
+            RequestKind::Other {
+                name,
+                data: input.short().to_vec(),
+            }
+        }
     }
 }
 
