@@ -162,7 +162,8 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    fn whole(payload: Vec<u8>) -> Self {
+    /// A payload that is all in `head`.
+    pub fn whole(payload: Vec<u8>) -> Self {
         Outgoing {
             head: payload,
             body: Bytes::new(),

@@ -84,10 +84,7 @@ struct State {
 impl State {
     /// Hands payloads to the transport, keeping order; stops at backpressure (during a rekey).
     fn send(&mut self, payload: Vec<u8>) {
-        self.send_parts(Outgoing {
-            head: payload,
-            body: Bytes::new(),
-        });
+        self.send_parts(Outgoing::whole(payload));
     }
 
     /// Sends `head || body` framed from its two parts, or holds it while the transport pushes

@@ -217,12 +217,6 @@ impl FrameDecoder {
         Ok(Some(Frame { bytes }))
     }
 
-    /// The bytes received and not yet returned as frames, for a reader that goes on without the
-    /// decoder.
-    pub fn into_buffered(self) -> Vec<u8> {
-        self.buf.get(self.start..).unwrap_or_default().to_vec()
-    }
-
     /// Drops the bytes of frames already returned.
     fn compact(&mut self) {
         if self.start == 0 {

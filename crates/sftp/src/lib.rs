@@ -29,6 +29,7 @@ mod longname;
 mod memfs;
 mod server;
 mod status;
+mod stream;
 
 pub use attrs::{Attributes, DirEntry, FsStats};
 pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
@@ -36,9 +37,10 @@ pub use client::{ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpC
 pub use local::{LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::{
-    serve, serve_framed, serve_with, Filesystem, FrameSink, ServerConfig, Session, WriteSink,
-    DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
+    serve, serve_framed, serve_with, Filesystem, ServerConfig, Session, DEFAULT_MAX_HANDLES,
+    DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
 };
 pub use status::status_for_io;
+pub use stream::{FrameSink, WriteSink};
 
 pub use nacre_sftp_codec as codec;

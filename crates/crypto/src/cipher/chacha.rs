@@ -71,7 +71,7 @@ impl ChachaKey {
 
     /// Checks the tag over `encrypted length || ciphertext` first, then decrypts both in place.
     pub(crate) fn open(&self, seq: u32, body: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
-        let mut stream = main_stream(&self.main, u64::from(seq));
+        let mut stream = main_stream(&self.main, seq);
         if !verify(&stream.poly_key, body, tag) {
             return Err(CryptoError::MacMismatch);
         }
@@ -103,20 +103,18 @@ impl ChachaKey {
                     len: body_len,
                 })?;
         self.crypt_length(seq, length);
-        let mut stream = main_stream(&self.main, u64::from(seq));
+        let mut stream = main_stream(&self.main, seq);
         stream.cipher.apply_keystream(rest);
         *tag = poly1305_tag(&stream.poly_key, body);
         Ok(())
     }
 }
 
-/// K_2's stream for one nonce: the cipher positioned at block 1 and the Poly1305 key taken from
+/// K_2's stream for one packet: the cipher positioned at block 1 and the Poly1305 key taken from
 /// the first half of block 0.
-pub(crate) struct MainStream {
-    /// ChaCha20 with K_2, positioned at block counter 1.
-    pub(crate) cipher: ChaCha20Legacy,
-    /// The one-time Poly1305 key.
-    pub(crate) poly_key: Zeroizing<[u8; HALF_LEN]>,
+struct MainStream {
+    cipher: ChaCha20Legacy,
+    poly_key: Zeroizing<[u8; HALF_LEN]>,
 }
 
 /// The ChaCha20 nonce of `chacha20-poly1305@openssh.com`: the sequence number as a big-endian
@@ -125,10 +123,9 @@ fn nonce(seq: u32) -> [u8; 8] {
     u64::from(seq).to_be_bytes()
 }
 
-/// K_2's ChaCha20 stream for `nonce` (the packet sequence number; 0 for OpenSSH key files),
-/// positioned at block 1, with the Poly1305 key from block 0.
-fn main_stream(k_main: &[u8; HALF_LEN], nonce: u64) -> MainStream {
-    let mut cipher = ChaCha20Legacy::new(&(*k_main).into(), &nonce.to_be_bytes().into());
+/// K_2's ChaCha20 stream for packet `seq`.
+fn main_stream(k_main: &[u8; HALF_LEN], seq: u32) -> MainStream {
+    let mut cipher = ChaCha20Legacy::new(&(*k_main).into(), &nonce(seq).into());
     let mut block0 = Zeroizing::new([0u8; BLOCK_LEN]);
     cipher.apply_keystream(block0.as_mut_slice());
     let mut poly_key = Zeroizing::new([0u8; HALF_LEN]);

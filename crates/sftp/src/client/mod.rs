@@ -26,15 +26,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::server::{FrameSink, WriteSink};
-use bytes::{Bytes, BytesMut};
+use crate::stream::{FrameSink, PacketStream, WriteSink};
+use bytes::Bytes;
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    encode_frame, parse_frame, ExtensionReply, Frame, FrameDecoder, Init, Limits, LimitsReply,
-    Response, Status, StatusCode, DEFAULT_MAX_PACKET_LEN,
+    encode_frame, ExtensionReply, Frame, Init, Limits, LimitsReply, Response, Status, StatusCode,
+    DEFAULT_MAX_PACKET_LEN,
 };
 use nacre_wire::Encode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::{Error, Result};
@@ -165,11 +165,7 @@ impl SftpClient {
     /// [`SftpClient::with_config`] handing each request frame to `sink` whole (a stream that
     /// queues buffers without copying them, such as nacre's channel writer, saves a copy of every
     /// byte uploaded).
-    pub async fn with_sink<R, S>(
-        mut reader: R,
-        mut sink: S,
-        config: ClientConfig,
-    ) -> Result<SftpClient>
+    pub async fn with_sink<R, S>(reader: R, mut sink: S, config: ClientConfig) -> Result<SftpClient>
     where
         R: AsyncRead + Unpin + Send + 'static,
         S: FrameSink,
@@ -178,34 +174,27 @@ impl SftpClient {
         encode_frame(&Init::v3(), &mut init);
         sink.send_frame(init).await.map_err(lost)?;
         sink.flush().await.map_err(lost)?;
-        let mut decoder = FrameDecoder::with_max_len(config.max_packet_len);
-        let mut buf = vec![0u8; 64 * 1024];
-        let (version, extensions) = loop {
-            if let Some(frame) = decoder.next_frame().map_err(|e| lost(e.to_string()))? {
-                match frame.decode_response() {
-                    Ok(Response::Version(v)) => {
-                        let ext = v
-                            .extensions
-                            .iter()
-                            .map(|p| {
-                                (
-                                    String::from_utf8_lossy(p.name).into_owned(),
-                                    String::from_utf8_lossy(p.data).into_owned(),
-                                )
-                            })
-                            .collect::<Vec<_>>();
-                        break (v.version, ext);
-                    }
-                    _ => return Err(Error::protocol("the server's first packet is not VERSION")),
-                }
+        let mut packets = PacketStream::new(reader, config.max_packet_len);
+        let first = packets
+            .next_packet()
+            .await
+            .map_err(lost)?
+            .ok_or_else(|| lost("the server closed the stream before VERSION"))?;
+        let (version, extensions) = match Response::decode_bytes(&first) {
+            Ok(Response::Version(v)) => {
+                let ext = v
+                    .extensions
+                    .iter()
+                    .map(|p| {
+                        (
+                            String::from_utf8_lossy(p.name).into_owned(),
+                            String::from_utf8_lossy(p.data).into_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                (v.version, ext)
             }
-            let n = reader.read(&mut buf).await.map_err(lost)?;
-            if n == 0 {
-                return Err(lost("the server closed the stream before VERSION"));
-            }
-            decoder
-                .push(buf.get(..n).unwrap_or_default())
-                .map_err(|e| lost(e.to_string()))?;
+            _ => return Err(Error::protocol("the server's first packet is not VERSION")),
         };
         if version < 3 {
             return Err(Error::protocol(format!(
@@ -214,7 +203,7 @@ impl SftpClient {
         }
         let pending = Arc::new(Mutex::new(Pending::default()));
         let (out, out_rx) = mpsc::unbounded_channel();
-        tokio::spawn(read_replies(reader, decoder, pending.clone()));
+        tokio::spawn(read_replies(packets, pending.clone()));
         tokio::spawn(write_requests(sink, out_rx, pending.clone()));
         let mut client = SftpClient {
             inner: Arc::new(Inner {
@@ -391,53 +380,29 @@ pub(crate) fn expect_ok(reply: &Reply) -> Result<()> {
 }
 
 async fn read_replies<R: AsyncRead + Unpin>(
-    mut reader: R,
-    decoder: FrameDecoder,
+    mut packets: PacketStream<R>,
     pending: Arc<Mutex<Pending>>,
 ) {
-    // Replies are read straight into `pending_bytes` and split off it as views (no copy per
-    // reply); a length above the cap fails as soon as its four bytes are in.
-    let max_len = decoder.max_len();
-    let mut pending_bytes = BytesMut::from(&decoder.into_buffered()[..]);
-    let mut read_size = SMALL_READ;
-    let why = 'outer: loop {
-        loop {
-            let used = match parse_frame(&pending_bytes, max_len) {
-                Ok(Some((_, used))) => used,
-                Ok(None) => break,
-                Err(e) => break 'outer format!("bad packet from the server: {e}"),
-            };
-            let packet = pending_bytes.split_to(used).freeze().slice(4..);
-            let id = match Frame::new(&packet).map(|f| f.request_id()) {
-                Ok(Some(id)) => id,
-                _ => break 'outer "the server sent a packet without a request id".to_owned(),
-            };
-            let waiter = lock(&pending).waiters.remove(&id);
-            match waiter {
-                Some(w) => w.deliver(id, Ok(Reply(packet))),
-                None => tracing::debug!(id, "SFTP reply to no pending request"),
-            }
-        }
-        pending_bytes.reserve(read_size);
-        match reader.read_buf(&mut pending_bytes).await {
-            Ok(0) => break "the server closed the stream".to_owned(),
-            Ok(n) => {
-                read_size = if n >= SMALL_READ {
-                    LARGE_READ
-                } else {
-                    SMALL_READ
-                }
+    let why = loop {
+        let packet = match packets.next_packet().await {
+            Ok(Some(p)) => p,
+            Ok(None) => break "the server closed the stream".to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                break format!("bad packet from the server: {e}")
             }
             Err(e) => break e.to_string(),
+        };
+        let Ok(Some(id)) = Frame::new(&packet).map(|f| f.request_id()) else {
+            break "the server sent a packet without a request id".to_owned();
+        };
+        let waiter = lock(&pending).waiters.remove(&id);
+        match waiter {
+            Some(w) => w.deliver(id, Ok(Reply(packet))),
+            None => tracing::debug!(id, "SFTP reply to no pending request"),
         }
     };
     fail_all(&pending, why);
 }
-
-/// Room made for one read of the reply stream while replies are small or rare.
-const SMALL_READ: usize = 16 * 1024;
-/// Room made for one read while large replies (DATA) stream in.
-const LARGE_READ: usize = 256 * 1024;
 
 fn fail_all(pending: &Mutex<Pending>, why: String) {
     let waiters = {

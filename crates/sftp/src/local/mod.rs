@@ -22,6 +22,7 @@ use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt, R
 use nacre_sftp_codec::{ext::names, OpenFlags};
 
 use crate::attrs::{Attributes, DirEntry, FsStats};
+use crate::server::filesystem::read_zero_filled;
 use crate::server::Filesystem;
 
 use resolve::{as_path, resolve};
@@ -134,13 +135,7 @@ impl Filesystem for LocalFs {
         out.reserve_exact(len);
         if out.capacity() - start != len {
             // More room than asked for: read through a slice of exactly `len` bytes instead.
-            out.resize(start + len, 0);
-            let n = match out.get_mut(start..) {
-                Some(room) => file.file.read_at(room, offset),
-                None => Ok(0),
-            };
-            out.truncate(start + n.as_ref().map_or(0, |n| (*n).min(len)));
-            return n;
+            return read_zero_filled(out, len, |room| file.file.read_at(room, offset));
         }
         let n = rustix::io::pread(&file.file, rustix::buffer::spare_capacity(out), offset)?;
         Ok(n)

@@ -49,14 +49,7 @@ pub trait Filesystem: Send + Sync + 'static {
         len: usize,
         out: &mut Vec<u8>,
     ) -> io::Result<usize> {
-        let start = out.len();
-        out.resize(start + len, 0);
-        let read = match out.get_mut(start..) {
-            Some(room) => self.read_at(file, offset, room),
-            None => Ok(0),
-        };
-        out.truncate(start + read.as_ref().map_or(0, |n| (*n).min(len)));
-        read
+        read_zero_filled(out, len, |room| self.read_at(file, offset, room))
     }
     /// Writes all of `data` at `offset` (or at the end for a file opened with APPEND).
     fn write_at(&self, file: &Self::File, offset: u64, data: &[u8]) -> io::Result<()>;
@@ -117,4 +110,21 @@ pub trait Filesystem: Send + Sync + 'static {
     fn supports(&self, _extension: &str) -> bool {
         false
     }
+}
+
+/// The portable way to append up to `len` read bytes to `out`: zero-fill the room, let `read`
+/// fill it, keep what it read.
+pub(crate) fn read_zero_filled(
+    out: &mut Vec<u8>,
+    len: usize,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let start = out.len();
+    out.resize(start + len, 0);
+    let n = match out.get_mut(start..) {
+        Some(room) => read(room),
+        None => Ok(0),
+    };
+    out.truncate(start + n.as_ref().map_or(0, |n| (*n).min(len)));
+    n
 }

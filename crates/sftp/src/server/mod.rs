@@ -12,23 +12,21 @@
 
 mod dispatch;
 pub(crate) mod extensions;
-mod filesystem;
+pub(crate) mod filesystem;
 mod handles;
-mod sink;
 
 use std::io;
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use nacre_sftp_codec::{parse_frame, Frame, PacketType, Request, StatusCode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use nacre_sftp_codec::{Frame, PacketType, Request, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, RwLock, Semaphore};
 
 pub use dispatch::Session;
 pub use filesystem::Filesystem;
-pub use sink::{FrameSink, WriteSink};
 
 use crate::longname::Accounts;
+use crate::stream::{FrameSink, PacketStream, WriteSink};
 use dispatch::status_frame;
 
 /// Largest packet the server accepts and announces (`limits@openssh.com`): 256 KiB, OpenSSH's
@@ -78,11 +76,6 @@ where
     serve_with(reader, writer, Arc::new(fs), ServerConfig::default()).await
 }
 
-/// Room made for one read of the request stream while requests are small or rare.
-const SMALL_READ: usize = 16 * 1024;
-/// Room made for one read while large requests (WRITEs) stream in.
-const LARGE_READ: usize = 256 * 1024;
-
 /// Serves one SFTP session. Returns when the client closes its side (after every reply was
 /// written), or with an error on a broken stream or a packet over [`MAX_PACKET_LEN`].
 pub async fn serve_with<R, W, F>(
@@ -102,7 +95,7 @@ where
 /// [`serve_with`] handing each reply frame to `sink` whole (a stream that queues buffers
 /// without copying them saves a copy of every byte served).
 pub async fn serve_framed<R, S, F>(
-    mut reader: R,
+    reader: R,
     sink: S,
     fs: Arc<F>,
     config: ServerConfig,
@@ -120,88 +113,69 @@ where
     let writer_task = tokio::spawn(write_replies(sink, rx));
     let order = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(in_flight));
-    // The stream is read straight into `pending`, and each request is split off it as a view
-    // (no copy into a decoder, none per request). A length field above the cap is refused as
-    // soon as its four bytes are in, so `pending` holds at most one packet and one read.
-    let mut pending = BytesMut::new();
-    let mut read_size = SMALL_READ;
+    let mut packets = PacketStream::new(reader, MAX_PACKET_LEN);
     let mut initialized = false;
-    let result = 'read: loop {
-        pending.reserve(read_size);
-        match reader.read_buf(&mut pending).await {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                read_size = if n >= SMALL_READ {
-                    LARGE_READ
-                } else {
-                    SMALL_READ
-                }
-            }
+    let result = loop {
+        let packet = match packets.next_packet().await {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        loop {
-            let used = match parse_frame(&pending, MAX_PACKET_LEN) {
-                Ok(Some((_, used))) => used,
-                Ok(None) => break,
-                Err(e) => break 'read Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            };
-            let packet = pending.split_to(used).freeze().slice(4..);
-            let frame = match Frame::new(&packet) {
-                Ok(f) => f,
-                Err(e) => break 'read Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            };
-            let kind = frame.packet_type();
-            if !initialized {
-                if kind != PacketType::INIT {
-                    break 'read Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "the first SFTP packet is not INIT",
-                    ));
-                }
-                initialized = true;
-                if tx
-                    .send((next_seq, Some(extensions::version_frame(&*session.fs))))
-                    .await
-                    .is_err()
-                {
-                    break 'read Ok(());
-                }
-                next_seq += 1;
-                continue;
+        let frame = match Frame::new(&packet) {
+            Ok(f) => f,
+            Err(e) => break Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        };
+        let kind = frame.packet_type();
+        if !initialized {
+            if kind != PacketType::INIT {
+                break Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the first SFTP packet is not INIT",
+                ));
             }
-            let bytes = packet.clone();
-            let id = frame.request_id();
-            let seq = next_seq;
+            initialized = true;
+            if tx
+                .send((next_seq, Some(extensions::version_frame(&*session.fs))))
+                .await
+                .is_err()
+            {
+                break Ok(());
+            }
             next_seq += 1;
-            tracing::trace!(?kind, ?id, "SFTP request");
-            let permit = permits.clone().acquire_owned().await;
-            // READs share the order lock; everything else holds it alone, in arrival order.
-            let guard = if kind == PacketType::READ {
-                Guard::Shared(order.clone().read_owned().await)
-            } else {
-                Guard::Exclusive(order.clone().write_owned().await)
-            };
-            let (session, tx) = (session.clone(), tx.clone());
-            tokio::spawn(async move {
-                let done = tokio::task::spawn_blocking(move || {
-                    let reply = match Request::decode_bytes(&bytes) {
-                        Ok(req) => Some(session.handle(&req)),
-                        Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
-                    };
-                    (reply, guard)
-                })
-                .await;
-                tracing::trace!(?id, "SFTP reply ready");
-                if let Ok((reply, guard)) = done {
-                    let _ = tx.send((seq, reply)).await;
-                    // Released only once the reply is queued: a request that must wait for
-                    // this one also answers after it (clients such as paramiko match pipelined
-                    // WRITE answers in order).
-                    drop(guard);
-                }
-                drop(permit);
-            });
+            continue;
         }
+        let bytes = packet.clone();
+        let id = frame.request_id();
+        let seq = next_seq;
+        next_seq += 1;
+        tracing::trace!(?kind, ?id, "SFTP request");
+        let permit = permits.clone().acquire_owned().await;
+        // READs share the order lock; everything else holds it alone, in arrival order.
+        let guard = if kind == PacketType::READ {
+            Guard::Shared(order.clone().read_owned().await)
+        } else {
+            Guard::Exclusive(order.clone().write_owned().await)
+        };
+        let (session, tx) = (session.clone(), tx.clone());
+        tokio::spawn(async move {
+            let done = tokio::task::spawn_blocking(move || {
+                let reply = match Request::decode_bytes(&bytes) {
+                    Ok(req) => Some(session.handle(&req)),
+                    Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
+                };
+                (reply, guard)
+            })
+            .await;
+            tracing::trace!(?id, "SFTP reply ready");
+            if let Ok((reply, guard)) = done {
+                let _ = tx.send((seq, reply)).await;
+                // Released only once the reply is queued: a request that must wait for
+                // this one also answers after it (clients such as paramiko match pipelined
+                // WRITE answers in order).
+                drop(guard);
+            }
+            drop(permit);
+        });
     };
     // Wait for every running request, then let the writer drain and finish.
     let _ = permits.acquire_many(in_flight as u32).await;
