@@ -46,9 +46,22 @@ enum Command {
     Keygen(keygen::KeygenArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The server accepts on a multi-threaded runtime and serves each connection on a
+    // single-threaded one (`Server::run_sharded`). The client commands hold one connection:
+    // one thread keeps its tasks (driver, channels, SFTP) on one core, which is faster than
+    // handing data between worker threads (docs/PERFORMANCE.md).
+    let runtime = match cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // -v: the status log (crate::status); -vv: also the transport's packet lines. Everything
     // else at debug level is for NACRE_LOG=debug.
     status::init(cli.verbose);

@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// password is generated and printed at start.
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Threads serving connections, each connection on one of them (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// Builds the users policy from the flags; returns it and a generated password to print, if any.
@@ -255,7 +258,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = server.run(listener) => result.context("accepting connections")?,
+        result = server.run_sharded(listener, args.threads) => result.context("accepting connections")?,
         _ = tokio::signal::ctrl_c() => println!("shutting down"),
         _ = terminate.recv() => println!("shutting down (SIGTERM)"),
     }

@@ -209,10 +209,23 @@ async fn run(args: Vec<String>) -> Res<()> {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = run(args).await {
+    // A transfer is one connection: one thread keeps its tasks on one core (as `nacre sftp`).
+    // Logins and idle sessions are many connections at once: all cores.
+    let many = args.iter().any(|a| a == "logins" || a == "idle");
+    let runtime = if many {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build();
+    let result = match runtime {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = result {
         eprintln!("bench_client: {e}");
         std::process::exit(1);
     }

@@ -22,6 +22,7 @@ mod pty;
 mod server;
 mod session;
 mod sftp;
+mod shards;
 
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
