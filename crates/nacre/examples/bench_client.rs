@@ -9,6 +9,7 @@
 //!                                           until standard input closes (or a line arrives)
 //! COMMON: --port P --user U --key PRIVATE_KEY --host-key PUB_FILE (repeatable: the only keys trusted)
 //!         [--cipher NAME] [--kex NAME] [--host-key-algorithm NAME]
+//!         [--request-len BYTES] [--in-flight N]   (SFTP client settings; default 255 KiB, 64)
 //! ```
 //! Each command prints one line `RESULT key=value ...` (bytes, seconds, MiB/s, logins/s).
 //!
@@ -33,6 +34,7 @@ struct Common {
     user: String,
     key: Arc<PrivateKey>,
     config: ClientConfig,
+    sftp: nacre_sftp::ClientConfig,
 }
 
 fn usage() -> Box<dyn Error + Send + Sync> {
@@ -49,6 +51,7 @@ fn parse(args: &[String]) -> Res<(Common, Vec<String>)> {
     let mut host_keys = Vec::new();
     let mut config = Config::client();
     let mut rest = Vec::new();
+    let mut sftp = nacre_sftp::ClientConfig::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(usage);
@@ -70,6 +73,8 @@ fn parse(args: &[String]) -> Res<(Common, Vec<String>)> {
                 let k = KexMethod::from_name(&name).ok_or(format!("unknown kex {name}"))?;
                 config.algorithms.kex = vec![k];
             }
+            "--request-len" => sftp.max_request_len = value()?.parse()?,
+            "--in-flight" => sftp.max_in_flight = value()?.parse()?,
             "--host-key-algorithm" => {
                 let name = value()?;
                 let h = SignatureAlgorithm::from_name(&name)
@@ -88,6 +93,7 @@ fn parse(args: &[String]) -> Res<(Common, Vec<String>)> {
             transport: Arc::new(config),
             verify_host_key: Arc::new(move |k: &PublicKey| host_keys.contains(k)),
         },
+        sftp,
     };
     Ok((common, rest))
 }
@@ -112,7 +118,7 @@ fn mib_per_s(bytes: u64, secs: f64) -> f64 {
 async fn transfer(c: &Common, get: bool, from: &str, to: &str) -> Res<()> {
     let start = Instant::now();
     let conn = login(c).await?;
-    let sftp = conn.sftp().await?;
+    let sftp = conn.sftp_with(c.sftp.clone()).await?;
     let bytes = if get {
         sftp.download(from, to).await?
     } else {
