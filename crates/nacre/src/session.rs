@@ -255,6 +255,16 @@ fn has_supplementary_groups(user: &str, primary_gid: &str) -> bool {
     }
 }
 
+/// The absolute path of util-linux's `setpriv`, if the system has it (looked up once).
+fn setpriv() -> Option<&'static str> {
+    static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+    })
+}
+
 /// [`has_supplementary_groups`] over the text of /etc/group.
 fn supplementary_in(groups: &str, user: &str, primary_gid: &str) -> bool {
     groups.lines().any(|l| {
@@ -266,9 +276,15 @@ fn supplementary_in(groups: &str, user: &str, primary_gid: &str) -> bool {
 
 /// The process for a session: `sh -c COMMAND` (or a login shell), with a clean environment like
 /// sshd's. As root, the process switches to the user's uid, gid and groups before it execs the
-/// shell, so an exit status or signal is the command's own: directly (the standard library sets
-/// the gid and uid and drops every supplementary group) when the user has no supplementary
-/// groups, else through `setpriv --init-groups`, which also sets those.
+/// shell, so an exit status or signal is the command's own: through `setpriv --init-groups` (by
+/// its absolute path) when the system has it, else directly (the standard library sets the gid
+/// and uid and drops every supplementary group) when the user has no supplementary groups.
+///
+/// setpriv first, although it is one more exec: a command that sets no uid or gid is started
+/// with `posix_spawn` (a vfork, which shares the server's memory until the exec), while setting
+/// them makes the standard library fork, which copies the page tables of the whole server and
+/// leaves every page of it copy-on-write until the child execs. Once transfers have grown the
+/// server, a fork per login cost a quarter of the logins per second (docs/PERFORMANCE.md).
 fn command_for(user: &str, command: Option<&str>) -> Command {
     let entry = passwd_entry(user);
     let shell = entry.as_ref().map_or("/bin/sh".to_owned(), |e| e.3.clone());
@@ -279,11 +295,13 @@ fn command_for(user: &str, command: Option<&str>) -> Command {
     let mut ids = None;
     if is_root() && user != "root" {
         if let Some((uid, gid, _, _)) = &entry {
-            match (uid.parse::<u32>(), gid.parse::<u32>()) {
-                (Ok(u), Ok(g)) if !has_supplementary_groups(user, gid) => ids = Some((u, g)),
-                _ => {
+            match (setpriv(), uid.parse::<u32>(), gid.parse::<u32>()) {
+                (None, Ok(u), Ok(g)) if !has_supplementary_groups(user, gid) => {
+                    ids = Some((u, g));
+                }
+                (found, _, _) => {
                     let mut prefix = vec![
-                        "setpriv".to_owned(),
+                        found.unwrap_or("setpriv").to_owned(),
                         format!("--reuid={uid}"),
                         format!("--regid={gid}"),
                         "--init-groups".into(),
@@ -602,7 +620,21 @@ async fn run_on_pty(
 
 #[cfg(test)]
 mod tests {
-    use super::supplementary_in;
+    use super::{command_for, is_root, setpriv, supplementary_in};
+
+    /// As root, a command for another user goes through setpriv by its absolute path (so the
+    /// standard library can start it with posix_spawn) and sets no uid or gid itself.
+    #[test]
+    fn root_runs_other_users_commands_through_setpriv() {
+        let (Some(path), true) = (setpriv(), is_root()) else {
+            return; // not root or no setpriv here: the direct path applies
+        };
+        let cmd = command_for("nobody", Some("true"));
+        assert_eq!(cmd.as_std().get_program(), path);
+        let args: Vec<_> = cmd.as_std().get_args().collect();
+        assert!(args.iter().any(|a| *a == "--init-groups"), "{args:?}");
+        assert_eq!(args.last().map(|a| a.to_str()), Some(Some("true")));
+    }
 
     #[test]
     fn supplementary_groups_from_etc_group() {
