@@ -40,6 +40,8 @@ pub struct LocalFs {
 pub struct LocalFile {
     file: File,
     append: bool,
+    /// On tmpfs or ramfs: every read is a copy from memory (no device to wait for).
+    in_memory: bool,
 }
 
 /// A directory being listed by [`LocalFs`].
@@ -113,9 +115,11 @@ impl Filesystem for LocalFs {
             .root
             .open_with(&rel, &open_options(flags, attrs))?
             .into_std();
+        let in_memory = in_memory(&file);
         Ok(LocalFile {
             file,
             append: flags.contains(OpenFlags::APPEND),
+            in_memory,
         })
     }
 
@@ -139,6 +143,44 @@ impl Filesystem for LocalFs {
         }
         let n = rustix::io::pread(&file.file, rustix::buffer::spare_capacity(out), offset)?;
         Ok(n)
+    }
+
+    /// On tmpfs or ramfs a plain `pread` (the data are in memory; tmpfs refuses `RWF_NOWAIT`).
+    /// Elsewhere `preadv2` with `RWF_NOWAIT`: the kernel copies from the page cache, or answers
+    /// EAGAIN (or a short count) instead of waiting for the disk; its room is zero-filled first
+    /// (`preadv2` takes initialized buffers).
+    fn read_at_into_nowait(
+        &self,
+        file: &LocalFile,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let start = out.len();
+        let got = if file.in_memory {
+            self.read_at_into(file, offset, len, out).ok()
+        } else {
+            out.resize(start + len, 0);
+            out.get_mut(start..).and_then(|room| {
+                rustix::io::preadv2(
+                    &file.file,
+                    &mut [io::IoSliceMut::new(room)],
+                    offset,
+                    rustix::io::ReadWriteFlags::NOWAIT,
+                )
+                .ok()
+            })
+        };
+        match got {
+            Some(n) if n == len && n > 0 => {
+                out.truncate(start + n);
+                Some(n)
+            }
+            _ => {
+                out.truncate(start);
+                None
+            }
+        }
     }
 
     fn write_at(&self, file: &LocalFile, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -289,4 +331,14 @@ impl Filesystem for LocalFs {
             names::STATVFS | names::FSTATVFS | names::HARDLINK | names::FSYNC | names::LSETSTAT
         )
     }
+}
+
+/// Whether `file` lives on tmpfs or ramfs (`fstatfs`), whose reads never wait for a device.
+fn in_memory(file: &File) -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    rustix::fs::fstatfs(file).is_ok_and(|st| {
+        let kind = u64::try_from(st.f_type).unwrap_or(0);
+        kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
+    })
 }

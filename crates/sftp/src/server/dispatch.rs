@@ -247,24 +247,27 @@ impl<F: Filesystem> Session<F> {
             // Past any file's end (and past what pread accepts).
             return Err(StatusCode::EOF.into());
         }
-        let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
-        const HEADER: usize = 4 + 1 + 4 + 4;
-        let mut out = Vec::with_capacity(HEADER + len);
-        out.extend_from_slice(&[0u8; HEADER]);
-        let n = self
-            .fs
-            .read_at_into(&f.file, offset, len, &mut out)
-            .map_err(io_status)?;
-        if n == 0 {
-            return Err(StatusCode::EOF.into());
-        }
-        out.truncate(HEADER + n);
-        let mut header = Vec::with_capacity(HEADER);
-        Data::encode_frame_header(&mut header, id, n);
-        if let Some(slot) = out.get_mut(..HEADER) {
-            slot.copy_from_slice(&header);
-        }
-        Ok(out)
+        read_frame(id, len, |len, out| {
+            self.fs.read_at_into(&f.file, offset, len, out).map(Some)
+        })
+        .map_err(io_status)?
+        .ok_or_else(|| StatusCode::EOF.into())
+    }
+
+    /// The reply to `req` if it is a READ whose data can be had without waiting
+    /// ([`Filesystem::read_at_into_nowait`]); `None` for every other case, which
+    /// [`Session::handle`] then serves on a blocking thread.
+    pub fn handle_read_nowait(&self, req: &Request<'_>) -> Option<Vec<u8>> {
+        let Request::Read(m) = req else {
+            return None;
+        };
+        let f = self.file(m.handle).ok()?;
+        i64::try_from(m.offset).ok()?;
+        read_frame(m.id, m.len, |len, out| {
+            Ok(self.fs.read_at_into_nowait(&f.file, m.offset, len, out))
+        })
+        .ok()
+        .flatten()
     }
 
     fn readdir(&self, id: u32, handle: &[u8]) -> Reply {
@@ -313,4 +316,28 @@ impl<F: Filesystem> Session<F> {
     pub(super) fn require_writable(&self) -> Result<(), StatusCode> {
         self.writable()
     }
+}
+
+/// A DATA frame for READ `id` of up to `len` bytes (clamped to [`MAX_READ_LEN`]), the data read by
+/// `read` straight into the frame. `None` when `read` read nothing (end of file) or declined.
+fn read_frame(
+    id: u32,
+    len: u32,
+    read: impl FnOnce(usize, &mut Vec<u8>) -> io::Result<Option<usize>>,
+) -> io::Result<Option<Vec<u8>>> {
+    const HEADER: usize = 4 + 1 + 4 + 4;
+    let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
+    let mut out = Vec::with_capacity(HEADER + len);
+    out.extend_from_slice(&[0u8; HEADER]);
+    let n = match read(len, &mut out)? {
+        Some(n) if n > 0 => n,
+        _ => return Ok(None),
+    };
+    out.truncate(HEADER + n);
+    let mut header = Vec::with_capacity(HEADER);
+    Data::encode_frame_header(&mut header, id, n);
+    if let Some(slot) = out.get_mut(..HEADER) {
+        slot.copy_from_slice(&header);
+    }
+    Ok(Some(out))
 }

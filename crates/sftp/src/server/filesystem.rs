@@ -51,6 +51,21 @@ pub trait Filesystem: Send + Sync + 'static {
     ) -> io::Result<usize> {
         read_zero_filled(out, len, |room| self.read_at(file, offset, room))
     }
+    /// [`Filesystem::read_at_into`] done at once, if that needs no wait for a device (the data
+    /// are in the page cache): the server calls it on its async task before it hands a READ to
+    /// the blocking pool, which costs two thread switches per READ. `None` sends the READ to
+    /// [`Filesystem::read_at_into`] on a blocking thread; that is the answer when the data are
+    /// not all at hand, at the end of the file (a short count), on any error (the blocking read
+    /// reports it), and by default. Must never block; `out` is left as it was on `None`.
+    fn read_at_into_nowait(
+        &self,
+        _file: &Self::File,
+        _offset: u64,
+        _len: usize,
+        _out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        None
+    }
     /// Writes all of `data` at `offset` (or at the end for a file opened with APPEND).
     fn write_at(&self, file: &Self::File, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Attributes of an open file.

@@ -2,8 +2,9 @@
 //! stdin/stdout, an in-memory pipe) with a [`Filesystem`] backend.
 //!
 //! The connection task reads requests in large chunks, decodes every complete frame and hands
-//! each request to tokio's blocking pool; replies go to a writer task that coalesces them into
-//! few writes. READs run concurrently, but every reply goes out in request order (PuTTY's pscp
+//! each request to tokio's blocking pool (a READ whose data the backend has at hand without
+//! waiting, [`Filesystem::read_at_into_nowait`], it answers itself); replies go to a writer task
+//! that coalesces them into few writes. READs run concurrently, but every reply goes out in request order (PuTTY's pscp
 //! requires it for READs; paramiko for WRITEs);
 //! every other request waits for the requests before it and runs alone, so a WRITE followed by
 //! a READ, a CLOSE or a STAT of the same file is always seen in order. At most
@@ -156,6 +157,18 @@ where
         } else {
             Guard::Exclusive(order.clone().write_owned().await)
         };
+        // A READ of data already in memory is answered here; anything else, and a READ that
+        // would wait for a device, goes to the blocking pool.
+        if kind == PacketType::READ {
+            let fast = Request::decode_bytes(&bytes)
+                .ok()
+                .and_then(|req| session.handle_read_nowait(&req));
+            if let Some(reply) = fast {
+                let _ = tx.send((seq, Some(reply))).await;
+                drop((guard, permit));
+                continue;
+            }
+        }
         let (session, tx) = (session.clone(), tx.clone());
         tokio::spawn(async move {
             let done = tokio::task::spawn_blocking(move || {
