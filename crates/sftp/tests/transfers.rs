@@ -43,6 +43,25 @@ async fn download_and_upload_with_sha256() {
     assert!(p.root().join("e2").exists());
 }
 
+/// Downloads into tmpfs (written at once on the task) and onto the disk (`RWF_NOWAIT` or the
+/// blocking pool), with a resume on each: the bytes are the server's.
+#[tokio::test]
+async fn downloads_into_memory_and_disk_file_systems() {
+    let p = pair().await;
+    let content = data(5 * 1024 * 1024 + 777, 4);
+    std::fs::write(p.root().join("src.bin"), &content).unwrap();
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    for dir in [shm.path().to_path_buf(), p.local().to_path_buf()] {
+        let local = dir.join("got.bin");
+        p.client.download("/src.bin", &local).await.unwrap();
+        assert_eq!(std::fs::read(&local).unwrap(), content);
+        std::fs::write(&local, &content[..1_000_003]).unwrap();
+        let n = p.client.reget("/src.bin", &local).await.unwrap();
+        assert_eq!(n, (content.len() - 1_000_003) as u64);
+        assert_eq!(std::fs::read(&local).unwrap(), content);
+    }
+}
+
 #[tokio::test]
 async fn small_requests_reassembled_in_order() {
     // 1000-byte requests, 64 in flight: replies are written out of order by the server's

@@ -18,6 +18,7 @@
 
 mod error;
 mod file;
+mod local_io;
 mod ops;
 pub(crate) mod recursive;
 mod transfer;

@@ -12,9 +12,10 @@ use std::path::Path;
 
 use nacre_sftp_codec::{Close, OpenFlags, Read, Response, StatusCode, Write};
 use tokio::fs::OpenOptions;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 
+use super::local_io::LocalWriter;
 use super::{unexpected, Error, Reply, Result, SftpClient};
 use crate::attrs::Attributes;
 
@@ -28,11 +29,10 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn data(&self) -> &[u8] {
-        self.reply
-            .0
-            .get(DATA_START..DATA_START + self.len)
-            .unwrap_or_default()
+    /// The data, a view of the frame.
+    fn bytes(&self) -> bytes::Bytes {
+        let end = (DATA_START + self.len).min(self.reply.0.len());
+        self.reply.0.slice(DATA_START.min(end)..end)
     }
 }
 
@@ -108,9 +108,9 @@ impl SftpClient {
                     )));
                 }
             }
-            let got = self.fetch(&handle, start, attrs.size, &mut file).await?;
-            file.flush().await?;
-            file.sync_data().await?;
+            let mut out = LocalWriter::new(file.into_std().await, start);
+            let got = self.fetch(&handle, start, attrs.size, &mut out).await?;
+            out.sync_data().await?;
             Ok(got)
         }
         .await;
@@ -126,7 +126,7 @@ impl SftpClient {
         handle: &[u8],
         start: u64,
         size_hint: Option<u64>,
-        out: &mut tokio::fs::File,
+        out: &mut LocalWriter,
     ) -> Result<u64> {
         let chunk = self.read_len();
         let chunk32 = u32::try_from(chunk).unwrap_or(u32::MAX);
@@ -199,7 +199,7 @@ impl SftpClient {
                     break;
                 }
                 let c = entry.remove();
-                out.write_all(c.data()).await?;
+                out.write(c.bytes()).await?;
                 written += c.len as u64;
             }
         }

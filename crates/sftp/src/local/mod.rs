@@ -334,7 +334,7 @@ impl Filesystem for LocalFs {
 }
 
 /// Whether `file` lives on tmpfs or ramfs (`fstatfs`), whose reads never wait for a device.
-fn in_memory(file: &File) -> bool {
+pub(crate) fn in_memory(file: &File) -> bool {
     const TMPFS_MAGIC: u64 = 0x0102_1994;
     const RAMFS_MAGIC: u64 = 0x8584_58f6;
     rustix::fs::fstatfs(file).is_ok_and(|st| {
