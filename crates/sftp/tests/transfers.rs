@@ -44,9 +44,9 @@ async fn download_and_upload_with_sha256() {
 }
 
 /// Downloads into tmpfs (written at once on the task) and onto the disk (`RWF_NOWAIT` or the
-/// blocking pool), with a resume on each: the bytes are the server's.
+/// blocking pool) and uploads from each, with a resume each way: the bytes arrive unchanged.
 #[tokio::test]
-async fn downloads_into_memory_and_disk_file_systems() {
+async fn transfers_with_memory_and_disk_file_systems() {
     let p = pair().await;
     let content = data(5 * 1024 * 1024 + 777, 4);
     std::fs::write(p.root().join("src.bin"), &content).unwrap();
@@ -59,6 +59,14 @@ async fn downloads_into_memory_and_disk_file_systems() {
         let n = p.client.reget("/src.bin", &local).await.unwrap();
         assert_eq!(n, (content.len() - 1_000_003) as u64);
         assert_eq!(std::fs::read(&local).unwrap(), content);
+        // And back: read from this file system straight into the WRITE frames.
+        let n = p.client.upload(&local, "/up.bin").await.unwrap();
+        assert_eq!(n, content.len() as u64);
+        assert_eq!(std::fs::read(p.root().join("up.bin")).unwrap(), content);
+        std::fs::write(p.root().join("up.bin"), &content[..777]).unwrap();
+        let n = p.client.reput(&local, "/up.bin").await.unwrap();
+        assert_eq!(n, (content.len() - 777) as u64);
+        assert_eq!(std::fs::read(p.root().join("up.bin")).unwrap(), content);
     }
 }
 

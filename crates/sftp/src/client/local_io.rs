@@ -1,5 +1,5 @@
-//! The local file of a download: written in order, without a thread switch when the write
-//! cannot wait for a device.
+//! The local file of a transfer: a download's written in order, an upload's read straight into
+//! the WRITE frames, each without a thread switch when the file cannot make it wait for a device.
 
 use std::fs::File;
 use std::io;
@@ -76,4 +76,90 @@ impl LocalWriter {
             .await
             .map_err(io::Error::other)?
     }
+}
+
+/// Reads an upload's data from the local file, appended straight to the frame that carries them.
+/// On tmpfs or ramfs the read is done at once on the calling task; elsewhere `preadv2` with
+/// `RWF_NOWAIT` copies from the page cache or declines, and the blocking pool reads the rest.
+pub(super) struct LocalReader {
+    file: Arc<File>,
+    in_memory: bool,
+}
+
+impl LocalReader {
+    /// Reads `file`.
+    pub(super) fn new(file: File) -> LocalReader {
+        let in_memory = crate::local::in_memory(&file);
+        LocalReader {
+            file: Arc::new(file),
+            in_memory,
+        }
+    }
+
+    /// Appends up to `len` bytes read at `offset` to `out` (fewer only where the file ends);
+    /// hands `out` back with the count.
+    pub(super) async fn read_at(
+        &self,
+        mut out: Vec<u8>,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<(Vec<u8>, usize)> {
+        if self.in_memory {
+            let n = read_full_at(&self.file, &mut out, offset, len)?;
+            return Ok((out, n));
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        let now = out.get_mut(start..).and_then(|room| {
+            rustix::io::preadv2(
+                &*self.file,
+                &mut [io::IoSliceMut::new(room)],
+                offset,
+                rustix::io::ReadWriteFlags::NOWAIT,
+            )
+            .ok()
+        });
+        if now == Some(len) {
+            return Ok((out, len));
+        }
+        out.truncate(start);
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = read_full_at(&file, &mut out, offset, len)?;
+            Ok((out, n))
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+/// Reads at `offset` until `len` bytes are appended to `out` or the file ends; the count. Reads
+/// into the vector's spare room when it is exactly `len` (no zero-filling).
+fn read_full_at(file: &File, out: &mut Vec<u8>, offset: u64, len: usize) -> io::Result<usize> {
+    let start = out.len();
+    out.reserve_exact(len);
+    let exact = out.capacity() - start == len;
+    let mut got = 0;
+    while got < len {
+        let at = offset + got as u64;
+        let read = if exact {
+            rustix::io::pread(file, rustix::buffer::spare_capacity(&mut *out), at)
+                .map_err(io::Error::from)
+        } else {
+            let end = out.len();
+            out.resize(end + (len - got), 0);
+            let r = out
+                .get_mut(end..)
+                .map_or(Ok(0), |room| file.read_at(room, at));
+            out.truncate(end + *r.as_ref().unwrap_or(&0));
+            r
+        };
+        match read {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }

@@ -12,15 +12,20 @@ use std::path::Path;
 
 use nacre_sftp_codec::{Close, OpenFlags, Read, Response, StatusCode, Write};
 use tokio::fs::OpenOptions;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncSeekExt;
 use tokio::sync::mpsc;
 
-use super::local_io::LocalWriter;
+use super::local_io::{LocalReader, LocalWriter};
 use super::{unexpected, Error, Reply, Result, SftpClient};
 use crate::attrs::Attributes;
 
 /// Offset of the data in a DATA frame (type byte onwards): type, id, length.
 const DATA_START: usize = 1 + 4 + 4;
+/// Where the request id lies in a whole frame: after the length and the type.
+const ID_AT: usize = 4 + 1;
+/// A WRITE frame's header without the handle: length, type, id, handle length, offset, data
+/// length.
+const WRITE_HEADER: usize = 4 + 1 + 4 + 4 + 8 + 4;
 
 /// A received chunk: the DATA frame and where its data lie in it.
 struct Chunk {
@@ -212,7 +217,7 @@ impl SftpClient {
     }
 
     async fn upload_inner(&self, local: &Path, remote: &[u8], resume: bool) -> Result<u64> {
-        let mut file = tokio::fs::File::open(local).await?;
+        let file = tokio::fs::File::open(local).await?;
         let meta = file.metadata().await?;
         let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
         let start = if resume {
@@ -237,43 +242,51 @@ impl SftpClient {
         };
         let create = Attributes::EMPTY.with_permissions(mode);
         let handle = self.open(remote, flags, &create).await?;
-        let sent = async {
-            file.seek(std::io::SeekFrom::Start(start)).await?;
-            self.push(&handle, start, &mut file).await
-        }
-        .await;
+        let input = LocalReader::new(file.into_std().await);
+        let sent = self.push(&handle, start, &input).await;
         let closed = self.close(&handle).await;
         let sent = sent?;
         closed?;
         Ok(sent)
     }
 
-    /// Sends `input` from its current position to its end as WRITEs at `start`, pipelined.
-    async fn push(&self, handle: &[u8], start: u64, input: &mut tokio::fs::File) -> Result<u64> {
+    /// Sends `input` from `start` to its end as WRITEs at `start`, pipelined. Each frame is
+    /// built whole before its request id is known: the data are read straight after the header,
+    /// and the id is written in when the frame is sent.
+    async fn push(&self, handle: &[u8], start: u64, input: &LocalReader) -> Result<u64> {
         let chunk = self.write_len(handle.len());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut window = Window::new(self);
         let mut in_flight: HashMap<u32, u64> = HashMap::new();
         let mut offset = start;
         let mut at_end = false;
-        let mut data = vec![0u8; chunk];
         loop {
             while !at_end && in_flight.len() < window.size {
-                let n = read_full(input, &mut data).await?;
+                let mut frame = Vec::with_capacity(WRITE_HEADER + handle.len() + chunk);
+                Write::encode_frame_header(&mut frame, 0, handle, offset, chunk);
+                let header_len = frame.len();
+                let (mut frame, n) = input.read_at(frame, offset, chunk).await?;
                 if n == 0 {
                     at_end = true;
                     break;
                 }
-                let bytes = data.get(..n).unwrap_or_default();
+                if n < chunk {
+                    // The end of the file: the lengths in the header (same size) say `n`.
+                    let mut header = Vec::with_capacity(header_len);
+                    Write::encode_frame_header(&mut header, 0, handle, offset, n);
+                    if let Some(slot) = frame.get_mut(..header_len) {
+                        slot.copy_from_slice(&header);
+                    }
+                    at_end = true;
+                }
                 let id = self.send_stream(&tx, |id, buf| {
-                    Write::encode_frame_header(buf, id, handle, offset, n);
-                    buf.extend_from_slice(bytes);
+                    if let Some(slot) = frame.get_mut(ID_AT..ID_AT + 4) {
+                        slot.copy_from_slice(&id.to_be_bytes());
+                    }
+                    *buf = std::mem::take(&mut frame);
                 })?;
                 in_flight.insert(id, offset);
                 offset += n as u64;
-                if n < chunk {
-                    at_end = true;
-                }
             }
             if in_flight.is_empty() {
                 break;
@@ -294,20 +307,4 @@ impl SftpClient {
     pub(crate) fn close_later(&self, handle: &[u8]) {
         let _ = self.send_once(|id| Close { id, handle });
     }
-}
-
-/// Reads until `buf` is full or end of file; the byte count.
-async fn read_full(input: &mut tokio::fs::File, buf: &mut [u8]) -> Result<usize> {
-    let mut n = 0;
-    while let Some(rest) = buf.get_mut(n..) {
-        if rest.is_empty() {
-            break;
-        }
-        let got = input.read(rest).await?;
-        if got == 0 {
-            break;
-        }
-        n += got;
-    }
-    Ok(n)
 }
