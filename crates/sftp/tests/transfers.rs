@@ -200,3 +200,38 @@ async fn a_local_write_error_fails_the_download_and_the_session_goes_on() {
     );
     assert_eq!(std::fs::read(&local).unwrap(), content);
 }
+
+/// A download into a FIFO and an upload from one: files that are not regular are written and read
+/// in sequence (no positional I/O).
+#[tokio::test]
+async fn transfers_through_fifos() {
+    let p = pair().await;
+    let content = data(3 * 1024 * 1024 + 5, 6);
+    std::fs::write(p.root().join("src.bin"), &content).unwrap();
+    let fifo = p.local().join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    p.client
+        .download("/src.bin", &fifo)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reader.join().unwrap(), content);
+    let writer = {
+        let (fifo, content) = (fifo.clone(), content.clone());
+        std::thread::spawn(move || std::fs::write(fifo, content).unwrap())
+    };
+    let n = p.client.upload(&fifo, "/from-fifo.bin").await.unwrap();
+    writer.join().unwrap();
+    assert_eq!(n, content.len() as u64);
+    assert_eq!(
+        std::fs::read(p.root().join("from-fifo.bin")).unwrap(),
+        content
+    );
+}

@@ -12,36 +12,49 @@ use bytes::Bytes;
 /// once on the calling task; elsewhere `pwritev2` with `RWF_NOWAIT` writes into the page cache or
 /// declines (dirty-page throttling, a file system without it). What is left goes to the blocking
 /// pool with the received buffer itself (no copy, unlike `tokio::fs::File`, which copies every
-/// write into its own buffer before it hands it to a thread).
+/// write into its own buffer before it hands it to a thread). A file that is not a regular one
+/// (a pipe, a terminal, a device) is written in sequence on the blocking pool.
 pub(super) struct LocalWriter {
     file: Arc<File>,
     in_memory: bool,
+    positional: bool,
     pos: u64,
 }
 
 impl LocalWriter {
     /// Writes `file` from `pos` on.
     pub(super) fn new(file: File, pos: u64) -> LocalWriter {
-        let in_memory = crate::local::in_memory(&file);
         LocalWriter {
+            in_memory: crate::local::in_memory(&file),
+            positional: is_regular(&file),
             file: Arc::new(file),
-            in_memory,
             pos,
         }
     }
 
     /// Writes all of `data` at the current position and moves past it.
     pub(super) async fn write(&mut self, data: Bytes) -> io::Result<()> {
-        let done = self.write_now(&data);
+        let done = if self.positional {
+            self.write_now(&data)
+        } else {
+            0
+        };
         if done < data.len() {
             let (file, pos, rest) = (
                 self.file.clone(),
                 self.pos + done as u64,
                 data.slice(done..),
             );
-            tokio::task::spawn_blocking(move || file.write_all_at(&rest, pos))
-                .await
-                .map_err(io::Error::other)??;
+            let positional = self.positional;
+            tokio::task::spawn_blocking(move || {
+                if positional {
+                    file.write_all_at(&rest, pos)
+                } else {
+                    io::Write::write_all(&mut &*file, &rest)
+                }
+            })
+            .await
+            .map_err(io::Error::other)??;
         }
         self.pos += data.len() as u64;
         Ok(())
@@ -69,8 +82,11 @@ impl LocalWriter {
         done
     }
 
-    /// Flushes the data to stable storage.
+    /// Flushes the data to stable storage (a regular file's: a pipe or a device has none).
     pub(super) async fn sync_data(&self) -> io::Result<()> {
+        if !self.positional {
+            return Ok(());
+        }
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || file.sync_data())
             .await
@@ -80,33 +96,39 @@ impl LocalWriter {
 
 /// Reads an upload's data from the local file, appended straight to the frame that carries them.
 /// On tmpfs or ramfs the read is done at once on the calling task; elsewhere `preadv2` with
-/// `RWF_NOWAIT` copies from the page cache or declines, and the blocking pool reads the rest.
+/// `RWF_NOWAIT` copies from the page cache or declines, and the blocking pool reads the rest. A
+/// file that is not a regular one (a pipe, a device) is read in sequence on the blocking pool.
 pub(super) struct LocalReader {
     file: Arc<File>,
     in_memory: bool,
+    positional: bool,
 }
 
 impl LocalReader {
     /// Reads `file`.
     pub(super) fn new(file: File) -> LocalReader {
-        let in_memory = crate::local::in_memory(&file);
         LocalReader {
+            in_memory: crate::local::in_memory(&file),
+            positional: is_regular(&file),
             file: Arc::new(file),
-            in_memory,
         }
     }
 
-    /// Appends up to `len` bytes read at `offset` to `out` (fewer only where the file ends);
-    /// hands `out` back with the count.
+    /// Appends up to `len` bytes read at `offset` (for a file that is not a regular one: the next
+    /// bytes) to `out`, fewer only where the file ends; hands `out` back with the count.
     pub(super) async fn read_at(
         &self,
         mut out: Vec<u8>,
         offset: u64,
         len: usize,
     ) -> io::Result<(Vec<u8>, usize)> {
-        if self.in_memory {
-            let n = read_full_at(&self.file, &mut out, offset, len)?;
+        let at = self.positional.then_some(offset);
+        if self.in_memory && self.positional {
+            let n = read_full(&self.file, &mut out, at, len)?;
             return Ok((out, n));
+        }
+        if !self.positional {
+            return self.read_blocking(out, None, len).await;
         }
         let start = out.len();
         out.resize(start + len, 0);
@@ -123,9 +145,19 @@ impl LocalReader {
             return Ok((out, len));
         }
         out.truncate(start);
+        self.read_blocking(out, at, len).await
+    }
+
+    /// [`read_full`] on the blocking pool.
+    async fn read_blocking(
+        &self,
+        mut out: Vec<u8>,
+        at: Option<u64>,
+        len: usize,
+    ) -> io::Result<(Vec<u8>, usize)> {
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
-            let n = read_full_at(&file, &mut out, offset, len)?;
+            let n = read_full(&file, &mut out, at, len)?;
             Ok((out, n))
         })
         .await
@@ -133,24 +165,35 @@ impl LocalReader {
     }
 }
 
-/// Reads at `offset` until `len` bytes are appended to `out` or the file ends; the count. Reads
-/// into the vector's spare room when it is exactly `len` (no zero-filling).
-fn read_full_at(file: &File, out: &mut Vec<u8>, offset: u64, len: usize) -> io::Result<usize> {
+/// Whether `file` is a regular file (positional reads and writes work).
+fn is_regular(file: &File) -> bool {
+    file.metadata().is_ok_and(|m| m.is_file())
+}
+
+/// Reads at `offset` (`None`: from the file's position on) until `len` bytes are appended to
+/// `out` or the file ends; the count. Reads into the vector's spare room when it is exactly `len`
+/// (no zero-filling).
+fn read_full(file: &File, out: &mut Vec<u8>, offset: Option<u64>, len: usize) -> io::Result<usize> {
     let start = out.len();
     out.reserve_exact(len);
     let exact = out.capacity() - start == len;
     let mut got = 0;
     while got < len {
-        let at = offset + got as u64;
+        let at = offset.map(|o| o + got as u64);
         let read = if exact {
-            rustix::io::pread(file, rustix::buffer::spare_capacity(&mut *out), at)
-                .map_err(io::Error::from)
+            let room = rustix::buffer::spare_capacity(&mut *out);
+            match at {
+                Some(at) => rustix::io::pread(file, room, at),
+                None => rustix::io::read(file, room),
+            }
+            .map_err(io::Error::from)
         } else {
             let end = out.len();
             out.resize(end + (len - got), 0);
-            let r = out
-                .get_mut(end..)
-                .map_or(Ok(0), |room| file.read_at(room, at));
+            let r = out.get_mut(end..).map_or(Ok(0), |room| match at {
+                Some(at) => file.read_at(room, at),
+                None => io::Read::read(&mut &*file, room),
+            });
             out.truncate(end + *r.as_ref().unwrap_or(&0));
             r
         };
