@@ -502,6 +502,39 @@ fn poll_read_queue(
     Poll::Pending
 }
 
+/// The channel's received data packets, handed over as they are: one SFTP packet that lies whole
+/// in one of them is used in place (see [`nacre_sftp::ChunkRead`]).
+impl nacre_sftp::ChunkRead for Channel {
+    fn read_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = io::Result<Option<Bytes>>> + Send {
+        std::future::poll_fn(|cx| poll_read_chunk(&self.shared, &self.cmds, self.id, cx))
+    }
+}
+
+/// The next queued data packet of the channel (not extended data); `None` at EOF or close.
+fn poll_read_chunk(
+    shared: &SharedRef,
+    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<Option<Bytes>>> {
+    let mut s = lock(shared);
+    while let Some(chunk) = s.stdout.pop_front() {
+        if chunk.is_empty() {
+            continue;
+        }
+        drop(s);
+        let _ = cmds.send(ChanCmd::Consume(id, chunk.len()));
+        return Poll::Ready(Ok(Some(chunk)));
+    }
+    if s.eof || s.closed {
+        return Poll::Ready(Ok(None));
+    }
+    s.read_waker = Some(cx.waker().clone());
+    Poll::Pending
+}
+
 impl AsyncRead for Channel {
     fn poll_read(
         self: Pin<&mut Self>,

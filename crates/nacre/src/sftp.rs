@@ -23,7 +23,7 @@ impl Connection {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;
         let writer = channel.writer();
-        SftpClient::with_sink(channel, writer, config)
+        SftpClient::with_chunks(channel, writer, config)
             .await
             .map_err(|e| Error::Io(e.into()))
     }
@@ -45,7 +45,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 }
             };
             let writer = channel.writer();
-            if let Err(e) = nacre_sftp::serve_framed(channel, writer, Arc::new(fs), config).await {
+            if let Err(e) = nacre_sftp::serve_chunked(channel, writer, Arc::new(fs), config).await {
                 tracing::info!(error = %e, "SFTP session ended with an error");
             }
         })

@@ -33,14 +33,16 @@ mod stream;
 
 pub use attrs::{Attributes, DirEntry, FsStats};
 pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
-pub use client::{ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient};
+pub use client::{
+    ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient, DEFAULT_MAX_REQUEST_LEN,
+};
 pub use local::{LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::{
-    serve, serve_framed, serve_with, Filesystem, ServerConfig, Session, DEFAULT_MAX_HANDLES,
-    DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
+    serve, serve_chunked, serve_framed, serve_with, Filesystem, ServerConfig, Session,
+    DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
 };
 pub use status::status_for_io;
-pub use stream::{FrameSink, WriteSink};
+pub use stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};
 
 pub use nacre_sftp_codec as codec;

@@ -41,7 +41,7 @@ async fn version_extensions_and_limits() {
     assert_eq!(l.max_read_length, 255 * 1024);
     assert_eq!(l.max_write_length, 255 * 1024);
     assert_eq!(l.max_open_handles, 512);
-    assert_eq!(c.read_len(), 255 * 1024);
+    assert_eq!(c.read_len(), nacre_sftp::DEFAULT_MAX_REQUEST_LEN);
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::stream::{FrameSink, PacketStream, WriteSink};
+use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
 use bytes::Bytes;
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
@@ -41,6 +41,12 @@ use tokio::sync::{mpsc, oneshot};
 pub use error::{Error, Result};
 pub use file::File;
 pub use ops::ReadDir;
+
+/// Default [`ClientConfig::max_request_len`]: 255 KiB less 128 bytes. A READ's DATA reply and a
+/// WRITE (headers and a handle of up to 100 bytes included) then fit in one SSH channel packet of
+/// 255 KiB, nacre's default maximum: the receiver takes each from its channel packet in place
+/// ([`crate::ChunkRead`]) instead of assembling it from two.
+pub const DEFAULT_MAX_REQUEST_LEN: usize = 255 * 1024 - 128;
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -59,7 +65,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            max_request_len: 255 * 1024,
+            max_request_len: DEFAULT_MAX_REQUEST_LEN,
             max_in_flight: 64,
             initial_in_flight: 1,
             max_packet_len: DEFAULT_MAX_PACKET_LEN,
@@ -166,16 +172,30 @@ impl SftpClient {
     /// [`SftpClient::with_config`] handing each request frame to `sink` whole (a stream that
     /// queues buffers without copying them, such as nacre's channel writer, saves a copy of every
     /// byte uploaded).
-    pub async fn with_sink<R, S>(reader: R, mut sink: S, config: ClientConfig) -> Result<SftpClient>
+    pub async fn with_sink<R, S>(reader: R, sink: S, config: ClientConfig) -> Result<SftpClient>
     where
         R: AsyncRead + Unpin + Send + 'static,
+        S: FrameSink,
+    {
+        SftpClient::with_chunks(ReadChunks::new(reader), sink, config).await
+    }
+
+    /// [`SftpClient::with_sink`] reading replies from a [`ChunkRead`] stream: a reply that lies
+    /// whole in one of its buffers (an SSH channel's data packet) is used in place, not copied.
+    pub async fn with_chunks<C, S>(
+        source: C,
+        mut sink: S,
+        config: ClientConfig,
+    ) -> Result<SftpClient>
+    where
+        C: ChunkRead + 'static,
         S: FrameSink,
     {
         let mut init = Vec::new();
         encode_frame(&Init::v3(), &mut init);
         sink.send_frame(init).await.map_err(lost)?;
         sink.flush().await.map_err(lost)?;
-        let mut packets = PacketStream::new(reader, config.max_packet_len);
+        let mut packets = PacketStream::new(source, config.max_packet_len);
         let first = packets
             .next_packet()
             .await
@@ -380,10 +400,7 @@ pub(crate) fn expect_ok(reply: &Reply) -> Result<()> {
     }
 }
 
-async fn read_replies<R: AsyncRead + Unpin>(
-    mut packets: PacketStream<R>,
-    pending: Arc<Mutex<Pending>>,
-) {
+async fn read_replies<C: ChunkRead>(mut packets: PacketStream<C>, pending: Arc<Mutex<Pending>>) {
     let why = loop {
         let packet = match packets.next_packet().await {
             Ok(Some(p)) => p,

@@ -27,7 +27,7 @@ pub use dispatch::Session;
 pub use filesystem::Filesystem;
 
 use crate::longname::Accounts;
-use crate::stream::{FrameSink, PacketStream, WriteSink};
+use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
 use dispatch::status_frame;
 
 /// Largest packet the server accepts and announces (`limits@openssh.com`): 256 KiB, OpenSSH's
@@ -70,7 +70,7 @@ impl Default for ServerConfig {
 /// Serves one SFTP session with the default settings until the client closes its side.
 pub async fn serve<R, W, F>(reader: R, writer: W, fs: F) -> io::Result<()>
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
     F: Filesystem,
 {
@@ -86,7 +86,7 @@ pub async fn serve_with<R, W, F>(
     config: ServerConfig,
 ) -> io::Result<()>
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
     F: Filesystem,
 {
@@ -102,7 +102,23 @@ pub async fn serve_framed<R, S, F>(
     config: ServerConfig,
 ) -> io::Result<()>
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Unpin + Send,
+    S: FrameSink,
+    F: Filesystem,
+{
+    serve_chunked(ReadChunks::new(reader), sink, fs, config).await
+}
+
+/// [`serve_framed`] reading requests from a [`ChunkRead`] stream: a request that lies whole in
+/// one of its buffers (an SSH channel's data packet) is used in place, not copied.
+pub async fn serve_chunked<C, S, F>(
+    source: C,
+    sink: S,
+    fs: Arc<F>,
+    config: ServerConfig,
+) -> io::Result<()>
+where
+    C: ChunkRead,
     S: FrameSink,
     F: Filesystem,
 {
@@ -114,7 +130,7 @@ where
     let writer_task = tokio::spawn(write_replies(sink, rx));
     let order = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(in_flight));
-    let mut packets = PacketStream::new(reader, MAX_PACKET_LEN);
+    let mut packets = PacketStream::new(source, MAX_PACKET_LEN);
     let mut initialized = false;
     let result = loop {
         let packet = match packets.next_packet().await {
