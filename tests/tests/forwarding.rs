@@ -661,9 +661,12 @@ async fn nacre_remote_forward_through_sshd() {
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
     let conn = login_sshd(&sshd).await;
     let echo = tcp_echo();
-    // Port 0: sshd chooses and says which.
+    // Port 0: sshd chooses and says which. On 127.0.0.1, not "localhost": for "localhost" sshd
+    // picks the port on ::1 and binds 127.0.0.1 too only if that port is free there, so a
+    // connection to 127.0.0.1 could reach another test's listener (seen once in CI: 613 bytes of
+    // some SSH server's greeting came back).
     let fwd = conn
-        .forward_remote("localhost", 0, ("127.0.0.1", echo))
+        .forward_remote("127.0.0.1", 0, ("127.0.0.1", echo))
         .await
         .unwrap();
     let port = u16::try_from(fwd.port()).unwrap();
