@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::local::fileio::{in_memory, read_into, read_nowait};
+
 /// Writes a download's data into the local file. On tmpfs or ramfs (memory) a write is done at
 /// once on the calling task; elsewhere `pwritev2` with `RWF_NOWAIT` writes into the page cache or
 /// declines (dirty-page throttling, a file system without it). What is left goes to the blocking
@@ -25,7 +27,7 @@ impl LocalWriter {
     /// Writes `file` from `pos` on.
     pub(super) fn new(file: File, pos: u64) -> LocalWriter {
         LocalWriter {
-            in_memory: crate::local::in_memory(&file),
+            in_memory: in_memory(&file),
             positional: is_regular(&file),
             file: Arc::new(file),
             pos,
@@ -108,7 +110,7 @@ impl LocalReader {
     /// Reads `file`.
     pub(super) fn new(file: File) -> LocalReader {
         LocalReader {
-            in_memory: crate::local::in_memory(&file),
+            in_memory: in_memory(&file),
             positional: is_regular(&file),
             file: Arc::new(file),
         }
@@ -122,30 +124,17 @@ impl LocalReader {
         offset: u64,
         len: usize,
     ) -> io::Result<(Vec<u8>, usize)> {
-        let at = self.positional.then_some(offset);
-        if self.in_memory && self.positional {
-            let n = read_full(&self.file, &mut out, at, len)?;
-            return Ok((out, n));
-        }
         if !self.positional {
             return self.read_blocking(out, None, len).await;
         }
-        let start = out.len();
-        out.resize(start + len, 0);
-        let now = out.get_mut(start..).and_then(|room| {
-            rustix::io::preadv2(
-                &*self.file,
-                &mut [io::IoSliceMut::new(room)],
-                offset,
-                rustix::io::ReadWriteFlags::NOWAIT,
-            )
-            .ok()
-        });
-        if now == Some(len) {
-            return Ok((out, len));
+        if self.in_memory {
+            let n = read_full(&self.file, &mut out, Some(offset), len)?;
+            return Ok((out, n));
         }
-        out.truncate(start);
-        self.read_blocking(out, at, len).await
+        match read_nowait(&self.file, false, offset, len, &mut out) {
+            Some(n) => Ok((out, n)),
+            None => self.read_blocking(out, Some(offset), len).await,
+        }
     }
 
     /// [`read_full`] on the blocking pool.
@@ -171,33 +160,11 @@ fn is_regular(file: &File) -> bool {
 }
 
 /// Reads at `offset` (`None`: from the file's position on) until `len` bytes are appended to
-/// `out` or the file ends; the count. Reads into the vector's spare room when it is exactly `len`
-/// (no zero-filling).
+/// `out` or the file ends; the count.
 fn read_full(file: &File, out: &mut Vec<u8>, offset: Option<u64>, len: usize) -> io::Result<usize> {
-    let start = out.len();
-    out.reserve_exact(len);
-    let exact = out.capacity() - start == len;
     let mut got = 0;
     while got < len {
-        let at = offset.map(|o| o + got as u64);
-        let read = if exact {
-            let room = rustix::buffer::spare_capacity(&mut *out);
-            match at {
-                Some(at) => rustix::io::pread(file, room, at),
-                None => rustix::io::read(file, room),
-            }
-            .map_err(io::Error::from)
-        } else {
-            let end = out.len();
-            out.resize(end + (len - got), 0);
-            let r = out.get_mut(end..).map_or(Ok(0), |room| match at {
-                Some(at) => file.read_at(room, at),
-                None => io::Read::read(&mut &*file, room),
-            });
-            out.truncate(end + *r.as_ref().unwrap_or(&0));
-            r
-        };
-        match read {
+        match read_into(file, offset.map(|o| o + got as u64), len - got, out) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -8,6 +8,7 @@
 //! virtual space (a target under the root's real location is made relative to it), so neither
 //! READLINK nor REALPATH ever shows where the root really is.
 
+pub(crate) mod fileio;
 mod meta;
 mod resolve;
 
@@ -22,7 +23,6 @@ use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt, R
 use nacre_sftp_codec::{ext::names, OpenFlags};
 
 use crate::attrs::{Attributes, DirEntry, FsStats};
-use crate::server::filesystem::read_zero_filled;
 use crate::server::Filesystem;
 
 use resolve::{as_path, resolve};
@@ -115,7 +115,7 @@ impl Filesystem for LocalFs {
             .root
             .open_with(&rel, &open_options(flags, attrs))?
             .into_std();
-        let in_memory = in_memory(&file);
+        let in_memory = fileio::in_memory(&file);
         Ok(LocalFile {
             file,
             append: flags.contains(OpenFlags::APPEND),
@@ -135,20 +135,10 @@ impl Filesystem for LocalFs {
         len: usize,
         out: &mut Vec<u8>,
     ) -> io::Result<usize> {
-        let start = out.len();
-        out.reserve_exact(len);
-        if out.capacity() - start != len {
-            // More room than asked for: read through a slice of exactly `len` bytes instead.
-            return read_zero_filled(out, len, |room| file.file.read_at(room, offset));
-        }
-        let n = rustix::io::pread(&file.file, rustix::buffer::spare_capacity(out), offset)?;
-        Ok(n)
+        fileio::read_into(&file.file, Some(offset), len, out)
     }
 
-    /// On tmpfs or ramfs a plain `pread` (the data are in memory; tmpfs refuses `RWF_NOWAIT`).
-    /// Elsewhere `preadv2` with `RWF_NOWAIT`: the kernel copies from the page cache, or answers
-    /// EAGAIN (or a short count) instead of waiting for the disk; its room is zero-filled first
-    /// (`preadv2` takes initialized buffers).
+    /// At once on tmpfs or ramfs, elsewhere `preadv2` with `RWF_NOWAIT` ([`fileio::read_nowait`]).
     fn read_at_into_nowait(
         &self,
         file: &LocalFile,
@@ -156,31 +146,7 @@ impl Filesystem for LocalFs {
         len: usize,
         out: &mut Vec<u8>,
     ) -> Option<usize> {
-        let start = out.len();
-        let got = if file.in_memory {
-            self.read_at_into(file, offset, len, out).ok()
-        } else {
-            out.resize(start + len, 0);
-            out.get_mut(start..).and_then(|room| {
-                rustix::io::preadv2(
-                    &file.file,
-                    &mut [io::IoSliceMut::new(room)],
-                    offset,
-                    rustix::io::ReadWriteFlags::NOWAIT,
-                )
-                .ok()
-            })
-        };
-        match got {
-            Some(n) if n == len && n > 0 => {
-                out.truncate(start + n);
-                Some(n)
-            }
-            _ => {
-                out.truncate(start);
-                None
-            }
-        }
+        fileio::read_nowait(&file.file, file.in_memory, offset, len, out)
     }
 
     fn write_at(&self, file: &LocalFile, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -331,14 +297,4 @@ impl Filesystem for LocalFs {
             names::STATVFS | names::FSTATVFS | names::HARDLINK | names::FSYNC | names::LSETSTAT
         )
     }
-}
-
-/// Whether `file` lives on tmpfs or ramfs (`fstatfs`), whose reads never wait for a device.
-pub(crate) fn in_memory(file: &File) -> bool {
-    const TMPFS_MAGIC: u64 = 0x0102_1994;
-    const RAMFS_MAGIC: u64 = 0x8584_58f6;
-    rustix::fs::fstatfs(file).is_ok_and(|st| {
-        let kind = u64::try_from(st.f_type).unwrap_or(0);
-        kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
-    })
 }
