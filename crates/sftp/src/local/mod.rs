@@ -8,6 +8,7 @@
 //! virtual space (a target under the root's real location is made relative to it), so neither
 //! READLINK nor REALPATH ever shows where the root really is.
 
+mod creds;
 pub(crate) mod fileio;
 mod meta;
 mod resolve;
@@ -25,14 +26,22 @@ use nacre_sftp_codec::{ext::names, OpenFlags};
 use crate::attrs::{Attributes, DirEntry, FsStats};
 use crate::server::Filesystem;
 
+pub use creds::{is_root, Credentials};
 use resolve::{as_path, resolve};
 pub use resolve::{map_absolute, Resolved};
 
 /// A local folder served over SFTP.
+///
+/// Made with [`LocalFs::acting_as`], every operation runs with one account's rights (its user
+/// id, group id and groups, on the thread that does the operation: see [`Credentials`]), so the
+/// kernel decides what the client may read, write, create, change the mode or owner of, exactly
+/// as for a process of that account: a server running as root gives a user no more than the
+/// user's own rights. Made with [`LocalFs::new`], operations use the server process's rights.
 #[derive(Debug)]
 pub struct LocalFs {
     root: Dir,
     real_root: PathBuf,
+    acting: Option<Credentials>,
 }
 
 /// An open file of [`LocalFs`].
@@ -56,13 +65,52 @@ impl std::fmt::Debug for LocalDir {
 }
 
 impl LocalFs {
-    /// Serves the folder `root` (which must exist).
+    /// Serves the folder `root` (which must exist) with the server process's own rights.
     pub fn new(root: impl AsRef<Path>) -> io::Result<LocalFs> {
         let root = root.as_ref();
         Ok(LocalFs {
             root: Dir::open_ambient_dir(root, ambient_authority())?,
             real_root: std::fs::canonicalize(root)?,
+            acting: None,
         })
+    }
+
+    /// Serves the folder `root` with the rights of `account` only: the folder is opened as the
+    /// account (so one it may not enter is an error here) and every operation runs as it. Needs
+    /// a process running as root (or with `CAP_SETUID` and `CAP_SETGID`) unless `account` is the
+    /// process's own.
+    pub fn acting_as(root: impl AsRef<Path>, account: Credentials) -> io::Result<LocalFs> {
+        let root = root.as_ref();
+        let (dir, real_root) = account.run(|| {
+            let dir = Dir::open_ambient_dir(root, ambient_authority())?;
+            // The handle is opened without reading the folder: check that the account may
+            // enter it, so a session that could do nothing fails at once.
+            rustix::fs::accessat(
+                &dir,
+                ".",
+                rustix::fs::Access::EXEC_OK,
+                rustix::fs::AtFlags::EACCESS,
+            )?;
+            Ok((dir, std::fs::canonicalize(root)?))
+        })?;
+        Ok(LocalFs {
+            root: dir,
+            real_root,
+            acting: Some(account),
+        })
+    }
+
+    /// The account operations act as, if not the process's own.
+    pub fn account(&self) -> Option<&Credentials> {
+        self.acting.as_ref()
+    }
+
+    /// Runs `op` as the served account (directly when the process's own rights apply).
+    fn act<T>(&self, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        match &self.acting {
+            Some(account) => account.run(op),
+            None => op(),
+        }
     }
 
     fn resolve(&self, path: &Path, follow_last: bool) -> io::Result<Resolved> {
@@ -105,21 +153,78 @@ fn open_options(flags: OpenFlags, attrs: &Attributes) -> OpenOptions {
     o
 }
 
+impl LocalFs {
+    fn rename_entry(&self, from: &Path, to: &Path, replace: bool) -> io::Result<()> {
+        let (from_dir, from_name) = self.parent_of(from)?;
+        let (to_dir, to_name) = self.parent_of(to)?;
+        if replace {
+            return from_dir.rename(&from_name, &to_dir, &to_name);
+        }
+        match rustix::fs::renameat_with(
+            &from_dir,
+            &from_name,
+            &to_dir,
+            &to_name,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => Ok(()),
+            // File systems without RENAME_NOREPLACE: check, then rename (racy, as OpenSSH's
+            // sftp-server is for non-regular files).
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+                if to_dir.symlink_metadata(&to_name).is_ok() {
+                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+                }
+                from_dir.rename(&from_name, &to_dir, &to_name)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read_entries(dir: &mut LocalDir, max: usize) -> io::Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        for entry in dir.entries.by_ref() {
+            let entry = entry?;
+            // An entry removed since it was listed still shows, without attributes.
+            let (attrs, nlink) = entry
+                .metadata()
+                .map(|m| meta::from_cap(&m))
+                .unwrap_or((Attributes::EMPTY, 0));
+            out.push(DirEntry {
+                name: entry.file_name().as_bytes().to_vec(),
+                longname: Vec::new(),
+                attrs,
+                nlink,
+            });
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every operation that the kernel checks against the caller's rights runs through
+/// [`LocalFs::act`]; reads, `fstat`, `fsync` and `fstatvfs` of an already open file are not
+/// checked again by the kernel and run directly (the READ path stays as fast as without an
+/// account). Writes do act: a write by an unprivileged account clears the set-id bits of the
+/// file it changes, one with root's rights does not.
 impl Filesystem for LocalFs {
     type File = LocalFile;
     type Dir = LocalDir;
 
     fn open(&self, path: &Path, flags: OpenFlags, attrs: &Attributes) -> io::Result<LocalFile> {
-        let rel = self.rel(path, true)?;
-        let file = self
-            .root
-            .open_with(&rel, &open_options(flags, attrs))?
-            .into_std();
-        let in_memory = fileio::in_memory(&file);
-        Ok(LocalFile {
-            file,
-            append: flags.contains(OpenFlags::APPEND),
-            in_memory,
+        self.act(|| {
+            let rel = self.rel(path, true)?;
+            let file = self
+                .root
+                .open_with(&rel, &open_options(flags, attrs))?
+                .into_std();
+            let in_memory = fileio::in_memory(&file);
+            Ok(LocalFile {
+                file,
+                append: flags.contains(OpenFlags::APPEND),
+                in_memory,
+            })
         })
     }
 
@@ -150,11 +255,13 @@ impl Filesystem for LocalFs {
     }
 
     fn write_at(&self, file: &LocalFile, offset: u64, data: &[u8]) -> io::Result<()> {
-        if file.append {
-            (&file.file).write_all(data)
-        } else {
-            file.file.write_all_at(data, offset)
-        }
+        self.act(|| {
+            if file.append {
+                (&file.file).write_all(data)
+            } else {
+                file.file.write_all_at(data, offset)
+            }
+        })
     }
 
     fn fstat(&self, file: &LocalFile) -> io::Result<Attributes> {
@@ -162,7 +269,7 @@ impl Filesystem for LocalFs {
     }
 
     fn fsetstat(&self, file: &LocalFile, attrs: &Attributes) -> io::Result<()> {
-        meta::set_file(&file.file, attrs)
+        self.act(|| meta::set_file(&file.file, attrs))
     }
 
     fn fsync(&self, file: &LocalFile) -> io::Result<()> {
@@ -174,121 +281,97 @@ impl Filesystem for LocalFs {
     }
 
     fn opendir(&self, path: &Path) -> io::Result<LocalDir> {
-        let rel = self.rel(path, true)?;
-        Ok(LocalDir {
-            entries: self.root.read_dir(rel)?,
+        self.act(|| {
+            let rel = self.rel(path, true)?;
+            Ok(LocalDir {
+                entries: self.root.read_dir(rel)?,
+            })
         })
     }
 
     fn readdir(&self, dir: &mut LocalDir, max: usize) -> io::Result<Vec<DirEntry>> {
-        let mut out = Vec::new();
-        for entry in dir.entries.by_ref() {
-            let entry = entry?;
-            // An entry removed since it was listed still shows, without attributes.
-            let (attrs, nlink) = entry
-                .metadata()
-                .map(|m| meta::from_cap(&m))
-                .unwrap_or((Attributes::EMPTY, 0));
-            out.push(DirEntry {
-                name: entry.file_name().as_bytes().to_vec(),
-                longname: Vec::new(),
-                attrs,
-                nlink,
-            });
-            if out.len() >= max {
-                break;
-            }
-        }
-        Ok(out)
+        self.act(|| Self::read_entries(dir, max))
     }
 
     fn stat(&self, path: &Path) -> io::Result<Attributes> {
-        let rel = self.rel(path, true)?;
-        Ok(meta::from_cap(&self.root.metadata(rel)?).0)
+        self.act(|| {
+            let rel = self.rel(path, true)?;
+            Ok(meta::from_cap(&self.root.metadata(rel)?).0)
+        })
     }
 
     fn lstat(&self, path: &Path) -> io::Result<Attributes> {
-        let rel = self.rel(path, false)?;
-        Ok(meta::from_cap(&self.root.symlink_metadata(rel)?).0)
+        self.act(|| {
+            let rel = self.rel(path, false)?;
+            Ok(meta::from_cap(&self.root.symlink_metadata(rel)?).0)
+        })
     }
 
     fn setstat(&self, path: &Path, attrs: &Attributes) -> io::Result<()> {
-        meta::set_path(&self.root, &self.rel(path, true)?, attrs, true)
+        self.act(|| meta::set_path(&self.root, &self.rel(path, true)?, attrs, true))
     }
 
     fn lsetstat(&self, path: &Path, attrs: &Attributes) -> io::Result<()> {
-        meta::set_path(&self.root, &self.rel(path, false)?, attrs, false)
+        self.act(|| meta::set_path(&self.root, &self.rel(path, false)?, attrs, false))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.root.remove_file(self.rel(path, false)?)
+        self.act(|| self.root.remove_file(self.rel(path, false)?))
     }
 
     fn mkdir(&self, path: &Path, attrs: &Attributes) -> io::Result<()> {
         let mut builder = DirBuilder::new();
         builder.mode(attrs.mode_bits().unwrap_or(0o777));
-        self.root.create_dir_with(self.rel(path, false)?, &builder)
+        self.act(|| self.root.create_dir_with(self.rel(path, false)?, &builder))
     }
 
     fn rmdir(&self, path: &Path) -> io::Result<()> {
-        let resolved = self.resolve(path, false)?;
-        if resolved.is_root() {
-            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
-        }
-        self.root.remove_dir(resolved.rel())
+        self.act(|| {
+            let resolved = self.resolve(path, false)?;
+            if resolved.is_root() {
+                return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+            }
+            self.root.remove_dir(resolved.rel())
+        })
     }
 
     fn rename(&self, from: &Path, to: &Path, replace: bool) -> io::Result<()> {
-        let (from_dir, from_name) = self.parent_of(from)?;
-        let (to_dir, to_name) = self.parent_of(to)?;
-        if replace {
-            return from_dir.rename(&from_name, &to_dir, &to_name);
-        }
-        match rustix::fs::renameat_with(
-            &from_dir,
-            &from_name,
-            &to_dir,
-            &to_name,
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            Ok(()) => Ok(()),
-            // File systems without RENAME_NOREPLACE: check, then rename (racy, as OpenSSH's
-            // sftp-server is for non-regular files).
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-                if to_dir.symlink_metadata(&to_name).is_ok() {
-                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-                }
-                from_dir.rename(&from_name, &to_dir, &to_name)
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.act(|| self.rename_entry(from, to, replace))
     }
 
     fn readlink(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let target = self.root.read_link_contents(self.rel(path, false)?)?;
-        Ok(map_absolute(&target, &self.real_root)
-            .into_os_string()
-            .into_vec())
+        self.act(|| {
+            let target = self.root.read_link_contents(self.rel(path, false)?)?;
+            Ok(map_absolute(&target, &self.real_root)
+                .into_os_string()
+                .into_vec())
+        })
     }
 
     fn symlink(&self, target: &[u8], link: &Path) -> io::Result<()> {
-        let (dir, name) = self.parent_of(link)?;
-        dir.symlink_contents(as_path(target), name)
+        self.act(|| {
+            let (dir, name) = self.parent_of(link)?;
+            dir.symlink_contents(as_path(target), name)
+        })
     }
 
     fn hardlink(&self, old: &Path, new: &Path) -> io::Result<()> {
-        let (old_dir, old_name) = self.parent_of(old)?;
-        let (new_dir, new_name) = self.parent_of(new)?;
-        old_dir.hard_link(old_name, &new_dir, new_name)
+        self.act(|| {
+            let (old_dir, old_name) = self.parent_of(old)?;
+            let (new_dir, new_name) = self.parent_of(new)?;
+            old_dir.hard_link(old_name, &new_dir, new_name)
+        })
     }
 
     fn realpath(&self, path: &Path) -> io::Result<Vec<u8>> {
-        Ok(self.resolve(path, true)?.virtual_path())
+        self.act(|| Ok(self.resolve(path, true)?.virtual_path()))
     }
 
     fn statvfs(&self, path: &Path) -> io::Result<FsStats> {
-        let rel = self.rel(path, true)?;
-        meta::statvfs(meta::open_path(&self.root, &rel, true)?)
+        self.act(|| {
+            let rel = self.rel(path, true)?;
+            meta::statvfs(meta::open_path(&self.root, &rel, true)?)
+        })
     }
 
     fn supports(&self, extension: &str) -> bool {
