@@ -135,15 +135,19 @@ impl TestServer {
         tweak(&mut transport);
         let calls = Arc::new(Calls::default());
         let probe_calls = calls.clone();
-        let probe: SubsystemHandler = Arc::new(move |channel| {
+        let probe: SubsystemHandler = Arc::new(move |channel, _who| {
             probe_calls.subsystem.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move { drop(channel) })
         });
         let mut subsystems = HashMap::new();
         subsystems.insert("probe".to_owned(), probe);
+        // The tests log in as root (see [`login_user`]) and serve temporary folders of root's:
+        // the server's own rights, asked for by name (the privilege model has its own tests,
+        // crates/cli/tests/serve_privileges.rs).
         let mut session_config = SessionConfig {
             allow_exec: true,
             subsystems,
+            act_as: nacre::ActAs::ServerProcess,
             ..SessionConfig::default()
         };
         sessions(&mut session_config);

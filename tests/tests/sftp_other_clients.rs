@@ -80,7 +80,12 @@ fn start_with(config: Config) -> Setup {
             ..User::default()
         },
     );
-    let mut sessions = SessionConfig::default();
+    // A temporary folder of root's, served with the server's own rights (asked for by name;
+    // the privilege model has its own tests, crates/cli/tests/serve_privileges.rs).
+    let mut sessions = SessionConfig {
+        act_as: nacre::ActAs::ServerProcess,
+        ..SessionConfig::default()
+    };
     sessions.subsystems.insert(
         "sftp".into(),
         nacre::sftp_subsystem(root.clone(), nacre_sftp::ServerConfig::default()),

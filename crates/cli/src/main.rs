@@ -6,6 +6,7 @@ mod keygen;
 mod options;
 mod probe;
 mod serve;
+mod serve_accounts;
 mod serve_config;
 mod server_options;
 mod sftp;

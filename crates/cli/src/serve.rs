@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// server's own process serves SFTP (faster, with the server's permissions).
     #[arg(long)]
     sftp_as_user: bool,
+    /// When started as root: the Unix account every login acts as (its files and commands have
+    /// that account's rights only; `root` gives clients root's rights and must be named). Without
+    /// it a login that is a Unix account acts as itself, and others (and root) as the served
+    /// folder's owner, or `nobody` when root owns it.
+    #[arg(long, value_name = "ACCOUNT")]
+    run_as: Option<String>,
     /// The user name clients log in as (default: $USER, else "nacre").
     #[arg(long)]
     user: Option<String>,
@@ -156,6 +162,9 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     args.allow_exec |= file.allow_exec;
     args.read_only |= file.read_only;
     args.sftp_as_user |= file.sftp_as_user;
+    if args.run_as.is_none() {
+        args.run_as = file.run_as.clone();
+    }
     if args.root.is_none() {
         args.root = file.root.clone();
     }
@@ -191,17 +200,27 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         (file.policy()?, first, None)
     };
     let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
-    let session_for = |root: Option<PathBuf>| -> anyhow::Result<Arc<nacre::SessionConfig>> {
+    let mut notes = Vec::new();
+    let mut session_for = |root: Option<PathBuf>,
+                           run_as: Option<&str>|
+     -> anyhow::Result<Arc<nacre::SessionConfig>> {
+        let root = crate::sftp_server::root_or_cwd(root)?;
+        let act_as = crate::serve_accounts::act_as(run_as.or(args.run_as.as_deref()), &root)?;
+        if let Some(note) = crate::serve_accounts::describe(&act_as, &root) {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         let mut sessions = nacre::SessionConfig {
             allow_exec: args.allow_exec,
             allow_agent_forwarding: server_options.allow_agent_forwarding,
+            act_as,
             ..nacre::SessionConfig::default()
         };
         let sftp = crate::sftp_server::SftpServerArgs::config(
             args.read_only,
             nacre_sftp::DEFAULT_MAX_HANDLES,
         );
-        let root = crate::sftp_server::root_or_cwd(root)?;
         if args.sftp_as_user {
             sessions
                 .subsystem_commands
@@ -214,7 +233,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         Ok(Arc::new(sessions))
     };
     let mut server_config = nacre::ServerConfig {
-        session: session_for(args.root.clone())?,
+        session: session_for(args.root.clone(), None)?,
         // Forwarding is denied unless `-o AllowTcpForwarding=` allows it.
         forwarding: server_options.forwarding.clone(),
         liveness: server_options
@@ -223,10 +242,13 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             .map(|_| server_options.liveness),
         ..nacre::ServerConfig::default()
     };
-    for u in file.users.iter().filter(|u| u.root.is_some()) {
-        server_config
-            .user_sessions
-            .insert(u.name.clone(), session_for(u.root.clone())?);
+    for u in &file.users {
+        if u.root.is_some() || u.run_as.is_some() {
+            let root = u.root.clone().or_else(|| args.root.clone());
+            server_config
+                .user_sessions
+                .insert(u.name.clone(), session_for(root, u.run_as.as_deref())?);
+        }
     }
     let server = nacre::Server::new(
         config,
@@ -248,6 +270,9 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     println!("listening on {addr}");
+    for note in &notes {
+        println!("{note}");
+    }
     if let Some(pw) = &generated {
         println!("user {user}, generated password: {pw}");
     }

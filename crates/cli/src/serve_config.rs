@@ -8,6 +8,7 @@
 //! read_only = false
 //! allow_exec = false
 //! sftp_as_user = true        # SFTP in a process run as the logged-in user (when started as root)
+//! run_as = "sftpdata"        # started as root: the Unix account every login acts as
 //! host_keys = ["/etc/nacre/ssh_host_ed25519_key"]
 //!
 //! [options]
@@ -19,6 +20,7 @@
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."   # `nacre` never stores plain text
 //! authorized_keys = "/home/alice/.ssh/authorized_keys"
 //! root = "/srv/sftp/alice"
+//! run_as = "alice"           # this user's account (else the global run_as, else the login's own)
 //! ```
 
 use std::collections::BTreeMap;
@@ -44,6 +46,8 @@ pub struct ServeConfig {
     /// SFTP in a `nacre sftp-server` process run as the user.
     #[serde(default)]
     pub sftp_as_user: bool,
+    /// Started as root: the Unix account every login acts as (`--run-as`).
+    pub run_as: Option<String>,
     /// Host key files.
     #[serde(default)]
     pub host_keys: Vec<PathBuf>,
@@ -67,6 +71,9 @@ pub struct UserConfig {
     pub authorized_keys: Option<PathBuf>,
     /// This user's SFTP root (else the default root).
     pub root: Option<PathBuf>,
+    /// Started as root: the Unix account this user acts as (else the global `run_as`, else the
+    /// login's own account).
+    pub run_as: Option<String>,
 }
 
 impl ServeConfig {

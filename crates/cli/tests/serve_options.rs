@@ -232,9 +232,22 @@ async fn sftp_as_user_creates_files_as_the_user_and_honours_permissions() {
         err.to_string().to_lowercase().contains("permission"),
         "{err}"
     );
-    // Without the flag the server's own process (root here) serves SFTP.
+    // Without the flag the server's own process serves SFTP, acting as the user all the same
+    // (issue 18: crates/cli/tests/serve_privileges.rs); root's rights only with --run-as root.
     drop(sftp);
     let (_server, port) = serve_with(dir.path(), &["--root", &root], &[]);
+    let conn = login(port).await;
+    let sftp = conn.sftp().await.unwrap();
+    sftp.upload(&local, "/up-inprocess.txt").await.unwrap();
+    let meta = std::fs::metadata(share.join("up-inprocess.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (user.uid, user.gid));
+    let err = sftp.download("/secret.txt", &back).await.unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("permission"),
+        "{err}"
+    );
+    drop(sftp);
+    let (_server, port) = serve_with(dir.path(), &["--root", &root, "--run-as", "root"], &[]);
     let conn = login(port).await;
     let sftp = conn.sftp().await.unwrap();
     sftp.upload(&local, "/up-root.txt").await.unwrap();

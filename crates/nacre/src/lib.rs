@@ -4,6 +4,7 @@
 //! sockets, timers and tasks. Each connection runs in one task that reads in large chunks, decodes
 //! every complete packet, coalesces writes and sets TCP_NODELAY.
 
+mod account;
 mod agent_forward;
 mod auth_client;
 mod auth_server;
@@ -24,6 +25,7 @@ mod session;
 mod sftp;
 mod shards;
 
+pub use account::{Account, ActAs, Acting};
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
 pub use channel::{Channel, ChannelRequester, ChannelWriter, ExitStatus, IncomingRequest, Stderr};
@@ -47,5 +49,7 @@ pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy};
 pub use pty::{PtyRequest, WindowSize};
 pub use server::{serve_connection, ServerConfig};
-pub use session::{serve_session, serve_session_for_key, SessionConfig, SubsystemHandler};
+pub use session::{
+    serve_session, serve_session_for_key, SessionConfig, SessionUser, SubsystemHandler,
+};
 pub use sftp::sftp_subsystem;

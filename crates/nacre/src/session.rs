@@ -1,7 +1,8 @@
 //! Server side of session channels (RFC 4254 §6): `exec` and `shell` run real processes with the
 //! channel as stdin/stdout/stderr and report the exit status or signal; `env` by allowlist;
-//! `subsystem` through a registry (SFTP plugs in there). Processes run as the authenticated user
-//! (through `setpriv`) when the server runs as root, else as the server's own user.
+//! `subsystem` through a registry (SFTP plugs in there). When the server runs as root, processes
+//! run as the account the login acts as ([`crate::ActAs`], through `setpriv`), else as the
+//! server's own user; a login that resolves to no account gets no command, shell or subsystem.
 //!
 //! A `pty-req` before `exec`/`shell` makes the process run on a pseudo-terminal (see
 //! [`crate::pty`]): one output stream, TERM set, `window-change` resizing it. While a process
@@ -22,6 +23,7 @@ use nacre_connection::RequestKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+use crate::account::{Account, ActAs, Acting};
 use crate::agent_forward::AgentSocket;
 use crate::channel::{Channel, ChannelWriter, IncomingRequest};
 use crate::pty::{self, PtyRequest, SlaveOwner, WindowSize};
@@ -33,9 +35,18 @@ const PTY_DRAIN_IDLE: Duration = Duration::from_millis(300);
 /// after the hangup (SIGHUP) before it is killed.
 const PTY_HANGUP_GRACE: Duration = Duration::from_secs(2);
 
-/// A subsystem: takes the channel once the request was accepted.
+/// A subsystem: takes the channel once the request was accepted, and who the session is for.
 pub type SubsystemHandler =
-    Arc<dyn Fn(Channel) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+    Arc<dyn Fn(Channel, SessionUser) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Who a session serves: the login name and the account its work acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The name the client authenticated as.
+    pub login: String,
+    /// Whose rights the session's files and processes have ([`SessionConfig::act_as`]).
+    pub acting: Acting,
+}
 
 /// What sessions may do.
 #[derive(Clone)]
@@ -55,6 +66,9 @@ pub struct SessionConfig {
     /// Accept `auth-agent-req@openssh.com` (sshd's AllowAgentForwarding; default: false): the
     /// session's commands reach the client's agent through `SSH_AUTH_SOCK`.
     pub allow_agent_forwarding: bool,
+    /// Which Unix account a login's files and processes act as when the server runs as root
+    /// (default: the login's own account; none for a login without one, or root).
+    pub act_as: ActAs,
 }
 
 impl Default for SessionConfig {
@@ -66,6 +80,7 @@ impl Default for SessionConfig {
             subsystems: HashMap::new(),
             subsystem_commands: HashMap::new(),
             allow_agent_forwarding: false,
+            act_as: ActAs::default(),
         }
     }
 }
@@ -91,13 +106,24 @@ pub async fn serve_session_for_key(
     let pty_allowed = config.allow_pty && key.as_ref().is_none_or(|k| k.pty);
     let agent_allowed =
         config.allow_agent_forwarding && key.as_ref().is_none_or(|k| k.agent_forwarding);
+    let acting = match config.act_as.resolve(&user) {
+        Ok(acting) => acting,
+        Err(why) => {
+            tracing::warn!(login = %user, reason = %why, "no account to act as: session refused");
+            return refuse_all(&channel).await;
+        }
+    };
+    let who = SessionUser {
+        login: user,
+        acting,
+    };
     let mut agent: Option<AgentSocket> = None;
     let mut env: Vec<(String, String)> = Vec::new();
     let mut pty: Option<PtyRequest> = None;
     while let Some(req) = channel.next_request().await {
         if let RequestKind::AuthAgentReq = &req.request {
             let ok = agent_allowed && agent.is_none() && {
-                agent = start_agent(&channel, &user);
+                agent = start_agent(&channel, &who.acting);
                 agent.is_some()
             };
             let _ = channel.reply(&req, ok);
@@ -165,25 +191,25 @@ pub async fn serve_session_for_key(
                     env.push(("SSH_ORIGINAL_COMMAND".to_owned(), o));
                 }
                 let env = with_agent(env, agent.as_ref());
-                return run(channel, &req, &user, forced.as_deref(), env, pty).await;
+                return run(channel, &req, &who, forced.as_deref(), env, pty).await;
             }
             RequestKind::Exec { command } if config.allow_exec => {
                 let command = String::from_utf8_lossy(command).into_owned();
                 let env = with_agent(env, agent.as_ref());
-                return run(channel, &req, &user, Some(&command), env, pty).await;
+                return run(channel, &req, &who, Some(&command), env, pty).await;
             }
             RequestKind::Shell if config.allow_exec => {
                 let env = with_agent(env, agent.as_ref());
-                return run(channel, &req, &user, None, env, pty).await;
+                return run(channel, &req, &who, None, env, pty).await;
             }
             RequestKind::Subsystem { name } => {
                 if let Some(handler) = config.subsystems.get(name) {
                     let _ = channel.reply(&req, true);
-                    return handler(channel).await;
+                    return handler(channel, who).await;
                 }
                 if let Some(command) = config.subsystem_commands.get(name) {
                     let env = with_agent(env, agent.as_ref());
-                    return run(channel, &req, &user, Some(command), env, None).await;
+                    return run(channel, &req, &who, Some(command), env, None).await;
                 }
                 let _ = channel.reply(&req, false);
             }
@@ -195,15 +221,17 @@ pub async fn serve_session_for_key(
     }
 }
 
+/// Refuses every request of a session that may do nothing, until the channel closes.
+async fn refuse_all(channel: &Channel) {
+    while let Some(req) = channel.next_request().await {
+        let _ = channel.reply(&req, false);
+    }
+}
+
 /// The agent socket of a session whose client asked for agent forwarding; `None` (logged) if it
 /// cannot be made.
-fn start_agent(channel: &Channel, user: &str) -> Option<AgentSocket> {
-    let owner = if is_root() && user != "root" {
-        let (uid, gid, _, _) = passwd_entry(user)?;
-        Some((uid.parse().ok()?, gid.parse().ok()?))
-    } else {
-        None
-    };
+fn start_agent(channel: &Channel, acting: &Acting) -> Option<AgentSocket> {
+    let owner = acting.account().map(|a| (a.uid, a.gid));
     AgentSocket::listen(channel.opener(), owner)
         .map_err(|e| tracing::warn!(error = %e, "cannot make the agent socket"))
         .ok()
@@ -223,38 +251,6 @@ fn with_agent(
     env
 }
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-/// The passwd entry of `user`: (uid, gid, home, shell).
-fn passwd_entry(user: &str) -> Option<(String, String, String, String)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        match f.as_slice() {
-            [name, _, uid, gid, _, home, shell, ..] if *name == user => Some((
-                (*uid).to_owned(),
-                (*gid).to_owned(),
-                (*home).to_owned(),
-                (*shell).to_owned(),
-            )),
-            _ => None,
-        }
-    })
-}
-
-/// Whether `user` belongs to a group other than `primary_gid` in /etc/group (supplementary groups
-/// that only `initgroups`, through `setpriv --init-groups`, can give it).
-fn has_supplementary_groups(user: &str, primary_gid: &str) -> bool {
-    match std::fs::read_to_string("/etc/group") {
-        Ok(groups) => supplementary_in(&groups, user, primary_gid),
-        Err(_) => true, // unknown: let setpriv find out
-    }
-}
-
 /// The absolute path of util-linux's `setpriv`, if the system has it (looked up once).
 fn setpriv() -> Option<&'static str> {
     static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
@@ -262,15 +258,6 @@ fn setpriv() -> Option<&'static str> {
         ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv"]
             .into_iter()
             .find(|p| std::path::Path::new(p).is_file())
-    })
-}
-
-/// [`has_supplementary_groups`] over the text of /etc/group.
-fn supplementary_in(groups: &str, user: &str, primary_gid: &str) -> bool {
-    groups.lines().any(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        matches!(f.as_slice(), [_, _, gid, members, ..]
-            if *gid != primary_gid && members.split(',').any(|m| m == user))
     })
 }
 
@@ -285,31 +272,41 @@ fn supplementary_in(groups: &str, user: &str, primary_gid: &str) -> bool {
 /// them makes the standard library fork, which copies the page tables of the whole server and
 /// leaves every page of it copy-on-write until the child execs. Once transfers have grown the
 /// server, a fork per login cost a quarter of the logins per second (docs/PERFORMANCE.md).
-fn command_for(user: &str, command: Option<&str>) -> Command {
-    let entry = passwd_entry(user);
-    let shell = entry.as_ref().map_or("/bin/sh".to_owned(), |e| e.3.clone());
+fn command_for(who: &SessionUser, command: Option<&str>) -> Command {
+    // The account whose shell and home the process gets: the one it acts as, else the login's
+    // own (a server not running as root runs everything as itself).
+    let entry = match &who.acting {
+        Acting::Account(a) => Some(a.clone()),
+        Acting::ServerProcess => Account::lookup(&who.login),
+    };
+    let shell = entry
+        .as_ref()
+        .map_or("/bin/sh".to_owned(), |e| e.shell.clone());
     let mut argv: Vec<String> = match command {
         Some(c) => vec![shell.clone(), "-c".into(), c.into()],
         None => vec![shell.clone(), "-l".into()],
     };
     let mut ids = None;
-    if is_root() && user != "root" {
-        if let Some((uid, gid, _, _)) = &entry {
-            match (setpriv(), uid.parse::<u32>(), gid.parse::<u32>()) {
-                (None, Ok(u), Ok(g)) if !has_supplementary_groups(user, gid) => {
-                    ids = Some((u, g));
-                }
-                (found, _, _) => {
-                    let mut prefix = vec![
-                        found.unwrap_or("setpriv").to_owned(),
-                        format!("--reuid={uid}"),
-                        format!("--regid={gid}"),
-                        "--init-groups".into(),
-                        "--".into(),
-                    ];
-                    prefix.append(&mut argv);
-                    argv = prefix;
-                }
+    if let Some(a) = who.acting.account().filter(|a| !a.is_root()) {
+        match setpriv() {
+            None if a.groups.iter().all(|g| *g == a.gid) => ids = Some((a.uid, a.gid)),
+            found => {
+                let mut prefix = vec![
+                    found.unwrap_or("setpriv").to_owned(),
+                    format!("--reuid={}", a.uid),
+                    format!("--regid={}", a.gid),
+                    format!(
+                        "--groups={}",
+                        a.groups
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    "--".into(),
+                ];
+                prefix.append(&mut argv);
+                argv = prefix;
             }
         }
     }
@@ -318,29 +315,27 @@ fn command_for(user: &str, command: Option<&str>) -> Command {
     if let Some((uid, gid)) = ids {
         cmd.uid(uid).gid(gid);
     }
+    let name = entry
+        .as_ref()
+        .map_or(who.login.as_str(), |e| e.name.as_str());
     cmd.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("USER", user)
-        .env("LOGNAME", user)
+        .env("USER", name)
+        .env("LOGNAME", name)
         .env("SHELL", &shell);
-    if let Some((_, _, home, _)) = &entry {
-        cmd.current_dir(home).env("HOME", home);
+    if let Some(e) = &entry {
+        cmd.current_dir(&e.home).env("HOME", &e.home);
     }
     cmd
 }
 
-/// Who gets the pty slave: when the server runs as root, the user (group `tty`), as sshd does;
+/// Who gets the pty slave: the account the session acts as (group `tty`), as sshd does;
 /// otherwise it stays the server's.
-fn slave_owner(user: &str) -> Option<SlaveOwner> {
-    if !is_root() {
-        return None;
-    }
-    let (uid, gid, _, _) = passwd_entry(user)?;
-    let uid = uid.parse().ok()?;
-    let gid = gid.parse().ok()?;
+fn slave_owner(acting: &Acting) -> Option<SlaveOwner> {
+    let a = acting.account()?;
     Some(SlaveOwner {
-        uid,
-        gid: pty::tty_group(gid),
+        uid: a.uid,
+        gid: pty::tty_group(a.gid),
     })
 }
 
@@ -396,17 +391,17 @@ async fn serve_requests(control: &Channel, pid: Option<u32>, pty_master: Option<
 async fn run(
     mut channel: Channel,
     req: &IncomingRequest,
-    user: &str,
+    who: &SessionUser,
     command: Option<&str>,
     env: Vec<(String, String)>,
     pty: Option<PtyRequest>,
 ) {
-    let mut cmd = command_for(user, command);
+    let mut cmd = command_for(who, command);
     cmd.envs(env).kill_on_drop(true);
     let status = match pty {
         Some(p) => {
             cmd.env("TERM", &p.term);
-            run_on_pty(&mut channel, req, cmd, &p, slave_owner(user)).await
+            run_on_pty(&mut channel, req, cmd, &p, slave_owner(&who.acting)).await
         }
         None => run_on_pipes(&mut channel, req, cmd).await,
     };
@@ -620,30 +615,49 @@ async fn run_on_pty(
 
 #[cfg(test)]
 mod tests {
-    use super::{command_for, is_root, setpriv, supplementary_in};
+    use super::{command_for, setpriv, SessionUser};
+    use crate::account::{Account, Acting};
 
-    /// As root, a command for another user goes through setpriv by its absolute path (so the
-    /// standard library can start it with posix_spawn) and sets no uid or gid itself.
+    /// A command for an account other than root goes through setpriv by its absolute path (so
+    /// the standard library can start it with posix_spawn) with the account's ids and groups,
+    /// and sets no uid or gid itself.
     #[test]
-    fn root_runs_other_users_commands_through_setpriv() {
-        let (Some(path), true) = (setpriv(), is_root()) else {
-            return; // not root or no setpriv here: the direct path applies
+    fn other_accounts_commands_run_through_setpriv() {
+        let Some(path) = setpriv() else {
+            return; // no setpriv here: the direct path applies
         };
-        let cmd = command_for("nobody", Some("true"));
+        let who = SessionUser {
+            login: "someone".into(),
+            acting: Acting::Account(Account {
+                name: "nobody".into(),
+                uid: 65534,
+                gid: 65534,
+                groups: vec![65534, 100],
+                home: "/nonexistent".into(),
+                shell: "/bin/sh".into(),
+            }),
+        };
+        let cmd = command_for(&who, Some("true"));
         assert_eq!(cmd.as_std().get_program(), path);
         let args: Vec<_> = cmd.as_std().get_args().collect();
-        assert!(args.iter().any(|a| *a == "--init-groups"), "{args:?}");
+        for want in ["--reuid=65534", "--regid=65534", "--groups=65534,100"] {
+            assert!(args.iter().any(|a| *a == want), "{want} in {args:?}");
+        }
         assert_eq!(args.last().map(|a| a.to_str()), Some(Some("true")));
+        let env: Vec<_> = cmd.as_std().get_envs().collect();
+        assert!(env
+            .iter()
+            .any(|(k, v)| *k == "USER" && *v == Some("nobody".as_ref())));
     }
 
+    /// With the server's own rights nothing is switched.
     #[test]
-    fn supplementary_groups_from_etc_group() {
-        let groups = "root:x:0:\npeer:x:1001:\ndocker:x:998:alice,peer\nwheel:x:10:alice\n";
-        assert!(supplementary_in(groups, "peer", "1001"));
-        assert!(!supplementary_in(groups, "bob", "1002"));
-        // Membership of one's own primary group is not supplementary.
-        assert!(!supplementary_in("peer:x:1001:peer\n", "peer", "1001"));
-        // A name that merely contains the user's does not count.
-        assert!(!supplementary_in("g:x:5:peers,xpeer\n", "peer", "1001"));
+    fn the_server_process_runs_commands_itself() {
+        let who = SessionUser {
+            login: "no-such-account".into(),
+            acting: Acting::ServerProcess,
+        };
+        let cmd = command_for(&who, Some("true"));
+        assert_eq!(cmd.as_std().get_program(), "/bin/sh");
     }
 }

@@ -8,7 +8,7 @@ use nacre_sftp::{LocalFs, ServerConfig as SftpServerConfig, SftpClient};
 
 use crate::error::Error;
 use crate::handle::Connection;
-use crate::session::SubsystemHandler;
+use crate::session::{SessionUser, SubsystemHandler};
 
 impl Connection {
     /// Opens a session channel, starts its `sftp` subsystem and returns the SFTP client over
@@ -31,16 +31,23 @@ impl Connection {
 
 /// An `sftp` subsystem serving the folder `root` (confined beneath it, `/` for clients) with
 /// `config`: plug it into [`crate::SessionConfig::subsystems`] under `"sftp"`. Each session
-/// opens the folder anew; a folder that cannot be opened ends the session.
+/// opens the folder anew, as the account the session acts as ([`crate::ActAs`]): every file
+/// operation then has that account's rights only ([`LocalFs::acting_as`]). A folder that cannot
+/// be opened ends the session.
 pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandler {
     let root = Arc::new(root);
-    Arc::new(move |channel| {
+    Arc::new(move |channel, who: SessionUser| {
         let (root, config) = (root.clone(), config.clone());
         Box::pin(async move {
-            let fs = match LocalFs::new(root.as_path()) {
+            let opened = match who.acting.credentials() {
+                Some(account) => LocalFs::acting_as(root.as_path(), account),
+                None => LocalFs::new(root.as_path()),
+            };
+            let fs = match opened {
                 Ok(fs) => fs,
                 Err(e) => {
-                    tracing::warn!(root = %root.display(), error = %e, "cannot open the SFTP root");
+                    tracing::warn!(root = %root.display(), login = %who.login, error = %e,
+                        "cannot open the SFTP root");
                     return;
                 }
             };

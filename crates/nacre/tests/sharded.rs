@@ -35,7 +35,11 @@ async fn connections_are_spread_over_the_shards_and_served() {
             authorized_keys: AuthorizedKeys::parse(&user_key.public_key().to_openssh_line("k")).0,
         },
     );
-    let mut session = SessionConfig::default();
+    // A temporary folder of root's: the server's own rights, asked for by name.
+    let mut session = SessionConfig {
+        act_as: nacre::ActAs::ServerProcess,
+        ..SessionConfig::default()
+    };
     session.subsystems.insert(
         "sftp".into(),
         nacre::sftp_subsystem(

@@ -188,6 +188,10 @@ fn start_nacre(policy: &Arc<UsersPolicy>, kind: ServerKind) -> NacreTarget {
         .tempdir()
         .unwrap();
     let root = root_dir.path().to_path_buf();
+    // The test user's folder: its sessions act as that account (nacre::ActAs's default).
+    let user = ensure_test_user();
+    std::os::unix::fs::chown(&root, Some(user.uid), Some(user.gid)).unwrap();
+    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut config = Config::server(nacre_testkit::all_host_keys());
     let mut auth = AuthServerConfig {
         failure_delay: Duration::from_millis(10),
