@@ -152,6 +152,12 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Runs the server until interrupted.
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    // Every connection is served in this one process: take the whole descriptor limit, then
+    // divide it (nacre::HandleLimits, fitted when the limits below are made).
+    match nacre::raise_descriptor_limit() {
+        Ok(n) => tracing::debug!(descriptors = n, "descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the descriptor limit"),
+    }
     let file = match &args.config {
         Some(path) => crate::serve_config::ServeConfig::load(path)?,
         None => crate::serve_config::ServeConfig::default(),

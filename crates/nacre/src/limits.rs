@@ -29,6 +29,12 @@ pub use nacre_connection::{DEFAULT_MAX_CHANNELS, DEFAULT_MAX_PACKET, DEFAULT_WIN
 pub use crate::channel::MAX_QUEUED as CHANNEL_WRITE_QUEUE;
 pub use crate::driver::{CLOSE_LINGER, FINAL_FLUSH_TIMEOUT, MAX_PENDING_WRITE};
 
+/// Server: SFTP handles per connection and per user at most, and the descriptors always kept
+/// out of the handle budgets ([`crate::HandleLimits`], [`crate::ServerLimits::handles`]).
+pub use crate::budgets::{
+    MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_USER, MIN_RESERVED_DESCRIPTORS,
+};
+
 /// Server ([`crate::ServerLimits`]): MaxStartups, LoginGraceTime, MaxSessions.
 pub use crate::listener::{DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS};
 

@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use crate::auth_server::{AuthContext, AuthPolicy};
+use crate::budgets::{Budgets, HandleLimits};
 use crate::handle::Connection;
 use crate::server::{serve_connection_limited, ServerConfig};
 use crate::shards::Shards;
@@ -140,6 +141,9 @@ pub struct ServerLimits {
     /// Session channels open at once per connection; more are refused with
     /// RESOURCE_SHORTAGE.
     pub max_sessions: usize,
+    /// Open SFTP handles per connection, per user and in all (default: fitted to the
+    /// descriptor limit when the limits are made; [`crate::HandleLimits`]).
+    pub handles: HandleLimits,
 }
 
 impl Default for ServerLimits {
@@ -148,6 +152,7 @@ impl Default for ServerLimits {
             max_startups: DEFAULT_MAX_STARTUPS,
             login_grace_time: Some(DEFAULT_LOGIN_GRACE_TIME),
             max_sessions: DEFAULT_MAX_SESSIONS,
+            handles: HandleLimits::default(),
         }
     }
 }
@@ -241,6 +246,7 @@ struct Inner {
     policy: Arc<dyn AuthPolicy>,
     config: Arc<ServerConfig>,
     limits: ServerLimits,
+    budgets: Budgets,
     counters: Counters,
     events: std::sync::OnceLock<ServerEventSink>,
 }
@@ -298,6 +304,7 @@ impl Server {
                 auth,
                 policy,
                 config: Arc::new(config),
+                budgets: Budgets::new(limits.handles),
                 limits,
                 counters: Counters::default(),
                 events: std::sync::OnceLock::new(),
@@ -517,12 +524,13 @@ impl Server {
             .key
             .as_ref()
             .and_then(|k| inner.policy.authorized_key_options(&ctx, k));
+        let budgets = inner.budgets.for_connection(&who.user);
         let reason = serve_connection_limited(
             conn,
             who.user,
             inner.config.clone(),
             options,
-            inner.limits.max_sessions,
+            (inner.limits.max_sessions, budgets),
         )
         .await;
         tracing::info!(?peer, %reason, "connection closed");

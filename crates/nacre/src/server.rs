@@ -13,7 +13,8 @@ use nacre_wire::ChannelOpenFailureReason;
 use crate::forward::server::serve_direct;
 use crate::forward::ForwardingPolicy;
 use crate::handle::Connection;
-use crate::session::{serve_session_for_key, SessionConfig};
+use crate::session::{serve_session_with, SessionConfig};
+use nacre_sftp::HandleBudget;
 
 /// What an authenticated client may do.
 #[derive(Clone, Default)]
@@ -62,17 +63,25 @@ pub async fn serve_connection(
     config: Arc<ServerConfig>,
     key: Option<KeyOptions>,
 ) -> TransportError {
-    serve_connection_limited(conn, user, config, key, crate::DEFAULT_MAX_SESSIONS).await
+    serve_connection_limited(
+        conn,
+        user,
+        config,
+        key,
+        (crate::DEFAULT_MAX_SESSIONS, Vec::new()),
+    )
+    .await
 }
 
-/// [`serve_connection`] with at most `max_sessions` session channels open at once; more are
-/// refused with RESOURCE_SHORTAGE.
+/// [`serve_connection`] with at most `max_sessions` session channels open at once (more are
+/// refused with RESOURCE_SHORTAGE), the SFTP handles of its sessions counted against
+/// `budgets` (the connection's, its user's, the server's).
 pub(crate) async fn serve_connection_limited(
     mut conn: Connection,
     user: String,
     config: Arc<ServerConfig>,
     key: Option<KeyOptions>,
-    max_sessions: usize,
+    (max_sessions, budgets): (usize, Vec<Arc<HandleBudget>>),
 ) -> TransportError {
     conn.enable_forwarding(config.forwarding.clone(), key.clone(), &user);
     if let Some(liveness) = config.liveness {
@@ -91,11 +100,12 @@ pub(crate) async fn serve_connection_limited(
             }
             Some(ChannelKind::Session) => {
                 if let Some(ch) = incoming.accept() {
-                    let session = serve_session_for_key(
+                    let session = serve_session_with(
                         ch,
                         user.clone(),
                         session_config.clone(),
                         key.clone(),
+                        budgets.clone(),
                     );
                     sessions.fetch_add(1, Ordering::SeqCst);
                     let sessions = sessions.clone();

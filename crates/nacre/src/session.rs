@@ -40,12 +40,15 @@ pub type SubsystemHandler =
     Arc<dyn Fn(Channel, SessionUser) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Who a session serves: the login name and the account its work acts as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SessionUser {
     /// The name the client authenticated as.
     pub login: String,
     /// Whose rights the session's files and processes have ([`SessionConfig::act_as`]).
     pub acting: Acting,
+    /// Budgets the session's SFTP handles count against besides its own cap (its connection's,
+    /// its user's, the server's: [`crate::HandleLimits`]); empty outside a [`crate::Server`].
+    pub handle_budgets: Vec<Arc<nacre_sftp::HandleBudget>>,
 }
 
 /// What sessions may do.
@@ -102,6 +105,17 @@ pub async fn serve_session_for_key(
     config: Arc<SessionConfig>,
     key: Option<Arc<nacre_keys::KeyOptions>>,
 ) {
+    serve_session_with(channel, user, config, key, Vec::new()).await;
+}
+
+/// [`serve_session_for_key`] with the budgets its SFTP handles count against.
+pub(crate) async fn serve_session_with(
+    channel: Channel,
+    user: String,
+    config: Arc<SessionConfig>,
+    key: Option<Arc<nacre_keys::KeyOptions>>,
+    handle_budgets: Vec<Arc<nacre_sftp::HandleBudget>>,
+) {
     let forced = key.as_ref().and_then(|k| k.command.clone());
     let pty_allowed = config.allow_pty && key.as_ref().is_none_or(|k| k.pty);
     let agent_allowed =
@@ -116,6 +130,7 @@ pub async fn serve_session_for_key(
     let who = SessionUser {
         login: user,
         acting,
+        handle_budgets,
     };
     let mut agent: Option<AgentSocket> = None;
     let mut env: Vec<(String, String)> = Vec::new();
@@ -636,6 +651,7 @@ mod tests {
                 home: "/nonexistent".into(),
                 shell: "/bin/sh".into(),
             }),
+            handle_budgets: Vec::new(),
         };
         let cmd = command_for(&who, Some("true"));
         assert_eq!(cmd.as_std().get_program(), path);
@@ -656,6 +672,7 @@ mod tests {
         let who = SessionUser {
             login: "no-such-account".into(),
             acting: Acting::ServerProcess,
+            handle_budgets: Vec::new(),
         };
         let cmd = command_for(&who, Some("true"));
         assert_eq!(cmd.as_std().get_program(), "/bin/sh");

@@ -37,8 +37,11 @@ impl Connection {
 pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandler {
     let root = Arc::new(root);
     Arc::new(move |channel, who: SessionUser| {
-        let (root, config) = (root.clone(), config.clone());
+        let (root, mut config) = (root.clone(), config.clone());
         Box::pin(async move {
+            config
+                .handle_budgets
+                .extend(who.handle_budgets.iter().cloned());
             let opened = match who.acting.credentials() {
                 Some(account) => LocalFs::acting_as(root.as_path(), account),
                 None => LocalFs::new(root.as_path()),

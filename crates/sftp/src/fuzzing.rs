@@ -51,6 +51,7 @@ pub fn sftp_server(data: &[u8]) {
     let config = ServerConfig {
         read_only: flags & 1 == 1,
         max_handles: FUZZ_MAX_HANDLES,
+        handle_budgets: Vec::new(),
         max_in_flight: 1,
         accounts: accounts(),
     };

@@ -39,8 +39,9 @@ pub use client::{
 pub use local::{is_root, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::{
-    serve, serve_chunked, serve_framed, serve_with, Filesystem, ServerConfig, Session,
-    DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
+    serve, serve_chunked, serve_framed, serve_with, Filesystem, HandleBudget, ServerConfig,
+    Session, DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN,
+    MAX_WRITE_LEN,
 };
 pub use status::status_for_io;
 pub use stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};

@@ -395,3 +395,47 @@ async fn pipelined_writes_are_answered_in_order() {
     assert_eq!(ids, (10..=410).collect::<Vec<u32>>());
     drop(writer.await.unwrap());
 }
+
+/// Handle budgets shared by sessions: the second session gets FAILURE ("too many open handles")
+/// once the budget both count against is spent, opens again after the first closes one, and a
+/// session's end gives back every handle it held.
+#[tokio::test]
+async fn shared_handle_budget_spans_sessions() {
+    let budget = nacre_sftp::HandleBudget::new(5);
+    let config = || ServerConfig {
+        handle_budgets: vec![budget.clone()],
+        ..ServerConfig::default()
+    };
+    let a = pair_with(config(), ClientConfig::default()).await;
+    let b = pair_with(config(), ClientConfig::default()).await;
+    assert_eq!(a.client.limits().unwrap().max_open_handles, 5);
+    std::fs::write(a.root().join("f"), b"x").unwrap();
+    std::fs::write(b.root().join("f"), b"x").unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(a.client.open_read("/f").await.unwrap());
+    }
+    let mut held_b = Vec::new();
+    for _ in 0..2 {
+        held_b.push(b.client.open_read("/f").await.unwrap());
+    }
+    assert_eq!(budget.in_use(), 5);
+    let err = b.client.open_read("/f").await.unwrap_err();
+    assert!(err.to_string().contains("too many open handles"), "{err}");
+    let err = a.client.opendir("/").await.unwrap_err();
+    assert!(err.to_string().contains("too many open handles"), "{err}");
+    // A CLOSE gives one back.
+    held.pop().unwrap().close().await.unwrap();
+    assert_eq!(budget.in_use(), 4);
+    held_b.push(b.client.open_read("/f").await.unwrap());
+    // The end of a session gives back all it held.
+    drop(held);
+    drop(a);
+    for _ in 0..100 {
+        if budget.in_use() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(budget.in_use(), 3);
+}

@@ -9,7 +9,7 @@ use nacre_sftp_codec::{
 };
 use nacre_wire::Encode;
 
-use super::handles::{lock, Entry, Handles, OpenFile};
+use super::handles::{lock, Claim, Entry, Handles, OpenFile};
 use super::{Filesystem, ServerConfig, MAX_READ_LEN};
 use crate::attrs::{Attributes, DirEntry};
 use crate::longname::{long_name, Accounts};
@@ -92,7 +92,10 @@ impl<F: Filesystem> Session<F> {
     pub fn new(fs: Arc<F>, config: ServerConfig) -> Self {
         let accounts = config.accounts.clone();
         Session {
-            handles: Mutex::new(Handles::new(config.max_handles)),
+            handles: Mutex::new(Handles::new(
+                config.max_handles,
+                config.handle_budgets.clone(),
+            )),
             fs,
             config,
             accounts,
@@ -118,9 +121,17 @@ impl<F: Filesystem> Session<F> {
         }
     }
 
-    fn new_handle(&self, id: u32, entry: Entry<F>) -> Reply {
+    /// Room for a new handle ([`Handles::claim`]), or FAILURE saying there is none.
+    fn claim(&self) -> Result<Claim, Failure> {
+        lock(&self.handles).claim().ok_or(Failure {
+            code: StatusCode::FAILURE,
+            message: "too many open handles",
+        })
+    }
+
+    fn new_handle(&self, id: u32, entry: Entry<F>, claim: Claim) -> Reply {
         let handle = lock(&self.handles)
-            .insert(entry)
+            .insert(entry, claim)
             .ok_or(StatusCode::FAILURE)?;
         Ok(frame(&Handle {
             id,
@@ -185,8 +196,9 @@ impl<F: Filesystem> Session<F> {
                 self.ok(id, fs.setstat(&vpath(m.path), &m.attrs.into()))
             }
             Request::Opendir(m) => {
+                let claim = self.claim()?;
                 let dir = fs.opendir(&vpath(m.path)).map_err(io_status)?;
-                self.new_handle(id, Entry::Dir(Arc::new(Mutex::new(dir))))
+                self.new_handle(id, Entry::Dir(Arc::new(Mutex::new(dir))), claim)
             }
             Request::Readdir(m) => self.readdir(id, m.handle),
             Request::Remove(m) => {
@@ -227,6 +239,7 @@ impl<F: Filesystem> Session<F> {
         if !(flags & writes).is_empty() {
             self.writable()?;
         }
+        let claim = self.claim()?;
         let file = self
             .fs
             .open(&vpath(path), flags, attrs)
@@ -237,7 +250,7 @@ impl<F: Filesystem> Session<F> {
             readable: flags.contains(OpenFlags::READ) || !writable,
             writable,
         };
-        self.new_handle(id, Entry::File(Arc::new(entry)))
+        self.new_handle(id, Entry::File(Arc::new(entry)), claim)
     }
 
     /// READ, clamped to [`MAX_READ_LEN`]; the data are read straight into the reply frame.

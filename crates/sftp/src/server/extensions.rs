@@ -116,7 +116,14 @@ impl<F: Filesystem> Session<F> {
                 max_packet_length: MAX_PACKET_LEN as u64,
                 max_read_length: MAX_READ_LEN as u64,
                 max_write_length: MAX_WRITE_LEN as u64,
-                max_open_handles: self.config.max_handles as u64,
+                // The tightest ceiling: this session's, or a shared budget's.
+                max_open_handles: self
+                    .config
+                    .handle_budgets
+                    .iter()
+                    .map(|b| b.limit())
+                    .fold(self.config.max_handles, usize::min)
+                    as u64,
             })),
             Request::ExpandPath(m) => {
                 let path = expand_home(m.path)?;

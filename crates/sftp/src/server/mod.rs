@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, RwLock, Semaphore};
 
 pub use dispatch::Session;
 pub use filesystem::Filesystem;
+pub use handles::HandleBudget;
 
 use crate::longname::Accounts;
 use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
@@ -48,8 +49,12 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 pub struct ServerConfig {
     /// Refuse every request that would change anything (PERMISSION_DENIED).
     pub read_only: bool,
-    /// Open handles at most; OPEN and OPENDIR beyond get FAILURE.
+    /// Open handles at most in this session; OPEN and OPENDIR beyond get FAILURE.
     pub max_handles: usize,
+    /// Budgets this session's handles also count against, shared with other sessions (the
+    /// connection's, the user's, the server's: [`HandleBudget`]); OPEN and OPENDIR get FAILURE
+    /// ("too many open handles") when any is spent. Empty by default.
+    pub handle_budgets: Vec<Arc<HandleBudget>>,
     /// Requests served at once.
     pub max_in_flight: usize,
     /// User and group names for long names and `users-groups-by-id@openssh.com`.
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
         ServerConfig {
             read_only: false,
             max_handles: DEFAULT_MAX_HANDLES,
+            handle_budgets: Vec::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             accounts: Arc::new(Accounts::load()),
         }
