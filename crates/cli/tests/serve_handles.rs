@@ -36,34 +36,31 @@ async fn login(port: u16) -> nacre::Connection {
     conn
 }
 
-/// Opens files on up to 10 SFTP sessions of `conn` until the server refuses, at most `want`;
-/// returns the open files (kept open) and the refusal's text.
+/// Opens files until the server refuses (at most `want`), 100 per SFTP session of `conn` over up
+/// to 10 sessions; returns the open files (kept open), the sessions and the refusal's text.
 async fn hoard(
     conn: &nacre::Connection,
     want: usize,
 ) -> (Vec<nacre_sftp::File>, Vec<nacre_sftp::SftpClient>, String) {
     let mut files = Vec::new();
     let mut sessions = Vec::new();
-    let mut refusal = String::new();
-    'sessions: for _ in 0..10 {
+    for _ in 0..10 {
         let sftp = conn.sftp().await.unwrap();
-        loop {
+        for _ in 0..100 {
             if files.len() >= want {
-                sessions.push(sftp);
-                break 'sessions;
+                return (files, sessions, String::new());
             }
             match sftp.open_read("/f").await {
                 Ok(f) => files.push(f),
                 Err(e) => {
-                    refusal = e.to_string();
                     sessions.push(sftp);
-                    break 'sessions;
+                    return (files, sessions, e.to_string());
                 }
             }
-            // The session's own cap (512) is not what stops it here.
         }
+        sessions.push(sftp);
     }
-    (files, sessions, refusal)
+    (files, sessions, String::new())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -299,3 +299,55 @@ fn root_rights_only_when_named() {
         0
     );
 }
+
+/// `--allow-exec`: a login with no Unix account runs commands as the account it acts as, never
+/// as the server's root: in a root-owned folder that is `nobody`, whose shell (nologin) refuses,
+/// as sshd's would; in a folder the test user owns, the test user. A Unix login runs as itself
+/// with its own groups.
+#[test]
+fn commands_run_as_the_account_the_login_acts_as() {
+    let user = ensure_test_user();
+    let run = |port: u16, login: &str, command: &str| {
+        let out = nacre_tests::OpenSshClient::new(port)
+            .user(login)
+            .password(PASSWORD)
+            .command(command)
+            .run(Duration::from_secs(60));
+        println!("{login}: {}{}", out.stdout, out.stderr);
+        out
+    };
+    let s = prepare(None);
+    let (_server, port) = start(&s, "ghost-login", &["--allow-exec"]);
+    let out = run(port, "ghost-login", "id -u");
+    assert!(!out.status.success());
+    assert!(
+        !out.stdout.lines().any(|l| l.trim().parse::<u32>().is_ok()),
+        "a command ran: {}",
+        out.stdout
+    );
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("not available"),
+        "{}",
+        out.stderr
+    );
+    drop(_server);
+
+    let s = prepare(Some(&user));
+    for login in ["ghost-login", user.name.as_str()] {
+        let (_server, port) = start(&s, login, &["--allow-exec"]);
+        let out = run(port, login, "id -u; id -G");
+        assert!(out.status.success(), "{login}: {}", out.stderr);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines[0], user.uid.to_string(), "{login}");
+        // The account's own groups (initgroups), not root's.
+        let want = std::process::Command::new("id")
+            .args(["-G", &user.name])
+            .output()
+            .unwrap();
+        assert_eq!(
+            lines[1],
+            String::from_utf8_lossy(&want.stdout).trim(),
+            "{login}"
+        );
+    }
+}

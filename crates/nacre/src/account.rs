@@ -192,6 +192,7 @@ impl ActAs {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{supplementary_groups, Account};
 

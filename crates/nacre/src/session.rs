@@ -339,7 +339,13 @@ fn command_for(who: &SessionUser, command: Option<&str>) -> Command {
         .env("LOGNAME", name)
         .env("SHELL", &shell);
     if let Some(e) = &entry {
-        cmd.current_dir(&e.home).env("HOME", &e.home);
+        // As sshd: a home that does not exist (nobody's /nonexistent) leaves the command in `/`.
+        let dir = if e.home.is_dir() {
+            e.home.as_path()
+        } else {
+            std::path::Path::new("/")
+        };
+        cmd.current_dir(dir).env("HOME", &e.home);
     }
     cmd
 }

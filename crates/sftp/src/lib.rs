@@ -36,7 +36,7 @@ pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
 pub use client::{
     ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient, DEFAULT_MAX_REQUEST_LEN,
 };
-pub use local::{is_root, Credentials, LocalDir, LocalFile, LocalFs};
+pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::{
     serve, serve_chunked, serve_framed, serve_with, Filesystem, HandleBudget, ServerConfig,

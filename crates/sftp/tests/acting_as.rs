@@ -112,3 +112,59 @@ fn a_folder_the_account_cannot_enter_is_refused_at_open() {
     // Root itself still opens it.
     assert!(LocalFs::new(tmp.path()).is_ok());
 }
+
+/// The account's own threads: a job runs with the account's ids and cannot become root again;
+/// two sessions of one account share the threads; `LocalFs::acting_as` runs the server's jobs
+/// there, and the kernel still refuses what the account may not do.
+#[test]
+fn account_threads_are_the_accounts_for_good() {
+    assert!(nacre_sftp::is_root(), "must run as root");
+    let threads = nacre_sftp::AccountThreads::for_account(&nobody());
+    assert!(std::sync::Arc::ptr_eq(
+        &threads,
+        &nacre_sftp::AccountThreads::for_account(&nobody())
+    ));
+    let (tx, rx) = std::sync::mpsc::channel();
+    threads.spawn(Box::new(move || {
+        let ids = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        let back = rustix::thread::set_thread_res_uid(
+            rustix::process::Uid::ROOT,
+            rustix::process::Uid::ROOT,
+            rustix::process::Uid::ROOT,
+        );
+        let _ = tx.send((ids, back.is_err()));
+    }));
+    let (ids, refused) = rx.recv().unwrap();
+    assert_eq!(ids, (NOBODY, NOBODY, NOBODY));
+    assert!(refused, "an account's thread became root again");
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(tmp.path().join("secret"), "root only").unwrap();
+    std::fs::set_permissions(
+        tmp.path().join("secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let fs = std::sync::Arc::new(LocalFs::acting_as(tmp.path(), nobody()).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let fs2 = fs.clone();
+    fs.spawn_blocking(Box::new(move || {
+        let opened = fs2.open(Path::new("/secret"), OpenFlags::READ, &Attributes::EMPTY);
+        let created = create(&fs2, "/new", 0o644);
+        let _ = tx.send((opened.map(drop), created));
+    }));
+    let (opened, created) = rx.recv().unwrap();
+    assert_eq!(
+        opened.unwrap_err().kind(),
+        std::io::ErrorKind::PermissionDenied
+    );
+    assert_eq!(
+        created.unwrap_err().kind(),
+        std::io::ErrorKind::PermissionDenied
+    );
+}

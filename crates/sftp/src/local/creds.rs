@@ -39,6 +39,14 @@ pub struct Credentials {
 thread_local! {
     /// The uid this thread acts as inside [`Credentials::run`], to refuse nesting.
     static ACTING: Cell<Option<u32>> = const { Cell::new(None) };
+    /// The uid this thread became for good (an account's file thread, [`super::threads`]).
+    static PERMANENT: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// Records that this thread switched to `uid` for good: [`Credentials::run`] for that uid then
+/// runs its operation directly, and refuses any other.
+pub(super) fn mark_permanent(uid: u32) {
+    PERMANENT.with(|p| p.set(Some(uid)));
 }
 
 impl Credentials {
@@ -48,6 +56,11 @@ impl Credentials {
     /// `PermissionDenied` (a switch from one user to another would need root's rights, which
     /// the thread does not have while it acts as the first).
     pub fn run<T>(&self, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        match PERMANENT.with(Cell::get) {
+            Some(uid) if uid == self.uid => return op(),
+            Some(_) => return Err(io::Error::from(io::ErrorKind::PermissionDenied)),
+            None => {}
+        }
         match ACTING.with(Cell::get) {
             Some(uid) if uid == self.uid => return op(),
             Some(_) => return Err(io::Error::from(io::ErrorKind::PermissionDenied)),

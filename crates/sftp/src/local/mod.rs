@@ -12,12 +12,14 @@ mod creds;
 pub(crate) mod fileio;
 mod meta;
 mod resolve;
+mod threads;
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt, ReadDir};
@@ -29,6 +31,7 @@ use crate::server::Filesystem;
 pub use creds::{is_root, Credentials};
 use resolve::{as_path, resolve};
 pub use resolve::{map_absolute, Resolved};
+pub use threads::AccountThreads;
 
 /// A local folder served over SFTP.
 ///
@@ -42,6 +45,8 @@ pub struct LocalFs {
     root: Dir,
     real_root: PathBuf,
     acting: Option<Credentials>,
+    /// The account's own threads, where the server runs this backend's blocking work.
+    threads: Option<Arc<AccountThreads>>,
 }
 
 /// An open file of [`LocalFs`].
@@ -72,6 +77,7 @@ impl LocalFs {
             root: Dir::open_ambient_dir(root, ambient_authority())?,
             real_root: std::fs::canonicalize(root)?,
             acting: None,
+            threads: None,
         })
     }
 
@@ -96,6 +102,7 @@ impl LocalFs {
         Ok(LocalFs {
             root: dir,
             real_root,
+            threads: Some(AccountThreads::for_account(&account)),
             acting: Some(account),
         })
     }
@@ -372,6 +379,15 @@ impl Filesystem for LocalFs {
             let rel = self.rel(path, true)?;
             meta::statvfs(meta::open_path(&self.root, &rel, true)?)
         })
+    }
+
+    /// Acting as an account: on that account's own threads ([`AccountThreads`]), which switched
+    /// to it once and for all, so no operation pays for a switch. Otherwise tokio's pool.
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        match &self.threads {
+            Some(threads) => threads.spawn(job),
+            None => drop(tokio::task::spawn_blocking(job)),
+        }
     }
 
     fn supports(&self, extension: &str) -> bool {

@@ -120,6 +120,14 @@ pub trait Filesystem: Send + Sync + 'static {
     fn statvfs(&self, _path: &Path) -> io::Result<FsStats> {
         unsupported()
     }
+    /// Runs a job of blocking calls of this backend (one request's) away from the async tasks;
+    /// the server awaits its result through a channel, so a job dropped unrun is answered with
+    /// SSH_FX_FAILURE. The default hands it to tokio's blocking pool; a backend whose calls need
+    /// threads of their own (such as [`crate::LocalFs::acting_as`], whose threads are the
+    /// account's) runs them there.
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        drop(tokio::task::spawn_blocking(job));
+    }
     /// Whether an optional extension is implemented, by its name (e.g.
     /// `"hardlink@openssh.com"`); the server announces only those.
     fn supports(&self, _extension: &str) -> bool {

@@ -193,21 +193,31 @@ where
         }
         let (session, tx) = (session.clone(), tx.clone());
         tokio::spawn(async move {
-            let done = tokio::task::spawn_blocking(move || {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let fs = session.fs.clone();
+            fs.spawn_blocking(Box::new(move || {
                 let reply = match Request::decode_bytes(&bytes) {
                     Ok(req) => Some(session.handle(&req)),
                     Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
                 };
-                (reply, guard)
-            })
-            .await;
+                let _ = done_tx.send((reply, guard));
+            }));
+            let done = done_rx.await;
             tracing::trace!(?id, "SFTP reply ready");
-            if let Ok((reply, guard)) = done {
-                let _ = tx.send((seq, reply)).await;
-                // Released only once the reply is queued: a request that must wait for
-                // this one also answers after it (clients such as paramiko match pipelined
-                // WRITE answers in order).
-                drop(guard);
+            match done {
+                Ok((reply, guard)) => {
+                    let _ = tx.send((seq, reply)).await;
+                    // Released only once the reply is queued: a request that must wait for
+                    // this one also answers after it (clients such as paramiko match pipelined
+                    // WRITE answers in order).
+                    drop(guard);
+                }
+                // The job was dropped unrun or failed: the request still gets its answer,
+                // so the replies after it are not held back forever.
+                Err(_) => {
+                    let reply = id.map(|id| status_frame(id, StatusCode::FAILURE));
+                    let _ = tx.send((seq, reply)).await;
+                }
             }
             drop(permit);
         });
