@@ -1,8 +1,8 @@
-//! `nacre serve` divides its descriptors (issue 18): one connection trying to hold 1 000 SFTP
-//! handles gets SSH_FX_FAILURE ("too many open handles") at its budget, and meanwhile another
-//! client still logs in, lists and reads; a second connection of the same user gets its own
-//! budget within the user's. The server runs with a soft and hard limit of 1 024 descriptors,
-//! the common default, so without budgets the first client would exhaust the process.
+//! `nacre serve` raises and divides its descriptors (issue 18): one connection holds 1 000 SFTP
+//! handles while another client logs in, lists and reads; at a hard limit of 1 024 (the common
+//! default, where 1 000 handles would exhaust the process) the connection gets SSH_FX_FAILURE
+//! ("too many open handles") at its budget, others still read, and a second connection of the
+//! same user gets its own budget within the user's.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -63,8 +63,15 @@ async fn hoard(
     (files, sessions, String::new())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_connection_holding_handles_leaves_other_clients_working() {
+/// A served folder of the test user's with one file; `nacre serve` under `prlimit --nofile=LIMITS`.
+struct Served {
+    tmp: tempfile::TempDir,
+    content: Vec<u8>,
+    port: u16,
+    _server: ChildGuard,
+}
+
+fn serve(limits: &str) -> Served {
     let user = ensure_test_user();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
@@ -76,7 +83,8 @@ async fn one_connection_holding_handles_leaves_other_clients_working() {
     std::fs::write(tmp.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
     let port = free_port();
     let mut cmd = std::process::Command::new("prlimit");
-    cmd.args(["--nofile=1024:1024", "--"])
+    cmd.arg(format!("--nofile={limits}"))
+        .arg("--")
         .arg(env!("CARGO_BIN_EXE_nacre"))
         .args([
             "serve",
@@ -91,17 +99,58 @@ async fn one_connection_holding_handles_leaves_other_clients_working() {
         .arg(tmp.path().join("state"))
         .arg("--root")
         .arg(&root);
-    let _server = ChildGuard::spawn("nacre serve (1024 descriptors)", &mut cmd);
+    let server = ChildGuard::spawn(format!("nacre serve (descriptors {limits})"), &mut cmd);
     for _ in 0..400 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    let budget = HandleLimits::for_descriptors(1024);
+    Served {
+        tmp,
+        content,
+        port,
+        _server: server,
+    }
+}
 
-    // The hoarder asks for 1 000 handles on one connection.
-    let hoarder = login(port).await;
+/// Another client logs in, lists and reads the whole file.
+async fn another_client_reads(s: &Served) -> nacre::Connection {
+    let other = login(s.port).await;
+    let sftp = other.sftp().await.unwrap();
+    let names: Vec<_> = sftp.list_dir("/").await.unwrap();
+    assert!(names.iter().any(|e| e.name == b"f"));
+    let back = s.tmp.path().join("back");
+    sftp.download("/f", &back).await.unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), s.content);
+    other
+}
+
+/// With a soft limit of 1 024 below a hard one of 8 192, serve raises its limit and one
+/// connection holds 1 000 handles (10 sessions of 100) while another client logs in and reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_holds_1000_handles_and_another_client_still_reads() {
+    let s = serve("1024:8192");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", s._server.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert!(line.contains("8192                 8192"), "{line}");
+    let hoarder = login(s.port).await;
+    let (files, _sessions, refusal) = hoard(&hoarder, 1000).await;
+    assert_eq!(files.len(), 1000, "refused: {refusal}");
+    let _other = another_client_reads(&s).await;
+}
+
+/// With 1 024 descriptors and no more: the connection's budget (192) refuses the rest with
+/// "too many open handles", other clients still log in and read, a second connection of the
+/// same user gets its own budget within the user's, and closing gives the handles back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_past_its_budget_is_refused_and_others_still_read() {
+    let s = serve("1024:1024");
+    let budget = HandleLimits::for_descriptors(1024);
+    let hoarder = login(s.port).await;
     let (files, _sessions, refusal) = hoard(&hoarder, 1000).await;
     println!(
         "one connection got {} handles, then: {refusal}",
@@ -109,16 +158,7 @@ async fn one_connection_holding_handles_leaves_other_clients_working() {
     );
     assert_eq!(files.len(), budget.per_connection);
     assert!(refusal.contains("too many open handles"), "{refusal}");
-
-    // Another client logs in and reads the whole file while those are held.
-    let other = login(port).await;
-    let sftp = other.sftp().await.unwrap();
-    let names: Vec<_> = sftp.list_dir("/").await.unwrap();
-    assert!(names.iter().any(|e| e.name == b"f"));
-    let back = tmp.path().join("back");
-    sftp.download("/f", &back).await.unwrap();
-    assert_eq!(std::fs::read(&back).unwrap(), content);
-
+    let other = another_client_reads(&s).await;
     // A second connection of the same user: its own budget, within the user's.
     let (more, _more_sessions, refusal) = hoard(&other, 1000).await;
     println!("a second connection got {} more: {refusal}", more.len());
@@ -126,19 +166,15 @@ async fn one_connection_holding_handles_leaves_other_clients_working() {
         files.len() + more.len(),
         budget.per_user.min(2 * budget.per_connection)
     );
-    // And still a third client reads.
-    let third = login(port).await;
+    // The user's budget is spent: the same user is refused with a clear status, but logs in
+    // and makes requests that need no handle.
+    let third = login(s.port).await;
     let sftp = third.sftp().await.unwrap();
-    let f = sftp.open_read("/f").await;
-    // The user's budget is spent: the same user is refused, with a clear status...
-    let refused = f.unwrap_err().to_string();
+    let refused = sftp.open_read("/f").await.unwrap_err().to_string();
     assert!(refused.contains("too many open handles"), "{refused}");
-    // ...but logging in and directory-free requests still work.
     assert!(sftp.stat("/f").await.is_ok());
     // Closing the hoard gives the handles back.
-    drop(files);
-    drop(_sessions);
-    drop(hoarder);
+    drop((files, _sessions, hoarder));
     let mut reopened = false;
     for _ in 0..100 {
         if sftp.open_read("/f").await.is_ok() {
