@@ -224,7 +224,17 @@ fn openssh_sftp_over_pipes_read_only() {
 #[test]
 fn openssh_sftp_over_ssh_to_nacre_serve() {
     let s = setup();
-    nacre_tests::ensure_test_user();
+    let user = nacre_tests::ensure_test_user();
+    // serve runs as root and acts as the login's account (issue 18): the served tree is the
+    // user's, as a home folder would be.
+    std::fs::set_permissions(s._tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let chown = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", user.uid, user.gid))
+        .arg(&s.root)
+        .status()
+        .unwrap();
+    assert!(chown.success());
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("pw"), format!("{TEST_PASSWORD}\n")).unwrap();
     let port = free_port();
