@@ -368,7 +368,8 @@ impl Server {
     /// then runs on one thread, so the data it hands from task to task stays in that core's
     /// cache and no wakeup crosses threads; a new connection goes to the thread serving the
     /// fewest. On a 2-core machine this is worth 10–20 % of SFTP throughput (docs/PERFORMANCE.md).
-    /// Blocking work (file access, password checks) still goes to each runtime's blocking pool.
+    /// Blocking work (file access) still goes to each runtime's blocking pool; password checks
+    /// go to the process's verification threads ([`crate::auth_workers`]), shared by all shards.
     pub async fn run_sharded(&self, listener: TcpListener, threads: usize) -> io::Result<()> {
         let shards = Shards::start(threads)?;
         loop {
@@ -493,6 +494,8 @@ impl Server {
                 return inner.emit(ServerEvent::AuthenticationFailed { peer, error });
             }
             None => {
+                // The slot is free now, not after the DISCONNECT left.
+                drop(pre_auth);
                 grace_expired();
                 let e = AuthError::LoginGraceTime;
                 let text = e.to_string();
