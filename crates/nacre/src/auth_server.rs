@@ -272,8 +272,18 @@ impl Connection {
         }
     }
 
+    /// Queues the DISCONNECT for `e` and returns at once: the connection task sends it and
+    /// closes on its own (within [`crate::limits::FINAL_FLUSH_TIMEOUT`] if the peer does not
+    /// read), so a [`crate::Server`] does not count the connection against MaxStartups while
+    /// it leaves. [`Connection::closed`] still waits for the end.
     async fn fail_auth(&mut self, e: nacre_auth::AuthError) -> Error {
-        self.disconnect_ref(e.reason(), &e.to_string()).await;
+        let _ = self
+            .commands
+            .send(crate::driver::Command::Disconnect(
+                e.reason(),
+                e.to_string(),
+            ))
+            .await;
         Error::Auth(e)
     }
 }
