@@ -42,7 +42,10 @@ fn rss_kib(pid: u32) -> u64 {
 fn serve(dir: &std::path::Path) -> (ChildGuard, u16) {
     let port = free_port();
     std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    // NACRE_STORM_EXE: another build to compare with (e.g. one from before the budgets).
+    let exe =
+        std::env::var_os("NACRE_STORM_EXE").unwrap_or_else(|| env!("CARGO_BIN_EXE_nacre").into());
+    let mut cmd = std::process::Command::new(exe);
     cmd.args([
         "serve",
         "--listen",
