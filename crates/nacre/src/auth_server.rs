@@ -45,11 +45,11 @@ pub enum KeyboardAnswer {
 }
 
 /// One question per method. Every method defaults to refusing, so a policy only implements what it
-/// offers. Calls run on a blocking thread: password hashing may take its time. [`AuthPolicy::password`],
-/// [`AuthPolicy::change_password`] and [`AuthPolicy::keyboard_responses`] run on the process's
-/// verification threads (one per core, shared by every connection; see
-/// [`crate::auth_workers`]), one call at a time per connection; the others on tokio's blocking
-/// pool.
+/// offers. Calls run on a blocking thread: password hashing may take its time.
+/// [`AuthPolicy::password`], [`AuthPolicy::change_password`] and
+/// [`AuthPolicy::keyboard_responses`] run on the process's verification threads (one per core,
+/// shared by every connection; see [`crate::auth_workers`]), one call at a time per connection;
+/// the others on tokio's blocking pool.
 pub trait AuthPolicy: Send + Sync + 'static {
     /// Is this the user's password?
     fn password(&self, _ctx: &AuthContext, _password: &str) -> PasswordCheck {
