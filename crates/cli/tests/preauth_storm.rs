@@ -138,9 +138,11 @@ async fn preauth_storm_of_wrong_passwords_keeps_serve_memory_bounded() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let warm = rss_kib(pid);
     eprintln!(
-        "RSS after start {} MiB, after one login {} MiB (login {first:?})",
+        "RSS after start {} MiB, after one login {} MiB (login {first:?}); verification threads \
+         on this machine: {}",
         at_start / MIB,
-        warm / MIB
+        warm / MIB,
+        nacre::auth_workers::threads()
     );
 
     let counts = Arc::new(Storm::default());

@@ -5,10 +5,11 @@
 //! of milliseconds per check. Run on tokio's blocking pool (up to 512 threads, each with its own
 //! malloc arena that keeps what it freed), unauthenticated clients could make the server hash
 //! hundreds of passwords at once and keep hundreds of MiB after they left. Here at most
-//! [`threads`] checks run at once, one per core, whatever the number of connections, shards or
-//! runtimes; each thread keeps one argon2 work area it reuses (see `policy.rs`), so the memory of
-//! password checks is `threads() x m_cost` at most, allocated once. Waiting checks queue in
-//! arrival order; a check whose connection went away before its turn is skipped.
+//! [`threads`] checks run at once (one per core, up to [`MAX_THREADS`]), whatever the number of
+//! connections, shards or runtimes; each thread keeps one argon2 work area it reuses (see
+//! `policy.rs`), so the memory of password checks is `threads() x m_cost` at most, allocated
+//! once. Waiting checks queue in arrival order; a check whose connection went away before its
+//! turn is skipped.
 
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
@@ -31,7 +32,13 @@ thread_local! {
     static ON_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Number of verification threads: one per available core (at least one).
+/// Most verification threads, however many cores: a storm of password guesses can take at most
+/// this many cores and `MAX_THREADS x m_cost` of memory (4 x 19 MiB with argon2id's default),
+/// and 4 threads still check well over 100 passwords a second.
+pub const MAX_THREADS: usize = 4;
+
+/// Number of verification threads: one per available core, at most [`MAX_THREADS`] (at least
+/// one).
 pub fn threads() -> usize {
     pool().threads.max(1)
 }
@@ -43,7 +50,9 @@ pub(crate) fn on_worker_thread() -> bool {
 
 fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
-        let want = std::thread::available_parallelism().map_or(1, usize::from);
+        let want = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_THREADS);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let started = (0..want)

@@ -8,6 +8,9 @@
 //!   one byte a second, stalling a key exchange). Only a timer and a dropped future: no signal
 //!   handler (the OpenSSH CVE-2024-6387 class cannot arise).
 //! - **MaxSessions**: session channels open at once on one connection.
+//! - **Password checks**: on the process's few verification threads ([`crate::auth_workers`]),
+//!   one at a time per connection; a connection that closes while its check waits leaves
+//!   MaxStartups at once (docs/SECURITY-preauth.md).
 //!
 //! Authenticated connections are served by [`crate::serve_connection`]'s logic with a
 //! [`ServerConfig`].
