@@ -107,11 +107,25 @@ fn verify_argon2(hash: &PasswordHash<'_>, password: &[u8]) -> bool {
     hashed && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
-/// Spends about the time of a real verification, so an unknown user answers like a wrong password.
-fn burn_time(password: &str) {
+/// An argon2id hash with [`hash_password`]'s parameters that no password matches (its output is
+/// all zeros): checking a password against it costs what a real check costs, in time and memory.
+fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let hash = DUMMY.get_or_init(|| hash_password("nacre-timing-equaliser").unwrap_or_default());
-    let _ = verify_password(hash, password);
+    DUMMY.get_or_init(|| {
+        format!(
+            "$argon2id$v=19$m={},t={},p={}$bmFjcmUtdGltaW5nLWVxdWFsaXNlcg${}",
+            Params::DEFAULT_M_COST,
+            Params::DEFAULT_T_COST,
+            Params::DEFAULT_P_COST,
+            "A".repeat(43)
+        )
+    })
+}
+
+/// Spends about the time of a real verification, so an unknown user answers like a wrong password
+/// (on the same verification thread and work area as a real check).
+fn burn_time(password: &str) {
+    let _ = verify_password(dummy_hash(), password);
 }
 
 impl UsersPolicy {
@@ -194,5 +208,66 @@ impl AuthPolicy for UsersPolicy {
 
     fn authorized_key_options(&self, ctx: &AuthContext, key: &PublicKey) -> Option<KeyOptions> {
         self.key_options(ctx, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// argon2 hashes of several kinds and sizes (lanes, output length, a smaller one after a
+    /// larger one in the same work area) check the same on a verification thread (reused work
+    /// area) and elsewhere (fresh memory) as with `PasswordVerifier`; the dummy hash parses with
+    /// the default parameters and matches nothing.
+    #[tokio::test]
+    async fn reused_work_area_checks_like_the_reference_verifier() {
+        use argon2::password_hash::PasswordVerifier;
+        let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").ok();
+        let mut hashes = vec![hash_password("right").unwrap_or_default()];
+        for (alg, m, t, p, len) in [
+            (Algorithm::Argon2i, 4096, 3, 2, 32),
+            (Algorithm::Argon2d, 256, 1, 1, 16),
+            (Algorithm::Argon2id, 1024, 2, 4, 64),
+        ] {
+            let params = Params::new(m, t, p, Some(len)).ok();
+            let argon2 = params.map(|ps| Argon2::new(alg, Version::V0x13, ps));
+            if let (Some(a), Some(salt)) = (argon2, salt.as_ref()) {
+                hashes.push(
+                    a.hash_password(b"right", salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        assert_eq!(hashes.len(), 4);
+        for hash in hashes {
+            for (password, want) in [("right", true), ("wrong", false), ("", false)] {
+                let reference = PasswordHash::new(&hash).is_ok_and(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                });
+                assert_eq!(reference, want, "{hash}");
+                assert_eq!(verify_password(&hash, password), want, "{hash}");
+                let (h, p) = (hash.clone(), password.to_owned());
+                let pooled = crate::auth_workers::run(move || verify_password(&h, &p)).await;
+                assert_eq!(pooled, Some(want), "{hash} on a verification thread");
+            }
+        }
+        let dummy = PasswordHash::new(dummy_hash()).ok();
+        let params = dummy
+            .as_ref()
+            .and_then(argon2_of)
+            .map(|(_, p)| (p.m_cost(), p.t_cost(), p.p_cost(), p.output_len()));
+        let d = Params::default();
+        let want = (
+            d.m_cost(),
+            d.t_cost(),
+            d.p_cost(),
+            Some(Params::DEFAULT_OUTPUT_LEN),
+        );
+        assert_eq!(params, Some(want));
+        assert!(!verify_password(dummy_hash(), "nacre-timing-equaliser"));
+        assert!(!verify_password(dummy_hash(), ""));
     }
 }
