@@ -192,7 +192,7 @@ enum Question {
 }
 
 /// Requests a client may pipeline while a failure answer is delayed (or while the application
-/// answers an earlier one of them); one more is [`AuthError::Flood`](crate::AuthError::Flood).
+/// answers an earlier one of them); one more is [`AuthError::Flood`].
 pub const MAX_HELD: usize = 16;
 
 /// One connection's user authentication, server side.
