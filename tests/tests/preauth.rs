@@ -7,7 +7,9 @@
 //! - many such connections together never have more checks running than the verification
 //!   pool has threads (one per core);
 //! - connections that close while their check waits or runs leave MaxStartups at once: a new
-//!   connection is admitted within 200 ms.
+//!   connection is admitted within 200 ms;
+//! - password checks and keyboard-interactive responses run on the verification threads, public
+//!   keys do not.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -254,4 +256,112 @@ async fn preauth_max_startups_frees_slots_when_connections_close_mid_check() {
         "admitted after {took:?}"
     );
     assert!(server.stats().dropped >= 1);
+}
+
+/// Records the thread each question is answered on.
+#[derive(Default)]
+struct ThreadsPolicy {
+    seen: Mutex<Vec<(&'static str, String)>>,
+}
+
+impl ThreadsPolicy {
+    fn note(&self, question: &'static str) {
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        self.seen.lock().unwrap().push((question, thread));
+    }
+}
+
+impl AuthPolicy for ThreadsPolicy {
+    fn password(&self, _ctx: &AuthContext, password: &str) -> PasswordCheck {
+        self.note("password");
+        if password == "right" {
+            PasswordCheck::Accept
+        } else {
+            PasswordCheck::Reject
+        }
+    }
+    fn publickey(&self, _ctx: &AuthContext, _key: &nacre_keys::PublicKey) -> bool {
+        self.note("publickey");
+        false
+    }
+    fn keyboard_interactive(
+        &self,
+        _ctx: &AuthContext,
+        _submethods: &str,
+    ) -> Option<nacre::auth::msg::InfoRequest> {
+        self.note("keyboard-interactive");
+        Some(nacre::auth::msg::InfoRequest {
+            prompts: vec![nacre::auth::msg::Prompt {
+                prompt: "Password: ".into(),
+                echo: false,
+            }],
+            ..Default::default()
+        })
+    }
+    fn keyboard_responses(
+        &self,
+        _ctx: &AuthContext,
+        responses: &[zeroize::Zeroizing<String>],
+    ) -> nacre::KeyboardAnswer {
+        self.note("keyboard-responses");
+        match responses {
+            [r] if r.as_str() == "right" => nacre::KeyboardAnswer::Accept,
+            _ => nacre::KeyboardAnswer::Reject,
+        }
+    }
+}
+
+/// Password checks and keyboard-interactive responses (which may be checked like passwords)
+/// are answered on the verification threads (`nacre-auth-N`); a public key and the start of
+/// keyboard-interactive, cheap, are not (tokio's blocking pool), so a password storm does not
+/// hold key logins back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preauth_password_and_keyboard_answers_run_on_the_verification_threads() {
+    let policy = Arc::new(ThreadsPolicy::default());
+    let server = Server::new(
+        Arc::new(Config::server(vec![nacre_testkit::host_key(
+            nacre_keys::KeyType::Ed25519,
+            61,
+        )])),
+        AuthServerConfig::default(),
+        policy.clone(),
+        ServerConfig::default(),
+        ServerLimits::default(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.run(listener).await });
+    let key = nacre_testkit::host_key(nacre_keys::KeyType::Ed25519, 62);
+    let mut conn = nacre::Connection::connect(addr, nacre_tests::security::client_config())
+        .await
+        .unwrap();
+    let r = conn.authenticate_publickey("u", &key).await.unwrap();
+    assert!(matches!(r, nacre::AuthResult::Failure { .. }), "{r:?}");
+    let respond: nacre::PromptResponder = Arc::new(|_| vec!["right".to_owned()]);
+    let r = conn
+        .authenticate_keyboard_interactive("u", &respond)
+        .await
+        .unwrap();
+    assert_eq!(r, nacre::AuthResult::Success);
+    let mut conn = nacre::Connection::connect(addr, nacre_tests::security::client_config())
+        .await
+        .unwrap();
+    let r = conn.authenticate_password("u", "right").await.unwrap();
+    assert_eq!(r, nacre::AuthResult::Success);
+    let seen = policy.seen.lock().unwrap().clone();
+    eprintln!("{seen:?}");
+    let on_pool = |q: &str| {
+        let threads: Vec<&String> = seen
+            .iter()
+            .filter(|(k, _)| *k == q)
+            .map(|(_, t)| t)
+            .collect();
+        assert!(!threads.is_empty(), "{q} never asked: {seen:?}");
+        threads.iter().all(|t| t.starts_with("nacre-auth-"))
+    };
+    assert!(on_pool("password"), "{seen:?}");
+    assert!(on_pool("keyboard-responses"), "{seen:?}");
+    assert!(!on_pool("publickey"), "{seen:?}");
+    assert!(!on_pool("keyboard-interactive"), "{seen:?}");
 }
