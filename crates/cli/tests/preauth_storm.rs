@@ -2,8 +2,8 @@
 //! 50 clients at once, each pipelining six wrong passwords per connection and reconnecting, for
 //! several seconds. The server's RSS stays bounded (checks run on the verification pool, one per
 //! core, each reusing its work area), a normal login succeeds during the storm, and within 10 s
-//! after the storm the RSS is back within 64 MiB of what it was after one login
-//! (docs/SECURITY-preauth.md).
+//! after the storm the RSS is back within 64 MiB of what it was after one login (on machines with
+//! 4 verification threads, within their work areas plus 16 MiB: 73 MiB; docs/SECURITY-preauth.md).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -184,8 +184,12 @@ async fn preauth_storm_of_wrong_passwords_keeps_serve_memory_bounded() {
     let handshakes = counts.handshakes.load(Ordering::SeqCst);
     let failures = counts.failures.load(Ordering::SeqCst);
     let closed = counts.closed.load(Ordering::SeqCst);
+    // 64 MiB over the post-login figure; on machines with more than 3 verification threads
+    // (4+ cores), the work areas the others keep (19 MiB each) plus 16 MiB, if that is more.
+    let others = u64::try_from(nacre::auth_workers::threads().saturating_sub(1)).unwrap();
+    let budget = (64 * MIB).max(others * 19 * MIB + 16 * MIB);
     let mut last = rss_kib(pid);
-    while last > warm + 64 * MIB && ended.elapsed() < Duration::from_secs(10) {
+    while last > warm + budget && ended.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         last = rss_kib(pid);
     }
@@ -194,18 +198,19 @@ async fn preauth_storm_of_wrong_passwords_keeps_serve_memory_bounded() {
         "storm: {STORM_CLIENTS} clients for {STORM:?}: {handshakes} key exchanges, {failures} \
          wrong passwords answered, {closed} connections closed after MaxAuthTries; login during \
          the storm took {during:?}; RSS peak {} MiB, {} MiB {:?} after the storm (after one \
-         login: {} MiB)",
+         login: {} MiB, budget +{} MiB)",
         peak / MIB,
         last / MIB,
         ended.elapsed(),
-        warm / MIB
+        warm / MIB,
+        budget / MIB
     );
     assert!(
         failures >= 100,
         "the storm hardly ran: {failures} wrong passwords answered"
     );
     assert!(
-        last <= warm + 64 * MIB,
+        last <= warm + budget,
         "RSS {} MiB 10 s after the storm, {} MiB after one login",
         last / MIB,
         warm / MIB
