@@ -357,3 +357,15 @@ pub fn test_data(seed: u64, len: usize) -> Vec<u8> {
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     nacre::crypto::HashAlg::Sha256.digest(data)
 }
+
+/// A USERAUTH_REQUEST payload for the `password` method (RFC 4252 §8), to send with
+/// [`RawClient::send_raw`] (e.g. several at once, pipelined).
+pub fn password_request(user: &str, password: &str) -> Vec<u8> {
+    let mut p = vec![nacre::wire::MsgNumber::USERAUTH_REQUEST.0];
+    for field in [user, "ssh-connection", "password"] {
+        nacre::wire::put::string(&mut p, field.as_bytes());
+    }
+    p.push(0); // not a change request
+    nacre::wire::put::string(&mut p, password.as_bytes());
+    p
+}

@@ -191,8 +191,8 @@ enum Question {
     Keyboard,
 }
 
-/// Requests a client may pipeline while a failure answer is delayed; one more is
-/// [`AuthError::Flood`](crate::AuthError::Flood).
+/// Requests a client may pipeline while a failure answer is delayed (or while the application
+/// answers an earlier one of them); one more is [`AuthError::Flood`].
 pub const MAX_HELD: usize = 16;
 
 /// One connection's user authentication, server side.
@@ -208,6 +208,8 @@ pub struct AuthServer {
     pending_key: Option<(PublicKey, SignatureAlgorithm)>,
     kbd_prompts: Option<usize>,
     delayed_until: Option<Instant>,
+    /// The failure answer sent when `delayed_until` is reached.
+    delayed_answer: Option<Vec<u8>>,
     /// End of the login grace time, fixed by the first time seen.
     grace_deadline: Option<Instant>,
     held: VecDeque<Vec<u8>>,
@@ -232,6 +234,7 @@ impl AuthServer {
             pending_key: None,
             kbd_prompts: None,
             delayed_until: None,
+            delayed_answer: None,
             grace_deadline: None,
             held: VecDeque::new(),
             banner_sent: false,
@@ -241,11 +244,8 @@ impl AuthServer {
         }
     }
 
-    /// The next payload to send.
+    /// The next payload to send (a delayed failure answer only once its delay is over).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.delayed_until.is_some() {
-            return None;
-        }
         self.outbox.pop_front()
     }
 
@@ -297,20 +297,36 @@ impl AuthServer {
         self.check_grace(now)?;
         if self.delayed_until.is_some_and(|due| now >= due) {
             self.delayed_until = None;
-            while self.delayed_until.is_none() {
-                let Some(p) = self.held.pop_front() else {
-                    break;
-                };
-                self.process(&p, now)?;
+            // Queued before the held requests are looked at: if the next one fails too, its
+            // delay must not hold back this answer.
+            if let Some(f) = self.delayed_answer.take() {
+                self.outbox.push_back(f);
             }
+            self.release_held(now)?;
         }
         Ok(())
     }
 
-    /// Feeds one service-layer payload from the client.
+    /// Handles the held packets in order until one has to wait: for a delayed failure, or for
+    /// the application's answer to its question. RFC 4252 §5: each pipelined request is
+    /// processed completely (and a failure answered) before the next, so a client that sent
+    /// several passwords at once gets one answer per password, and the application is asked
+    /// only what it will be heard on.
+    fn release_held(&mut self, now: Instant) -> Result<(), AuthError> {
+        while self.delayed_until.is_none() && self.pending.is_none() {
+            let Some(p) = self.held.pop_front() else {
+                break;
+            };
+            self.process(&p, now)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds one service-layer payload from the client. While a failure answer is delayed, or
+    /// earlier packets still wait behind a question, it is held (up to [`MAX_HELD`]).
     pub fn handle_packet(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
         self.check_grace(now)?;
-        if self.delayed_until.is_some() {
+        if self.delayed_until.is_some() || !self.held.is_empty() {
             if self.held.len() >= MAX_HELD {
                 return Err(AuthError::Flood);
             }
@@ -535,7 +551,17 @@ impl AuthServer {
         let Some(pending) = self.pending.take_if(|p| p.id == id) else {
             return Ok(());
         };
-        match (pending.kind, decision) {
+        self.answer(pending.kind, decision, now)?;
+        self.release_held(now)
+    }
+
+    fn answer(
+        &mut self,
+        kind: Question,
+        decision: Decision,
+        now: Instant,
+    ) -> Result<(), AuthError> {
+        match (kind, decision) {
             (Question::PkQuery, Decision::Accept) => {
                 if let Some((key, alg)) = self.pending_key.take() {
                     let blob = key.to_blob();
@@ -610,8 +636,10 @@ impl AuthServer {
             return Err(AuthError::TooManyFailures(self.failures));
         }
         let f = self.failure_payload(false);
-        self.outbox.push_back(f);
-        if !self.config.failure_delay.is_zero() {
+        if self.config.failure_delay.is_zero() {
+            self.outbox.push_back(f);
+        } else {
+            self.delayed_answer = Some(f);
             self.delayed_until = Some(now + self.config.failure_delay);
         }
         Ok(())

@@ -578,3 +578,56 @@ fn login_grace_time_ends_a_stalled_login() {
         Err(AuthError::LoginGraceTime)
     );
 }
+
+/// RFC 4252 §5: requests pipelined behind a delayed failure are each processed completely, in
+/// order: one question at a time reaches the application, and every wrong password gets its
+/// own failure answer as soon as its delay is over (before, the held requests were all released
+/// at once, each abandoning the previous question: the application checked passwords nobody
+/// would hear about, and a failure answer could wait behind the next one's delay forever).
+#[test]
+fn pipelined_passwords_are_answered_one_by_one() {
+    let delay = Duration::from_millis(100);
+    let cfg = AuthServerConfig {
+        failure_delay: delay,
+        ..AuthServerConfig::default()
+    };
+    let mut s = AuthServer::new(cfg, SID);
+    let mut c = AuthClient::new("bob", SID, None);
+    let t0 = Instant::now();
+    let _none = c.poll_transmit();
+    let mut now = t0;
+    let mut failures = 0;
+    // The first is asked at once (the runtime feeds nothing more until it answered); the three
+    // pipelined behind it arrive while its failure is delayed.
+    c.password("wrong-0");
+    s.handle_packet(&c.poll_transmit().unwrap(), now).unwrap();
+    for i in 0..4 {
+        let Some(ServerEvent::Password { id, password, .. }) = s.poll_event() else {
+            panic!("question {i}")
+        };
+        assert_eq!(*password, format!("wrong-{i}"), "in order");
+        assert!(s.poll_event().is_none(), "one question at a time");
+        s.decide(id, Decision::Reject, now).unwrap();
+        if i == 0 {
+            for j in 1..4 {
+                c.password(&format!("wrong-{j}"));
+                s.handle_packet(&c.poll_transmit().unwrap(), now).unwrap();
+            }
+        }
+        // The previous answer may leave although this one's delay started (the runtime asks
+        // the application before it sends what the released request produced).
+        while let Some(p) = s.poll_transmit() {
+            assert_eq!(p[0], 51);
+            failures += 1;
+        }
+        assert_eq!(failures, i, "the answers before question {i}");
+        now += delay;
+        s.handle_timeout(now).unwrap();
+    }
+    while let Some(p) = s.poll_transmit() {
+        assert_eq!(p[0], 51);
+        failures += 1;
+    }
+    assert_eq!(failures, 4, "one failure answer per password");
+    assert!(s.poll_event().is_none());
+}

@@ -46,6 +46,10 @@ pub enum KeyboardAnswer {
 
 /// One question per method. Every method defaults to refusing, so a policy only implements what it
 /// offers. Calls run on a blocking thread: password hashing may take its time.
+/// [`AuthPolicy::password`], [`AuthPolicy::change_password`] and
+/// [`AuthPolicy::keyboard_responses`] run on the process's verification threads (one per core,
+/// shared by every connection; see [`crate::auth_workers`]), one call at a time per connection;
+/// the others on tokio's blocking pool.
 pub trait AuthPolicy: Send + Sync + 'static {
     /// Is this the user's password?
     fn password(&self, _ctx: &AuthContext, _password: &str) -> PasswordCheck {
@@ -176,6 +180,11 @@ impl Connection {
     ) -> Result<Authenticated, Error> {
         let mut auth = AuthServer::new(config, &self.info().session_id);
         loop {
+            // What the last packet or timeout produced (a failure answer whose delay ended)
+            // leaves before the policy is asked about the next request.
+            while let Some(p) = auth.poll_transmit() {
+                self.send(Bytes::from(p)).await?;
+            }
             while let Some(ev) = auth.poll_event() {
                 if let ServerEvent::Success { user, methods, key } = ev {
                     while let Some(p) = auth.poll_transmit() {
@@ -184,11 +193,7 @@ impl Connection {
                     self.set_authenticated().await?;
                     return Ok(Authenticated { user, methods, key });
                 }
-                let policy = policy.clone();
-                let decided =
-                    tokio::task::spawn_blocking(move || answer(policy.as_ref(), peer, ev))
-                        .await
-                        .map_err(|_| Error::Closed)?;
+                let decided = self.ask(policy.clone(), peer, ev).await?;
                 if let Some((id, decision)) = decided {
                     let now = tokio::time::Instant::now().into_std();
                     if let Err(e) = auth.decide(id, decision, now) {
@@ -220,8 +225,65 @@ impl Connection {
         }
     }
 
+    /// Has `policy` answer `event`: password checks (and keyboard-interactive responses, which
+    /// may be checked like passwords) on the verification pool, one at a time per connection
+    /// since the loop waits for each answer; other questions (public keys: a table lookup) on
+    /// tokio's blocking pool, so a storm of password guesses does not delay key logins. Stops
+    /// waiting as soon as the connection closes: its MaxStartups slot is free at once, and a
+    /// check still queued is skipped.
+    async fn ask(
+        &mut self,
+        policy: Arc<dyn AuthPolicy>,
+        peer: Option<SocketAddr>,
+        event: ServerEvent,
+    ) -> Result<Option<(nacre_auth::RequestId, Decision)>, Error> {
+        let verifies = matches!(
+            event,
+            ServerEvent::Password { .. } | ServerEvent::KeyboardResponses { .. }
+        );
+        let work = move || answer(policy.as_ref(), peer, event);
+        let answered = if verifies {
+            self.unless_closed(crate::auth_workers::run(work)).await?
+        } else {
+            self.unless_closed(async { tokio::task::spawn_blocking(work).await.ok() })
+                .await?
+        };
+        answered.ok_or(Error::Closed)
+    }
+
+    /// Awaits `fut`, or fails as soon as the connection ends (without reading its packets).
+    async fn unless_closed<F: std::future::Future>(&mut self, fut: F) -> Result<F::Output, Error> {
+        let Some(done) = self.done.as_mut() else {
+            return Ok(fut.await);
+        };
+        let outcome = tokio::select! {
+            biased;
+            out = fut => Ok(out),
+            reason = done => Err(reason),
+        };
+        match outcome {
+            Ok(out) => Ok(out),
+            Err(reason) => {
+                self.done = None;
+                Err(Error::Transport(
+                    reason.unwrap_or(nacre_transport::TransportError::ConnectionLost),
+                ))
+            }
+        }
+    }
+
+    /// Queues the DISCONNECT for `e` and returns at once: the connection task sends it and
+    /// closes on its own (within [`crate::limits::FINAL_FLUSH_TIMEOUT`] if the peer does not
+    /// read), so a [`crate::Server`] does not count the connection against MaxStartups while
+    /// it leaves. [`Connection::closed`] still waits for the end.
     async fn fail_auth(&mut self, e: nacre_auth::AuthError) -> Error {
-        self.disconnect_ref(e.reason(), &e.to_string()).await;
+        let _ = self
+            .commands
+            .send(crate::driver::Command::Disconnect(
+                e.reason(),
+                e.to_string(),
+            ))
+            .await;
         Error::Auth(e)
     }
 }

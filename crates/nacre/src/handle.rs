@@ -35,7 +35,7 @@ pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
     pub(crate) commands: mpsc::Sender<Command>,
-    done: Option<oneshot::Receiver<TransportError>>,
+    pub(crate) done: Option<oneshot::Receiver<TransportError>>,
     ext_info: Vec<(String, Vec<u8>)>,
     pub(crate) auth: Option<nacre_auth::AuthClient>,
     pub(crate) banners: Vec<String>,

@@ -8,6 +8,7 @@ mod account;
 mod agent_forward;
 mod auth_client;
 mod auth_server;
+pub mod auth_workers;
 mod budgets;
 mod channel;
 mod driver;
@@ -48,7 +49,7 @@ pub use nacre_crypto as crypto;
 pub use nacre_keys as keys;
 pub use nacre_transport as transport;
 pub use nacre_wire as wire;
-pub use policy::{hash_password, User, UsersPolicy};
+pub use policy::{hash_password, User, UsersPolicy, MAX_REUSED_ARGON2_KIB};
 pub use pty::{PtyRequest, WindowSize};
 pub use server::{serve_connection, ServerConfig};
 pub use session::{

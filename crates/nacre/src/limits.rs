@@ -38,6 +38,12 @@ pub use crate::budgets::{
 /// Server ([`crate::ServerLimits`]): MaxStartups, LoginGraceTime, MaxSessions.
 pub use crate::listener::{DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS};
 
+/// Password checks before authentication ([`crate::auth_workers`]): one verification thread per
+/// core (at most `MAX_VERIFY_THREADS`) for the whole process, one check at a time per
+/// connection; each thread keeps one argon2 work area of up to `MAX_REUSED_ARGON2_KIB` KiB.
+pub use crate::auth_workers::MAX_THREADS as MAX_VERIFY_THREADS;
+pub use crate::policy::MAX_REUSED_ARGON2_KIB;
+
 /// SFTP server ([`nacre_sftp::ServerConfig`]): message size, READ clamp, open handles.
 pub use nacre_sftp::{
     DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN as SFTP_MAX_PACKET_LEN, MAX_READ_LEN,

@@ -8,6 +8,9 @@
 //!   one byte a second, stalling a key exchange). Only a timer and a dropped future: no signal
 //!   handler (the OpenSSH CVE-2024-6387 class cannot arise).
 //! - **MaxSessions**: session channels open at once on one connection.
+//! - **Password checks**: on the process's few verification threads ([`crate::auth_workers`]),
+//!   one at a time per connection; a connection that closes while its check waits leaves
+//!   MaxStartups at once (docs/SECURITY-preauth.md).
 //!
 //! Authenticated connections are served by [`crate::serve_connection`]'s logic with a
 //! [`ServerConfig`].
@@ -375,7 +378,8 @@ impl Server {
     /// then runs on one thread, so the data it hands from task to task stays in that core's
     /// cache and no wakeup crosses threads; a new connection goes to the thread serving the
     /// fewest. On a 2-core machine this is worth 10–20 % of SFTP throughput (docs/PERFORMANCE.md).
-    /// Blocking work (file access, password checks) still goes to each runtime's blocking pool.
+    /// Blocking work (file access) still goes to each runtime's blocking pool; password checks
+    /// go to the process's verification threads ([`crate::auth_workers`]), shared by all shards.
     pub async fn run_sharded(&self, listener: TcpListener, threads: usize) -> io::Result<()> {
         let shards = Shards::start(threads)?;
         loop {
@@ -500,6 +504,8 @@ impl Server {
                 return inner.emit(ServerEvent::AuthenticationFailed { peer, error });
             }
             None => {
+                // The slot is free now, not after the DISCONNECT left.
+                drop(pre_auth);
                 grace_expired();
                 let e = AuthError::LoginGraceTime;
                 let text = e.to_string();

@@ -1,13 +1,16 @@
 //! The built-in authentication policy: users with password hashes (argon2 or bcrypt, never plain
 //! text) and OpenSSH `authorized_keys` files whose `from=` and `expiry-time=` options are enforced.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use nacre_keys::{AuthorizedKeys, KeyOptions, PublicKey};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::auth_server::{AuthContext, AuthPolicy, PasswordCheck};
 
@@ -35,23 +38,94 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
+/// Largest argon2 memory cost (KiB, 256 MiB) whose work area a verification thread keeps for
+/// the next check. A hash above it is still verified, in memory allocated for that check alone
+/// (and [`UsersPolicy::insert`] warns about it).
+pub const MAX_REUSED_ARGON2_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// The argon2 work area of this verification thread, as large as the largest hash checked
+    /// so far (up to [`MAX_REUSED_ARGON2_KIB`]); only kept on `crate::auth_workers` threads.
+    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
 fn verify_password(hash: &str, password: &str) -> bool {
     if hash.starts_with("$2") {
         return bcrypt::verify(password, hash).unwrap_or(false);
     }
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => verify_argon2(&parsed, password.as_bytes()),
         Err(_) => false,
     }
 }
 
-/// Spends about the time of a real verification, so an unknown user answers like a wrong password.
-fn burn_time(password: &str) {
+/// An argon2 PHC hash's settings, or `None` when it is not one nacre can check.
+fn argon2_of(hash: &PasswordHash<'_>) -> Option<(Argon2<'static>, Params)> {
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(hash).ok()?;
+    Some((Argon2::new(algorithm, version, params.clone()), params))
+}
+
+/// Checks `password` against an argon2 hash (what `PasswordVerifier` does), hashing in the
+/// thread's reused work area on a verification thread and comparing in constant time.
+fn verify_argon2(hash: &PasswordHash<'_>, password: &[u8]) -> bool {
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let Some((argon2, params)) = argon2_of(hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    let blocks = params.block_count();
+    let hashed =
+        if params.m_cost() <= MAX_REUSED_ARGON2_KIB && crate::auth_workers::on_worker_thread() {
+            WORK_AREA.with(|area| {
+                let Ok(mut area) = area.try_borrow_mut() else {
+                    return false;
+                };
+                if area.len() < blocks {
+                    area.resize(blocks, Block::default());
+                }
+                let Some(memory) = area.get_mut(..blocks) else {
+                    return false;
+                };
+                argon2
+                    .hash_password_into_with_memory(password, salt, &mut out, memory)
+                    .is_ok()
+            })
+        } else {
+            argon2.hash_password_into(password, salt, &mut out).is_ok()
+        };
+    hashed && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+}
+
+/// An argon2id hash with [`hash_password`]'s parameters that no password matches (its output is
+/// all zeros): checking a password against it costs what a real check costs, in time and memory.
+fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let hash = DUMMY.get_or_init(|| hash_password("nacre-timing-equaliser").unwrap_or_default());
-    let _ = verify_password(hash, password);
+    DUMMY.get_or_init(|| {
+        format!(
+            "$argon2id$v=19$m={},t={},p={}$bmFjcmUtdGltaW5nLWVxdWFsaXNlcg${}",
+            Params::DEFAULT_M_COST,
+            Params::DEFAULT_T_COST,
+            Params::DEFAULT_P_COST,
+            "A".repeat(43)
+        )
+    })
+}
+
+/// Spends about the time of a real verification, so an unknown user answers like a wrong password
+/// (on the same verification thread and work area as a real check).
+fn burn_time(password: &str) {
+    let _ = verify_password(dummy_hash(), password);
 }
 
 impl UsersPolicy {
@@ -60,8 +134,24 @@ impl UsersPolicy {
         Self::default()
     }
 
-    /// Adds or replaces a user.
+    /// Adds or replaces a user. A password hash nacre cannot check is logged (the user then
+    /// cannot log in with a password), as is an argon2 hash above [`MAX_REUSED_ARGON2_KIB`].
     pub fn insert(&mut self, name: &str, user: User) {
+        if let Some(hash) = user
+            .password_hash
+            .as_deref()
+            .filter(|h| !h.starts_with("$2"))
+        {
+            match PasswordHash::new(hash).ok().as_ref().and_then(argon2_of) {
+                None => tracing::warn!(user = name, "password hash not understood"),
+                Some((_, p)) if p.m_cost() > MAX_REUSED_ARGON2_KIB => tracing::warn!(
+                    user = name,
+                    m_cost = p.m_cost(),
+                    "argon2 memory cost above 256 MiB: each check allocates it anew"
+                ),
+                Some(_) => {}
+            }
+        }
         self.users.insert(name.to_owned(), user);
     }
 
@@ -118,5 +208,66 @@ impl AuthPolicy for UsersPolicy {
 
     fn authorized_key_options(&self, ctx: &AuthContext, key: &PublicKey) -> Option<KeyOptions> {
         self.key_options(ctx, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// argon2 hashes of several kinds and sizes (lanes, output length, a smaller one after a
+    /// larger one in the same work area) check the same on a verification thread (reused work
+    /// area) and elsewhere (fresh memory) as with `PasswordVerifier`; the dummy hash parses with
+    /// the default parameters and matches nothing.
+    #[tokio::test]
+    async fn reused_work_area_checks_like_the_reference_verifier() {
+        use argon2::password_hash::PasswordVerifier;
+        let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").ok();
+        let mut hashes = vec![hash_password("right").unwrap_or_default()];
+        for (alg, m, t, p, len) in [
+            (Algorithm::Argon2i, 4096, 3, 2, 32),
+            (Algorithm::Argon2d, 256, 1, 1, 16),
+            (Algorithm::Argon2id, 1024, 2, 4, 64),
+        ] {
+            let params = Params::new(m, t, p, Some(len)).ok();
+            let argon2 = params.map(|ps| Argon2::new(alg, Version::V0x13, ps));
+            if let (Some(a), Some(salt)) = (argon2, salt.as_ref()) {
+                hashes.push(
+                    a.hash_password(b"right", salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        assert_eq!(hashes.len(), 4);
+        for hash in hashes {
+            for (password, want) in [("right", true), ("wrong", false), ("", false)] {
+                let reference = PasswordHash::new(&hash).is_ok_and(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                });
+                assert_eq!(reference, want, "{hash}");
+                assert_eq!(verify_password(&hash, password), want, "{hash}");
+                let (h, p) = (hash.clone(), password.to_owned());
+                let pooled = crate::auth_workers::run(move || verify_password(&h, &p)).await;
+                assert_eq!(pooled, Some(want), "{hash} on a verification thread");
+            }
+        }
+        let dummy = PasswordHash::new(dummy_hash()).ok();
+        let params = dummy
+            .as_ref()
+            .and_then(argon2_of)
+            .map(|(_, p)| (p.m_cost(), p.t_cost(), p.p_cost(), p.output_len()));
+        let d = Params::default();
+        let want = (
+            d.m_cost(),
+            d.t_cost(),
+            d.p_cost(),
+            Some(Params::DEFAULT_OUTPUT_LEN),
+        );
+        assert_eq!(params, Some(want));
+        assert!(!verify_password(dummy_hash(), "nacre-timing-equaliser"));
+        assert!(!verify_password(dummy_hash(), ""));
     }
 }
