@@ -1,4 +1,4 @@
-//! Pre-authentication work budgets of `nacre::Server` (docs/SECURITY-preauth.md), against an
+//! Pre-authentication work budgets of `nacre::Server` (docs/SECURITY.md, "Pre-authentication work budgets"), against an
 //! in-process server whose password policy counts how many checks run at once, per connection
 //! and in all:
 //!

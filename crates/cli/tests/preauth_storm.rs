@@ -3,7 +3,7 @@
 //! several seconds. The server's RSS stays bounded (checks run on the verification pool, one per
 //! core, each reusing its work area), a normal login succeeds during the storm, and within 10 s
 //! after the storm the RSS is back within 64 MiB of what it was after one login (on machines with
-//! 4 verification threads, within their work areas plus 16 MiB: 73 MiB; docs/SECURITY-preauth.md).
+//! 4 verification threads, within their work areas plus 16 MiB: 73 MiB; docs/SECURITY.md, "Pre-authentication work budgets").
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

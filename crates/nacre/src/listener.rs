@@ -10,7 +10,7 @@
 //! - **MaxSessions**: session channels open at once on one connection.
 //! - **Password checks**: on the process's few verification threads ([`crate::auth_workers`]),
 //!   one at a time per connection; a connection that closes while its check waits leaves
-//!   MaxStartups at once (docs/SECURITY-preauth.md).
+//!   MaxStartups at once (docs/SECURITY.md, "Pre-authentication work budgets").
 //!
 //! Authenticated connections are served by [`crate::serve_connection`]'s logic with a
 //! [`ServerConfig`].
