@@ -152,6 +152,10 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Runs the server until interrupted.
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    // Handlers first: a signal that comes once the port accepts must stop serve cleanly.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     // Every connection is served in this one process: take the whole descriptor limit, then
     // divide it (nacre::HandleLimits, fitted when the limits below are made).
     match nacre::raise_descriptor_limit() {
@@ -287,10 +291,9 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         addr.port(),
         addr.ip()
     );
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = server.run_sharded(listener, args.threads) => result.context("accepting connections")?,
-        _ = tokio::signal::ctrl_c() => println!("shutting down"),
+        _ = interrupt.recv() => println!("shutting down"),
         _ = terminate.recv() => println!("shutting down (SIGTERM)"),
     }
     Ok(())
