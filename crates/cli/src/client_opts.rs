@@ -29,7 +29,9 @@ pub struct ConnectArgs {
     /// UserKnownHostsFile, BatchMode, PasswordAuthentication, PubkeyAuthentication,
     /// KbdInteractiveAuthentication, PreferredAuthentications, ConnectTimeout,
     /// ServerAliveInterval, ServerAliveCountMax, ProxyJump, ForwardAgent, KexAlgorithms, Ciphers,
-    /// MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, RekeyLimit).
+    /// MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, RekeyLimit; nacre's own:
+    /// RequestTimeout=SECONDS, how long an SFTP request may wait for its answer, 0 for ever,
+    /// default 120).
     #[arg(short = 'o')]
     options: Vec<String>,
     /// ssh config file (default ~/.ssh/config).
@@ -98,8 +100,12 @@ pub struct ClientOptions {
     pub kbd: bool,
     /// `PreferredAuthentications`.
     pub preferred: Option<Vec<String>>,
-    /// `ConnectTimeout`.
+    /// `ConnectTimeout`: connecting and the key exchange (default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`], even without the option).
     pub connect_timeout: Option<Duration>,
+    /// `RequestTimeout` (nacre's): how long an SFTP request may wait for its reply; `None`: for
+    /// ever.
+    pub request_timeout: Option<Duration>,
     /// `ServerAliveInterval` / `ServerAliveCountMax`.
     pub alive_interval: Option<Duration>,
     /// `ServerAliveCountMax`.
@@ -115,6 +121,13 @@ pub struct ClientOptions {
     /// Algorithm lists and limits.
     pub transport: Config,
 }
+
+/// Connecting and the key exchange may take this long when `ConnectTimeout` is not set.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// User authentication (no prompts are answered by a person yet) may take this long.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `RequestTimeout`: an SFTP request unanswered this long fails (the session goes on).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
@@ -284,6 +297,12 @@ impl ClientOptions {
             connect_timeout: first("connecttimeout")
                 .and_then(|v| v.parse().ok())
                 .map(Duration::from_secs),
+            request_timeout: match first("requesttimeout").map(|v| v.parse::<u64>()) {
+                None => Some(DEFAULT_REQUEST_TIMEOUT),
+                Some(Ok(0)) => None,
+                Some(Ok(s)) => Some(Duration::from_secs(s)),
+                Some(Err(_)) => anyhow::bail!("RequestTimeout must be a number of seconds"),
+            },
             alive_interval: first("serveraliveinterval")
                 .and_then(|v| v.parse().ok())
                 .filter(|s| *s > 0)
@@ -459,12 +478,19 @@ impl ClientOptions {
             None => {
                 let connect =
                     Connection::connect((self.host_name.as_str(), self.port), self.client_config());
-                match self.connect_timeout {
-                    Some(t) => tokio::time::timeout(t, connect)
-                        .await
-                        .context("connect timeout")??,
-                    None => connect.await?,
-                }
+                // A server that stalls the key exchange must not hang the client: a timeout
+                // applies even without ConnectTimeout (OpenSSH would wait for ever).
+                let limit = self.connect_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
+                let place = format!("{} port {}", self.host_name, self.port);
+                tokio::time::timeout(limit, connect)
+                    .await
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "connection to {place} timed out after {} s (connecting and key exchange)",
+                            limit.as_secs()
+                        )
+                    })?
+                    .with_context(|| format!("connection to {place}"))?
             }
             Some(jump) => {
                 let (jump_dest, jump_port) = match jump.rsplit_once(':') {
@@ -502,7 +528,16 @@ impl ClientOptions {
             }
         };
         report_connected(&target, conn.info());
-        self.authenticate(&mut conn).await?;
+        tokio::time::timeout(DEFAULT_AUTH_TIMEOUT, self.authenticate(&mut conn))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "authentication to {} port {} timed out after {} s",
+                    self.host_name,
+                    self.port,
+                    DEFAULT_AUTH_TIMEOUT.as_secs()
+                )
+            })??;
         status::status(format_args!("Connected to {target}"));
         Ok(conn)
     }

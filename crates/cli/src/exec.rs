@@ -50,7 +50,7 @@ fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)
 /// Runs `nacre exec`; returns the process exit code.
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
-    let conn = opts.connect().await?;
+    let mut conn = opts.connect().await?;
     let mut forwards: (Vec<nacre::LocalForward>, Vec<nacre::RemoteForward>) =
         (Vec::new(), Vec::new());
     for spec in &args.local {
@@ -100,8 +100,12 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
             r
         }
     );
-    a?;
-    b?;
+    // A stream that fails with the connection is reported below, with the connection's reason.
+    for r in [a, b] {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "copying the command's output");
+        }
+    }
     stdin.abort();
     let exit = ch.exit_status().await;
     crate::status::response(match &exit {
@@ -112,12 +116,30 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let code = match exit {
         Some(ExitStatus::Code(c)) => i32::try_from(c).unwrap_or(255),
         Some(ExitStatus::Signal { name, .. }) => {
-            eprintln!("remote command killed by signal {name}");
+            eprintln!(
+                "remote command killed by signal {}",
+                crate::visible::visible(name.as_bytes())
+            );
             255
         }
-        None => 255,
+        None => {
+            report_close(&mut conn, &opts.host_name, opts.port).await;
+            255
+        }
     };
     let _ = ch.close();
     drop(forwards);
     Ok(code)
+}
+
+/// After a channel ended without an exit status: when the connection ended too (the server
+/// broke the protocol, disconnected, or the network failed), says why on stderr, as OpenSSH
+/// names the cause; the reason may quote the server, so it is escaped.
+pub async fn report_close(conn: &mut nacre::Connection, host: &str, port: u16) {
+    let wait = std::time::Duration::from_secs(1);
+    if let Ok(reason) = tokio::time::timeout(wait, conn.closed()).await {
+        let text = crate::visible::visible_text(&reason.to_string(), false);
+        crate::status::error(format_args!("connection closed: {text}"));
+        eprintln!("Connection to {host} port {port} closed: {text}");
+    }
 }

@@ -13,6 +13,7 @@ mod sftp;
 mod sftp_server;
 mod shell;
 mod status;
+mod visible;
 
 use clap::{Parser, Subcommand};
 
@@ -59,7 +60,12 @@ fn main() -> anyhow::Result<()> {
     }
     .enable_all()
     .build()?;
-    runtime.block_on(run(cli))
+    if let Err(e) = runtime.block_on(run(cli)) {
+        // As `main` returning the error would print it, but escaped: it may quote a server.
+        eprintln!("Error: {}", visible::visible_text(&format!("{e:?}"), true));
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

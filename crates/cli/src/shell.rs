@@ -63,7 +63,7 @@ fn window_size() -> (u32, u32) {
 /// Runs `nacre ssh`; returns the remote shell's exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
-    let conn = opts.connect().await?;
+    let mut conn = opts.connect().await?;
     let ch = opts.open_session(&conn).await?;
     let tty = args.force_tty || std::io::stdin().is_terminal();
     let _raw = if tty {
@@ -128,7 +128,14 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
         std::future::pending::<()>().await
     };
     tokio::select! {
-        (a, b) = async { tokio::join!(copy_out, copy_err) } => { a?; b?; }
+        (a, b) = async { tokio::join!(copy_out, copy_err) } => {
+            // A failure with the connection is reported below, with the connection's reason.
+            for r in [a, b] {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "copying the shell's output");
+                }
+            }
+        }
         () = resize_loop => {}
     }
     stdin.abort();
@@ -136,10 +143,16 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     let code = match ch.exit_status().await {
         Some(ExitStatus::Code(c)) => i32::try_from(c).unwrap_or(255),
         Some(ExitStatus::Signal { name, .. }) => {
-            eprintln!("remote shell killed by signal {name}");
+            eprintln!(
+                "remote shell killed by signal {}",
+                crate::visible::visible(name.as_bytes())
+            );
             255
         }
-        None => 255,
+        None => {
+            crate::exec::report_close(&mut conn, &opts.host_name, opts.port).await;
+            255
+        }
     };
     let _ = ch.close();
     Ok(code)

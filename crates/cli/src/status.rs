@@ -30,10 +30,13 @@ pub fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
+/// One line; what a server said (a banner, a name, a status message) is escaped
+/// ([`crate::visible`]), a line break included, so one line stays one line.
 fn line(tag: &str, message: &dyn Display) {
     if enabled() {
+        let text = crate::visible::visible_text(&message.to_string(), false);
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{tag}: {message}");
+        let _ = writeln!(err, "{tag}: {text}");
     }
 }
 

@@ -123,3 +123,73 @@ fn a_failing_batch_command_stops_the_batch() {
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(!out.stdout.contains("Remote working directory"), "{out}");
 }
+
+/// Names chosen by the server reach the terminal escaped (issue 22): `ls`, `ls -l`, `pwd` and
+/// an error quoting the name print `\033]0;…\007` where the bytes would set the window title,
+/// clear the screen or recolour it; nothing with an ESC, BEL or C1 byte reaches stdout or stderr.
+#[test]
+fn names_with_terminal_escapes_are_printed_escaped() {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let local = tempfile::tempdir().unwrap();
+    let home = test_user_home();
+    let dir = home.join(format!("nacre-escapes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let title = "title\x1b]0;pwned\x07";
+    std::fs::create_dir_all(dir.join(format!("dir\x1b[2J{title}"))).unwrap();
+    std::fs::write(dir.join(title), b"x").unwrap();
+    std::fs::write(dir.join("red\x1b[31mtext\u{9b}0m"), b"x").unwrap();
+    let status = std::process::Command::new("chown")
+        .arg("-R")
+        .arg("peer:")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let batch = format!(
+        "cd {}\nls\nls -l\ncd dir\x1b[2J{title}\npwd\ncd ..\n-get no-such-\x1b[2Jfile\nbye\n",
+        dir.display()
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.current_dir(local.path())
+        .args([
+            "sftp",
+            "-P",
+            &sshd.port().to_string(),
+            "-i",
+            key.private.to_str().unwrap(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-b",
+            "-",
+        ])
+        .arg("peer@127.0.0.1")
+        .env("HOME", local.path())
+        .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.success(), "{out}");
+    // Our own echo of the batch line ("sftp> cd ...") is the user's input, not the server's:
+    // look at every other line.
+    let server_text: String = out
+        .stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .filter(|l| !l.starts_with("sftp> "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for bad in ['\x1b', '\x07', '\u{9b}'] {
+        assert!(
+            !server_text.contains(bad),
+            "{bad:?} reached the terminal:\n{out}"
+        );
+    }
+    assert!(out.stdout.contains("title\\033]0;pwned\\007"), "{out}");
+    assert!(out.stdout.contains("red\\033[31mtext\\302\\2330m"), "{out}");
+    assert!(
+        out.stdout.contains("Remote working directory: ") && out.stdout.contains("dir\\033[2J"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("no-such-\\033[2Jfile"), "{out}");
+}

@@ -34,7 +34,8 @@ mod stream;
 pub use attrs::{Attributes, DirEntry, FsStats};
 pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
 pub use client::{
-    ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient, DEFAULT_MAX_REQUEST_LEN,
+    ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient,
+    DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ENTRIES, DEFAULT_MAX_REQUEST_LEN,
 };
 pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::{data, pair, pair_with};
 use nacre_sftp::codec::{
-    encode_frame, Attrs, FrameDecoder, Handle, Init, Name, NameEntry, OpenFlags, Request, Response,
-    Seq, Status, StatusCode, Version,
+    encode_frame, Attrs, Data, FrameDecoder, Handle, Init, Name, NameEntry, OpenFlags, Request,
+    Response, Seq, Status, StatusCode, Version,
 };
 use nacre_sftp::{serve_with, Attributes, ClientConfig, Error, LocalFs, ServerConfig, SftpClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -236,6 +236,28 @@ fn hostile_server(hostile: &'static [u8]) -> (DuplexStream, DuplexStream) {
                 },
                 &mut out,
             ),
+            // fine.txt: five bytes.
+            Request::Open(m) => encode_frame(
+                &Handle {
+                    id: m.id,
+                    handle: b"f",
+                },
+                &mut out,
+            ),
+            Request::Fstat(m) => encode_frame(
+                &Attrs {
+                    id: m.id,
+                    attrs: file.to_wire(),
+                },
+                &mut out,
+            ),
+            Request::Read(m) if m.offset == 0 => encode_frame(
+                &Data {
+                    id: m.id,
+                    data: b"hello",
+                },
+                &mut out,
+            ),
             Request::Readdir(m) if !listed.swap(true, std::sync::atomic::Ordering::SeqCst) => {
                 let entries = [
                     NameEntry {
@@ -270,7 +292,7 @@ fn hostile_server(hostile: &'static [u8]) -> (DuplexStream, DuplexStream) {
             other => encode_frame(
                 &Status::from_code(
                     other.id().unwrap(),
-                    if matches!(other, Request::Readdir(_)) {
+                    if matches!(other, Request::Readdir(_) | Request::Read(_)) {
                         StatusCode::EOF
                     } else if matches!(other, Request::Close(_)) {
                         StatusCode::OK
@@ -306,13 +328,26 @@ async fn recursive_download_refuses_hostile_names() {
             .await
             .unwrap()
             .unwrap_err();
-        assert!(matches!(e, Error::HostileName(_)), "{hostile:?}: {e:?}");
-        // Nothing but the (empty) target folder was written.
+        // The hostile name is refused and named; the rest is fetched (as OpenSSH's sftp does).
+        let Error::HostileNames { names, stats } = e else {
+            panic!("{hostile:?}: {e:?}");
+        };
+        let mut want = b"/d/".to_vec();
+        want.extend_from_slice(hostile);
+        assert_eq!(names, vec![want], "{hostile:?}");
+        assert_eq!((stats.files, stats.bytes), (1, 5), "{hostile:?}");
+        assert_eq!(std::fs::read(target.join("fine.txt")).unwrap(), b"hello");
+        // Nothing else was written: no file outside the target, none for the hostile name.
         let mut all = Vec::new();
         for entry in walk(tmp.path()) {
             all.push(entry);
         }
-        assert_eq!(all, ["a", "a/b", "a/b/target"], "{hostile:?}");
+        all.sort();
+        assert_eq!(
+            all,
+            ["a", "a/b", "a/b/target", "a/b/target/fine.txt"],
+            "{hostile:?}"
+        );
     }
 }
 
@@ -438,4 +473,154 @@ async fn shared_handle_budget_spans_sessions() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(budget.in_use(), 3);
+}
+
+/// A server whose listings never end: `list_dir` stops at `max_listing_entries` with
+/// `Error::TooManyEntries` (and the session goes on).
+#[tokio::test]
+async fn an_endless_listing_stops_at_the_cap() {
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    let (w, r) = scripted(move |req| {
+        let mut out = Vec::new();
+        match req {
+            Request::Opendir(m) => enc(
+                &Handle {
+                    id: m.id,
+                    handle: b"h",
+                },
+                &mut out,
+            ),
+            Request::Readdir(m) => {
+                let names: Vec<Vec<u8>> = (0..100)
+                    .map(|_| {
+                        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        format!("f{n:09}").into_bytes()
+                    })
+                    .collect();
+                let file = Attributes::EMPTY.with_permissions(0o100644).to_wire();
+                let entries: Vec<NameEntry<'_>> = names
+                    .iter()
+                    .map(|n| NameEntry {
+                        filename: n,
+                        longname: n,
+                        attrs: file,
+                    })
+                    .collect();
+                encode_frame(
+                    &Name {
+                        id: m.id,
+                        entries: Seq::from_slice(&entries),
+                    },
+                    &mut out,
+                );
+            }
+            other => enc(
+                &Status::from_code(other.id().unwrap(), StatusCode::OK),
+                &mut out,
+            ),
+        }
+        out
+    });
+    let config = ClientConfig {
+        max_listing_entries: 5_000,
+        ..ClientConfig::default()
+    };
+    let client = SftpClient::with_config(r, w, config).await.unwrap();
+    let e = tokio::time::timeout(T, client.list_dir("/d"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::TooManyEntries { entries: 5_000, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("too many entries"), "{e}");
+    // The byte cap too.
+    let config = ClientConfig {
+        max_listing_bytes: 100_000,
+        ..ClientConfig::default()
+    };
+    let (w2, r2) = scripted(|req| {
+        let mut out = Vec::new();
+        let id = req.id().unwrap();
+        match req {
+            Request::Opendir(_) => enc(&Handle { id, handle: b"h" }, &mut out),
+            Request::Readdir(_) => {
+                let long = vec![b'x'; 1000];
+                let entries = [NameEntry {
+                    filename: b"n",
+                    longname: &long,
+                    attrs: Attributes::EMPTY.to_wire(),
+                }];
+                encode_frame(
+                    &Name {
+                        id,
+                        entries: Seq::from_slice(&entries),
+                    },
+                    &mut out,
+                );
+            }
+            _ => enc(&Status::from_code(id, StatusCode::OK), &mut out),
+        }
+        out
+    });
+    let client = SftpClient::with_config(r2, w2, config).await.unwrap();
+    let e = client.list_dir("/d").await.unwrap_err();
+    assert!(matches!(e, Error::TooManyEntries { .. }), "{e:?}");
+    // The session goes on.
+    client.remove("/x").await.unwrap();
+}
+
+/// A server that never answers READ: with `request_timeout` the read fails with
+/// `Error::Timeout`, a download fails the same way, and the session goes on (other requests
+/// are answered). Without it the call would wait for ever.
+#[tokio::test]
+async fn an_unanswered_request_times_out_and_the_session_goes_on() {
+    let (w, r) = scripted(|req| {
+        let mut out = Vec::new();
+        let id = req.id().unwrap();
+        match req {
+            Request::Read(_) => {} // never answered
+            Request::Open(_) => enc(&Handle { id, handle: b"f" }, &mut out),
+            Request::Stat(_) | Request::Fstat(_) | Request::Lstat(_) => enc(
+                &Attrs {
+                    id,
+                    attrs: Attributes::EMPTY
+                        .with_permissions(0o100644)
+                        .with_size(1 << 20)
+                        .to_wire(),
+                },
+                &mut out,
+            ),
+            _ => enc(&Status::from_code(id, StatusCode::OK), &mut out),
+        }
+        out
+    });
+    let config = ClientConfig {
+        request_timeout: Some(Duration::from_millis(300)),
+        ..ClientConfig::default()
+    };
+    let client = SftpClient::with_config(r, w, config).await.unwrap();
+    let handle = client
+        .open("/file.bin", OpenFlags::READ, &Attributes::EMPTY)
+        .await
+        .unwrap();
+    let e = tokio::time::timeout(T, client.read(&handle, 0, 100))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+    let tmp = tempfile::tempdir().unwrap();
+    let e = tokio::time::timeout(T, client.download("/file.bin", tmp.path().join("out")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    assert!(client.stat("/file.bin").await.is_ok());
+}
+
+/// `encode_frame` as a statement (match arms of scripted servers).
+fn enc<M: nacre_wire::Encode + ?Sized>(msg: &M, out: &mut Vec<u8>) {
+    encode_frame(msg, out);
 }

@@ -66,6 +66,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A server's bytes (or a path holding them) as safe terminal text ([`crate::visible`]).
+fn shown(b: impl AsRef<[u8]>) -> String {
+    crate::visible::visible(b.as_ref())
+}
+
 /// Splits leading `-x` flags from the arguments.
 fn flags(args: &[String]) -> (String, Vec<&String>) {
     let mut f = String::new();
@@ -129,7 +134,7 @@ impl Session {
                 Ok(true) => {}
                 Ok(false) => return 0,
                 Err(e) => {
-                    eprintln!("{e:#}");
+                    eprintln!("{}", crate::visible::visible_text(&format!("{e:#}"), true));
                     if !tolerant {
                         return 1;
                     }
@@ -158,7 +163,7 @@ impl Session {
             match self.execute(&line).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(0),
-                Err(e) => eprintln!("{e:#}"),
+                Err(e) => eprintln!("{}", crate::visible::visible_text(&format!("{e:#}"), true)),
             }
         }
     }
@@ -195,7 +200,7 @@ impl Session {
             "help" | "?" => println!("{HELP}"),
             "pwd" => {
                 status::response(format_args!("Current directory is: \"{}\"", self.cwd));
-                println!("Remote working directory: {}", self.cwd);
+                println!("Remote working directory: {}", shown(&self.cwd));
             }
             "lpwd" => println!("Local working directory: {}", self.lcwd.display()),
             "cd" => self.cd(args.first().map_or("~", String::as_str)).await?,
@@ -301,9 +306,9 @@ impl Session {
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         for e in entries {
             if f.contains('l') {
-                println!("{}", text(&e.longname));
+                println!("{}", shown(&e.longname));
             } else {
-                println!("{}", text(&e.name));
+                println!("{}", shown(&e.name));
             }
         }
         Ok(())
@@ -372,16 +377,41 @@ impl Session {
                 .ok_or_else(|| anyhow!("get: missing argument"))?,
         );
         let local = self.local(rest.get(1).map_or(base_name(&remote), |s| s.as_str()));
-        let attrs = self.client.stat(remote.as_bytes()).await?;
+        let attrs = self
+            .client
+            .stat(remote.as_bytes())
+            .await
+            .with_context(|| shown(&remote))?;
         if attrs.file_type() == Some(nacre_sftp::codec::FileType::Directory) {
             if !(self.recursive || f.contains('r')) {
                 bail!("get: {remote}: is a directory (use -r)");
             }
-            println!("Retrieving {remote}");
-            self.client.download_dir(remote.as_bytes(), &local).await?;
-            return Ok(());
+            println!("Retrieving {}", shown(&remote));
+            return match self.client.download_dir(remote.as_bytes(), &local).await {
+                Ok(_) => Ok(()),
+                // As OpenSSH's sftp: each refused name said, the rest fetched, the command failed.
+                Err(nacre_sftp::Error::HostileNames { names, stats }) => {
+                    for name in &names {
+                        eprintln!(
+                            "skipping hostile file name from the server: \"{}\"",
+                            shown(name)
+                        );
+                    }
+                    bail!(
+                        "get: {}: refused {} hostile name(s), fetched {} file(s)",
+                        shown(&remote),
+                        names.len(),
+                        stats.files
+                    )
+                }
+                Err(e) => Err(e.into()),
+            };
         }
-        println!("Fetching {remote} to {}", local.display());
+        println!(
+            "Fetching {} to {}",
+            shown(&remote),
+            shown(local.as_os_str().as_encoded_bytes())
+        );
         status::status(format_args!("Starting download of {remote}"));
         let started = std::time::Instant::now();
         let total = attrs.size.unwrap_or(0);
@@ -419,7 +449,7 @@ impl Session {
             self.client.upload_dir(&local, remote.as_bytes()).await?;
             return Ok(());
         }
-        println!("Uploading {} to {remote}", local.display());
+        println!("Uploading {} to {}", local.display(), shown(&remote));
         status::status(format_args!("Starting upload of {}", local.display()));
         let started = std::time::Instant::now();
         let total = std::fs::metadata(&local)?.len();

@@ -67,7 +67,12 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
     }
     let conn = opts.connect().await?;
-    let client = conn.sftp().await?;
+    let client = conn
+        .sftp_with(nacre_sftp::ClientConfig {
+            request_timeout: opts.request_timeout,
+            ..nacre_sftp::ClientConfig::default()
+        })
+        .await?;
     let mut session = Session::new(client, args.recursive, args.batch.is_none()).await?;
     if let Some(dir) = start_dir.filter(|d| !d.is_empty()) {
         session.execute(&format!("cd {dir}")).await?;

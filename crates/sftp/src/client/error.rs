@@ -32,6 +32,31 @@ pub enum Error {
     /// or NUL, absolute): nothing was written for it and the transfer stopped.
     #[error("refusing hostile file name from the server: {0:?}")]
     HostileName(String),
+    /// The server did not answer a request within [`crate::ClientConfig::request_timeout`]
+    /// (the session goes on).
+    #[error("the server did not answer within {0:?}: request timed out")]
+    Timeout(std::time::Duration),
+    /// A directory listing went past [`crate::ClientConfig::max_listing_entries`] or
+    /// `max_listing_bytes`: the server sends more than a client should hold.
+    #[error(
+        "directory listing stopped: too many entries ({entries} entries, {bytes} bytes so far)"
+    )]
+    TooManyEntries {
+        /// Entries received.
+        entries: usize,
+        /// Bytes counted.
+        bytes: usize,
+    },
+    /// A recursive download skipped names a server must never send (each the path of its
+    /// folder and the name, as the server gave them: raw bytes, to be escaped for display) and
+    /// fetched everything else (`stats`).
+    #[error("refused {} hostile file name(s) from the server; everything else was fetched", names.len())]
+    HostileNames {
+        /// `folder/name` of each refused entry.
+        names: Vec<Vec<u8>>,
+        /// What the download did.
+        stats: super::recursive::TreeStats,
+    },
 }
 
 impl Error {
@@ -63,6 +88,7 @@ impl From<Error> for io::Error {
                 io::Error::new(kind, message)
             }
             Error::ConnectionLost(m) => io::Error::new(io::ErrorKind::BrokenPipe, m),
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e.to_string()),
             other => io::Error::other(other.to_string()),
         }
     }

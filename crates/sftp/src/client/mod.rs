@@ -26,6 +26,7 @@ mod transfer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
 use bytes::Bytes;
@@ -60,7 +61,23 @@ pub struct ClientConfig {
     pub initial_in_flight: usize,
     /// Largest packet accepted from the server; a longer one ends the session.
     pub max_packet_len: usize,
+    /// How long one request may wait for its reply (`None`: forever, the default). A request
+    /// past it fails with [`Error::Timeout`] and the session goes on (a late reply is dropped);
+    /// in a transfer, no reply for that long fails the transfer.
+    pub request_timeout: Option<Duration>,
+    /// Most entries one directory listing may hold ([`SftpClient::list_dir`], recursive
+    /// downloads); more is [`Error::TooManyEntries`], so a server that never ends a listing
+    /// cannot exhaust the client's memory.
+    pub max_listing_entries: usize,
+    /// Most bytes one listing may hold (names and long names, plus 128 per entry for the rest);
+    /// more is [`Error::TooManyEntries`].
+    pub max_listing_bytes: usize,
 }
+
+/// Default [`ClientConfig::max_listing_entries`]: a million.
+pub const DEFAULT_MAX_LISTING_ENTRIES: usize = 1_000_000;
+/// Default [`ClientConfig::max_listing_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_LISTING_BYTES: usize = 64 << 20;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -69,6 +86,9 @@ impl Default for ClientConfig {
             max_in_flight: 64,
             initial_in_flight: 1,
             max_packet_len: DEFAULT_MAX_PACKET_LEN,
+            request_timeout: None,
+            max_listing_entries: DEFAULT_MAX_LISTING_ENTRIES,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
         }
     }
 }
@@ -360,10 +380,44 @@ impl SftpClient {
         self.send_raw(Waiter::Stream(stream.clone()), encode)
     }
 
-    /// Sends the request `build(id)` and waits for its reply.
+    /// Sends the request `build(id)` and waits for its reply (at most
+    /// [`ClientConfig::request_timeout`]: then the request is forgotten and fails).
     pub(crate) async fn call<M: Encode>(&self, build: impl FnOnce(u32) -> M) -> Result<Reply> {
-        let rx = self.send_once(build)?;
-        rx.await.map_err(|_| lost("the reader has stopped"))?
+        let (tx, rx) = oneshot::channel();
+        let id = self.send_raw(Waiter::Once(tx), |id, out| {
+            encode_frame(&build(id), out);
+        })?;
+        let reply = match self.inner.config.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, rx).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.forget(id);
+                    return Err(Error::Timeout(limit));
+                }
+            },
+            None => rx.await,
+        };
+        reply.map_err(|_| lost("the reader has stopped"))?
+    }
+
+    /// Drops the waiter of request `id` (a reply that still comes is ignored).
+    pub(crate) fn forget(&self, id: u32) {
+        lock(&self.inner.pending).waiters.remove(&id);
+    }
+
+    /// Waits for the next reply of a transfer's stream, at most
+    /// [`ClientConfig::request_timeout`].
+    pub(crate) async fn next_streamed(
+        &self,
+        rx: &mut mpsc::UnboundedReceiver<(u32, Result<Reply>)>,
+    ) -> Result<(u32, Result<Reply>)> {
+        let next = match self.inner.config.request_timeout {
+            Some(limit) => tokio::time::timeout(limit, rx.recv())
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
+            None => rx.recv().await,
+        };
+        next.ok_or_else(|| Error::ConnectionLost("the reader has stopped".into()))
     }
 }
 

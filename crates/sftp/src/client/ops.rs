@@ -47,6 +47,10 @@ fn extended<'a, T: ExtensionReply<'a>>(reply: &'a Reply) -> Result<T> {
     }
 }
 
+/// What one listed entry costs besides its name and long name (attributes, vectors), for
+/// [`crate::ClientConfig::max_listing_bytes`].
+const ENTRY_OVERHEAD: usize = 128;
+
 impl SftpClient {
     fn require(&self, name: &'static str, version: &str) -> Result<()> {
         if self.supports(name, version) {
@@ -219,11 +223,26 @@ impl SftpClient {
         })
     }
 
-    /// Every entry of a directory.
+    /// Every entry of a directory, at most [`crate::ClientConfig::max_listing_entries`] and
+    /// `max_listing_bytes` ([`Error::TooManyEntries`] past them: a server that never ends a
+    /// listing cannot exhaust the client's memory). Use [`SftpClient::read_dir`] to walk a
+    /// listing without holding it.
     pub async fn list_dir(&self, path: impl AsRef<[u8]>) -> Result<Vec<DirEntry>> {
+        let (max_entries, max_bytes) = {
+            let c = self.config();
+            (c.max_listing_entries, c.max_listing_bytes)
+        };
         let mut dir = self.read_dir(path).await?;
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         while let Some(e) = dir.next().await? {
+            bytes = bytes.saturating_add(e.name.len() + e.longname.len() + ENTRY_OVERHEAD);
+            if out.len() >= max_entries || bytes > max_bytes {
+                return Err(Error::TooManyEntries {
+                    entries: out.len(),
+                    bytes,
+                });
+            }
             out.push(e);
         }
         Ok(out)

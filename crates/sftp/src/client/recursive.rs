@@ -2,10 +2,11 @@
 //!
 //! A server chooses the names in its listings, so a recursive download checks every one
 //! before it touches the local disk: `.` and `..` are skipped, and an empty name, `/`, a name
-//! holding `/` or NUL (which covers absolute paths and `../x`) stops the transfer with
-//! [`Error::HostileName`] — nothing is ever written outside the target folder. Symbolic links
-//! and special files are skipped both ways, and the depth is capped, so a lying server cannot
-//! make the client loop.
+//! holding `/` or NUL (which covers absolute paths and `../x`) is refused — nothing is ever
+//! written for it, nor outside the target folder. As OpenSSH's sftp does, the download goes on
+//! with every other name and fails at the end with [`Error::HostileNames`], which lists the
+//! refused names and what was fetched. Symbolic links and special files are skipped both
+//! ways, and the depth is capped, so a lying server cannot make the client loop.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -57,16 +58,31 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 impl SftpClient {
-    /// Downloads the folder `remote` into `local` (created if missing), recursively.
+    /// Downloads the folder `remote` into `local` (created if missing), recursively. Names a
+    /// server must never send are skipped and the rest fetched; then the call fails with
+    /// [`Error::HostileNames`] naming them.
     pub async fn download_dir(
         &self,
         remote: impl AsRef<[u8]>,
         local: impl AsRef<Path>,
     ) -> Result<TreeStats> {
         let mut stats = TreeStats::default();
-        self.download_tree(remote.as_ref().to_vec(), local.as_ref(), 0, &mut stats)
-            .await?;
-        Ok(stats)
+        let mut hostile = Vec::new();
+        self.download_tree(
+            remote.as_ref().to_vec(),
+            local.as_ref(),
+            0,
+            (&mut stats, &mut hostile),
+        )
+        .await?;
+        if hostile.is_empty() {
+            Ok(stats)
+        } else {
+            Err(Error::HostileNames {
+                names: hostile,
+                stats,
+            })
+        }
     }
 
     async fn download_tree(
@@ -74,7 +90,7 @@ impl SftpClient {
         remote: Vec<u8>,
         local: &Path,
         depth: usize,
-        stats: &mut TreeStats,
+        (stats, hostile): (&mut TreeStats, &mut Vec<Vec<u8>>),
     ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::protocol("folders nested too deep"));
@@ -94,17 +110,27 @@ impl SftpClient {
         let entries = self.list_dir(&remote).await?;
         let mut work = Vec::new();
         for e in entries {
-            if !check_remote_name(&e.name)? {
-                stats.skipped += 1;
-                continue;
+            match check_remote_name(&e.name) {
+                Ok(true) => work.push(e),
+                Ok(false) => stats.skipped += 1,
+                Err(_) => {
+                    tracing::warn!(folder = %String::from_utf8_lossy(&remote), name = ?String::from_utf8_lossy(&e.name),
+                        "skipping a hostile name in a recursive download");
+                    hostile.push(join(&remote, &e.name));
+                }
             }
-            work.push(e);
         }
         for e in work {
             let child_remote = join(&remote, &e.name);
             let child_local = local.join(OsStr::from_bytes(&e.name));
             if e.attrs.is_dir() {
-                Box::pin(self.download_tree(child_remote, &child_local, depth + 1, stats)).await?;
+                let child = self.download_tree(
+                    child_remote,
+                    &child_local,
+                    depth + 1,
+                    (&mut *stats, &mut *hostile),
+                );
+                Box::pin(child).await?;
             } else if e.attrs.is_regular() {
                 stats.bytes += self.download(&child_remote, &child_local).await?;
                 stats.files += 1;

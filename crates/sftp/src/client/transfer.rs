@@ -167,9 +167,7 @@ impl SftpClient {
             if in_flight.is_empty() {
                 break;
             }
-            let Some((id, reply)) = rx.recv().await else {
-                return Err(Error::ConnectionLost("the reader has stopped".into()));
-            };
+            let (id, reply) = self.next_streamed(&mut rx).await?;
             let (offset, len) = in_flight
                 .remove(&id)
                 .ok_or_else(|| Error::protocol("reply to no read"))?;
@@ -291,9 +289,7 @@ impl SftpClient {
             if in_flight.is_empty() {
                 break;
             }
-            let Some((id, reply)) = rx.recv().await else {
-                return Err(Error::ConnectionLost("the reader has stopped".into()));
-            };
+            let (id, reply) = self.next_streamed(&mut rx).await?;
             in_flight
                 .remove(&id)
                 .ok_or_else(|| Error::protocol("reply to no write"))?;
