@@ -538,6 +538,15 @@ impl ClientOptions {
                     DEFAULT_AUTH_TIMEOUT.as_secs()
                 )
             })??;
+        // The server's banner (SSH_MSG_USERAUTH_BANNER) on stderr, as OpenSSH shows it: escaped,
+        // since the server chose every byte of it.
+        for banner in conn.banners() {
+            let text = crate::visible::visible_text(banner, true);
+            eprint!("{text}");
+            if !text.ends_with('\n') {
+                eprintln!();
+            }
+        }
         status::status(format_args!("Connected to {target}"));
         Ok(conn)
     }

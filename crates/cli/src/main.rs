@@ -60,10 +60,16 @@ fn main() -> anyhow::Result<()> {
     }
     .enable_all()
     .build()?;
+    // The client commands fail with 255, as OpenSSH's do, so a script can tell their own
+    // failures from the remote command's status.
+    let failure = match cli.command {
+        Command::Sftp(_) | Command::Ssh(_) | Command::Exec(_) => 255,
+        _ => 1,
+    };
     if let Err(e) = runtime.block_on(run(cli)) {
         // As `main` returning the error would print it, but escaped: it may quote a server.
         eprintln!("Error: {}", visible::visible_text(&format!("{e:?}"), true));
-        std::process::exit(1);
+        std::process::exit(failure);
     }
     Ok(())
 }

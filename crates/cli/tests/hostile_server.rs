@@ -13,11 +13,13 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nacre_tests::{repo_root, run_with_input, run_with_timeout, venv_python, ChildGuard, CmdOutput};
+use nacre_tests::{
+    repo_root, run_with_input, run_with_timeout, venv_python, ChildGuard, CmdOutput,
+};
 
 /// The password hostile_server.py accepts (for any user).
 const PASSWORD: &str = "peerpass";
@@ -55,7 +57,7 @@ fn hostile(mode: &str) -> (ChildGuard, u16) {
 }
 
 /// The nacre program with `home` as HOME and working folder, the server's password in
-/// NACRE_PASSWORD, and no agent.
+/// NACRE_PASSWORD, no agent, and no backtraces in its error messages.
 fn nacre(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
     nacre_env(&mut cmd, home);
@@ -67,7 +69,9 @@ fn nacre_env(cmd: &mut Command, home: &Path) {
         .env("HOME", home)
         .env("NACRE_PASSWORD", PASSWORD)
         .env_remove("SSH_AUTH_SOCK")
-        .env_remove("NACRE_LOG");
+        .env_remove("NACRE_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
 }
 
 /// `nacre sftp` arguments for the server at `port`, with these `-o` options, reading a batch
@@ -102,7 +106,13 @@ fn exec_args(port: u16, command: &str) -> Vec<String> {
 }
 
 /// Runs `nacre sftp -b -` with `batch` on standard input.
-fn sftp_batch(port: u16, home: &Path, options: &[&str], batch: &str, timeout: Duration) -> CmdOutput {
+fn sftp_batch(
+    port: u16,
+    home: &Path,
+    options: &[&str],
+    batch: &str,
+    timeout: Duration,
+) -> CmdOutput {
     let mut cmd = nacre(home);
     cmd.args(sftp_args(port, options));
     run_with_input(&mut cmd, Some(batch.as_bytes()), timeout)
@@ -121,7 +131,8 @@ fn exec(port: u16, home: &Path, command: &str, timeout: Duration) -> CmdOutput {
 fn run_measured(home: &Path, args: &[String], input: &[u8], timeout: Duration) -> (CmdOutput, u64) {
     if Path::new(GNU_TIME).exists() {
         let mut cmd = Command::new(GNU_TIME);
-        cmd.args(["-f", "%M", env!("CARGO_BIN_EXE_nacre")]).args(args);
+        cmd.args(["-f", "%M", env!("CARGO_BIN_EXE_nacre")])
+            .args(args);
         nacre_env(&mut cmd, home);
         let mut out = run_with_input(&mut cmd, Some(input), timeout);
         assert!(!out.timed_out, "the client did not end by itself:\n{out}");
@@ -188,7 +199,10 @@ fn run_sampling_vmhwm(
         command: format!("nacre {}", args.join(" ")),
     };
     assert!(!out.timed_out, "the client did not end by itself:\n{out}");
-    assert!(peak > 0, "no VmHWM sample of the client (PID {pid}):\n{out}");
+    assert!(
+        peak > 0,
+        "no VmHWM sample of the client (PID {pid}):\n{out}"
+    );
     (out, peak)
 }
 
@@ -206,20 +220,59 @@ fn reader<R: Read + Send + 'static>(mut pipe: R) -> thread::JoinHandle<Vec<u8>> 
     })
 }
 
-/// Runs `cmd` without ever reading its standard output (the pipe fills and the program blocks
-/// writing it, so it stops consuming what it receives); returns its exit status (None if it was
-/// still running after `timeout` and was killed) and its standard error.
-fn run_with_stdout_blocked(cmd: &mut Command, timeout: Duration) -> (Option<ExitStatus>, String) {
+/// Runs `cmd` without reading its standard output for `blocked` (or until it reports something
+/// on standard error, a line other than a `Warning:`): till then the pipe fills and the program,
+/// blocked writing it, stops consuming what it receives. Then the output is drained so that the
+/// program can end (nacre finishes writing its output before it reports a lost connection).
+/// Returns its exit status (None if it was still running after `timeout` and was killed) and its
+/// standard error.
+fn run_with_stdout_blocked(
+    cmd: &mut Command,
+    blocked: Duration,
+    timeout: Duration,
+) -> (Option<ExitStatus>, String) {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let start = Instant::now();
     let mut guard = ChildGuard::spawn_group("nacre exec", cmd);
-    let stdout = guard.child_mut().stdout.take().unwrap();
-    let stderr = reader(guard.child_mut().stderr.take().unwrap());
-    let status = guard.wait_timeout(timeout);
+    let mut stdout = guard.child_mut().stdout.take();
+    let mut err_pipe = guard.child_mut().stderr.take().unwrap();
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let err_reader = {
+        let stderr = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = err_pipe.read(&mut chunk) {
+                stderr.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let reported = || {
+        String::from_utf8_lossy(&stderr.lock().unwrap())
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with("Warning:"))
+    };
+    let mut drain = None;
+    let status = loop {
+        if let Some(status) = guard.try_wait() {
+            break Some(status);
+        }
+        if start.elapsed() >= timeout {
+            break None;
+        }
+        if drain.is_none() && (start.elapsed() >= blocked || reported()) {
+            drain = stdout.take().map(reader);
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
     guard.kill();
     drop(stdout);
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+    let _ = err_reader.join();
+    if let Some(d) = drain {
+        let _ = d.join();
+    }
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
     (status, stderr)
 }
 
@@ -243,7 +296,10 @@ fn endless_listing_stops_with_an_error_and_bounded_memory() {
             batch.as_bytes(),
             Duration::from_secs(60),
         );
-        assert!(!out.success(), "{batch:?} succeeded against an endless listing:\n{out}");
+        assert!(
+            !out.success(),
+            "{batch:?} succeeded against an endless listing:\n{out}"
+        );
         assert!(out.stderr.contains("too many entries"), "{batch:?}:\n{out}");
         assert!(
             max_rss_kib < MAX_RSS_KIB,
@@ -263,7 +319,10 @@ fn unanswered_read_times_out() {
         "get /file.bin out.bin\n",
         Duration::from_secs(30),
     );
-    assert!(!out.timed_out, "the client waited for the READ answers:\n{out}");
+    assert!(
+        !out.timed_out,
+        "the client waited for the READ answers:\n{out}"
+    );
     assert!(!out.success(), "{out}");
     assert!(out.stderr.contains("timed out"), "{out}");
 }
@@ -273,7 +332,10 @@ fn stalled_key_exchange_ends_without_connect_timeout() {
     let (_server, port) = hostile("stall-kex");
     let home = tempfile::tempdir().unwrap();
     let out = exec(port, home.path(), "true", Duration::from_secs(70));
-    assert!(!out.timed_out, "the client waited for the key exchange:\n{out}");
+    assert!(
+        !out.timed_out,
+        "the client waited for the key exchange:\n{out}"
+    );
     assert_eq!(out.status.code(), Some(255), "{out}");
     assert!(out.stderr.contains("127.0.0.1"), "{out}");
     assert!(out.stderr.contains("timed out"), "{out}");
@@ -285,12 +347,13 @@ fn window_overflow_is_reported() {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = nacre(home.path());
     cmd.args(exec_args(port, "cat"));
-    // The client's standard output is never read: once the pipe is full it cannot consume, so it
-    // grants no more window and the server's extra MiB overflows it whatever the timing.
-    let (status, stderr) = run_with_stdout_blocked(&mut cmd, Duration::from_secs(60));
-    let status = status.unwrap_or_else(|| {
-        panic!("nacre exec did not end by itself in 60 s; stderr:\n{stderr}")
-    });
+    // The client's standard output is not read for 10 s: once the pipe is full it cannot consume,
+    // so it grants no more window and the server's extra MiB (sent in well under a second after
+    // the exec) overflows it whatever the timing.
+    let (status, stderr) =
+        run_with_stdout_blocked(&mut cmd, Duration::from_secs(10), Duration::from_secs(60));
+    let status = status
+        .unwrap_or_else(|| panic!("nacre exec did not end by itself in 60 s; stderr:\n{stderr}"));
     assert_eq!(status.code(), Some(255), "{status:?}; stderr:\n{stderr}");
     assert!(!stderr.trim().is_empty(), "{status:?}: nothing on stderr");
     assert!(
@@ -318,7 +381,10 @@ fn remote_strings_are_escaped() {
     let home = tempfile::tempdir().unwrap();
     let out = exec(port, home.path(), "anything", Duration::from_secs(60));
     assert!(!out.timed_out, "{out}");
-    assert!(out.stdout.contains("hello from the hostile server"), "{out}");
+    assert!(
+        out.stdout.contains("hello from the hostile server"),
+        "{out}"
+    );
     for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         let raw = raw_controls(text);
         assert!(raw.is_empty(), "ESC or BEL on {stream}: {raw:?}\n{out}");
