@@ -63,13 +63,8 @@ fn serve(dir: &std::path::Path) -> (ChildGuard, u16) {
     .arg(dir.join("pw"))
     .current_dir(dir);
     let guard = ChildGuard::spawn("nacre serve", &mut cmd);
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, port);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nacre serve did not listen");
+    nacre_tests::wait_listening(port, "nacre serve");
+    (guard, port)
 }
 
 /// Logs in as `peer` with the right password; returns how long it took.

@@ -100,12 +100,7 @@ fn serve(limits: &str) -> Served {
         .arg("--root")
         .arg(&root);
     let server = ChildGuard::spawn(format!("nacre serve (descriptors {limits})"), &mut cmd);
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    nacre_tests::wait_listening(port, "nacre serve");
     Served {
         tmp,
         content,

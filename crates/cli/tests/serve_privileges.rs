@@ -102,13 +102,8 @@ fn start(s: &Served, login: &str, flags: &[&str]) -> (ChildGuard, u16) {
     .args(flags)
     .current_dir(s.tmp.path());
     let guard = ChildGuard::spawn("nacre serve", &mut cmd);
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, port);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nacre serve did not listen");
+    nacre_tests::wait_listening(port, "nacre serve");
+    (guard, port)
 }
 
 /// Runs every attack of tests/peers/sftp_attacks.py; its answers by name.

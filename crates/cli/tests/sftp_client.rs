@@ -14,6 +14,23 @@ use nacre_tests::{
     authorized_client_key, ensure_test_user, run_with_input, test_user_home, KeyType, OpenSshServer,
 };
 
+/// `nacre sftp -b -` as `peer` with `key`, in and with HOME at `local`.
+fn nacre_sftp_batch(
+    port: u16,
+    key: &std::path::Path,
+    local: &std::path::Path,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.current_dir(local)
+        .args(["sftp", "-P", &port.to_string(), "-i"])
+        .arg(key)
+        .args(["-o", "StrictHostKeyChecking=no", "-b", "-"])
+        .arg("peer@127.0.0.1")
+        .env("HOME", local)
+        .env_remove("SSH_AUTH_SOCK");
+    cmd
+}
+
 #[test]
 fn batch_with_every_command() {
     ensure_test_user();
@@ -35,22 +52,7 @@ fn batch_with_every_command() {
          df\ndf -h\nget -r tree gottree\nmkdir empty\nrmdir empty\nrm link2.txt\n-rm does-not-exist\n\
          lmkdir lnew\nlcd lnew\nlpwd\nlls\nprogress\nhelp\nbye\n"
     );
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.current_dir(local.path())
-        .args([
-            "sftp",
-            "-P",
-            &sshd.port().to_string(),
-            "-i",
-            key.private.to_str().unwrap(),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-b",
-            "-",
-        ])
-        .arg("peer@127.0.0.1")
-        .env("HOME", local.path())
-        .env_remove("SSH_AUTH_SOCK");
+    let mut cmd = nacre_sftp_batch(sshd.port(), &key.private, local.path());
     let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(120));
     assert!(out.success(), "{out}");
     assert!(
@@ -100,21 +102,7 @@ fn a_failing_batch_command_stops_the_batch() {
     let key = authorized_client_key(KeyType::Ed25519);
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.args([
-        "sftp",
-        "-P",
-        &sshd.port().to_string(),
-        "-i",
-        key.private.to_str().unwrap(),
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-b",
-        "-",
-        "peer@127.0.0.1",
-    ])
-    .env("HOME", dir.path())
-    .env_remove("SSH_AUTH_SOCK");
+    let mut cmd = nacre_sftp_batch(sshd.port(), &key.private, dir.path());
     let out = run_with_input(
         &mut cmd,
         Some(b"rm no-such-file-here\npwd\n"),
@@ -151,22 +139,7 @@ fn names_with_terminal_escapes_are_printed_escaped() {
         "cd {}\nls\nls -l\ncd dir\x1b[2J{title}\npwd\ncd ..\n-get no-such-\x1b[2Jfile\nbye\n",
         dir.display()
     );
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.current_dir(local.path())
-        .args([
-            "sftp",
-            "-P",
-            &sshd.port().to_string(),
-            "-i",
-            key.private.to_str().unwrap(),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-b",
-            "-",
-        ])
-        .arg("peer@127.0.0.1")
-        .env("HOME", local.path())
-        .env_remove("SSH_AUTH_SOCK");
+    let mut cmd = nacre_sftp_batch(sshd.port(), &key.private, local.path());
     let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.success(), "{out}");

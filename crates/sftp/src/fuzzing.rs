@@ -209,6 +209,8 @@ async fn client_session(ops: u8, script: Vec<u8>) {
             max_in_flight: 4,
             initial_in_flight: 1,
             max_packet_len: 1 << 20,
+            max_listing_entries: 10_000,
+            ..ClientConfig::default()
         };
         if let Ok(client) = SftpClient::with_config(cr, cw, config).await {
             let _ = (client.read_len(), client.write_len(8), client.limits());
@@ -329,6 +331,8 @@ pub fn record_session(ops: u8) -> (Vec<u8>, Vec<Vec<u8>>) {
                 max_in_flight: 4,
                 initial_in_flight: 1,
                 max_packet_len: 1 << 20,
+                max_listing_entries: 10_000,
+                ..ClientConfig::default()
             };
             let client = SftpClient::with_config(cr, cw, config)
                 .await
