@@ -276,3 +276,83 @@ fn openssh_sftp_over_ssh_to_nacre_serve() {
     let out = run_with_timeout(&mut cmd, T);
     check(&s, &out);
 }
+
+/// OpenSSH's scp (which speaks SFTP since 9.0) both ways and `ssh -s sftp` against
+/// `nacre serve`: the `sftp` subsystem channel ends with an exit status, so they exit 0.
+#[test]
+fn openssh_scp_and_ssh_s_sftp_exit_zero_against_nacre_serve() {
+    let s = setup();
+    let user = nacre_tests::ensure_test_user();
+    std::fs::set_permissions(s._tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let chown = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", user.uid, user.gid))
+        .arg(&s.root)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("pw"), format!("{TEST_PASSWORD}\n")).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(nacre());
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--user", TEST_USER, "--password-file"])
+        .arg(state.path().join("pw"))
+        .arg("--root")
+        .arg(&s.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _server = ChildGuard::spawn("nacre serve", &mut cmd);
+    nacre_tests::wait_listening(port, "nacre serve");
+    let ssh_opts = [
+        "-F",
+        "/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "BatchMode=no",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "IdentityAgent=none",
+    ];
+    let dest = |path: &str| format!("{TEST_USER}@127.0.0.1:{path}");
+    let scp = |args: &[String]| {
+        let mut cmd = Command::new("sshpass");
+        cmd.current_dir(&s.local)
+            .args(["-p", TEST_PASSWORD, "scp"])
+            .args(ssh_opts)
+            .args(["-P", &port.to_string()])
+            .args(args);
+        run_with_timeout(&mut cmd, T)
+    };
+    let up = scp(&["up.bin".into(), dest("/scp-up.bin")]);
+    assert!(up.success(), "scp put: {up}");
+    assert_eq!(
+        std::fs::read(s.root.join("scp-up.bin")).unwrap(),
+        std::fs::read(s.local.join("up.bin")).unwrap()
+    );
+    let down = scp(&[dest("/big.bin"), "scp-down.bin".into()]);
+    assert!(down.success(), "scp get: {down}");
+    assert_eq!(
+        std::fs::read(s.local.join("scp-down.bin")).unwrap(),
+        std::fs::read(s.root.join("big.bin")).unwrap()
+    );
+    // `ssh -s sftp` with a client that sends INIT and closes: the subsystem's exit status is 0.
+    let mut cmd = Command::new("sshpass");
+    cmd.args(["-p", TEST_PASSWORD, "ssh"])
+        .args(ssh_opts)
+        .args(["-p", &port.to_string(), "-s"])
+        .arg(format!("{TEST_USER}@127.0.0.1"))
+        .arg("sftp");
+    // SSH_FXP_INIT version 3, then end of input.
+    let init = [0u8, 0, 0, 5, 1, 0, 0, 0, 3];
+    let out = nacre_tests::run_with_input(&mut cmd, Some(&init), T);
+    assert_eq!(out.status.code(), Some(0), "ssh -s sftp: {out}");
+}

@@ -362,7 +362,7 @@ fn slave_owner(acting: &Acting) -> Option<SlaveOwner> {
 
 /// A second handle on `channel` for answering requests while the first one is read from; it
 /// does not close the channel when dropped.
-fn control_handle(channel: &Channel) -> Channel {
+pub(crate) fn control_handle(channel: &Channel) -> Channel {
     Channel {
         id: channel.id,
         kind: channel.kind.clone(),

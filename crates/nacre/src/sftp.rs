@@ -32,8 +32,9 @@ impl Connection {
 /// An `sftp` subsystem serving the folder `root` (confined beneath it, `/` for clients) with
 /// `config`: plug it into [`crate::SessionConfig::subsystems`] under `"sftp"`. Each session
 /// opens the folder anew, as the account the session acts as ([`crate::ActAs`]): every file
-/// operation then has that account's rights only ([`LocalFs::acting_as`]). A folder that cannot
-/// be opened ends the session.
+/// operation then has that account's rights only ([`LocalFs::acting_as`]). The channel ends
+/// with an exit status, as sshd's sftp-server sessions do: 0, or 1 after an error (a folder
+/// that cannot be opened ends the session at once).
 pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandler {
     let root = Arc::new(root);
     Arc::new(move |channel, who: SessionUser| {
@@ -46,18 +47,32 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 Some(account) => LocalFs::acting_as(root.as_path(), account),
                 None => LocalFs::new(root.as_path()),
             };
-            let fs = match opened {
-                Ok(fs) => fs,
+            let code = match opened {
+                Ok(fs) => {
+                    // The server reads through a second handle, so this one still stands to
+                    // send the exit status before the channel closes: as sshd reports
+                    // sftp-server's, which OpenSSH's scp (SFTP mode) and `ssh -s sftp` check.
+                    let reader = crate::session::control_handle(&channel);
+                    let writer = channel.writer();
+                    match nacre_sftp::serve_chunked(reader, writer, Arc::new(fs), config).await {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            tracing::info!(error = %e, "SFTP session ended with an error");
+                            1
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(root = %root.display(), login = %who.login, error = %e,
                         "cannot open the SFTP root");
-                    return;
+                    1
                 }
             };
-            let writer = channel.writer();
-            if let Err(e) = nacre_sftp::serve_chunked(channel, writer, Arc::new(fs), config).await {
-                tracing::info!(error = %e, "SFTP session ended with an error");
-            }
+            let _ = channel
+                .request(nacre_connection::RequestKind::ExitStatus { code }, false)
+                .await;
+            let _ = channel.eof();
+            let _ = channel.close();
         })
     })
 }
