@@ -13,9 +13,12 @@ use crate::status;
 /// Arguments of `nacre serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on (default 127.0.0.1:2222).
+    /// Address to listen on: `HOST:PORT`, or a port alone for 127.0.0.1 (default 127.0.0.1:2222).
     #[arg(long)]
     listen: Option<String>,
+    /// Port to listen on (sshd's -p), on 127.0.0.1 unless --listen names an address.
+    #[arg(short = 'p', value_name = "PORT")]
+    port: Option<u16>,
     /// A TOML configuration file (users with password hashes, authorized_keys and roots; flag
     /// defaults; sshd options) — see `nacre serve --help` and the serve_config module docs.
     #[arg(long)]
@@ -178,11 +181,10 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     if args.root.is_none() {
         args.root = file.root.clone();
     }
-    let listen = args
-        .listen
-        .clone()
-        .or_else(|| file.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:2222".to_owned());
+    let listen = listen_address(
+        args.listen.clone().or_else(|| file.listen.clone()),
+        args.port,
+    );
     let mut keys = Vec::new();
     for path in &args.host_keys {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -286,17 +288,33 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     if let Some(pw) = &generated {
         println!("user {user}, generated password: {pw}");
     }
-    println!(
-        "try: ssh -p {} -o UserKnownHostsFile=/dev/null {user}@{}",
-        addr.port(),
-        addr.ip()
-    );
+    // What a newcomer runs next: sftp (serve's purpose), ssh only where commands are allowed.
+    println!("try: sftp -P {} {user}@{}", addr.port(), addr.ip());
+    if args.allow_exec {
+        println!("     ssh -p {} {user}@{}", addr.port(), addr.ip());
+    }
     tokio::select! {
         result = server.run_sharded(listener, args.threads) => result.context("accepting connections")?,
         _ = interrupt.recv() => println!("shutting down"),
         _ = terminate.recv() => println!("shutting down (SIGTERM)"),
     }
     Ok(())
+}
+
+/// The address to bind: `--listen` (a bare port means 127.0.0.1), its address with `-p`'s
+/// port, or 127.0.0.1 with `-p`'s port or 2222.
+fn listen_address(listen: Option<String>, port: Option<u16>) -> String {
+    let host = |l: &str| match l.rsplit_once(':') {
+        Some((h, _)) => h.to_owned(),
+        None if l.parse::<u16>().is_ok() => "127.0.0.1".to_owned(),
+        None => l.to_owned(),
+    };
+    match (listen, port) {
+        (Some(l), Some(p)) => format!("{}:{p}", host(&l)),
+        (Some(l), None) if l.parse::<u16>().is_ok() => format!("127.0.0.1:{l}"),
+        (Some(l), None) => l,
+        (None, p) => format!("127.0.0.1:{}", p.unwrap_or(2222)),
+    }
 }
 
 /// `'/path/to/nacre' sftp-server --root '/root'`, quoted for the user's shell.
@@ -347,5 +365,29 @@ fn report(event: &nacre::ServerEvent) {
         E::Closed { peer: p, reason } => {
             status::status(format_args!("{}: connection closed ({reason})", peer(p)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn listen_takes_a_port_an_address_or_dash_p() {
+        assert_eq!(listen_address(None, None), "127.0.0.1:2222");
+        assert_eq!(listen_address(None, Some(2200)), "127.0.0.1:2200");
+        assert_eq!(listen_address(Some("2201".into()), None), "127.0.0.1:2201");
+        assert_eq!(
+            listen_address(Some("0.0.0.0:22".into()), None),
+            "0.0.0.0:22"
+        );
+        assert_eq!(
+            listen_address(Some("0.0.0.0:22".into()), Some(2202)),
+            "0.0.0.0:2202"
+        );
+        assert_eq!(
+            listen_address(Some("[::1]:22".into()), Some(2203)),
+            "[::1]:2203"
+        );
     }
 }

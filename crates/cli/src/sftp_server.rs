@@ -35,6 +35,8 @@ impl SftpServerArgs {
 /// The folder to serve: `root`, else the current folder.
 pub fn root_or_cwd(root: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match root {
+        // A root that is not a folder would make every client fail later: refuse it now.
+        Some(r) if !r.is_dir() => anyhow::bail!("--root {}: not a folder", r.display()),
         Some(r) => Ok(r),
         None => std::env::current_dir().context("reading the current folder"),
     }

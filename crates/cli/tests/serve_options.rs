@@ -251,3 +251,50 @@ async fn sftp_as_user_creates_files_as_the_user_and_honours_permissions() {
         0
     );
 }
+
+/// sshd's `-p PORT`; `--root` that is not a folder refused at start, naming it; the start-up
+/// hint suggests sftp (ssh only with --allow-exec); a log redirected to a file has no colour
+/// escapes.
+#[test]
+fn dash_p_missing_root_hint_and_plain_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "serve-pass\n").unwrap();
+    let base = |cmd: &mut std::process::Command, state: &str| {
+        cmd.args(["serve", "--user", "peer", "--password-file"])
+            .arg(dir.path().join("pw"))
+            .arg("--state-dir")
+            .arg(dir.path().join(state));
+    };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    base(&mut cmd, "state1");
+    cmd.args(["--root", "/nonexistent/nacre-root"]);
+    let out = nacre_tests::run_with_timeout(&mut cmd, Duration::from_secs(30));
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("/nonexistent/nacre-root"), "{out}");
+    assert!(out.stderr.contains("not a folder"), "{out}");
+
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    base(&mut cmd, "state2");
+    cmd.args(["-p", &port.to_string()])
+        .arg("--root")
+        .arg(dir.path())
+        .stdout(std::fs::File::create(dir.path().join("serve.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let server = ChildGuard::spawn("nacre serve -p", &mut cmd);
+    nacre_tests::wait_listening(port, "nacre serve -p");
+    drop(server);
+    let stdout = std::fs::read_to_string(dir.path().join("serve.out")).unwrap();
+    assert!(
+        stdout.contains(&format!("try: sftp -P {port} peer@127.0.0.1")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ssh -p"), "{stdout}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("generated a new host key"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "colour escapes in a redirected log: {log:?}"
+    );
+}
