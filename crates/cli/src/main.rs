@@ -78,9 +78,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // -v: the status log (crate::status); -vv: also the transport's packet lines. Everything
     // else at debug level is for NACRE_LOG=debug.
     status::init(cli.verbose);
+    // With -v the status log reports the server's connection events: the listener's own info
+    // lines would say each twice.
     let default = match cli.verbose {
-        0 | 1 => "info",
-        _ => "info,nacre::packet=debug",
+        0 => "info",
+        1 => "info,nacre::listener=warn",
+        _ => "info,nacre::listener=warn,nacre::packet=debug",
     };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -298,3 +298,60 @@ fn dash_p_missing_root_hint_and_plain_logs() {
         "colour escapes in a redirected log: {log:?}"
     );
 }
+
+/// A failed login is logged naming the method, the user and the client, as sshd's "Failed
+/// password for"; addresses print as addresses (no `Some(...)`), methods by their names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_name_user_method_and_client() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "serve-pass\n").unwrap();
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "serve",
+        "-p",
+        &port.to_string(),
+        "--user",
+        "peer",
+        "--password-file",
+    ])
+    .arg(dir.path().join("pw"))
+    .arg("--state-dir")
+    .arg(dir.path().join("state"))
+    .arg("--root")
+    .arg(dir.path())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap());
+    let _server = ChildGuard::spawn("nacre serve", &mut cmd);
+    nacre_tests::wait_listening(port, "nacre serve");
+    let cfg = nacre::ClientConfig {
+        transport: std::sync::Arc::new(nacre::transport::Config::client()),
+        verify_host_key: std::sync::Arc::new(|_| true),
+    };
+    let mut conn = nacre::Connection::connect(("127.0.0.1", port), cfg)
+        .await
+        .unwrap();
+    let refused = conn.authenticate_password("peer", "wrong").await.unwrap();
+    assert_ne!(refused, nacre::AuthResult::Success);
+    assert_eq!(
+        conn.authenticate_password("peer", "serve-pass")
+            .await
+            .unwrap(),
+        nacre::AuthResult::Success
+    );
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("authenticated") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains("failed password for \"peer\" from 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("methods=password"), "{text}");
+    assert!(!text.contains("Some("), "{text}");
+}

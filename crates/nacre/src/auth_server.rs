@@ -114,6 +114,30 @@ fn answer(
             Decision::Reject
         }
     };
+    // A real attempt (not a key query) that fails is logged as sshd does, naming the method,
+    // the user and the client.
+    let attempt = match &event {
+        ServerEvent::Password { user, .. } => Some(("password", user.clone())),
+        ServerEvent::PublicKeyVerified { user, .. } => Some(("publickey", user.clone())),
+        ServerEvent::KeyboardResponses { user, .. } => Some(("keyboard-interactive", user.clone())),
+        _ => None,
+    };
+    let decided = decide(policy, event, &ctx, yes_no);
+    if let (Some((method, user)), Some((_, Decision::Reject))) = (attempt, &decided) {
+        tracing::info!(
+            "failed {method} for \"{user}\" from {}",
+            crate::listener::peer_text(peer)
+        );
+    }
+    decided
+}
+
+fn decide(
+    policy: &dyn AuthPolicy,
+    event: ServerEvent,
+    ctx: &dyn Fn(&str) -> AuthContext,
+    yes_no: impl Fn(bool) -> Decision,
+) -> Option<(nacre_auth::RequestId, Decision)> {
     Some(match event {
         ServerEvent::Password {
             id,

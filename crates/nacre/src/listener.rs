@@ -472,7 +472,7 @@ impl Server {
         let deadline = inner.limits.login_grace_time.map(|g| Instant::now() + g);
         let grace_expired = || {
             inner.counters.login_timeouts.fetch_add(1, Ordering::SeqCst);
-            tracing::info!(?peer, "login grace time exceeded");
+            tracing::info!(peer = %peer_text(peer), "login grace time exceeded");
             inner.emit(ServerEvent::LoginGraceTimeExceeded { peer });
         };
         // Banner and key exchange. On timeout the future is dropped with the handle, which
@@ -485,7 +485,7 @@ impl Server {
         {
             Some(Ok(conn)) => conn,
             Some(Err(e)) => {
-                tracing::info!(?peer, error = %e, "handshake failed");
+                tracing::info!(peer = %peer_text(peer), error = %e, "handshake failed");
                 let error = e.to_string();
                 return inner.emit(ServerEvent::HandshakeFailed { peer, error });
             }
@@ -499,7 +499,7 @@ impl Server {
         let who = match within(deadline, auth).await {
             Some(Ok(who)) => who,
             Some(Err(e)) => {
-                tracing::info!(?peer, error = %e, "authentication failed");
+                tracing::info!(peer = %peer_text(peer), error = %e, "authentication failed");
                 let error = e.to_string();
                 return inner.emit(ServerEvent::AuthenticationFailed { peer, error });
             }
@@ -516,7 +516,7 @@ impl Server {
         };
         drop(pre_auth);
         inner.counters.authenticated.fetch_add(1, Ordering::SeqCst);
-        tracing::info!(?peer, user = %who.user, methods = ?who.methods, "authenticated");
+        tracing::info!(peer = %peer_text(peer), user = %who.user, methods = %method_names(&who.methods), "authenticated");
         inner.emit(ServerEvent::Authenticated {
             peer,
             user: who.user.clone(),
@@ -539,12 +539,26 @@ impl Server {
             (inner.limits.max_sessions, budgets),
         )
         .await;
-        tracing::info!(?peer, %reason, "connection closed");
+        tracing::info!(peer = %peer_text(peer), %reason, "connection closed");
         inner.emit(ServerEvent::Closed {
             peer,
             reason: reason.to_string(),
         });
     }
+}
+
+/// A client's address for logs: `127.0.0.1:4242`, or `?` when unknown (not `Some(...)`).
+pub(crate) fn peer_text(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "?".to_owned(), |p| p.to_string())
+}
+
+/// Method names as the protocol spells them, comma-separated (`publickey,password`).
+fn method_names(methods: &[MethodKind]) -> String {
+    methods
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Runs `fut` until `deadline` (if any); `None` when the deadline passed first.
