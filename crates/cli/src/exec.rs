@@ -25,6 +25,9 @@ pub struct ExecArgs {
     command: Vec<String>,
 }
 
+/// How long the command's end may take to be reported once our output is gone.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `[bind_address:]port:host:hostport`.
 fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -86,28 +89,48 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         let _ = writer.shutdown().await;
     });
     let mut ch = ch;
-    let (a, b) = tokio::join!(
-        async {
-            let mut out = tokio::io::stdout();
-            let r = tokio::io::copy(&mut ch, &mut out).await;
-            let _ = out.flush().await;
-            r
-        },
-        async {
-            let mut err = tokio::io::stderr();
-            let r = tokio::io::copy(&mut stderr, &mut err).await;
-            let _ = err.flush().await;
-            r
-        }
-    );
+    let err_copy = tokio::spawn(async move {
+        let mut err = tokio::io::stderr();
+        let r = tokio::io::copy(&mut stderr, &mut err).await;
+        let _ = err.flush().await;
+        r
+    });
+    let out_result = {
+        let mut out = tokio::io::stdout();
+        let r = tokio::io::copy(&mut ch, &mut out).await;
+        let _ = out.flush().await;
+        r
+    };
+    // Our standard output closed (`nacre exec host yes | head -2`): nobody reads the rest, so
+    // the channel is closed and the remote command ends (as ssh does), instead of waiting for
+    // it for ever.
+    let reader_gone = matches!(&out_result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+    if reader_gone {
+        let _ = ch.close();
+    }
     // A stream that fails with the connection is reported below, with the connection's reason.
-    for r in [a, b] {
+    let err_result = if reader_gone {
+        match tokio::time::timeout(CLOSE_WAIT, err_copy).await {
+            Ok(Ok(r)) => r,
+            _ => Ok(0),
+        }
+    } else {
+        err_copy.await.unwrap_or(Ok(0))
+    };
+    for r in [out_result, err_result] {
         if let Err(e) = r {
             tracing::debug!(error = %e, "copying the command's output");
         }
     }
     stdin.abort();
-    let exit = ch.exit_status().await;
+    let exit = if reader_gone {
+        tokio::time::timeout(CLOSE_WAIT, ch.exit_status())
+            .await
+            .ok()
+            .flatten()
+    } else {
+        ch.exit_status().await
+    };
     crate::status::response(match &exit {
         Some(ExitStatus::Code(c)) => format!("exit status {c}"),
         Some(ExitStatus::Signal { name, .. }) => format!("killed by signal {name}"),

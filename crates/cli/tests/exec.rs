@@ -258,3 +258,27 @@ fn pubkey_accepted_algorithms_option() {
     assert!(!out.success(), "{out}");
     assert!(out.stderr.contains("permission denied"), "{out}");
 }
+
+/// `nacre exec host yes | head -2` ends once head has read its two lines: the closed output
+/// closes the channel and the remote command ends (before: the client waited for ever).
+#[test]
+fn a_closed_output_ends_the_command() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "'{}' exec -p {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+         peer@127.0.0.1 -- yes | head -2",
+        env!("CARGO_BIN_EXE_nacre"),
+        sshd.port()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script])
+        .env("NACRE_PASSWORD", TEST_PASSWORD)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", dir.path());
+    // A hang would be killed at the timeout: the shell then has no exit status of its own.
+    let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(30));
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout, "y\ny\n", "{out}");
+}
