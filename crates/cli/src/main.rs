@@ -67,8 +67,9 @@ fn main() -> anyhow::Result<()> {
         _ => 1,
     };
     if let Err(e) = runtime.block_on(run(cli)) {
-        // As `main` returning the error would print it, but escaped: it may quote a server.
-        eprintln!("Error: {}", visible::visible_text(&format!("{e:?}"), true));
+        // One line, each cause once, no backtrace (whatever RUST_BACKTRACE says), escaped: it
+        // may quote a server.
+        eprintln!("nacre: {}", visible::visible_text(&error_line(&e), false));
         std::process::exit(failure);
     }
     Ok(())
@@ -111,5 +112,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let code = exec::run(args).await?;
             std::process::exit(code);
         }
+    }
+}
+
+/// An error and its causes on one line, `outer: inner: root`, dropping a cause that only
+/// repeats the text before it (as errors that wrap one another often do).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_cause_once_on_one_line() {
+        let inner =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = anyhow::Error::new(inner)
+            .context("connection refused")
+            .context("connection to example port 22");
+        assert_eq!(
+            super::error_line(&e),
+            "connection to example port 22: connection refused"
+        );
     }
 }

@@ -282,3 +282,36 @@ fn a_closed_output_ends_the_command() {
     assert!(out.success(), "{out}");
     assert_eq!(out.stdout, "y\ny\n", "{out}");
 }
+
+/// A client's own failure: one line naming host and port, each cause once, no backtrace even
+/// with RUST_BACKTRACE set, exit status 255 (as ssh), so scripts tell it from the command's.
+#[test]
+fn a_failed_connection_is_one_line_with_host_and_port_and_exit_255() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = nacre_tests::free_port(); // nothing listens there
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "exec",
+        "-p",
+        &port.to_string(),
+        "peer@127.0.0.1",
+        "--",
+        "true",
+    ])
+    .env("RUST_BACKTRACE", "1")
+    .env("RUST_LIB_BACKTRACE", "1")
+    .env_remove("SSH_AUTH_SOCK")
+    .env("HOME", dir.path());
+    let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("nacre: ") && lines[0].contains(&format!("127.0.0.1 port {port}")),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("Caused by") && !out.stderr.contains("backtrace"),
+        "{out}"
+    );
+}
