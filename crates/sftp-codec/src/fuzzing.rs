@@ -15,10 +15,24 @@ use crate::{
 
 /// Decodes `data` as one client packet (type byte onwards); whatever decodes must re-encode to
 /// the same bytes (request decoding has no lenient paths).
+///
+/// The server's tolerant decoding must agree: it accepts whatever the strict one does, with
+/// nothing ignored, and what it accepts with ignored bytes is the strict decoding of the packet
+/// without them.
 pub fn request(data: &[u8]) {
-    if let Ok(req) = Request::decode_bytes(data) {
+    let strict = Request::decode_bytes(data);
+    if let Ok(req) = &strict {
         assert_eq!(req.encoded_len(), data.len());
         assert_eq!(req.to_bytes(), data);
+    }
+    match Request::decode_tolerant(data) {
+        Ok((req, 0)) => assert_eq!(strict, Ok(req)),
+        Ok((req, ignored)) => {
+            assert!(strict.is_err(), "strict decoding accepted trailing bytes");
+            let used = data.len() - ignored;
+            assert_eq!(req.to_bytes(), data.get(..used).unwrap_or_default());
+        }
+        Err(e) => assert!(strict.is_err(), "tolerant decoding refused {e}"),
     }
 }
 

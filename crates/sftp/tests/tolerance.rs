@@ -1,0 +1,171 @@
+//! Input nacre's SFTP server accepts because OpenSSH's sftp-server does (docs/TOLERANCE.md):
+//! bytes after a request's last field. Each case runs against nacre's server in-process and,
+//! where the machine has it, against OpenSSH's `sftp-server` over pipes, and both must agree.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use nacre_sftp::codec::{
+    encode_frame, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response,
+    StatusCode, Write,
+};
+use nacre_sftp::{serve_with, LocalFs, ServerConfig};
+use nacre_wire::Encode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const OPENSSH_SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+
+/// INIT, OPEN `path` for writing, a WRITE of `abcd` followed by 12 bytes that belong to no
+/// field in the same packet, and CLOSE: the client's bytes.
+fn padded_write_script(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(&Init::v3(), &mut out);
+    encode_frame(
+        &Open {
+            id: 1,
+            filename: path,
+            pflags: OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC,
+            attrs: FileAttributes::EMPTY,
+        },
+        &mut out,
+    );
+    out
+}
+
+/// The padded WRITE and the CLOSE for `handle`.
+fn padded_write_and_close(handle: &[u8]) -> Vec<u8> {
+    let mut write = Write {
+        id: 2,
+        handle,
+        offset: 0,
+        data: b"abcd",
+    }
+    .to_bytes();
+    write.extend_from_slice(&[0xee; 12]);
+    let mut out = (write.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&write);
+    encode_frame(&Close { id: 3, handle }, &mut out);
+    out
+}
+
+/// The handle in OPEN's answer.
+fn handle_of(frame: &[u8]) -> Vec<u8> {
+    match Response::decode_bytes(frame).unwrap() {
+        Response::Handle(h) => h.handle.to_vec(),
+        other => panic!("OPEN answered {other:?}"),
+    }
+}
+
+async fn next(r: &mut tokio::io::DuplexStream, dec: &mut FrameDecoder) -> Vec<u8> {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        if let Some(f) = dec.next_frame().unwrap() {
+            return f.bytes().to_vec();
+        }
+        let n = r.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server closed the stream");
+        dec.push(&buf[..n]).unwrap();
+    }
+}
+
+/// The id and code of a STATUS.
+fn status_of(frame: &[u8]) -> (u32, StatusCode) {
+    match Response::decode_bytes(frame).unwrap() {
+        Response::Status(s) => (s.id, s.code),
+        other => panic!("expected a STATUS, got {other:?}"),
+    }
+}
+
+/// Runs the padded WRITE against nacre's server on `root`; returns the WRITE's and CLOSE's
+/// statuses.
+async fn nacre_padded_write(root: &Path) -> Vec<(u32, StatusCode)> {
+    let fs = LocalFs::new(root).unwrap();
+    let (mut w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, mut r) = tokio::io::duplex(1 << 20);
+    let task = tokio::spawn(serve_with(
+        c2s_r,
+        s2c_w,
+        Arc::new(fs),
+        ServerConfig::default(),
+    ));
+    let mut dec = FrameDecoder::new();
+    w.write_all(&padded_write_script(b"/f")).await.unwrap();
+    next(&mut r, &mut dec).await; // VERSION
+    let handle = handle_of(&next(&mut r, &mut dec).await);
+    w.write_all(&padded_write_and_close(&handle)).await.unwrap();
+    let statuses = vec![
+        status_of(&next(&mut r, &mut dec).await),
+        status_of(&next(&mut r, &mut dec).await),
+    ];
+    drop(w);
+    task.await.unwrap().unwrap();
+    statuses
+}
+
+#[tokio::test]
+async fn padded_write_is_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let statuses = nacre_padded_write(tmp.path()).await;
+    assert_eq!(statuses, [(2, StatusCode::OK), (3, StatusCode::OK)]);
+    assert_eq!(std::fs::read(tmp.path().join("f")).unwrap(), b"abcd");
+}
+
+/// The same bytes to OpenSSH's sftp-server over pipes: it answers the same and writes the same
+/// four bytes. Skipped (with a note) where the machine has no sftp-server.
+#[tokio::test]
+async fn padded_write_matches_openssh_sftp_server() {
+    if !Path::new(OPENSSH_SFTP_SERVER).exists() {
+        eprintln!("skipped: no {OPENSSH_SFTP_SERVER}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let theirs = tmp.path().join("openssh");
+    let ours = tmp.path().join("nacre");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::create_dir(&ours).unwrap();
+
+    let mut child = Command::new(OPENSSH_SFTP_SERVER)
+        .arg("-e")
+        .arg("-l")
+        .arg("QUIET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut dec = FrameDecoder::new();
+    let mut buf = vec![0u8; 65536];
+    let mut next = || loop {
+        if let Some(f) = dec.next_frame().unwrap() {
+            return f.bytes().to_vec();
+        }
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "sftp-server closed the stream");
+        dec.push(&buf[..n]).unwrap();
+    };
+    let path = theirs.join("f");
+    stdin
+        .write_all(&padded_write_script(path.to_str().unwrap().as_bytes()))
+        .unwrap();
+    next(); // VERSION
+    let handle = handle_of(&next());
+    stdin.write_all(&padded_write_and_close(&handle)).unwrap();
+    let openssh = vec![status_of(&next()), status_of(&next())];
+    drop(stdin);
+    child.wait().unwrap();
+
+    let nacre = nacre_padded_write(&ours).await;
+    assert_eq!(openssh, [(2, StatusCode::OK), (3, StatusCode::OK)]);
+    assert_eq!(nacre, openssh);
+    assert_eq!(std::fs::read(&path).unwrap(), b"abcd");
+    assert_eq!(std::fs::read(ours.join("f")).unwrap(), b"abcd");
+}
