@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use nacre_sftp::codec::{
-    encode_frame, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response,
-    StatusCode, Write,
+    encode_frame, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response, StatusCode,
+    Write,
 };
 use nacre_sftp::{serve_with, LocalFs, ServerConfig};
 use nacre_wire::Encode;

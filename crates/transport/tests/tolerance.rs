@@ -1,0 +1,86 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! Input the transport accepts because OpenSSH does (docs/TOLERANCE.md).
+
+use nacre_testkit::{closed, Pair};
+use nacre_transport::{Event, TransportError};
+use nacre_wire::{put, MsgNumber};
+
+fn service_request(name: &str) -> Vec<u8> {
+    let mut m = vec![MsgNumber::SERVICE_REQUEST.0];
+    put::string(&mut m, name.as_bytes());
+    m
+}
+
+fn count(events: &[Event], f: impl Fn(&Event) -> bool) -> usize {
+    events.iter().filter(|e| f(e)).count()
+}
+
+/// paramiko's Transport sends SERVICE_REQUEST "ssh-userauth" before each method it tries; sshd
+/// answers SERVICE_ACCEPT each time until authentication succeeds (auth2.c,
+/// input_service_request), and so does nacre. The service starts once.
+#[test]
+fn repeated_userauth_service_request_is_accepted_until_authenticated() {
+    let mut pair = Pair::default_pair(171);
+    pair.client.request_service("ssh-userauth");
+    pair.drive();
+    // The same request again, twice, as paramiko does between methods.
+    for _ in 0..2 {
+        pair.client.request_service("ssh-userauth");
+        pair.drive();
+    }
+    assert!(
+        closed(&pair.server_events).is_none(),
+        "{:?}",
+        pair.server_events
+    );
+    assert!(
+        closed(&pair.client_events).is_none(),
+        "{:?}",
+        pair.client_events
+    );
+    let accepted = count(
+        &pair.client_events,
+        |e| matches!(e, Event::ServiceAccepted(s) if s == "ssh-userauth"),
+    );
+    assert_eq!(accepted, 3);
+    let started = count(&pair.server_events, |e| {
+        matches!(e, Event::ServiceStarted(_))
+    });
+    assert_eq!(started, 1);
+    // Once authenticated, a SERVICE_REQUEST is refused again (sshd's authentication dispatch
+    // has ended by then).
+    pair.client.set_authenticated();
+    pair.server.set_authenticated();
+    pair.client.send_raw(&service_request("ssh-userauth"));
+    pair.drive();
+    assert!(matches!(
+        closed(&pair.server_events),
+        Some(TransportError::UnexpectedMessage {
+            msg: MsgNumber::SERVICE_REQUEST,
+            ..
+        })
+    ));
+}
+
+/// During authentication a SERVICE_REQUEST for another service is refused, as sshd refuses it
+/// ("bad service request", auth2.c).
+#[test]
+fn other_service_request_during_userauth_is_refused() {
+    let mut pair = Pair::default_pair(172);
+    pair.client.request_service("ssh-userauth");
+    pair.drive();
+    pair.client.send_raw(&service_request("ssh-connection"));
+    pair.drive();
+    assert!(matches!(
+        closed(&pair.server_events),
+        Some(TransportError::UnexpectedMessage {
+            msg: MsgNumber::SERVICE_REQUEST,
+            ..
+        })
+    ));
+}
