@@ -659,9 +659,6 @@ impl ConnectionProtocol {
     }
 
     fn on_open(&mut self, open: &ChannelOpen<'_>) -> Result<(), ConnectionError> {
-        if open.max_packet == 0 {
-            return Err(ConnectionError::ZeroMaxPacket);
-        }
         let refuse = |me: &mut Self, reason, text: &str| {
             let f = ChannelOpenFailure {
                 recipient: open.sender,
@@ -680,6 +677,17 @@ impl ConnectionProtocol {
                 })
             }
         };
+        // Nothing could ever be sent on it: the channel is refused, the connection goes on
+        // (OpenSSH accepts it; docs/TOLERANCE.md, docs/SECURITY.md).
+        if open.max_packet == 0 {
+            let why = "maximum packet size of 0";
+            refuse(
+                self,
+                ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                why,
+            );
+            return Ok(());
+        }
         if self.channels.len() >= self.config.max_channels {
             refuse(
                 self,
