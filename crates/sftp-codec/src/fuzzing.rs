@@ -38,9 +38,15 @@ pub fn request(data: &[u8]) {
 
 /// Decodes `data` as one server packet (type byte onwards), with the typed extension replies;
 /// decode → encode → decode must give the same value (STATUS decoding is lenient, so the bytes
-/// may differ).
+/// may differ). The client's tolerant decoding accepts whatever the strict one does.
 pub fn response(data: &[u8]) {
-    if let Ok(resp) = Response::decode_bytes(data) {
+    let strict = Response::decode_bytes(data);
+    match Response::decode_tolerant(data) {
+        Ok((resp, 0)) => assert_eq!(strict.as_ref(), Ok(&resp)),
+        Ok(_) => assert!(strict.is_err(), "strict decoding accepted trailing bytes"),
+        Err(e) => assert!(strict.is_err(), "tolerant decoding refused {e}"),
+    }
+    if let Ok(resp) = strict {
         let bytes = resp.to_bytes();
         assert_eq!(resp.encoded_len(), bytes.len());
         assert_eq!(Response::decode_bytes(&bytes).as_ref(), Ok(&resp));

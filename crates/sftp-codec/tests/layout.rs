@@ -176,6 +176,11 @@ fn trailing_bytes_are_refused() {
     let mut bytes = Status::ok(1).to_bytes();
     bytes.push(0);
     assert!(Response::decode_bytes(&bytes).is_err());
+    // The client's decoding ignores them, as OpenSSH's sftp client does.
+    assert_eq!(
+        Response::decode_tolerant(&bytes),
+        Ok((Response::Status(Status::ok(1)), 1))
+    );
 }
 
 #[test]

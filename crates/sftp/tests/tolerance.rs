@@ -1,6 +1,7 @@
-//! Input nacre's SFTP server accepts because OpenSSH's sftp-server does (docs/TOLERANCE.md):
-//! bytes after a request's last field. Each case runs against nacre's server in-process and,
-//! where the machine has it, against OpenSSH's `sftp-server` over pipes, and both must agree.
+//! Input nacre's SFTP server and client accept because OpenSSH's do (docs/TOLERANCE.md): bytes
+//! after a request's or a reply's last field, a STATUS without message and language tag. The
+//! server's case runs against nacre's server in-process and, where the machine has it, against
+//! OpenSSH's `sftp-server` over pipes, and both must agree.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,10 +15,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use nacre_sftp::codec::{
-    encode_frame, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response, StatusCode,
-    Write,
+    encode_frame, Attrs, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response, Seq,
+    Status, StatusCode, Version, Write,
 };
-use nacre_sftp::{serve_with, LocalFs, ServerConfig};
+use nacre_sftp::{serve_with, Attributes, LocalFs, ServerConfig, SftpClient};
 use nacre_wire::Encode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -168,4 +169,100 @@ async fn padded_write_matches_openssh_sftp_server() {
     assert_eq!(nacre, openssh);
     assert_eq!(std::fs::read(&path).unwrap(), b"abcd");
     assert_eq!(std::fs::read(ours.join("f")).unwrap(), b"abcd");
+}
+
+/// A scripted server: VERSION (no extensions) for INIT, then `answer(request bytes)` (the reply
+/// packets, framed) for each request.
+fn scripted<F>(answer: F) -> (tokio::io::DuplexStream, tokio::io::DuplexStream)
+where
+    F: Fn(&[u8]) -> Vec<u8> + Send + 'static,
+{
+    let (c2s_w, mut c2s_r) = tokio::io::duplex(1 << 20);
+    let (mut s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let mut dec = FrameDecoder::new();
+        let mut first = true;
+        loop {
+            let mut buf = vec![0u8; 65536];
+            let f = loop {
+                if let Some(f) = dec.next_frame().unwrap() {
+                    break f.bytes().to_vec();
+                }
+                let n = c2s_r.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                dec.push(&buf[..n]).unwrap();
+            };
+            let out = if std::mem::take(&mut first) {
+                let mut out = Vec::new();
+                encode_frame(
+                    &Version {
+                        version: 3,
+                        extensions: Seq::new(),
+                    },
+                    &mut out,
+                );
+                out
+            } else {
+                answer(&f)
+            };
+            if s2c_w.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    (c2s_w, s2c_r)
+}
+
+/// Frames `body` (type byte onwards) with `extra` bytes after its fields.
+fn padded(body: Vec<u8>, extra: &[u8]) -> Vec<u8> {
+    let body = [body, extra.to_vec()].concat();
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// nacre's client ignores bytes after a reply's fields, as OpenSSH's sftp client does (it reads
+/// the fields it needs from the packet and frees the rest); a STATUS without message and
+/// language tag is read as OpenSSH's `get_status` reads it (code only).
+#[tokio::test]
+async fn client_ignores_bytes_after_a_replys_fields() {
+    let (w, r) = scripted(|req| {
+        let id = u32::from_be_bytes(req[1..5].try_into().unwrap());
+        match req[0] {
+            // STAT: ATTRS with a size, then 7 bytes of nothing.
+            17 => padded(
+                Attrs {
+                    id,
+                    attrs: FileAttributes::EMPTY.with_size(42),
+                }
+                .to_bytes(),
+                &[1; 7],
+            ),
+            // MKDIR: a bare STATUS OK (no message, no language tag).
+            14 => {
+                let mut body = vec![101];
+                body.extend_from_slice(&id.to_be_bytes());
+                body.extend_from_slice(&0u32.to_be_bytes());
+                padded(body, &[])
+            }
+            // REMOVE: STATUS NO_SUCH_FILE with message, language tag and 3 bytes more.
+            _ => padded(
+                Status {
+                    id,
+                    code: StatusCode::NO_SUCH_FILE,
+                    message: "gone".into(),
+                    language: b"en",
+                }
+                .to_bytes(),
+                &[9; 3],
+            ),
+        }
+    });
+    let client = SftpClient::new(r, w).await.unwrap();
+    assert_eq!(client.stat("/x").await.unwrap().size, Some(42));
+    client.mkdir("/d", &Attributes::EMPTY).await.unwrap();
+    let e = client.remove("/y").await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::NO_SUCH_FILE));
 }

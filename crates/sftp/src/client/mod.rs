@@ -91,8 +91,15 @@ pub struct ServerLimits {
 pub(crate) struct Reply(pub Bytes);
 
 impl Reply {
+    /// Decodes the reply; bytes after its last field are ignored (counted in a debug log), as
+    /// OpenSSH's sftp client ignores them (docs/TOLERANCE.md).
     pub fn decode(&self) -> Result<Response<'_>> {
-        Response::decode_bytes(&self.0).map_err(|e| Error::protocol(format!("bad reply: {e}")))
+        let (response, ignored) = Response::decode_tolerant(&self.0)
+            .map_err(|e| Error::protocol(format!("bad reply: {e}")))?;
+        if ignored > 0 {
+            tracing::debug!(id = ?response.id(), ignored, "SFTP reply: bytes after its fields ignored");
+        }
+        Ok(response)
     }
 }
 
