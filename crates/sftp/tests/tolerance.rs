@@ -266,3 +266,27 @@ async fn client_ignores_bytes_after_a_replys_fields() {
     let e = client.remove("/y").await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::NO_SUCH_FILE));
 }
+
+/// OPEN with pflag bits version 3 does not define is served with the bits ignored, and OPEN
+/// with neither READ nor WRITE opens for reading, as OpenSSH's `flags_from_portable` does.
+#[tokio::test]
+async fn unknown_open_flags_are_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("f"), b"hello").unwrap();
+    let fs = LocalFs::new(tmp.path()).unwrap();
+    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(serve_with(
+        c2s_r,
+        s2c_w,
+        Arc::new(fs),
+        ServerConfig::default(),
+    ));
+    let client = SftpClient::new(s2c_r, c2s_w).await.unwrap();
+    for flags in [OpenFlags::READ | OpenFlags(0x4000_0100), OpenFlags(0)] {
+        let h = client.open("/f", flags, &Attributes::EMPTY).await.unwrap();
+        let data = client.read(&h, 0, 100).await.unwrap().unwrap();
+        assert_eq!(&data[..], b"hello");
+        client.close(&h).await.unwrap();
+    }
+}

@@ -84,3 +84,27 @@ fn other_service_request_during_userauth_is_refused() {
         })
     ));
 }
+
+/// An identification line ending in LF alone is accepted, as OpenSSH accepts it (kex.c,
+/// kex_exchange_identification: CR is optional before LF); the hashed line has no line ending.
+#[test]
+fn identification_ending_in_lf_alone_is_accepted() {
+    let mut server = nacre_transport::Transport::server(
+        std::sync::Arc::new(nacre_transport::Config::server(
+            nacre_testkit::all_host_keys(),
+        )),
+        Box::new(nacre_crypto::SeededRng::new(173)),
+        std::time::Instant::now(),
+    );
+    let mut ours = Vec::new();
+    server.poll_transmit(&mut ours);
+    server.handle_input(b"SSH-2.0-lf_only\n");
+    assert!(
+        server.close_reason().is_none(),
+        "{:?}",
+        server.close_reason()
+    );
+    let id = server.peer_identification().unwrap();
+    assert_eq!(id.line, b"SSH-2.0-lf_only");
+    assert_eq!(id.software_version, "lf_only");
+}
