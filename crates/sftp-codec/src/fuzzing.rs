@@ -9,7 +9,7 @@
 use nacre_wire::Encode;
 
 use crate::{
-    ExtensionReply, FrameDecoder, LimitsReply, Request, Response, StatvfsReply,
+    ExtendedReply, ExtensionReply, FrameDecoder, LimitsReply, Request, Response, StatvfsReply,
     UsersGroupsByIdReply,
 };
 
@@ -51,10 +51,21 @@ pub fn response(data: &[u8]) {
         assert_eq!(resp.encoded_len(), bytes.len());
         assert_eq!(Response::decode_bytes(&bytes).as_ref(), Ok(&resp));
         if let Response::ExtendedReply(reply) = &resp {
-            let _ = StatvfsReply::from_reply(reply);
-            let _ = LimitsReply::from_reply(reply);
-            let _ = UsersGroupsByIdReply::from_reply(reply);
+            typed_reply::<StatvfsReply>(reply);
+            typed_reply::<LimitsReply>(reply);
+            typed_reply::<UsersGroupsByIdReply<'_>>(reply);
         }
+    }
+}
+
+/// Parses a typed extended reply both ways: the tolerant parse accepts whatever the strict one
+/// does, with nothing ignored, and what it accepts with ignored bytes the strict one refuses.
+fn typed_reply<'a, T: ExtensionReply<'a> + PartialEq + std::fmt::Debug>(reply: &ExtendedReply<'a>) {
+    let strict = T::from_reply(reply);
+    match T::from_reply_tolerant(reply) {
+        Ok((value, 0)) => assert_eq!(strict, Ok(value)),
+        Ok(_) => assert!(strict.is_err(), "strict parse accepted trailing bytes"),
+        Err(e) => assert!(strict.is_err(), "tolerant parse refused {e}"),
     }
 }
 

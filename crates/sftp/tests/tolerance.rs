@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use nacre_sftp::codec::{
-    encode_frame, Attrs, Close, FileAttributes, FrameDecoder, Init, Open, OpenFlags, Response, Seq,
-    Status, StatusCode, Version, Write,
+    encode_frame, Attrs, Close, ExtensionPair, FileAttributes, FrameDecoder, Init, LimitsReply,
+    Open, OpenFlags, Response, Seq, Status, StatusCode, Version, Write,
 };
 use nacre_sftp::{serve_with, Attributes, LocalFs, ServerConfig, SftpClient};
 use nacre_wire::Encode;
@@ -171,8 +171,8 @@ async fn padded_write_matches_openssh_sftp_server() {
     assert_eq!(std::fs::read(ours.join("f")).unwrap(), b"abcd");
 }
 
-/// A scripted server: VERSION (no extensions) for INIT, then `answer(request bytes)` (the reply
-/// packets, framed) for each request.
+/// A scripted server: VERSION (announcing `limits@openssh.com`) for INIT, then
+/// `answer(request bytes)` (the reply packets, framed) for each request.
 fn scripted<F>(answer: F) -> (tokio::io::DuplexStream, tokio::io::DuplexStream)
 where
     F: Fn(&[u8]) -> Vec<u8> + Send + 'static,
@@ -196,10 +196,14 @@ where
             };
             let out = if std::mem::take(&mut first) {
                 let mut out = Vec::new();
+                let limits = [ExtensionPair {
+                    name: b"limits@openssh.com",
+                    data: b"1",
+                }];
                 encode_frame(
                     &Version {
                         version: 3,
-                        extensions: Seq::new(),
+                        extensions: Seq::from_slice(&limits),
                     },
                     &mut out,
                 );
@@ -223,14 +227,26 @@ fn padded(body: Vec<u8>, extra: &[u8]) -> Vec<u8> {
     out
 }
 
-/// nacre's client ignores bytes after a reply's fields, as OpenSSH's sftp client does (it reads
-/// the fields it needs from the packet and frees the rest); a STATUS without message and
+/// nacre's client ignores bytes after a reply's fields, typed extended replies included, as
+/// OpenSSH's sftp client does (it reads the fields it needs from the packet and frees the rest); a STATUS without message and
 /// language tag is read as OpenSSH's `get_status` reads it (code only).
 #[tokio::test]
 async fn client_ignores_bytes_after_a_replys_fields() {
     let (w, r) = scripted(|req| {
         let id = u32::from_be_bytes(req[1..5].try_into().unwrap());
         match req[0] {
+            // limits@openssh.com (asked at start): the reply, then 5 bytes of nothing.
+            200 => padded(
+                LimitsReply {
+                    id,
+                    max_packet_length: 34000,
+                    max_read_length: 32768,
+                    max_write_length: 32768,
+                    max_open_handles: 9,
+                }
+                .to_bytes(),
+                &[2; 5],
+            ),
             // STAT: ATTRS with a size, then 7 bytes of nothing.
             17 => padded(
                 Attrs {
@@ -261,6 +277,7 @@ async fn client_ignores_bytes_after_a_replys_fields() {
         }
     });
     let client = SftpClient::new(r, w).await.unwrap();
+    assert_eq!(client.limits().unwrap().max_open_handles, 9);
     assert_eq!(client.stat("/x").await.unwrap().size, Some(42));
     client.mkdir("/d", &Attributes::EMPTY).await.unwrap();
     let e = client.remove("/y").await.unwrap_err();

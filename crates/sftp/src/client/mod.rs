@@ -31,7 +31,7 @@ use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
 use bytes::Bytes;
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    encode_frame, ExtensionReply, Frame, Init, Limits, LimitsReply, Response, Status, StatusCode,
+    encode_frame, Frame, Init, Limits, LimitsReply, Response, Status, StatusCode,
     DEFAULT_MAX_PACKET_LEN,
 };
 use nacre_wire::Encode;
@@ -247,8 +247,7 @@ impl SftpClient {
         if client.supports(names::LIMITS, "1") {
             let reply = client.call(|id| Limits { id }).await?;
             let limits = match reply.decode()? {
-                Response::ExtendedReply(r) => LimitsReply::from_reply(&r)
-                    .map_err(|e| Error::protocol(format!("bad limits reply: {e}")))?,
+                Response::ExtendedReply(r) => ops::from_reply::<LimitsReply>(&r)?,
                 other => return Err(unexpected(&other)),
             };
             if let Some(inner) = Arc::get_mut(&mut client.inner) {
