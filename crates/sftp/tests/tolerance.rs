@@ -307,3 +307,41 @@ async fn unknown_open_flags_are_ignored() {
         client.close(&h).await.unwrap();
     }
 }
+
+/// A second INIT gets VERSION again (OpenSSH's `process()` runs `process_init()` for every
+/// INIT), and the session goes on.
+#[tokio::test]
+async fn second_init_gets_version_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = LocalFs::new(tmp.path()).unwrap();
+    let (mut w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, mut r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(serve_with(
+        c2s_r,
+        s2c_w,
+        Arc::new(fs),
+        ServerConfig::default(),
+    ));
+    let mut out = Vec::new();
+    encode_frame(&Init::v3(), &mut out);
+    encode_frame(&Init::v3(), &mut out);
+    encode_frame(
+        &Close {
+            id: 5,
+            handle: b"none",
+        },
+        &mut out,
+    );
+    w.write_all(&out).await.unwrap();
+    let mut dec = FrameDecoder::new();
+    for _ in 0..2 {
+        let v = next(&mut r, &mut dec).await;
+        assert!(matches!(
+            Response::decode_bytes(&v).unwrap(),
+            Response::Version(_)
+        ));
+    }
+    let (id, code) = status_of(&next(&mut r, &mut dec).await);
+    assert_eq!(id, 5);
+    assert_ne!(code, StatusCode::OK);
+}

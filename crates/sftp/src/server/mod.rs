@@ -149,7 +149,9 @@ where
             Err(e) => break Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         };
         let kind = frame.packet_type();
-        if !initialized {
+        // A later INIT is answered with VERSION again, as OpenSSH's sftp-server answers every
+        // INIT (`process()` calls `process_init()` each time; docs/TOLERANCE.md).
+        if !initialized || kind == PacketType::INIT {
             if kind != PacketType::INIT {
                 break Err(io::Error::new(
                     io::ErrorKind::InvalidData,
