@@ -677,15 +677,10 @@ impl ConnectionProtocol {
                 })
             }
         };
-        // Nothing could ever be sent on it: the channel is refused, the connection goes on
-        // (OpenSSH accepts it; docs/TOLERANCE.md, docs/SECURITY.md).
+        // Nothing could ever be sent on it: refused, the connection goes on (docs/TOLERANCE.md).
         if open.max_packet == 0 {
-            let why = "maximum packet size of 0";
-            refuse(
-                self,
-                ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                why,
-            );
+            let reason = ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED;
+            refuse(self, reason, "maximum packet size of 0");
             return Ok(());
         }
         if self.channels.len() >= self.config.max_channels {
