@@ -108,3 +108,59 @@ fn identification_ending_in_lf_alone_is_accepted() {
     assert_eq!(id.line, b"SSH-2.0-lf_only");
     assert_eq!(id.software_version, "lf_only");
 }
+
+fn fresh_server(seed: u64) -> nacre_transport::Transport {
+    nacre_transport::Transport::server(
+        std::sync::Arc::new(nacre_transport::Config::server(
+            nacre_testkit::all_host_keys(),
+        )),
+        Box::new(nacre_crypto::SeededRng::new(seed)),
+        std::time::Instant::now(),
+    )
+}
+
+/// Sends the client's banner and `kexinit` to a fresh server; why it closed, if it did.
+fn server_refuses_kexinit(kexinit: &[u8], seed: u64) -> Option<String> {
+    use nacre_testkit::script::ScriptPeer;
+    let mut t = fresh_server(seed);
+    let mut script = ScriptPeer::new(nacre_transport::Role::Client);
+    let mut bytes = script.banner();
+    bytes.extend(script.packet(kexinit));
+    script.take(&mut t);
+    script.exchange(&mut t, &bytes);
+    t.close_reason().map(|e| format!("{e:?}"))
+}
+
+/// KEXINIT cases (docs/TOLERANCE.md): the same name twice and a reserved field that is not 0 are
+/// accepted, as OpenSSH accepts them (kex.c, kex_buf2prop; match.c, match_list); bytes after
+/// the reserved field and an empty name stay refused (OpenSSH's kex_input_kexinit ends with
+/// sshpkt_get_end; RFC 4251 §5 forbids empty names).
+#[test]
+fn kexinit_cases() {
+    use nacre_testkit::script::KexInitSpec;
+    use nacre_transport::Role;
+    let plain = KexInitSpec::new(Role::Client, true);
+    assert_eq!(server_refuses_kexinit(&plain.payload(), 174), None);
+
+    let mut twice = plain.clone();
+    twice.kex.insert(0, "curve25519-sha256".to_owned());
+    twice
+        .cipher
+        .push("chacha20-poly1305@openssh.com".to_owned());
+    assert_eq!(server_refuses_kexinit(&twice.payload(), 175), None);
+
+    let mut reserved = plain.payload();
+    let n = reserved.len();
+    reserved[n - 4..].copy_from_slice(&7u32.to_be_bytes());
+    assert_eq!(server_refuses_kexinit(&reserved, 176), None);
+
+    let mut trailing = plain.payload();
+    trailing.push(0);
+    let why = server_refuses_kexinit(&trailing, 177).unwrap();
+    assert!(why.contains("TrailingData"), "{why}");
+
+    let mut empty = plain.clone();
+    empty.kex.insert(1, String::new());
+    let why = server_refuses_kexinit(&empty.payload(), 178).unwrap();
+    assert!(why.contains("empty name"), "{why}");
+}
