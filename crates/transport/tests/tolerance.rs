@@ -164,3 +164,35 @@ fn kexinit_cases() {
     let why = server_refuses_kexinit(&empty.payload(), 178).unwrap();
     assert!(why.contains("empty name"), "{why}");
 }
+
+/// A software version that is not printable US-ASCII (RFC 4253 §4.2 asks for it) is accepted,
+/// as OpenSSH accepts any byte but NUL and a lone CR (kex.c, kex_exchange_identification): the
+/// line is hashed as received, the text keeps invalid UTF-8 as U+FFFD. An empty software
+/// version stays refused, as in OpenSSH (its `sscanf` needs one character).
+#[test]
+fn identification_that_is_not_ascii_is_accepted() {
+    for (line, software) in [
+        (&b"SSH-2.0-caf\xc3\xa9\r\n"[..], "caf\u{e9}"),
+        (b"SSH-2.0-\xff\xfe x\r\n", "\u{fffd}\u{fffd}"),
+        (b"SSH-1.99-tab\there\n", "tab\there"),
+    ] {
+        let mut server = fresh_server(179);
+        let mut ours = Vec::new();
+        server.poll_transmit(&mut ours);
+        server.handle_input(line);
+        assert!(
+            server.close_reason().is_none(),
+            "{:?}",
+            server.close_reason()
+        );
+        let id = server.peer_identification().unwrap();
+        assert_eq!(id.software_version, software);
+        let end = line.len() - if line.ends_with(b"\r\n") { 2 } else { 1 };
+        assert_eq!(id.line, &line[..end]);
+    }
+    let mut server = fresh_server(180);
+    let mut ours = Vec::new();
+    server.poll_transmit(&mut ours);
+    server.handle_input(b"SSH-2.0-\r\n");
+    assert!(server.close_reason().is_some());
+}
