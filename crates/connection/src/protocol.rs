@@ -659,9 +659,6 @@ impl ConnectionProtocol {
     }
 
     fn on_open(&mut self, open: &ChannelOpen<'_>) -> Result<(), ConnectionError> {
-        if open.max_packet == 0 {
-            return Err(ConnectionError::ZeroMaxPacket);
-        }
         let refuse = |me: &mut Self, reason, text: &str| {
             let f = ChannelOpenFailure {
                 recipient: open.sender,
@@ -680,6 +677,12 @@ impl ConnectionProtocol {
                 })
             }
         };
+        // Nothing could ever be sent on it: refused, the connection goes on (docs/TOLERANCE.md).
+        if open.max_packet == 0 {
+            let reason = ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED;
+            refuse(self, reason, "maximum packet size of 0");
+            return Ok(());
+        }
         if self.channels.len() >= self.config.max_channels {
             refuse(
                 self,

@@ -7,10 +7,11 @@
 )]
 
 use bytes::Bytes;
+use nacre_connection::msg::channel::ChannelOpenFailure;
 use nacre_connection::{
     ChannelKind, ConnectionConfig, ConnectionError, ConnectionProtocol, Event, RequestKind,
 };
-use nacre_wire::{put, ChannelOpenFailureReason, MsgNumber};
+use nacre_wire::{decode_exact, put, ChannelOpenFailureReason, MsgNumber};
 
 struct Pair {
     a: ConnectionProtocol,
@@ -296,18 +297,33 @@ fn data_after_close_and_for_unknown_channels() {
     ));
 }
 
+/// A CHANNEL_OPEN with a maximum packet of 0 gets CHANNEL_OPEN_FAILURE (the connection goes on,
+/// the channel never exists, so it never carries data); a CHANNEL_OPEN_CONFIRMATION with 0 for
+/// our own open is still fatal (docs/TOLERANCE.md).
 #[test]
 fn zero_max_packet_is_refused() {
     let mut c = ConnectionProtocol::new(ConnectionConfig::default());
     let mut open = vec![MsgNumber::CHANNEL_OPEN.0];
     put::string(&mut open, b"session");
-    for v in [0u32, 1 << 20, 0] {
+    for v in [7u32, 1 << 20, 0] {
         put::uint32(&mut open, v);
     }
+    assert_eq!(c.handle_packet(&Bytes::from(open)), Ok(()));
+    assert!(c.poll_event().is_none(), "the application is not asked");
+    let reply = c.poll_transmit().unwrap();
+    let f: ChannelOpenFailure<'_> = decode_exact(&reply).unwrap();
+    assert_eq!(f.recipient, 7);
     assert_eq!(
-        c.handle_packet(&Bytes::from(open)),
-        Err(ConnectionError::ZeroMaxPacket)
+        f.reason,
+        ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED
     );
+    assert_eq!(&*f.description, "maximum packet size of 0");
+    assert!(c.poll_transmit().is_none());
+    // No channel came of it: data for it is for an unknown channel.
+    assert!(matches!(
+        c.handle_packet(&raw(MsgNumber::CHANNEL_EOF, &[0])),
+        Err(ConnectionError::UnknownChannel { .. })
+    ));
     let mut p = Pair::new(ConnectionConfig::default());
     let id = p.a.open(ChannelKind::Session).unwrap();
     assert_eq!(

@@ -61,6 +61,12 @@ impl<'a> Frame<'a> {
         Request::decode_bytes(self.bytes)
     }
 
+    /// Decodes the frame as a client's packet the way a server does, ignoring bytes after the
+    /// request's last field ([`Request::decode_tolerant`]); returns how many were ignored.
+    pub fn decode_request_tolerant(&self) -> Result<(Request<'a>, usize), WireError> {
+        Request::decode_tolerant(self.bytes)
+    }
+
     /// Decodes the frame as a server's packet.
     pub fn decode_response(&self) -> Result<Response<'a>, WireError> {
         Response::decode_bytes(self.bytes)

@@ -9,32 +9,63 @@
 use nacre_wire::Encode;
 
 use crate::{
-    ExtensionReply, FrameDecoder, LimitsReply, Request, Response, StatvfsReply,
+    ExtendedReply, ExtensionReply, FrameDecoder, LimitsReply, Request, Response, StatvfsReply,
     UsersGroupsByIdReply,
 };
 
 /// Decodes `data` as one client packet (type byte onwards); whatever decodes must re-encode to
 /// the same bytes (request decoding has no lenient paths).
+///
+/// The server's tolerant decoding must agree: it accepts whatever the strict one does, with
+/// nothing ignored, and what it accepts with ignored bytes is the strict decoding of the packet
+/// without them.
 pub fn request(data: &[u8]) {
-    if let Ok(req) = Request::decode_bytes(data) {
+    let strict = Request::decode_bytes(data);
+    if let Ok(req) = &strict {
         assert_eq!(req.encoded_len(), data.len());
         assert_eq!(req.to_bytes(), data);
+    }
+    match Request::decode_tolerant(data) {
+        Ok((req, 0)) => assert_eq!(strict, Ok(req)),
+        Ok((req, ignored)) => {
+            assert!(strict.is_err(), "strict decoding accepted trailing bytes");
+            let used = data.len() - ignored;
+            assert_eq!(req.to_bytes(), data.get(..used).unwrap_or_default());
+        }
+        Err(e) => assert!(strict.is_err(), "tolerant decoding refused {e}"),
     }
 }
 
 /// Decodes `data` as one server packet (type byte onwards), with the typed extension replies;
 /// decode → encode → decode must give the same value (STATUS decoding is lenient, so the bytes
-/// may differ).
+/// may differ). The client's tolerant decoding accepts whatever the strict one does.
 pub fn response(data: &[u8]) {
-    if let Ok(resp) = Response::decode_bytes(data) {
+    let strict = Response::decode_bytes(data);
+    match Response::decode_tolerant(data) {
+        Ok((resp, 0)) => assert_eq!(strict.as_ref(), Ok(&resp)),
+        Ok(_) => assert!(strict.is_err(), "strict decoding accepted trailing bytes"),
+        Err(e) => assert!(strict.is_err(), "tolerant decoding refused {e}"),
+    }
+    if let Ok(resp) = strict {
         let bytes = resp.to_bytes();
         assert_eq!(resp.encoded_len(), bytes.len());
         assert_eq!(Response::decode_bytes(&bytes).as_ref(), Ok(&resp));
         if let Response::ExtendedReply(reply) = &resp {
-            let _ = StatvfsReply::from_reply(reply);
-            let _ = LimitsReply::from_reply(reply);
-            let _ = UsersGroupsByIdReply::from_reply(reply);
+            typed_reply::<StatvfsReply>(reply);
+            typed_reply::<LimitsReply>(reply);
+            typed_reply::<UsersGroupsByIdReply<'_>>(reply);
         }
+    }
+}
+
+/// Parses a typed extended reply both ways: the tolerant parse accepts whatever the strict one
+/// does, with nothing ignored, and what it accepts with ignored bytes the strict one refuses.
+fn typed_reply<'a, T: ExtensionReply<'a> + PartialEq + std::fmt::Debug>(reply: &ExtendedReply<'a>) {
+    let strict = T::from_reply(reply);
+    match T::from_reply_tolerant(reply) {
+        Ok((value, 0)) => assert_eq!(strict, Ok(value)),
+        Ok(_) => assert!(strict.is_err(), "strict parse accepted trailing bytes"),
+        Err(e) => assert!(strict.is_err(), "tolerant parse refused {e}"),
     }
 }
 

@@ -139,8 +139,22 @@ fn typed<'a, T: ExtensionRequest<'a>>(
 
 impl<'a> Request<'a> {
     /// Decodes a whole request (type byte onwards); trailing bytes are an error.
+    ///
+    /// This is the strict decoder: whatever it accepts re-encodes to the same bytes. A server
+    /// decodes with [`Request::decode_tolerant`] instead.
     pub fn decode_bytes(bytes: &'a [u8]) -> Result<Self, WireError> {
         nacre_wire::decode_exact(bytes)
+    }
+
+    /// Decodes a request as a server does: like [`Request::decode_bytes`], but bytes after the
+    /// request's last field are ignored, as OpenSSH's sftp-server does (its `process()` skips
+    /// whatever a handler left of the packet; clients built on Go's `pkg/sftp` send WRITEs
+    /// longer than their fields). Returns the request and the number of bytes ignored.
+    /// docs/TOLERANCE.md lists this case.
+    pub fn decode_tolerant(bytes: &'a [u8]) -> Result<(Self, usize), WireError> {
+        let mut r = Reader::new(bytes);
+        let request = Self::decode(&mut r)?;
+        Ok((request, r.remaining().len()))
     }
 
     /// The packet type on the wire.

@@ -54,6 +54,16 @@ impl<'a> Response<'a> {
         nacre_wire::decode_exact(bytes)
     }
 
+    /// Decodes a response as a client does: like [`Response::decode_bytes`], but bytes after the
+    /// response's last field are ignored, as OpenSSH's sftp client does (it reads the fields it
+    /// needs and drops the rest of the packet). Returns the response and the number of bytes
+    /// ignored. docs/TOLERANCE.md lists this case.
+    pub fn decode_tolerant(bytes: &'a [u8]) -> Result<(Self, usize), WireError> {
+        let mut r = Reader::new(bytes);
+        let response = Self::decode(&mut r)?;
+        Ok((response, r.remaining().len()))
+    }
+
     /// The packet type on the wire.
     pub fn packet_type(&self) -> PacketType {
         each_response!(self, m => m.packet_type())

@@ -160,9 +160,27 @@ fn trailing_bytes_are_refused() {
         Request::decode_bytes(&bytes),
         Err(WireError::TrailingData { len: 1 })
     );
+    // The server's decoding ignores them, as OpenSSH's sftp-server does (docs/TOLERANCE.md).
+    assert_eq!(
+        Request::decode_tolerant(&bytes),
+        Ok((
+            Request::Close(Close {
+                id: 1,
+                handle: b"h"
+            }),
+            1
+        ))
+    );
+    // A truncated request is still refused.
+    assert!(Request::decode_tolerant(&bytes[..bytes.len() - 2]).is_err());
     let mut bytes = Status::ok(1).to_bytes();
     bytes.push(0);
     assert!(Response::decode_bytes(&bytes).is_err());
+    // The client's decoding ignores them, as OpenSSH's sftp client does.
+    assert_eq!(
+        Response::decode_tolerant(&bytes),
+        Ok((Response::Status(Status::ok(1)), 1))
+    );
 }
 
 #[test]

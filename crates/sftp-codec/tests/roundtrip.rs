@@ -456,11 +456,15 @@ fn typed_extension_replies_round_trip() {
                 data: &longer,
             };
             assert!(<$ty>::from_reply(&bad).is_err());
+            // The client's tolerant parse ignores the extra byte (docs/TOLERANCE.md).
+            assert_eq!(<$ty>::from_reply_tolerant(&bad).unwrap(), ($value, 1));
+            assert_eq!(<$ty>::from_reply_tolerant(&raw).unwrap(), ($value, 0));
             let shorter = ExtendedReply {
                 id: raw.id,
                 data: &raw.data[..raw.data.len() - 1],
             };
             assert!(<$ty>::from_reply(&shorter).is_err());
+            assert!(<$ty>::from_reply_tolerant(&shorter).is_err());
         }};
     }
     check_reply!(statvfs, StatvfsReply);

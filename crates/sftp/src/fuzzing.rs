@@ -73,7 +73,7 @@ pub fn sftp_server(data: &[u8]) {
             if frame.packet_type() == PacketType::INIT {
                 continue;
             }
-            if let Ok(req) = Request::decode_bytes(frame.bytes()) {
+            if let Ok(req) = crate::server::decode_request(frame.bytes()) {
                 let reply = session.handle(&req);
                 check_reply(&reply, Some(req.id().unwrap_or(0)));
                 if let Some(id) = frame.request_id() {

@@ -28,7 +28,10 @@ impl Identification {
                 "NUL or line break inside the identification string",
             ));
         }
-        let text = std::str::from_utf8(line).map_err(|_| BannerError::Malformed("not UTF-8"))?;
+        // Any other byte is accepted, as OpenSSH accepts it (kex.c, kex_exchange_identification;
+        // RFC 4253 §4.2 asks for printable US-ASCII): the line is hashed as received, and the
+        // parts are kept as text with invalid UTF-8 replaced (docs/TOLERANCE.md).
+        let text = String::from_utf8_lossy(line);
         let rest = text
             .strip_prefix("SSH-")
             .ok_or(BannerError::NotIdentification)?;
@@ -42,10 +45,8 @@ impl Identification {
             Some((s, c)) => (s, Some(c.to_owned())),
             None => (rest, None),
         };
-        if software.is_empty() || software.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
-            return Err(BannerError::Malformed(
-                "software version empty or not printable US-ASCII",
-            ));
+        if software.is_empty() {
+            return Err(BannerError::Malformed("software version empty"));
         }
         Ok(Identification {
             line: line.to_vec(),

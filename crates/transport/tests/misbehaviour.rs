@@ -156,7 +156,8 @@ fn unrequested_service_accept_and_unknown_service_are_refused() {
         peer_reason(&pair.client_events),
         Some(DisconnectReason::SERVICE_NOT_AVAILABLE)
     );
-    // A second SERVICE_REQUEST once a service runs.
+    // A second SERVICE_REQUEST once the user is authenticated (before that, a repeated
+    // "ssh-userauth" is answered again: tests/tolerance.rs).
     let mut pair = Pair::default_pair(46);
     pair.connect();
     pair.client.send_raw(&service_request("ssh-userauth"));

@@ -93,6 +93,10 @@ pub trait ExtensionRequest<'a>: Message<'a> {
 pub trait ExtensionReply<'a>: Message<'a> {
     /// Parses the data of a decoded EXTENDED_REPLY (which must be consumed exactly).
     fn from_reply(reply: &ExtendedReply<'a>) -> Result<Self, WireError>;
+    /// Parses the data of a decoded EXTENDED_REPLY as a client does: bytes after the last field
+    /// are ignored, as OpenSSH's sftp client ignores them (docs/TOLERANCE.md). Returns the value
+    /// and the number of bytes ignored.
+    fn from_reply_tolerant(reply: &ExtendedReply<'a>) -> Result<(Self, usize), WireError>;
 }
 
 /// Implements [`Message`] (type EXTENDED), `Decode`, `Encode` and [`ExtensionRequest`] for a
@@ -148,6 +152,13 @@ macro_rules! ext_reply {
                 let value = Self::decode_fields(reply.id, &mut r)?;
                 r.finish()?;
                 Ok(value)
+            }
+            fn from_reply_tolerant(
+                reply: &$crate::replies::ExtendedReply<'a>,
+            ) -> Result<(Self, usize), nacre_wire::WireError> {
+                let mut r = nacre_wire::Reader::new(reply.data);
+                let value = Self::decode_fields(reply.id, &mut r)?;
+                Ok((value, r.remaining().len()))
             }
         }
     };

@@ -32,7 +32,7 @@ use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
 use bytes::Bytes;
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    encode_frame, ExtensionReply, Frame, Init, Limits, LimitsReply, Response, Status, StatusCode,
+    encode_frame, Frame, Init, Limits, LimitsReply, Response, Status, StatusCode,
     DEFAULT_MAX_PACKET_LEN,
 };
 use nacre_wire::Encode;
@@ -111,8 +111,15 @@ pub struct ServerLimits {
 pub(crate) struct Reply(pub Bytes);
 
 impl Reply {
+    /// Decodes the reply; bytes after its last field are ignored (counted in a debug log), as
+    /// OpenSSH's sftp client ignores them (docs/TOLERANCE.md).
     pub fn decode(&self) -> Result<Response<'_>> {
-        Response::decode_bytes(&self.0).map_err(|e| Error::protocol(format!("bad reply: {e}")))
+        let (response, ignored) = Response::decode_tolerant(&self.0)
+            .map_err(|e| Error::protocol(format!("bad reply: {e}")))?;
+        if ignored > 0 {
+            tracing::debug!(id = ?response.id(), ignored, "SFTP reply: bytes after its fields ignored");
+        }
+        Ok(response)
     }
 }
 
@@ -260,8 +267,7 @@ impl SftpClient {
         if client.supports(names::LIMITS, "1") {
             let reply = client.call(|id| Limits { id }).await?;
             let limits = match reply.decode()? {
-                Response::ExtendedReply(r) => LimitsReply::from_reply(&r)
-                    .map_err(|e| Error::protocol(format!("bad limits reply: {e}")))?,
+                Response::ExtendedReply(r) => ops::from_reply::<LimitsReply>(&r)?,
                 other => return Err(unexpected(&other)),
             };
             if let Some(inner) = Arc::get_mut(&mut client.inner) {

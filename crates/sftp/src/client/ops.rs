@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    Close, CopyData, ExpandPath, ExtensionReply, Fsetstat, Fstat, Fstatvfs, Fsync, Hardlink,
-    HomeDirectory, Lsetstat, Lstat, Mkdir, Open, OpenFlags, Opendir, PosixRename, Read, Readdir,
-    Readlink, Realpath, Remove, Rename, Response, Rmdir, Seq, Setstat, Stat, StatusCode, Statvfs,
-    StatvfsReply, Symlink, UsersGroupsById, UsersGroupsByIdReply, Write,
+    Close, CopyData, ExpandPath, ExtendedReply, ExtensionReply, Fsetstat, Fstat, Fstatvfs, Fsync,
+    Hardlink, HomeDirectory, Lsetstat, Lstat, Mkdir, Open, OpenFlags, Opendir, PosixRename, Read,
+    Readdir, Readlink, Realpath, Remove, Rename, Response, Rmdir, Seq, Setstat, Stat, StatusCode,
+    Statvfs, StatvfsReply, Symlink, UsersGroupsById, UsersGroupsByIdReply, Write,
 };
 
 use super::{expect_ok, unexpected, Error, Reply, Result, SftpClient};
@@ -38,11 +38,24 @@ fn single_name(reply: &Reply) -> Result<Vec<u8>> {
     }
 }
 
+/// Parses a typed EXTENDED_REPLY; bytes after its fields are ignored (counted in a debug log), as
+/// OpenSSH's sftp client ignores them (docs/TOLERANCE.md).
+pub(crate) fn from_reply<'a, T: ExtensionReply<'a>>(r: &ExtendedReply<'a>) -> Result<T> {
+    let (value, ignored) = T::from_reply_tolerant(r)
+        .map_err(|e| Error::protocol(format!("bad extended reply: {e}")))?;
+    if ignored > 0 {
+        tracing::debug!(
+            id = r.id,
+            ignored,
+            "SFTP extended reply: bytes after its fields ignored"
+        );
+    }
+    Ok(value)
+}
+
 fn extended<'a, T: ExtensionReply<'a>>(reply: &'a Reply) -> Result<T> {
     match reply.decode()? {
-        Response::ExtendedReply(r) => {
-            T::from_reply(&r).map_err(|e| Error::protocol(format!("bad extended reply: {e}")))
-        }
+        Response::ExtendedReply(r) => from_reply(&r),
         other => Err(unexpected(&other)),
     }
 }

@@ -149,7 +149,9 @@ where
             Err(e) => break Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         };
         let kind = frame.packet_type();
-        if !initialized {
+        // A later INIT is answered with VERSION again, as OpenSSH's sftp-server answers every
+        // INIT (`process()` calls `process_init()` each time; docs/TOLERANCE.md).
+        if !initialized || kind == PacketType::INIT {
             if kind != PacketType::INIT {
                 break Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -182,7 +184,7 @@ where
         // A READ of data already in memory is answered here; anything else, and a READ that
         // would wait for a device, goes to the blocking pool.
         if kind == PacketType::READ {
-            let fast = Request::decode_bytes(&bytes)
+            let fast = decode_request(&bytes)
                 .ok()
                 .and_then(|req| session.handle_read_nowait(&req));
             if let Some(reply) = fast {
@@ -196,7 +198,7 @@ where
             let (done_tx, done_rx) = tokio::sync::oneshot::channel();
             let fs = session.fs.clone();
             fs.spawn_blocking(Box::new(move || {
-                let reply = match Request::decode_bytes(&bytes) {
+                let reply = match decode_request(&bytes) {
                     Ok(req) => Some(session.handle(&req)),
                     Err(_) => id.map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
                 };
@@ -227,6 +229,21 @@ where
     drop(tx);
     let written = writer_task.await.map_err(io::Error::other)?;
     result.and(written)
+}
+
+/// Decodes a request the way OpenSSH's sftp-server reads one: bytes after its last field are
+/// ignored (counted in a debug log), not refused (docs/TOLERANCE.md).
+pub(crate) fn decode_request(bytes: &[u8]) -> Result<Request<'_>, nacre_wire::WireError> {
+    let (request, ignored) = Request::decode_tolerant(bytes)?;
+    if ignored > 0 {
+        tracing::debug!(
+            id = ?request.id(),
+            kind = ?request.packet_type(),
+            ignored,
+            "SFTP request: bytes after its fields ignored"
+        );
+    }
+    Ok(request)
 }
 
 /// Holds the order lock for one request.

@@ -11,6 +11,9 @@ use crate::msg::{
 };
 use crate::packet::Packet;
 
+/// The authentication service (RFC 4252).
+const USERAUTH: &str = "ssh-userauth";
+
 /// What to do with an incoming message, decided by [`Transport::classify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -52,6 +55,11 @@ impl Transport {
                 D::Refuse("service messages are not allowed during key exchange")
             }
             5 if self.role == Role::Server && self.service == Service::None => D::Service,
+            // A client may ask for "ssh-userauth" again until authentication succeeds
+            // (paramiko does before each method): sshd keeps its SERVICE_REQUEST handler for
+            // that long (auth2.c, do_authentication2 and input_service_request). The handler
+            // refuses any other name. docs/TOLERANCE.md.
+            5 if self.role == Role::Server && self.userauth_pending() => D::Service,
             6 if self.role == Role::Client && matches!(self.service, Service::Requested(_)) => {
                 D::Service
             }
@@ -141,6 +149,11 @@ impl Transport {
         }
     }
 
+    /// Server: "ssh-userauth" runs and the user is not authenticated yet.
+    fn userauth_pending(&self) -> bool {
+        !self.authenticated && matches!(&self.service, Service::Active(name) if name == USERAUTH)
+    }
+
     fn on_generic(&mut self, packet: &Packet) -> Result<(), TransportError> {
         let msg = MsgNumber(packet.payload.first().copied().unwrap_or(0));
         match msg {
@@ -175,6 +188,19 @@ impl Transport {
             Role::Server => {
                 let req: ServiceRequest<'_> = decode_exact(&packet.payload)
                     .map_err(TransportError::malformed(MsgNumber::SERVICE_REQUEST))?;
+                if self.userauth_pending() {
+                    // The repeated request of a client still authenticating: answered again, as
+                    // sshd does; the service is already running, so no second event.
+                    if req.name != USERAUTH {
+                        return Err(TransportError::UnexpectedMessage {
+                            msg: MsgNumber::SERVICE_REQUEST,
+                            state: "another service requested during ssh-userauth",
+                        });
+                    }
+                    tracing::debug!("repeated SERVICE_REQUEST for ssh-userauth answered again");
+                    let reply = ServiceAccept { name: USERAUTH }.to_bytes();
+                    return self.writer.write(&mut self.out, &reply);
+                }
                 if !self.config.services.iter().any(|s| s == req.name) {
                     return Err(TransportError::ServiceNotAvailable(req.name.to_owned()));
                 }
