@@ -235,6 +235,22 @@ pub fn client_config() -> ClientConfig {
     }
 }
 
+/// A nacre client on 127.0.0.1:`port` (any host key trusted), logged in as `user` with
+/// `password`; panics if the login is refused.
+pub async fn login_with_password(port: u16, user: &str, password: &str) -> Connection {
+    let mut conn = Connection::connect(("127.0.0.1", port), client_config())
+        .await
+        .expect("connect");
+    assert_eq!(
+        conn.authenticate_password(user, password)
+            .await
+            .expect("authenticate"),
+        nacre::AuthResult::Success,
+        "login as {user}"
+    );
+    conn
+}
+
 /// A client made of a bare sans-IO [`Transport`] over TCP: it completes the key exchange and the
 /// `ssh-userauth` service request like any client, then sends whatever the test wants
 /// ([`RawClient::send_raw`]) in any state.

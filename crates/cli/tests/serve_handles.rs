@@ -19,21 +19,8 @@ use nacre_tests::{ensure_test_user, free_port, ChildGuard};
 const PASSWORD: &str = "handles-pass";
 
 async fn login(port: u16) -> nacre::Connection {
-    let cfg = nacre::ClientConfig {
-        transport: std::sync::Arc::new(nacre::transport::Config::client()),
-        verify_host_key: std::sync::Arc::new(|_| true),
-    };
-    let mut conn = nacre::Connection::connect(("127.0.0.1", port), cfg)
-        .await
-        .unwrap();
     let user = ensure_test_user();
-    assert_eq!(
-        conn.authenticate_password(&user.name, PASSWORD)
-            .await
-            .unwrap(),
-        nacre::AuthResult::Success
-    );
-    conn
+    nacre_tests::security::login_with_password(port, &user.name, PASSWORD).await
 }
 
 /// Opens files until the server refuses (at most `want`), 100 per SFTP session of `conn` over up

@@ -148,20 +148,7 @@ fn max_startups_drops_connections_past_the_limit() {
 
 /// A nacre client logged in as `peer` with the password of [`serve`].
 async fn login(port: u16) -> nacre::Connection {
-    let cfg = nacre::ClientConfig {
-        transport: std::sync::Arc::new(nacre::transport::Config::client()),
-        verify_host_key: std::sync::Arc::new(|_| true),
-    };
-    let mut conn = nacre::Connection::connect(("127.0.0.1", port), cfg)
-        .await
-        .unwrap();
-    assert_eq!(
-        conn.authenticate_password("peer", "serve-pass")
-            .await
-            .unwrap(),
-        nacre::AuthResult::Success
-    );
-    conn
+    nacre_tests::security::login_with_password(port, "peer", "serve-pass").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,13 +312,10 @@ async fn failed_logins_name_user_method_and_client() {
     .stderr(std::fs::File::create(&log).unwrap());
     let _server = ChildGuard::spawn("nacre serve", &mut cmd);
     nacre_tests::wait_listening(port, "nacre serve");
-    let cfg = nacre::ClientConfig {
-        transport: std::sync::Arc::new(nacre::transport::Config::client()),
-        verify_host_key: std::sync::Arc::new(|_| true),
-    };
-    let mut conn = nacre::Connection::connect(("127.0.0.1", port), cfg)
-        .await
-        .unwrap();
+    let mut conn =
+        nacre::Connection::connect(("127.0.0.1", port), nacre_tests::security::client_config())
+            .await
+            .unwrap();
     let refused = conn.authenticate_password("peer", "wrong").await.unwrap();
     assert_ne!(refused, nacre::AuthResult::Success);
     assert_eq!(

@@ -221,12 +221,10 @@ fn openssh_sftp_over_pipes_read_only() {
     assert_eq!(tree(&s.root), before);
 }
 
-#[test]
-fn openssh_sftp_over_ssh_to_nacre_serve() {
-    let s = setup();
+/// `nacre serve` (as root, acting as the test user) on `s.root`, made the test user's tree, as a
+/// home folder would be; its guard, the state folder and the port.
+fn serve_users_tree(s: &Setup) -> (ChildGuard, tempfile::TempDir, u16) {
     let user = nacre_tests::ensure_test_user();
-    // serve runs as root and acts as the login's account (issue 18): the served tree is the
-    // user's, as a home folder would be.
     std::fs::set_permissions(s._tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
     let chown = Command::new("chown")
         .arg("-R")
@@ -248,15 +246,15 @@ fn openssh_sftp_over_ssh_to_nacre_serve() {
         .arg(&s.root)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let _server = ChildGuard::spawn("nacre serve", &mut cmd);
-    let deadline = std::time::Instant::now() + T;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nacre serve did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = ChildGuard::spawn("nacre serve", &mut cmd);
+    nacre_tests::wait_listening(port, "nacre serve");
+    (server, state, port)
+}
+
+#[test]
+fn openssh_sftp_over_ssh_to_nacre_serve() {
+    let s = setup();
+    let (_server, _state, port) = serve_users_tree(&s);
     let batch = s.local.join("batch");
     std::fs::write(&batch, BATCH).unwrap();
     let mut cmd = Command::new("sshpass");
@@ -282,30 +280,7 @@ fn openssh_sftp_over_ssh_to_nacre_serve() {
 #[test]
 fn openssh_scp_and_ssh_s_sftp_exit_zero_against_nacre_serve() {
     let s = setup();
-    let user = nacre_tests::ensure_test_user();
-    std::fs::set_permissions(s._tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let chown = Command::new("chown")
-        .arg("-R")
-        .arg(format!("{}:{}", user.uid, user.gid))
-        .arg(&s.root)
-        .status()
-        .unwrap();
-    assert!(chown.success());
-    let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("pw"), format!("{TEST_PASSWORD}\n")).unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(nacre());
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["--user", TEST_USER, "--password-file"])
-        .arg(state.path().join("pw"))
-        .arg("--root")
-        .arg(&s.root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _server = ChildGuard::spawn("nacre serve", &mut cmd);
-    nacre_tests::wait_listening(port, "nacre serve");
+    let (_server, _state, port) = serve_users_tree(&s);
     let ssh_opts = [
         "-F",
         "/dev/null",
