@@ -287,3 +287,34 @@ pub(crate) fn format_command(cmd: &Command) -> String {
     }
     parts.join(" ")
 }
+
+/// `EXE serve` on a free 127.0.0.1 port for `user`, whose password is written to `DIR/pw`,
+/// with its state in `DIR/state`, run in `DIR`, with `extra` arguments after those; returns once
+/// it listens, with its guard and port.
+pub fn start_nacre_serve(
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    user: &str,
+    password: &str,
+    extra: &[std::ffi::OsString],
+) -> (ChildGuard, u16) {
+    let port = crate::free_port();
+    std::fs::write(dir.join("pw"), format!("{password}\n")).expect("write the password file");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--user",
+        user,
+    ])
+    .arg("--state-dir")
+    .arg(dir.join("state"))
+    .arg("--password-file")
+    .arg(dir.join("pw"))
+    .args(extra)
+    .current_dir(dir);
+    let guard = ChildGuard::spawn("nacre serve", &mut cmd);
+    crate::wait_listening(port, "nacre serve");
+    (guard, port)
+}

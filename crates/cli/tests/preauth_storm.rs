@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use nacre::transport::Event;
 use nacre_tests::security::{password_request, RawClient};
-use nacre_tests::{free_port, ChildGuard};
+use nacre_tests::ChildGuard;
 use tokio::time::Instant;
 
 const STORM_CLIENTS: usize = 50;
@@ -40,31 +40,11 @@ fn rss_kib(pid: u32) -> u64 {
 /// `nacre serve` for user `peer` with [`PASSWORD`] (hashed with argon2id at start); MaxStartups
 /// high enough that the storm's connections are all served.
 fn serve(dir: &std::path::Path) -> (ChildGuard, u16) {
-    let port = free_port();
-    std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
     // NACRE_STORM_EXE: another build to compare with (e.g. one from before the budgets).
     let exe =
         std::env::var_os("NACRE_STORM_EXE").unwrap_or_else(|| env!("CARGO_BIN_EXE_nacre").into());
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--user",
-        "peer",
-        "-o",
-        "MaxStartups=400",
-        "-o",
-        "LoginGraceTime=60",
-    ])
-    .arg("--state-dir")
-    .arg(dir.join("state"))
-    .arg("--password-file")
-    .arg(dir.join("pw"))
-    .current_dir(dir);
-    let guard = ChildGuard::spawn("nacre serve", &mut cmd);
-    nacre_tests::wait_listening(port, "nacre serve");
-    (guard, port)
+    let extra = ["-o", "MaxStartups=400", "-o", "LoginGraceTime=60"].map(Into::into);
+    nacre_tests::start_nacre_serve(exe.as_ref(), dir, "peer", PASSWORD, &extra)
 }
 
 /// Logs in as `peer` with the right password; returns how long it took.

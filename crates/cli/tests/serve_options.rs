@@ -28,31 +28,16 @@ fn serve_exe(
     flags: &[&str],
     extra: &[&str],
 ) -> (ChildGuard, u16) {
-    let port = free_port();
-    std::fs::write(dir.join("pw"), "serve-pass\n").unwrap();
     let key = authorized_client_key(KeyType::Ed25519);
     std::fs::write(dir.join("ak"), format!("{}\n", key.pub_line)).unwrap();
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--user",
-        "peer",
-        "--allow-exec",
-    ])
-    .arg("--state-dir")
-    .arg(dir.join("state"))
-    .arg("--password-file")
-    .arg(dir.join("pw"))
-    .arg("--authorized-keys")
-    .arg(dir.join("ak"))
-    .args(flags)
-    .args(extra.iter().flat_map(|o| ["-o", o]))
-    .current_dir(dir);
-    let guard = ChildGuard::spawn("nacre serve", &mut cmd);
-    nacre_tests::wait_listening(port, "nacre serve");
-    (guard, port)
+    let mut args: Vec<std::ffi::OsString> = vec!["--allow-exec".into(), "--authorized-keys".into()];
+    args.push(dir.join("ak").into());
+    args.extend(flags.iter().map(Into::into));
+    for o in extra {
+        args.push("-o".into());
+        args.push(o.into());
+    }
+    nacre_tests::start_nacre_serve(exe, dir, "peer", "serve-pass", &args)
 }
 
 #[test]

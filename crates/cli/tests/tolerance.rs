@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nacre_tests::{free_port, run_with_timeout, venv_python, ChildGuard};
+use nacre_tests::{run_with_timeout, venv_python, ChildGuard};
 
 const PASSWORD: &str = "tolerance-pass";
 
@@ -43,29 +43,13 @@ print("authenticated")
 
 /// `nacre serve` for user `peer` with [`PASSWORD`].
 fn serve(dir: &std::path::Path) -> (ChildGuard, u16) {
-    let port = free_port();
-    std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--user",
+    nacre_tests::start_nacre_serve(
+        env!("CARGO_BIN_EXE_nacre").as_ref(),
+        dir,
         "peer",
-    ])
-    .arg("--state-dir")
-    .arg(dir.join("state"))
-    .arg("--password-file")
-    .arg(dir.join("pw"))
-    .current_dir(dir);
-    let guard = ChildGuard::spawn("nacre serve", &mut cmd);
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, port);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nacre serve did not listen");
+        PASSWORD,
+        &[],
+    )
 }
 
 #[test]
