@@ -141,7 +141,7 @@ fn expand(path: &str) -> PathBuf {
 }
 
 /// ssh_config(5) pattern: `*`, `?`, negation with `!` in a list.
-fn pattern_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
     fn glob(p: &[u8], n: &[u8]) -> bool {
         match (p.first(), n.first()) {
             (None, None) => true,
@@ -167,32 +167,55 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
     matched
 }
 
-/// The `(name, value)` pairs of `~/.ssh/config` that apply to `alias`, in file order.
-fn config_pairs(text: &str, alias: &str) -> Vec<(String, String)> {
+/// The `(name, value)` pairs of an ssh config file's `text` (read from `path`) that apply to
+/// `alias`, in file order: `Host` and `Match` blocks, `Include` (up to 16 deep), `IgnoreUnknown`
+/// (its patterns gathered in `ignore`); an unknown option or a bad value is an error naming the
+/// file and line ([`crate::ssh_config`]).
+fn config_pairs(
+    text: &str,
+    alias: &str,
+    path: &Path,
+    ignore: &mut Vec<String>,
+    depth: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut applies = true;
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let (key, value) = match line.split_once(|c: char| c == '=' || c.is_whitespace()) {
             Some((k, v)) => (k.trim(), v.trim().trim_start_matches('=').trim()),
-            None => continue,
+            None => (line, ""),
         };
-        if key.eq_ignore_ascii_case("host") {
-            applies = value.split_whitespace().any(|_| true) && pattern_matches(value, alias);
-            continue;
-        }
-        if key.eq_ignore_ascii_case("match") {
-            applies = false; // Match blocks are not supported: their options are skipped.
-            continue;
-        }
-        if applies {
-            out.push((key.to_ascii_lowercase(), value.trim_matches('"').to_owned()));
+        let place = format!("{}: line {}", path.display(), n + 1);
+        let lower = key.to_ascii_lowercase();
+        match lower.as_str() {
+            "host" => applies = pattern_matches(value, alias),
+            "match" => applies = crate::ssh_config::match_applies(value, alias, &place),
+            "ignoreunknown" if applies => {
+                ignore.extend(value.split(',').map(|p| p.trim().to_ascii_lowercase()));
+            }
+            "include" if applies => {
+                if depth >= 16 {
+                    anyhow::bail!("{place}: Include nested too deep");
+                }
+                for file in crate::ssh_config::include_paths(value, &home()) {
+                    if let Ok(text) = std::fs::read_to_string(&file) {
+                        out.extend(config_pairs(&text, alias, &file, ignore, depth + 1)?);
+                    }
+                }
+            }
+            _ => {
+                let value = value.trim_matches('"');
+                if crate::ssh_config::check(key, value, &place, ignore)? && applies {
+                    out.push((lower, value.to_owned()));
+                }
+            }
         }
     }
-    out
+    Ok(out)
 }
 
 /// `ForwardAgent`'s value: yes (the agent at `$SSH_AUTH_SOCK`), no, a socket path, or `$VAR`.
@@ -227,17 +250,29 @@ impl ClientOptions {
             None => (None, destination.to_owned()),
         };
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut ignore = Vec::new();
         for o in options {
             let (k, v) = o
-                .split_once('=')
+                .split_once(['=', ' '])
                 .with_context(|| format!("option {o:?} is not Name=value"))?;
-            pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            let (k, v) = (k.trim(), v.trim());
+            if crate::ssh_config::check(k, v, "command-line line 0", &ignore)? {
+                pairs.push((k.to_ascii_lowercase(), v.to_owned()));
+            }
         }
-        let path = config_file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| home().join(".ssh/config"));
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            pairs.extend(config_pairs(&text, &alias));
+        match config_file {
+            // A file named with -F must exist, as with ssh.
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("Can't open user config file {}", path.display()))?;
+                pairs.extend(config_pairs(&text, &alias, path, &mut ignore, 0)?);
+            }
+            None => {
+                let path = home().join(".ssh/config");
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    pairs.extend(config_pairs(&text, &alias, &path, &mut ignore, 0)?);
+                }
+            }
         }
         let first = |name: &str| {
             pairs
@@ -627,17 +662,35 @@ mod tests {
     #[test]
     fn first_value_wins_and_host_blocks_apply() {
         let text = "Host db\n  HostName 10.0.0.5\n  Port 2200\nHost *\n  Port 22\n  User ops\n  IdentityFile ~/.ssh/id_test\n";
-        let pairs = config_pairs(text, "db");
+        let path = Path::new("config");
+        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
         let first = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(first("hostname"), Some("10.0.0.5"));
         assert_eq!(first("port"), Some("2200"));
         assert_eq!(first("user"), Some("ops"));
         assert_eq!(
-            config_pairs(text, "web")
+            config_pairs(text, "web", path, &mut Vec::new(), 0)
+                .unwrap()
                 .iter()
                 .find(|(k, _)| k == "port")
                 .map(|(_, v)| v.as_str()),
             Some("22")
         );
+    }
+
+    #[test]
+    fn match_blocks_include_and_bad_options() {
+        let text = "Match host db\n  User dbadmin\nHost *\n  Port 22\n";
+        let path = Path::new("config");
+        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
+        assert_eq!(pairs[0], ("user".to_owned(), "dbadmin".to_owned()));
+        let e = config_pairs("Host *\n  Bogus yes\n", "db", path, &mut Vec::new(), 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config: line 2: Bad configuration option: Bogus"
+        );
+        let text = "IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\n  User u\n";
+        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
+        assert_eq!(pairs, vec![("user".to_owned(), "u".to_owned())]);
     }
 }

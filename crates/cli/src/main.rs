@@ -12,6 +12,7 @@ mod server_options;
 mod sftp;
 mod sftp_server;
 mod shell;
+mod ssh_config;
 mod status;
 mod visible;
 

@@ -315,3 +315,57 @@ fn a_failed_connection_is_one_line_with_host_and_port_and_exit_255() {
         "{out}"
     );
 }
+
+/// Misconfiguration is an error before any connection, as with ssh: an unknown `-o` name, a bad
+/// value, an unknown keyword in the config file (with its file and line), a missing `-F` file;
+/// exit 255. A `Match host` block applies (its HostName and Port are used).
+#[test]
+fn misconfiguration_is_an_error_naming_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_nacre(args, dir.path());
+    let out = run(&["exec", "-o", "Bogus=1", "peer@127.0.0.1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("command-line line 0: Bad configuration option: Bogus"),
+        "{out}"
+    );
+    let out = run(&["exec", "-o", "Port=abc", "peer@127.0.0.1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(out.stderr.contains("bad value for Port"), "{out}");
+    let config = dir.path().join("config");
+    std::fs::write(&config, "Host *\n  Port 1\n  Colour blue\n").unwrap();
+    let out = run(&["exec", "-F", config.to_str().unwrap(), "h", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "{}: line 3: Bad configuration option: Colour",
+            config.display()
+        )),
+        "{out}"
+    );
+    let out = run(&["exec", "-F", "/nonexistent/nacre-config", "h", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(out.stderr.contains("/nonexistent/nacre-config"), "{out}");
+    // Match host: the block applies (nothing listens on its port: the error names it).
+    let port = nacre_tests::free_port();
+    std::fs::write(
+        &config,
+        format!("Match host target\n  User matched-user\n  HostName 127.0.0.1\n  Port {port}\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "exec",
+        "-v",
+        "-F",
+        config.to_str().unwrap(),
+        "target",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1 port {port}")),
+        "{out}"
+    );
+}
