@@ -11,7 +11,7 @@ use nacre::keys::{PrivateKey, SignatureAlgorithm};
 use nacre::transport::Config;
 use nacre::{known_hosts_verifier, AuthResult, ClientConfig, Connection, Credential, UnknownHosts};
 
-use crate::status;
+use crate::{prompt, status};
 
 /// The connection flags `nacre exec` and `nacre ssh` share, as ssh spells them.
 #[derive(clap::Args)]
@@ -114,6 +114,10 @@ pub struct ClientOptions {
     pub proxy_jump: Option<String>,
     /// A password for scripted logins (`--password-file`).
     pub password_text: Option<String>,
+    /// `BatchMode`: never ask the person at the terminal.
+    pub batch_mode: bool,
+    /// `NumberOfPasswordPrompts` (default 3).
+    pub password_prompts: u32,
     /// `ForwardAgent`: the agent socket sessions forward (`yes`: `$SSH_AUTH_SOCK`, or a path).
     pub forward_agent: Option<PathBuf>,
     /// `PubkeyAcceptedAlgorithms` (default: every signature algorithm).
@@ -347,6 +351,10 @@ impl ClientOptions {
                 .unwrap_or(3),
             proxy_jump: first("proxyjump").filter(|v| v != "none"),
             password_text: std::env::var("NACRE_PASSWORD").ok(),
+            batch_mode: first("batchmode").is_some_and(|v| yes(&v)),
+            password_prompts: first("numberofpasswordprompts")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
             forward_agent: first("forwardagent").and_then(|v| forward_agent(&v)),
             pubkey_algorithms: first("pubkeyacceptedalgorithms")
                 .map(|v| {
@@ -482,6 +490,10 @@ impl ClientOptions {
                 )),
             }
         }
+        if result != AuthResult::Success && self.can_prompt() && self.server_takes("password", conn)
+        {
+            result = self.ask_password(conn).await?;
+        }
         if result != AuthResult::Success {
             bail!(
                 "{}@{}: permission denied ({})",
@@ -499,6 +511,43 @@ impl ClientOptions {
             conn.set_liveness(liveness).await?;
         }
         Ok(())
+    }
+
+    /// Whether a password may be asked at the terminal: password authentication on, no
+    /// password given, not `BatchMode`, and a terminal to ask on.
+    fn can_prompt(&self) -> bool {
+        self.password && self.password_text.is_none() && !self.batch_mode && prompt::available()
+    }
+
+    fn server_takes(&self, method: &str, conn: &Connection) -> bool {
+        conn.allowed_methods()
+            .is_none_or(|m| m.iter().any(|a| a == method))
+    }
+
+    /// Asks for the password as ssh does (`user@host's password: `, no echo), up to
+    /// `NumberOfPasswordPrompts` times.
+    async fn ask_password(&self, conn: &mut Connection) -> anyhow::Result<AuthResult> {
+        let mut result = AuthResult::Failure {
+            methods: Vec::new(),
+            partial: false,
+        };
+        for attempt in 0..self.password_prompts {
+            if attempt > 0 {
+                prompt::say("Permission denied, please try again.");
+            }
+            let question = format!("{}@{}'s password: ", self.user, self.host_name);
+            let Some(pw) = prompt::secret(&question) else {
+                break;
+            };
+            status::command("Pass: ********");
+            result = conn
+                .authenticate(&self.user, &[Credential::Password(pw)])
+                .await?;
+            if result == AuthResult::Success || !self.server_takes("password", conn) {
+                break;
+            }
+        }
+        Ok(result)
     }
 
     /// Connects and authenticates, through the `ProxyJump` host when configured (its channel
@@ -563,16 +612,21 @@ impl ClientOptions {
             }
         };
         report_connected(&target, conn.info());
-        tokio::time::timeout(DEFAULT_AUTH_TIMEOUT, self.authenticate(&mut conn))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "authentication to {} port {} timed out after {} s",
-                    self.host_name,
-                    self.port,
-                    DEFAULT_AUTH_TIMEOUT.as_secs()
-                )
-            })??;
+        // A person typing a password is not held to the timeout.
+        if self.can_prompt() {
+            self.authenticate(&mut conn).await?;
+        } else {
+            tokio::time::timeout(DEFAULT_AUTH_TIMEOUT, self.authenticate(&mut conn))
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "authentication to {} port {} timed out after {} s",
+                        self.host_name,
+                        self.port,
+                        DEFAULT_AUTH_TIMEOUT.as_secs()
+                    )
+                })??;
+        }
         // The server's banner (SSH_MSG_USERAUTH_BANNER) on stderr, as OpenSSH shows it: escaped,
         // since the server chose every byte of it.
         for banner in conn.banners() {

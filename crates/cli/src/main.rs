@@ -5,6 +5,7 @@ mod exec;
 mod keygen;
 mod options;
 mod probe;
+mod prompt;
 mod serve;
 mod serve_accounts;
 mod serve_config;

@@ -166,3 +166,31 @@ fn names_with_terminal_escapes_are_printed_escaped() {
     );
     assert!(out.stderr.contains("no-such-\\033[2Jfile"), "{out}");
 }
+
+/// With no password given, `nacre sftp` asks for it on the terminal as ssh does
+/// (`peer@127.0.0.1's password: `, no echo), says `Permission denied, please try again.` after a
+/// wrong one and asks again (tests/peers/pty_password.py drives it on a pseudo-terminal).
+#[test]
+fn asks_for_the_password_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = nacre_tests::start_nacre_serve(
+        env!("CARGO_BIN_EXE_nacre").as_ref(),
+        dir.path(),
+        "peer",
+        "typed-secret",
+        &["--root".into(), dir.path().into()],
+    );
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = nacre_tests::run_with_timeout(
+        std::process::Command::new("python3")
+            .arg(nacre_tests::repo_root().join("tests/peers/pty_password.py"))
+            .arg(env!("CARGO_BIN_EXE_nacre"))
+            .arg(port.to_string())
+            .arg(&home)
+            .args(["wrong-secret", "typed-secret"]),
+        Duration::from_secs(90),
+    );
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("exit 0"), "{out}");
+}
