@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Runs `nacre sftp` on a pseudo-terminal and answers its password prompt as a person would.
 
-    pty_password.py NACRE PORT HOME WRONG RIGHT
+    pty_password.py NACRE PORT HOME WRONG RIGHT [--ask-host-key]
 
-Expects `peer@127.0.0.1's password: `, types WRONG, expects `Permission denied, please try
+With --ask-host-key, the host key is unknown and checked the default way (ask): expects
+OpenSSH's question, answers `maybe` (asked again), then `yes`, and expects the key added. Then
+expects `peer@127.0.0.1's password: `, types WRONG, expects `Permission denied, please try
 again.` and the prompt again, types RIGHT, expects `sftp> `, runs `pwd` and `bye`. Prints
 `exit N` and, on failure, what the terminal showed. Nothing typed is echoed by a correct
 client: the script checks that neither password appears in what the terminal showed.
@@ -14,12 +16,14 @@ import sys
 import time
 
 exe, port, home, wrong, right = sys.argv[1:6]
+ask_host_key = "--ask-host-key" in sys.argv[6:]
 pid, fd = os.forkpty()
 if pid == 0:
     env = dict(os.environ, HOME=home)
     env.pop("SSH_AUTH_SOCK", None)
     env.pop("NACRE_PASSWORD", None)
-    os.execve(exe, [exe, "sftp", "-P", port, "-o", "StrictHostKeyChecking=no", "peer@127.0.0.1"], env)
+    check = [] if ask_host_key else ["-o", "StrictHostKeyChecking=no"]
+    os.execve(exe, [exe, "sftp", "-P", port] + check + ["peer@127.0.0.1"], env)
 
 seen = b""
 pending = b""
@@ -41,6 +45,13 @@ def expect(text, timeout=30):
     pending = pending[pending.index(text.encode()) + len(text):]
 
 
+if ask_host_key:
+    expect("can't be established.")
+    expect("Are you sure you want to continue connecting (yes/no/[fingerprint])? ")
+    os.write(fd, b"maybe\n")
+    expect("Please type 'yes', 'no' or the fingerprint: ")
+    os.write(fd, b"yes\n")
+    expect("to the list of known hosts.")
 expect("peer@127.0.0.1's password: ")
 os.write(fd, wrong.encode() + b"\n")
 expect("Permission denied, please try again.")

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use nacre::keys::{PrivateKey, SignatureAlgorithm};
 use nacre::transport::Config;
-use nacre::{known_hosts_verifier, AuthResult, ClientConfig, Connection, Credential, UnknownHosts};
+use nacre::{AuthResult, ClientConfig, Connection, Credential};
 
 use crate::{prompt, status};
 
@@ -323,8 +323,9 @@ impl ClientOptions {
             user,
             identity_files,
             identities_only: first("identitiesonly").is_some_and(|v| yes(&v)),
+            // OpenSSH's default: ask the person about an unknown host key.
             strict: first("stricthostkeychecking")
-                .unwrap_or_else(|| "accept-new".into())
+                .unwrap_or_else(|| "ask".into())
                 .to_ascii_lowercase(),
             known_hosts: first("userknownhostsfile")
                 .map_or_else(|| home().join(".ssh/known_hosts"), |v| expand(&v)),
@@ -432,19 +433,21 @@ impl ClientOptions {
     }
 
     fn client_config(&self) -> ClientConfig {
-        let verify: nacre::HostKeyVerifier = match self.strict.as_str() {
-            "no" | "off" => Arc::new(|_| true),
-            "yes" => known_hosts_verifier(
+        use crate::host_keys::{verifier, Unknown};
+        let unknown = match self.strict.as_str() {
+            "no" | "off" | "false" => None,
+            "yes" | "true" => Some(Unknown::Refuse),
+            "accept-new" => Some(Unknown::AcceptNew),
+            _ => Some(Unknown::Ask),
+        };
+        let verify: nacre::HostKeyVerifier = match unknown {
+            None => Arc::new(|_| true),
+            Some(u) => verifier(
                 self.known_hosts.clone(),
                 &self.host_name,
                 self.port,
-                UnknownHosts::Reject,
-            ),
-            _ => known_hosts_verifier(
-                self.known_hosts.clone(),
-                &self.host_name,
-                self.port,
-                UnknownHosts::AcceptNew { hashed: false },
+                u,
+                self.batch_mode,
             ),
         };
         ClientConfig {

@@ -2,6 +2,7 @@
 
 mod client_opts;
 mod exec;
+mod host_keys;
 mod keygen;
 mod options;
 mod probe;

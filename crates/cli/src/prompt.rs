@@ -53,6 +53,19 @@ pub fn secret(prompt: &str) -> Option<Zeroizing<String>> {
     }
 }
 
+/// Asks `prompt` on the terminal and reads a line, echoed (a yes/no answer); `None` without a
+/// terminal or at end of input.
+pub fn line(prompt: &str) -> Option<String> {
+    let mut tty = tty()?;
+    let _ = write!(tty, "{prompt}");
+    let _ = tty.flush();
+    let mut line = String::new();
+    match std::io::BufReader::new(&tty).read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_owned()),
+    }
+}
+
 /// Says `text` on the terminal (a warning the person must see even when stderr is redirected).
 pub fn say(text: &str) {
     if let Some(mut tty) = tty() {

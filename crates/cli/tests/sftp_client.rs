@@ -194,3 +194,107 @@ fn asks_for_the_password_on_the_terminal() {
     assert!(out.success(), "{out}");
     assert!(out.stdout.contains("exit 0"), "{out}");
 }
+
+/// Host keys as OpenSSH checks them by default (ask): with no ~/.ssh, the question on the
+/// terminal (a wrong answer asks again), `yes` adds the key to a new ~/.ssh (0700)/known_hosts;
+/// the next run knows it. Without a terminal an unknown key fails ("Host key verification
+/// failed."); a changed key fails with the warning naming the known_hosts file and line and the
+/// command that removes it.
+#[test]
+fn host_keys_are_asked_added_and_changed_keys_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = nacre_tests::start_nacre_serve(
+        env!("CARGO_BIN_EXE_nacre").as_ref(),
+        dir.path(),
+        "peer",
+        "typed-secret",
+        &["--root".into(), dir.path().into()],
+    );
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let pty = |extra: &[&str]| {
+        nacre_tests::run_with_timeout(
+            std::process::Command::new("python3")
+                .arg(nacre_tests::repo_root().join("tests/peers/pty_password.py"))
+                .arg(env!("CARGO_BIN_EXE_nacre"))
+                .arg(port.to_string())
+                .arg(&home)
+                .args(["wrong-secret", "typed-secret"])
+                .args(extra),
+            Duration::from_secs(90),
+        )
+    };
+    let out = pty(&["--ask-host-key"]);
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+    let ssh = home.join(".ssh");
+    assert_eq!(
+        std::fs::metadata(&ssh).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let known = std::fs::read_to_string(ssh.join("known_hosts")).unwrap();
+    assert!(
+        known.starts_with(&format!("[127.0.0.1]:{port} ssh-ed25519 ")),
+        "{known}"
+    );
+    // Known now: no question (the script would time out waiting for the password otherwise).
+    let out = pty(&[]);
+    assert!(out.success(), "{out}");
+    // Without a terminal, an unknown key is refused.
+    let other_home = dir.path().join("other");
+    std::fs::create_dir(&other_home).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "exec",
+        "-p",
+        &port.to_string(),
+        "peer@127.0.0.1",
+        "--",
+        "true",
+    ])
+    .env("HOME", &other_home)
+    .env("NACRE_PASSWORD", "typed-secret")
+    .env_remove("SSH_AUTH_SOCK")
+    .stdin(std::process::Stdio::null());
+    // setsid: no controlling terminal even when the test runner has one.
+    let mut no_tty = std::process::Command::new("setsid");
+    no_tty.arg("-w").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => no_tty.env(k, v),
+            None => no_tty.env_remove(k),
+        };
+    }
+    let out = nacre_tests::run_with_timeout(&mut no_tty, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr.contains("Host key verification failed."),
+        "{out}"
+    );
+    // A changed key: the warning, the file and line, the fix.
+    let other = nacre::keys::PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    std::fs::write(
+        ssh.join("known_hosts"),
+        format!(
+            "# first line\n[127.0.0.1]:{port} {}\n",
+            other.public_key().to_openssh_line("")
+        ),
+    )
+    .unwrap();
+    no_tty.env("HOME", &home);
+    let out = nacre_tests::run_with_timeout(&mut no_tty, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    for want in [
+        "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
+        &format!(
+            "Offending ED25519 key in {}:2",
+            ssh.join("known_hosts").display()
+        ),
+        &format!(
+            "ssh-keygen -f '{}' -R '[127.0.0.1]:{port}'",
+            ssh.join("known_hosts").display()
+        ),
+    ] {
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+}
