@@ -165,15 +165,14 @@ pub fn verifier(
 ) -> nacre::HostKeyVerifier {
     let host = host.to_owned();
     Arc::new(move |key: &PublicKey| {
-        let known = match KnownHosts::read_file(&path) {
-            Ok((k, _errors)) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KnownHosts::default(),
+        let status = match nacre::known_host_status(&path, &host, port, key) {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("Cannot read {}: {e}", path.display());
                 return false;
             }
         };
-        match known.lookup(&host, port, key) {
+        match status {
             HostKeyStatus::Match => true,
             HostKeyStatus::Mismatch { known } => {
                 eprintln!(

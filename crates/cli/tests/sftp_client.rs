@@ -167,13 +167,16 @@ fn names_with_terminal_escapes_are_printed_escaped() {
     assert!(out.stderr.contains("no-such-\\033[2Jfile"), "{out}");
 }
 
-/// With no password given, `nacre sftp` asks for it on the terminal as ssh does
-/// (`peer@127.0.0.1's password: `, no echo), says `Permission denied, please try again.` after a
-/// wrong one and asks again (tests/peers/pty_password.py drives it on a pseudo-terminal).
-#[test]
-fn asks_for_the_password_on_the_terminal() {
+/// `nacre serve` for `peer` (password `typed-secret`) on a fresh folder, and an empty HOME for
+/// the client; the guard, the port, the folder and HOME.
+fn serve_for_prompts() -> (
+    nacre_tests::ChildGuard,
+    u16,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = nacre_tests::start_nacre_serve(
+    let (server, port) = nacre_tests::start_nacre_serve(
         env!("CARGO_BIN_EXE_nacre").as_ref(),
         dir.path(),
         "peer",
@@ -182,15 +185,31 @@ fn asks_for_the_password_on_the_terminal() {
     );
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
-    let out = nacre_tests::run_with_timeout(
+    (server, port, dir, home)
+}
+
+/// tests/peers/pty_password.py: `nacre sftp` on a pseudo-terminal, a wrong then the right
+/// password typed at its prompt, `extra` flags for the script.
+fn sftp_on_a_pty(port: u16, home: &std::path::Path, extra: &[&str]) -> nacre_tests::CmdOutput {
+    nacre_tests::run_with_timeout(
         std::process::Command::new("python3")
             .arg(nacre_tests::repo_root().join("tests/peers/pty_password.py"))
             .arg(env!("CARGO_BIN_EXE_nacre"))
             .arg(port.to_string())
-            .arg(&home)
-            .args(["wrong-secret", "typed-secret"]),
+            .arg(home)
+            .args(["wrong-secret", "typed-secret"])
+            .args(extra),
         Duration::from_secs(90),
-    );
+    )
+}
+
+/// With no password given, `nacre sftp` asks for it on the terminal as ssh does
+/// (`peer@127.0.0.1's password: `, no echo), says `Permission denied, please try again.` after a
+/// wrong one and asks again (tests/peers/pty_password.py drives it on a pseudo-terminal).
+#[test]
+fn asks_for_the_password_on_the_terminal() {
+    let (_server, port, _dir, home) = serve_for_prompts();
+    let out = sftp_on_a_pty(port, &home, &[]);
     assert!(out.success(), "{out}");
     assert!(out.stdout.contains("exit 0"), "{out}");
 }
@@ -203,28 +222,8 @@ fn asks_for_the_password_on_the_terminal() {
 #[test]
 fn host_keys_are_asked_added_and_changed_keys_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = nacre_tests::start_nacre_serve(
-        env!("CARGO_BIN_EXE_nacre").as_ref(),
-        dir.path(),
-        "peer",
-        "typed-secret",
-        &["--root".into(), dir.path().into()],
-    );
-    let home = dir.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    let pty = |extra: &[&str]| {
-        nacre_tests::run_with_timeout(
-            std::process::Command::new("python3")
-                .arg(nacre_tests::repo_root().join("tests/peers/pty_password.py"))
-                .arg(env!("CARGO_BIN_EXE_nacre"))
-                .arg(port.to_string())
-                .arg(&home)
-                .args(["wrong-secret", "typed-secret"])
-                .args(extra),
-            Duration::from_secs(90),
-        )
-    };
+    let (_server, port, dir, home) = serve_for_prompts();
+    let pty = |extra: &[&str]| sftp_on_a_pty(port, &home, extra);
     let out = pty(&["--ask-host-key"]);
     assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
     let ssh = home.join(".ssh");

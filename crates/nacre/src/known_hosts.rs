@@ -19,6 +19,22 @@ pub enum UnknownHosts {
     },
 }
 
+/// What the known_hosts file at `path` says of `key` for `host`:`port`; a missing file knows
+/// nothing (`Unknown`), an unreadable one is an error.
+pub fn known_host_status(
+    path: &std::path::Path,
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+) -> std::io::Result<HostKeyStatus> {
+    let known = match KnownHosts::read_file(path) {
+        Ok((k, _errors)) => k,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => KnownHosts::default(),
+        Err(e) => return Err(e),
+    };
+    Ok(known.lookup(host, port, key))
+}
+
 /// A verifier that checks `host`:`port` in the known_hosts file at `path`: a listed key is
 /// accepted; a changed key (another key of the same type listed) and a revoked key are refused.
 pub fn known_hosts_verifier(
@@ -29,15 +45,14 @@ pub fn known_hosts_verifier(
 ) -> HostKeyVerifier {
     let host = host.to_owned();
     Arc::new(move |key: &PublicKey| {
-        let known = match KnownHosts::read_file(&path) {
-            Ok((k, _errors)) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KnownHosts::default(),
+        let status = match known_host_status(&path, &host, port, key) {
+            Ok(s) => s,
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot read known_hosts");
                 return false;
             }
         };
-        match known.lookup(&host, port, key) {
+        match status {
             HostKeyStatus::Match => true,
             HostKeyStatus::Mismatch { .. } => {
                 tracing::error!(%host, port, fingerprint = %key.fingerprint_sha256(), "REMOTE HOST IDENTIFICATION HAS CHANGED: refusing the host key");

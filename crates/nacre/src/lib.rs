@@ -37,7 +37,7 @@ pub use error::Error;
 pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener};
 pub use handle::{ClientConfig, Connection, ExecOutput};
 pub use info::ConnectionInfo;
-pub use known_hosts::{known_hosts_verifier, UnknownHosts};
+pub use known_hosts::{known_host_status, known_hosts_verifier, UnknownHosts};
 pub use listener::{
     MaxStartups, ParseMaxStartupsError, Server, ServerEvent, ServerEventSink, ServerLimits,
     ServerStats, DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_STARTUPS,

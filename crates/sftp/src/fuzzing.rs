@@ -96,6 +96,9 @@ fn finish(fs: &MemFs) {
     }
 }
 
+/// A fuzz oracle: it panics on purpose when the server's reply breaks the protocol, which is how
+/// libFuzzer reports a finding (this module is compiled only with the `fuzzing` feature, never
+/// on a path a peer reaches in the library).
 fn check_reply(reply: &[u8], id: Option<u32>) {
     let (frame, used) = match parse_frame(reply, 1 << 20) {
         Ok(Some(f)) => f,
@@ -117,6 +120,7 @@ thread_local! {
         .enable_all()
         .start_paused(true)
         .build()
+        // Building a current-thread runtime fails only without OS resources: the harness stops.
         .expect("runtime");
 }
 
@@ -334,6 +338,8 @@ pub fn record_session(ops: u8) -> (Vec<u8>, Vec<Vec<u8>>) {
                 max_listing_entries: 10_000,
                 ..ClientConfig::default()
             };
+            // The recorded session is against nacre's own server over a pipe: a failed INIT is a
+            // bug worth the panic (this records seeds, it serves no peer).
             let client = SftpClient::with_config(cr, cw, config)
                 .await
                 .expect("client");
