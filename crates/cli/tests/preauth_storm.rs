@@ -190,6 +190,13 @@ async fn preauth_storm_of_wrong_passwords_keeps_serve_memory_bounded() {
         last / MIB,
         warm / MIB
     );
+    // The issue's own bound: within the budget of the figure right after start, too.
+    assert!(
+        last <= at_start + budget,
+        "RSS {} MiB 10 s after the storm, {} MiB right after start",
+        last / MIB,
+        at_start / MIB
+    );
     // The server is still fine.
     login(port).await;
 }
