@@ -10,7 +10,12 @@
     clippy::indexing_slicing
 )]
 
+pub mod link;
 pub mod script;
+pub mod session_pair;
+
+pub use link::{Fault, Link};
+pub use session_pair::{ClientScript, Echo, Service, SessionPair};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,0 +1,483 @@
+//! The client's session: transport, [`AuthClient`] and the connection protocol behind one contract.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nacre_auth::msg::InfoRequest;
+use nacre_auth::AuthClient;
+use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig};
+use nacre_crypto::Rng;
+use nacre_keys::{PublicKey, SignatureAlgorithm};
+use nacre_transport::{Event as TransportEvent, Transport, TransportError};
+use nacre_wire::DisconnectReason;
+use zeroize::Zeroizing;
+
+use crate::core::{earliest, Core, Layer};
+use crate::{AnswerId, Common, WrongPhase, SERVICE};
+
+/// Settings of a [`ClientSession`].
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Transport settings (algorithms, limits, version string).
+    pub transport: Arc<nacre_transport::Config>,
+    /// The user to authenticate as.
+    pub user: String,
+    /// Channel windows and limits of the connection protocol.
+    pub connection: ConnectionConfig,
+    /// OpenSSH's PubkeyAcceptedAlgorithms: the signature algorithms publickey may use (`None`:
+    /// every algorithm the server announces).
+    pub pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
+}
+
+impl ClientConfig {
+    /// Default transport and connection settings for `user`.
+    pub fn new(user: &str) -> Self {
+        ClientConfig {
+            transport: Arc::new(nacre_transport::Config::client()),
+            user: user.to_owned(),
+            connection: ConnectionConfig::default(),
+            pubkey_algorithms: None,
+        }
+    }
+}
+
+/// What a [`ClientSession`] reports, or asks the application to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// The server proved possession of this host key (first exchange and every re-exchange).
+    /// Answer with [`ClientSession::answer_host_key`]; the exchange waits until then.
+    HostKey {
+        /// Names this question.
+        id: AnswerId,
+        /// The server's host key.
+        key: PublicKey,
+        /// The signature algorithm it signed with.
+        algorithm: SignatureAlgorithm,
+    },
+    /// Authentication can start, or the last attempt failed: `methods` can continue
+    /// (RFC 4252 §5.1). The first one answers the `none` probe the session sends by itself.
+    AuthMethods {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// The last request succeeded but more is required.
+        partial_success: bool,
+    },
+    /// The server's banner, to show the user (RFC 4252 §5.4).
+    Banner(String),
+    /// The server wants the password changed (RFC 4252 §8): answer with
+    /// [`ClientSession::change_password`].
+    PasswordChangeRequested {
+        /// The server's prompt.
+        prompt: String,
+    },
+    /// The server accepts this key: sign `data` and answer with [`ClientSession::answer_signature`].
+    SignRequest {
+        /// Names this question.
+        id: AnswerId,
+        /// The key.
+        key: PublicKey,
+        /// The signature algorithm to use.
+        algorithm: SignatureAlgorithm,
+        /// The bytes to sign (RFC 4252 §7).
+        data: Vec<u8>,
+    },
+    /// Keyboard-interactive prompts (RFC 4256 §3.2): answer with [`ClientSession::answer_info`].
+    InfoRequest {
+        /// Names this question.
+        id: AnswerId,
+        /// The prompts.
+        request: InfoRequest,
+    },
+    /// Authenticated: [`ClientSession::connection`] is available from now on.
+    Authenticated,
+    /// What every session reports (connection-protocol events, key exchanges, the close).
+    Common(Common),
+}
+
+/// Authentication in progress, with the question the application has not answered yet.
+struct ClientAuth {
+    machine: AuthClient,
+    /// The open signature or keyboard-interactive question.
+    question: Option<AnswerId>,
+}
+
+/// One SSH client connection with no I/O of its own: key exchange, user authentication and
+/// channels, driven by the caller.
+///
+/// The contract (as quinn-proto's):
+///
+/// ```text
+/// handle_input(&[u8])          bytes from the server, in any split (one byte at a time works)
+/// handle_timeout(now)          time is passed in, never read; call it before input too
+/// poll_transmit(&mut Vec<u8>)  bytes to send, appended to the caller's buffer
+/// poll_event() -> ClientEvent  what the application must see or answer
+/// poll_timeout() -> Instant    when handle_timeout must be called next
+/// ```
+///
+/// Questions (host key, signature, prompts) carry an [`AnswerId`]; an answer whose id is not
+/// the open question's is ignored, so a late or stale answer is harmless. Authentication starts
+/// by itself once keys are in use (`ssh-userauth`, then `none` to learn the methods); after
+/// [`ClientEvent::Authenticated`] the connection protocol is reached with
+/// [`ClientSession::connection`], and what it queues leaves with the next `poll_transmit`.
+/// A fatal error of any layer closes the session with the DISCONNECT reason it names.
+pub struct ClientSession {
+    core: Core<ClientAuth>,
+    user: String,
+    pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
+    host_key: Option<AnswerId>,
+    next_id: u64,
+    events: VecDeque<ClientEvent>,
+}
+
+impl ClientSession {
+    /// A client session; its identification line and first KEXINIT are queued at once.
+    pub fn new(config: ClientConfig, rng: Box<dyn Rng>, now: Instant) -> Self {
+        let mut transport = Transport::client(config.transport, rng, now);
+        transport.request_service(SERVICE);
+        ClientSession {
+            core: Core::new(transport, config.connection, now),
+            user: config.user,
+            pubkey_algorithms: config.pubkey_algorithms,
+            host_key: None,
+            next_id: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Bytes from the server, in any split.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        self.core.transport.handle_input(data);
+        self.process();
+    }
+
+    /// The server closed its side of the byte stream.
+    pub fn handle_eof(&mut self) {
+        self.core.transport.handle_eof();
+        self.process();
+    }
+
+    /// Tells the session the time: key exchange deadlines, keepalive probes, idle limit.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.tell_time(now);
+        self.core.connection_timeout();
+        self.process();
+    }
+
+    /// When [`ClientSession::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        earliest(
+            self.core.transport.poll_timeout(),
+            self.core.connection_deadline(),
+        )
+    }
+
+    /// Appends the bytes to send to `buf`; returns how many were added.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        self.core.poll_transmit(buf)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        let conn = self.core.connection()?;
+        conn.poll_event()
+            .map(|e| ClientEvent::Common(Common::Connection(e)))
+    }
+
+    fn new_id(&mut self) -> AnswerId {
+        self.next_id += 1;
+        AnswerId(self.next_id)
+    }
+
+    /// Drains the transport's events into the layers and the application's queue.
+    fn process(&mut self) {
+        while let Some(ev) = self.core.transport.poll_event() {
+            match ev {
+                TransportEvent::HostKey { key, algorithm } => {
+                    let id = self.new_id();
+                    self.host_key = Some(id);
+                    self.events
+                        .push_back(ClientEvent::HostKey { id, key, algorithm });
+                }
+                TransportEvent::ServiceAccepted(_) => self.start_auth(),
+                TransportEvent::Packet(p) => self.on_packet(&p),
+                other => {
+                    if let Some(c) = Common::from_transport(other, &mut self.core.closed_reported) {
+                        self.events.push_back(ClientEvent::Common(c));
+                    }
+                }
+            }
+        }
+        self.pump_auth();
+    }
+
+    fn start_auth(&mut self) {
+        if !matches!(self.core.layer, Layer::Handshake) {
+            return;
+        }
+        let session_id = self
+            .core
+            .transport
+            .session_id()
+            .unwrap_or_default()
+            .to_vec();
+        let mut machine = AuthClient::new(
+            &self.user,
+            &session_id,
+            self.core.transport.server_sig_algs(),
+        );
+        if let Some(a) = self.pubkey_algorithms.clone() {
+            machine.set_pubkey_algorithms(a);
+        }
+        self.core.layer = Layer::Auth(ClientAuth {
+            machine,
+            question: None,
+        });
+    }
+
+    fn on_packet(&mut self, p: &bytes::Bytes) {
+        match &mut self.core.layer {
+            Layer::Auth(auth) => {
+                if let Err(e) = auth.machine.handle_packet(p) {
+                    self.core.disconnect(e.reason(), &e.to_string());
+                }
+            }
+            Layer::Connection(_) => {
+                self.core.connection_packet(p);
+                self.drain_connection_events();
+            }
+            Layer::Handshake => self.core.disconnect(
+                DisconnectReason::PROTOCOL_ERROR,
+                "service message before the service was accepted",
+            ),
+        }
+    }
+
+    /// Keeps connection events in order with the session's own (a close comes after the data).
+    fn drain_connection_events(&mut self) {
+        if let Some(conn) = self.core.connection() {
+            while let Some(e) = conn.poll_event() {
+                self.events
+                    .push_back(ClientEvent::Common(Common::Connection(e)));
+            }
+        }
+    }
+
+    /// Sends what authentication queued and turns its events into the application's.
+    fn pump_auth(&mut self) {
+        let Layer::Auth(auth) = &mut self.core.layer else {
+            return;
+        };
+        let mut out = Vec::new();
+        let mut events = Vec::new();
+        while let Some(p) = auth.machine.poll_transmit() {
+            out.push(p);
+        }
+        while let Some(e) = auth.machine.poll_event() {
+            events.push(e);
+        }
+        for p in out {
+            self.core.send(p);
+        }
+        for e in events {
+            self.on_auth_event(e);
+        }
+    }
+
+    fn on_auth_event(&mut self, e: nacre_auth::ClientEvent) {
+        use nacre_auth::ClientEvent as A;
+        let ev = match e {
+            A::Banner(text) => ClientEvent::Banner(text),
+            A::Failure {
+                methods,
+                partial_success,
+            } => ClientEvent::AuthMethods {
+                methods,
+                partial_success,
+            },
+            A::PasswordChangeRequested { prompt } => {
+                ClientEvent::PasswordChangeRequested { prompt }
+            }
+            A::SignRequest {
+                key,
+                algorithm,
+                data,
+            } => {
+                let id = self.ask();
+                ClientEvent::SignRequest {
+                    id,
+                    key,
+                    algorithm,
+                    data,
+                }
+            }
+            A::InfoRequest(request) => {
+                let id = self.ask();
+                ClientEvent::InfoRequest { id, request }
+            }
+            A::Success => {
+                self.core.start_connection();
+                ClientEvent::Authenticated
+            }
+        };
+        self.events.push_back(ev);
+    }
+
+    /// Opens a question of the authentication phase.
+    fn ask(&mut self) -> AnswerId {
+        let id = self.new_id();
+        if let Layer::Auth(auth) = &mut self.core.layer {
+            auth.question = Some(id);
+        }
+        id
+    }
+
+    /// Answers [`ClientEvent::HostKey`]: `trusted` lets the exchange go on, otherwise the
+    /// connection ends with HOST_KEY_NOT_VERIFIABLE. A stale id is ignored.
+    pub fn answer_host_key(&mut self, id: AnswerId, trusted: bool) {
+        if self.host_key != Some(id) {
+            return;
+        }
+        self.host_key = None;
+        if trusted {
+            self.core.transport.accept_host_key();
+        } else {
+            self.core.transport.reject_host_key();
+        }
+        self.process();
+    }
+
+    fn auth(&mut self) -> Result<&mut ClientAuth, WrongPhase> {
+        match &mut self.core.layer {
+            Layer::Auth(auth) => Ok(auth),
+            _ => Err(WrongPhase),
+        }
+    }
+
+    /// Runs `f` on the authentication machine, then sends what it queued.
+    fn with_auth(&mut self, f: impl FnOnce(&mut ClientAuth)) -> Result<(), WrongPhase> {
+        f(self.auth()?);
+        self.pump_auth();
+        Ok(())
+    }
+
+    /// Tries a password (RFC 4252 §8).
+    pub fn auth_password(&mut self, password: &str) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.password(password))
+    }
+
+    /// Answers [`ClientEvent::PasswordChangeRequested`].
+    pub fn change_password(&mut self, old: &str, new: &str) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.change_password(old, new))
+    }
+
+    /// Offers a public key (RFC 4252 §7): a query first; [`ClientEvent::SignRequest`] follows
+    /// if the server accepts it.
+    pub fn auth_publickey(&mut self, key: &PublicKey) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.publickey(key))
+    }
+
+    /// The signature algorithm publickey would use for `key`, if any is allowed.
+    pub fn usable_algorithm(&self, key: &PublicKey) -> Option<SignatureAlgorithm> {
+        match &self.core.layer {
+            Layer::Auth(a) => a.machine.usable_algorithm(key),
+            _ => None,
+        }
+    }
+
+    /// Answers [`ClientEvent::SignRequest`] with the signature blob (as an agent returns it).
+    pub fn answer_signature(&mut self, id: AnswerId, signature: &[u8]) -> Result<(), WrongPhase> {
+        self.with_auth(|a| {
+            if a.question.take_if(|q| *q == id).is_some() {
+                a.machine.signature(signature);
+            }
+        })
+    }
+
+    /// Starts keyboard-interactive (RFC 4256 §3.1).
+    pub fn auth_keyboard_interactive(&mut self, submethods: &str) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.keyboard_interactive(submethods))
+    }
+
+    /// Answers [`ClientEvent::InfoRequest`] with one response per prompt.
+    pub fn answer_info(
+        &mut self,
+        id: AnswerId,
+        responses: Vec<Zeroizing<String>>,
+    ) -> Result<(), WrongPhase> {
+        self.with_auth(|a| {
+            if a.question.take_if(|q| *q == id).is_some() {
+                a.machine.info_response(responses);
+            }
+        })
+    }
+
+    /// Methods the server said can continue (after the first answer).
+    pub fn allowed_methods(&self) -> Option<&[String]> {
+        match &self.core.layer {
+            Layer::Auth(a) => a.machine.allowed_methods(),
+            _ => None,
+        }
+    }
+
+    /// Whether the user is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self.core.layer, Layer::Connection(_))
+    }
+
+    /// The connection protocol, once authenticated: open channels, send data, answer requests.
+    /// What it queues leaves with the next [`ClientSession::poll_transmit`].
+    pub fn connection(&mut self) -> Option<&mut ConnectionProtocol> {
+        self.core.connection()
+    }
+
+    /// Read-only view of the connection protocol, once authenticated.
+    pub fn connection_ref(&self) -> Option<&ConnectionProtocol> {
+        self.core.connection_ref()
+    }
+
+    /// Keepalive probes and idle limit of the connection protocol (now, or once authenticated).
+    pub fn set_liveness(&mut self, config: LivenessConfig) {
+        self.core.set_liveness(config);
+    }
+
+    /// Starts a key re-exchange (deferred until authenticated, as OpenSSH does).
+    pub fn rekey(&mut self) {
+        self.core.transport.rekey();
+    }
+
+    /// Closes the connection with DISCONNECT.
+    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        self.core.disconnect(reason, description);
+        self.process();
+    }
+
+    /// The transport, for what it knows (session id, algorithms, identification, buffers).
+    pub fn transport(&self) -> &Transport {
+        &self.core.transport
+    }
+
+    /// Conformance testing: the transport itself (raw packets, IGNOREs). Applications never need it.
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.core.transport
+    }
+
+    /// Why the session closed, once it did.
+    pub fn close_reason(&self) -> Option<&TransportError> {
+        self.core.transport.close_reason()
+    }
+
+    /// Whether the session is closed (bytes may still wait in `poll_transmit`).
+    pub fn is_closed(&self) -> bool {
+        self.core.transport.is_closed()
+    }
+
+    /// Bytes held in memory beyond the transport's own buffers (payloads waiting for a key
+    /// exchange to end, events not yet polled).
+    pub fn held_bytes(&self) -> usize {
+        self.core.held_bytes()
+    }
+}

@@ -1,0 +1,216 @@
+//! What both roles share: the transport, the layer above it (an enum of phases), the payloads
+//! held back while a key exchange pushes back, and the time last told.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig, Outgoing};
+use nacre_transport::{SendError, Transport};
+use nacre_wire::{DisconnectReason, MsgNumber};
+
+/// The layer above the transport, one phase at a time; each phase holds only its own data.
+pub(crate) enum Layer<A> {
+    /// Key exchange and the `ssh-userauth` service request: no layer above yet.
+    Handshake,
+    /// User authentication (RFC 4252) with the role's machine.
+    Auth(A),
+    /// Authenticated: the connection protocol (RFC 4254) owns every packet from 80 up.
+    Connection(ConnectionProtocol),
+}
+
+/// The transport and the layer above it.
+pub(crate) struct Core<A> {
+    pub(crate) transport: Transport,
+    pub(crate) layer: Layer<A>,
+    connection_config: ConnectionConfig,
+    liveness: Option<LivenessConfig>,
+    /// Payloads the transport pushed back during a key exchange, in order.
+    held: VecDeque<Outgoing>,
+    held_bytes: usize,
+    /// The time last told ([`Core::tell_time`]); stamps packets handed to the layers.
+    pub(crate) now: Instant,
+    /// The close was reported as an event.
+    pub(crate) closed_reported: bool,
+}
+
+impl<A> Core<A> {
+    pub(crate) fn new(
+        transport: Transport,
+        connection_config: ConnectionConfig,
+        now: Instant,
+    ) -> Self {
+        Core {
+            transport,
+            layer: Layer::Handshake,
+            connection_config,
+            liveness: None,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            now,
+            closed_reported: false,
+        }
+    }
+
+    /// Keeps the clock current: the transport stamps key exchanges with it and the layers time
+    /// their deadlines from it. Time never goes back.
+    pub(crate) fn tell_time(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.transport.handle_timeout(self.now);
+    }
+
+    /// Hands a whole payload (an authentication message) to the transport, keeping order.
+    pub(crate) fn send(&mut self, payload: Vec<u8>) {
+        self.send_parts(Outgoing::whole(payload));
+    }
+
+    /// Hands `head || body` to the transport, or holds it while the transport pushes back.
+    pub(crate) fn send_parts(&mut self, p: Outgoing) {
+        if self.held.is_empty() {
+            match self.transport.send_parts(&p.head, &p.body) {
+                Err(SendError::Backpressure) => self.hold(p),
+                Err(e) => tracing::debug!(%e, "dropping a payload"),
+                Ok(()) => {}
+            }
+        } else {
+            self.hold(p);
+        }
+    }
+
+    fn hold(&mut self, p: Outgoing) {
+        self.held_bytes += p.head.len() + p.body.len();
+        self.held.push_back(p);
+    }
+
+    /// Moves held payloads to the transport until it pushes back again.
+    pub(crate) fn release_held(&mut self) {
+        while let Some(p) = self.held.pop_front() {
+            let len = p.head.len() + p.body.len();
+            match self.transport.send_parts(&p.head, &p.body) {
+                Err(SendError::Backpressure) => {
+                    self.held.push_front(p);
+                    return;
+                }
+                Err(e) => tracing::debug!(%e, "dropping a held payload"),
+                Ok(()) => {}
+            }
+            self.held_bytes -= len;
+        }
+    }
+
+    /// Bytes of payloads held back by a key exchange (bounded by what the application sends:
+    /// a peer cannot make it grow, since it sends no service packets during an exchange).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Moves what the connection protocol queued to the transport.
+    pub(crate) fn flush_connection(&mut self) {
+        self.release_held();
+        loop {
+            let Layer::Connection(conn) = &mut self.layer else {
+                return;
+            };
+            let Some(p) = conn.poll_transmit_parts() else {
+                return;
+            };
+            self.send_parts(p);
+        }
+    }
+
+    /// Authentication succeeded: the connection protocol takes over, the transport's
+    /// re-exchange limits start counting, and a re-exchange asked for earlier starts.
+    pub(crate) fn start_connection(&mut self) {
+        let mut conn = ConnectionProtocol::new(self.connection_config.clone());
+        if let Some(l) = self.liveness.clone() {
+            conn.set_liveness(l);
+            if let Err(e) = conn.handle_timeout(self.now) {
+                self.transport.disconnect(e.reason(), &e.to_string());
+            }
+        }
+        self.layer = Layer::Connection(conn);
+        self.transport.set_authenticated();
+    }
+
+    /// Sets keepalive and idle limits (now, or when the connection protocol starts).
+    pub(crate) fn set_liveness(&mut self, config: LivenessConfig) {
+        self.liveness = Some(config.clone());
+        if let Layer::Connection(conn) = &mut self.layer {
+            conn.set_liveness(config);
+            if let Err(e) = conn.handle_timeout(self.now) {
+                self.transport.disconnect(e.reason(), &e.to_string());
+            }
+        }
+    }
+
+    /// A service packet once the connection protocol runs: authentication messages are ignored
+    /// (RFC 4252 §5.1), the rest goes to the connection protocol, whose fatal errors close the
+    /// connection with the DISCONNECT reason they name.
+    pub(crate) fn connection_packet(&mut self, p: &Bytes) {
+        let msg = p.first().copied().unwrap_or(0);
+        let Layer::Connection(conn) = &mut self.layer else {
+            return;
+        };
+        if msg < MsgNumber::GLOBAL_REQUEST.0 {
+            tracing::debug!(msg, "ignoring an authentication message after success");
+            return;
+        }
+        if let Err(e) = conn.handle_packet(p) {
+            self.transport.disconnect(e.reason(), &e.to_string());
+        }
+    }
+
+    /// Time for the connection protocol (keepalive probes, idle limit).
+    pub(crate) fn connection_timeout(&mut self) {
+        if let Layer::Connection(conn) = &mut self.layer {
+            if let Err(e) = conn.handle_timeout(self.now) {
+                self.transport.disconnect(e.reason(), &e.to_string());
+            }
+        }
+    }
+
+    /// The connection protocol's next deadline, if it runs.
+    pub(crate) fn connection_deadline(&self) -> Option<Instant> {
+        match &self.layer {
+            Layer::Connection(conn) => conn.poll_timeout(),
+            _ => None,
+        }
+    }
+
+    /// Closes the connection with DISCONNECT (a no-op once closed).
+    pub(crate) fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        self.transport.disconnect(reason, description);
+    }
+
+    /// The connection protocol, once authenticated.
+    pub(crate) fn connection(&mut self) -> Option<&mut ConnectionProtocol> {
+        match &mut self.layer {
+            Layer::Connection(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// Read-only view of the connection protocol, once authenticated.
+    pub(crate) fn connection_ref(&self) -> Option<&ConnectionProtocol> {
+        match &self.layer {
+            Layer::Connection(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// Appends bytes to send to `buf`; returns how many.
+    pub(crate) fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        self.flush_connection();
+        self.transport.poll_transmit(buf)
+    }
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,294 @@
+//! The server's session: transport, [`AuthServer`] and the connection protocol behind one contract.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, RequestId};
+use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig};
+use nacre_crypto::Rng;
+use nacre_keys::PublicKey;
+use nacre_transport::{Event as TransportEvent, Transport, TransportError};
+use nacre_wire::DisconnectReason;
+
+use crate::core::{earliest, Core, Layer};
+use crate::{Common, WrongPhase};
+
+/// Settings of a [`ServerSession`].
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Transport settings (host keys, algorithms, limits, `ssh-userauth` among the services).
+    pub transport: Arc<nacre_transport::Config>,
+    /// Methods, banner, failure delay, login grace time.
+    pub auth: AuthServerConfig,
+    /// Channel windows and limits of the connection protocol.
+    pub connection: ConnectionConfig,
+}
+
+/// An authentication question for the application; answer with [`ServerSession::answer_auth`]
+/// and the [`RequestId`] it carries. Never [`nacre_auth::ServerEvent::Success`]: that one
+/// arrives as [`ServerEvent::Authenticated`].
+pub type AuthQuestion = nacre_auth::ServerEvent;
+
+/// What a [`ServerSession`] reports, or asks the application to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    /// A credential to check (password, public key, keyboard-interactive).
+    Auth(AuthQuestion),
+    /// The user is authenticated; [`ServerSession::connection`] is available from now on.
+    Authenticated {
+        /// The user name.
+        user: String,
+        /// The methods that succeeded, in order.
+        methods: Vec<MethodKind>,
+        /// The key that signed, if publickey was one of them.
+        key: Option<PublicKey>,
+    },
+    /// What every session reports (connection-protocol events, key exchanges, the close).
+    Common(Common),
+}
+
+/// One SSH server connection with no I/O of its own. The contract is [`crate::ClientSession`]'s:
+/// `handle_input`, `handle_timeout`, `poll_transmit`, `poll_event`, `poll_timeout`.
+///
+/// The session accepts `ssh-userauth` (RFC 4253 §10), runs RFC 4252 with the credentials
+/// checked by the application ([`ServerEvent::Auth`], answered by [`ServerSession::answer_auth`];
+/// a stale [`RequestId`] is ignored), sends USERAUTH_SUCCESS and switches to the connection
+/// protocol in the same step, so no packet can fall between the layers. Failure delays, the
+/// login grace time and the flood limit of the authentication machine run on the time given to
+/// [`ServerSession::handle_timeout`]. A fatal error of any layer closes the session with the
+/// DISCONNECT reason it names.
+pub struct ServerSession {
+    core: Core<AuthServer>,
+    auth_config: Option<AuthServerConfig>,
+    events: VecDeque<ServerEvent>,
+}
+
+impl ServerSession {
+    /// A server session; its identification line and first KEXINIT are queued at once.
+    pub fn new(config: ServerConfig, rng: Box<dyn Rng>, now: Instant) -> Self {
+        let transport = Transport::server(config.transport, rng, now);
+        ServerSession {
+            core: Core::new(transport, config.connection, now),
+            auth_config: Some(config.auth),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Bytes from the client, in any split.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        self.core.transport.handle_input(data);
+        self.process();
+    }
+
+    /// The client closed its side of the byte stream.
+    pub fn handle_eof(&mut self) {
+        self.core.transport.handle_eof();
+        self.process();
+    }
+
+    /// Tells the session the time: key exchange deadlines, failure delays, login grace time,
+    /// keepalive probes, idle limit.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.tell_time(now);
+        let now = self.core.now;
+        if let Layer::Auth(auth) = &mut self.core.layer {
+            if let Err(e) = auth.handle_timeout(now) {
+                self.core.disconnect(e.reason(), &e.to_string());
+            }
+        }
+        self.core.connection_timeout();
+        self.process();
+    }
+
+    /// When [`ServerSession::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let auth = match &self.core.layer {
+            Layer::Auth(auth) => auth.poll_timeout(),
+            _ => None,
+        };
+        let layers = earliest(auth, self.core.connection_deadline());
+        earliest(self.core.transport.poll_timeout(), layers)
+    }
+
+    /// Appends the bytes to send to `buf`; returns how many were added.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        self.core.poll_transmit(buf)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        let conn = self.core.connection()?;
+        conn.poll_event()
+            .map(|e| ServerEvent::Common(Common::Connection(e)))
+    }
+
+    fn process(&mut self) {
+        while let Some(ev) = self.core.transport.poll_event() {
+            match ev {
+                TransportEvent::ServiceStarted(_) => self.start_auth(),
+                TransportEvent::Packet(p) => self.on_packet(&p),
+                other => {
+                    if let Some(c) = Common::from_transport(other, &mut self.core.closed_reported) {
+                        self.events.push_back(ServerEvent::Common(c));
+                    }
+                }
+            }
+        }
+        self.pump_auth();
+    }
+
+    fn start_auth(&mut self) {
+        let Some(config) = self.auth_config.take() else {
+            return;
+        };
+        let session_id = self
+            .core
+            .transport
+            .session_id()
+            .unwrap_or_default()
+            .to_vec();
+        let mut auth = AuthServer::new(config, &session_id);
+        // The login grace time counts from here.
+        if let Err(e) = auth.handle_timeout(self.core.now) {
+            self.core.disconnect(e.reason(), &e.to_string());
+        }
+        self.core.layer = Layer::Auth(auth);
+    }
+
+    fn on_packet(&mut self, p: &bytes::Bytes) {
+        let now = self.core.now;
+        match &mut self.core.layer {
+            Layer::Auth(auth) => {
+                if let Err(e) = auth.handle_packet(p, now) {
+                    self.core.disconnect(e.reason(), &e.to_string());
+                }
+                self.pump_auth();
+            }
+            Layer::Connection(_) => {
+                self.core.connection_packet(p);
+                if let Some(conn) = self.core.connection() {
+                    while let Some(e) = conn.poll_event() {
+                        self.events
+                            .push_back(ServerEvent::Common(Common::Connection(e)));
+                    }
+                }
+            }
+            Layer::Handshake => self.core.disconnect(
+                DisconnectReason::PROTOCOL_ERROR,
+                "service message before a service was started",
+            ),
+        }
+    }
+
+    /// Sends what authentication queued; on success switches to the connection protocol
+    /// right after USERAUTH_SUCCESS is queued.
+    fn pump_auth(&mut self) {
+        let Layer::Auth(auth) = &mut self.core.layer else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(p) = auth.poll_transmit() {
+            out.push(p);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = auth.poll_event() {
+            events.push(e);
+        }
+        for p in out {
+            self.core.send(p);
+        }
+        for e in events {
+            match e {
+                nacre_auth::ServerEvent::Success { user, methods, key } => {
+                    self.core.start_connection();
+                    self.events
+                        .push_back(ServerEvent::Authenticated { user, methods, key });
+                }
+                question => self.events.push_back(ServerEvent::Auth(question)),
+            }
+        }
+    }
+
+    /// Answers an authentication question; a stale `id` is ignored.
+    pub fn answer_auth(&mut self, id: RequestId, decision: Decision) -> Result<(), WrongPhase> {
+        let now = self.core.now;
+        let Layer::Auth(auth) = &mut self.core.layer else {
+            return Err(WrongPhase);
+        };
+        if let Err(e) = auth.decide(id, decision, now) {
+            self.core.disconnect(e.reason(), &e.to_string());
+        }
+        self.pump_auth();
+        self.process();
+        Ok(())
+    }
+
+    /// Failed authentication attempts so far (0 once authenticated).
+    pub fn auth_failures(&self) -> u32 {
+        match &self.core.layer {
+            Layer::Auth(auth) => auth.failures(),
+            _ => 0,
+        }
+    }
+
+    /// Whether the user is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self.core.layer, Layer::Connection(_))
+    }
+
+    /// The connection protocol, once authenticated: accept channels, send data, answer requests.
+    /// What it queues leaves with the next [`ServerSession::poll_transmit`].
+    pub fn connection(&mut self) -> Option<&mut ConnectionProtocol> {
+        self.core.connection()
+    }
+
+    /// Read-only view of the connection protocol, once authenticated.
+    pub fn connection_ref(&self) -> Option<&ConnectionProtocol> {
+        self.core.connection_ref()
+    }
+
+    /// Keepalive probes and idle limit of the connection protocol (now, or once authenticated).
+    pub fn set_liveness(&mut self, config: LivenessConfig) {
+        self.core.set_liveness(config);
+    }
+
+    /// Starts a key re-exchange (deferred until authenticated, as OpenSSH does).
+    pub fn rekey(&mut self) {
+        self.core.transport.rekey();
+    }
+
+    /// Closes the connection with DISCONNECT.
+    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        self.core.disconnect(reason, description);
+        self.process();
+    }
+
+    /// The transport, for what it knows (session id, algorithms, identification, buffers).
+    pub fn transport(&self) -> &Transport {
+        &self.core.transport
+    }
+
+    /// Conformance testing: the transport itself (raw packets, IGNOREs). Applications never need it.
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.core.transport
+    }
+
+    /// Why the session closed, once it did.
+    pub fn close_reason(&self) -> Option<&TransportError> {
+        self.core.transport.close_reason()
+    }
+
+    /// Whether the session is closed (bytes may still wait in `poll_transmit`).
+    pub fn is_closed(&self) -> bool {
+        self.core.transport.is_closed()
+    }
+
+    /// Bytes of payloads waiting for a key exchange to end.
+    pub fn held_bytes(&self) -> usize {
+        self.core.held_bytes()
+    }
+}
