@@ -10,6 +10,9 @@ use nacre_transport::{SendError, Transport};
 use nacre_wire::{DisconnectReason, MsgNumber};
 
 /// The layer above the transport, one phase at a time; each phase holds only its own data.
+/// One per connection, replaced twice in its life: the size difference between phases costs
+/// nothing worth a box on every packet's path.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Layer<A> {
     /// Key exchange and the `ssh-userauth` service request: no layer above yet.
     Handshake,
@@ -124,7 +127,7 @@ impl<A> Core<A> {
     /// re-exchange limits start counting, and a re-exchange asked for earlier starts.
     pub(crate) fn start_connection(&mut self) {
         let mut conn = ConnectionProtocol::new(self.connection_config.clone());
-        if let Some(l) = self.liveness.clone() {
+        if let Some(l) = self.liveness {
             conn.set_liveness(l);
             if let Err(e) = conn.handle_timeout(self.now) {
                 self.transport.disconnect(e.reason(), &e.to_string());
@@ -136,7 +139,7 @@ impl<A> Core<A> {
 
     /// Sets keepalive and idle limits (now, or when the connection protocol starts).
     pub(crate) fn set_liveness(&mut self, config: LivenessConfig) {
-        self.liveness = Some(config.clone());
+        self.liveness = Some(config);
         if let Layer::Connection(conn) = &mut self.layer {
             conn.set_liveness(config);
             if let Err(e) = conn.handle_timeout(self.now) {

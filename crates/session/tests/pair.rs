@@ -273,3 +273,23 @@ fn a_delayed_link_still_completes_and_time_passes_only_through_the_delays() {
     assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
+
+#[test]
+fn the_fuzz_targets_seeds_reach_the_channel_and_the_oracles_hold() {
+    let seeds =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/session_pair");
+    let run = |name: &str| nacre_testkit::fuzz_pair::run(&std::fs::read(seeds.join(name)).unwrap());
+    for name in ["ok_whole", "ok_byte_split", "rekeys", "defaults_kex"] {
+        let p = run(name);
+        assert!(p.authenticated(), "{name}");
+        assert!(!p.app.received.is_empty(), "{name}");
+        assert!(p.app.received == p.script.payload, "{name}");
+    }
+    let p = run("untrusted");
+    assert_eq!(
+        p.client.close_reason(),
+        Some(&TransportError::HostKeyRejected)
+    );
+    let p = run("corrupt");
+    assert!(p.server.is_closed() && p.app.received.len() < p.script.payload.len());
+}

@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod fuzz_pair;
 pub mod link;
 pub mod script;
 pub mod session_pair;

@@ -62,6 +62,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("sftp_packets", nacre_sftp_codec::fuzzing::sftp_packets),
     ("sftp_server", nacre_sftp::fuzzing::sftp_server),
     ("sftp_client", nacre_sftp::fuzzing::sftp_client),
+    ("session_pair", nacre_testkit::fuzz_pair::session_pair),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -163,4 +164,5 @@ replay_tests!(
     sftp_packets,
     sftp_server,
     sftp_client,
+    session_pair,
 );
