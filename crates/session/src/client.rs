@@ -28,6 +28,10 @@ pub struct ClientConfig {
     /// OpenSSH's PubkeyAcceptedAlgorithms: the signature algorithms publickey may use (`None`:
     /// every algorithm the server announces).
     pub pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
+    /// Start authentication (`none`, to learn the methods) as soon as the server accepts the
+    /// service (the default). When false the session reports [`ClientEvent::ServiceReady`] and
+    /// waits for [`ClientSession::begin_auth`] or raw use ([`ClientSession::send_service`]).
+    pub start_auth: bool,
 }
 
 impl ClientConfig {
@@ -38,6 +42,7 @@ impl ClientConfig {
             user: user.to_owned(),
             connection: ConnectionConfig::default(),
             pubkey_algorithms: None,
+            start_auth: true,
         }
     }
 }
@@ -91,6 +96,12 @@ pub enum ClientEvent {
     },
     /// Authenticated: [`ClientSession::connection`] is available from now on.
     Authenticated,
+    /// The server accepted `ssh-userauth` and [`ClientConfig::start_auth`] is off: call
+    /// [`ClientSession::begin_auth`], or speak the service protocol with
+    /// [`ClientSession::send_service`].
+    ServiceReady,
+    /// Raw mode: a service packet from the server, as it is (message number 50 or above).
+    ServicePacket(bytes::Bytes),
     /// What every session reports (connection-protocol events, key exchanges, the close).
     Common(Common),
 }
@@ -125,6 +136,7 @@ pub struct ClientSession {
     core: Core<ClientAuth>,
     user: String,
     pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
+    start_auth: bool,
     host_key: Option<AnswerId>,
     next_id: u64,
     events: VecDeque<ClientEvent>,
@@ -139,6 +151,7 @@ impl ClientSession {
             core: Core::new(transport, config.connection, now),
             user: config.user,
             pubkey_algorithms: config.pubkey_algorithms,
+            start_auth: config.start_auth,
             host_key: None,
             next_id: 0,
             events: VecDeque::new(),
@@ -202,7 +215,7 @@ impl ClientSession {
                     self.events
                         .push_back(ClientEvent::HostKey { id, key, algorithm });
                 }
-                TransportEvent::ServiceAccepted(_) => self.start_auth(),
+                TransportEvent::ServiceAccepted(_) => self.on_service_accepted(),
                 TransportEvent::Packet(p) => self.on_packet(&p),
                 other => {
                     if let Some(c) = Common::from_transport(other, &mut self.core.closed_reported) {
@@ -214,21 +227,61 @@ impl ClientSession {
         self.pump_auth();
     }
 
-    fn start_auth(&mut self) {
+    fn on_service_accepted(&mut self) {
         if !matches!(self.core.layer, Layer::Handshake) {
             return;
         }
+        if self.start_auth {
+            let user = self.user.clone();
+            self.start_machine(&user);
+        } else {
+            self.core.layer = Layer::Ready(VecDeque::new());
+            self.events.push_back(ClientEvent::ServiceReady);
+        }
+    }
+
+    /// Starts authentication as `user` after [`ClientEvent::ServiceReady`] (the `none` request
+    /// goes first, to learn the methods).
+    pub fn begin_auth(&mut self, user: &str) -> Result<(), WrongPhase> {
+        if !matches!(self.core.layer, Layer::Ready(_)) {
+            return Err(WrongPhase);
+        }
+        let waiting = self.core.leave_ready(Layer::Handshake);
+        self.start_machine(user);
+        for p in waiting {
+            self.on_packet(&p);
+        }
+        self.pump_auth();
+        Ok(())
+    }
+
+    /// Raw mode (conformance testing, custom authentication): sends a service payload as it is.
+    /// Called in the ready phase it leaves authentication to the caller: packets from the server
+    /// arrive as [`ClientEvent::ServicePacket`] until USERAUTH_SUCCESS, which starts the
+    /// connection protocol. In other phases the payload bypasses the layers.
+    pub fn send_service(&mut self, payload: &[u8]) -> Result<(), nacre_transport::SendError> {
+        if matches!(self.core.layer, Layer::Ready(_)) {
+            for p in self.core.leave_ready(Layer::Raw) {
+                self.on_packet(&p);
+            }
+        }
+        self.core.send_service(payload)
+    }
+
+    /// Raw mode: authentication succeeded by the caller's own exchange; the transport's
+    /// re-exchange limits start counting.
+    pub fn set_authenticated(&mut self) {
+        self.core.transport.set_authenticated();
+    }
+
+    fn start_machine(&mut self, user: &str) {
         let session_id = self
             .core
             .transport
             .session_id()
             .unwrap_or_default()
             .to_vec();
-        let mut machine = AuthClient::new(
-            &self.user,
-            &session_id,
-            self.core.transport.server_sig_algs(),
-        );
+        let mut machine = AuthClient::new(user, &session_id, self.core.transport.server_sig_algs());
         if let Some(a) = self.pubkey_algorithms.clone() {
             machine.set_pubkey_algorithms(a);
         }
@@ -248,6 +301,14 @@ impl ClientSession {
             Layer::Connection(_) => {
                 self.core.connection_packet(p);
                 self.drain_connection_events();
+            }
+            Layer::Ready(_) => self.core.queue_ready(p.clone()),
+            Layer::Raw => {
+                self.events.push_back(ClientEvent::ServicePacket(p.clone()));
+                if p.first() == Some(&nacre_wire::MsgNumber::USERAUTH_SUCCESS.0) {
+                    self.core.start_connection();
+                    self.events.push_back(ClientEvent::Authenticated);
+                }
             }
             Layer::Handshake => self.core.disconnect(
                 DisconnectReason::PROTOCOL_ERROR,

@@ -16,11 +16,21 @@ use nacre_wire::{DisconnectReason, MsgNumber};
 pub(crate) enum Layer<A> {
     /// Key exchange and the `ssh-userauth` service request: no layer above yet.
     Handshake,
+    /// The service is active and the application has not chosen how to authenticate yet (see
+    /// `begin_auth` and `send_service`); packets from the peer wait here, in order.
+    Ready(VecDeque<Bytes>),
+    /// The application speaks the service protocol itself (conformance testing, custom
+    /// authentication): service packets go to it as they are. USERAUTH_SUCCESS (received on a
+    /// client, sent on a server) still hands later packets to the connection protocol.
+    Raw,
     /// User authentication (RFC 4252) with the role's machine.
     Auth(A),
     /// Authenticated: the connection protocol (RFC 4254) owns every packet from 80 up.
     Connection(ConnectionProtocol),
 }
+
+/// Packets a peer may send before the application chose how to authenticate.
+pub(crate) const MAX_READY_PACKETS: usize = 64;
 
 /// The transport and the layer above it.
 pub(crate) struct Core<A> {
@@ -163,6 +173,40 @@ impl<A> Core<A> {
         if let Err(e) = conn.handle_packet(p) {
             self.transport.disconnect(e.reason(), &e.to_string());
         }
+    }
+
+    /// A packet that arrived before the application chose how to authenticate: kept in order,
+    /// up to [`MAX_READY_PACKETS`] (then the peer is flooding and the session closes).
+    pub(crate) fn queue_ready(&mut self, p: Bytes) {
+        if let Layer::Ready(queue) = &mut self.layer {
+            if queue.len() >= MAX_READY_PACKETS {
+                self.transport.disconnect(
+                    DisconnectReason::PROTOCOL_ERROR,
+                    "too many packets before authentication started",
+                );
+                return;
+            }
+            queue.push_back(p);
+        }
+    }
+
+    /// Leaves the ready phase for `next`; returns the packets that waited.
+    pub(crate) fn leave_ready(&mut self, next: Layer<A>) -> VecDeque<Bytes> {
+        match std::mem::replace(&mut self.layer, next) {
+            Layer::Ready(queue) => queue,
+            other => {
+                self.layer = other;
+                VecDeque::new()
+            }
+        }
+    }
+
+    /// Raw mode: sends a service payload as it is (message number 50 or above).
+    pub(crate) fn send_service(
+        &mut self,
+        payload: &[u8],
+    ) -> Result<(), nacre_transport::SendError> {
+        self.transport.send(payload)
     }
 
     /// Time for the connection protocol (keepalive probes, idle limit).

@@ -40,7 +40,7 @@
 //! let mut server = ServerSession::new(
 //!     ServerConfig {
 //!         transport: Arc::new(nacre_transport::Config::server(vec![host_key])),
-//!         auth: AuthServerConfig::default(),
+//!         auth: Some(AuthServerConfig::default()),
 //!         connection: ConnectionConfig::default(),
 //!     },
 //!     Box::new(SeededRng::new(2)),

@@ -19,8 +19,9 @@ use crate::{Common, WrongPhase};
 pub struct ServerConfig {
     /// Transport settings (host keys, algorithms, limits, `ssh-userauth` among the services).
     pub transport: Arc<nacre_transport::Config>,
-    /// Methods, banner, failure delay, login grace time.
-    pub auth: AuthServerConfig,
+    /// Methods, banner, failure delay, login grace time. `None`: the session reports
+    /// [`ServerEvent::ServiceReady`] and waits for [`ServerSession::begin_auth`] or raw use.
+    pub auth: Option<AuthServerConfig>,
     /// Channel windows and limits of the connection protocol.
     pub connection: ConnectionConfig,
 }
@@ -44,6 +45,12 @@ pub enum ServerEvent {
         /// The key that signed, if publickey was one of them.
         key: Option<PublicKey>,
     },
+    /// The client started `ssh-userauth` and no authentication settings were given: call
+    /// [`ServerSession::begin_auth`], or speak the service protocol with
+    /// [`ServerSession::send_service`].
+    ServiceReady,
+    /// Raw mode: a service packet from the client, as it is (message number 50 or above).
+    ServicePacket(bytes::Bytes),
     /// What every session reports (connection-protocol events, key exchanges, the close).
     Common(Common),
 }
@@ -70,7 +77,7 @@ impl ServerSession {
         let transport = Transport::server(config.transport, rng, now);
         ServerSession {
             core: Core::new(transport, config.connection, now),
-            auth_config: Some(config.auth),
+            auth_config: config.auth,
             events: VecDeque::new(),
         }
     }
@@ -142,9 +149,57 @@ impl ServerSession {
     }
 
     fn start_auth(&mut self) {
-        let Some(config) = self.auth_config.take() else {
+        if !matches!(self.core.layer, Layer::Handshake) {
             return;
-        };
+        }
+        match self.auth_config.take() {
+            Some(config) => self.start_machine(config),
+            None => {
+                self.core.layer = Layer::Ready(VecDeque::new());
+                self.events.push_back(ServerEvent::ServiceReady);
+            }
+        }
+    }
+
+    /// Starts authentication with `config` after [`ServerEvent::ServiceReady`].
+    pub fn begin_auth(&mut self, config: AuthServerConfig) -> Result<(), WrongPhase> {
+        if !matches!(self.core.layer, Layer::Ready(_)) {
+            return Err(WrongPhase);
+        }
+        let waiting = self.core.leave_ready(Layer::Handshake);
+        self.start_machine(config);
+        for p in waiting {
+            self.on_packet(&p);
+        }
+        self.process();
+        Ok(())
+    }
+
+    /// Raw mode (conformance testing, custom authentication): sends a service payload as it
+    /// is. Called in the ready phase it leaves authentication to the caller: packets from the
+    /// client arrive as [`ServerEvent::ServicePacket`]; sending USERAUTH_SUCCESS starts the
+    /// connection protocol. In other phases the payload bypasses the layers.
+    pub fn send_service(&mut self, payload: &[u8]) -> Result<(), nacre_transport::SendError> {
+        if matches!(self.core.layer, Layer::Ready(_)) {
+            for p in self.core.leave_ready(Layer::Raw) {
+                self.events.push_back(ServerEvent::ServicePacket(p));
+            }
+        }
+        self.core.send_service(payload)?;
+        let success = payload.first() == Some(&nacre_wire::MsgNumber::USERAUTH_SUCCESS.0);
+        if success && matches!(self.core.layer, Layer::Raw) {
+            self.core.start_connection();
+        }
+        Ok(())
+    }
+
+    /// Raw mode: authentication succeeded by the caller's own exchange; the transport's
+    /// re-exchange limits start counting.
+    pub fn set_authenticated(&mut self) {
+        self.core.transport.set_authenticated();
+    }
+
+    fn start_machine(&mut self, config: AuthServerConfig) {
         let session_id = self
             .core
             .transport
@@ -177,6 +232,8 @@ impl ServerSession {
                     }
                 }
             }
+            Layer::Ready(_) => self.core.queue_ready(p.clone()),
+            Layer::Raw => self.events.push_back(ServerEvent::ServicePacket(p.clone())),
             Layer::Handshake => self.core.disconnect(
                 DisconnectReason::PROTOCOL_ERROR,
                 "service message before a service was started",

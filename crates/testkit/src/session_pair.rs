@@ -140,7 +140,7 @@ pub fn default_configs(user: &str) -> (ClientConfig, ServerConfig) {
     let client = ClientConfig::new(user);
     let server = ServerConfig {
         transport: Arc::new(nacre_transport::Config::server(crate::all_host_keys())),
-        auth: AuthServerConfig::default(),
+        auth: Some(AuthServerConfig::default()),
         connection: ConnectionConfig::default(),
     };
     (client, server)
