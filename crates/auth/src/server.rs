@@ -287,6 +287,13 @@ impl AuthServer {
         self.done
     }
 
+    /// Whether a question waits for the application's [`AuthServer::decide`]. A driver feeds no
+    /// more packets meanwhile (RFC 4252 §5: each request is processed completely before the
+    /// next), keeping them in order.
+    pub fn is_asking(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Failed attempts so far.
     pub fn failures(&self) -> u32 {
         self.failures

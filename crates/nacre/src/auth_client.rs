@@ -1,17 +1,19 @@
-//! Client-side user authentication on a [`Connection`]: the sans-IO [`AuthClient`] pumped over the
-//! connection's service packets.
+//! Client-side user authentication on a [`Connection`]: the session machine in the connection
+//! task runs RFC 4252; these methods tell it what to try and wait for its answers.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use nacre_auth::msg::InfoRequest;
-use nacre_auth::{AuthClient, ClientEvent};
 use nacre_keys::agent::AgentClient;
 use nacre_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
+use nacre_session::ClientEvent;
+use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
+use crate::driver::{Command, Up};
 use crate::error::Error;
 use crate::handle::Connection;
+use crate::machine::ClientAuthCmd;
 
 /// Answers keyboard-interactive prompts.
 pub type PromptResponder = Arc<dyn Fn(&InfoRequest) -> Vec<String> + Send + Sync>;
@@ -60,25 +62,17 @@ impl Credential {
 }
 
 impl Connection {
-    fn auth_client(&mut self, user: &str) -> &mut AuthClient {
-        let info = self.info().clone();
-        let accepted = self.pubkey_algorithms.clone();
-        self.auth.get_or_insert_with(|| {
-            let mut c = AuthClient::new(user, &info.session_id, info.server_sig_algs.as_deref());
-            if let Some(a) = accepted {
-                c.set_pubkey_algorithms(a);
-            }
-            c
-        })
+    async fn auth_cmd(&self, cmd: ClientAuthCmd) -> Result<(), Error> {
+        self.commands
+            .send(Command::ClientAuth(cmd))
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Limits public key authentication to these signature algorithms (OpenSSH's
     /// PubkeyAcceptedAlgorithms): keys with none of them are skipped, and RSA keys use the best
-    /// listed algorithm the server offers.
+    /// listed algorithm the server offers. Call it before authenticating.
     pub fn set_pubkey_algorithms(&mut self, algorithms: Vec<SignatureAlgorithm>) {
-        if let Some(c) = self.auth.as_mut() {
-            c.set_pubkey_algorithms(algorithms.clone());
-        }
         self.pubkey_algorithms = Some(algorithms);
     }
 
@@ -89,9 +83,14 @@ impl Connection {
 
     /// Methods the server said can continue (known after the first attempt).
     pub fn allowed_methods(&self) -> Option<Vec<String>> {
-        self.auth
+        self.allowed.clone()
+    }
+
+    /// Whether the server lets `method` continue (true until it said which ones do).
+    fn allows(&self, method: &str) -> bool {
+        self.allowed
             .as_ref()
-            .and_then(|a| a.allowed_methods().map(<[String]>::to_vec))
+            .is_none_or(|m| m.iter().any(|x| x == method))
     }
 
     /// Tries a password.
@@ -101,8 +100,9 @@ impl Connection {
         password: &str,
     ) -> Result<AuthResult, Error> {
         self.settle(user).await?;
-        self.auth_client(user).password(password);
-        self.pump(|_, _| {}).await
+        self.auth_cmd(ClientAuthCmd::Password(Zeroizing::new(password.to_owned())))
+            .await?;
+        self.pump(|_| None).await
     }
 
     /// Tries a private key: a query, then the signature once the server accepts the key.
@@ -126,21 +126,28 @@ impl Connection {
         mut sign: impl FnMut(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, String>,
     ) -> Result<AuthResult, Error> {
         let settled = self.settle(user).await?;
-        if self.auth_client(user).usable_algorithm(key).is_none() {
+        let (tx, rx) = oneshot::channel();
+        self.auth_cmd(ClientAuthCmd::UsableAlgorithm(key.clone(), tx))
+            .await?;
+        if rx.await.ok().flatten().is_none() {
             tracing::debug!(key = %key.fingerprint_sha256(), "no accepted signature algorithm for this key");
             return Ok(settled);
         }
-        self.auth_client(user).publickey(key);
-        self.pump(|auth, ev| {
-            if let ClientEvent::SignRequest {
-                algorithm, data, ..
-            } = ev
-            {
-                match sign(*algorithm, data) {
-                    Ok(sig) => auth.signature(&sig),
-                    Err(e) => tracing::warn!(%e, "cannot sign with this key"),
+        self.auth_cmd(ClientAuthCmd::PublicKey(key.clone())).await?;
+        self.pump(|ev| match ev {
+            ClientEvent::SignRequest {
+                id,
+                algorithm,
+                data,
+                ..
+            } => Some(match sign(*algorithm, data) {
+                Ok(sig) => ClientAuthCmd::Signature(*id, sig),
+                Err(e) => {
+                    tracing::warn!(%e, "cannot sign with this key");
+                    ClientAuthCmd::NoSignature
                 }
-            }
+            }),
+            _ => None,
         })
         .await
     }
@@ -157,7 +164,7 @@ impl Connection {
             .identities()
             .map_err(|e| Error::Agent(e.to_string()))?;
         for (key, _comment) in identities {
-            if !self.auth_client(user).allows("publickey") {
+            if !self.allows("publickey") {
                 break;
             }
             last = self
@@ -179,11 +186,14 @@ impl Connection {
         respond: &PromptResponder,
     ) -> Result<AuthResult, Error> {
         self.settle(user).await?;
-        self.auth_client(user).keyboard_interactive("");
-        self.pump(|auth, ev| {
-            if let ClientEvent::InfoRequest(req) = ev {
-                auth.info_response(respond(req).into_iter().map(Zeroizing::new).collect());
-            }
+        self.auth_cmd(ClientAuthCmd::Keyboard(String::new()))
+            .await?;
+        self.pump(|ev| match ev {
+            ClientEvent::InfoRequest { id, request } => Some(ClientAuthCmd::Info(
+                *id,
+                respond(request).into_iter().map(Zeroizing::new).collect(),
+            )),
+            _ => None,
         })
         .await
     }
@@ -203,7 +213,7 @@ impl Connection {
                 Credential::Password(_) => "password",
                 Credential::KeyboardInteractive(_) => "keyboard-interactive",
             };
-            if !self.auth_client(user).allows(method) {
+            if !self.allows(method) {
                 continue;
             }
             last = match c {
@@ -227,11 +237,15 @@ impl Connection {
         Ok(last)
     }
 
-    /// Sends the initial `none` request and waits for its answer (first call only).
+    /// Starts authentication as `user` and waits for the answer to its `none` request (first
+    /// call only).
     async fn settle(&mut self, user: &str) -> Result<AuthResult, Error> {
-        if self.auth.is_none() {
-            self.auth_client(user);
-            return self.pump(|_, _| {}).await;
+        if !self.auth_started {
+            self.auth_started = true;
+            let algorithms = self.pubkey_algorithms.clone();
+            self.auth_cmd(ClientAuthCmd::Begin(user.to_owned(), algorithms))
+                .await?;
+            return self.pump(|_| None).await;
         }
         Ok(AuthResult::Failure {
             methods: self.allowed_methods().unwrap_or_default(),
@@ -239,62 +253,36 @@ impl Connection {
         })
     }
 
-    /// Sends what the machine wants sent and feeds it packets until the outstanding request is answered.
+    /// Waits for the outcome of the request in flight, answering the session's questions with
+    /// `answer` on the way.
     async fn pump(
         &mut self,
-        mut on_event: impl FnMut(&mut AuthClient, &ClientEvent),
+        mut answer: impl FnMut(&ClientEvent) -> Option<ClientAuthCmd>,
     ) -> Result<AuthResult, Error> {
-        let mut result = None;
         loop {
-            let Some(auth) = self.auth.as_mut() else {
-                return Err(Error::Closed);
+            let ev = match self.next_auth().await {
+                Some(Up::ClientAuth(ev)) => ev,
+                Some(Up::Failed(nacre_session::LayerError::Auth(e))) => return Err(Error::Auth(e)),
+                Some(_) => continue,
+                None => return Err(self.auth_ended().await),
             };
-            let mut out = Vec::new();
-            while let Some(p) = auth.poll_transmit() {
-                out.push(p);
+            if let Some(cmd) = answer(&ev) {
+                self.auth_cmd(cmd).await?;
             }
-            while let Some(ev) = auth.poll_event() {
-                on_event(auth, &ev);
-                match ev {
-                    ClientEvent::Banner(b) => self.banners.push(b),
-                    ClientEvent::Success => result = Some(AuthResult::Success),
-                    ClientEvent::Failure {
+            match ev {
+                ClientEvent::Banner(b) => self.banners.push(b),
+                ClientEvent::Authenticated => return Ok(AuthResult::Success),
+                ClientEvent::AuthMethods {
+                    methods,
+                    partial_success,
+                } => {
+                    self.allowed = Some(methods.clone());
+                    return Ok(AuthResult::Failure {
                         methods,
-                        partial_success,
-                    } => {
-                        result = Some(AuthResult::Failure {
-                            methods,
-                            partial: partial_success,
-                        })
-                    }
-                    _ => {}
+                        partial: partial_success,
+                    });
                 }
-            }
-            for p in out {
-                self.send(Bytes::from(p)).await?;
-            }
-            let Some(auth) = self.auth.as_mut() else {
-                return Err(Error::Closed);
-            };
-            if auth.has_pending_output() {
-                continue;
-            }
-            if let Some(r) = result.take() {
-                if r == AuthResult::Success {
-                    self.set_authenticated().await?;
-                }
-                return Ok(r);
-            }
-            let Some(packet) = self.recv_raw().await else {
-                return Err(Error::Transport(self.closed().await));
-            };
-            let Some(auth) = self.auth.as_mut() else {
-                return Err(Error::Closed);
-            };
-            if let Err(e) = auth.handle_packet(&packet) {
-                let reason = e.reason();
-                self.disconnect_ref(reason, &e.to_string()).await;
-                return Err(Error::Auth(e));
+                _ => {}
             }
         }
     }

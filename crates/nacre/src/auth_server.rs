@@ -1,17 +1,19 @@
-//! Server-side user authentication on a [`Connection`]: the sans-IO [`AuthServer`] pumped over the
-//! connection's service packets, its questions answered by an [`AuthPolicy`].
+//! Server-side user authentication on a [`Connection`]: the session machine in the connection
+//! task runs RFC 4252; its questions are answered here by an [`AuthPolicy`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use nacre_auth::msg::InfoRequest;
-use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, ServerEvent};
+use nacre_auth::{AuthServerConfig, Decision, MethodKind, ServerEvent};
+use nacre_session::ServerEvent as SessionEvent;
 use nacre_keys::PublicKey;
 use zeroize::Zeroizing;
 
+use crate::driver::{Command, Up};
 use crate::error::Error;
 use crate::handle::Connection;
+use crate::machine::ServerAuthCmd;
 
 /// Who is asking.
 #[derive(Debug, Clone)]
@@ -196,57 +198,42 @@ fn decide(
 impl Connection {
     /// Server side: runs user authentication to success with `policy` answering. Protocol errors,
     /// too many failures and a closed connection end with an error (and a DISCONNECT where due).
+    /// The session machine in the connection task runs RFC 4252; this loop only answers its
+    /// questions.
     pub async fn authenticate_client(
         &mut self,
         config: AuthServerConfig,
         policy: Arc<dyn AuthPolicy>,
         peer: Option<SocketAddr>,
     ) -> Result<Authenticated, Error> {
-        let mut auth = AuthServer::new(config, &self.info().session_id);
+        self.server_auth(ServerAuthCmd::Begin(Box::new(config)))
+            .await?;
         loop {
-            // What the last packet or timeout produced (a failure answer whose delay ended)
-            // leaves before the policy is asked about the next request.
-            while let Some(p) = auth.poll_transmit() {
-                self.send(Bytes::from(p)).await?;
-            }
-            while let Some(ev) = auth.poll_event() {
-                if let ServerEvent::Success { user, methods, key } = ev {
-                    while let Some(p) = auth.poll_transmit() {
-                        self.send(Bytes::from(p)).await?;
-                    }
-                    self.set_authenticated().await?;
-                    return Ok(Authenticated { user, methods, key });
+            let ev = match self.next_auth().await {
+                Some(Up::ServerAuth(ev)) => ev,
+                Some(Up::Failed(nacre_session::LayerError::Auth(e))) => return Err(Error::Auth(e)),
+                Some(_) => continue,
+                None => return Err(self.auth_ended().await),
+            };
+            match ev {
+                SessionEvent::Authenticated { user, methods, key } => {
+                    return Ok(Authenticated { user, methods, key })
                 }
-                let decided = self.ask(policy.clone(), peer, ev).await?;
-                if let Some((id, decision)) = decided {
-                    let now = tokio::time::Instant::now().into_std();
-                    if let Err(e) = auth.decide(id, decision, now) {
-                        return Err(self.fail_auth(e).await);
+                SessionEvent::Auth(question) => {
+                    if let Some((id, decision)) = self.ask(policy.clone(), peer, question).await? {
+                        self.server_auth(ServerAuthCmd::Decide(id, decision)).await?;
                     }
                 }
-            }
-            while let Some(p) = auth.poll_transmit() {
-                self.send(Bytes::from(p)).await?;
-            }
-            if auth.has_pending_events() {
-                continue;
-            }
-            let deadline = auth.poll_timeout().map(tokio::time::Instant::from_std);
-            tokio::select! {
-                packet = self.recv_raw() => {
-                    let Some(packet) = packet else { return Err(Error::Transport(self.closed().await)) };
-                    let now = tokio::time::Instant::now().into_std();
-                    if let Err(e) = auth.handle_packet(&packet, now) {
-                        return Err(self.fail_auth(e).await);
-                    }
-                }
-                () = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => {
-                    if let Err(e) = auth.handle_timeout(tokio::time::Instant::now().into_std()) {
-                        return Err(self.fail_auth(e).await);
-                    }
-                }
+                _ => {}
             }
         }
+    }
+
+    async fn server_auth(&self, cmd: ServerAuthCmd) -> Result<(), Error> {
+        self.commands
+            .send(Command::ServerAuth(cmd))
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Has `policy` answer `event`: password checks (and keyboard-interactive responses, which
@@ -283,31 +270,19 @@ impl Connection {
         let outcome = tokio::select! {
             biased;
             out = fut => Ok(out),
-            reason = done => Err(reason),
+            ended = done => Err(ended),
         };
         match outcome {
             Ok(out) => Ok(out),
-            Err(reason) => {
+            Err(ended) => {
                 self.done = None;
-                Err(Error::Transport(
-                    reason.unwrap_or(nacre_transport::TransportError::ConnectionLost),
-                ))
+                let ended = ended.unwrap_or(crate::driver::Ended {
+                    reason: nacre_transport::TransportError::ConnectionLost,
+                    layer: None,
+                });
+                self.ended = Some(ended.clone());
+                Err(Error::Transport(ended.reason))
             }
         }
-    }
-
-    /// Queues the DISCONNECT for `e` and returns at once: the connection task sends it and
-    /// closes on its own (within [`crate::limits::FINAL_FLUSH_TIMEOUT`] if the peer does not
-    /// read), so a [`crate::Server`] does not count the connection against MaxStartups while
-    /// it leaves. [`Connection::closed`] still waits for the end.
-    async fn fail_auth(&mut self, e: nacre_auth::AuthError) -> Error {
-        let _ = self
-            .commands
-            .send(crate::driver::Command::Disconnect(
-                e.reason(),
-                e.to_string(),
-            ))
-            .await;
-        Error::Auth(e)
     }
 }

@@ -7,16 +7,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nacre_connection::{ChannelKind, ConnectionConfig, LivenessConfig, Outgoing};
+use nacre_connection::{ChannelKind, LivenessConfig};
 use nacre_keys::PublicKey;
-use nacre_transport::{Event, SendError, Transport, TransportError};
-use nacre_wire::{DisconnectReason, MsgNumber};
+use nacre_session::{ClientEvent, Common, LayerError, ServerEvent};
+use nacre_transport::TransportError;
+use nacre_wire::DisconnectReason;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::Channel;
 use crate::error::Error;
 use crate::info::ConnectionInfo;
+use crate::machine::{ClientAuthCmd, Machine, MachineEvent, ServerAuthCmd};
 use crate::mux::{IncomingChannel, Mux};
 
 /// Room made in the input buffer for one socket read while data stream in.
@@ -38,194 +40,163 @@ pub type HostKeyVerifier = Arc<dyn Fn(&PublicKey) -> bool + Send + Sync>;
 
 /// What the handle asks the task to do.
 pub(crate) enum Command {
+    /// Raw service payload (conformance use; see `Connection::send`).
     Send(Bytes),
     Rekey,
+    /// Raw mode: the caller authenticated by its own exchange.
     Authenticated,
     Disconnect(DisconnectReason, String),
     Open(ChannelKind, oneshot::Sender<Result<Channel, Error>>),
     Global(String, Vec<u8>, Option<oneshot::Sender<(bool, Vec<u8>)>>),
     Liveness(LivenessConfig),
+    ClientAuth(ClientAuthCmd),
+    ServerAuth(ServerAuthCmd),
 }
 
 /// What the task reports to the handle.
 pub(crate) enum Up {
     /// The service is active; connection facts.
     Ready(ConnectionInfo),
-    /// A service-layer packet (before the connection layer starts).
+    /// Raw mode: a service-layer packet.
     Packet(Bytes),
     /// Extensions from the peer.
     ExtInfo(Vec<(String, Vec<u8>)>),
     /// The peer wants a channel.
     Incoming(IncomingChannel),
+    /// Client authentication: methods, banners, questions, success.
+    ClientAuth(ClientEvent),
+    /// Server authentication: a credential to check, or success.
+    ServerAuth(ServerEvent),
+    /// Authentication failed at the protocol level; the connection is closing.
+    Failed(LayerError),
+}
+
+/// How a connection ended: the transport's reason, and the layer error behind it if one was.
+#[derive(Debug, Clone)]
+pub(crate) struct Ended {
+    pub reason: TransportError,
+    pub layer: Option<LayerError>,
 }
 
 pub(crate) struct Driver<S> {
-    pub transport: Transport,
+    pub machine: Machine,
     pub stream: S,
     pub verifier: Option<HostKeyVerifier>,
     pub up: mpsc::Sender<Up>,
     pub commands: mpsc::Receiver<Command>,
-    pub done: oneshot::Sender<TransportError>,
+    pub done: oneshot::Sender<Ended>,
 }
 
 /// Everything the loop owns besides the socket halves.
 struct State {
-    transport: Transport,
+    machine: Machine,
     verifier: Option<HostKeyVerifier>,
     mux: Mux,
-    /// Authentication succeeded: packets 80 and up belong to the connection layer.
-    connection_layer: bool,
-    ready_sent: bool,
     pending_up: VecDeque<Up>,
-    held: VecDeque<Outgoing>,
     wbuf: Vec<u8>,
 }
 
 impl State {
-    /// Hands payloads to the transport, keeping order; stops at backpressure (during a rekey).
-    fn send(&mut self, payload: Vec<u8>) {
-        self.send_parts(Outgoing::whole(payload));
-    }
-
-    /// Sends `head || body` framed from its two parts, or holds it while the transport pushes
-    /// back (a rekey in progress with a full queue).
-    fn send_parts(&mut self, p: Outgoing) {
-        if self.held.is_empty() {
-            match self.transport.send_parts(&p.head, &p.body) {
-                Err(SendError::Backpressure) => self.held.push_back(p),
-                Err(e) => tracing::debug!(%e, "dropping payload"),
-                Ok(()) => {}
-            }
-        } else {
-            self.held.push_back(p);
-        }
-    }
-
-    fn release_held(&mut self) {
-        while let Some(p) = self.held.pop_front() {
-            if let Err(SendError::Backpressure) = self.transport.send_parts(&p.head, &p.body) {
-                self.held.push_front(p);
-                return;
-            }
-        }
-    }
-
-    fn pump_mux(&mut self) {
-        while let Some(ev) = self.mux.proto.poll_event() {
-            if let Some(incoming) = self.mux.on_event(ev) {
-                self.pending_up.push_back(Up::Incoming(incoming));
-            }
-        }
-        while let Some(p) = self.mux.proto.poll_transmit_parts() {
-            self.send_parts(p);
-        }
-    }
-
-    fn on_packet(&mut self, p: Bytes) {
-        let msg = p.first().copied().unwrap_or(0);
-        if !self.connection_layer {
-            if msg == MsgNumber::USERAUTH_SUCCESS.0
-                && self.transport.role() == nacre_transport::Role::Client
-            {
-                self.start_connection_layer();
-            }
-            self.pending_up.push_back(Up::Packet(p));
-            return;
-        }
-        if msg < 80 {
-            // RFC 4252 §5.1: authentication messages after success are ignored.
-            tracing::debug!(msg, "ignoring an authentication message after success");
-            return;
-        }
-        if let Err(e) = self.mux.proto.handle_packet(&p) {
-            self.transport.disconnect(e.reason(), &e.to_string());
-        }
-    }
-
-    fn start_connection_layer(&mut self) {
-        self.connection_layer = true;
-        self.transport.set_authenticated();
-        self.tick_connection_layer();
-    }
-
-    /// Keeps the transport's clock current before it handles input or a command: it stamps the
+    /// Keeps the session's clock current before it handles input or a command: it stamps the
     /// start of a key exchange with the latest time it was told, and no timer may have fired
     /// for hours (a re-exchange would otherwise start "in the past" and time out at once).
     fn tell_time(&mut self) {
-        self.transport
+        self.machine
             .handle_timeout(tokio::time::Instant::now().into_std());
     }
 
-    /// Feeds the time to the connection layer (keepalive probes, idle limit).
-    fn tick_connection_layer(&mut self) {
-        if !self.connection_layer {
-            return;
-        }
-        let now = tokio::time::Instant::now().into_std();
-        if let Err(e) = self.mux.proto.handle_timeout(now) {
-            self.transport.disconnect(e.reason(), &e.to_string());
-        }
-    }
-
     fn next_deadline(&self) -> Option<tokio::time::Instant> {
-        let transport = self.transport.poll_timeout();
-        let conn = self
-            .mux
-            .proto
+        self.machine
             .poll_timeout()
-            .filter(|_| self.connection_layer);
-        let next = match (transport, conn) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        next.map(tokio::time::Instant::from_std)
+            .map(tokio::time::Instant::from_std)
     }
 
     fn on_events(&mut self) {
-        while let Some(ev) = self.transport.poll_event() {
+        while let Some(ev) = self.machine.poll_event() {
             match ev {
-                Event::HostKey { key, .. } => match &self.verifier {
-                    Some(v) if v(&key) => self.transport.accept_host_key(),
-                    _ => self.transport.reject_host_key(),
-                },
-                Event::ServiceAccepted(_) | Event::ServiceStarted(_) if !self.ready_sent => {
-                    self.ready_sent = true;
-                    self.pending_up
-                        .push_back(Up::Ready(ConnectionInfo::from_transport(&self.transport)));
-                }
-                Event::Packet(p) => self.on_packet(p),
-                Event::ExtInfo(ext) => self.pending_up.push_back(Up::ExtInfo(ext)),
-                Event::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
-                Event::KeyLog(line) => append_keylog(&line),
-                Event::KexComplete { first, negotiated } => {
-                    tracing::debug!(first, ?negotiated, "key exchange complete");
-                }
-                Event::Closed(_) | Event::ServiceAccepted(_) | Event::ServiceStarted(_) => {}
+                MachineEvent::Client(e) => self.on_client_event(e),
+                MachineEvent::Server(e) => self.on_server_event(e),
             }
+        }
+    }
+
+    fn on_client_event(&mut self, e: ClientEvent) {
+        match e {
+            ClientEvent::HostKey { id, key, .. } => {
+                let trusted = self.verifier.as_ref().is_some_and(|v| v(&key));
+                if let Machine::Client(m) = &mut self.machine {
+                    m.answer_host_key(id, trusted);
+                }
+            }
+            ClientEvent::ServiceReady => self.ready(),
+            ClientEvent::ServicePacket(p) => self.pending_up.push_back(Up::Packet(p)),
+            ClientEvent::Common(c) => self.on_common(c),
+            auth => self.pending_up.push_back(Up::ClientAuth(auth)),
+        }
+    }
+
+    fn on_server_event(&mut self, e: ServerEvent) {
+        match e {
+            ServerEvent::ServiceReady => self.ready(),
+            ServerEvent::ServicePacket(p) => self.pending_up.push_back(Up::Packet(p)),
+            ServerEvent::Common(c) => self.on_common(c),
+            auth => self.pending_up.push_back(Up::ServerAuth(auth)),
+        }
+    }
+
+    fn ready(&mut self) {
+        let info = ConnectionInfo::from_transport(self.machine.transport());
+        self.pending_up.push_back(Up::Ready(info));
+    }
+
+    fn on_common(&mut self, c: Common) {
+        match c {
+            Common::Connection(ev) => {
+                if let Some(proto) = self.machine.connection() {
+                    if let Some(incoming) = self.mux.on_event(proto, ev) {
+                        self.pending_up.push_back(Up::Incoming(incoming));
+                    }
+                }
+            }
+            Common::ExtInfo(ext) => self.pending_up.push_back(Up::ExtInfo(ext)),
+            Common::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
+            Common::KeyLog(line) => append_keylog(&line),
+            Common::KexComplete { first, negotiated } => {
+                tracing::debug!(first, ?negotiated, "key exchange complete");
+            }
+            Common::Closed(_) => {}
         }
     }
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Send(p) => {
-                if p.first() == Some(&MsgNumber::USERAUTH_SUCCESS.0)
-                    && self.transport.role() == nacre_transport::Role::Server
-                {
-                    self.send(p.to_vec());
-                    self.start_connection_layer();
-                } else {
-                    self.send(p.to_vec());
+                if let Err(e) = self.machine.send_service(&p) {
+                    tracing::debug!(%e, "dropping a raw payload");
                 }
             }
-            Command::Rekey => self.transport.rekey(),
-            Command::Authenticated => self.transport.set_authenticated(),
-            Command::Disconnect(reason, text) => self.transport.disconnect(reason, &text),
-            Command::Open(kind, reply) => self.mux.open(kind, reply),
-            Command::Global(name, data, reply) => self.mux.global_request(&name, &data, reply),
-            Command::Liveness(config) => {
-                self.mux.proto.set_liveness(config);
-                self.tick_connection_layer();
-            }
+            Command::Rekey => self.machine.rekey(),
+            Command::Authenticated => self.machine.set_authenticated(),
+            Command::Disconnect(reason, text) => self.machine.disconnect(reason, &text),
+            Command::Open(kind, reply) => match self.machine.connection() {
+                Some(proto) => self.mux.open(proto, kind, reply),
+                None => {
+                    let _ = reply.send(Err(Error::Refused("channel open before authentication")));
+                }
+            },
+            Command::Global(name, data, reply) => match self.machine.connection() {
+                Some(proto) => self.mux.global_request(proto, &name, &data, reply),
+                None => drop(reply),
+            },
+            Command::Liveness(config) => self.machine.set_liveness(config),
+            Command::ClientAuth(cmd) => self.machine.client_auth(cmd),
+            Command::ServerAuth(cmd) => self.machine.server_auth(cmd),
+        }
+    }
+
+    fn on_chan_cmd(&mut self, cmd: crate::channel::ChanCmd) {
+        if let Some(proto) = self.machine.connection() {
+            self.mux.on_cmd(proto, cmd);
         }
     }
 }
@@ -234,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Runs until the connection closes; reports the reason on `done`.
     pub async fn run(self) {
         let Driver {
-            transport,
+            machine,
             stream,
             verifier,
             up,
@@ -243,13 +214,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         } = self;
         let (chan_tx, mut chan_rx) = mpsc::unbounded_channel();
         let mut st = State {
-            transport,
+            machine,
             verifier,
-            mux: Mux::new(ConnectionConfig::default(), chan_tx),
-            connection_layer: false,
-            ready_sent: false,
+            mux: Mux::new(chan_tx),
             pending_up: VecDeque::new(),
-            held: VecDeque::new(),
             wbuf: Vec::with_capacity(READ_SIZE),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
@@ -259,10 +227,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let mut linger = false;
         let reason = loop {
             st.on_events();
-            st.release_held();
-            st.pump_mux();
-            st.transport.poll_transmit(&mut st.wbuf);
-            if let Some(reason) = st.transport.close_reason().cloned() {
+            st.machine.poll_transmit(&mut st.wbuf);
+            if let Some(reason) = st.machine.close_reason().cloned() {
+                // An authentication that failed learns why at once, not after the flush.
+                if let Some(e) = st.machine.layer_error() {
+                    let _ = up.try_send(Up::Failed(e.clone()));
+                }
                 // Flush the final DISCONNECT, then stop (bounded: the peer may not read).
                 let flush = async {
                     let _ = wr.write_all(&st.wbuf).await;
@@ -270,24 +240,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 };
                 let _ = tokio::time::timeout(FINAL_FLUSH_TIMEOUT, flush).await;
                 linger = !eof;
-                break reason;
+                break Ended { reason, layer: st.machine.layer_error().cloned() };
             }
             let timeout = st.next_deadline();
-            let room = st.wbuf.len() < MAX_PENDING_WRITE && st.held.is_empty();
-            let can_read = !eof && st.transport.wants_input() && st.pending_up.is_empty() && room;
+            let room = st.wbuf.len() < MAX_PENDING_WRITE && st.machine.held_bytes() == 0;
+            let can_read = !eof && st.machine.wants_input() && st.pending_up.is_empty() && room;
             tokio::select! {
-                r = rd.read_buf(st.transport.receive_buffer(read_size)), if can_read => match r {
-                    Ok(0) => { eof = true; st.transport.handle_eof(); }
+                r = rd.read_buf(st.machine.receive_buffer(read_size)), if can_read => match r {
+                    Ok(0) => { eof = true; st.machine.handle_eof(); }
                     Ok(n) => {
                         read_size = if n >= SMALL_READ { READ_SIZE } else { SMALL_READ };
                         st.tell_time();
-                        st.transport.process_received();
+                        st.machine.process_received();
                     }
-                    Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
+                    Err(e) => break lost(e),
                 },
                 w = wr.write(&st.wbuf), if !st.wbuf.is_empty() => match w {
                     Ok(n) => { st.wbuf.drain(..n); }
-                    Err(e) => break TransportError::Local { reason: DisconnectReason::CONNECTION_LOST, description: e.to_string() },
+                    Err(e) => break lost(e),
                 },
                 permit = up.reserve(), if !st.pending_up.is_empty() => match permit {
                     Ok(permit) => { if let Some(item) = st.pending_up.pop_front() { permit.send(item); } }
@@ -300,19 +270,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     }
                     None => {
                         commands_open = false;
-                        st.transport.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
+                        st.machine.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
                     }
                 },
                 cmd = chan_rx.recv(), if room => {
                     if let Some(cmd) = cmd {
                         st.tell_time();
-                        st.mux.on_cmd(cmd);
+                        st.on_chan_cmd(cmd);
                     }
                 },
-                () = sleep_until(timeout), if timeout.is_some() => {
-                    st.transport.handle_timeout(tokio::time::Instant::now().into_std());
-                    st.tick_connection_layer();
-                }
+                () = sleep_until(timeout), if timeout.is_some() => st.tell_time(),
             }
         };
         st.mux.shutdown();
@@ -331,6 +298,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             };
             let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
         }
+    }
+}
+
+/// A failed socket: the connection is lost.
+fn lost(e: std::io::Error) -> Ended {
+    Ended {
+        reason: TransportError::Local {
+            reason: DisconnectReason::CONNECTION_LOST,
+            description: e.to_string(),
+        },
+        layer: None,
     }
 }
 

@@ -3,15 +3,18 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use nacre_connection::ConnectionConfig;
 use nacre_crypto::SystemRng;
-use nacre_transport::{Config, Transport, TransportError};
+use nacre_session::{ClientSession, ServerSession};
+use nacre_transport::{Config, TransportError};
 use nacre_wire::DisconnectReason;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{Channel, ExitStatus};
-use crate::driver::{Command, Driver, HostKeyVerifier, Up};
+use crate::driver::{Command, Driver, Ended, HostKeyVerifier, Up};
+use crate::machine::Machine;
 use crate::error::Error;
 use crate::info::ConnectionInfo;
 use crate::mux::IncomingChannel;
@@ -35,9 +38,14 @@ pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
     pub(crate) commands: mpsc::Sender<Command>,
-    pub(crate) done: Option<oneshot::Receiver<TransportError>>,
+    pub(crate) done: Option<oneshot::Receiver<Ended>>,
+    /// How the connection ended, once known.
+    pub(crate) ended: Option<Ended>,
     ext_info: Vec<(String, Vec<u8>)>,
-    pub(crate) auth: Option<nacre_auth::AuthClient>,
+    /// Client: authentication was started (the `none` request sent).
+    pub(crate) auth_started: bool,
+    /// Client: the methods the server said can continue.
+    pub(crate) allowed: Option<Vec<String>>,
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
     pub(crate) forwarding: crate::forward::ForwardState,
@@ -68,13 +76,20 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
-        let mut transport = Transport::client(
-            crate::driver::with_keylog(config.transport),
+        let session = nacre_session::ClientConfig {
+            transport: crate::driver::with_keylog(config.transport),
+            user: String::new(),
+            connection: ConnectionConfig::default(),
+            pubkey_algorithms: None,
+            // The handle starts authentication (or raw use) once the service is accepted.
+            start_auth: false,
+        };
+        let machine = Machine::Client(Box::new(ClientSession::new(
+            session,
             Box::new(SystemRng),
             now,
-        );
-        transport.request_service("ssh-userauth");
-        Self::start(transport, stream, Some(config.verify_host_key)).await
+        )));
+        Self::start(machine, stream, Some(config.verify_host_key)).await
     }
 
     /// Server side: runs the key exchange on an accepted stream and waits for the client's
@@ -84,13 +99,22 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
-        let transport =
-            Transport::server(crate::driver::with_keylog(config), Box::new(SystemRng), now);
-        Self::start(transport, stream, None).await
+        let session = nacre_session::ServerConfig {
+            transport: crate::driver::with_keylog(config),
+            // Given by `authenticate_client` (or raw use of `send`/`recv`).
+            auth: None,
+            connection: ConnectionConfig::default(),
+        };
+        let machine = Machine::Server(Box::new(ServerSession::new(
+            session,
+            Box::new(SystemRng),
+            now,
+        )));
+        Self::start(machine, stream, None).await
     }
 
     async fn start<S>(
-        transport: Transport,
+        machine: Machine,
         stream: S,
         verifier: Option<HostKeyVerifier>,
     ) -> Result<Self, Error>
@@ -100,7 +124,7 @@ impl Connection {
         let (up_tx, up) = mpsc::channel(64);
         let forwarding = crate::forward::ForwardState::default();
         // On a client, forwarded-* channels go straight to the forward that asked for them.
-        let mut up = if transport.role() == nacre_transport::Role::Client {
+        let mut up = if matches!(machine, Machine::Client(_)) {
             crate::forward::route_incoming(up, forwarding.routes.clone())
         } else {
             up
@@ -108,7 +132,7 @@ impl Connection {
         let (commands, cmd_rx) = mpsc::channel(64);
         let (done_tx, mut done) = oneshot::channel();
         let driver = Driver {
-            transport,
+            machine,
             stream,
             verifier,
             up: up_tx,
@@ -125,8 +149,10 @@ impl Connection {
                         up,
                         commands,
                         done: Some(done),
+                        ended: None,
                         ext_info,
-                        auth: None,
+                        auth_started: false,
+                        allowed: None,
                         banners: Vec::new(),
                         incoming: std::collections::VecDeque::new(),
                         forwarding,
@@ -134,10 +160,10 @@ impl Connection {
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
-                Some(Up::Packet(_)) | Some(Up::Incoming(_)) => {}
+                Some(_) => {}
                 None => {
                     return Err(match (&mut done).await {
-                        Ok(e) => Error::Transport(e),
+                        Ok(e) => Error::Transport(e.reason),
                         Err(_) => Error::Closed,
                     })
                 }
@@ -174,7 +200,7 @@ impl Connection {
                 Up::Packet(p) => return Some(p),
                 Up::ExtInfo(e) => self.ext_info.extend(e),
                 Up::Incoming(c) => self.incoming.push_back(c),
-                Up::Ready(_) => {}
+                Up::Ready(_) | Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_) => {}
             }
         }
     }
@@ -247,7 +273,11 @@ impl Connection {
                         self.ext_info.extend(e);
                         continue;
                     }
-                    Up::Packet(_) | Up::Ready(_) => continue,
+                    Up::Packet(_)
+                    | Up::Ready(_)
+                    | Up::ClientAuth(_)
+                    | Up::ServerAuth(_)
+                    | Up::Failed(_) => continue,
                 },
             };
             // Forwarding requests are answered here (see `Connection::enable_forwarding`).
@@ -310,9 +340,43 @@ impl Connection {
 
     /// Waits until the connection ends and tells why.
     pub async fn closed(&mut self) -> TransportError {
-        match self.done.take() {
-            Some(done) => done.await.unwrap_or(TransportError::ConnectionLost),
-            None => TransportError::ConnectionLost,
+        self.ended().await.reason
+    }
+
+    /// Waits until the connection ends: the transport's reason and the layer error behind it.
+    pub(crate) async fn ended(&mut self) -> Ended {
+        if let Some(done) = self.done.take() {
+            let ended = done.await.unwrap_or(Ended {
+                reason: TransportError::ConnectionLost,
+                layer: None,
+            });
+            self.ended = Some(ended);
+        }
+        self.ended.clone().unwrap_or(Ended {
+            reason: TransportError::ConnectionLost,
+            layer: None,
+        })
+    }
+
+    /// The next authentication report from the task; `None` once the connection ended. Other
+    /// reports (extensions, incoming channels) are kept for later.
+    pub(crate) async fn next_auth(&mut self) -> Option<Up> {
+        loop {
+            match self.up.recv().await? {
+                Up::ExtInfo(e) => self.ext_info.extend(e),
+                Up::Incoming(c) => self.incoming.push_back(c),
+                Up::Packet(_) | Up::Ready(_) => {}
+                auth @ (Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_)) => return Some(auth),
+            }
+        }
+    }
+
+    /// The error that ended authentication: the layer's own error when it was one.
+    pub(crate) async fn auth_ended(&mut self) -> Error {
+        let ended = self.ended().await;
+        match ended.layer {
+            Some(nacre_session::LayerError::Auth(e)) => Error::Auth(e),
+            _ => Error::Transport(ended.reason),
         }
     }
 }

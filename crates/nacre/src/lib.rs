@@ -19,6 +19,7 @@ mod info;
 mod known_hosts;
 pub mod limits;
 mod listener;
+mod machine;
 mod mux;
 mod policy;
 mod pty;

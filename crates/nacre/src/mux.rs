@@ -1,12 +1,11 @@
-//! The connection layer inside the connection task: the sans-IO [`ConnectionProtocol`] plus the
-//! shared state of every channel handle, pending opens and replies.
+//! Channel routing inside the connection task: the shared state of every channel handle,
+//! pending opens and replies, over the session's [`ConnectionProtocol`] (passed in: the
+//! session owns it).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use nacre_connection::{
-    ChannelId, ChannelKind, ConnectionConfig, ConnectionProtocol, Event, RequestKind,
-};
+use nacre_connection::{ChannelId, ChannelKind, ConnectionProtocol, Event, RequestKind};
 use nacre_wire::ChannelOpenFailureReason;
 use tokio::sync::{mpsc, oneshot};
 
@@ -71,7 +70,6 @@ impl Drop for IncomingChannel {
 type GlobalReply = oneshot::Sender<(bool, Vec<u8>)>;
 
 pub(crate) struct Mux {
-    pub proto: ConnectionProtocol,
     channels: HashMap<ChannelId, SharedRef>,
     pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
     pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
@@ -80,9 +78,8 @@ pub(crate) struct Mux {
 }
 
 impl Mux {
-    pub fn new(config: ConnectionConfig, cmds: mpsc::UnboundedSender<ChanCmd>) -> Self {
+    pub fn new(cmds: mpsc::UnboundedSender<ChanCmd>) -> Self {
         Mux {
-            proto: ConnectionProtocol::new(config),
             channels: HashMap::new(),
             pending_opens: HashMap::new(),
             pending_replies: HashMap::new(),
@@ -103,8 +100,13 @@ impl Mux {
         }
     }
 
-    pub fn open(&mut self, kind: ChannelKind, reply: oneshot::Sender<Result<Channel, Error>>) {
-        match self.proto.open(kind.clone()) {
+    pub fn open(
+        &mut self,
+        proto: &mut ConnectionProtocol,
+        kind: ChannelKind,
+        reply: oneshot::Sender<Result<Channel, Error>>,
+    ) {
+        match proto.open(kind.clone()) {
             Some(id) => {
                 // The handle is made when the peer confirms.
                 self.channels
@@ -119,19 +121,20 @@ impl Mux {
 
     pub fn global_request(
         &mut self,
+        proto: &mut ConnectionProtocol,
         name: &str,
         data: &[u8],
         reply: Option<oneshot::Sender<(bool, Vec<u8>)>>,
     ) {
         let want = reply.is_some();
-        self.proto.global_request(name, data, want);
+        proto.global_request(name, data, want);
         if want {
             self.pending_globals.push_back(reply);
         }
     }
 
     /// Routes one protocol event; incoming opens are returned for the application.
-    pub fn on_event(&mut self, ev: Event) -> Option<IncomingChannel> {
+    pub fn on_event(&mut self, proto: &mut ConnectionProtocol, ev: Event) -> Option<IncomingChannel> {
         match ev {
             Event::OpenRequest { id, kind } => {
                 let ch = self.handle(id, kind);
@@ -144,7 +147,7 @@ impl Mux {
                 if let (Some(reply), Some(shared)) =
                     (self.pending_opens.remove(&id), self.channels.get(&id))
                 {
-                    let kind = self.proto.kind(id).cloned().unwrap_or(ChannelKind::Session);
+                    let kind = proto.kind(id).cloned().unwrap_or(ChannelKind::Session);
                     let ch = Channel {
                         id,
                         kind,
@@ -189,7 +192,7 @@ impl Mux {
                     }
                 }
             }
-            Event::WindowAvailable { id } => self.flush(id),
+            Event::WindowAvailable { id } => self.flush(proto, id),
             Event::Eof { id } => self.update(id, |s| s.eof = true),
             Event::Closed { id } => {
                 self.update(id, |s| s.closed = true);
@@ -226,7 +229,7 @@ impl Mux {
                             })
                         });
                     } else if want_reply {
-                        self.proto.reply_request(id, token, false);
+                        proto.reply_request(id, token, false);
                     }
                 }
             },
@@ -271,14 +274,14 @@ impl Mux {
     }
 
     /// Moves queued writes of channel `id` into the protocol as far as the peer's window allows.
-    pub fn flush(&mut self, id: ChannelId) {
+    pub fn flush(&mut self, proto: &mut ConnectionProtocol, id: ChannelId) {
         let Some(shared) = self.channels.get(&id).cloned() else {
             return;
         };
         let mut s = lock(&shared);
         while let Some((code, data)) = s.outgoing.pop_front() {
             let len = data.len();
-            let n = self.proto.send_data_bytes(id, code, data.clone());
+            let n = proto.send_data_bytes(id, code, data.clone());
             s.outgoing_bytes -= n;
             if n < len {
                 s.outgoing.push_front((code, data.slice(n..)));
@@ -290,15 +293,15 @@ impl Mux {
         }
     }
 
-    pub fn on_cmd(&mut self, cmd: ChanCmd) {
+    pub fn on_cmd(&mut self, proto: &mut ConnectionProtocol, cmd: ChanCmd) {
         match cmd {
-            ChanCmd::Flush(id) => self.flush(id),
-            ChanCmd::Consume(id, n) => self.proto.consume(id, n),
-            ChanCmd::Eof(id) => self.proto.eof(id),
-            ChanCmd::Close(id) => self.proto.close(id),
+            ChanCmd::Flush(id) => self.flush(proto, id),
+            ChanCmd::Consume(id, n) => proto.consume(id, n),
+            ChanCmd::Eof(id) => proto.eof(id),
+            ChanCmd::Close(id) => proto.close(id),
             ChanCmd::Request(id, request, reply) => {
                 let want = reply.is_some();
-                if self.proto.request(id, &request, want) {
+                if proto.request(id, &request, want) {
                     if let Some(tx) = reply {
                         self.pending_replies.entry(id).or_default().push_back(tx);
                     }
@@ -306,14 +309,14 @@ impl Mux {
                     let _ = tx.send(false);
                 }
             }
-            ChanCmd::Reply(id, token, ok) => self.proto.reply_request(id, token, ok),
-            ChanCmd::Accept(id) => self.proto.accept_open(id),
+            ChanCmd::Reply(id, token, ok) => proto.reply_request(id, token, ok),
+            ChanCmd::Accept(id) => proto.accept_open(id),
             ChanCmd::Reject(id, reason, text) => {
                 self.channels.remove(&id);
-                self.proto.reject_open(id, reason, &text);
+                proto.reject_open(id, reason, &text);
             }
-            ChanCmd::GlobalReply(token, ok, data) => self.proto.reply_global(token, ok, &data),
-            ChanCmd::Open(kind, reply) => self.open(kind, reply),
+            ChanCmd::GlobalReply(token, ok, data) => proto.reply_global(token, ok, &data),
+            ChanCmd::Open(kind, reply) => self.open(proto, kind, reply),
         }
     }
 

@@ -295,7 +295,7 @@ impl ClientSession {
         match &mut self.core.layer {
             Layer::Auth(auth) => {
                 if let Err(e) = auth.machine.handle_packet(p) {
-                    self.core.disconnect(e.reason(), &e.to_string());
+                    self.core.fail(e.into());
                 }
             }
             Layer::Connection(_) => {
@@ -458,6 +458,31 @@ impl ClientSession {
         })
     }
 
+    /// Gives up the open [`ClientEvent::SignRequest`] (the key cannot sign after all): nothing
+    /// is sent, and [`ClientEvent::AuthMethods`] reports the methods as they were, so the
+    /// application goes on with its next credential.
+    pub fn skip_signature(&mut self) -> Result<(), WrongPhase> {
+        let auth = self.auth()?;
+        if auth.question.take().is_none() {
+            return Ok(());
+        }
+        let methods = auth.machine.allowed_methods().map(<[String]>::to_vec).unwrap_or_default();
+        self.events.push_back(ClientEvent::AuthMethods {
+            methods,
+            partial_success: false,
+        });
+        Ok(())
+    }
+
+    /// Limits publickey to these signature algorithms (OpenSSH's PubkeyAcceptedAlgorithms),
+    /// from now on.
+    pub fn set_pubkey_algorithms(&mut self, algorithms: Vec<SignatureAlgorithm>) {
+        if let Layer::Auth(a) = &mut self.core.layer {
+            a.machine.set_pubkey_algorithms(algorithms.clone());
+        }
+        self.pubkey_algorithms = Some(algorithms);
+    }
+
     /// Starts keyboard-interactive (RFC 4256 §3.1).
     pub fn auth_keyboard_interactive(&mut self, submethods: &str) -> Result<(), WrongPhase> {
         self.with_auth(|a| a.machine.keyboard_interactive(submethods))
@@ -534,6 +559,30 @@ impl ClientSession {
     /// Whether the session is closed (bytes may still wait in `poll_transmit`).
     pub fn is_closed(&self) -> bool {
         self.core.transport.is_closed()
+    }
+
+    /// The fatal error of authentication or the connection protocol that closed the session,
+    /// if one did (the transport's own errors are in the close reason).
+    pub fn layer_error(&self) -> Option<&crate::LayerError> {
+        self.core.layer_error.as_ref()
+    }
+
+    /// Runtime read path without a copy: room for `additional` bytes at the end of the input
+    /// buffer, for a socket read to fill; then call `process_received`.
+    pub fn receive_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {
+        self.core.transport.receive_buffer(additional)
+    }
+
+    /// Processes what a read put into [`Self::receive_buffer`].
+    pub fn process_received(&mut self) {
+        self.core.transport.process_received();
+        self.process();
+    }
+
+    /// Whether the session takes input now (false while an answer it waits for is pending,
+    /// so a reader stops and the peer's bytes stay in the socket).
+    pub fn wants_input(&self) -> bool {
+        self.core.transport.wants_input()
     }
 
     /// Bytes held in memory beyond the transport's own buffers (payloads waiting for a key

@@ -45,6 +45,21 @@ pub(crate) struct Core<A> {
     pub(crate) now: Instant,
     /// The close was reported as an event.
     pub(crate) closed_reported: bool,
+    /// The fatal error of a layer above the transport that closed the session.
+    pub(crate) layer_error: Option<LayerError>,
+}
+
+/// The fatal error of a layer above the transport (the transport's own errors are its close
+/// reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayerError {
+    /// User authentication failed at the protocol level (too many failures, a malformed
+    /// request, the login grace time, ...).
+    #[error("authentication: {0}")]
+    Auth(#[from] nacre_auth::AuthError),
+    /// The connection protocol failed (window violation, unknown channel, keepalive timeout, ...).
+    #[error("connection: {0}")]
+    Connection(#[from] nacre_connection::ConnectionError),
 }
 
 impl<A> Core<A> {
@@ -62,6 +77,7 @@ impl<A> Core<A> {
             held_bytes: 0,
             now,
             closed_reported: false,
+            layer_error: None,
         }
     }
 
@@ -140,7 +156,7 @@ impl<A> Core<A> {
         if let Some(l) = self.liveness {
             conn.set_liveness(l);
             if let Err(e) = conn.handle_timeout(self.now) {
-                self.transport.disconnect(e.reason(), &e.to_string());
+                self.fail(LayerError::Connection(e));
             }
         }
         self.layer = Layer::Connection(conn);
@@ -153,7 +169,7 @@ impl<A> Core<A> {
         if let Layer::Connection(conn) = &mut self.layer {
             conn.set_liveness(config);
             if let Err(e) = conn.handle_timeout(self.now) {
-                self.transport.disconnect(e.reason(), &e.to_string());
+                self.fail(LayerError::Connection(e));
             }
         }
     }
@@ -171,7 +187,7 @@ impl<A> Core<A> {
             return;
         }
         if let Err(e) = conn.handle_packet(p) {
-            self.transport.disconnect(e.reason(), &e.to_string());
+            self.fail(LayerError::Connection(e));
         }
     }
 
@@ -213,7 +229,7 @@ impl<A> Core<A> {
     pub(crate) fn connection_timeout(&mut self) {
         if let Layer::Connection(conn) = &mut self.layer {
             if let Err(e) = conn.handle_timeout(self.now) {
-                self.transport.disconnect(e.reason(), &e.to_string());
+                self.fail(LayerError::Connection(e));
             }
         }
     }
@@ -224,6 +240,20 @@ impl<A> Core<A> {
             Layer::Connection(conn) => conn.poll_timeout(),
             _ => None,
         }
+    }
+
+    /// A layer's fatal error: recorded, and the connection closes with the DISCONNECT reason it
+    /// names (a no-op once closed).
+    pub(crate) fn fail(&mut self, e: LayerError) {
+        if self.transport.is_closed() {
+            return;
+        }
+        let (reason, text) = match &e {
+            LayerError::Auth(a) => (a.reason(), a.to_string()),
+            LayerError::Connection(c) => (c.reason(), c.to_string()),
+        };
+        self.layer_error = Some(e);
+        self.transport.disconnect(reason, &text);
     }
 
     /// Closes the connection with DISCONNECT (a no-op once closed).

@@ -87,6 +87,7 @@ mod client;
 mod core;
 mod server;
 
+pub use crate::core::LayerError;
 pub use client::{ClientConfig, ClientEvent, ClientSession};
 pub use server::{AuthQuestion, ServerConfig, ServerEvent, ServerSession};
 

@@ -69,7 +69,14 @@ pub struct ServerSession {
     core: Core<AuthServer>,
     auth_config: Option<AuthServerConfig>,
     events: VecDeque<ServerEvent>,
+    /// Requests that arrived while the application answers a question, in order.
+    waiting: VecDeque<bytes::Bytes>,
+    waiting_bytes: usize,
 }
+
+/// Bytes of authentication requests kept while the application answers a question: a client
+/// pipelining more than this (far more than one socket read) is flooding.
+const MAX_WAITING_BYTES: usize = 1024 * 1024;
 
 impl ServerSession {
     /// A server session; its identification line and first KEXINIT are queued at once.
@@ -79,6 +86,8 @@ impl ServerSession {
             core: Core::new(transport, config.connection, now),
             auth_config: config.auth,
             events: VecDeque::new(),
+            waiting: VecDeque::new(),
+            waiting_bytes: 0,
         }
     }
 
@@ -101,7 +110,7 @@ impl ServerSession {
         let now = self.core.now;
         if let Layer::Auth(auth) = &mut self.core.layer {
             if let Err(e) = auth.handle_timeout(now) {
-                self.core.disconnect(e.reason(), &e.to_string());
+                self.core.fail(e.into());
             }
         }
         self.core.connection_timeout();
@@ -209,7 +218,7 @@ impl ServerSession {
         let mut auth = AuthServer::new(config, &session_id);
         // The login grace time counts from here.
         if let Err(e) = auth.handle_timeout(self.core.now) {
-            self.core.disconnect(e.reason(), &e.to_string());
+            self.core.fail(e.into());
         }
         self.core.layer = Layer::Auth(auth);
     }
@@ -218,8 +227,12 @@ impl ServerSession {
         let now = self.core.now;
         match &mut self.core.layer {
             Layer::Auth(auth) => {
+                if auth.is_asking() || !self.waiting.is_empty() {
+                    self.wait(p.clone());
+                    return;
+                }
                 if let Err(e) = auth.handle_packet(p, now) {
-                    self.core.disconnect(e.reason(), &e.to_string());
+                    self.core.fail(e.into());
                 }
                 self.pump_auth();
             }
@@ -238,6 +251,34 @@ impl ServerSession {
                 DisconnectReason::PROTOCOL_ERROR,
                 "service message before a service was started",
             ),
+        }
+    }
+
+    /// Keeps a request until the open question is answered (RFC 4252 §5: one request at a time).
+    fn wait(&mut self, p: bytes::Bytes) {
+        self.waiting_bytes += p.len();
+        self.waiting.push_back(p);
+        if self.waiting_bytes > MAX_WAITING_BYTES {
+            self.core.fail(nacre_auth::AuthError::Flood.into());
+        }
+    }
+
+    /// Feeds the kept requests while no question is open.
+    fn release_waiting(&mut self) {
+        loop {
+            let blocked = match &self.core.layer {
+                Layer::Auth(auth) => auth.is_asking(),
+                Layer::Connection(_) | Layer::Raw => false,
+                Layer::Handshake | Layer::Ready(_) => true,
+            };
+            if blocked || self.core.transport.is_closed() {
+                return;
+            }
+            let Some(p) = self.waiting.pop_front() else {
+                return;
+            };
+            self.waiting_bytes -= p.len();
+            self.on_packet(&p);
         }
     }
 
@@ -277,9 +318,10 @@ impl ServerSession {
             return Err(WrongPhase);
         };
         if let Err(e) = auth.decide(id, decision, now) {
-            self.core.disconnect(e.reason(), &e.to_string());
+            self.core.fail(e.into());
         }
         self.pump_auth();
+        self.release_waiting();
         self.process();
         Ok(())
     }
@@ -342,6 +384,31 @@ impl ServerSession {
     /// Whether the session is closed (bytes may still wait in `poll_transmit`).
     pub fn is_closed(&self) -> bool {
         self.core.transport.is_closed()
+    }
+
+    /// The fatal error of authentication or the connection protocol that closed the session,
+    /// if one did (the transport's own errors are in the close reason).
+    pub fn layer_error(&self) -> Option<&crate::LayerError> {
+        self.core.layer_error.as_ref()
+    }
+
+    /// Runtime read path without a copy: room for `additional` bytes at the end of the input
+    /// buffer, for a socket read to fill; then call `process_received`.
+    pub fn receive_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {
+        self.core.transport.receive_buffer(additional)
+    }
+
+    /// Processes what a read put into [`Self::receive_buffer`].
+    pub fn process_received(&mut self) {
+        self.core.transport.process_received();
+        self.process();
+    }
+
+    /// Whether the session takes input now (false while an answer it waits for is pending,
+    /// so a reader stops and the peer's bytes stay in the socket).
+    pub fn wants_input(&self) -> bool {
+        let asking = matches!(&self.core.layer, Layer::Auth(a) if a.is_asking());
+        self.core.transport.wants_input() && !asking && self.waiting.is_empty()
     }
 
     /// Bytes of payloads waiting for a key exchange to end.
