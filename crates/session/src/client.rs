@@ -466,7 +466,11 @@ impl ClientSession {
         if auth.question.take().is_none() {
             return Ok(());
         }
-        let methods = auth.machine.allowed_methods().map(<[String]>::to_vec).unwrap_or_default();
+        let methods = auth
+            .machine
+            .allowed_methods()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         self.events.push_back(ClientEvent::AuthMethods {
             methods,
             partial_success: false,

@@ -278,7 +278,17 @@ impl ServerSession {
                 return;
             };
             self.waiting_bytes -= p.len();
-            self.on_packet(&p);
+            // Straight to the layer: `on_packet` would queue it again behind the others.
+            let now = self.core.now;
+            match &mut self.core.layer {
+                Layer::Auth(auth) => {
+                    if let Err(e) = auth.handle_packet(&p, now) {
+                        self.core.fail(e.into());
+                    }
+                    self.pump_auth();
+                }
+                _ => self.on_packet(&p),
+            }
         }
     }
 

@@ -293,3 +293,62 @@ fn the_fuzz_targets_seeds_reach_the_channel_and_the_oracles_hold() {
     let p = run("corrupt");
     assert!(p.server.is_closed() && p.app.received.len() < p.script.payload.len());
 }
+
+#[test]
+fn pipelined_passwords_are_each_answered_and_the_right_one_logs_in() {
+    use nacre_auth::msg::{Method, Request};
+    use nacre_wire::Encode;
+    // A client that pipelines (in raw mode: nacre's own client sends one request at a time):
+    // five password requests at once, the last one right. The server must take them one at a
+    // time, in order, answering each (RFC 4252 §5).
+    let (mut client, server) = nacre_testkit::session_pair::default_configs("alice");
+    client.start_auth = false;
+    let mut p = SessionPair::with_configs(client, server, ClientScript::default(), 11);
+    p.drive();
+    assert!(p
+        .client_events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::ServiceReady)));
+    for password in ["wrong-0", "wrong-1", "wrong-2", "wrong-3", "secret"] {
+        let request = Request {
+            user: "alice",
+            service: "ssh-connection",
+            method: Method::Password {
+                password,
+                new_password: None,
+            },
+        };
+        p.client.send_service(&request.to_bytes()).unwrap();
+    }
+    for _ in 0..10 {
+        p.advance(Duration::from_secs(3));
+    }
+    let asked: Vec<String> = p
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Auth(nacre_auth::ServerEvent::Password { password, .. }) => {
+                Some(password.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        ["wrong-0", "wrong-1", "wrong-2", "wrong-3", "secret"]
+    );
+    let answers: Vec<u8> = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::ServicePacket(b) => b.first().copied(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, [51, 51, 51, 51, 52], "four failures, then success");
+    assert!(p.authenticated(), "the last one was right");
+    assert!(
+        p.app.received == p.script.payload,
+        "and the channel works after it"
+    );
+}
