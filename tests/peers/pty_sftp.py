@@ -163,7 +163,7 @@ def passphrase():
 
 
 def kbdint():
-    expect("Password: ")
+    expect("(peer@127.0.0.1) Password: ")
     send(extra[0] + "\n")
     expect("sftp> ")
     send("bye\n")

@@ -284,3 +284,71 @@ fn command_line_forms() {
         "{out}"
     );
 }
+
+/// An encrypted key: `Enter passphrase for key '...': ` on the terminal, no echo, asked again
+/// after a wrong passphrase, then the session.
+#[test]
+fn asks_for_a_key_passphrase_on_the_terminal() {
+    let user = ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_ed25519");
+    let status = Command::new(env!("CARGO_BIN_EXE_nacre"))
+        .args(["keygen", "-t", "ed25519", "-N", "typed passphrase", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::os::unix::fs::chown(&root, Some(user.uid), Some(user.gid)).unwrap();
+    let (server, port) = nacre_tests::start_nacre_serve(
+        env!("CARGO_BIN_EXE_nacre").as_ref(),
+        dir.path(),
+        "peer",
+        PASSWORD,
+        &[
+            "--root".into(),
+            root.clone().into(),
+            "--authorized-keys".into(),
+            dir.path().join("id_ed25519.pub").into(),
+        ],
+    );
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let f = Fixture {
+        _server: server,
+        port,
+        local: home.clone(),
+        home,
+        root,
+        _dir: dir,
+    };
+    let out = f.pty("passphrase", &[key.to_str().unwrap(), "typed passphrase"]);
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+}
+
+/// Keyboard-interactive against OpenSSH's sshd (PAM): the server's `Password: ` prompt asked on
+/// the terminal as `(peer@127.0.0.1) Password: `.
+#[test]
+fn keyboard_interactive_prompts_on_the_terminal() {
+    ensure_test_user();
+    let sshd = nacre_tests::OpenSshServer::start(
+        &[nacre_tests::KeyType::Ed25519],
+        &[
+            "KbdInteractiveAuthentication yes",
+            "PasswordAuthentication no",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_timeout(
+        Command::new("python3")
+            .arg(nacre_tests::repo_root().join("tests/peers/pty_sftp.py"))
+            .args(["kbdint", env!("CARGO_BIN_EXE_nacre")])
+            .arg(sshd.port().to_string())
+            .arg(dir.path())
+            .arg(dir.path())
+            .arg(nacre_tests::TEST_PASSWORD),
+        Duration::from_secs(120),
+    );
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+}
