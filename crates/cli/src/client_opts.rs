@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use nacre::keys::{PrivateKey, SignatureAlgorithm};
+use nacre::keys::SignatureAlgorithm;
 use nacre::transport::Config;
 use nacre::{AuthResult, ClientConfig, Connection, Credential};
 
@@ -398,11 +398,9 @@ impl ClientOptions {
                 self.identity_files.clone()
             };
             for f in files {
-                match std::fs::read(&f)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|b| Ok(PrivateKey::from_file_bytes(&b, None)?))
-                {
-                    Ok(k) => out.push(Credential::Key(Arc::new(k))),
+                match crate::auth_prompts::load_identity(&f, self.asks(), self.password_prompts) {
+                    Ok(Some(k)) => out.push(Credential::Key(Arc::new(k))),
+                    Ok(None) => {}
                     Err(e) => tracing::warn!(file = %f.display(), error = %e, "skipping identity"),
                 }
             }
@@ -496,6 +494,18 @@ impl ClientOptions {
         if result != AuthResult::Success && self.can_prompt() && self.server_takes("password", conn)
         {
             result = self.ask_password(conn).await?;
+        } else if result != AuthResult::Success
+            && self.kbd
+            && self.prefers("keyboard-interactive")
+            && self.password_text.is_none()
+            && self.asks()
+            && self.server_takes("keyboard-interactive", conn)
+        {
+            let ask = crate::auth_prompts::keyboard_interactive(&self.user, &self.host_name);
+            status::command("keyboard-interactive: asking at the terminal");
+            result = conn
+                .authenticate(&self.user, &[Credential::KeyboardInteractive(ask)])
+                .await?;
         }
         if result != AuthResult::Success {
             bail!(
@@ -519,7 +529,19 @@ impl ClientOptions {
     /// Whether a password may be asked at the terminal: password authentication on, no
     /// password given, not `BatchMode`, and a terminal to ask on.
     fn can_prompt(&self) -> bool {
-        self.password && self.password_text.is_none() && !self.batch_mode && prompt::available()
+        self.password && self.password_text.is_none() && self.asks() && self.prefers("password")
+    }
+
+    /// Whether `PreferredAuthentications` (when given) names `method`.
+    fn prefers(&self, method: &str) -> bool {
+        self.preferred
+            .as_ref()
+            .is_none_or(|p| p.iter().any(|m| m == method))
+    }
+
+    /// Whether the person at the terminal may be asked anything (not `BatchMode`, a terminal).
+    fn asks(&self) -> bool {
+        !self.batch_mode && prompt::available()
     }
 
     fn server_takes(&self, method: &str, conn: &Connection) -> bool {
@@ -615,8 +637,8 @@ impl ClientOptions {
             }
         };
         report_connected(&target, conn.info());
-        // A person typing a password is not held to the timeout.
-        if self.can_prompt() {
+        // A person typing a password or passphrase is not held to the timeout.
+        if self.asks() {
             self.authenticate(&mut conn).await?;
         } else {
             tokio::time::timeout(DEFAULT_AUTH_TIMEOUT, self.authenticate(&mut conn))

@@ -1,5 +1,6 @@
 //! The `nacre` command-line program.
 
+mod auth_prompts;
 mod client_opts;
 mod exec;
 mod host_keys;

@@ -1,66 +1,95 @@
-//! The command set of OpenSSH's `sftp`, run against an [`SftpClient`].
+//! The command set of OpenSSH's `sftp`, run against an [`SftpClient`]: globs on both sides,
+//! OpenSSH's flags and its error wording (`File "/x" not found.`, `remote open("/x"):
+//! Permission denied`).
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
+use nacre_sftp::codec::StatusCode;
 use nacre_sftp::{Attributes, SftpClient};
 
-use super::paths::{base_name, join, words};
-use super::progress::with_bar;
+use super::glob;
+use super::listing::{self, Item, LsFlags};
+use super::paths::{join, words};
 use crate::status;
 
 /// One client session: the remote and local working folders and the settings.
 pub struct Session {
-    client: SftpClient,
-    cwd: String,
-    lcwd: PathBuf,
-    recursive: bool,
-    progress: bool,
+    pub(super) client: SftpClient,
+    pub(super) cwd: String,
+    pub(super) start: String,
+    pub(super) lcwd: PathBuf,
+    pub(super) recursive: bool,
+    pub(super) preserve: bool,
+    pub(super) progress: bool,
+    pub(super) quiet: bool,
 }
 
+/// How the session starts: `-r`, `-p`, interactive or batch.
+pub struct Settings {
+    pub recursive: bool,
+    pub preserve: bool,
+    pub interactive: bool,
+}
+
+/// An error already shown to the person (each failed file of a glob): the command failed.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("command failed")
+    }
+}
+
+impl std::error::Error for Reported {}
+
 const HELP: &str = "Available commands:
-bye / exit / quit                  Quit sftp
+bye                                Quit sftp
 cd path                            Change remote directory to 'path'
-chgrp gid path                     Change group of file 'path' to 'gid'
-chmod mode path                    Change permissions of file 'path' to 'mode'
-chown uid path                     Change owner of file 'path' to 'uid'
-df [-h] [path]                     Display statistics for current directory or filesystem containing 'path'
-get [-a] [-r] remote [local]       Download file (-a resumes, -r recursive)
-help / ?                           Display this help text
+chgrp [-h] grp path                Change group of file 'path' to 'grp'
+chmod [-h] mode path               Change permissions of file 'path' to 'mode'
+chown [-h] own path                Change owner of file 'path' to 'own'
+copy oldpath newpath               Copy remote file
+cp oldpath newpath                 Copy remote file
+df [-hi] [path]                    Display statistics for current directory or
+                                   filesystem containing 'path'
+exit                               Quit sftp
+get [-afpR] remote [local]         Download file
+help                               Display this help text
 lcd path                           Change local directory to 'path'
-lls [path]                         Display local directory listing
+lls [ls-options [path]]            Display local directory listing
 lmkdir path                        Create local directory
 ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
-ls [-l] [path]                     Display remote directory listing
+ls [-1afhlnrSt] [path]             Display remote directory listing
 mkdir path                         Create remote directory
 progress                           Toggle display of progress meter
-put [-a] [-r] local [remote]       Upload file (-a resumes, -r recursive)
+put [-afpR] local [remote]         Upload file
 pwd                                Display remote working directory
-reget remote [local]               Resume download of file
+quit                               Quit sftp
+reget [-fpR] remote [local]        Resume download file
 rename oldpath newpath             Rename remote file
-reput local [remote]               Resume upload of file
+reput [-fpR] local [remote]        Resume upload file
 rm path                            Delete remote file
 rmdir path                         Remove remote directory
-symlink oldpath newpath            Symlink remote file";
+symlink oldpath newpath            Symlink remote file
+version                            Show SFTP version
+!command                           Execute 'command' in local shell
+!                                  Escape to local shell
+?                                  Synonym for help";
+
+/// Every command name, for completion.
+pub const COMMANDS: &[&str] = &[
+    "bye", "cd", "chgrp", "chmod", "chown", "copy", "cp", "df", "exit", "get", "help", "lcd",
+    "lls", "lmkdir", "ln", "lpwd", "ls", "mkdir", "progress", "put", "pwd", "quit", "reget",
+    "rename", "reput", "rm", "rmdir", "symlink", "version",
+];
 
 /// Commands whose success the status log reports as `Response: ...: OK`.
 const CHANGES: &[&str] = &[
     "mkdir", "rmdir", "rm", "rename", "symlink", "ln", "chmod", "chown", "chgrp",
 ];
-
-/// `Status: File transfer successful, transferred N bytes in S seconds`.
-fn transferred(local: &Path, started: std::time::Instant) {
-    if status::enabled() {
-        let size = std::fs::metadata(local).map_or(0, |m| m.len());
-        status::status(format_args!(
-            "File transfer successful, transferred {} bytes in {}",
-            status::thousands(size),
-            status::seconds(started.elapsed())
-        ));
-    }
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -71,13 +100,48 @@ fn shown(b: impl AsRef<[u8]>) -> String {
     crate::visible::visible(b.as_ref())
 }
 
-/// Splits leading `-x` flags from the arguments.
+/// OpenSSH's `fx2txt` for a status error, the error's own text otherwise. A server's message
+/// that says more than the code (with `Failure` and unknown codes) follows in parentheses.
+pub fn fx(e: &nacre_sftp::Error) -> String {
+    let standard = match e.status() {
+        None => return e.to_string(),
+        Some(StatusCode::EOF) => "End of file",
+        Some(StatusCode::NO_SUCH_FILE) => return "No such file or directory".into(),
+        Some(StatusCode::PERMISSION_DENIED) => return "Permission denied".into(),
+        Some(StatusCode::FAILURE) => "Failure",
+        Some(StatusCode::BAD_MESSAGE) => "Bad message",
+        Some(StatusCode::OP_UNSUPPORTED) => "Operation unsupported",
+        Some(_) => "Unknown status",
+    };
+    match e {
+        nacre_sftp::Error::Status { message, .. }
+            if !message.is_empty() && !message.eq_ignore_ascii_case(standard) =>
+        {
+            format!("{standard} ({message})")
+        }
+        _ => standard.to_owned(),
+    }
+}
+
+/// strerror(3) wording of an I/O error (without Rust's `(os error N)`).
+pub fn strerror(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t.get(..i).unwrap_or(&t).to_owned(),
+        None => t,
+    }
+}
+
+/// Splits leading `-x` flags from the arguments (`--` ends them).
 fn flags(args: &[String]) -> (String, Vec<&String>) {
     let mut f = String::new();
     let mut rest = Vec::new();
+    let mut done = false;
     for a in args {
-        if rest.is_empty() && a.starts_with('-') && a.len() > 1 {
-            f.push_str(&a[1..]);
+        if !done && rest.is_empty() && a == "--" {
+            done = true;
+        } else if !done && rest.is_empty() && a.starts_with('-') && a.len() > 1 {
+            f.push_str(a.get(1..).unwrap_or(""));
         } else {
             rest.push(a);
         }
@@ -85,41 +149,64 @@ fn flags(args: &[String]) -> (String, Vec<&String>) {
     (f, rest)
 }
 
+/// The status log's view of a remote failure: wraps `e` as `what "path": reason`.
+fn failed(what: &str, path: &str, e: &nacre_sftp::Error) -> anyhow::Error {
+    anyhow!("{what} \"{}\": {}", shown(path), fx(e))
+}
+
 impl Session {
     /// Starts in the server's current folder (REALPATH of ".").
-    pub async fn new(
-        client: SftpClient,
-        recursive: bool,
-        interactive: bool,
-    ) -> anyhow::Result<Self> {
+    pub async fn new(client: SftpClient, s: Settings) -> anyhow::Result<Self> {
         let cwd = text(&client.realpath(".").await?);
         let lcwd = std::env::current_dir()?;
-        let progress = interactive && std::io::stdout().is_terminal();
+        let progress = s.interactive && std::io::IsTerminal::is_terminal(&std::io::stdout());
         Ok(Session {
             client,
+            start: cwd.clone(),
             cwd,
             lcwd,
-            recursive,
+            recursive: s.recursive,
+            preserve: s.preserve,
             progress,
+            quiet: !s.interactive,
         })
     }
 
-    fn remote(&self, p: &str) -> String {
+    pub(super) fn remote(&self, p: &str) -> String {
         join(&self.cwd, p)
     }
 
-    fn local(&self, p: &str) -> PathBuf {
-        let path = Path::new(p);
-        if path.is_absolute() {
-            path.to_path_buf()
+    /// A remote glob pattern made absolute as OpenSSH does (the folder escaped, `..` kept, so
+    /// names print as typed: `ls ../*.log` shows `../a.log`).
+    pub(super) fn pattern(&self, p: &str) -> String {
+        if p.starts_with('/') {
+            p.to_owned()
         } else {
-            self.lcwd.join(path)
+            format!("{}/{p}", glob::escape(self.cwd.trim_end_matches('/')))
         }
     }
 
-    /// Runs commands from a batch file: each echoed as `sftp> cmd`; a failure ends the batch
-    /// with exit code 1 unless the command starts with `-`.
-    pub async fn batch(&mut self, script: &str) -> i32 {
+    pub(super) fn local(&self, p: &str) -> PathBuf {
+        self.lcwd.join(super::local::tilde(p))
+    }
+
+    /// The remote folder, the local folder (for completion).
+    pub fn dirs(&self) -> (SftpClient, String, PathBuf) {
+        (self.client.clone(), self.cwd.clone(), self.lcwd.clone())
+    }
+
+    /// Whether the remote path is a folder.
+    pub async fn remote_is_dir(&self, p: &str) -> bool {
+        self.client
+            .stat(self.remote(p).as_bytes())
+            .await
+            .is_ok_and(|a| a.is_dir())
+    }
+
+    /// Runs commands from a batch file: each echoed as `sftp> cmd`; with `abort` (`-b`) a
+    /// failure ends the batch with exit code 1 unless the command starts with `-`; a lost
+    /// connection ends it with `Err`.
+    pub async fn batch(&mut self, script: &str, abort: bool) -> anyhow::Result<i32> {
         for line in script.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -132,47 +219,24 @@ impl Session {
             println!("sftp> {cmd}");
             match self.execute(cmd).await {
                 Ok(true) => {}
-                Ok(false) => return 0,
+                Ok(false) => return Ok(0),
+                Err(e) if connection_lost(&e) => return Err(e),
                 Err(e) => {
-                    eprintln!("{}", crate::visible::visible_text(&format!("{e:#}"), true));
-                    if !tolerant {
-                        return 1;
+                    report(&e);
+                    if abort && !tolerant {
+                        return Ok(1);
                     }
                 }
             }
         }
-        0
-    }
-
-    /// Reads commands with line editing and history until `bye` or end of input.
-    pub async fn interactive(&mut self) -> anyhow::Result<i32> {
-        let mut editor = rustyline::DefaultEditor::new()?;
-        loop {
-            let line = match editor.readline("sftp> ") {
-                Ok(l) => l,
-                Err(
-                    rustyline::error::ReadlineError::Eof
-                    | rustyline::error::ReadlineError::Interrupted,
-                ) => return Ok(0),
-                Err(e) => return Err(e.into()),
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let _ = editor.add_history_entry(line.as_str());
-            match self.execute(&line).await {
-                Ok(true) => {}
-                Ok(false) => return Ok(0),
-                Err(e) => eprintln!("{}", crate::visible::visible_text(&format!("{e:#}"), true)),
-            }
-        }
+        Ok(0)
     }
 
     /// Runs one command line; `Ok(false)` asks to quit. With `-v`, the status log gets the
     /// command and its outcome.
     pub async fn execute(&mut self, line: &str) -> anyhow::Result<bool> {
         status::command(line.trim());
-        let result = self.run_line(line).await;
+        let result = self.run_line(line.trim_start()).await;
         match &result {
             Err(e) => status::error(format_args!("{e:#}")),
             Ok(_) => {
@@ -186,283 +250,367 @@ impl Session {
     }
 
     async fn run_line(&mut self, line: &str) -> anyhow::Result<bool> {
+        if let Some(command) = line.strip_prefix('!') {
+            super::local::run_shell(&self.lcwd, command)?;
+            return Ok(true);
+        }
         let w = words(line);
         let Some((cmd, args)) = w.split_first() else {
             return Ok(true);
         };
+        let cmd = cmd.to_ascii_lowercase();
+        let (letters, rest) = flags(args);
         let arg = |i: usize| {
-            args.get(i)
-                .map(String::as_str)
-                .ok_or_else(|| anyhow!("{cmd}: missing argument"))
+            rest.get(i)
+                .map(|s| s.as_str())
+                .ok_or_else(|| anyhow!("You must specify a path after a {cmd} command."))
         };
         match cmd.as_str() {
             "bye" | "exit" | "quit" => return Ok(false),
             "help" | "?" => println!("{HELP}"),
+            "version" => println!("SFTP protocol version {}", self.client.version()),
             "pwd" => {
                 status::response(format_args!("Current directory is: \"{}\"", self.cwd));
                 println!("Remote working directory: {}", shown(&self.cwd));
             }
             "lpwd" => println!("Local working directory: {}", self.lcwd.display()),
-            "cd" => self.cd(args.first().map_or("~", String::as_str)).await?,
-            "lcd" => {
+            "cd" => self.cd(rest.first().map(|s| s.as_str())).await?,
+            "lcd" => self.lcwd = super::local::lcd(&self.lcwd, rest.first().map(|s| s.as_str()))?,
+            "lls" => super::local::lls(&self.lcwd, line.get(3..).unwrap_or("").trim())?,
+            "ls" | "dir" => self.ls(&letters, rest.first().map(|s| s.as_str())).await?,
+            "lmkdir" => {
                 let p = self.local(arg(0)?);
-                if !p.is_dir() {
-                    bail!("lcd: {}: not a directory", p.display());
-                }
-                self.lcwd = p.canonicalize()?;
-            }
-            "ls" | "dir" => self.ls(args).await?,
-            "lls" => {
-                let p = self.local(args.first().map_or(".", String::as_str));
-                let mut names: Vec<String> = std::fs::read_dir(&p)?
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                for n in names {
-                    println!("{n}");
-                }
-            }
-            "lmkdir" => std::fs::create_dir(self.local(arg(0)?))?,
-            "mkdir" => {
-                self.client
-                    .mkdir(self.remote(arg(0)?), &Attributes::EMPTY)
-                    .await?
-            }
-            "rmdir" => self.client.rmdir(self.remote(arg(0)?)).await?,
-            "rm" => self.client.remove(self.remote(arg(0)?)).await?,
-            "rename" => {
-                self.client
-                    .rename(self.remote(arg(0)?), self.remote(arg(1)?))
-                    .await?
-            }
-            "symlink" => self.client.symlink(arg(0)?, self.remote(arg(1)?)).await?,
-            "ln" => {
-                let (f, rest) = flags(args);
-                let (old, new) = (
-                    rest.first()
-                        .ok_or_else(|| anyhow!("ln: missing argument"))?,
-                    rest.get(1).ok_or_else(|| anyhow!("ln: missing argument"))?,
-                );
-                if f.contains('s') {
-                    self.client.symlink(old.as_str(), self.remote(new)).await?;
-                } else {
-                    self.client
-                        .hardlink(self.remote(old), self.remote(new))
-                        .await?;
-                }
-            }
-            "chmod" => {
-                let mode = u32::from_str_radix(arg(0)?, 8).context("chmod: mode must be octal")?;
-                self.client
-                    .setstat(
-                        self.remote(arg(1)?),
-                        &Attributes::EMPTY.with_permissions(mode),
+                std::fs::create_dir(&p).map_err(|e| {
+                    anyhow!(
+                        "Couldn't create local directory \"{}\": {}",
+                        p.display(),
+                        strerror(&e)
                     )
-                    .await?;
+                })?;
             }
-            "chown" | "chgrp" => self.chown(cmd == "chown", arg(0)?, arg(1)?).await?,
-            "df" => self.df(args).await?,
+            "mkdir" => {
+                let p = self.remote(arg(0)?);
+                let r = self.client.mkdir(&p, &Attributes::EMPTY).await;
+                r.map_err(|e| failed("remote mkdir", &p, &e))?;
+            }
+            "rmdir" => {
+                let p = self.remote(arg(0)?);
+                let r = self.client.rmdir(&p).await;
+                r.map_err(|e| failed("remote rmdir", &p, &e))?;
+            }
+            "rm" => self.rm(arg(0)?).await?,
+            "rename" => self.rename(arg(0)?, arg(1)?).await?,
+            "symlink" => self.link(true, arg(0)?, arg(1)?).await?,
+            "ln" => self.link(letters.contains('s'), arg(0)?, arg(1)?).await?,
+            "copy" | "cp" => self.copy(arg(0)?, arg(1)?).await?,
+            "chmod" | "chown" | "chgrp" => self.change(&cmd, arg(0)?, arg(1)?).await?,
+            "df" => self.df(&letters, rest.first().map(|s| s.as_str())).await?,
             "progress" => {
                 self.progress = !self.progress;
-                println!(
-                    "Progress meter {}",
-                    if self.progress { "enabled" } else { "disabled" }
-                );
+                let state = if self.progress { "enabled" } else { "disabled" };
+                println!("Progress meter {state}");
             }
-            "get" | "reget" => self.get(args, cmd == "reget").await?,
-            "put" | "reput" => self.put(args, cmd == "reput").await?,
+            "get" | "reget" => self.get(&cmd, &letters, &rest).await?,
+            "put" | "reput" => self.put(&cmd, &letters, &rest).await?,
             other => bail!("Invalid command: {other}"),
         }
         Ok(true)
     }
 
-    async fn cd(&mut self, path: &str) -> anyhow::Result<()> {
-        let target = if path == "~" {
-            text(&self.client.realpath(".").await?)
-        } else {
-            self.remote(path)
+    async fn cd(&mut self, path: Option<&str>) -> anyhow::Result<()> {
+        let target = match path {
+            None | Some("") => self.start.clone(),
+            Some("~") => self.start.clone(),
+            Some(p) => self.remote(p.strip_prefix("~/").unwrap_or(p)),
         };
-        let resolved = text(&self.client.realpath(target.as_bytes()).await?);
-        let attrs = self.client.stat(resolved.as_bytes()).await?;
-        if attrs.file_type() != Some(nacre_sftp::codec::FileType::Directory) {
-            bail!("cd: {resolved}: not a directory");
+        let resolved = match self.client.realpath(target.as_bytes()).await {
+            Ok(r) => text(&r),
+            Err(e) => bail!("realpath {}: {}", shown(&target), fx(&e)),
+        };
+        let attrs = self.client.stat(resolved.as_bytes()).await;
+        let attrs = attrs.map_err(|e| anyhow!("stat remote: {}", fx(&e)))?;
+        if !attrs.is_dir() {
+            bail!(
+                "Can't change directory: \"{}\" is not a directory",
+                shown(&resolved)
+            );
         }
         status::response(format_args!("New directory is: \"{resolved}\""));
         self.cwd = resolved;
         Ok(())
     }
 
-    async fn ls(&self, args: &[String]) -> anyhow::Result<()> {
-        let (f, rest) = flags(args);
-        let path = self.remote(rest.first().map_or(".", |s| s.as_str()));
+    async fn ls(&self, letters: &str, path: Option<&str>) -> anyhow::Result<()> {
+        let f = LsFlags::parse(letters)?;
+        let width = listing::terminal_width();
+        let Some(path) = path else {
+            return self.ls_dir(&self.cwd, None, &f, width).await;
+        };
+        let pattern = self.pattern(path);
+        let matches = glob::remote(&self.client, &pattern).await;
+        let strip = |p: &str| -> String {
+            if path.starts_with('/') {
+                p.to_owned()
+            } else {
+                p.strip_prefix(&format!("{}/", self.cwd.trim_end_matches('/')))
+                    .unwrap_or(p)
+                    .to_owned()
+            }
+        };
+        match matches.as_slice() {
+            [] => bail!("Can't ls: \"{}\" not found", shown(&pattern)),
+            [only] if only.attrs.as_ref().is_some_and(Attributes::is_dir) => {
+                let prefix = strip(&only.path);
+                self.ls_dir(&only.path, Some(prefix), &f, width).await
+            }
+            many => {
+                let mut items: Vec<Item> = many
+                    .iter()
+                    .map(|m| Item {
+                        name: shown(strip(&m.path)),
+                        attrs: m.attrs.unwrap_or(Attributes::EMPTY),
+                        longname: None,
+                    })
+                    .collect();
+                listing::sort(&mut items, &f);
+                print_lines(&listing::render(&items, &f, width));
+                Ok(())
+            }
+        }
+    }
+
+    /// Lists the folder `path`, each name after `prefix/` when given (`ls sub` shows `sub/a`).
+    async fn ls_dir(
+        &self,
+        path: &str,
+        prefix: Option<String>,
+        f: &LsFlags,
+        width: usize,
+    ) -> anyhow::Result<()> {
         status::status(format_args!("Listing directory {path}"));
-        let mut entries = self.client.list_dir(path.as_bytes()).await?;
+        let entries = self.client.list_dir(path.as_bytes()).await;
+        let entries = entries.map_err(|e| anyhow!("Couldn't read directory: {}", fx(&e)))?;
         status::status(format_args!(
             "Directory listing of \"{path}\" successful ({} entries)",
             entries.len()
         ));
-        entries.retain(|e| f.contains('a') || !e.name.starts_with(b"."));
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        for e in entries {
-            if f.contains('l') {
-                println!("{}", shown(&e.longname));
-            } else {
-                println!("{}", shown(&e.name));
-            }
-        }
-        Ok(())
-    }
-
-    async fn chown(&self, owner: bool, id: &str, path: &str) -> anyhow::Result<()> {
-        let id: u32 = id.parse().context("the owner or group must be numeric")?;
-        let p = self.remote(path);
-        let current = self.client.stat(p.as_bytes()).await?;
-        let ids = current
-            .uid_gid
-            .ok_or_else(|| anyhow!("the server did not report owner and group"))?;
-        let ids = if owner {
-            nacre_sftp::codec::UidGid {
-                uid: id,
-                gid: ids.gid,
-            }
-        } else {
-            nacre_sftp::codec::UidGid {
-                uid: ids.uid,
-                gid: id,
-            }
-        };
-        let attrs = Attributes {
-            uid_gid: Some(ids),
-            ..Attributes::EMPTY
-        };
-        self.client.setstat(p.as_bytes(), &attrs).await?;
-        Ok(())
-    }
-
-    async fn df(&self, args: &[String]) -> anyhow::Result<()> {
-        let (f, rest) = flags(args);
-        let st = self
-            .client
-            .statvfs(self.remote(rest.first().map_or(".", |s| s.as_str())))
-            .await?;
-        let kib = |blocks: u64| blocks.saturating_mul(st.frsize) / 1024;
-        let (size, avail) = (kib(st.blocks), kib(st.bavail));
-        let used = size.saturating_sub(kib(st.bfree));
-        if f.contains('h') {
-            println!("    Size     Used    Avail   (root)    %Capacity");
-            println!(
-                "{:>7}M {:>7}M {:>7}M {:>7}M {:>10}%",
-                size / 1024,
-                used / 1024,
-                avail / 1024,
-                kib(st.bfree) / 1024,
-                used * 100 / size.max(1)
-            );
-        } else {
-            println!("        Size         Used        Avail       (root)    %Capacity");
-            println!(
-                "{size:>12} {used:>12} {avail:>12} {:>12} {:>11}%",
-                kib(st.bfree),
-                used * 100 / size.max(1)
-            );
-        }
-        Ok(())
-    }
-
-    async fn get(&self, args: &[String], resume: bool) -> anyhow::Result<()> {
-        let (f, rest) = flags(args);
-        let remote = self.remote(
-            rest.first()
-                .ok_or_else(|| anyhow!("get: missing argument"))?,
-        );
-        let local = self.local(rest.get(1).map_or(base_name(&remote), |s| s.as_str()));
-        let attrs = self
-            .client
-            .stat(remote.as_bytes())
-            .await
-            .with_context(|| shown(&remote))?;
-        if attrs.file_type() == Some(nacre_sftp::codec::FileType::Directory) {
-            if !(self.recursive || f.contains('r')) {
-                bail!("get: {remote}: is a directory (use -r)");
-            }
-            println!("Retrieving {}", shown(&remote));
-            return match self.client.download_dir(remote.as_bytes(), &local).await {
-                Ok(_) => Ok(()),
-                // As OpenSSH's sftp: each refused name said, the rest fetched, the command failed.
-                Err(nacre_sftp::Error::HostileNames { names, stats }) => {
-                    for name in &names {
-                        eprintln!(
-                            "skipping hostile file name from the server: \"{}\"",
-                            shown(name)
-                        );
-                    }
-                    bail!(
-                        "get: {}: refused {} hostile name(s), fetched {} file(s)",
-                        shown(&remote),
-                        names.len(),
-                        stats.files
-                    )
+        let mut items: Vec<Item> = entries
+            .into_iter()
+            .filter(|e| f.all || !e.name.starts_with(b"."))
+            .map(|e| {
+                let name = match &prefix {
+                    Some(p) => format!("{}/{}", p.trim_end_matches('/'), text(&e.name)),
+                    None => text(&e.name),
+                };
+                Item {
+                    name: shown(name),
+                    attrs: e.attrs,
+                    longname: Some(shown(&e.longname)),
                 }
-                Err(e) => Err(e.into()),
-            };
-        }
-        println!(
-            "Fetching {} to {}",
-            shown(&remote),
-            shown(local.as_os_str().as_encoded_bytes())
-        );
-        status::status(format_args!("Starting download of {remote}"));
-        let started = std::time::Instant::now();
-        let total = attrs.size.unwrap_or(0);
-        let watch = local.clone();
-        let sample = move || std::fs::metadata(&watch).ok().map(|m| m.len());
-        let resume = resume || f.contains('a');
-        with_bar(self.progress, base_name(&remote), total, sample, async {
-            if resume {
-                self.client.reget(remote.as_bytes(), &local).await
-            } else {
-                self.client.download(remote.as_bytes(), &local).await
-            }
-        })
-        .await?;
-        transferred(&local, started);
+            })
+            .collect();
+        listing::sort(&mut items, f);
+        print_lines(&listing::render(&items, f, width));
         Ok(())
     }
 
-    async fn put(&self, args: &[String], resume: bool) -> anyhow::Result<()> {
-        let (f, rest) = flags(args);
-        let local = self.local(
-            rest.first()
-                .ok_or_else(|| anyhow!("put: missing argument"))?,
-        );
-        let name = local
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let remote = self.remote(rest.get(1).map_or(name.as_str(), |s| s.as_str()));
-        if local.is_dir() {
-            if !(self.recursive || f.contains('r')) {
-                bail!("put: {}: is a directory (use -r)", local.display());
-            }
-            println!("Entering {}", local.display());
-            self.client.upload_dir(&local, remote.as_bytes()).await?;
-            return Ok(());
+    /// The remote paths a pattern names: its matches, or itself when it has no glob
+    /// characters (so the server says why it fails).
+    async fn targets(&self, path: &str) -> anyhow::Result<Vec<String>> {
+        let pattern = self.pattern(path);
+        if !glob::has_magic(path) {
+            return Ok(vec![self.remote(&glob::unescape(path))]);
         }
-        println!("Uploading {} to {}", local.display(), shown(&remote));
-        status::status(format_args!("Starting upload of {}", local.display()));
-        let started = std::time::Instant::now();
-        let total = std::fs::metadata(&local)?.len();
-        let resume = resume || f.contains('a');
-        with_bar(self.progress, &name, total, || None, async {
-            if resume {
-                self.client.reput(&local, remote.as_bytes()).await
-            } else {
-                self.client.upload(&local, remote.as_bytes()).await
+        let found: Vec<String> = glob::remote(&self.client, &pattern)
+            .await
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        if found.is_empty() {
+            bail!("File \"{}\" not found.", shown(&pattern));
+        }
+        Ok(found)
+    }
+
+    async fn rm(&self, path: &str) -> anyhow::Result<()> {
+        let mut ok = true;
+        for p in self.targets(path).await? {
+            if !self.quiet {
+                println!("Removing {}", shown(&p));
             }
-        })
-        .await?;
-        transferred(&local, started);
+            if let Err(e) = self.client.remove(&p).await {
+                report(&anyhow!("remote delete {}: {}", shown(&p), fx(&e)));
+                ok = false;
+            }
+        }
+        if !ok {
+            return Err(Reported.into());
+        }
         Ok(())
     }
+
+    async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()> {
+        let (old, new) = (self.remote(old), self.remote(new));
+        if let Err(e) = self.client.rename(&old, &new).await {
+            bail!(
+                "remote rename \"{}\" to \"{}\": {}",
+                shown(&old),
+                shown(&new),
+                fx(&e)
+            );
+        }
+        Ok(())
+    }
+
+    async fn link(&self, symbolic: bool, old: &str, new: &str) -> anyhow::Result<()> {
+        let new = self.remote(new);
+        let r = if symbolic {
+            self.client.symlink(old, &new).await
+        } else {
+            self.client.hardlink(self.remote(old), &new).await
+        };
+        if let Err(e) = r {
+            let what = if symbolic { "symlink file" } else { "link" };
+            bail!(
+                "remote {what} \"{}\" to \"{}\": {}",
+                shown(old),
+                shown(&new),
+                fx(&e)
+            );
+        }
+        Ok(())
+    }
+
+    async fn copy(&self, old: &str, new: &str) -> anyhow::Result<()> {
+        let (old, new) = (self.remote(old), self.remote(new));
+        if let Err(e) = self.client.copy_file(&old, &new).await {
+            bail!(
+                "Couldn't copy file \"{}\" to \"{}\": {}",
+                shown(&old),
+                shown(&new),
+                fx(&e)
+            );
+        }
+        Ok(())
+    }
+
+    /// `chmod mode path`, `chown uid path`, `chgrp gid path`; path may be a glob.
+    async fn change(&self, cmd: &str, value: &str, path: &str) -> anyhow::Result<()> {
+        let radix = if cmd == "chmod" { 8 } else { 10 };
+        let Ok(n) = u32::from_str_radix(value, radix) else {
+            bail!("You must supply a numeric argument to the {cmd} command.");
+        };
+        let mut ok = true;
+        for p in self.targets(path).await? {
+            if let Err(e) = self.change_one(cmd, n, &p).await {
+                report(&e);
+                ok = false;
+            }
+        }
+        if !ok {
+            return Err(Reported.into());
+        }
+        Ok(())
+    }
+
+    async fn change_one(&self, cmd: &str, n: u32, p: &str) -> anyhow::Result<()> {
+        let attrs = if cmd == "chmod" {
+            if !self.quiet {
+                println!("Changing mode on {}", shown(p));
+            }
+            Attributes::EMPTY.with_permissions(n & 0o7777)
+        } else {
+            let current = self
+                .client
+                .stat(p)
+                .await
+                .map_err(|e| failed("stat remote", p, &e))?;
+            let Some(mut ids) = current.uid_gid else {
+                bail!(
+                    "Can't get current ownership of remote file \"{}\"",
+                    shown(p)
+                );
+            };
+            if !self.quiet {
+                let what = if cmd == "chown" { "owner" } else { "group" };
+                println!("Changing {what} on {}", shown(p));
+            }
+            if cmd == "chown" {
+                ids.uid = n;
+            } else {
+                ids.gid = n;
+            }
+            Attributes {
+                uid_gid: Some(ids),
+                ..Attributes::EMPTY
+            }
+        };
+        let r = self.client.setstat(p, &attrs).await;
+        r.map_err(|e| failed("remote setstat", p, &e))
+    }
+
+    async fn df(&self, letters: &str, path: Option<&str>) -> anyhow::Result<()> {
+        let p = self.remote(path.unwrap_or("."));
+        let st = self.client.statvfs(&p).await;
+        let st = st.map_err(|e| anyhow!("remote statvfs: {}", fx(&e)))?;
+        let pct = |total: u64, free: u64| match total {
+            0 => "ERR".to_owned(),
+            t => format!("{:>3}%", t.saturating_sub(free) * 100 / t),
+        };
+        let cap = pct(st.blocks, st.bfree);
+        if letters.contains('i') {
+            println!("     Inodes        Used       Avail      (root)    %Capacity");
+            let used = st.files.saturating_sub(st.ffree);
+            let icap = pct(st.files, st.ffree);
+            println!(
+                "{:>11} {used:>11} {:>11} {:>11}         {icap}",
+                st.files, st.favail, st.ffree
+            );
+        } else if letters.contains('h') {
+            let b = |blocks: u64| listing::scaled(blocks.saturating_mul(st.frsize));
+            println!("    Size     Used    Avail   (root)    %Capacity");
+            let used = st.blocks.saturating_sub(st.bfree);
+            println!(
+                "{:>7}B {:>7}B {:>7}B {:>7}B         {cap}",
+                b(st.blocks),
+                b(used),
+                b(st.bavail),
+                b(st.bfree)
+            );
+        } else {
+            let kib = |blocks: u64| blocks.saturating_mul(st.frsize) / 1024;
+            println!("        Size         Used        Avail       (root)    %Capacity");
+            let used = kib(st.blocks.saturating_sub(st.bfree));
+            println!(
+                "{:>12} {used:>12} {:>12} {:>12}         {cap}",
+                kib(st.blocks),
+                kib(st.bavail),
+                kib(st.bfree)
+            );
+        }
+        Ok(())
+    }
+}
+
+fn print_lines(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+/// Prints a command's error, escaped (it may quote the server), unless already shown.
+pub fn report(e: &anyhow::Error) {
+    if e.downcast_ref::<Reported>().is_none() {
+        eprintln!("{}", crate::visible::visible_text(&format!("{e:#}"), true));
+    }
+}
+
+/// Whether `e` says the SFTP session (or the connection under it) is gone.
+pub fn connection_lost(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<nacre_sftp::Error>(),
+            Some(nacre_sftp::Error::ConnectionLost(_))
+        ) || c.downcast_ref::<super::Lost>().is_some()
+    })
 }

@@ -1,16 +1,21 @@
-//! `nacre sftp`: an SFTP client with OpenSSH's flags and commands, interactive (line editing and
-//! history) or from a batch file.
+//! `nacre sftp`: an SFTP client with OpenSSH's flags and commands, interactive (line editing,
+//! history, completion, Ctrl-C cancelling a command) or from a batch file.
 
 mod commands;
+mod editor;
+mod glob;
+mod listing;
+mod local;
 mod paths;
 mod progress;
+mod transfer;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::client_opts::ClientOptions;
-use commands::Session;
+use commands::{Session, Settings};
 
 /// Arguments of `nacre sftp`.
 #[derive(clap::Args)]
@@ -22,6 +27,7 @@ pub struct SftpArgs {
     #[arg(short = 'i')]
     identities: Vec<PathBuf>,
     /// Batch file of commands ('-' for standard input); a command starting with '-' may fail.
+    /// Implies BatchMode=yes (no questions on the terminal) and no progress meter.
     #[arg(short = 'b')]
     batch: Option<PathBuf>,
     /// ssh options (see `nacre exec --help`).
@@ -36,26 +42,140 @@ pub struct SftpArgs {
     /// Recursive get and put by default.
     #[arg(short = 'r')]
     recursive: bool,
+    /// Keep modification times, access times and modes of transferred files (get/put -p).
+    #[arg(short = 'p')]
+    preserve: bool,
+    /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
+    #[arg(short = 'q')]
+    quiet: bool,
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
-    /// [user@]host[:path]
+    /// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`: a folder path is where the
+    /// session starts, a file is fetched (into the local path when given) and the program ends.
     destination: String,
+    /// Where `host:file` is fetched to.
+    local: Option<PathBuf>,
 }
 
-/// Runs `nacre sftp`; returns the exit code (1 when a batch command failed).
-pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
-    let (dest, start_dir) = match args.destination.rsplit_once(':') {
-        Some((d, p)) if !d.contains('[') => (d.to_owned(), Some(p.to_owned())),
-        _ => (args.destination.clone(), None),
+/// The connection ended under the session: OpenSSH's sftp says `Connection closed` and exits
+/// with 255.
+#[derive(Debug)]
+pub struct Lost(pub String);
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection closed ({})", self.0)
+    }
+}
+
+impl std::error::Error for Lost {}
+
+/// Where to connect and what to open: from `[user@]host[:path]` or an `sftp://` URL.
+#[derive(Debug, PartialEq, Eq)]
+struct Destination {
+    /// `[user@]host` as `ClientOptions::load` takes it.
+    target: String,
+    port: Option<u16>,
+    path: Option<String>,
+}
+
+fn percent_decode(s: &str) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+            let v = u8::from_str_radix(&hex, 16).context("bad %-escape in the URL")?;
+            out.push(v);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).context("the URL is not UTF-8")
+}
+
+/// OpenSSH's `parse_uri` then `parse_user_host_path`: a URL's path is relative to the login
+/// folder (`sftp://host//abs` for an absolute one), user parameters after `;` are ignored.
+fn destination(text: &str) -> anyhow::Result<Destination> {
+    if let Some(rest) = text.strip_prefix("sftp://") {
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (rest, None),
+        };
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.split(';').next().unwrap_or(u)), h),
+            None => (None, authority),
+        };
+        let (host, port) = split_port(hostport)?;
+        let host = percent_decode(host)?;
+        let target = match user {
+            Some(u) => format!("{}@{host}", percent_decode(u)?),
+            None => host,
+        };
+        let path = path
+            .filter(|p| !p.is_empty())
+            .map(percent_decode)
+            .transpose()?;
+        return Ok(Destination { target, port, path });
+    }
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, text),
     };
+    let (host, path) = if let Some(inner) = rest.strip_prefix('[') {
+        let (h, after) = inner.split_once(']').context("unmatched [ in the host")?;
+        (h.to_owned(), after.strip_prefix(':').map(str::to_owned))
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p.to_owned())),
+            None => (rest.to_owned(), None),
+        }
+    };
+    let target = match user {
+        Some(u) => format!("{u}@{host}"),
+        None => host,
+    };
+    let path = path.filter(|p| !p.is_empty());
+    Ok(Destination {
+        target,
+        port: None,
+        path,
+    })
+}
+
+/// `host:port` or `[v6]:port` of a URL's authority.
+fn split_port(s: &str) -> anyhow::Result<(&str, Option<u16>)> {
+    let (host, port) = if let Some(inner) = s.strip_prefix('[') {
+        let (h, after) = inner.split_once(']').context("unmatched [ in the URL")?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = port
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u16>().context("bad port in the URL"))
+        .transpose()?;
+    Ok((host, port))
+}
+
+/// Runs `nacre sftp`; returns the exit code (1 when a batch command failed, 255 when the
+/// connection was lost).
+pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
+    let dest = destination(&args.destination)?;
     let mut options = args.options.clone();
     if let Some(j) = &args.jump {
         options.push(format!("ProxyJump={j}"));
     }
+    if args.batch.is_some() {
+        options.push("BatchMode=yes".to_owned());
+    }
     let mut opts = ClientOptions::load(
-        &dest,
-        args.port,
+        &dest.target,
+        dest.port.or(args.port),
         None,
         &options,
         &args.identities,
@@ -66,29 +186,121 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         opts.password_text = Some(text.lines().next().unwrap_or("").to_owned());
     }
-    let conn = opts.connect().await?;
+    let script = match &args.batch {
+        Some(path) if path.as_os_str() == "-" => Some(std::io::read_to_string(std::io::stdin())?),
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("{} ({})", "No such file or directory", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut conn = opts.connect().await?;
     let client = conn
         .sftp_with(nacre_sftp::ClientConfig {
             request_timeout: opts.request_timeout,
             ..nacre_sftp::ClientConfig::default()
         })
         .await?;
-    let mut session = Session::new(client, args.recursive, args.batch.is_none()).await?;
-    if let Some(dir) = start_dir.filter(|d| !d.is_empty()) {
-        session.execute(&format!("cd {dir}")).await?;
-    }
-    let code = match &args.batch {
-        Some(path) => {
-            let text = if path.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?
-            };
-            session.batch(&text).await
-        }
-        None => session.interactive().await?,
+    let interactive = script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let settings = Settings {
+        recursive: args.recursive,
+        preserve: args.preserve,
+        interactive: script.is_none() && !args.quiet,
     };
-    drop(conn);
-    Ok(code)
+    let mut session = Session::new(client, settings).await?;
+    let code = {
+        let mut closed = Box::pin(conn.closed());
+        let outcome = async {
+            if let Some(path) = &dest.path {
+                if let Some(code) = start_path(&mut session, path, args.local.as_deref()).await? {
+                    return Ok(code);
+                }
+            }
+            match &script {
+                Some(text) => session.batch(text, true).await,
+                None if interactive => editor::interactive(&mut session, &mut closed).await,
+                None => {
+                    let text = std::io::read_to_string(std::io::stdin())?;
+                    session.batch(&text, false).await
+                }
+            }
+        };
+        outcome.await
+    };
+    match code {
+        Ok(code) => {
+            drop(conn);
+            Ok(code)
+        }
+        Err(e) if commands::connection_lost(&e) => {
+            // As OpenSSH's sftp; the line editor's bracketed-paste mode is switched off.
+            if interactive {
+                print!("\x1b[?2004l");
+            }
+            eprint!("\rConnection closed.  \n");
+            Ok(255)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `host:path`: `cd` there when it is a folder (and no local path is given), else `get` it and
+/// end (`Some(exit code)`).
+async fn start_path(
+    session: &mut Session,
+    path: &str,
+    local: Option<&std::path::Path>,
+) -> anyhow::Result<Option<i32>> {
+    let quoted = format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""));
+    if local.is_none() && session.remote_is_dir(path).await {
+        let dir = session.remote(path);
+        println!("Changing to: {}", crate::visible::visible(dir.as_bytes()));
+        session.execute(&format!("cd {quoted}")).await?;
+        return Ok(None);
+    }
+    let dst = local.map_or_else(String::new, |l| {
+        let l = l.to_string_lossy();
+        format!(" \"{}\"", l.replace('\\', "\\\\").replace('"', "\\\""))
+    });
+    match session.execute(&format!("get {quoted}{dst}")).await {
+        Ok(_) => Ok(Some(0)),
+        Err(e) if commands::connection_lost(&e) => Err(e),
+        Err(e) => {
+            commands::report(&e);
+            Ok(Some(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn destinations_as_openssh_parses_them() {
+        let d = destination("sftp://bob;fingerprint=x@example.com:2200/dir/f%20g").unwrap();
+        assert_eq!(
+            d,
+            Destination {
+                target: "bob@example.com".into(),
+                port: Some(2200),
+                path: Some("dir/f g".into())
+            }
+        );
+        let d = destination("sftp://[::1]").unwrap();
+        assert_eq!((d.target.as_str(), d.port, d.path), ("::1", None, None));
+        let d = destination("alice@host:/var/log").unwrap();
+        assert_eq!(
+            (d.target.as_str(), d.path.as_deref()),
+            ("alice@host", Some("/var/log"))
+        );
+        let d = destination("host:").unwrap();
+        assert_eq!((d.target.as_str(), d.path), ("host", None));
+        let d = destination("u@[fe80::1]:x").unwrap();
+        assert_eq!(
+            (d.target.as_str(), d.path.as_deref()),
+            ("u@fe80::1", Some("x"))
+        );
+    }
 }

@@ -1,40 +1,185 @@
-//! Progress bars with rate and ETA for transfers: a task samples how far the transfer got (the
-//! local file's size for downloads, the remote file's for uploads) while it runs.
+//! OpenSSH's progress meter (progressmeter.c): `name  42%  10MB  50.0MB/s   00:03 ETA`, redrawn
+//! on one line once a second, on a terminal only. It stays on the screen when the transfer ends
+//! (the elapsed time in place of the ETA); a transfer that fails or is interrupted keeps the
+//! figures it reached: no 100% that did not happen.
 
 use std::future::Future;
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+/// Where the meter reads how far the transfer got.
+pub enum Sample {
+    /// The local file's size (downloads).
+    Local(std::path::PathBuf),
+    /// The remote file's size (uploads).
+    Remote(nacre_sftp::SftpClient, String),
+}
 
-/// Runs `transfer`, showing a bar for `total` bytes fed by `sample` every 200 ms when `show`.
-pub async fn with_bar<T, S, F>(show: bool, name: &str, total: u64, mut sample: S, transfer: F) -> T
+impl Sample {
+    async fn read(&self) -> Option<u64> {
+        match self {
+            Sample::Local(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Sample::Remote(c, p) => c.stat(p.as_bytes()).await.ok().and_then(|a| a.size),
+        }
+    }
+}
+
+struct Meter {
+    name: String,
+    start_pos: u64,
+    end: u64,
+    started: Instant,
+    last: Instant,
+    last_pos: u64,
+    rate: f64,
+}
+
+impl Meter {
+    fn line(&mut self, pos: u64, width: usize) -> String {
+        let now = Instant::now();
+        let done = pos >= self.end;
+        let (moved, elapsed) = if done {
+            (self.end.saturating_sub(self.start_pos), now - self.started)
+        } else {
+            (pos.saturating_sub(self.last_pos), now - self.last)
+        };
+        let speed = moved as f64 / elapsed.as_secs_f64().max(0.001);
+        self.rate = if self.rate != 0.0 && !done {
+            self.rate * 0.9 + speed * 0.1
+        } else {
+            speed
+        };
+        (self.last, self.last_pos) = (now, pos);
+        let percent = if self.end == 0 || done {
+            100
+        } else {
+            pos.saturating_mul(100) / self.end
+        };
+        let left = self.end.saturating_sub(pos);
+        let eta = if self.rate == 0.0 && left > 0 {
+            "  --:-- ETA".to_owned()
+        } else {
+            let secs = if left > 0 {
+                (left as f64 / self.rate) as u64
+            } else {
+                elapsed.as_secs()
+            };
+            let clock = match secs / 3600 {
+                0 => format!("  {:02}:{:02}", secs / 60 % 60, secs % 60),
+                h => format!("{h}:{:02}:{:02}", secs / 60 % 60, secs % 60),
+            };
+            format!("{clock}{}", if left > 0 { " ETA" } else { "    " })
+        };
+        let name_width = width.saturating_sub(36);
+        let name: String = self.name.chars().take(name_width).collect();
+        let line = format!(
+            "{name:<name_width$} {percent:>3}% {} {}/s {eta}",
+            size(pos),
+            rate(self.rate as u64)
+        );
+        line.chars().take(width.saturating_sub(1)).collect()
+    }
+}
+
+/// format_size: four digits and a unit.
+fn size(mut n: u64) -> String {
+    let units = [' ', 'K', 'M', 'G', 'T'];
+    let mut i = 0;
+    while n >= 10_000 && i + 1 < units.len() {
+        n = (n + 512) / 1024;
+        i += 1;
+    }
+    let u = units.get(i).copied().unwrap_or('T');
+    format!("{n:>4}{u}{}", if i > 0 { "B" } else { " " })
+}
+
+/// format_rate: one decimal, at least KB.
+fn rate(bytes: u64) -> String {
+    let units = [' ', 'K', 'M', 'G', 'T'];
+    let mut b = bytes.saturating_mul(100);
+    let mut i = 0;
+    while b >= 100 * 1000 && i + 1 < units.len() {
+        b = (b + 512) / 1024;
+        i += 1;
+    }
+    if i == 0 {
+        i = 1;
+        b = (b + 512) / 1024;
+    }
+    let u = units.get(i).copied().unwrap_or('T');
+    format!("{:>3}.{}{u}B", (b + 5) / 100, (b + 5) / 10 % 10)
+}
+
+fn draw(text: &str) {
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\r{text}");
+    let _ = out.flush();
+}
+
+/// Runs `transfer`, showing the meter for `total` bytes (from `start`) when `show`.
+pub async fn with_meter<T, E, F>(
+    show: bool,
+    name: &str,
+    start: u64,
+    total: u64,
+    sample: Sample,
+    transfer: F,
+) -> Result<T, E>
 where
-    F: Future<Output = T>,
-    S: FnMut() -> Option<u64>,
+    F: Future<Output = Result<T, E>>,
 {
     if !show {
         return transfer.await;
     }
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:30} {percent:>3}% {bytes:>10} {bytes_per_sec:>12} {eta:>4}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(name.to_owned());
+    let width = super::listing::terminal_width().min(512);
+    let now = Instant::now();
+    let mut meter = Meter {
+        name: name.to_owned(),
+        start_pos: start,
+        end: total,
+        started: now,
+        last: now,
+        last_pos: start,
+        rate: 0.0,
+    };
+    let guard = Newline;
     tokio::pin!(transfer);
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut pos = start;
     let result = loop {
         tokio::select! {
             r = &mut transfer => break r,
             _ = tick.tick() => {
-                if let Some(n) = sample() {
-                    bar.set_position(n.min(total));
-                }
+                pos = sample.read().await.unwrap_or(pos).min(total);
+                draw(&meter.line(pos, width));
             }
         }
     };
-    bar.set_position(total);
-    bar.finish();
+    let last = match &result {
+        Ok(_) => total,
+        Err(_) => sample.read().await.unwrap_or(pos).min(total),
+    };
+    draw(&meter.line(last, width));
+    drop(guard);
     result
+}
+
+/// Ends the meter's line, even when the transfer is dropped (Ctrl-C).
+struct Newline;
+
+impl Drop for Newline {
+    fn drop(&mut self) {
+        println!();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openssh_units() {
+        assert_eq!(super::size(512), " 512  ");
+        assert_eq!(super::size(10 * 1024 * 1024), "  10MB");
+        assert_eq!(super::rate(50 * 1024 * 1024), " 50.0MB");
+        assert_eq!(super::rate(0), "  0.0KB");
+    }
 }
