@@ -40,7 +40,7 @@ pub(crate) struct Channel {
     pub close_sent: bool,
     pub close_received: bool,
     /// Answers to the peer's want-reply requests, in arrival order (None: not answered yet).
-    pub peer_requests: VecDeque<(u64, Option<bool>)>,
+    pub peer_requests: VecDeque<(crate::protocol::ReplyToken, Option<bool>)>,
     /// Our want-reply requests still waiting for SUCCESS/FAILURE.
     pub our_requests: u32,
 }

@@ -561,8 +561,8 @@ fn build_message(input: &mut Input<'_>, model: &mut Model) -> Vec<u8> {
 #[derive(Default)]
 struct App {
     offers: Vec<ChannelId>,
-    requests: Vec<(ChannelId, u64)>,
-    globals: Vec<u64>,
+    requests: Vec<(ChannelId, crate::ReplyToken)>,
+    globals: Vec<crate::ReplyToken>,
     unread: Vec<(ChannelId, usize)>,
 }
 

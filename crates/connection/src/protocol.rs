@@ -25,6 +25,12 @@ use crate::msg::requests::RequestKind;
 /// Our number for a channel.
 pub type ChannelId = u32;
 
+/// Names one of the peer's want-reply requests (channel or global) until it is answered; an
+/// answer with a token that is not pending (answered already, or of a closed channel) is
+/// ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReplyToken(pub u64);
+
 /// Settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionConfig {
@@ -110,7 +116,7 @@ pub enum Event {
         /// Whether a reply is expected.
         want_reply: bool,
         /// Token to answer with.
-        token: u64,
+        token: ReplyToken,
     },
     /// Reply to one of our want-reply channel requests, in order.
     RequestReply {
@@ -129,7 +135,7 @@ pub enum Event {
         /// Whether a reply is expected.
         want_reply: bool,
         /// Token to answer with.
-        token: u64,
+        token: ReplyToken,
     },
     /// Reply to one of our want-reply global requests, in order.
     GlobalReply {
@@ -187,7 +193,7 @@ pub struct ConnectionProtocol {
     outbox: VecDeque<Outgoing>,
     events: VecDeque<Event>,
     /// Answers to the peer's want-reply global requests, in order.
-    global_pending: VecDeque<(u64, Option<GlobalAnswer>)>,
+    global_pending: VecDeque<(ReplyToken, Option<GlobalAnswer>)>,
     /// Our want-reply global requests waiting for an answer.
     /// Our want-reply global requests in order: true for our own keepalive probes.
     our_global_origins: VecDeque<bool>,
@@ -268,9 +274,9 @@ impl ConnectionProtocol {
         self.channels.len()
     }
 
-    fn token(&mut self) -> u64 {
+    fn token(&mut self) -> ReplyToken {
         self.next_token += 1;
-        self.next_token
+        ReplyToken(self.next_token)
     }
 
     fn alloc_id(&mut self) -> ChannelId {
@@ -382,7 +388,7 @@ impl ConnectionProtocol {
     }
 
     /// Answers the peer's want-reply channel request `token` on `id`. Answers go out in request order.
-    pub fn reply_request(&mut self, id: ChannelId, token: u64, ok: bool) {
+    pub fn reply_request(&mut self, id: ChannelId, token: ReplyToken, ok: bool) {
         let Some(ch) = self.channels.get_mut(&id) else {
             return;
         };
@@ -425,7 +431,7 @@ impl ConnectionProtocol {
     }
 
     /// Answers the peer's global request `token`. Answers go out in request order.
-    pub fn reply_global(&mut self, token: u64, ok: bool, data: &[u8]) {
+    pub fn reply_global(&mut self, token: ReplyToken, ok: bool, data: &[u8]) {
         if let Some(slot) = self.global_pending.iter_mut().find(|(t, _)| *t == token) {
             slot.1 = Some((ok, data.to_vec()));
         }

@@ -372,7 +372,7 @@ fn request_replies_go_out_in_order() {
     );
     p.a.request(id, &RequestKind::Shell, true);
     p.drive(false).unwrap();
-    let tokens: Vec<(u32, u64)> = p
+    let tokens: Vec<(u32, nacre_connection::ReplyToken)> = p
         .b_events
         .iter()
         .filter_map(|e| {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::{AuthServerConfig, Decision, MethodKind, ServerEvent};
-use nacre_session::ServerEvent as SessionEvent;
 use nacre_keys::PublicKey;
+use nacre_session::ServerEvent as SessionEvent;
 use zeroize::Zeroizing;
 
 use crate::driver::{Command, Up};
@@ -221,7 +221,8 @@ impl Connection {
                 }
                 SessionEvent::Auth(question) => {
                     if let Some((id, decision)) = self.ask(policy.clone(), peer, question).await? {
-                        self.server_auth(ServerAuthCmd::Decide(id, decision)).await?;
+                        self.server_auth(ServerAuthCmd::Decide(id, decision))
+                            .await?;
                     }
                 }
                 _ => {}

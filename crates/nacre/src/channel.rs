@@ -41,7 +41,7 @@ pub struct IncomingRequest {
     pub request: RequestKind,
     /// Whether the peer wants a reply ([`Channel::reply`]).
     pub want_reply: bool,
-    pub(crate) token: u64,
+    pub(crate) token: nacre_connection::ReplyToken,
 }
 
 /// What a handle asks the connection task to do for a channel.
@@ -53,11 +53,11 @@ pub(crate) enum ChanCmd {
     Eof(ChannelId),
     Close(ChannelId),
     Request(ChannelId, RequestKind, Option<oneshot::Sender<bool>>),
-    Reply(ChannelId, u64, bool),
+    Reply(ChannelId, nacre_connection::ReplyToken, bool),
     Accept(ChannelId),
     Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
     /// Answer to the peer's global request `token`: success and response data.
-    GlobalReply(u64, bool, Vec<u8>),
+    GlobalReply(nacre_connection::ReplyToken, bool, Vec<u8>),
     /// Open a new channel on the same connection (a server's `auth-agent@openssh.com`).
     Open(
         ChannelKind,

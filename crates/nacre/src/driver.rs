@@ -45,6 +45,8 @@ pub(crate) enum Command {
     Rekey,
     /// Raw mode: the caller authenticated by its own exchange.
     Authenticated,
+    /// Raw mode: service packets go to the handle as they are.
+    Raw,
     Disconnect(DisconnectReason, String),
     Open(ChannelKind, oneshot::Sender<Result<Channel, Error>>),
     Global(String, Vec<u8>, Option<oneshot::Sender<(bool, Vec<u8>)>>),
@@ -177,6 +179,7 @@ impl State {
             }
             Command::Rekey => self.machine.rekey(),
             Command::Authenticated => self.machine.set_authenticated(),
+            Command::Raw => self.machine.begin_raw(),
             Command::Disconnect(reason, text) => self.machine.disconnect(reason, &text),
             Command::Open(kind, reply) => match self.machine.connection() {
                 Some(proto) => self.mux.open(proto, kind, reply),
@@ -240,7 +243,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 };
                 let _ = tokio::time::timeout(FINAL_FLUSH_TIMEOUT, flush).await;
                 linger = !eof;
-                break Ended { reason, layer: st.machine.layer_error().cloned() };
+                break Ended {
+                    reason,
+                    layer: st.machine.layer_error().cloned(),
+                };
             }
             let timeout = st.next_deadline();
             let room = st.wbuf.len() < MAX_PENDING_WRITE && st.machine.held_bytes() == 0;

@@ -47,7 +47,7 @@ pub(crate) struct IncomingGlobal {
     pub name: String,
     pub data: Vec<u8>,
     pub want_reply: bool,
-    token: u64,
+    token: nacre_connection::ReplyToken,
     cmds: mpsc::UnboundedSender<ChanCmd>,
     answered: bool,
 }
@@ -57,7 +57,7 @@ impl IncomingGlobal {
         name: String,
         data: Vec<u8>,
         want_reply: bool,
-        token: u64,
+        token: nacre_connection::ReplyToken,
         cmds: mpsc::UnboundedSender<ChanCmd>,
     ) -> Self {
         IncomingGlobal {
@@ -356,17 +356,17 @@ mod tests {
             "tcpip-forward".into(),
             Vec::new(),
             true,
-            3,
+            nacre_connection::ReplyToken(3),
             cmds.clone(),
         ));
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(3, false, data)) => assert!(data.is_empty()),
+            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(3), false, data)) => assert!(data.is_empty()),
             _ => panic!("no failure reply"),
         }
-        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), true, 4, cmds.clone())
+        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), true, nacre_connection::ReplyToken(4), cmds.clone())
             .reply(true, vec![0, 0, 0, 80]);
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(4, true, data)) => assert_eq!(data, [0, 0, 0, 80]),
+            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(4), true, data)) => assert_eq!(data, [0, 0, 0, 80]),
             _ => panic!("no success reply"),
         }
         assert!(rx.try_recv().is_err(), "answered once");
@@ -375,10 +375,10 @@ mod tests {
             "cancel-tcpip-forward".into(),
             Vec::new(),
             false,
-            5,
+            nacre_connection::ReplyToken(5),
             cmds.clone(),
         ));
-        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), false, 6, cmds)
+        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), false, nacre_connection::ReplyToken(6), cmds)
             .reply(true, Vec::new());
         assert!(rx.try_recv().is_err());
     }

@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{Channel, ExitStatus};
 use crate::driver::{Command, Driver, Ended, HostKeyVerifier, Up};
-use crate::machine::Machine;
 use crate::error::Error;
 use crate::info::ConnectionInfo;
+use crate::machine::Machine;
 use crate::mux::IncomingChannel;
 use nacre_connection::ChannelKind;
 
@@ -46,6 +46,8 @@ pub struct Connection {
     pub(crate) auth_started: bool,
     /// Client: the methods the server said can continue.
     pub(crate) allowed: Option<Vec<String>>,
+    /// Raw mode was asked for (`recv`).
+    raw: bool,
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
     pub(crate) forwarding: crate::forward::ForwardState,
@@ -153,6 +155,7 @@ impl Connection {
                         ext_info,
                         auth_started: false,
                         allowed: None,
+                        raw: false,
                         banners: Vec::new(),
                         incoming: std::collections::VecDeque::new(),
                         forwarding,
@@ -181,7 +184,8 @@ impl Connection {
         &self.ext_info
     }
 
-    /// Sends a service-layer payload (message number 50 or above).
+    /// Sends a service-layer payload (message number 50 or above), as it is; before
+    /// authentication this leaves authentication to the caller (see [`Connection::recv`]).
     pub async fn send(&self, payload: Bytes) -> Result<(), Error> {
         self.commands
             .send(Command::Send(payload))
@@ -189,8 +193,14 @@ impl Connection {
             .map_err(|_| Error::Closed)
     }
 
-    /// The next service-layer payload; `None` once the connection is closed.
+    /// The next service-layer payload; `None` once the connection is closed. The first call
+    /// (or [`Connection::send`]) before authentication leaves authentication to the caller: the
+    /// session passes service packets as they are (conformance tests, custom methods).
     pub async fn recv(&mut self) -> Option<Bytes> {
+        if !self.raw {
+            self.raw = true;
+            self.commands.send(Command::Raw).await.ok()?;
+        }
         self.recv_raw().await
     }
 
@@ -366,7 +376,9 @@ impl Connection {
                 Up::ExtInfo(e) => self.ext_info.extend(e),
                 Up::Incoming(c) => self.incoming.push_back(c),
                 Up::Packet(_) | Up::Ready(_) => {}
-                auth @ (Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_)) => return Some(auth),
+                auth @ (Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_)) => {
+                    return Some(auth)
+                }
             }
         }
     }

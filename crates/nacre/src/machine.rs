@@ -121,6 +121,10 @@ impl Machine {
         both!(self, m => m.send_service(payload))
     }
 
+    pub fn begin_raw(&mut self) {
+        let _ = both!(self, m => m.begin_raw());
+    }
+
     pub fn set_authenticated(&mut self) {
         both!(self, m => m.set_authenticated())
     }

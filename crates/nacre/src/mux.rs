@@ -134,7 +134,11 @@ impl Mux {
     }
 
     /// Routes one protocol event; incoming opens are returned for the application.
-    pub fn on_event(&mut self, proto: &mut ConnectionProtocol, ev: Event) -> Option<IncomingChannel> {
+    pub fn on_event(
+        &mut self,
+        proto: &mut ConnectionProtocol,
+        ev: Event,
+    ) -> Option<IncomingChannel> {
         match ev {
             Event::OpenRequest { id, kind } => {
                 let ch = self.handle(id, kind);

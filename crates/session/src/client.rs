@@ -260,12 +260,20 @@ impl ClientSession {
     /// arrive as [`ClientEvent::ServicePacket`] until USERAUTH_SUCCESS, which starts the
     /// connection protocol. In other phases the payload bypasses the layers.
     pub fn send_service(&mut self, payload: &[u8]) -> Result<(), nacre_transport::SendError> {
-        if matches!(self.core.layer, Layer::Ready(_)) {
-            for p in self.core.leave_ready(Layer::Raw) {
-                self.on_packet(&p);
-            }
-        }
+        let _ = self.begin_raw();
         self.core.send_service(payload)
+    }
+
+    /// Raw mode from the ready phase without sending anything: the packets that waited, and all
+    /// later ones until USERAUTH_SUCCESS, arrive as [`ClientEvent::ServicePacket`].
+    pub fn begin_raw(&mut self) -> Result<(), WrongPhase> {
+        if !matches!(self.core.layer, Layer::Ready(_)) {
+            return Err(WrongPhase);
+        }
+        for p in self.core.leave_ready(Layer::Raw) {
+            self.on_packet(&p);
+        }
+        Ok(())
     }
 
     /// Raw mode: authentication succeeded by the caller's own exchange; the transport's

@@ -189,15 +189,23 @@ impl ServerSession {
     /// client arrive as [`ServerEvent::ServicePacket`]; sending USERAUTH_SUCCESS starts the
     /// connection protocol. In other phases the payload bypasses the layers.
     pub fn send_service(&mut self, payload: &[u8]) -> Result<(), nacre_transport::SendError> {
-        if matches!(self.core.layer, Layer::Ready(_)) {
-            for p in self.core.leave_ready(Layer::Raw) {
-                self.events.push_back(ServerEvent::ServicePacket(p));
-            }
-        }
+        let _ = self.begin_raw();
         self.core.send_service(payload)?;
         let success = payload.first() == Some(&nacre_wire::MsgNumber::USERAUTH_SUCCESS.0);
         if success && matches!(self.core.layer, Layer::Raw) {
             self.core.start_connection();
+        }
+        Ok(())
+    }
+
+    /// Raw mode from the ready phase without sending anything: the packets that waited, and all
+    /// later ones, arrive as [`ServerEvent::ServicePacket`].
+    pub fn begin_raw(&mut self) -> Result<(), WrongPhase> {
+        if !matches!(self.core.layer, Layer::Ready(_)) {
+            return Err(WrongPhase);
+        }
+        for p in self.core.leave_ready(Layer::Raw) {
+            self.events.push_back(ServerEvent::ServicePacket(p));
         }
         Ok(())
     }

@@ -73,7 +73,7 @@ impl Sim {
     }
 }
 
-fn b_token(events: &[Event]) -> u64 {
+fn b_token(events: &[Event]) -> nacre_connection::ReplyToken {
     events
         .iter()
         .rev()
@@ -129,7 +129,7 @@ fn server_session() -> Sim {
         );
         b.send_data(0, None, b"input");
     });
-    let tokens: Vec<u64> = s
+    let tokens: Vec<nacre_connection::ReplyToken> = s
         .a_events
         .iter()
         .filter_map(|e| match e {
