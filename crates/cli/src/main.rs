@@ -2,7 +2,10 @@
 
 mod auth_prompts;
 mod client_opts;
+mod config_file;
+mod escape;
 mod exec;
+mod forward;
 mod host_keys;
 mod keygen;
 mod options;
@@ -12,11 +15,13 @@ mod serve;
 mod serve_accounts;
 mod serve_config;
 mod server_options;
+mod session;
 mod sftp;
 mod sftp_server;
-mod shell;
+mod ssh;
 mod ssh_config;
 mod status;
+mod terminal;
 mod visible;
 
 use clap::{Parser, Subcommand};
@@ -42,8 +47,8 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// An SFTP client with OpenSSH's commands (interactive, or -b batch).
     Sftp(sftp::SftpArgs),
-    /// An interactive shell (with a pseudo-terminal when standard input is a terminal).
-    Ssh(shell::SshArgs),
+    /// ssh: run a command, or a login shell (with a pty on a terminal); -N for forwards only.
+    Ssh(ssh::SshArgs),
     /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
     Exec(exec::ExecArgs),
     /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
@@ -109,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code);
         }
         Command::Ssh(args) => {
-            let code = shell::run(args).await?;
+            let code = ssh::run(args).await?;
             std::process::exit(code);
         }
         Command::Exec(args) => {
