@@ -8,6 +8,8 @@ mod exec;
 mod forward;
 mod host_keys;
 mod keygen;
+mod keygen_hosts;
+mod keygen_show;
 mod options;
 mod probe;
 mod prompt;
@@ -53,7 +55,7 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
     SftpServer(sftp_server::SftpServerArgs),
-    /// Generate a key, or show a key's fingerprint (-l) or public key (-y), like ssh-keygen.
+    /// ssh-keygen: generate a key (asking file and passphrase), -l/-lv, -y, -p, -F/-R.
     Keygen(keygen::KeygenArgs),
 }
 
@@ -72,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     // The client commands fail with 255, as OpenSSH's do, so a script can tell their own
     // failures from the remote command's status.
     let failure = match cli.command {
-        Command::Sftp(_) | Command::Ssh(_) | Command::Exec(_) => 255,
+        Command::Sftp(_) | Command::Ssh(_) | Command::Exec(_) | Command::Keygen(_) => 255,
         _ => 1,
     };
     if let Err(e) = runtime.block_on(run(cli)) {
@@ -107,7 +109,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Probe(args) => probe::run(args).await,
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => {
+            let code = keygen::run(args, cli.verbose)?;
+            std::process::exit(code);
+        }
         Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
