@@ -26,7 +26,7 @@ pub struct ExecArgs {
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn).await?;
+    let forwards = args.forwards.start(&conn, &opts).await?;
     let plan = Plan {
         command: Some(args.command.join(" ")),
         pty: args.tty,

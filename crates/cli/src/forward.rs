@@ -39,10 +39,24 @@ fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)
 }
 
 impl ForwardArgs {
-    /// Sets up every forward on `conn`.
-    pub async fn start(&self, conn: &nacre::Connection) -> anyhow::Result<Forwards> {
+    /// Sets up every forward on `conn`: the flags' and the config's `LocalForward` and
+    /// `RemoteForward` (`[bind_address:]port host:hostport`).
+    pub async fn start(
+        &self,
+        conn: &nacre::Connection,
+        opts: &crate::client_opts::ClientOptions,
+    ) -> anyhow::Result<Forwards> {
+        let config = |name: &str| -> Vec<String> {
+            opts.pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(":"))
+                .collect()
+        };
+        let local = [self.local.clone(), config("localforward")].concat();
+        let remote = [self.remote.clone(), config("remoteforward")].concat();
         let mut forwards: Forwards = (Vec::new(), Vec::new());
-        for spec in &self.local {
+        for spec in &local {
             let (bind, port, host, hostport) = forward_spec(spec)?;
             let addr: std::net::SocketAddr =
                 format!("{}:{port}", bind.as_deref().unwrap_or("127.0.0.1"))
@@ -54,7 +68,7 @@ impl ForwardArgs {
                     .with_context(|| format!("-L {spec}"))?,
             );
         }
-        for spec in &self.remote {
+        for spec in &remote {
             let (bind, port, host, hostport) = forward_spec(spec)?;
             let bind = bind.unwrap_or_else(|| "localhost".to_owned());
             forwards.1.push(

@@ -94,7 +94,7 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
             .option("stdinnull")
             .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn).await?;
+    let forwards = args.forwards.start(&conn, &opts).await?;
     let code = if no_command {
         crate::session::no_command(&opts, &mut conn).await?
     } else {

@@ -152,7 +152,7 @@ fn pty_flags_as_ssh() {
     assert!(out.stdout.contains("/dev/pts/"), "{out}");
 }
 
-/// `-N -L`: no session, the forward works until SIGTERM (exit 0, as ssh); SIGINT ends with
+/// `-N -L` (and `LocalForward`): no session, the forward works until SIGTERM (exit 0, as ssh); SIGINT ends with
 /// `Killed by signal 2.` and 255.
 #[test]
 fn dash_n_keeps_the_forwards_until_a_signal() {
@@ -165,10 +165,17 @@ fn dash_n_keeps_the_forwards_until_a_signal() {
             let _ = conn.write_all(b"pong\n");
         }
     });
-    for (signal, code) in [("TERM", 0), ("INT", 255)] {
+    // -L, then LocalForward (as in a config file: `port host:hostport`).
+    for (signal, code, config) in [("TERM", 0, false), ("INT", 255, true)] {
         let local_port = nacre_tests::free_port();
         let spec = format!("{local_port}:127.0.0.1:{service_port}");
-        let mut cmd = s.cmd(&["-N", "-L", &spec, "peer@127.0.0.1"]);
+        let option = format!("LocalForward={local_port} 127.0.0.1:{service_port}");
+        let forward = if config {
+            ["-o", &option]
+        } else {
+            ["-L", &spec]
+        };
+        let mut cmd = s.cmd(&["-N", forward[0], forward[1], "peer@127.0.0.1"]);
         let mut guard = ChildGuard::spawn("nacre ssh -N", &mut cmd);
         let mut got = String::new();
         for _ in 0..400 {
