@@ -124,6 +124,8 @@ pub struct ClientOptions {
     pub pubkey_algorithms: Option<Vec<SignatureAlgorithm>>,
     /// Algorithm lists and limits.
     pub transport: Config,
+    /// Every option read (`-o` first, then the config), lower-case names, in order.
+    pub pairs: Vec<(String, String)>,
 }
 
 /// Connecting and the key exchange may take this long when `ConnectTimeout` is not set.
@@ -171,57 +173,6 @@ pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
     matched
 }
 
-/// The `(name, value)` pairs of an ssh config file's `text` (read from `path`) that apply to
-/// `alias`, in file order: `Host` and `Match` blocks, `Include` (up to 16 deep), `IgnoreUnknown`
-/// (its patterns gathered in `ignore`); an unknown option or a bad value is an error naming the
-/// file and line ([`crate::ssh_config`]).
-fn config_pairs(
-    text: &str,
-    alias: &str,
-    path: &Path,
-    ignore: &mut Vec<String>,
-    depth: usize,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut applies = true;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = match line.split_once(|c: char| c == '=' || c.is_whitespace()) {
-            Some((k, v)) => (k.trim(), v.trim().trim_start_matches('=').trim()),
-            None => (line, ""),
-        };
-        let place = format!("{}: line {}", path.display(), n + 1);
-        let lower = key.to_ascii_lowercase();
-        match lower.as_str() {
-            "host" => applies = pattern_matches(value, alias),
-            "match" => applies = crate::ssh_config::match_applies(value, alias, &place),
-            "ignoreunknown" if applies => {
-                ignore.extend(value.split(',').map(|p| p.trim().to_ascii_lowercase()));
-            }
-            "include" if applies => {
-                if depth >= 16 {
-                    anyhow::bail!("{place}: Include nested too deep");
-                }
-                for file in crate::ssh_config::include_paths(value, &home()) {
-                    if let Ok(text) = std::fs::read_to_string(&file) {
-                        out.extend(config_pairs(&text, alias, &file, ignore, depth + 1)?);
-                    }
-                }
-            }
-            _ => {
-                let value = value.trim_matches('"');
-                if crate::ssh_config::check(key, value, &place, ignore)? && applies {
-                    out.push((lower, value.to_owned()));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// `ForwardAgent`'s value: yes (the agent at `$SSH_AUTH_SOCK`), no, a socket path, or `$VAR`.
 fn forward_agent(v: &str) -> Option<PathBuf> {
     match v.to_ascii_lowercase().as_str() {
@@ -253,31 +204,40 @@ impl ClientOptions {
             Some((u, h)) => (Some(u.to_owned()), h.to_owned()),
             None => (None, destination.to_owned()),
         };
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        let mut ignore = Vec::new();
+        let cli_user = user.map(str::to_owned).or(dest_user);
+        let mut reader = crate::config_file::Reader::new(&alias, cli_user.clone(), port);
         for o in options {
             let (k, v) = o
                 .split_once(['=', ' '])
                 .with_context(|| format!("option {o:?} is not Name=value"))?;
             let (k, v) = (k.trim(), v.trim());
-            if crate::ssh_config::check(k, v, "command-line line 0", &ignore)? {
-                pairs.push((k.to_ascii_lowercase(), v.to_owned()));
+            if crate::ssh_config::check(k, v, "command-line line 0", &[])? {
+                reader.pairs.push((k.to_ascii_lowercase(), v.to_owned()));
             }
         }
-        match config_file {
+        let (path, text) = match config_file {
             // A file named with -F must exist, as with ssh.
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("Can't open user config file {}", path.display()))?;
-                pairs.extend(config_pairs(&text, &alias, path, &mut ignore, 0)?);
+                (path.to_path_buf(), Some(text))
             }
             None => {
                 let path = home().join(".ssh/config");
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    pairs.extend(config_pairs(&text, &alias, &path, &mut ignore, 0)?);
-                }
+                let text = std::fs::read_to_string(&path).ok();
+                (path, text)
+            }
+        };
+        if let Some(text) = text {
+            reader.read(&text, &path, 0)?;
+            // `Match canonical`/`final`: a second pass, the values already set kept.
+            if reader.wants_final {
+                reader.final_pass = true;
+                reader.read(&text, &path, 0)?;
             }
         }
+        let host_name = reader.host();
+        let pairs = reader.pairs;
         let first = |name: &str| {
             pairs
                 .iter()
@@ -303,6 +263,9 @@ impl ClientOptions {
                 .filter(|(k, _)| k == "identityfile")
                 .map(|(_, v)| expand(v)),
         );
+        // A final pass reads the same IdentityFile lines again.
+        let mut seen = std::collections::HashSet::new();
+        identity_files.retain(|p| seen.insert(p.clone()));
         let port = match port {
             Some(p) => p,
             None => first("port")
@@ -311,14 +274,12 @@ impl ClientOptions {
                 .context("Port")?
                 .unwrap_or(22),
         };
-        let user = user
-            .map(str::to_owned)
-            .or(dest_user)
+        let user = cli_user
             .or_else(|| first("user"))
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
         Ok(ClientOptions {
-            host_name: first("hostname").unwrap_or(alias),
+            host_name,
             port,
             user,
             identity_files,
@@ -369,7 +330,16 @@ impl ClientOptions {
                 .transpose()
                 .context("PubkeyAcceptedAlgorithms")?,
             transport,
+            pairs: pairs.clone(),
         })
+    }
+
+    /// The first value of an ssh_config option (lower-case `name`) from `-o` or the config.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Opens a session channel, asking for agent forwarding first when `ForwardAgent` is on.
@@ -736,40 +706,5 @@ mod tests {
             "secret.example.com"
         ));
         assert!(pattern_matches("alpha beta", "beta"));
-    }
-
-    #[test]
-    fn first_value_wins_and_host_blocks_apply() {
-        let text = "Host db\n  HostName 10.0.0.5\n  Port 2200\nHost *\n  Port 22\n  User ops\n  IdentityFile ~/.ssh/id_test\n";
-        let path = Path::new("config");
-        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
-        let first = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-        assert_eq!(first("hostname"), Some("10.0.0.5"));
-        assert_eq!(first("port"), Some("2200"));
-        assert_eq!(first("user"), Some("ops"));
-        assert_eq!(
-            config_pairs(text, "web", path, &mut Vec::new(), 0)
-                .unwrap()
-                .iter()
-                .find(|(k, _)| k == "port")
-                .map(|(_, v)| v.as_str()),
-            Some("22")
-        );
-    }
-
-    #[test]
-    fn match_blocks_include_and_bad_options() {
-        let text = "Match host db\n  User dbadmin\nHost *\n  Port 22\n";
-        let path = Path::new("config");
-        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
-        assert_eq!(pairs[0], ("user".to_owned(), "dbadmin".to_owned()));
-        let e = config_pairs("Host *\n  Bogus yes\n", "db", path, &mut Vec::new(), 0).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "config: line 2: Bad configuration option: Bogus"
-        );
-        let text = "IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\n  User u\n";
-        let pairs = config_pairs(text, "db", path, &mut Vec::new(), 0).unwrap();
-        assert_eq!(pairs, vec![("user".to_owned(), "u".to_owned())]);
     }
 }

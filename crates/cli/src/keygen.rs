@@ -1,12 +1,15 @@
-//! `nacre keygen`: key generation and inspection with ssh-keygen's flags; files interchangeable
-//! with OpenSSH's.
+//! `nacre keygen`: ssh-keygen's generation and inspection, with its questions (file, passphrase
+//! twice, overwrite), its output (`.pub` beside the key, fingerprint and randomart), `-l`/`-lv`
+//! on files with several keys, `-y`, `-p`, `-F`/`-R` on known_hosts; files interchangeable
+//! with OpenSSH's. Failures exit 255, as ssh-keygen's.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use nacre::keys::{KeyType, PrivateKey, PublicKey};
+use nacre::keys::{KeyError, KeyType, PrivateKey};
+use zeroize::Zeroizing;
 
 /// Arguments of `nacre keygen`.
 #[derive(clap::Args)]
@@ -17,30 +20,80 @@ pub struct KeygenArgs {
     /// Bits: 256/384/521 for ecdsa, 2048..16384 for rsa (default 3072).
     #[arg(short = 'b')]
     bits: Option<usize>,
-    /// Passphrase of the new key ('' for none).
-    #[arg(short = 'N', default_value = "")]
-    passphrase: String,
-    /// Passphrase of an existing key, for -y.
-    #[arg(short = 'P', default_value = "")]
-    old_passphrase: String,
+    /// Passphrase of the new key ('' for none); asked twice when absent.
+    #[arg(short = 'N')]
+    passphrase: Option<String>,
+    /// Passphrase of an existing key (-y, -p, -l); asked when needed and absent.
+    #[arg(short = 'P')]
+    old_passphrase: Option<String>,
     /// Comment.
     #[arg(short = 'C')]
     comment: Option<String>,
-    /// The key file.
+    /// The key file (asked when absent), or the known_hosts file for -F/-R.
     #[arg(short = 'f')]
-    file: PathBuf,
-    /// Show the fingerprint of the key file (private or .pub).
+    file: Option<PathBuf>,
+    /// Show the fingerprint of every key in the file (with -v the randomart too).
     #[arg(short = 'l')]
     fingerprint: bool,
     /// Print the public key of the private key file.
     #[arg(short = 'y')]
     public: bool,
+    /// Change the passphrase of the private key file.
+    #[arg(short = 'p')]
+    change: bool,
+    /// Find a host in known_hosts.
+    #[arg(short = 'F')]
+    find: Option<String>,
+    /// Remove a host's keys from known_hosts (the old file kept as FILE.old).
+    #[arg(short = 'R')]
+    remove: Option<String>,
     /// Hash of the fingerprint: sha256 or md5.
     #[arg(short = 'E', default_value = "sha256")]
     hash: String,
     /// Quiet.
     #[arg(short = 'q')]
     quiet: bool,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// A line read from standard input (as ssh-keygen reads the file name and y/n).
+fn stdin_line() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_owned()),
+    }
+}
+
+/// A secret as ssh-keygen reads one: on the terminal without echo, or from standard input
+/// when it is not a terminal (the prompt then on stderr).
+fn secret(prompt: &str) -> Zeroizing<String> {
+    if std::io::stdin().is_terminal() {
+        if let Some(s) = crate::prompt::secret(prompt) {
+            return s;
+        }
+    }
+    eprint!("{prompt}");
+    Zeroizing::new(stdin_line().unwrap_or_default())
+}
+
+/// `-f`, or `PROMPT (default): ` answered on standard input (empty: the default).
+fn file_name(args: &KeygenArgs, prompt: &str) -> anyhow::Result<PathBuf> {
+    if let Some(f) = &args.file {
+        return Ok(f.clone());
+    }
+    let default = home().join(".ssh").join(format!("id_{}", args.key_type));
+    print!("{prompt} ({}): ", default.display());
+    let _ = std::io::stdout().flush();
+    let answer = stdin_line().context("no file name")?;
+    Ok(if answer.is_empty() {
+        default
+    } else {
+        PathBuf::from(answer)
+    })
 }
 
 fn generate(args: &KeygenArgs) -> anyhow::Result<PrivateKey> {
@@ -52,106 +105,219 @@ fn generate(args: &KeygenArgs) -> anyhow::Result<PrivateKey> {
         }
         ("ecdsa", Some(384)) => PrivateKey::generate_ecdsa(KeyType::EcdsaNistP384, &mut rng)?,
         ("ecdsa", Some(521)) => PrivateKey::generate_ecdsa(KeyType::EcdsaNistP521, &mut rng)?,
-        ("ecdsa", Some(b)) => bail!("ECDSA keys are 256, 384 or 521 bits, not {b}"),
+        ("ecdsa", Some(_)) => {
+            bail!("Invalid ECDSA key length: valid lengths are 256, 384 or 521 bits")
+        }
         ("rsa", b) => PrivateKey::generate_rsa(b.unwrap_or(3072), &mut rng)?,
-        (t, _) => bail!("unknown key type {t:?} (ed25519, ecdsa, rsa)"),
+        (t, _) => bail!("unknown key type {t}"),
     })
 }
 
-fn write_file(path: &PathBuf, text: &str, mode: u32) -> anyhow::Result<()> {
+/// Writes `text` to `path` with `mode`, replacing the file.
+fn write_file(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("Saving key \"{}\" failed", path.display()))
+        }
+        _ => {}
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(path)
-        .with_context(|| format!("creating {} (it must not exist)", path.display()))?;
+        .with_context(|| format!("Saving key \"{}\" failed", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
 
-/// The public key in a private or public key file.
-fn public_of(args: &KeygenArgs) -> anyhow::Result<(PublicKey, String)> {
-    let bytes =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    if let Ok(text) = std::str::from_utf8(&bytes) {
-        if let Ok((key, comment)) = PublicKey::from_openssh_line(text.trim()) {
-            return Ok((key, comment));
-        }
+fn pub_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+/// A private key file, its passphrase asked (`Enter passphrase: `) when it is encrypted and
+/// `-P` was not given.
+pub fn load_private(path: &Path, passphrase: Option<&str>) -> anyhow::Result<PrivateKey> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("Load key \"{shown}\""))?;
+    match PrivateKey::from_file_bytes(&bytes, None) {
+        Err(KeyError::Encrypted) => {}
+        other => return other.with_context(|| format!("Load key \"{shown}\"")),
     }
-    let pass = (!args.old_passphrase.is_empty()).then_some(args.old_passphrase.as_bytes());
-    match PrivateKey::from_file_bytes(&bytes, pass) {
-        Ok(key) => Ok((key.public_key(), key.comment().to_owned())),
-        Err(e) => {
-            // An encrypted key without its passphrase: the .pub beside it, as ssh-keygen -l does.
-            let mut pub_path = args.file.clone().into_os_string();
-            pub_path.push(".pub");
-            let text = std::fs::read_to_string(&pub_path)
-                .map_err(|_| e.clone())
-                .with_context(|| format!("loading {}", args.file.display()))?;
-            Ok(PublicKey::from_openssh_line(text.trim())?)
+    let pass = match passphrase {
+        Some(p) => Zeroizing::new(p.to_owned()),
+        None => secret("Enter passphrase: "),
+    };
+    PrivateKey::from_file_bytes(&bytes, Some(pass.as_bytes())).map_err(|_| {
+        anyhow::anyhow!(
+            "Load key \"{shown}\": incorrect passphrase supplied to decrypt private key"
+        )
+    })
+}
+
+/// The new passphrase: `-N`, or asked twice until both agree.
+fn new_passphrase(args: &KeygenArgs) -> Zeroizing<String> {
+    if let Some(p) = &args.passphrase {
+        return Zeroizing::new(p.clone());
+    }
+    loop {
+        let a = secret("Enter passphrase (empty for no passphrase): ");
+        let b = secret("Enter same passphrase again: ");
+        if a == b {
+            return a;
         }
+        println!("Passphrases do not match.  Try again.");
     }
 }
 
-fn key_type_label(key: &PublicKey) -> &'static str {
-    match key.key_type() {
-        KeyType::Ed25519 => "ED25519",
-        KeyType::EcdsaNistP256 | KeyType::EcdsaNistP384 | KeyType::EcdsaNistP521 => "ECDSA",
-        KeyType::Rsa => "RSA",
+/// `FILE already exists.` / `Overwrite (y/n)? `: whether to go on.
+fn may_write(path: &Path) -> bool {
+    if !path.exists() {
+        return true;
     }
+    println!("{} already exists.", path.display());
+    print!("Overwrite (y/n)? ");
+    let _ = std::io::stdout().flush();
+    stdin_line().is_some_and(|a| a.starts_with(['y', 'Y']))
 }
 
-/// Runs `nacre keygen`.
-pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
-    if args.fingerprint {
-        let (key, comment) = public_of(&args)?;
-        let fp = if args.hash == "md5" {
-            key.fingerprint_md5()
-        } else {
-            key.fingerprint_sha256()
-        };
-        let comment = if comment.is_empty() {
-            "no comment".to_owned()
-        } else {
-            comment
-        };
-        println!("{} {fp} {comment} ({})", key.bits(), key_type_label(&key));
-        return Ok(());
-    }
-    if args.public {
-        let (key, comment) = public_of(&args)?;
-        println!("{}", key.to_openssh_line(&comment));
-        return Ok(());
-    }
-    let key = generate(&args)?;
-    let comment = args.comment.clone().unwrap_or_else(|| {
-        let user = std::env::var("USER").unwrap_or_else(|_| "nacre".into());
-        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        format!("{user}@{}", host.trim())
-    });
-    let text = key.to_openssh_encrypted(
-        &comment,
-        args.passphrase.as_bytes(),
-        0,
-        &mut rand_core::OsRng,
-    )?;
-    write_file(&args.file, &text, 0o600)?;
-    let mut pub_path = args.file.clone().into_os_string();
-    pub_path.push(".pub");
-    write_file(
-        &PathBuf::from(pub_path),
-        &(key.public_key().to_openssh_line(&comment) + "\n"),
-        0o644,
-    )?;
-    if !args.quiet {
-        println!(
-            "Your identification has been saved in {}",
-            args.file.display()
-        );
-        println!(
-            "The key fingerprint is:\n{} {comment}",
-            key.public_key().fingerprint_sha256()
-        );
+/// Creates `~/.ssh` (0700) when the key goes there and it is missing, as ssh-keygen does.
+fn ssh_dir(path: &Path, quiet: bool) -> anyhow::Result<()> {
+    let dir = home().join(".ssh");
+    if path.parent() == Some(dir.as_path()) && !dir.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("Could not create directory '{}'", dir.display()))?;
+        if !quiet {
+            println!("Created directory '{}'.", dir.display());
+        }
     }
     Ok(())
+}
+
+fn default_comment() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "nacre".into());
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{user}@{}", host.trim())
+}
+
+fn create(args: &KeygenArgs) -> anyhow::Result<i32> {
+    if !args.quiet {
+        println!("Generating public/private {} key pair.", args.key_type);
+    }
+    let key = generate(args)?;
+    let path = file_name(args, "Enter file in which to save the key")?;
+    ssh_dir(&path, args.quiet)?;
+    if !may_write(&path) {
+        return Ok(1);
+    }
+    let pass = new_passphrase(args);
+    let comment = args.comment.clone().unwrap_or_else(default_comment);
+    let text = key.to_openssh_encrypted(&comment, pass.as_bytes(), 0, &mut rand_core::OsRng)?;
+    write_file(&path, &text, 0o600)?;
+    if !args.quiet {
+        println!("Your identification has been saved in {}", path.display());
+    }
+    let public = key.public_key();
+    let pub_file = pub_path(&path);
+    write_file(&pub_file, &(public.to_openssh_line(&comment) + "\n"), 0o644)?;
+    if !args.quiet {
+        let md5 = args.hash == "md5";
+        println!("Your public key has been saved in {}", pub_file.display());
+        println!("The key fingerprint is:");
+        println!(
+            "{} {comment}",
+            crate::keygen_show::fingerprint(&public, md5)
+        );
+        println!("The key's randomart image is:");
+        println!("{}", crate::keygen_show::randomart(&public, md5));
+    }
+    Ok(0)
+}
+
+/// `-p`: a new passphrase for a key file.
+fn change(args: &KeygenArgs) -> anyhow::Result<i32> {
+    let path = file_name(args, "Enter file in which the key is")?;
+    let shown = path.display();
+    let bytes = std::fs::read(&path).with_context(|| format!("{shown}"))?;
+    let key = match PrivateKey::from_file_bytes(&bytes, None) {
+        Err(KeyError::Encrypted) => {
+            let old = match &args.old_passphrase {
+                Some(p) => Zeroizing::new(p.clone()),
+                None => secret("Enter old passphrase: "),
+            };
+            PrivateKey::from_file_bytes(&bytes, Some(old.as_bytes())).map_err(|_| {
+                anyhow::anyhow!("Failed to load key {shown}: incorrect passphrase supplied to decrypt private key")
+            })?
+        }
+        other => other.with_context(|| format!("Failed to load key {shown}"))?,
+    };
+    let comment = key.comment().to_owned();
+    println!("Key has comment '{comment}'");
+    let pass = match &args.passphrase {
+        Some(p) => Zeroizing::new(p.clone()),
+        None => {
+            let a = secret("Enter new passphrase (empty for no passphrase): ");
+            let b = secret("Enter same passphrase again: ");
+            if a != b {
+                println!("Pass phrases do not match.  Try again.");
+                return Ok(1);
+            }
+            a
+        }
+    };
+    let text = key.to_openssh_encrypted(&comment, pass.as_bytes(), 0, &mut rand_core::OsRng)?;
+    write_file(&path, &text, 0o600)?;
+    println!("Your identification has been saved with the new passphrase.");
+    Ok(0)
+}
+
+/// `-y`: the public key line of a private key file (or of a public key file).
+fn public(args: &KeygenArgs) -> anyhow::Result<i32> {
+    let path = file_name(args, "Enter file in which the key is")?;
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Some((key, comment)) = text.lines().find_map(crate::keygen_show::parse_line) {
+        println!("{}", key.to_openssh_line(comment.as_deref().unwrap_or("")));
+        return Ok(0);
+    }
+    let key = load_private(&path, args.old_passphrase.as_deref())?;
+    println!("{}", key.public_key().to_openssh_line(key.comment()));
+    Ok(0)
+}
+
+/// Runs `nacre keygen`; returns the exit code. `verbose` is `-v` (with `-l`: randomart).
+pub fn run(args: KeygenArgs, verbose: u8) -> anyhow::Result<i32> {
+    let md5 = match args.hash.as_str() {
+        "md5" => true,
+        "sha256" => false,
+        other => bail!("Invalid hash algorithm \"{other}\""),
+    };
+    let known_hosts = || {
+        args.file
+            .clone()
+            .unwrap_or_else(|| home().join(".ssh/known_hosts"))
+    };
+    if let Some(host) = &args.find {
+        return crate::keygen_hosts::find(&known_hosts(), host, args.fingerprint, md5);
+    }
+    if let Some(host) = &args.remove {
+        crate::keygen_hosts::remove(&known_hosts(), host)?;
+        return Ok(0);
+    }
+    if args.fingerprint {
+        let path = file_name(&args, "Enter file in which the key is")?;
+        let pass = args.old_passphrase.as_deref();
+        crate::keygen_show::list(&path, pass, md5, verbose > 0)?;
+        return Ok(0);
+    }
+    if args.public {
+        return public(&args);
+    }
+    if args.change {
+        return change(&args);
+    }
+    create(&args)
 }

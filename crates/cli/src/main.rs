@@ -2,9 +2,14 @@
 
 mod auth_prompts;
 mod client_opts;
+mod config_file;
+mod escape;
 mod exec;
+mod forward;
 mod host_keys;
 mod keygen;
+mod keygen_hosts;
+mod keygen_show;
 mod options;
 mod probe;
 mod prompt;
@@ -12,11 +17,13 @@ mod serve;
 mod serve_accounts;
 mod serve_config;
 mod server_options;
+mod session;
 mod sftp;
 mod sftp_server;
-mod shell;
+mod ssh;
 mod ssh_config;
 mod status;
+mod terminal;
 mod visible;
 
 use clap::{Parser, Subcommand};
@@ -42,13 +49,13 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// An SFTP client with OpenSSH's commands (interactive, or -b batch).
     Sftp(sftp::SftpArgs),
-    /// An interactive shell (with a pseudo-terminal when standard input is a terminal).
-    Ssh(shell::SshArgs),
+    /// ssh: run a command, or a login shell (with a pty on a terminal); -N for forwards only.
+    Ssh(ssh::SshArgs),
     /// Run a command on a server: stdin, stdout and stderr streamed, exit status propagated.
     Exec(exec::ExecArgs),
     /// Serve SFTP on stdin/stdout (like OpenSSH's sftp-server; for `sftp -D` or a Subsystem line).
     SftpServer(sftp_server::SftpServerArgs),
-    /// Generate a key, or show a key's fingerprint (-l) or public key (-y), like ssh-keygen.
+    /// ssh-keygen: generate a key (asking file and passphrase), -l/-lv, -y, -p, -F/-R.
     Keygen(keygen::KeygenArgs),
 }
 
@@ -67,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     // The client commands fail with 255, as OpenSSH's do, so a script can tell their own
     // failures from the remote command's status.
     let failure = match cli.command {
-        Command::Sftp(_) | Command::Ssh(_) | Command::Exec(_) => 255,
+        Command::Sftp(_) | Command::Ssh(_) | Command::Exec(_) | Command::Keygen(_) => 255,
         _ => 1,
     };
     if let Err(e) = runtime.block_on(run(cli)) {
@@ -102,14 +109,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Probe(args) => probe::run(args).await,
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => {
+            let code = keygen::run(args, cli.verbose)?;
+            std::process::exit(code);
+        }
         Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
             std::process::exit(code);
         }
         Command::Ssh(args) => {
-            let code = shell::run(args).await?;
+            let code = ssh::run(args).await?;
             std::process::exit(code);
         }
         Command::Exec(args) => {

@@ -1,5 +1,5 @@
-//! Reading ssh_config(5) as OpenSSH does: `Host` and `Match` blocks, `Include`, `IgnoreUnknown`,
-//! and no silent misconfiguration: an option name OpenSSH does not know is an error naming the
+//! ssh_config(5) option names and values as OpenSSH checks them (the file itself is read by
+//! [`crate::config_file`]): no silent misconfiguration: an option name OpenSSH does not know is an error naming the
 //! file and line (or `command-line` for `-o`), as is a bad value of an option nacre uses. Options
 //! OpenSSH knows and nacre does not implement are accepted and ignored, so a real
 //! `~/.ssh/config` works.
@@ -176,44 +176,6 @@ pub fn check(name: &str, value: &str, place: &str, ignore: &[String]) -> anyhow:
     Ok(true)
 }
 
-/// What a `Match` line's criteria say for `alias` (the name given on the command line):
-/// `all`, `host`/`originalhost` patterns and `localuser` are evaluated; a criterion nacre cannot
-/// evaluate (`exec`, `user`, `canonical`, `final`, `tagged`) makes the block not apply, with a
-/// warning, rather than apply it wrongly.
-pub fn match_applies(criteria: &str, alias: &str, place: &str) -> bool {
-    let words: Vec<&str> = criteria.split_whitespace().collect();
-    let mut i = 0;
-    let mut applies = true;
-    while let Some(word) = words.get(i) {
-        let (negate, key) = match word.strip_prefix('!') {
-            Some(k) => (true, k.to_ascii_lowercase()),
-            None => (false, word.to_ascii_lowercase()),
-        };
-        let arg = words.get(i + 1).copied().unwrap_or("");
-        let result = match key.as_str() {
-            "all" => {
-                i += 1;
-                true
-            }
-            "host" | "originalhost" => {
-                i += 2;
-                super::client_opts::pattern_matches(arg, alias)
-            }
-            "localuser" => {
-                i += 2;
-                let me = std::env::var("USER").unwrap_or_default();
-                super::client_opts::pattern_matches(arg, &me)
-            }
-            other => {
-                tracing::warn!("{place}: Match {other} is not supported: the block is skipped");
-                return false;
-            }
-        };
-        applies &= result != negate;
-    }
-    applies
-}
-
 /// The files an `Include` line names: `~` expanded, relative paths under `~/.ssh`, a `*` or `?`
 /// in the last component matching the folder's entries (sorted, as glob(3)).
 pub fn include_paths(value: &str, home: &Path) -> Vec<PathBuf> {
@@ -266,15 +228,6 @@ mod tests {
         assert!(check("Port", "abc", "cmd", &[]).is_err());
         assert!(check("BatchMode", "maybe", "cmd", &[]).is_err());
         assert!(check("StrictHostKeyChecking", "accept-new", "cmd", &[]).unwrap());
-    }
-
-    #[test]
-    fn match_criteria() {
-        assert!(match_applies("all", "db", "f"));
-        assert!(match_applies("host db,web", "db", "f"));
-        assert!(!match_applies("host web", "db", "f"));
-        assert!(match_applies("!host web", "db", "f"));
-        assert!(!match_applies("exec true", "db", "f"));
     }
 
     #[test]

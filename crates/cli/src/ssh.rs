@@ -1,0 +1,112 @@
+//! `nacre ssh [user@]host [command...]`, as OpenSSH's ssh: a command runs with its exit status
+//! passed on; without one, a login shell with a pty when standard input is a terminal (`-t`,
+//! `-tt`, `-T`, `RequestTTY`); `-N` keeps only the forwards; `-n` reads nothing; escape
+//! sequences (`~.`, `~?`, ...) on a pty session, `-e`/`EscapeChar`.
+
+use std::io::IsTerminal;
+
+use crate::client_opts::{ClientOptions, ConnectArgs};
+use crate::forward::ForwardArgs;
+use crate::session::Plan;
+
+/// Arguments of `nacre ssh`.
+#[derive(clap::Args)]
+pub struct SshArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    #[command(flatten)]
+    forwards: ForwardArgs,
+    /// Ask for a pseudo-terminal (-t: when standard input is a terminal; -tt: always).
+    #[arg(short = 't', action = clap::ArgAction::Count)]
+    tty: u8,
+    /// No pseudo-terminal.
+    #[arg(short = 'T')]
+    no_tty: bool,
+    /// No command, no shell: only the forwards, until the connection ends or a signal.
+    #[arg(short = 'N')]
+    no_command: bool,
+    /// Standard input from /dev/null.
+    #[arg(short = 'n')]
+    stdin_null: bool,
+    /// Escape character (default ~), `^X` for a control character, or `none`.
+    #[arg(short = 'e')]
+    escape: Option<String>,
+    /// Quiet: no `Connection to HOST closed.` and other notes.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// [user@]host
+    destination: String,
+    /// The command and its arguments (joined with spaces, as ssh does).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// `RequestTTY` as ssh resolves it with `-t`/`-T`: no, yes, force or auto.
+fn request_tty(args: &SshArgs, opts: &ClientOptions) -> String {
+    match (args.tty, args.no_tty) {
+        (_, true) => "no".to_owned(),
+        (1, _) => "yes".to_owned(),
+        (2.., _) => "force".to_owned(),
+        _ => opts
+            .option("requesttty")
+            .unwrap_or("auto")
+            .to_ascii_lowercase(),
+    }
+}
+
+/// Whether to ask for a pty, and ssh's note when one is wanted but stdin is not a terminal.
+fn wants_pty(args: &SshArgs, opts: &ClientOptions, command: Option<&String>) -> bool {
+    let mode = request_tty(args, opts);
+    let wanted = match mode.as_str() {
+        "no" | "false" => false,
+        "yes" | "true" | "force" => true,
+        _ => command.is_none(),
+    };
+    let terminal = std::io::stdin().is_terminal() && !args.stdin_null;
+    if wanted && !terminal && mode != "force" {
+        if !args.quiet {
+            eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+        }
+        return false;
+    }
+    wanted
+}
+
+/// Runs `nacre ssh`; returns the exit code.
+pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
+    let opts = args.connect.client_options(&args.destination)?;
+    let escape = match args.escape.as_deref().or(opts.option("escapechar")) {
+        Some(v) => crate::escape::parse_escape(v)?,
+        None => Some(b'~'),
+    };
+    let command = if args.command.is_empty() {
+        opts.option("remotecommand").map(str::to_owned)
+    } else {
+        Some(args.command.join(" "))
+    };
+    let no_command = args.no_command
+        || opts
+            .option("sessiontype")
+            .is_some_and(|v| v.eq_ignore_ascii_case("none"));
+    let pty = !no_command && wants_pty(&args, &opts, command.as_ref());
+    let stdin_null = args.stdin_null
+        || opts
+            .option("stdinnull")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let mut conn = opts.connect().await?;
+    let forwards = args.forwards.start(&conn, &opts).await?;
+    let code = if no_command {
+        crate::session::no_command(&opts, &mut conn).await?
+    } else {
+        let plan = Plan {
+            command,
+            pty,
+            stdin_null,
+            escape,
+            quiet: args.quiet,
+        };
+        crate::session::run(&opts, &mut conn, &plan).await?
+    };
+    drop(forwards);
+    Ok(code)
+}
