@@ -2,10 +2,10 @@
 
 pub mod dropbear;
 pub mod fixtures;
+pub mod libs;
 pub mod nacre_client;
 pub mod openssh;
 pub mod putty;
-pub mod python;
 pub mod rekeys;
 pub mod report;
 pub mod sweep;
@@ -71,7 +71,7 @@ fn first_line(program: &str, args: &[&str]) -> String {
     text.lines().next().unwrap_or("").trim().to_owned()
 }
 
-fn dpkg_version(package: &str) -> String {
+pub fn dpkg_version(package: &str) -> String {
     first_line("dpkg-query", &["-W", "-f", "${Version}", package])
 }
 
@@ -82,8 +82,8 @@ pub struct Versions {
     pub putty: String,
     pub filezilla: String,
     pub curl: String,
-    pub paramiko: String,
-    pub asyncssh: String,
+    /// The libraries driven through tests/peers drivers (interop/libs.rs), with their versions.
+    pub libs: Vec<(libs::Lib, String)>,
     pub table: Vec<(String, String)>,
 }
 
@@ -116,9 +116,8 @@ pub fn versions() -> Versions {
         "curl {} / {libssh2}",
         curl_v.split_whitespace().nth(1).unwrap_or("")
     );
-    let paramiko = python::Lib::Paramiko.version();
-    let asyncssh = python::Lib::AsyncSsh.version();
-    let table = vec![
+    let libs: Vec<(libs::Lib, String)> = libs::Lib::ALL.iter().map(|&l| (l, l.version())).collect();
+    let mut table = vec![
         ("OpenSSH".to_owned(), ssh),
         ("Dropbear".to_owned(), db),
         ("PuTTY".to_owned(), plink),
@@ -127,17 +126,15 @@ pub fn versions() -> Versions {
             format!("filezilla {fz} (Debian package)"),
         ),
         ("curl".to_owned(), curl_v),
-        ("paramiko".to_owned(), paramiko.clone()),
-        ("AsyncSSH".to_owned(), asyncssh.clone()),
     ];
+    table.extend(libs.iter().map(|(l, v)| (l.name().to_owned(), v.clone())));
     Versions {
         openssh,
         dropbear,
         putty,
         filezilla,
         curl,
-        paramiko,
-        asyncssh,
+        libs,
         table,
     }
 }
