@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use interop::fixtures::Fixture;
 use interop::report::{Baseline, Matrix};
-use interop::{dropbear, libs, openssh, putty, rekeys};
+use interop::{dropbear, libs, openssh, putty, rekeys, tinyssh};
 
 /// `INTEROP_ONLY=go,conch` (a comma-separated list of thread names, or their beginnings, case
 /// insensitive) runs only those parts of the matrix: for working on one peer. docs/INTEROP.md is then not
@@ -87,6 +87,10 @@ fn interop_matrix() {
         spawn(s, "fzsftp-curl", || {
             putty::fzsftp_to_nacre(fx, m, &v.filezilla);
             putty::curl_to_nacre(fx, m, &v.curl);
+        });
+        spawn(s, "tinyssh", || {
+            tinyssh::nacre_to_peer(fx, m, &v.tinyssh);
+            tinyssh::sweep_nacre_to_peer(fx, m);
         });
         for (lib, version) in &v.libs {
             let lib = *lib;

@@ -9,6 +9,7 @@ pub mod putty;
 pub mod rekeys;
 pub mod report;
 pub mod sweep;
+pub mod tinyssh;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -84,6 +85,7 @@ pub struct Versions {
     pub curl: String,
     /// The libraries driven through tests/peers drivers (interop/libs.rs), with their versions.
     pub libs: Vec<(libs::Lib, String)>,
+    pub tinyssh: String,
     pub table: Vec<(String, String)>,
 }
 
@@ -128,6 +130,11 @@ pub fn versions() -> Versions {
         ("curl".to_owned(), curl_v),
     ];
     table.extend(libs.iter().map(|(l, v)| (l.name().to_owned(), v.clone())));
+    let tinyssh = tinyssh::version();
+    table.push((
+        "TinySSH".to_owned(),
+        format!("tinysshd {} (Debian package)", dpkg_version("tinysshd")),
+    ));
     Versions {
         openssh,
         dropbear,
@@ -135,6 +142,7 @@ pub fn versions() -> Versions {
         filezilla,
         curl,
         libs,
+        tinyssh,
         table,
     }
 }
