@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use interop::fixtures::Fixture;
 use interop::report::{Baseline, Matrix};
-use interop::{dropbear, libs, openssh, putty, rekeys, tinyssh};
+use interop::{dropbear, libs, openssh, putty, rekeys, tinyssh, tools};
 
 /// `INTEROP_ONLY=go,conch` (a comma-separated list of thread names, or their beginnings, case
 /// insensitive) runs only those parts of the matrix: for working on one peer. docs/INTEROP.md is then not
@@ -87,6 +87,11 @@ fn interop_matrix() {
         spawn(s, "fzsftp-curl", || {
             putty::fzsftp_to_nacre(fx, m, &v.filezilla);
             putty::curl_to_nacre(fx, m, &v.curl);
+        });
+        spawn(s, "tools", || {
+            tools::lftp(fx, m, &v.tools.0);
+            tools::rsync(fx, m, &v.tools.1);
+            tools::git_row(fx, m, &v.tools.2);
         });
         spawn(s, "tinyssh", || {
             tinyssh::nacre_to_peer(fx, m, &v.tinyssh);

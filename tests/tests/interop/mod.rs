@@ -10,6 +10,7 @@ pub mod rekeys;
 pub mod report;
 pub mod sweep;
 pub mod tinyssh;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -86,6 +87,8 @@ pub struct Versions {
     /// The libraries driven through tests/peers drivers (interop/libs.rs), with their versions.
     pub libs: Vec<(libs::Lib, String)>,
     pub tinyssh: String,
+    /// lftp, rsync and git (interop/tools.rs).
+    pub tools: (String, String, String),
     pub table: Vec<(String, String)>,
 }
 
@@ -135,6 +138,10 @@ pub fn versions() -> Versions {
         "TinySSH".to_owned(),
         format!("tinysshd {} (Debian package)", dpkg_version("tinysshd")),
     ));
+    let tools = tools::versions();
+    for (name, program) in [("lftp", "lftp"), ("rsync", "rsync"), ("git", "git")] {
+        table.push((name.to_owned(), first_line(program, &["--version"])));
+    }
     Versions {
         openssh,
         dropbear,
@@ -143,6 +150,7 @@ pub fn versions() -> Versions {
         curl,
         libs,
         tinyssh,
+        tools,
         table,
     }
 }

@@ -50,7 +50,12 @@ impl TinySsh {
             let port = free_port();
             let mut cmd = Command::new("tcpserver");
             cmd.args(["-HRDl0", "127.0.0.1", &port.to_string()])
-                .args(["/usr/sbin/tinysshd", "-v", "-x", "sftp=/usr/lib/openssh/sftp-server"])
+                .args([
+                    "/usr/sbin/tinysshd",
+                    "-v",
+                    "-x",
+                    "sftp=/usr/lib/openssh/sftp-server",
+                ])
                 .arg(&keydir);
             let logf = std::fs::File::create(&log).unwrap();
             cmd.stdin(Stdio::null())
