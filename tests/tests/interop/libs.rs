@@ -38,6 +38,8 @@ pub enum Lib {
     Erlang,
     /// libssh through ansible-pylibssh (tests/peers/libssh_peer.py): a client only.
     Libssh,
+    /// Ruby's net-ssh and net-sftp (tests/peers/ruby_peer.rb): a client only.
+    Ruby,
 }
 
 /// How a driver reads its cases.
@@ -50,13 +52,14 @@ enum CaseFormat {
 }
 
 impl Lib {
-    pub const ALL: [Lib; 6] = [
+    pub const ALL: [Lib; 7] = [
         Lib::Paramiko,
         Lib::AsyncSsh,
         Lib::Go,
         Lib::Conch,
         Lib::Erlang,
         Lib::Libssh,
+        Lib::Ruby,
     ];
 
     /// The driver program, as shown in the table.
@@ -68,6 +71,7 @@ impl Lib {
             Lib::Conch => "tests/peers/conch_peer.py",
             Lib::Erlang => "tests/peers/erlang_peer.escript",
             Lib::Libssh => "tests/peers/libssh_peer.py",
+            Lib::Ruby => "tests/peers/ruby_peer.rb",
         }
     }
 
@@ -88,6 +92,12 @@ impl Lib {
                 let bin = repo_root().join(".peers/gopeer");
                 require_program(&bin);
                 Command::new(bin)
+            }
+            Lib::Ruby => {
+                require_program(Path::new("/usr/bin/ruby"));
+                let mut c = Command::new("/usr/bin/ruby");
+                c.arg(peers_dir().join("ruby_peer.rb"));
+                c
             }
             Lib::Erlang => {
                 require_program(Path::new("/usr/bin/escript"));
@@ -115,6 +125,7 @@ impl Lib {
             Lib::Conch => "Conch",
             Lib::Erlang => "Erlang",
             Lib::Libssh => "libssh",
+            Lib::Ruby => "Ruby",
         }
     }
 
@@ -126,19 +137,33 @@ impl Lib {
             Lib::Conch => 90,
             Lib::Erlang => 100,
             Lib::Libssh => 110,
+            Lib::Ruby => 140,
         }
     }
 
     /// Whether the library's server is in the matrix.
     pub fn has_server(self) -> bool {
-        self != Lib::Libssh
+        !matches!(self, Lib::Libssh | Lib::Ruby)
     }
 
-    /// Whether the library's client has neither an AEAD cipher nor an ETM MAC, which are all nacre's server
-    /// offers by default: its `peer → nacre` rows then use a server that adds `hmac-sha2-256`/`-512`
-    /// (`ServerKind::Libssh2`, as for curl).
-    fn needs_eam_macs(self) -> bool {
-        self == Lib::Conch
+    /// The nacre server of the `peer → nacre` rows: the default one, or for a client that lacks what nacre's
+    /// server offers by default, one that adds it, with the reason (shown in the row's description).
+    fn server_kind(self, rekey: bool) -> (ServerKind, &'static str) {
+        match self {
+            Lib::Conch => (
+                ServerKind::Libssh2 { rekey },
+                " It has no AEAD cipher and no ETM MAC, all that nacre's server offers by default: its \
+                 servers here add `hmac-sha2-256`/`-512` (as for curl).",
+            ),
+            Lib::Ruby => (
+                ServerKind::NistEcdh { rekey },
+                " Debian's net-ssh comes without the optional x25519 gem, so it has no curve25519 and no \
+                 post-quantum kex, all that nacre's server offers by default: its servers here add \
+                 `ecdh-sha2-nistp256/384/521` (off by default on nacre's server, on in OpenSSH's).",
+            ),
+            _ if rekey => (ServerKind::Rekey, ""),
+            _ => (ServerKind::Default, ""),
+        }
     }
 
     /// Whether the library's client signs with RSA keys only as `ssh-rsa` (SHA-1).
@@ -191,6 +216,11 @@ impl Lib {
                 let v = run_with_timeout(&mut cmd, T).stdout.trim().to_owned();
                 format!("libssh {v} ({binding})")
             }
+            Lib::Ruby => format!(
+                "Ruby net-ssh {} / net-sftp {}",
+                upstream(&dpkg_version("ruby-net-ssh")),
+                upstream(&dpkg_version("ruby-net-sftp"))
+            ),
             Lib::Go => format!(
                 "Go x/crypto {} / pkg/sftp {}",
                 upstream(&dpkg_version("golang-golang-x-crypto-dev")),
@@ -245,6 +275,10 @@ impl Lib {
                 Ok("`ssh_connection_handler:renegotiate/1` before and after the upload (OTP checks its \
                     `rekey_limit` byte count once a minute only)")
             }
+            Lib::Ruby => {
+                c["rekey_bytes"] = json!(REKEY_LIMIT);
+                Ok("`rekey_limit: 1 MiB`")
+            }
             Lib::Libssh => Err(
                 "ansible-pylibssh exposes neither libssh's SSH_OPTIONS_REKEY_DATA nor a call that starts a \
                  re-exchange",
@@ -260,7 +294,7 @@ impl Lib {
             Lib::Go => "`Config.RekeyThreshold` = 1 MiB",
             Lib::Conch => "`transport.sendKexInit()` after every MiB the SFTP server writes",
             Lib::Erlang => "its SFTP channel calling `ssh_connection_handler:renegotiate/1` after every MiB received",
-            Lib::Libssh => "",
+            Lib::Libssh | Lib::Ruby => "",
         }
     }
 }
@@ -418,7 +452,8 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
         peer: format!("{version} (client)"),
         dir: Dir::PeerToNacre,
     };
-    let eam = lib.needs_eam_macs();
+    let (kind, why_kind) = lib.server_kind(false);
+    let special = kind != ServerKind::Default;
     let mut rekey_case = case(&fx.default, "rekey by peer");
     let rekey_how = lib.client_rekey(&mut rekey_case);
     let sftp_how = match lib {
@@ -437,15 +472,10 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
                 Ok(how) => how,
                 Err(_) => "nacre's server only",
             },
-            if eam {
-                " It has no AEAD cipher and no ETM MAC, all that nacre's server offers by default: its \
-                 servers here add `hmac-sha2-256`/`-512` (as for curl)."
-            } else {
-                ""
-            }
+            why_kind
         ),
     );
-    let shared = eam.then(|| fx.nacre(ServerKind::Libssh2 { rekey: false }));
+    let shared = special.then(|| fx.nacre(kind));
     let t = shared.as_ref().unwrap_or(&fx.default);
     let mut client = DriverClient::new(lib);
     let mut c = case(t, "password");
@@ -491,11 +521,7 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
     });
     match rekey_how {
         Ok(_) => {
-            let own = fx.nacre(if eam {
-                ServerKind::Libssh2 { rekey: false }
-            } else {
-                ServerKind::Default
-            });
+            let own = fx.nacre(kind);
             run(m, &row, Scenario::RekeyByPeer, || {
                 let mut c = rekey_case.clone();
                 c["port"] = json!(own.port());
@@ -516,11 +542,7 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
         }
         Err(why) => na(m, &row, Scenario::RekeyByPeer, why),
     }
-    let own = fx.nacre(if eam {
-        ServerKind::Libssh2 { rekey: true }
-    } else {
-        ServerKind::Rekey
-    });
+    let own = fx.nacre(lib.server_kind(true).0);
     run(m, &row, Scenario::RekeyByNacre, || {
         let r = &own;
         with_rekeys(own.thread(), || {
