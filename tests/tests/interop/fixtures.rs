@@ -51,6 +51,9 @@ pub enum ServerKind {
     /// server), which clients without curve25519 need (Ruby's net-ssh without the x25519 gem); `rekey` as
     /// `Rekey`.
     NistEcdh { rekey: bool },
+    /// `Everything` (legacy SHA-1 algorithms and `ssh-rsa` user keys included) with `rekey` as `Rekey`: for
+    /// clients that have none of nacre's default algorithms (JSch 0.1.55).
+    Legacy { rekey: bool },
 }
 
 /// A nacre server of the matrix with the folder its `sftp` subsystem serves.
@@ -207,6 +210,13 @@ fn start_nacre(policy: &Arc<UsersPolicy>, kind: ServerKind) -> NacreTarget {
         ServerKind::Everything => {
             config.algorithms = Algorithms::all();
             auth.pubkey_algorithms = SignatureAlgorithm::ALL.to_vec();
+        }
+        ServerKind::Legacy { rekey } => {
+            config.algorithms = Algorithms::all();
+            auth.pubkey_algorithms = SignatureAlgorithm::ALL.to_vec();
+            if rekey {
+                config.limits.rekey_bytes = Some(REKEY_LIMIT);
+            }
         }
         ServerKind::NistEcdh { .. } => {}
         ServerKind::Libssh2 { rekey } => {

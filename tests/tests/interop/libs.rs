@@ -40,6 +40,8 @@ pub enum Lib {
     Libssh,
     /// Ruby's net-ssh and net-sftp (tests/peers/ruby_peer.rb): a client only.
     Ruby,
+    /// JSch (tests/peers/jsch/JschPeer.java): a client only.
+    Jsch,
 }
 
 /// How a driver reads its cases.
@@ -52,7 +54,7 @@ enum CaseFormat {
 }
 
 impl Lib {
-    pub const ALL: [Lib; 7] = [
+    pub const ALL: [Lib; 8] = [
         Lib::Paramiko,
         Lib::AsyncSsh,
         Lib::Go,
@@ -60,6 +62,7 @@ impl Lib {
         Lib::Erlang,
         Lib::Libssh,
         Lib::Ruby,
+        Lib::Jsch,
     ];
 
     /// The driver program, as shown in the table.
@@ -72,6 +75,7 @@ impl Lib {
             Lib::Erlang => "tests/peers/erlang_peer.escript",
             Lib::Libssh => "tests/peers/libssh_peer.py",
             Lib::Ruby => "tests/peers/ruby_peer.rb",
+            Lib::Jsch => "tests/peers/jsch/JschPeer.java (with Debian's jsch.jar)",
         }
     }
 
@@ -93,6 +97,16 @@ impl Lib {
                 require_program(&bin);
                 Command::new(bin)
             }
+            Lib::Jsch => {
+                let jar = Path::new("/usr/share/java/jsch.jar");
+                require_program(jar);
+                require_program(Path::new("/usr/bin/java"));
+                let mut c = Command::new("/usr/bin/java");
+                c.arg("-cp")
+                    .arg(jar)
+                    .arg(peers_dir().join("jsch/JschPeer.java"));
+                c
+            }
             Lib::Ruby => {
                 require_program(Path::new("/usr/bin/ruby"));
                 let mut c = Command::new("/usr/bin/ruby");
@@ -112,7 +126,7 @@ impl Lib {
 
     fn format(self) -> CaseFormat {
         match self {
-            Lib::Erlang => CaseFormat::Flat,
+            Lib::Erlang | Lib::Jsch => CaseFormat::Flat,
             _ => CaseFormat::Json,
         }
     }
@@ -126,6 +140,7 @@ impl Lib {
             Lib::Erlang => "Erlang",
             Lib::Libssh => "libssh",
             Lib::Ruby => "Ruby",
+            Lib::Jsch => "JSch",
         }
     }
 
@@ -138,12 +153,13 @@ impl Lib {
             Lib::Erlang => 100,
             Lib::Libssh => 110,
             Lib::Ruby => 140,
+            Lib::Jsch => 150,
         }
     }
 
     /// Whether the library's server is in the matrix.
     pub fn has_server(self) -> bool {
-        !matches!(self, Lib::Libssh | Lib::Ruby)
+        !matches!(self, Lib::Libssh | Lib::Ruby | Lib::Jsch)
     }
 
     /// The nacre server of the `peer → nacre` rows: the default one, or for a client that lacks what nacre's
@@ -160,6 +176,13 @@ impl Lib {
                 " Debian's net-ssh comes without the optional x25519 gem, so it has no curve25519 and no \
                  post-quantum kex, all that nacre's server offers by default: its servers here add \
                  `ecdh-sha2-nistp256/384/521` (off by default on nacre's server, on in OpenSSH's).",
+            ),
+            Lib::Jsch => (
+                ServerKind::Legacy { rekey },
+                " JSch 0.1.55 (2018) has no curve25519, no AEAD cipher, no ETM MAC, no ed25519 and signs with \
+                 RSA keys as `ssh-rsa` (SHA-1) only: its servers here offer everything nacre implements, \
+                 legacy SHA-1 algorithms and `ssh-rsa` user keys included (`ServerKind::Legacy`). It reads \
+                 PEM keys only: ECDSA and RSA keys are converted with `ssh-keygen -p -m PEM`.",
             ),
             _ if rekey => (ServerKind::Rekey, ""),
             _ => (ServerKind::Default, ""),
@@ -216,6 +239,7 @@ impl Lib {
                 let v = run_with_timeout(&mut cmd, T).stdout.trim().to_owned();
                 format!("libssh {v} ({binding})")
             }
+            Lib::Jsch => format!("JSch {}", upstream(&dpkg_version("libjsch-java"))),
             Lib::Ruby => format!(
                 "Ruby net-ssh {} / net-sftp {}",
                 upstream(&dpkg_version("ruby-net-ssh")),
@@ -279,6 +303,10 @@ impl Lib {
                 c["rekey_bytes"] = json!(REKEY_LIMIT);
                 Ok("`rekey_limit: 1 MiB`")
             }
+            Lib::Jsch => {
+                c["renegotiate"] = json!(true);
+                Ok("`Session.rekey()` before and after the upload")
+            }
             Lib::Libssh => Err(
                 "ansible-pylibssh exposes neither libssh's SSH_OPTIONS_REKEY_DATA nor a call that starts a \
                  re-exchange",
@@ -294,7 +322,7 @@ impl Lib {
             Lib::Go => "`Config.RekeyThreshold` = 1 MiB",
             Lib::Conch => "`transport.sendKexInit()` after every MiB the SFTP server writes",
             Lib::Erlang => "its SFTP channel calling `ssh_connection_handler:renegotiate/1` after every MiB received",
-            Lib::Libssh | Lib::Ruby => "",
+            Lib::Libssh | Lib::Ruby | Lib::Jsch => "",
         }
     }
 }
@@ -485,6 +513,15 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
         .rsa_sha1_only()
         .then(|| fx.nacre(ServerKind::Everything));
     for s in [Scenario::KeyEd25519, Scenario::KeyEcdsa, Scenario::KeyRsa] {
+        if lib == Lib::Jsch && s == Scenario::KeyEd25519 {
+            na(
+                m,
+                &row,
+                s,
+                "JSch 0.1.55 implements no Ed25519 (it came in the later fork, com.github.mwiede:jsch)",
+            );
+            continue;
+        }
         let (server, note) = match &everything {
             Some(e) if s == Scenario::KeyRsa => (
                 e,
@@ -783,9 +820,9 @@ pub fn sweep_peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, peer: &PeerAlgs) 
     sweep::sweep(m, column(lib, Dir::PeerToNacre), peer, lib.name(), |alg| {
         let before = t.server.sessions().len();
         let mut c = case(&t, alg.name);
-        // OTP's preferred_algorithms limits the client's own key algorithms with the host key's: its sweep
-        // logs in by password.
-        if lib != Lib::Erlang {
+        // OTP's preferred_algorithms limits the client's own key algorithms with the host key's, and JSch
+        // 0.1.55 has no Ed25519: their sweeps log in by password.
+        if !matches!(lib, Lib::Erlang | Lib::Jsch) {
             c["password"] = Value::Null;
             c["key"] = json!(key.private);
         }
