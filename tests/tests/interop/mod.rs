@@ -63,7 +63,7 @@ pub fn peer_folder() -> tempfile::TempDir {
 }
 
 /// The first line of a command's output (stdout, else stderr), for version strings.
-fn first_line(program: &str, args: &[&str]) -> String {
+pub fn first_line(program: &str, args: &[&str]) -> String {
     let out = run_with_timeout(Command::new(program).args(args), T);
     let text = if out.stdout.trim().is_empty() {
         out.stderr

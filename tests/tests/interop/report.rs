@@ -165,6 +165,15 @@ impl Matrix {
         self.sweep.lock().unwrap().push(cell);
     }
 
+    /// Puts `why` before the note of a failed cell (a known cause).
+    pub fn annotate(&self, row: &Row, scenario: Scenario, why: &str) {
+        for c in self.cells.lock().unwrap().iter_mut() {
+            if &c.row == row && c.scenario == scenario && c.status == Status::Fail {
+                c.note = format!("{why} Error: {}", c.note);
+            }
+        }
+    }
+
     pub fn describe(&self, row: &Row, text: &str) {
         self.how
             .lock()

@@ -126,6 +126,8 @@ pub struct PeerAlgs {
     /// Algorithms the peer's client lacks although the peer implements them (its server has them), with
     /// the reason shown in the `peer → nacre` column (JSON `client_lacks`: {name: reason}).
     pub client_lacks: BTreeMap<String, String>,
+    /// The same for the peer's server (JSON `server_lacks`), shown in the `nacre → peer` column.
+    pub server_lacks: BTreeMap<String, String>,
 }
 
 impl PeerAlgs {
@@ -144,12 +146,28 @@ impl PeerAlgs {
     pub fn client(&self) -> PeerAlgs {
         let mut p = self.clone();
         for name in self.client_lacks.keys() {
-            p.kex.remove(name);
-            p.hostkey.remove(name);
-            p.cipher.remove(name);
-            p.mac.remove(name);
+            p.remove(name);
         }
+        p.server_lacks.clear();
         p
+    }
+
+    /// The same without what the peer's server lacks ([`PeerAlgs::server_lacks`]): the `nacre → peer`
+    /// sweep's view.
+    pub fn server(&self) -> PeerAlgs {
+        let mut p = self.clone();
+        for name in self.server_lacks.keys() {
+            p.remove(name);
+        }
+        p.client_lacks = std::mem::take(&mut p.server_lacks);
+        p
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.kex.remove(name);
+        self.hostkey.remove(name);
+        self.cipher.remove(name);
+        self.mac.remove(name);
     }
 
     pub fn from_json(v: &serde_json::Value) -> PeerAlgs {
@@ -162,19 +180,22 @@ impl PeerAlgs {
                 })
                 .unwrap_or_default()
         };
-        PeerAlgs {
-            kex: set("kex"),
-            hostkey: set("hostkey"),
-            cipher: set("cipher"),
-            mac: set("mac"),
-            client_lacks: v["client_lacks"]
-                .as_object()
+        let reasons = |k: &str| -> BTreeMap<String, String> {
+            v[k].as_object()
                 .map(|o| {
                     o.iter()
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
                         .collect()
                 })
-                .unwrap_or_default(),
+                .unwrap_or_default()
+        };
+        PeerAlgs {
+            kex: set("kex"),
+            hostkey: set("hostkey"),
+            cipher: set("cipher"),
+            mac: set("mac"),
+            client_lacks: reasons("client_lacks"),
+            server_lacks: reasons("server_lacks"),
         }
     }
 }
