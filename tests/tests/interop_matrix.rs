@@ -119,7 +119,16 @@ fn interop_matrix() {
         host keys of every type; client: `nacre::Connection`).\n\n\
         A cell passes when the peer's own tool reports success and the runner's checks hold (output, exit \
         status, SHA-256 of both copies of every file, the negotiated algorithm, at least one key \
-        re-exchange counted on nacre's side); n.a. cells say why the scenario cannot run with that peer.\n";
+        re-exchange counted on nacre's side); n.a. cells say why the scenario cannot run with that peer. A \
+        failed cell is a regression when the baseline lists it (the test then fails), else a known failure \
+        whose note says why (section Baseline).\n\n\
+        Installed by `scripts/install-peers` from the registries the project's machines reach: Debian packages \
+        (OpenSSH, Dropbear, PuTTY, FileZilla, curl, Erlang/OTP, TinySSH with ucspi-tcp, lftp, rsync, git, \
+        Ruby's net-ssh/net-sftp, JSch, Go with x/crypto and pkg/sftp), PyPI into the venv (paramiko, \
+        AsyncSSH, Twisted, ansible-pylibssh with its bundled libssh) and npm (ssh2, pinned by \
+        tests/peers/node/package-lock.json). The Go driver is built from Debian's packaged module sources \
+        (tests/peers/go/go.mod replaces each module with /usr/share/gocode), because the Go module proxy is \
+        not reachable from these machines (`go get` fails: `dial tcp: lookup ...: no such host`).\n";
     let not_installed = vec![(
         "Apache MINA SSHD".to_owned(),
         "it comes only from Maven Central, which the project's machines (developers' and CI's) do not reach: \

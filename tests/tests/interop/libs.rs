@@ -266,7 +266,7 @@ impl Lib {
                     "from pylibsshext import __libssh_version__ as v; print(v)",
                 ]);
                 let v = run_with_timeout(&mut cmd, T).stdout.trim().to_owned();
-                format!("libssh {v} ({binding})")
+                format!("libssh {v} / {binding}")
             }
             Lib::Jsch => format!("JSch {}", upstream(&dpkg_version("libjsch-java"))),
             Lib::Node => {
@@ -277,8 +277,9 @@ impl Lib {
                     .unwrap_or(Value::Null);
                 let node = super::first_line("node", &["--version"]);
                 format!(
-                    "ssh2 {} (Node.js {node})",
-                    v["version"].as_str().unwrap_or("?")
+                    "ssh2 {} / Node.js {}",
+                    v["version"].as_str().unwrap_or("?"),
+                    node.trim_start_matches('v')
                 )
             }
             Lib::Ruby => format!(
@@ -540,10 +541,7 @@ pub fn peer_to_nacre(fx: &Fixture, m: &Matrix, lib: Lib, version: &str) {
              (stdout and status); {sftp_how}; rekeys: 4 MB the same way, forced by {} or by nacre's server \
              (rekey_bytes 1 MiB).{}",
             lib.driver(),
-            match rekey_how {
-                Ok(how) => how,
-                Err(_) => "nacre's server only",
-            },
+            rekey_how.unwrap_or("nacre's server only"),
             why_kind
         ),
     );
