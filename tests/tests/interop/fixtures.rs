@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nacre::auth::AuthServerConfig;
 use nacre::crypto::MacAlg;
 use nacre::keys::{AuthorizedKeys, PublicKey, SignatureAlgorithm};
-use nacre::transport::{Algorithms, Config};
+use nacre::transport::{Algorithms, Config, KexMethod};
 use nacre::{hash_password, SessionConfig, User, UsersPolicy};
 use nacre_tests::{
     authorized_client_key, ensure_test_user, KeyPair, KeyType, NacreServer, TEST_PASSWORD,
@@ -47,6 +47,13 @@ pub enum ServerKind {
     /// `Default` plus the encrypt-and-MAC `hmac-sha2-256`/`-512` (`-o MACs=+hmac-sha2-256,...`), which
     /// libssh2 before 1.11 needs (it has no AEAD cipher and no ETM MAC); `rekey` as `Rekey`.
     Libssh2 { rekey: bool },
+    /// `Default` plus ECDH on the NIST curves (`ecdh-sha2-nistp256/384/521`, off by default on nacre's
+    /// server), which clients without curve25519 need (Ruby's net-ssh without the x25519 gem); `rekey` as
+    /// `Rekey`.
+    NistEcdh { rekey: bool },
+    /// `Everything` (legacy SHA-1 algorithms and `ssh-rsa` user keys included) with `rekey` as `Rekey`: for
+    /// clients that have none of nacre's default algorithms (JSch 0.1.55).
+    Legacy { rekey: bool },
 }
 
 /// A nacre server of the matrix with the folder its `sftp` subsystem serves.
@@ -204,6 +211,14 @@ fn start_nacre(policy: &Arc<UsersPolicy>, kind: ServerKind) -> NacreTarget {
             config.algorithms = Algorithms::all();
             auth.pubkey_algorithms = SignatureAlgorithm::ALL.to_vec();
         }
+        ServerKind::Legacy { rekey } => {
+            config.algorithms = Algorithms::all();
+            auth.pubkey_algorithms = SignatureAlgorithm::ALL.to_vec();
+            if rekey {
+                config.limits.rekey_bytes = Some(REKEY_LIMIT);
+            }
+        }
+        ServerKind::NistEcdh { .. } => {}
         ServerKind::Libssh2 { rekey } => {
             config
                 .algorithms
@@ -212,6 +227,16 @@ fn start_nacre(policy: &Arc<UsersPolicy>, kind: ServerKind) -> NacreTarget {
             if rekey {
                 config.limits.rekey_bytes = Some(REKEY_LIMIT);
             }
+        }
+    }
+    if let ServerKind::NistEcdh { rekey } = kind {
+        config.algorithms.kex.extend([
+            KexMethod::EcdhSha2Nistp256,
+            KexMethod::EcdhSha2Nistp384,
+            KexMethod::EcdhSha2Nistp521,
+        ]);
+        if rekey {
+            config.limits.rekey_bytes = Some(REKEY_LIMIT);
         }
     }
     let mut sessions = SessionConfig {

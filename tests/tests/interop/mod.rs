@@ -2,13 +2,15 @@
 
 pub mod dropbear;
 pub mod fixtures;
+pub mod libs;
 pub mod nacre_client;
 pub mod openssh;
 pub mod putty;
-pub mod python;
 pub mod rekeys;
 pub mod report;
 pub mod sweep;
+pub mod tinyssh;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -61,7 +63,7 @@ pub fn peer_folder() -> tempfile::TempDir {
 }
 
 /// The first line of a command's output (stdout, else stderr), for version strings.
-fn first_line(program: &str, args: &[&str]) -> String {
+pub fn first_line(program: &str, args: &[&str]) -> String {
     let out = run_with_timeout(Command::new(program).args(args), T);
     let text = if out.stdout.trim().is_empty() {
         out.stderr
@@ -71,7 +73,7 @@ fn first_line(program: &str, args: &[&str]) -> String {
     text.lines().next().unwrap_or("").trim().to_owned()
 }
 
-fn dpkg_version(package: &str) -> String {
+pub fn dpkg_version(package: &str) -> String {
     first_line("dpkg-query", &["-W", "-f", "${Version}", package])
 }
 
@@ -82,8 +84,11 @@ pub struct Versions {
     pub putty: String,
     pub filezilla: String,
     pub curl: String,
-    pub paramiko: String,
-    pub asyncssh: String,
+    /// The libraries driven through tests/peers drivers (interop/libs.rs), with their versions.
+    pub libs: Vec<(libs::Lib, String)>,
+    pub tinyssh: String,
+    /// lftp, rsync and git (interop/tools.rs).
+    pub tools: (String, String, String),
     pub table: Vec<(String, String)>,
 }
 
@@ -116,9 +121,8 @@ pub fn versions() -> Versions {
         "curl {} / {libssh2}",
         curl_v.split_whitespace().nth(1).unwrap_or("")
     );
-    let paramiko = python::Lib::Paramiko.version();
-    let asyncssh = python::Lib::AsyncSsh.version();
-    let table = vec![
+    let libs: Vec<(libs::Lib, String)> = libs::Lib::ALL.iter().map(|&l| (l, l.version())).collect();
+    let mut table = vec![
         ("OpenSSH".to_owned(), ssh),
         ("Dropbear".to_owned(), db),
         ("PuTTY".to_owned(), plink),
@@ -127,17 +131,26 @@ pub fn versions() -> Versions {
             format!("filezilla {fz} (Debian package)"),
         ),
         ("curl".to_owned(), curl_v),
-        ("paramiko".to_owned(), paramiko.clone()),
-        ("AsyncSSH".to_owned(), asyncssh.clone()),
     ];
+    table.extend(libs.iter().map(|(l, v)| (l.name().to_owned(), v.clone())));
+    let tinyssh = tinyssh::version();
+    table.push((
+        "TinySSH".to_owned(),
+        format!("tinysshd {} (Debian package)", dpkg_version("tinysshd")),
+    ));
+    let tools = tools::versions();
+    for (name, program) in [("lftp", "lftp"), ("rsync", "rsync"), ("git", "git")] {
+        table.push((name.to_owned(), first_line(program, &["--version"])));
+    }
     Versions {
         openssh,
         dropbear,
         putty,
         filezilla,
         curl,
-        paramiko,
-        asyncssh,
+        libs,
+        tinyssh,
+        tools,
         table,
     }
 }

@@ -124,7 +124,20 @@ pub async fn sftp_round_trip(
     remote: &str,
     server_copy: &Path,
 ) -> Outcome {
-    let conn = login(t, opts, Auth::Password).await?;
+    sftp_round_trip_as(t, opts, Auth::Password, local, sha, remote, server_copy).await
+}
+
+/// [`sftp_round_trip`] logging in with `auth`.
+pub async fn sftp_round_trip_as(
+    t: &PeerServer,
+    opts: &Options,
+    auth: Auth<'_>,
+    local: &Path,
+    sha: &str,
+    remote: &str,
+    server_copy: &Path,
+) -> Outcome {
+    let conn = login(t, opts, auth).await?;
     let sftp = conn.sftp().await.map_err(|e| format!("sftp: {e}"))?;
     // Rows run in parallel: every download gets a file of its own.
     static BACK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

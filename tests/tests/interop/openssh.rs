@@ -28,6 +28,7 @@ pub fn supported() -> PeerAlgs {
         hostkey: q("HostKeyAlgorithms"),
         cipher: q("cipher"),
         mac: q("mac"),
+        ..PeerAlgs::default()
     }
 }
 

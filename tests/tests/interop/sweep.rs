@@ -1,7 +1,7 @@
 //! The algorithm sweep: every kex method, host key algorithm, cipher and MAC nacre implements, one at a
 //! time, against the peers whose algorithm lists a test can fix.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use nacre::crypto::{CipherAlg, MacAlg};
 use nacre::keys::SignatureAlgorithm;
@@ -123,6 +123,11 @@ pub struct PeerAlgs {
     pub hostkey: BTreeSet<String>,
     pub cipher: BTreeSet<String>,
     pub mac: BTreeSet<String>,
+    /// Algorithms the peer's client lacks although the peer implements them (its server has them), with
+    /// the reason shown in the `peer → nacre` column (JSON `client_lacks`: {name: reason}).
+    pub client_lacks: BTreeMap<String, String>,
+    /// The same for the peer's server (JSON `server_lacks`), shown in the `nacre → peer` column.
+    pub server_lacks: BTreeMap<String, String>,
 }
 
 impl PeerAlgs {
@@ -136,6 +141,35 @@ impl PeerAlgs {
         set.contains(a.name) && (a.family != Family::Mac || self.cipher.contains(MAC_CIPHER))
     }
 
+    /// The same without what the peer's client lacks ([`PeerAlgs::client_lacks`]): the `peer → nacre`
+    /// sweep's view.
+    pub fn client(&self) -> PeerAlgs {
+        let mut p = self.clone();
+        for name in self.client_lacks.keys() {
+            p.remove(name);
+        }
+        p.server_lacks.clear();
+        p
+    }
+
+    /// The same without what the peer's server lacks ([`PeerAlgs::server_lacks`]): the `nacre → peer`
+    /// sweep's view.
+    pub fn server(&self) -> PeerAlgs {
+        let mut p = self.clone();
+        for name in self.server_lacks.keys() {
+            p.remove(name);
+        }
+        p.client_lacks = std::mem::take(&mut p.server_lacks);
+        p
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.kex.remove(name);
+        self.hostkey.remove(name);
+        self.cipher.remove(name);
+        self.mac.remove(name);
+    }
+
     pub fn from_json(v: &serde_json::Value) -> PeerAlgs {
         let set = |k: &str| -> BTreeSet<String> {
             v[k].as_array()
@@ -146,11 +180,22 @@ impl PeerAlgs {
                 })
                 .unwrap_or_default()
         };
+        let reasons = |k: &str| -> BTreeMap<String, String> {
+            v[k].as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         PeerAlgs {
             kex: set("kex"),
             hostkey: set("hostkey"),
             cipher: set("cipher"),
             mac: set("mac"),
+            client_lacks: reasons("client_lacks"),
+            server_lacks: reasons("server_lacks"),
         }
     }
 }
@@ -166,7 +211,12 @@ pub fn sweep(
 ) {
     for alg in all() {
         let (status, note) = if !peer.has(&alg) {
-            (Status::Na, format!("{peer_name} does not implement it"))
+            let why = peer
+                .client_lacks
+                .get(alg.name)
+                .cloned()
+                .unwrap_or_else(|| format!("{peer_name} does not implement it"));
+            (Status::Na, why)
         } else {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&alg)))
                 .unwrap_or_else(|_| Err("panic in the harness".into()));
