@@ -194,7 +194,6 @@ fn interop_matrix() {
 /// SERVICE_REQUEST (payload `05 | string "ssh-userauth"`), then runs `echo ok`. Against sshd 9.2 the same
 /// script prints `ok` (sshd logs `dispatch_protocol_error: type 5` and sends UNIMPLEMENTED).
 #[test]
-#[ignore = "nacre bug found by the interop matrix (issue 17): SERVICE_REQUEST after authentication is fatal"]
 fn service_request_after_authentication_does_not_end_the_connection() {
     let fx = Fixture::new();
     let script = r#"
@@ -223,7 +222,6 @@ print(c.makefile().read().decode().strip())
 /// nacre's client fails with "server answered for a different request: PK_OK names another key or
 /// algorithm".
 #[test]
-#[ignore = "nacre bug found by the interop matrix (issue 17): PK_OK naming ssh-rsa for an rsa-sha2-512 query"]
 fn pk_ok_naming_the_key_type_is_accepted() {
     use interop::nacre_client::{self, Auth, Options, PeerServer};
     use std::io::BufRead;

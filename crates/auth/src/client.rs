@@ -329,7 +329,13 @@ impl AuthClient {
             State::PkQuery { key, algorithm } => {
                 let ok: PkOk<'_> = decode_exact(payload).map_err(AuthError::malformed(m))?;
                 let blob = key.to_blob();
-                if ok.key_blob != blob.as_slice() || ok.algorithm != algorithm.name() {
+                // As OpenSSH's client (sshconnect2.c, input_userauth_pk_ok): the key must be
+                // ours and the algorithm name must be of its type; some servers (ssh2 for
+                // Node.js) name `ssh-rsa` for an `rsa-sha2-512` query. We sign with the
+                // algorithm we asked about. docs/TOLERANCE.md.
+                let same_type = SignatureAlgorithm::from_name(ok.algorithm)
+                    .is_some_and(|a| a.key_type() == algorithm.key_type());
+                if ok.key_blob != blob.as_slice() || !same_type {
                     return Err(AuthError::Mismatch("PK_OK names another key or algorithm"));
                 }
                 let data = msg::signed_data(

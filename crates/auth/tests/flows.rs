@@ -631,3 +631,56 @@ fn pipelined_passwords_are_answered_one_by_one() {
     assert_eq!(failures, 4, "one failure answer per password");
     assert!(s.poll_event().is_none());
 }
+
+/// As OpenSSH's client: a PK_OK whose algorithm names the key's type with another signature
+/// algorithm (ssh2 for Node.js answers `ssh-rsa` to an `rsa-sha2-512` query) is accepted, and
+/// the signature uses the algorithm we asked about; a PK_OK for another key type is refused.
+#[test]
+fn pk_ok_naming_the_key_type_is_accepted_and_another_type_is_not() {
+    use nacre_auth::msg::PkOk;
+    use nacre_wire::Encode;
+    let rsa = nacre_testkit::host_key(KeyType::Rsa, 1).public_key();
+    let blob = rsa.to_blob();
+    let query = |c: &mut AuthClient| {
+        c.handle_packet(&{
+            let mut m = vec![51];
+            nacre_wire::put::name_list(&mut m, &["publickey"]);
+            nacre_wire::put::boolean(&mut m, false);
+            m
+        })
+        .unwrap();
+        c.publickey(&rsa);
+        while c.poll_transmit().is_some() {}
+    };
+    let server_sig_algs = vec!["rsa-sha2-512".to_owned(), "rsa-sha2-256".to_owned()];
+    let mut c = AuthClient::new("alice", SID, Some(&server_sig_algs));
+    while c.poll_transmit().is_some() {}
+    while c.poll_event().is_some() {}
+    query(&mut c);
+    let answer = PkOk {
+        algorithm: "ssh-rsa",
+        key_blob: &blob,
+    }
+    .to_bytes();
+    c.handle_packet(&answer).unwrap();
+    let mut signs = Vec::new();
+    while let Some(ev) = c.poll_event() {
+        if let ClientEvent::SignRequest { algorithm, .. } = ev {
+            signs.push(algorithm);
+        }
+    }
+    assert_eq!(signs, [SignatureAlgorithm::RsaSha512]);
+
+    let mut c = AuthClient::new("alice", SID, Some(&server_sig_algs));
+    while c.poll_transmit().is_some() {}
+    query(&mut c);
+    let answer = PkOk {
+        algorithm: "ssh-ed25519",
+        key_blob: &blob,
+    }
+    .to_bytes();
+    assert!(matches!(
+        c.handle_packet(&answer),
+        Err(AuthError::Mismatch(_))
+    ));
+}

@@ -16,6 +16,6 @@ pub use liveness::LivenessConfig;
 pub use msg::kinds::ChannelKind;
 pub use msg::requests::RequestKind;
 pub use protocol::{
-    ChannelId, ConnectionConfig, ConnectionProtocol, Event, Outgoing, ReplyToken, DEFAULT_MAX_CHANNELS,
-    DEFAULT_MAX_PACKET, DEFAULT_WINDOW_SIZE,
+    ChannelId, ConnectionConfig, ConnectionProtocol, Event, Outgoing, ReplyToken,
+    DEFAULT_MAX_CHANNELS, DEFAULT_MAX_PACKET, DEFAULT_WINDOW_SIZE,
 };

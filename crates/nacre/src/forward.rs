@@ -360,13 +360,23 @@ mod tests {
             cmds.clone(),
         ));
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(3), false, data)) => assert!(data.is_empty()),
+            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(3), false, data)) => {
+                assert!(data.is_empty())
+            }
             _ => panic!("no failure reply"),
         }
-        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), true, nacre_connection::ReplyToken(4), cmds.clone())
-            .reply(true, vec![0, 0, 0, 80]);
+        IncomingGlobal::new(
+            "tcpip-forward".into(),
+            Vec::new(),
+            true,
+            nacre_connection::ReplyToken(4),
+            cmds.clone(),
+        )
+        .reply(true, vec![0, 0, 0, 80]);
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(4), true, data)) => assert_eq!(data, [0, 0, 0, 80]),
+            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(4), true, data)) => {
+                assert_eq!(data, [0, 0, 0, 80])
+            }
             _ => panic!("no success reply"),
         }
         assert!(rx.try_recv().is_err(), "answered once");
@@ -378,8 +388,14 @@ mod tests {
             nacre_connection::ReplyToken(5),
             cmds.clone(),
         ));
-        IncomingGlobal::new("tcpip-forward".into(), Vec::new(), false, nacre_connection::ReplyToken(6), cmds)
-            .reply(true, Vec::new());
+        IncomingGlobal::new(
+            "tcpip-forward".into(),
+            Vec::new(),
+            false,
+            nacre_connection::ReplyToken(6),
+            cmds,
+        )
+        .reply(true, Vec::new());
         assert!(rx.try_recv().is_err());
     }
 }

@@ -32,6 +32,10 @@ struct Facts {
     /// is then handled, not refused: sshd answers it again (auth2.c, input_service_request)
     /// and paramiko sends one before each method (docs/TOLERANCE.md).
     userauth_pending: bool,
+    /// The user is authenticated: a server answers SERVICE_REQUEST with UNIMPLEMENTED and
+    /// goes on, as sshd's server loop does (Twisted Conch sends one after every re-exchange;
+    /// docs/TOLERANCE.md).
+    authenticated: bool,
 }
 
 fn check(name: &str, t: &Transport, f: Facts) {
@@ -70,13 +74,26 @@ fn check(name: &str, t: &Transport, f: Facts) {
                 let ok = f.established
                     && !f.peer_in_kex
                     && match (role, n) {
-                        (Role::Server, 5) => !f.service_active || f.userauth_pending,
+                        (Role::Server, 5) => {
+                            !f.authenticated && (!f.service_active || f.userauth_pending)
+                        }
                         (Role::Client, 6) => f.service_requested,
                         _ => false,
                     };
-                let expected = if ok { Disposition::Service } else { d };
+                let unimplemented = role == Role::Server
+                    && n == 5
+                    && f.authenticated
+                    && f.established
+                    && !f.peer_in_kex;
+                let expected = if ok {
+                    Disposition::Service
+                } else if unimplemented {
+                    Disposition::Unimplemented
+                } else {
+                    d
+                };
                 assert_eq!(d, expected, "{at}");
-                assert!(ok || refused, "{at}");
+                assert!(ok || unimplemented || refused, "{at}");
             }
             7 => {
                 let ok = f.ext_info_window || f.late_ext_info;
@@ -224,6 +241,10 @@ fn every_stop_of_a_connection() {
     );
     c.set_authenticated();
     s.set_authenticated();
+    let active = Facts {
+        authenticated: true,
+        ..active
+    };
     check("client, authenticated", c, active);
     check("server, authenticated", s, active);
     // Re-exchange started by the client.

@@ -60,6 +60,10 @@ impl Transport {
             // that long (auth2.c, do_authentication2 and input_service_request). The handler
             // refuses any other name. docs/TOLERANCE.md.
             5 if self.role == Role::Server && self.userauth_pending() => D::Service,
+            // Once the user is authenticated sshd's server loop answers UNIMPLEMENTED to a
+            // SERVICE_REQUEST and goes on (serverloop.c, server_init_dispatch); Twisted Conch's
+            // client sends one after every re-exchange. docs/TOLERANCE.md.
+            5 if self.role == Role::Server && self.authenticated => D::Unimplemented,
             6 if self.role == Role::Client && matches!(self.service, Service::Requested(_)) => {
                 D::Service
             }
