@@ -275,7 +275,7 @@ fn run_ops<P: Peer>(d: &mut Driver<P>, ops: u8) {
             }
         }
         2 => {
-            if let Some(h) = open(d, b"/f", OpenFlags::READ) {
+            if let Some(h) = open(d, b"/home/a.txt", OpenFlags::READ) {
                 let (handle, offset, len) = (&h[..], 0, 4096);
                 let _ = d.call(|id| Read {
                     id,
@@ -288,7 +288,7 @@ fn run_ops<P: Peer>(d: &mut Driver<P>, ops: u8) {
             }
         }
         3 => {
-            if let Some(h) = open(d, b"/f", OpenFlags::READ) {
+            if let Some(h) = open(d, b"/home/link", OpenFlags::READ) {
                 let hint = size(d.call(|id| Fstat { id, handle: &h }));
                 let _ = d.download(&h, hint);
                 close(d, &h);
@@ -346,7 +346,7 @@ fn extensions<P: Peer>(d: &mut Driver<P>) {
 
 /// A server-side copy (`copy-data`) and a rename (`posix-rename@openssh.com` when announced).
 fn copy_and_rename<P: Peer>(d: &mut Driver<P>, write: OpenFlags) {
-    if let Some(src) = open(d, b"/a", OpenFlags::READ) {
+    if let Some(src) = open(d, b"/home/a.txt", OpenFlags::READ) {
         let _ = d.call(|id| Fstat { id, handle: &src });
         if let Some(dst) = open(d, b"/b", write) {
             if d.proto.supports(names::COPY_DATA, "1") {
