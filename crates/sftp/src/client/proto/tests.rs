@@ -1,6 +1,7 @@
 //! The client machine on its own: scripted replies in every split, out of order, to unknown
 //! ids, past their deadline on a simulated clock; listing limits; whole-file transfers against
 //! the server's dispatcher over an in-memory file system. No runtime anywhere.
+#![allow(clippy::panic)]
 
 use std::time::{Duration, Instant};
 
