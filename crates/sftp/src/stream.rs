@@ -48,7 +48,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> FrameSink for WriteSink<W> {
 }
 
 /// A byte stream that hands over the buffers it received as they are (nacre's SSH channel
-/// queues each data packet as one): [`PacketStream`] uses an SFTP packet that lies whole in one
+/// queues each data packet as one): the packet reader uses an SFTP packet that lies whole in one
 /// buffer in place, and copies only a packet that spans buffers. [`ReadChunks`] makes any
 /// `AsyncRead` one.
 pub trait ChunkRead: Send {
