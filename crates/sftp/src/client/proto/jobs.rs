@@ -6,9 +6,11 @@
 //! per full reply — doubling every round trip, OpenSSH's slow start — up to
 //! [`ClientConfig::max_in_flight`](crate::ClientConfig::max_in_flight). Downloads reassemble
 //! out-of-order DATA replies by offset and hand the data out strictly in order; a short reply
-//! re-requests the rest of its range; EOF at an offset stops new requests there. Data handed
-//! out in order but not yet taken count against the window, so a slow local disk holds the
-//! requests back instead of filling memory.
+//! re-requests the rest of its range; EOF at an offset stops new requests there. New READs go
+//! out as replies come in, not as the application takes the data; but while a window's worth of
+//! data waits to be taken, none does (what waits is then at most two windows: that and the
+//! replies to the READs in flight), so a slow local disk holds the requests back instead of
+//! filling memory.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -163,7 +165,8 @@ impl Download {
     /// Sends READs while the window has room and the file may go on.
     fn fill(&mut self, p: &mut ClientProto, now: Instant, job: JobId) {
         while self.failed.is_none()
-            && self.in_flight.len() + self.deliver.len() < self.window.size
+            && self.in_flight.len() < self.window.size
+            && self.deliver.len() < self.window.size
             && self.eof.is_none_or(|e| self.next < e)
             && self.hint.is_none_or(|h| self.next <= h)
         {

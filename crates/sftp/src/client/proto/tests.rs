@@ -555,3 +555,41 @@ fn a_lost_stream_fails_requests_and_jobs() {
     assert_eq!((p.in_flight(), p.poll_timeout()), (0, None));
     let _ = Handle { id: 0, handle: b"" };
 }
+
+#[test]
+fn a_download_nobody_takes_stops_asking_after_a_window_of_data() {
+    let now = Instant::now();
+    let mut p = ready(small_requests(), now);
+    let job = p.download_start(now, b"h", 0, None);
+    let mut asked = 0;
+    for _ in 0..40 {
+        let reads = requests(&mut p);
+        if reads.is_empty() {
+            break;
+        }
+        for (_, id, bytes) in reads {
+            asked += 1;
+            let Ok(Request::Read(r)) = Request::decode_bytes(&bytes) else {
+                panic!()
+            };
+            let data = vec![1u8; r.len as usize];
+            p.handle_input(now, &frame(&Data { id, data: &data }));
+        }
+    }
+    // No READ goes out while a window (8) of data waits untaken: what waits is at most that
+    // window plus the READs already in flight (here 1 + 2 + 4 + 8 = 15 before the window filled).
+    assert_eq!((asked, p.in_flight()), (15, 0));
+    let mut taken = 0;
+    while let DownloadStep::Data(_) = p.download_next(now, job) {
+        taken += 1;
+        if taken == 15 {
+            break;
+        }
+    }
+    assert_eq!(taken, 15);
+    assert_eq!(
+        requests(&mut p).len(),
+        8,
+        "taking the data lets the requests go on"
+    );
+}
