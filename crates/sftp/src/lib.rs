@@ -5,15 +5,20 @@
 //! `Connection::sftp`), over stdin/stdout (`nacre sftp-server`) or over an in-memory pipe in
 //! tests. The packets come from `nacre-sftp-codec`.
 //!
-//! * **Server**: [`serve`] runs one session over an `AsyncRead`/`AsyncWrite` pair, dispatching
-//!   to a [`Filesystem`] — a small *synchronous* trait run on tokio's blocking pool (see its
-//!   docs for why). [`LocalFs`] serves a local folder confined by a directory handle
-//!   (`cap-std`), with virtual paths (`/` is the root), chroot semantics for symbolic links,
-//!   and all of OpenSSH's extensions the local file system can do.
-//! * **Client**: [`SftpClient`] over an `AsyncRead`/`AsyncWrite` pair: every request, OpenSSH's
-//!   extensions, pipelined whole-file transfers with OpenSSH-style slow start and resume,
-//!   recursive transfers that refuse hostile names, and [`File`] (`AsyncRead` + `AsyncWrite` +
-//!   `AsyncSeek`).
+//! The protocol core is sans-IO and runtime-free; the tokio adapters are the feature `tokio` (off
+//! by default; the `nacre` runtime crate turns it on).
+//!
+//! * **Server**: [`Session`] dispatches one decoded request to a [`Filesystem`] — a small
+//!   *synchronous* trait (see its docs for why) — and returns the reply frame. [`LocalFs`]
+//!   serves a local folder confined by a directory handle (`cap-std`), with virtual paths (`/`
+//!   is the root), chroot semantics for symbolic links, and all of OpenSSH's extensions the
+//!   local file system can do. With `tokio`: `serve` runs one session over an
+//!   `AsyncRead`/`AsyncWrite` pair, each request through [`Filesystem::spawn_blocking`].
+//! * **Client**: [`proto::ClientProto`], the sans-IO machine: request ids, reply matching,
+//!   deadlines, bounded listings, pipelined whole-file transfers with OpenSSH-style slow start
+//!   and resume. With `tokio`: `SftpClient` over an `AsyncRead`/`AsyncWrite` pair drives it
+//!   (every request, OpenSSH's extensions, transfers, recursive transfers that refuse hostile
+//!   names) and `File` (`AsyncRead` + `AsyncWrite` + `AsyncSeek`).
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -25,26 +30,36 @@ mod client;
 pub mod fuzzing;
 mod local;
 mod longname;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
 mod memfs;
 mod server;
 mod status;
+#[cfg(feature = "tokio")]
 mod stream;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod testing;
 
 pub use attrs::{Attributes, DirEntry, FsStats};
+pub use client::proto;
+pub use client::proto::ClientProto;
 pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
 pub use client::{
-    ClientConfig, Error, File, ReadDir, Result, ServerLimits, SftpClient,
-    DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ENTRIES, DEFAULT_MAX_REQUEST_LEN,
+    ClientConfig, Error, Reply, Result, ServerLimits, DEFAULT_MAX_LISTING_BYTES,
+    DEFAULT_MAX_LISTING_ENTRIES, DEFAULT_MAX_REQUEST_LEN,
 };
+#[cfg(feature = "tokio")]
+pub use client::{File, ReadDir, SftpClient};
 pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
+#[cfg(feature = "tokio")]
+pub use server::{serve, serve_chunked, serve_framed, serve_with};
 pub use server::{
-    serve, serve_chunked, serve_framed, serve_with, Filesystem, HandleBudget, ServerConfig,
-    Session, DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT, MAX_PACKET_LEN, MAX_READ_LEN,
-    MAX_WRITE_LEN,
+    Filesystem, HandleBudget, ServerConfig, Session, DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT,
+    MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
 };
 pub use status::status_for_io;
+#[cfg(feature = "tokio")]
 pub use stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};
 
 pub use nacre_sftp_codec as codec;

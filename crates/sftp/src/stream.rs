@@ -5,8 +5,9 @@ use std::future::Future;
 use std::io;
 
 use bytes::{Bytes, BytesMut};
-use nacre_sftp_codec::parse_frame;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+
+use crate::client::proto::PacketBuf;
 
 /// Takes frames (server replies or client requests), whole, owned and in order. [`WriteSink`]
 /// writes them to any `AsyncWrite`; a stream that can keep a frame's buffer instead of copying it
@@ -47,7 +48,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> FrameSink for WriteSink<W> {
 }
 
 /// A byte stream that hands over the buffers it received as they are (nacre's SSH channel
-/// queues each data packet as one): [`PacketStream`] uses an SFTP packet that lies whole in one
+/// queues each data packet as one): the packet reader uses an SFTP packet that lies whole in one
 /// buffer in place, and copies only a packet that spans buffers. [`ReadChunks`] makes any
 /// `AsyncRead` one.
 pub trait ChunkRead: Send {
@@ -95,76 +96,37 @@ impl<R: AsyncRead + Unpin + Send> ChunkRead for ReadChunks<R> {
     }
 }
 
-/// Reads SFTP packets from a [`ChunkRead`] stream: a packet that lies whole in one chunk is split
-/// off it as a view; one that spans chunks is assembled in a buffer (only its own bytes are
-/// copied). A length field above `max_len` (or of 0) is refused as soon as its four bytes are in,
-/// so at most one packet is assembled at a time.
+/// Reads SFTP packets from a [`ChunkRead`] stream, through the sans-IO [`PacketBuf`]: a packet
+/// that lies whole in one chunk is split off it as a view; one that spans chunks is assembled
+/// (only its own bytes are copied). A length field above `max_len` (or of 0) is refused as soon
+/// as its four bytes are in, so at most one packet is assembled at a time.
 pub(crate) struct PacketStream<C> {
     source: C,
-    /// The rest of the last chunk (empty while a packet is being assembled).
-    current: Bytes,
-    /// A packet that spans chunks, being assembled.
-    pending: BytesMut,
-    max_len: usize,
+    packets: PacketBuf,
 }
 
 impl<C: ChunkRead> PacketStream<C> {
     pub(crate) fn new(source: C, max_len: usize) -> Self {
         PacketStream {
             source,
-            current: Bytes::new(),
-            pending: BytesMut::new(),
-            max_len,
+            packets: PacketBuf::new(max_len),
         }
     }
 
     /// The next packet, from its type byte on (never empty); `None` when the stream ends.
     pub(crate) async fn next_packet(&mut self) -> io::Result<Option<Bytes>> {
         loop {
-            if self.pending.is_empty() {
-                if let Some(used) = self.whole_frame(&self.current)? {
-                    return Ok(Some(self.current.split_to(used).slice(4..)));
-                }
-                // The start of a packet that continues in the next chunk (or nothing).
-                self.pending.extend_from_slice(&self.current);
-                self.current.clear();
-            } else {
-                if let Some(used) = self.whole_frame(&self.pending)? {
-                    return Ok(Some(self.pending.split_to(used).freeze().slice(4..)));
-                }
-                if !self.current.is_empty() {
-                    // Only what the pending packet still needs is copied; the rest stays a view.
-                    let take = self.still_needed().min(self.current.len());
-                    self.pending.extend_from_slice(&self.current.split_to(take));
-                    continue;
-                }
+            let next = self
+                .packets
+                .next_packet()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if let Some(p) = next {
+                return Ok(Some(p));
             }
             match self.source.read_chunk().await? {
-                Some(chunk) => self.current = chunk,
+                Some(chunk) => self.packets.push(chunk),
                 None => return Ok(None),
             }
-        }
-    }
-
-    /// The length of the whole frame at the start of `buf`, if it is all there.
-    fn whole_frame(&self, buf: &[u8]) -> io::Result<Option<usize>> {
-        let parsed = parse_frame(buf, self.max_len)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(parsed.map(|(_, used)| used))
-    }
-
-    /// Bytes the pending packet lacks: up to its length field, then up to its end.
-    fn still_needed(&self) -> usize {
-        match self
-            .pending
-            .get(..4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        {
-            Some(len) => {
-                let len = u32::from_be_bytes(len) as usize;
-                (4 + len).saturating_sub(self.pending.len()).max(1)
-            }
-            None => 4usize.saturating_sub(self.pending.len()),
         }
     }
 }
@@ -183,58 +145,19 @@ mod tests {
         }
     }
 
-    fn frame(body: &[u8]) -> Vec<u8> {
-        let mut f = (body.len() as u32).to_be_bytes().to_vec();
-        f.extend_from_slice(body);
-        f
-    }
-
-    async fn packets(chunks: Vec<Bytes>, max_len: usize) -> io::Result<Vec<Bytes>> {
-        let mut s = PacketStream::new(Chunks(chunks.into()), max_len);
-        let mut out = Vec::new();
-        while let Some(p) = s.next_packet().await? {
-            out.push(p);
-        }
-        Ok(out)
-    }
-
     #[tokio::test]
-    async fn packets_whole_in_a_chunk_are_views_and_split_ones_are_assembled() {
-        let bodies: Vec<Vec<u8>> =
-            vec![vec![101; 10], vec![102; 3000], vec![103; 1], vec![104; 70]];
-        let stream: Vec<u8> = bodies.iter().flat_map(|b| frame(b)).collect();
-        // Every way of cutting the stream in two, then byte by byte.
-        for cut in 0..=stream.len() {
-            let (a, b) = stream.split_at(cut);
-            let chunks = vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)];
-            let got = packets(chunks, 4096).await.unwrap();
-            assert_eq!(
-                got.iter().map(|p| p.to_vec()).collect::<Vec<_>>(),
-                bodies,
-                "cut {cut}"
-            );
-        }
-        let bytewise = stream
-            .iter()
-            .map(|b| Bytes::copy_from_slice(&[*b]))
-            .collect();
-        let got = packets(bytewise, 4096).await.unwrap();
-        assert_eq!(got.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), bodies);
-        // One chunk per packet: each packet is a view of its chunk, nothing copied.
-        let chunks: Vec<Bytes> = bodies.iter().map(|b| Bytes::from(frame(b))).collect();
-        let got = packets(chunks.clone(), 4096).await.unwrap();
-        for (p, c) in got.iter().zip(&chunks) {
-            assert_eq!(p.as_ptr(), c[4..].as_ptr());
-        }
-    }
-
-    #[tokio::test]
-    async fn a_length_over_the_limit_is_refused_before_its_body_arrives() {
+    async fn a_stream_of_chunks_yields_its_packets_and_refuses_an_oversize_one() {
         let chunks = vec![
-            Bytes::from_static(&[0, 0]),
+            Bytes::from_static(&[0, 0, 0, 2, 101]),
+            Bytes::from_static(&[7, 0, 0]),
             Bytes::from_static(&[0x20, 0, 9]),
         ];
-        let err = packets(chunks, 4096).await.unwrap_err();
+        let mut s = PacketStream::new(Chunks(chunks.into()), 4096);
+        assert_eq!(
+            s.next_packet().await.unwrap().unwrap().to_vec(),
+            vec![101, 7]
+        );
+        let err = s.next_packet().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

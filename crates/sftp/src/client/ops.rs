@@ -5,13 +5,14 @@ use std::collections::VecDeque;
 
 use nacre_sftp_codec::ext::names;
 use nacre_sftp_codec::{
-    Close, CopyData, ExpandPath, ExtendedReply, ExtensionReply, Fsetstat, Fstat, Fstatvfs, Fsync,
-    Hardlink, HomeDirectory, Lsetstat, Lstat, Mkdir, Open, OpenFlags, Opendir, PosixRename, Read,
-    Readdir, Readlink, Realpath, Remove, Rename, Response, Rmdir, Seq, Setstat, Stat, StatusCode,
-    Statvfs, StatvfsReply, Symlink, UsersGroupsById, UsersGroupsByIdReply, Write,
+    Close, CopyData, ExpandPath, ExtensionReply, Fsetstat, Fstat, Fstatvfs, Fsync, Hardlink,
+    HomeDirectory, Lsetstat, Lstat, Mkdir, Open, OpenFlags, Opendir, PosixRename, Read, Readdir,
+    Readlink, Realpath, Remove, Rename, Response, Rmdir, Seq, Setstat, Stat, StatusCode, Statvfs,
+    StatvfsReply, Symlink, UsersGroupsById, UsersGroupsByIdReply, Write,
 };
 
-use super::{expect_ok, unexpected, Error, Reply, Result, SftpClient};
+use super::driver::now;
+use super::{dir_entries, expect_ok, from_reply, unexpected, Error, Reply, Result, SftpClient};
 use crate::attrs::{Attributes, DirEntry, FsStats};
 
 fn handle_of(reply: &Reply) -> Result<Vec<u8>> {
@@ -38,31 +39,12 @@ fn single_name(reply: &Reply) -> Result<Vec<u8>> {
     }
 }
 
-/// Parses a typed EXTENDED_REPLY; bytes after its fields are ignored (counted in a debug log), as
-/// OpenSSH's sftp client ignores them (docs/TOLERANCE.md).
-pub(crate) fn from_reply<'a, T: ExtensionReply<'a>>(r: &ExtendedReply<'a>) -> Result<T> {
-    let (value, ignored) = T::from_reply_tolerant(r)
-        .map_err(|e| Error::protocol(format!("bad extended reply: {e}")))?;
-    if ignored > 0 {
-        tracing::debug!(
-            id = r.id,
-            ignored,
-            "SFTP extended reply: bytes after its fields ignored"
-        );
-    }
-    Ok(value)
-}
-
 fn extended<'a, T: ExtensionReply<'a>>(reply: &'a Reply) -> Result<T> {
     match reply.decode()? {
         Response::ExtendedReply(r) => from_reply(&r),
         other => Err(unexpected(&other)),
     }
 }
-
-/// What one listed entry costs besides its name and long name (attributes, vectors), for
-/// [`crate::ClientConfig::max_listing_bytes`].
-const ENTRY_OVERHEAD: usize = 128;
 
 impl SftpClient {
     fn require(&self, name: &'static str, version: &str) -> Result<()> {
@@ -210,17 +192,7 @@ impl SftpClient {
     pub async fn readdir(&self, handle: &[u8]) -> Result<Option<Vec<DirEntry>>> {
         let reply = self.call(|id| Readdir { id, handle }).await?;
         match reply.decode()? {
-            Response::Name(n) => Ok(Some(
-                n.entries
-                    .iter()
-                    .map(|e| DirEntry {
-                        name: e.filename.to_vec(),
-                        longname: e.longname.to_vec(),
-                        attrs: e.attrs.into(),
-                        nlink: 0,
-                    })
-                    .collect(),
-            )),
+            Response::Name(n) => Ok(Some(dir_entries(&n))),
             Response::Status(s) if s.code == StatusCode::EOF => Ok(None),
             other => Err(unexpected(&other)),
         }
@@ -241,24 +213,19 @@ impl SftpClient {
     /// listing cannot exhaust the client's memory). Use [`SftpClient::read_dir`] to walk a
     /// listing without holding it.
     pub async fn list_dir(&self, path: impl AsRef<[u8]>) -> Result<Vec<DirEntry>> {
-        let (max_entries, max_bytes) = {
-            let c = self.config();
-            (c.max_listing_entries, c.max_listing_bytes)
-        };
-        let mut dir = self.read_dir(path).await?;
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        while let Some(e) = dir.next().await? {
-            bytes = bytes.saturating_add(e.name.len() + e.longname.len() + ENTRY_OVERHEAD);
-            if out.len() >= max_entries || bytes > max_bytes {
-                return Err(Error::TooManyEntries {
-                    entries: out.len(),
-                    bytes,
-                });
+        let handle = self.opendir(path).await?;
+        let job = match self.with_proto(|p| p.list_start(now(), &handle)) {
+            Ok(job) => job,
+            Err(e) => {
+                self.close_later(&handle);
+                return Err(e);
             }
-            out.push(e);
-        }
-        Ok(out)
+        };
+        let mut job = self.job(job);
+        let id = job.id();
+        let result = job.next(|p| p.list_result(id)).await;
+        job.finished();
+        result
     }
 
     /// Creates a directory.

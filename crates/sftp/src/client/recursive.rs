@@ -1,4 +1,4 @@
-//! Recursive transfers ([`SftpClient::download_dir`], [`SftpClient::upload_dir`]).
+//! Recursive transfers (`SftpClient::download_dir`, `SftpClient::upload_dir`).
 //!
 //! A server chooses the names in its listings, so a recursive download checks every one
 //! before it touches the local disk: `.` and `..` are skipped, and an empty name, `/`, a name
@@ -8,19 +8,17 @@
 //! refused names and what was fetched. Symbolic links and special files are skipped both
 //! ways, and the depth is capped, so a lying server cannot make the client loop.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
-use nacre_sftp_codec::StatusCode;
-
-use super::{Error, Result, SftpClient};
-use crate::attrs::Attributes;
+use super::{Error, Result};
+#[cfg(feature = "tokio")]
+use {
+    super::SftpClient, crate::attrs::Attributes, nacre_sftp_codec::StatusCode, std::ffi::OsStr,
+    std::os::unix::ffi::OsStrExt, std::path::Path,
+};
 
 /// Deepest folder nesting a recursive transfer follows.
 pub const MAX_DEPTH: usize = 64;
 
-/// What [`SftpClient::download_dir`] and [`SftpClient::upload_dir`] did.
+/// What `SftpClient::download_dir` and `SftpClient::upload_dir` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TreeStats {
     /// Regular files transferred.
@@ -48,6 +46,7 @@ pub fn check_remote_name(name: &[u8]) -> Result<bool> {
 }
 
 /// `dir/name` for remote paths.
+#[cfg(feature = "tokio")]
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = dir.to_vec();
     if !p.ends_with(b"/") {
@@ -57,6 +56,7 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
+#[cfg(feature = "tokio")]
 impl SftpClient {
     /// Downloads the folder `remote` into `local` (created if missing), recursively. Names a
     /// server must never send are skipped and the rest fetched; then the call fails with

@@ -1,66 +1,20 @@
 //! Pipelined whole-file transfers: [`SftpClient::download`], [`SftpClient::upload`] and their
-//! resuming forms ([`SftpClient::reget`], [`SftpClient::reput`]).
-//!
-//! Both directions keep a window of requests in flight that starts at
-//! [`super::ClientConfig::initial_in_flight`] and grows by one per full reply — doubling every
-//! round trip, OpenSSH's slow start — up to [`super::ClientConfig::max_in_flight`]. Downloads
-//! reassemble out-of-order DATA replies by offset and write the local file strictly in order;
-//! a short reply re-requests the rest of its range; EOF at an offset stops new requests there.
+//! resuming forms ([`SftpClient::reget`], [`SftpClient::reput`]): the local file's side of the
+//! machine's download and upload jobs ([`super::proto::ClientProto::download_start`],
+//! [`super::proto::ClientProto::upload_start`]), which own the pipelines (window, slow start,
+//! reassembly by offset).
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use nacre_sftp_codec::{Close, OpenFlags, Read, Response, StatusCode, Write};
+use nacre_sftp_codec::{OpenFlags, StatusCode};
 use tokio::fs::OpenOptions;
 use tokio::io::AsyncSeekExt;
-use tokio::sync::mpsc;
 
+use super::driver::now;
 use super::local_io::{LocalReader, LocalWriter};
-use super::{unexpected, Error, Reply, Result, SftpClient};
+use super::proto::{DownloadStep, UploadStep};
+use super::{Error, Result, SftpClient};
 use crate::attrs::Attributes;
-
-/// Offset of the data in a DATA frame (type byte onwards): type, id, length.
-const DATA_START: usize = 1 + 4 + 4;
-/// Where the request id lies in a whole frame: after the length and the type.
-const ID_AT: usize = 4 + 1;
-/// A WRITE frame's header without the handle: length, type, id, handle length, offset, data
-/// length.
-const WRITE_HEADER: usize = 4 + 1 + 4 + 4 + 8 + 4;
-
-/// A received chunk: the DATA frame and where its data lie in it.
-struct Chunk {
-    reply: Reply,
-    len: usize,
-}
-
-impl Chunk {
-    /// The data, a view of the frame.
-    fn bytes(&self) -> bytes::Bytes {
-        let end = (DATA_START + self.len).min(self.reply.0.len());
-        self.reply.0.slice(DATA_START.min(end)..end)
-    }
-}
-
-/// The slow-start window.
-struct Window {
-    size: usize,
-    max: usize,
-}
-
-impl Window {
-    fn new(client: &SftpClient) -> Window {
-        let cfg = client.config();
-        let max = cfg.max_in_flight.max(1);
-        Window {
-            size: cfg.initial_in_flight.clamp(1, max),
-            max,
-        }
-    }
-
-    fn grow(&mut self) {
-        self.size = (self.size + 1).min(self.max);
-    }
-}
 
 impl SftpClient {
     /// Downloads `remote` into `local` (created or truncated). Returns the bytes transferred.
@@ -125,7 +79,8 @@ impl SftpClient {
         Ok(got)
     }
 
-    /// Reads `handle` from `start` to end of file into `out`, pipelined.
+    /// Reads `handle` from `start` to end of file into `out`, pipelined (the machine's
+    /// download job; the local file written in order as the data come).
     async fn fetch(
         &self,
         handle: &[u8],
@@ -133,85 +88,25 @@ impl SftpClient {
         size_hint: Option<u64>,
         out: &mut LocalWriter,
     ) -> Result<u64> {
-        let chunk = self.read_len();
-        let chunk32 = u32::try_from(chunk).unwrap_or(u32::MAX);
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut window = Window::new(self);
-        let mut in_flight: HashMap<u32, (u64, u32)> = HashMap::new();
-        let mut ready: BTreeMap<u64, Chunk> = BTreeMap::new();
-        let (mut next, mut written) = (start, start);
-        let mut hint = size_hint;
-        let mut eof: Option<u64> = None;
-        let send = |offset: u64, len: u32| {
-            self.send_stream(&tx, |id, buf| {
-                nacre_sftp_codec::encode_frame(
-                    &Read {
-                        id,
-                        handle,
-                        offset,
-                        len,
-                    },
-                    buf,
-                );
-            })
-        };
+        let job = self.with_proto(|p| p.download_start(now(), handle, start, size_hint));
+        let mut job = self.job(job);
+        let id = job.id();
         loop {
-            while in_flight.len() < window.size
-                && eof.is_none_or(|e| next < e)
-                && hint.is_none_or(|h| next <= h)
-            {
-                let id = send(next, chunk32)?;
-                in_flight.insert(id, (next, chunk32));
-                next += u64::from(chunk32);
-            }
-            if in_flight.is_empty() {
-                break;
-            }
-            let (id, reply) = self.next_streamed(&mut rx).await?;
-            let (offset, len) = in_flight
-                .remove(&id)
-                .ok_or_else(|| Error::protocol("reply to no read"))?;
-            let reply = reply?;
-            match reply.decode()? {
-                Response::Data(d) => {
-                    let n = d.data.len();
-                    if n > len as usize || n == 0 {
-                        return Err(Error::protocol("DATA of a bad length"));
-                    }
-                    if n < len as usize {
-                        // Short read: ask for the rest of this range right away.
-                        let (o, l) = (offset + n as u64, len - n as u32);
-                        let id = send(o, l)?;
-                        in_flight.insert(id, (o, l));
-                    } else {
-                        window.grow();
-                    }
-                    let end = offset + n as u64;
-                    if hint.is_some_and(|h| end > h) {
-                        hint = Some(end);
-                    }
-                    ready.insert(offset, Chunk { reply, len: n });
+            let step = job
+                .next(|p| match p.download_next(now(), id) {
+                    DownloadStep::Pending => None,
+                    step => Some(step),
+                })
+                .await;
+            match step {
+                DownloadStep::Data(data) => out.write(data).await?,
+                DownloadStep::Pending => {}
+                DownloadStep::Done(result) => {
+                    job.finished();
+                    return result;
                 }
-                Response::Status(s) if s.code == StatusCode::EOF => {
-                    eof = Some(eof.map_or(offset, |e| e.min(offset)));
-                }
-                other => return Err(unexpected(&other)),
-            }
-            while let Some(entry) = ready.first_entry() {
-                if *entry.key() != written {
-                    break;
-                }
-                let c = entry.remove();
-                out.write(c.bytes()).await?;
-                written += c.len as u64;
             }
         }
-        if !ready.is_empty() || eof.is_some_and(|e| e < written) {
-            return Err(Error::protocol(
-                "the server's data and end of file disagree",
-            ));
-        }
-        Ok(written - start)
     }
 
     async fn upload_inner(&self, local: &Path, remote: &[u8], resume: bool) -> Result<u64> {
@@ -248,59 +143,33 @@ impl SftpClient {
         Ok(sent)
     }
 
-    /// Sends `input` from `start` to its end as WRITEs at `start`, pipelined. Each frame is
-    /// built whole before its request id is known: the data are read straight after the header,
-    /// and the id is written in when the frame is sent.
+    /// Sends `input` from `start` to its end as WRITEs at `start`, pipelined (the machine's
+    /// upload job). Each frame comes from the machine with its header written; the data are
+    /// read straight after it.
     async fn push(&self, handle: &[u8], start: u64, input: &LocalReader) -> Result<u64> {
-        let chunk = self.write_len(handle.len());
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut window = Window::new(self);
-        let mut in_flight: HashMap<u32, u64> = HashMap::new();
-        let mut offset = start;
-        let mut at_end = false;
+        let job = self.with_proto(|p| p.upload_start(handle, start));
+        let mut job = self.job(job);
+        let id = job.id();
         loop {
-            while !at_end && in_flight.len() < window.size {
-                let mut frame = Vec::with_capacity(WRITE_HEADER + handle.len() + chunk);
-                Write::encode_frame_header(&mut frame, 0, handle, offset, chunk);
-                let header_len = frame.len();
-                let (mut frame, n) = input.read_at(frame, offset, chunk).await?;
-                if n == 0 {
-                    at_end = true;
-                    break;
+            let step = job
+                .next(|p| match p.upload_next(id) {
+                    UploadStep::Pending => None,
+                    step => Some(step),
+                })
+                .await;
+            match step {
+                UploadStep::Send(mut slot) => {
+                    let frame = std::mem::take(slot.buffer());
+                    let (frame, _) = input.read_at(frame, slot.offset(), slot.max_len()).await?;
+                    *slot.buffer() = frame;
+                    self.with_proto(|p| p.upload_send(now(), slot))?;
                 }
-                if n < chunk {
-                    // The end of the file: the lengths in the header (same size) say `n`.
-                    let mut header = Vec::with_capacity(header_len);
-                    Write::encode_frame_header(&mut header, 0, handle, offset, n);
-                    if let Some(slot) = frame.get_mut(..header_len) {
-                        slot.copy_from_slice(&header);
-                    }
-                    at_end = true;
+                UploadStep::Pending => {}
+                UploadStep::Done(result) => {
+                    job.finished();
+                    return result;
                 }
-                let id = self.send_stream(&tx, |id, buf| {
-                    if let Some(slot) = frame.get_mut(ID_AT..ID_AT + 4) {
-                        slot.copy_from_slice(&id.to_be_bytes());
-                    }
-                    *buf = std::mem::take(&mut frame);
-                })?;
-                in_flight.insert(id, offset);
-                offset += n as u64;
             }
-            if in_flight.is_empty() {
-                break;
-            }
-            let (id, reply) = self.next_streamed(&mut rx).await?;
-            in_flight
-                .remove(&id)
-                .ok_or_else(|| Error::protocol("reply to no write"))?;
-            super::expect_ok(&reply?)?;
-            window.grow();
         }
-        Ok(offset - start)
-    }
-
-    /// Closes a handle without waiting for the answer.
-    pub(crate) fn close_later(&self, handle: &[u8]) {
-        let _ = self.send_once(|id| Close { id, handle });
     }
 }

@@ -382,11 +382,12 @@ impl Filesystem for LocalFs {
     }
 
     /// Acting as an account: on that account's own threads ([`AccountThreads`]), which switched
-    /// to it once and for all, so no operation pays for a switch. Otherwise tokio's pool.
+    /// to it once and for all, so no operation pays for a switch. Otherwise the default (tokio's
+    /// pool with the feature `tokio`).
     fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
         match &self.threads {
             Some(threads) => threads.spawn(job),
-            None => drop(tokio::task::spawn_blocking(job)),
+            None => crate::server::filesystem::run_blocking(job),
         }
     }
 

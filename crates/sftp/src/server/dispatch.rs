@@ -139,6 +139,25 @@ impl<F: Filesystem> Session<F> {
         }))
     }
 
+    /// The VERSION frame that answers INIT: version 3 and the extensions this backend offers.
+    pub fn version_frame(&self) -> Vec<u8> {
+        super::extensions::version_frame(&*self.fs)
+    }
+
+    /// Handles one request packet (type byte onwards; anything but INIT) as the server loop
+    /// does: decoded the way OpenSSH's sftp-server reads one (bytes after its fields ignored), a
+    /// packet that does not decode answered with SSH_FX_BAD_MESSAGE for its id. `None` for an
+    /// undecodable packet that carries no id.
+    pub fn handle_packet(&self, packet: &[u8]) -> Option<Vec<u8>> {
+        match super::decode_request(packet) {
+            Ok(req) => Some(self.handle(&req)),
+            Err(_) => nacre_sftp_codec::Frame::new(packet)
+                .ok()?
+                .request_id()
+                .map(|id| status_frame(id, StatusCode::BAD_MESSAGE)),
+        }
+    }
+
     /// Handles one decoded request (anything but INIT); the reply frame.
     pub fn handle(&self, req: &Request<'_>) -> Vec<u8> {
         let id = req.id().unwrap_or(0);

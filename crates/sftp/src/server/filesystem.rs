@@ -13,8 +13,10 @@ fn unsupported<T>() -> io::Result<T> {
 
 /// What the SFTP server needs from a file system.
 ///
-/// **Synchronous, called on tokio's blocking pool.** Every method is a plain blocking call; the
-/// dispatcher runs each request with `spawn_blocking`. That fits the backends that matter (the
+/// **Synchronous, called on a blocking thread.** Every method is a plain blocking call; the
+/// server loop (`serve`, feature `tokio`) runs each request through
+/// [`Filesystem::spawn_blocking`], by default on tokio's blocking pool; the dispatcher itself
+/// ([`crate::Session`]) calls no runtime. That fits the backends that matter (the
 /// local file system is a blocking syscall API: there is no portable async `openat`/`pread`),
 /// keeps implementations free of async traits and boxing, and still lets many requests run at
 /// once: READs of a pipelining client are served in parallel on the blocking pool while the
@@ -120,19 +122,29 @@ pub trait Filesystem: Send + Sync + 'static {
     fn statvfs(&self, _path: &Path) -> io::Result<FsStats> {
         unsupported()
     }
-    /// Runs a job of blocking calls of this backend (one request's) away from the async tasks;
-    /// the server awaits its result through a channel, so a job dropped unrun is answered with
-    /// SSH_FX_FAILURE. The default hands it to tokio's blocking pool; a backend whose calls need
-    /// threads of their own (such as [`crate::LocalFs::acting_as`], whose threads are the
-    /// account's) runs them there.
+    /// Runs a job of blocking calls of this backend (one request's) away from the async tasks:
+    /// the seam where the runtime decides which thread runs it. The server awaits its result
+    /// through a channel, so a job dropped unrun is answered with SSH_FX_FAILURE. The default
+    /// hands it to tokio's blocking pool with the feature `tokio` (and runs it at once, on the
+    /// calling thread, without it); a backend whose calls need threads of their own (such as
+    /// [`crate::LocalFs::acting_as`], whose threads are the account's) runs them there.
     fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
-        drop(tokio::task::spawn_blocking(job));
+        run_blocking(job);
     }
     /// Whether an optional extension is implemented, by its name (e.g.
     /// `"hardlink@openssh.com"`); the server announces only those.
     fn supports(&self, _extension: &str) -> bool {
         false
     }
+}
+
+/// The default of [`Filesystem::spawn_blocking`]: tokio's blocking pool with the feature `tokio`,
+/// the calling thread without it.
+pub(crate) fn run_blocking(job: Box<dyn FnOnce() + Send + 'static>) {
+    #[cfg(feature = "tokio")]
+    drop(tokio::task::spawn_blocking(job));
+    #[cfg(not(feature = "tokio"))]
+    job();
 }
 
 /// The portable way to append up to `len` read bytes to `out`: zero-fill the room, let `read`
