@@ -5,6 +5,11 @@
 //! always a prefix of what it sent (the server echoes), and all of it once both sides reached
 //! the channel and nothing disturbed the link.
 //!
+//! With bit 7 of the size byte the channel runs the `sftp` subsystem instead of the echo: the
+//! sans-IO SFTP client uploads the payload to nacre's dispatcher over an in-memory file system and
+//! downloads it again (oracles: the download is a prefix of the file, and all of it, unchanged,
+//! on an undisturbed link).
+//!
 //! Input: three header bytes (flags, seed, payload length in KiB), then operations (one byte
 //! each, some followed by arguments). Under `cargo fuzz` (`--cfg fuzzing`) flag bit 0 installs
 //! no-op packet keys after NEWKEYS, so injected bytes can reach authentication and channels
@@ -52,11 +57,13 @@ pub fn run(data: &[u8]) -> SessionPair {
     let mut input = Input(data);
     let flags = input.byte().unwrap_or(0b110);
     let seed = u64::from(input.byte().unwrap_or(0));
-    let kib = usize::from(input.byte().unwrap_or(1) % 64);
+    let size = input.byte().unwrap_or(1);
+    let kib = usize::from(size % 64);
+    let sftp = size & 0x80 != 0;
     #[cfg(fuzzing)]
     let _keys = nacre_transport::fuzz_keys::NoopKeys::set(flags & 1 != 0);
     let noop = cfg!(fuzzing) && flags & 1 != 0;
-    let mut pair = build(flags, seed, kib);
+    let mut pair = build(flags, seed, kib, sftp);
     let mut disturbed = false;
     for _ in 0..MAX_OPS {
         let Some(op) = input.byte() else {
@@ -73,15 +80,22 @@ pub fn run(data: &[u8]) -> SessionPair {
     pair
 }
 
-fn build(flags: u8, seed: u64, kib: usize) -> SessionPair {
-    let script = ClientScript {
+fn build(flags: u8, seed: u64, kib: usize, sftp: bool) -> SessionPair {
+    let payload: Vec<u8> = (0..kib * 1024 + usize::from(flags))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let mut script = ClientScript {
         trust_host_key: flags & 2 != 0,
         password: if flags & 4 != 0 { "secret" } else { "wrong" }.to_owned(),
-        payload: (0..kib * 1024 + usize::from(flags))
-            .map(|i| (i % 251) as u8)
-            .collect(),
+        payload: payload.clone(),
         ..ClientScript::default()
     };
+    if sftp {
+        script.request = nacre_connection::RequestKind::Subsystem {
+            name: "sftp".to_owned(),
+        };
+        script.payload = Vec::new();
+    }
     let (client, mut server) = default_configs(&script.user);
     let mut transport = nacre_transport::Config::server(vec![crate::host_key(KeyType::Ed25519, 7)]);
     if flags & 8 == 0 {
@@ -90,6 +104,15 @@ fn build(flags: u8, seed: u64, kib: usize) -> SessionPair {
     }
     server.transport = Arc::new(transport);
     let mut pair = SessionPair::with_configs(client, server, script, seed);
+    if sftp {
+        pair.app.sftp = Some(crate::sftp_pair::SftpApp::new(payload));
+        pair.set_services(Box::new(|req| match req {
+            nacre_connection::RequestKind::Subsystem { name } if name == "sftp" => {
+                Some(Box::new(crate::sftp_pair::SftpService::default()))
+            }
+            _ => None,
+        }));
+    }
     pair.to_server.chunk = [0, 1, 7, 1000][usize::from(flags >> 4 & 3)];
     pair.to_client.chunk = [0, 1, 13, 4096][usize::from(flags >> 6 & 3)];
     pair
@@ -162,6 +185,12 @@ fn check_prefix(pair: &SessionPair, unprotected: bool) {
             pair.script.payload.starts_with(&pair.app.received),
             "received bytes that were never sent"
         );
+        if let Some(sftp) = &pair.app.sftp {
+            assert!(
+                sftp.file.starts_with(&sftp.downloaded),
+                "downloaded bytes that were never uploaded"
+            );
+        }
     }
 }
 
@@ -176,5 +205,13 @@ fn check_complete(pair: &SessionPair, disturbed: bool) {
             pair.script.payload.len(),
             "data lost on an undisturbed link"
         );
+        if let Some(sftp) = &pair.app.sftp {
+            assert_eq!(
+                sftp.result,
+                Some(Ok(())),
+                "SFTP failed on an undisturbed link"
+            );
+            assert!(sftp.downloaded == sftp.file, "the file changed on the way");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod fuzz_pair;
 pub mod link;
 pub mod script;
 pub mod session_pair;
+pub mod sftp_pair;
 
 pub use link::{Fault, Link};
 pub use session_pair::{ClientScript, Echo, Service, SessionPair};

@@ -94,6 +94,8 @@ pub struct ClientApp {
     pub exit_status: Option<u32>,
     /// The channel closed.
     pub closed: bool,
+    /// With SFTP: the client's script (the channel carries its packets, not the payload).
+    pub sftp: Option<crate::sftp_pair::SftpApp>,
 }
 
 /// The server application's state.
@@ -181,6 +183,28 @@ impl SessionPair {
             client_wire: Vec::new(),
             server_wire: Vec::new(),
         }
+    }
+
+    /// A pair whose channel runs the `sftp` subsystem: the server is nacre's SFTP dispatcher over
+    /// an in-memory file system, the client's `ClientProto` uploads `file` and downloads it again
+    /// ([`crate::sftp_pair::SftpApp`]).
+    pub fn sftp(file: Vec<u8>, seed: u64) -> Self {
+        let script = ClientScript {
+            request: RequestKind::Subsystem {
+                name: "sftp".to_owned(),
+            },
+            payload: Vec::new(),
+            ..ClientScript::default()
+        };
+        let mut pair = SessionPair::new(script, seed);
+        pair.app.sftp = Some(crate::sftp_pair::SftpApp::new(file));
+        pair.set_services(Box::new(|req| match req {
+            RequestKind::Subsystem { name } if name == "sftp" => {
+                Some(Box::new(crate::sftp_pair::SftpService::default()))
+            }
+            _ => None,
+        }));
+        pair
     }
 
     /// Sets what the server runs for a channel's `exec` or `subsystem` request.
@@ -280,7 +304,10 @@ impl SessionPair {
                 conn.request(*id, &self.script.request, true);
             }
             Conn::Data { id, data, .. } => {
-                self.app.received.extend_from_slice(data);
+                match self.app.sftp.as_mut() {
+                    Some(sftp) => sftp.handle_input(self.now, data),
+                    None => self.app.received.extend_from_slice(data),
+                }
                 conn.consume(*id, data.len());
             }
             Conn::Request {
@@ -298,7 +325,22 @@ impl SessionPair {
         let (Some(id), Some(conn)) = (self.app.channel, self.client.connection()) else {
             return false;
         };
-        send_queued(conn, id, &mut self.app.to_send, &mut self.app.eof_sent)
+        let mut no_eof_yet = true;
+        let eof = match self.app.sftp.as_mut() {
+            Some(sftp) => {
+                sftp.advance(self.now);
+                while let Some(bytes) = sftp.transmit() {
+                    self.app.to_send.extend(bytes.iter());
+                }
+                if sftp.finished() {
+                    &mut self.app.eof_sent
+                } else {
+                    &mut no_eof_yet
+                }
+            }
+            None => &mut self.app.eof_sent,
+        };
+        send_queued(conn, id, &mut self.app.to_send, eof)
     }
 
     fn on_server_event(&mut self, ev: &ServerEvent) {
