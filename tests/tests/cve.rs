@@ -430,7 +430,10 @@ fn libssh2_cve_2019_3855_3863_counts_lengths_and_truncations_are_decode_errors()
     put::uint32(&mut info, u32::MAX);
     assert!(matches!(
         auth.handle_packet(&info),
-        Err(AuthError::Malformed { msg: 60, .. })
+        Err(AuthError::Malformed {
+            msg: nacre::wire::MsgNumber(60),
+            ..
+        })
     ));
 
     // CVE-2019-3857/3862: exit-signal and exit-status with lengths past the end.

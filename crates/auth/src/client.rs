@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use nacre_keys::{KeyType, PublicKey, SignatureAlgorithm};
-use nacre_wire::{decode_exact, Encode};
+use nacre_wire::{decode_exact, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
 use crate::error::AuthError;
@@ -278,7 +278,7 @@ impl AuthClient {
 
     /// Feeds one service-layer payload from the server.
     pub fn handle_packet(&mut self, payload: &[u8]) -> Result<(), AuthError> {
-        let msg = payload.first().copied().unwrap_or(0);
+        let msg = MsgNumber(payload.first().copied().unwrap_or(0));
         if matches!(self.state, State::Done) {
             return Err(AuthError::UnexpectedMessage {
                 msg,
@@ -286,12 +286,12 @@ impl AuthClient {
             });
         }
         match msg {
-            msg::USERAUTH_BANNER => {
+            MsgNumber::USERAUTH_BANNER => {
                 let b: Banner<'_> = decode_exact(payload).map_err(AuthError::malformed(msg))?;
                 self.events
                     .push_back(ClientEvent::Banner(b.message.into_owned()));
             }
-            msg::USERAUTH_FAILURE if self.is_pending() => {
+            MsgNumber::USERAUTH_FAILURE if self.is_pending() => {
                 let f: Failure<'_> = decode_exact(payload).map_err(AuthError::malformed(msg))?;
                 let methods: Vec<String> = f.methods.iter().map(str::to_owned).collect();
                 self.allowed = Some(methods.clone());
@@ -301,13 +301,13 @@ impl AuthClient {
                     partial_success: f.partial_success,
                 });
             }
-            msg::USERAUTH_SUCCESS if self.is_pending() => {
+            MsgNumber::USERAUTH_SUCCESS if self.is_pending() => {
                 decode_exact::<msg::Success>(payload).map_err(AuthError::malformed(msg))?;
                 self.state = State::Done;
                 self.events.push_back(ClientEvent::Success);
             }
-            msg::USERAUTH_60 => self.on_60(payload)?,
-            msg::USERAUTH_FAILURE | msg::USERAUTH_SUCCESS => {
+            msg::USERAUTH_PK_OK => self.on_60(payload)?,
+            MsgNumber::USERAUTH_FAILURE | MsgNumber::USERAUTH_SUCCESS => {
                 return Err(AuthError::UnexpectedMessage {
                     msg,
                     context: "without an outstanding request",
@@ -324,7 +324,8 @@ impl AuthClient {
     }
 
     fn on_60(&mut self, payload: &[u8]) -> Result<(), AuthError> {
-        let m = msg::USERAUTH_60;
+        // PK_OK, PASSWD_CHANGEREQ or INFO_REQUEST: the state says which.
+        let m = msg::USERAUTH_PK_OK;
         match std::mem::replace(&mut self.state, State::Idle) {
             State::PkQuery { key, algorithm } => {
                 let ok: PkOk<'_> = decode_exact(payload).map_err(AuthError::malformed(m))?;

@@ -1,6 +1,6 @@
 //! Authentication errors. Each one ends the connection with the DISCONNECT reason it names.
 
-use nacre_wire::{DisconnectReason, WireError};
+use nacre_wire::{DisconnectReason, MsgNumber, WireError};
 
 /// A fatal error of the authentication layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,7 +9,7 @@ pub enum AuthError {
     #[error("malformed authentication message {msg}: {error}")]
     Malformed {
         /// Message number.
-        msg: u8,
+        msg: MsgNumber,
         /// What was wrong.
         error: WireError,
     },
@@ -17,7 +17,7 @@ pub enum AuthError {
     #[error("unexpected message {msg} {context}")]
     UnexpectedMessage {
         /// Message number.
-        msg: u8,
+        msg: MsgNumber,
         /// Why it is refused (names the CVE class where there is one).
         context: &'static str,
     },
@@ -61,7 +61,7 @@ impl AuthError {
         }
     }
 
-    pub(crate) fn malformed(msg: u8) -> impl FnOnce(WireError) -> AuthError {
+    pub(crate) fn malformed(msg: MsgNumber) -> impl FnOnce(WireError) -> AuthError {
         move |error| AuthError::Malformed { msg, error }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nacre_keys::{KeyType, PrivateKey, PublicKey, SignatureAlgorithm};
-use nacre_wire::{decode_exact, fuzz_round_trip, Encode};
+use nacre_wire::{decode_exact, fuzz_round_trip, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
 use crate::msg::{
@@ -313,11 +313,11 @@ fn question_id(ev: &ServerEvent) -> crate::RequestId {
 }
 
 fn check_server_payload(p: &[u8]) {
-    let ok = match p.first().copied() {
-        Some(msg::USERAUTH_FAILURE) => decode_exact::<Failure<'_>>(p).is_ok(),
-        Some(msg::USERAUTH_SUCCESS) => decode_exact::<Success>(p).is_ok(),
-        Some(msg::USERAUTH_BANNER) => decode_exact::<Banner<'_>>(p).is_ok(),
-        Some(msg::USERAUTH_60) => {
+    let ok = match p.first().copied().map(MsgNumber) {
+        Some(MsgNumber::USERAUTH_FAILURE) => decode_exact::<Failure<'_>>(p).is_ok(),
+        Some(MsgNumber::USERAUTH_SUCCESS) => decode_exact::<Success>(p).is_ok(),
+        Some(MsgNumber::USERAUTH_BANNER) => decode_exact::<Banner<'_>>(p).is_ok(),
+        Some(msg::USERAUTH_PK_OK) => {
             decode_exact::<PkOk<'_>>(p).is_ok()
                 || decode_exact::<PasswdChangeReq<'_>>(p).is_ok()
                 || decode_exact::<InfoRequest>(p).is_ok()
@@ -346,7 +346,7 @@ fn build_server_message(input: &mut Input<'_>) -> Vec<u8> {
                 .map(|(_, n)| *n)
                 .collect();
             let list = chosen.join(",");
-            let mut out = vec![msg::USERAUTH_FAILURE];
+            let mut out = vec![MsgNumber::USERAUTH_FAILURE.0];
             nacre_wire::put::string(&mut out, list.as_bytes());
             nacre_wire::put::boolean(&mut out, mask & 0x80 != 0);
             out
@@ -489,8 +489,8 @@ pub fn auth_client(data: &[u8]) {
 }
 
 fn check_client_payload(p: &[u8], user: &str) {
-    match p.first().copied() {
-        Some(msg::USERAUTH_REQUEST) => match decode_exact::<Request<'_>>(p) {
+    match p.first().copied().map(MsgNumber) {
+        Some(MsgNumber::USERAUTH_REQUEST) => match decode_exact::<Request<'_>>(p) {
             Ok(req) => {
                 assert_eq!(req.user, user);
                 assert_eq!(req.service, SSH_CONNECTION);

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use nacre_keys::{PublicKey, SignatureAlgorithm};
-use nacre_wire::{decode_exact, put, Encode};
+use nacre_wire::{decode_exact, put, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
 use crate::error::AuthError;
@@ -344,19 +344,19 @@ impl AuthServer {
     }
 
     fn process(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
-        let msg = payload.first().copied().unwrap_or(0);
+        let msg = MsgNumber(payload.first().copied().unwrap_or(0));
         match msg {
-            msg::USERAUTH_REQUEST if self.done => Ok(()), // RFC 4252 §5.1: ignored after success
-            msg::USERAUTH_REQUEST => self.on_request(payload, now),
+            MsgNumber::USERAUTH_REQUEST if self.done => Ok(()), // RFC 4252 §5.1: ignored after success
+            MsgNumber::USERAUTH_REQUEST => self.on_request(payload, now),
             msg::USERAUTH_INFO_RESPONSE if self.kbd_prompts.is_some() && !self.done => self.on_info_response(payload),
-            msg::USERAUTH_FAILURE | msg::USERAUTH_SUCCESS | msg::USERAUTH_BANNER | msg::USERAUTH_60 => {
+            MsgNumber::USERAUTH_FAILURE | MsgNumber::USERAUTH_SUCCESS | MsgNumber::USERAUTH_BANNER | msg::USERAUTH_PK_OK => {
                 Err(AuthError::UnexpectedMessage {
                     msg,
                     context: "from a client: it is a server message (libssh CVE-2018-10933 class)",
                 })
             }
             _ if self.done => Err(AuthError::UnexpectedMessage { msg, context: "for the authentication layer after success" }),
-            80..=255 => Err(AuthError::UnexpectedMessage {
+            _ if msg >= MsgNumber::GLOBAL_REQUEST => Err(AuthError::UnexpectedMessage {
                 msg,
                 context: "before authentication (connection-layer message, Erlang/OTP CVE-2025-32433 class)",
             }),
@@ -394,7 +394,7 @@ impl AuthServer {
 
     fn failure_payload(&self, partial: bool) -> Vec<u8> {
         let names: Vec<&str> = self.can_continue().iter().map(|m| m.name()).collect();
-        let mut out = vec![msg::USERAUTH_FAILURE];
+        let mut out = vec![MsgNumber::USERAUTH_FAILURE.0];
         put::name_list(&mut out, &names);
         put::boolean(&mut out, partial);
         out
@@ -416,7 +416,7 @@ impl AuthServer {
 
     fn on_request(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
         let req: Request<'_> =
-            decode_exact(payload).map_err(AuthError::malformed(msg::USERAUTH_REQUEST))?;
+            decode_exact(payload).map_err(AuthError::malformed(MsgNumber::USERAUTH_REQUEST))?;
         match &self.user {
             None => {
                 if req.service != SSH_CONNECTION {

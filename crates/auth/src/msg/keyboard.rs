@@ -2,7 +2,7 @@
 
 use nacre_wire::{put, Decode, Encode, Reader, WireError};
 
-use super::{slen, USERAUTH_60, USERAUTH_INFO_RESPONSE};
+use super::{slen, USERAUTH_INFO_REQUEST, USERAUTH_INFO_RESPONSE};
 
 /// Most prompts (or responses) accepted in one message; OpenSSH uses 100.
 pub const MAX_PROMPTS: u32 = 100;
@@ -42,7 +42,7 @@ pub struct InfoRequest {
 
 impl<'a> Decode<'a> for InfoRequest {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_60)?;
+        r.expect_msg(USERAUTH_INFO_REQUEST.0)?;
         let name = r.utf8()?.to_owned();
         let instruction = r.utf8()?.to_owned();
         let language = r.utf8()?.to_owned();
@@ -83,7 +83,7 @@ impl Encode for InfoRequest {
                 .sum::<usize>()
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_60);
+        put::byte(out, USERAUTH_INFO_REQUEST.0);
         put::string(out, self.name.as_bytes());
         put::string(out, self.instruction.as_bytes());
         put::string(out, self.language.as_bytes());
@@ -111,7 +111,7 @@ pub struct InfoResponse {
 
 impl<'a> Decode<'a> for InfoResponse {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_INFO_RESPONSE)?;
+        r.expect_msg(USERAUTH_INFO_RESPONSE.0)?;
         let count = r.u32()?;
         if count > MAX_PROMPTS {
             return Err(WireError::TooLong {
@@ -133,7 +133,7 @@ impl Encode for InfoResponse {
         1 + 4 + self.responses.iter().map(|s| slen(s.len())).sum::<usize>()
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_INFO_RESPONSE);
+        put::byte(out, USERAUTH_INFO_RESPONSE.0);
         put::uint32(out, put::len32(self.responses.len()));
         for s in &self.responses {
             put::string(out, s.as_bytes());

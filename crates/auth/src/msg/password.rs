@@ -2,7 +2,7 @@
 
 use nacre_wire::{put, Decode, Encode, Reader, WireError};
 
-use super::{slen, USERAUTH_60};
+use super::{slen, USERAUTH_PASSWD_CHANGEREQ};
 
 /// SSH_MSG_USERAUTH_PASSWD_CHANGEREQ (RFC 4252 §8).
 ///
@@ -21,7 +21,7 @@ pub struct PasswdChangeReq<'a> {
 
 impl<'a> Decode<'a> for PasswdChangeReq<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_60)?;
+        r.expect_msg(USERAUTH_PASSWD_CHANGEREQ.0)?;
         Ok(PasswdChangeReq {
             prompt: r.utf8()?,
             language: r.utf8()?,
@@ -34,7 +34,7 @@ impl Encode for PasswdChangeReq<'_> {
         1 + slen(self.prompt.len()) + slen(self.language.len())
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_60);
+        put::byte(out, USERAUTH_PASSWD_CHANGEREQ.0);
         put::string(out, self.prompt.as_bytes());
         put::string(out, self.language.as_bytes());
     }

@@ -2,7 +2,9 @@
 
 use nacre_wire::{put, Decode, Encode, Reader, WireError};
 
-use super::{slen, USERAUTH_60, USERAUTH_REQUEST};
+use nacre_wire::MsgNumber;
+
+use super::{slen, USERAUTH_PK_OK};
 
 /// SSH_MSG_USERAUTH_PK_OK (RFC 4252 §7).
 ///
@@ -21,7 +23,7 @@ pub struct PkOk<'a> {
 
 impl<'a> Decode<'a> for PkOk<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_60)?;
+        r.expect_msg(USERAUTH_PK_OK.0)?;
         Ok(PkOk {
             algorithm: r.utf8()?,
             key_blob: r.string()?,
@@ -34,7 +36,7 @@ impl Encode for PkOk<'_> {
         1 + slen(self.algorithm.len()) + slen(self.key_blob.len())
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_60);
+        put::byte(out, USERAUTH_PK_OK.0);
         put::string(out, self.algorithm.as_bytes());
         put::string(out, self.key_blob);
     }
@@ -62,7 +64,7 @@ pub fn signed_data(
     let mut out =
         Vec::with_capacity(64 + session_id.len() + user.len() + service.len() + key_blob.len());
     put::string(&mut out, session_id);
-    put::byte(&mut out, USERAUTH_REQUEST);
+    put::byte(&mut out, MsgNumber::USERAUTH_REQUEST.0);
     put::string(&mut out, user.as_bytes());
     put::string(&mut out, service.as_bytes());
     put::string(&mut out, b"publickey");

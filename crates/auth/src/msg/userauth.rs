@@ -2,7 +2,9 @@
 
 use nacre_wire::{put, Decode, Encode, NameList, Reader, WireError};
 
-use super::{slen, USERAUTH_BANNER, USERAUTH_FAILURE, USERAUTH_REQUEST, USERAUTH_SUCCESS};
+use nacre_wire::MsgNumber;
+
+use super::slen;
 
 /// The method-specific part of a USERAUTH_REQUEST.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +95,7 @@ pub struct Request<'a> {
 
 impl<'a> Decode<'a> for Request<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_REQUEST)?;
+        r.expect_msg(MsgNumber::USERAUTH_REQUEST.0)?;
         let user = r.utf8()?;
         let service = r.utf8()?;
         let name = r.utf8()?;
@@ -166,7 +168,7 @@ impl Encode for Request<'_> {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_REQUEST);
+        put::byte(out, MsgNumber::USERAUTH_REQUEST.0);
         put::string(out, self.user.as_bytes());
         put::string(out, self.service.as_bytes());
         put::string(out, self.method.name().as_bytes());
@@ -223,7 +225,7 @@ pub struct Failure<'a> {
 
 impl<'a> Decode<'a> for Failure<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_FAILURE)?;
+        r.expect_msg(MsgNumber::USERAUTH_FAILURE.0)?;
         Ok(Failure {
             methods: r.name_list()?,
             partial_success: r.bool()?,
@@ -236,7 +238,7 @@ impl Encode for Failure<'_> {
         1 + slen(self.methods.as_str().len()) + 1
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_FAILURE);
+        put::byte(out, MsgNumber::USERAUTH_FAILURE.0);
         put::string(out, self.methods.as_str().as_bytes());
         put::boolean(out, self.partial_success);
     }
@@ -252,7 +254,7 @@ pub struct Success;
 
 impl<'a> Decode<'a> for Success {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_SUCCESS)?;
+        r.expect_msg(MsgNumber::USERAUTH_SUCCESS.0)?;
         Ok(Success)
     }
 }
@@ -262,7 +264,7 @@ impl Encode for Success {
         1
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_SUCCESS);
+        put::byte(out, MsgNumber::USERAUTH_SUCCESS.0);
     }
 }
 
@@ -283,7 +285,7 @@ pub struct Banner<'a> {
 
 impl<'a> Decode<'a> for Banner<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, WireError> {
-        r.expect_msg(USERAUTH_BANNER)?;
+        r.expect_msg(MsgNumber::USERAUTH_BANNER.0)?;
         let message = String::from_utf8_lossy(r.string()?);
         let language = if r.is_empty() { &[][..] } else { r.string()? };
         Ok(Banner { message, language })
@@ -295,7 +297,7 @@ impl Encode for Banner<'_> {
         1 + slen(self.message.len()) + slen(self.language.len())
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put::byte(out, USERAUTH_BANNER);
+        put::byte(out, MsgNumber::USERAUTH_BANNER.0);
         put::string(out, self.message.as_bytes());
         put::string(out, self.language);
     }
