@@ -425,8 +425,10 @@ impl ServerSession {
     /// Whether the session takes input now (false while an answer it waits for is pending,
     /// so a reader stops and the peer's bytes stay in the socket).
     pub fn wants_input(&self) -> bool {
-        let asking = matches!(&self.core.layer, Layer::Auth(a) if a.is_asking());
-        self.core.transport.wants_input() && !asking && self.waiting.is_empty()
+        // Requests pipelined behind an open question wait here, and the reader stops until it
+        // is answered; a reader that stopped for the question alone would not see the peer
+        // close (and a server would hold its MaxStartups slot for the whole check).
+        self.core.transport.wants_input() && self.waiting.is_empty()
     }
 
     /// Bytes of payloads waiting for a key exchange to end.
