@@ -92,8 +92,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     status::init(cli.verbose);
     // With -v the status log reports the server's connection events: the listener's own info
     // lines would say each twice.
+    // The per-operation SFTP log (open/close with bytes, remove, rename, ... as sftp-server -l)
+    // from -v on.
     let default = match cli.verbose {
-        0 => "info",
+        0 => "info,nacre::sftp=warn",
         1 => "info,nacre::listener=warn",
         _ => "info,nacre::listener=warn,nacre::packet=debug",
     };

@@ -43,6 +43,11 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
             config
                 .handle_budgets
                 .extend(who.handle_budgets.iter().cloned());
+            // The operation log names the session's user on every line, as sftp-server -l.
+            if config.log_label.is_empty() {
+                config.log_label = format!("{:?}: ", who.login);
+            }
+            tracing::info!(target: "nacre::sftp", "session opened for {:?}", who.login);
             let opened = match who.acting.credentials() {
                 Some(account) => LocalFs::acting_as(root.as_path(), account),
                 None => LocalFs::new(root.as_path()),
@@ -68,6 +73,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                     1
                 }
             };
+            tracing::info!(target: "nacre::sftp", "session closed for {:?}", who.login);
             let _ = channel
                 .request(nacre_connection::RequestKind::ExitStatus { code }, false)
                 .await;

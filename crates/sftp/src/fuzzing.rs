@@ -58,6 +58,7 @@ pub fn sftp_server(data: &[u8]) {
         handle_budgets: Vec::new(),
         max_in_flight: 1,
         accounts: accounts(),
+        log_label: String::new(),
     };
     let version = version_frame(&*fs);
     check_reply(&version, None);

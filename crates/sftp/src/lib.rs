@@ -52,6 +52,7 @@ pub use client::{
 pub use client::{File, ReadDir, SftpClient};
 pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
+pub use server::oplog::TARGET as OPLOG_TARGET;
 #[cfg(feature = "tokio")]
 pub use server::{serve, serve_chunked, serve_framed, serve_with};
 pub use server::{

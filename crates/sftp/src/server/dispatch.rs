@@ -10,10 +10,14 @@ use nacre_sftp_codec::{
 use nacre_wire::Encode;
 
 use super::handles::{lock, Claim, Entry, Handles, OpenFile};
+use super::oplog::{self, shown};
 use super::{Filesystem, ServerConfig, MAX_READ_LEN};
 use crate::attrs::{Attributes, DirEntry};
 use crate::longname::{long_name, Accounts};
 use crate::status::{message_for_io, status_for_io};
+
+/// Bytes before the data in a DATA frame: length, type, id, data length.
+const READ_HEADER: usize = 4 + 1 + 4 + 4;
 
 /// Entries per READDIR reply (OpenSSH sends up to 100).
 const READDIR_BATCH: usize = 100;
@@ -27,6 +31,12 @@ pub(super) type Reply = Result<Vec<u8>, Failure>;
 pub(super) struct Failure {
     code: StatusCode,
     message: &'static str,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message)
+    }
 }
 
 impl From<StatusCode> for Failure {
@@ -183,11 +193,28 @@ impl<F: Filesystem> Session<F> {
     fn reply(&self, id: u32, req: &Request<'_>) -> Reply {
         let fs = &*self.fs;
         match req {
-            Request::Open(m) => self.open(id, m.filename, m.pflags, &m.attrs.into()),
+            Request::Open(m) => {
+                let r = self.open(id, m.filename, m.pflags, &m.attrs.into());
+                let what = format!(
+                    "open {} flags {}",
+                    shown(m.filename),
+                    oplog::flags(m.pflags)
+                );
+                self.log(&what, &r);
+                r
+            }
             Request::Close(m) => {
-                lock(&self.handles)
+                let entry = lock(&self.handles)
                     .remove(m.handle)
                     .ok_or(StatusCode::FAILURE)?;
+                let ok: Reply = Ok(Vec::new());
+                match entry {
+                    Entry::File(f) => self.log(
+                        &format!("close {} {}", shown(&f.path), f.moved.summary()),
+                        &ok,
+                    ),
+                    Entry::Dir(_, path) => self.log(&format!("closedir {}", shown(&path)), &ok),
+                }
                 Ok(status_frame(id, StatusCode::OK))
             }
             Request::Read(m) => self.read(id, m.handle, m.offset, m.len),
@@ -197,7 +224,11 @@ impl<F: Filesystem> Session<F> {
                 if !f.writable {
                     return Err(StatusCode::PERMISSION_DENIED.into());
                 }
-                self.ok(id, fs.write_at(&f.file, m.offset, m.data))
+                let r = self.ok(id, fs.write_at(&f.file, m.offset, m.data));
+                if r.is_ok() {
+                    f.moved.add_written(m.data.len());
+                }
+                r
             }
             Request::Fstat(m) => {
                 let f = self.file(m.handle)?;
@@ -206,31 +237,41 @@ impl<F: Filesystem> Session<F> {
             Request::Fsetstat(m) => {
                 self.writable()?;
                 let f = self.file(m.handle)?;
-                self.ok(id, fs.fsetstat(&f.file, &m.attrs.into()))
+                let r = self.ok(id, fs.fsetstat(&f.file, &m.attrs.into()));
+                self.log(&format!("set {}", shown(&f.path)), &r);
+                r
             }
             Request::Lstat(m) => self.attrs(id, fs.lstat(&vpath(m.path))),
             Request::Stat(m) => self.attrs(id, fs.stat(&vpath(m.path))),
             Request::Setstat(m) => {
                 self.writable()?;
-                self.ok(id, fs.setstat(&vpath(m.path), &m.attrs.into()))
+                let r = self.ok(id, fs.setstat(&vpath(m.path), &m.attrs.into()));
+                self.log(&format!("set {}", shown(m.path)), &r);
+                r
             }
             Request::Opendir(m) => {
-                let claim = self.claim()?;
-                let dir = fs.opendir(&vpath(m.path)).map_err(io_status)?;
-                self.new_handle(id, Entry::Dir(Arc::new(Mutex::new(dir))), claim)
+                let r = self.opendir(id, m.path);
+                self.log(&format!("opendir {}", shown(m.path)), &r);
+                r
             }
             Request::Readdir(m) => self.readdir(id, m.handle),
             Request::Remove(m) => {
                 self.writable()?;
-                self.ok(id, fs.remove(&vpath(m.filename)))
+                let r = self.ok(id, fs.remove(&vpath(m.filename)));
+                self.log(&format!("remove name {}", shown(m.filename)), &r);
+                r
             }
             Request::Mkdir(m) => {
                 self.writable()?;
-                self.ok(id, fs.mkdir(&vpath(m.path), &m.attrs.into()))
+                let r = self.ok(id, fs.mkdir(&vpath(m.path), &m.attrs.into()));
+                self.log(&format!("mkdir name {}", shown(m.path)), &r);
+                r
             }
             Request::Rmdir(m) => {
                 self.writable()?;
-                self.ok(id, fs.rmdir(&vpath(m.path)))
+                let r = self.ok(id, fs.rmdir(&vpath(m.path)));
+                self.log(&format!("rmdir name {}", shown(m.path)), &r);
+                r
             }
             Request::Realpath(m) => {
                 let path = fs.realpath(&vpath(m.path)).map_err(io_status)?;
@@ -238,7 +279,10 @@ impl<F: Filesystem> Session<F> {
             }
             Request::Rename(m) => {
                 self.writable()?;
-                self.ok(id, fs.rename(&vpath(m.oldpath), &vpath(m.newpath), false))
+                let r = self.ok(id, fs.rename(&vpath(m.oldpath), &vpath(m.newpath), false));
+                let what = format!("rename old {} new {}", shown(m.oldpath), shown(m.newpath));
+                self.log(&what, &r);
+                r
             }
             Request::Readlink(m) => {
                 let target = fs.readlink(&vpath(m.path)).map_err(io_status)?;
@@ -246,7 +290,14 @@ impl<F: Filesystem> Session<F> {
             }
             Request::Symlink(m) => {
                 self.writable()?;
-                self.ok(id, fs.symlink(m.target_path, &vpath(m.link_path)))
+                let r = self.ok(id, fs.symlink(m.target_path, &vpath(m.link_path)));
+                let what = format!(
+                    "symlink old {} new {}",
+                    shown(m.target_path),
+                    shown(m.link_path)
+                );
+                self.log(&what, &r);
+                r
             }
             Request::Init(_) | Request::Unknown(_) => Err(StatusCode::OP_UNSUPPORTED.into()),
             other => self.extension(id, other),
@@ -268,6 +319,8 @@ impl<F: Filesystem> Session<F> {
             file,
             readable: flags.contains(OpenFlags::READ) || !writable,
             writable,
+            path: path.to_vec(),
+            moved: oplog::Transferred::default(),
         };
         self.new_handle(id, Entry::File(Arc::new(entry)), claim)
     }
@@ -279,11 +332,28 @@ impl<F: Filesystem> Session<F> {
             // Past any file's end (and past what pread accepts).
             return Err(StatusCode::EOF.into());
         }
-        read_frame(id, len, |len, out| {
+        let reply = read_frame(id, len, |len, out| {
             self.fs.read_at_into(&f.file, offset, len, out).map(Some)
         })
         .map_err(io_status)?
-        .ok_or_else(|| StatusCode::EOF.into())
+        .ok_or_else(|| Failure::from(StatusCode::EOF))?;
+        f.moved.add_read(reply.len().saturating_sub(READ_HEADER));
+        Ok(reply)
+    }
+
+    fn opendir(&self, id: u32, path: &[u8]) -> Reply {
+        let claim = self.claim()?;
+        let dir = self.fs.opendir(&vpath(path)).map_err(io_status)?;
+        self.new_handle(
+            id,
+            Entry::Dir(Arc::new(Mutex::new(dir)), path.into()),
+            claim,
+        )
+    }
+
+    /// One line of the operation log ([`oplog`]).
+    fn log(&self, what: &str, result: &Reply) {
+        oplog::op(&self.config.log_label, what, result);
     }
 
     /// The reply to `req` if it is a READ whose data can be had without waiting
@@ -295,16 +365,18 @@ impl<F: Filesystem> Session<F> {
         };
         let f = self.file(m.handle).ok()?;
         i64::try_from(m.offset).ok()?;
-        read_frame(m.id, m.len, |len, out| {
+        let reply = read_frame(m.id, m.len, |len, out| {
             Ok(self.fs.read_at_into_nowait(&f.file, m.offset, len, out))
         })
         .ok()
-        .flatten()
+        .flatten()?;
+        f.moved.add_read(reply.len().saturating_sub(READ_HEADER));
+        Some(reply)
     }
 
     fn readdir(&self, id: u32, handle: &[u8]) -> Reply {
         let dir = match lock(&self.handles).get(handle) {
-            Some(Entry::Dir(d)) => d,
+            Some(Entry::Dir(d, _)) => d,
             _ => return Err(StatusCode::FAILURE.into()),
         };
         let batch = {
@@ -357,7 +429,7 @@ fn read_frame(
     len: u32,
     read: impl FnOnce(usize, &mut Vec<u8>) -> io::Result<Option<usize>>,
 ) -> io::Result<Option<Vec<u8>>> {
-    const HEADER: usize = 4 + 1 + 4 + 4;
+    const HEADER: usize = READ_HEADER;
     let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_READ_LEN);
     let mut out = Vec::with_capacity(HEADER + len);
     out.extend_from_slice(&[0u8; HEADER]);

@@ -7,6 +7,7 @@ use nacre_sftp_codec::{
 use nacre_sftp_codec::{Seq, SFTP_VERSION};
 
 use super::dispatch::{frame, io_status, single_name, status_frame, vpath, Reply, Session};
+use super::oplog;
 use super::{Filesystem, MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN};
 
 /// Bytes per step of a server-side copy.
@@ -88,7 +89,14 @@ impl<F: Filesystem> Session<F> {
         match req {
             Request::PosixRename(m) => {
                 self.require_writable()?;
-                ok(fs.rename(&vpath(m.oldpath), &vpath(m.newpath), true))
+                let r = ok(fs.rename(&vpath(m.oldpath), &vpath(m.newpath), true));
+                let (old, new) = (oplog::shown(m.oldpath), oplog::shown(m.newpath));
+                oplog::op(
+                    &self.config.log_label,
+                    &format!("posix-rename old {old} new {new}"),
+                    &r,
+                );
+                r
             }
             Request::Statvfs(m) => {
                 let s = fs.statvfs(&vpath(m.path)).map_err(io_status)?;
@@ -101,7 +109,14 @@ impl<F: Filesystem> Session<F> {
             }
             Request::Hardlink(m) => {
                 self.require_writable()?;
-                ok(fs.hardlink(&vpath(m.oldpath), &vpath(m.newpath)))
+                let r = ok(fs.hardlink(&vpath(m.oldpath), &vpath(m.newpath)));
+                let (old, new) = (oplog::shown(m.oldpath), oplog::shown(m.newpath));
+                oplog::op(
+                    &self.config.log_label,
+                    &format!("hardlink old {old} new {new}"),
+                    &r,
+                );
+                r
             }
             Request::Fsync(m) => {
                 let f = self.file(m.handle)?;
@@ -109,7 +124,13 @@ impl<F: Filesystem> Session<F> {
             }
             Request::Lsetstat(m) => {
                 self.require_writable()?;
-                ok(fs.lsetstat(&vpath(m.path), &m.attrs.into()))
+                let r = ok(fs.lsetstat(&vpath(m.path), &m.attrs.into()));
+                oplog::op(
+                    &self.config.log_label,
+                    &format!("set {}", oplog::shown(m.path)),
+                    &r,
+                );
+                r
             }
             Request::Limits(_) => Ok(frame(&LimitsReply {
                 id,

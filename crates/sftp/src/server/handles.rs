@@ -15,21 +15,25 @@ pub struct OpenFile<F: Filesystem> {
     pub readable: bool,
     /// Opened with WRITE or APPEND.
     pub writable: bool,
+    /// The path it was opened by, for the operation log.
+    pub path: Vec<u8>,
+    /// Bytes read and written through it, for the operation log's `close` line.
+    pub moved: super::oplog::Transferred,
 }
 
 /// What a handle refers to.
 pub enum Entry<F: Filesystem> {
     /// A file (READs on it run concurrently, hence `Arc`).
     File(Arc<OpenFile<F>>),
-    /// A directory being listed.
-    Dir(Arc<Mutex<F::Dir>>),
+    /// A directory being listed, and its path (for the operation log).
+    Dir(Arc<Mutex<F::Dir>>, Arc<[u8]>),
 }
 
 impl<F: Filesystem> Clone for Entry<F> {
     fn clone(&self) -> Self {
         match self {
             Entry::File(f) => Entry::File(f.clone()),
-            Entry::Dir(d) => Entry::Dir(d.clone()),
+            Entry::Dir(d, p) => Entry::Dir(d.clone(), p.clone()),
         }
     }
 }

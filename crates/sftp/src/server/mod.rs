@@ -16,6 +16,7 @@ mod dispatch;
 pub(crate) mod extensions;
 pub(crate) mod filesystem;
 mod handles;
+pub(crate) mod oplog;
 
 #[cfg(feature = "tokio")]
 mod serve;
@@ -60,6 +61,9 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// User and group names for long names and `users-groups-by-id@openssh.com`.
     pub accounts: Arc<Accounts>,
+    /// Start of every line of the operation log (target `nacre::sftp`, INFO; see
+    /// `server/oplog.rs`): who, from where, e.g. `peer from 127.0.0.1:4242: `. Empty by default.
+    pub log_label: String,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +74,7 @@ impl Default for ServerConfig {
             handle_budgets: Vec::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             accounts: Arc::new(Accounts::load()),
+            log_label: String::new(),
         }
     }
 }
