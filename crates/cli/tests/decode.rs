@@ -1,0 +1,229 @@
+//! `nacre decode` over real captures: `nacre sftp` uploads a file to OpenSSH's sshd with one
+//! cipher and kex method at a time while tshark captures on loopback and SSHKEYLOGFILE records
+//! the secrets; the decoder must account for every byte of every stream, decrypt every packet,
+//! and show authentication, the channel and the SFTP requests in order.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use nacre_tests::{
+    authorized_client_key, ensure_test_user, run_with_input, test_user_home, KeyType,
+    OpenSshServer, Tshark,
+};
+use serde_json::Value;
+
+/// One session's algorithms.
+struct Case {
+    kex: &'static str,
+    cipher: &'static str,
+    mac: Option<&'static str>,
+}
+
+const FILE_LEN: usize = 150_000;
+
+/// Runs `nacre sftp` once per case against one sshd under one capture; returns the decoder's
+/// JSON lines.
+fn capture_and_decode(cases: &[Case], tag: &str) -> Vec<Value> {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("keylog.txt");
+    let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("upload.bin"), &data).unwrap();
+    let remote = format!("nacre-decode-{tag}-{}", std::process::id());
+    let capture = Tshark::start(sshd.port(), dir.path().join("capture.pcapng"));
+    for case in cases {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.current_dir(dir.path())
+            .args(["sftp", "-P", &sshd.port().to_string(), "-i"])
+            .arg(&key.private)
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(["-o", &format!("KexAlgorithms={}", case.kex)])
+            .args(["-o", &format!("Ciphers={}", case.cipher)]);
+        if let Some(mac) = case.mac {
+            cmd.args(["-o", &format!("MACs={mac}")]);
+        }
+        cmd.args(["-b", "-", "peer@127.0.0.1"])
+            .env("HOME", dir.path())
+            .env("SSHKEYLOGFILE", &keylog)
+            .env_remove("SSH_AUTH_SOCK");
+        let batch = format!("put upload.bin {remote}\nrm {remote}\nbye\n");
+        let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+        assert!(out.success(), "{}: {out}\n{}", case.kex, sshd.log());
+    }
+    let pcap = capture.stop();
+    let _ = std::fs::remove_file(test_user_home().join(&remote));
+    decode(&pcap, &keylog)
+}
+
+fn decode(pcap: &Path, keylog: &Path) -> Vec<Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"))
+        .arg("decode")
+        .arg(pcap)
+        .arg("--keylog")
+        .arg(keylog)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn msgs_of(lines: &[Value], stream: u64) -> Vec<&Value> {
+    lines
+        .iter()
+        .filter(|l| l["stream"] == stream && l["msg"] != "STREAM" && l["msg"] != "SUMMARY")
+        .collect()
+}
+
+/// The position of the first message named `name` (from `dir` when given) after `from`.
+fn position(msgs: &[&Value], from: usize, dir: Option<&str>, name: &str) -> usize {
+    msgs.iter()
+        .skip(from)
+        .position(|m| m["msg"] == name && dir.is_none_or(|d| m["dir"] == d))
+        .map(|p| p + from)
+        .unwrap_or_else(|| panic!("no {name} after message {from}: {msgs:#?}"))
+}
+
+/// Checks one stream: every byte decoded, the negotiated algorithms, the order of the session.
+fn check_stream(lines: &[Value], stream: u64, case: &Case) {
+    let label = format!("stream {stream} ({} {})", case.kex, case.cipher);
+    let summary = lines
+        .iter()
+        .find(|l| l["stream"] == stream && l["msg"] == "SUMMARY")
+        .unwrap_or_else(|| panic!("{label}: no summary"));
+    for dir in ["c2s", "s2c"] {
+        let r = &summary[dir];
+        assert_eq!(r["left_over"], 0, "{label} {dir}: {summary}");
+        assert_eq!(r["after_gap"], 0, "{label} {dir}: {summary}");
+        assert!(r["error"].is_null(), "{label} {dir}: {summary}");
+        assert!(r["bytes"].as_u64().unwrap() > FILE_LEN as u64 / 2 || dir == "s2c");
+    }
+    let msgs = msgs_of(lines, stream);
+    let kexinit = position(&msgs, 0, Some("c2s"), "KEXINIT");
+    let fields = &msgs[kexinit]["fields"];
+    assert_eq!(fields["encryption_c2s"], case.cipher, "{label}");
+    assert!(
+        fields["kex_algorithms"]
+            .as_str()
+            .unwrap()
+            .starts_with(case.kex),
+        "{label}"
+    );
+    let reply = msgs
+        .iter()
+        .find(|m| m["fields"]["signature_verified"].is_boolean())
+        .unwrap_or_else(|| panic!("{label}: no kex reply: {msgs:#?}"));
+    assert_eq!(reply["fields"]["signature_verified"], true, "{label}");
+    assert_eq!(reply["fields"]["method"], case.kex, "{label}");
+    for dir in ["c2s", "s2c"] {
+        let newkeys = position(&msgs, 0, Some(dir), "NEWKEYS");
+        let next = msgs
+            .iter()
+            .skip(newkeys + 1)
+            .find(|m| m["dir"] == dir)
+            .unwrap();
+        assert_eq!(next["encrypted"], true, "{label}");
+        // Strict kex (OpenSSH 9.2 and nacre both offer it): numbering restarts after NEWKEYS.
+        assert_eq!(next["seq"], 0, "{label} {dir}: {next}");
+    }
+    let auth = position(&msgs, 0, Some("c2s"), "USERAUTH_REQUEST");
+    let success = position(&msgs, auth, Some("s2c"), "USERAUTH_SUCCESS");
+    let open = position(&msgs, success, Some("c2s"), "CHANNEL_OPEN");
+    let confirm = position(&msgs, open, Some("s2c"), "CHANNEL_OPEN_CONFIRMATION");
+    let request = position(&msgs, confirm, Some("c2s"), "CHANNEL_REQUEST");
+    assert_eq!(msgs[request]["fields"]["subsystem"], "sftp", "{label}");
+    let init = position(&msgs, request, Some("c2s"), "SFTP_INIT");
+    let version = position(&msgs, init, Some("s2c"), "SFTP_VERSION");
+    let sftp_open = position(&msgs, version, Some("c2s"), "SFTP_OPEN");
+    assert!(
+        msgs[sftp_open]["fields"]["filename"]
+            .as_str()
+            .unwrap()
+            .contains("nacre-decode"),
+        "{label}"
+    );
+    position(&msgs, sftp_open, Some("s2c"), "SFTP_HANDLE");
+    let written: u64 = msgs
+        .iter()
+        .filter(|m| m["msg"] == "SFTP_WRITE")
+        .map(|m| m["fields"]["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!(written, FILE_LEN as u64, "{label}");
+    let close = position(&msgs, sftp_open, Some("c2s"), "SFTP_CLOSE");
+    position(&msgs, close, Some("s2c"), "SFTP_STATUS");
+    position(&msgs, close, Some("c2s"), "SFTP_REMOVE");
+    position(&msgs, close, None, "CHANNEL_CLOSE");
+    assert!(
+        !msgs
+            .iter()
+            .any(|m| m["fields"]["decode_error"].is_string()),
+        "{label}: {msgs:#?}"
+    );
+}
+
+fn run(cases: &[Case], tag: &str) {
+    let lines = capture_and_decode(cases, tag);
+    let streams: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["msg"] == "STREAM")
+        .map(|l| l["stream"].as_u64().unwrap())
+        .collect();
+    assert_eq!(streams.len(), cases.len(), "{lines:#?}");
+    for (stream, case) in streams.iter().zip(cases) {
+        check_stream(&lines, *stream, case);
+    }
+}
+
+#[test]
+fn aead_ciphers_with_three_kex_families() {
+    run(
+        &[
+            Case { kex: "curve25519-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
+            Case { kex: "ecdh-sha2-nistp256", cipher: "aes128-gcm@openssh.com", mac: None },
+            Case { kex: "diffie-hellman-group14-sha256", cipher: "aes256-gcm@openssh.com", mac: None },
+            Case { kex: "ecdh-sha2-nistp256", cipher: "chacha20-poly1305@openssh.com", mac: None },
+            Case { kex: "diffie-hellman-group14-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
+        ],
+        "aead",
+    );
+}
+
+#[test]
+fn ctr_ciphers_with_macs() {
+    run(
+        &[
+            Case { kex: "curve25519-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256") },
+            Case { kex: "ecdh-sha2-nistp256", cipher: "aes256-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+            Case { kex: "diffie-hellman-group14-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+            Case { kex: "curve25519-sha256", cipher: "aes256-ctr", mac: Some("hmac-sha2-512") },
+        ],
+        "ctr",
+    );
+}
+
+#[test]
+fn hybrid_and_group_exchange() {
+    run(
+        &[
+            Case { kex: "sntrup761x25519-sha512@openssh.com", cipher: "aes256-gcm@openssh.com", mac: None },
+            Case { kex: "diffie-hellman-group-exchange-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+        ],
+        "hybrid",
+    );
+}
