@@ -13,8 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nacre_tests::{
-    authorized_client_key, ensure_test_user, run_with_input, test_user_home, KeyType,
-    OpenSshServer, Tshark,
+    authorized_client_key, ensure_test_user, run_with_input, test_user_home, ChildGuard, KeyType,
+    OpenSshClient, OpenSshServer, Tshark,
 };
 use serde_json::Value;
 
@@ -27,40 +27,76 @@ struct Case {
 
 const FILE_LEN: usize = 150_000;
 
+/// `nacre sftp -b` uploading `upload.bin` (in `dir`) as `remote` and removing it, with the
+/// case's algorithms; with `keylog`, SSHKEYLOGFILE names it.
+fn nacre_sftp(port: u16, dir: &Path, keylog: Option<&Path>, case: &Case, remote: &str) {
+    let key = authorized_client_key(KeyType::Ed25519);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.current_dir(dir)
+        .args(["sftp", "-P", &port.to_string(), "-i"])
+        .arg(&key.private)
+        .args(["-o", "StrictHostKeyChecking=no"])
+        .args(["-o", &format!("KexAlgorithms={}", case.kex)])
+        .args(["-o", &format!("Ciphers={}", case.cipher)]);
+    if let Some(mac) = case.mac {
+        cmd.args(["-o", &format!("MACs={mac}")]);
+    }
+    cmd.args(["-b", "-", "peer@127.0.0.1"])
+        .env("HOME", dir)
+        .env_remove("SSHKEYLOGFILE")
+        .env_remove("SSH_AUTH_SOCK");
+    if let Some(keylog) = keylog {
+        cmd.env("SSHKEYLOGFILE", keylog);
+    }
+    let batch = format!("put upload.bin {remote}\nrm {remote}\nbye\n");
+    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+    assert!(out.success(), "{}: {out}", case.kex);
+}
+
+fn write_upload(dir: &Path) {
+    let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("upload.bin"), data).unwrap();
+}
+
 /// Runs `nacre sftp` once per case against one sshd under one capture; returns the decoder's
 /// JSON lines.
 fn capture_and_decode(cases: &[Case], tag: &str) -> Vec<Value> {
     ensure_test_user();
-    let key = authorized_client_key(KeyType::Ed25519);
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
     let dir = tempfile::tempdir().unwrap();
     let keylog = dir.path().join("keylog.txt");
-    let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
-    std::fs::write(dir.path().join("upload.bin"), &data).unwrap();
+    write_upload(dir.path());
     let remote = format!("nacre-decode-{tag}-{}", std::process::id());
     let capture = Tshark::start(sshd.port(), dir.path().join("capture.pcapng"));
     for case in cases {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-        cmd.current_dir(dir.path())
-            .args(["sftp", "-P", &sshd.port().to_string(), "-i"])
-            .arg(&key.private)
-            .args(["-o", "StrictHostKeyChecking=no"])
-            .args(["-o", &format!("KexAlgorithms={}", case.kex)])
-            .args(["-o", &format!("Ciphers={}", case.cipher)]);
-        if let Some(mac) = case.mac {
-            cmd.args(["-o", &format!("MACs={mac}")]);
-        }
-        cmd.args(["-b", "-", "peer@127.0.0.1"])
-            .env("HOME", dir.path())
-            .env("SSHKEYLOGFILE", &keylog)
-            .env_remove("SSH_AUTH_SOCK");
-        let batch = format!("put upload.bin {remote}\nrm {remote}\nbye\n");
-        let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
-        assert!(out.success(), "{}: {out}\n{}", case.kex, sshd.log());
+        nacre_sftp(sshd.port(), dir.path(), Some(&keylog), case, &remote);
     }
     let pcap = capture.stop();
     let _ = std::fs::remove_file(test_user_home().join(&remote));
     decode(&pcap, &keylog)
+}
+
+/// `nacre serve` on a free port serving `dir`, writing its key log to `keylog`: the server, not
+/// the client, writes it here (the decoder finds the exchange by either side's cookie).
+fn nacre_serve(dir: &Path, keylog: &Path) -> (ChildGuard, u16) {
+    let key = authorized_client_key(KeyType::Ed25519);
+    std::fs::write(dir.join("ak"), format!("{}\n", key.pub_line)).unwrap();
+    std::fs::write(dir.join("pw"), "serve-pass\n").unwrap();
+    let port = nacre_tests::free_port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--user", "peer"])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--password-file")
+        .arg(dir.join("pw"))
+        .arg("--authorized-keys")
+        .arg(dir.join("ak"))
+        .args(["--allow-exec", "--run-as", "root"])
+        .current_dir(dir)
+        .env("SSHKEYLOGFILE", keylog);
+    let guard = ChildGuard::spawn("nacre serve", &mut cmd);
+    nacre_tests::wait_listening(port, "nacre serve");
+    (guard, port)
 }
 
 fn decode(pcap: &Path, keylog: &Path) -> Vec<Value> {
@@ -167,8 +203,9 @@ fn check_stream(lines: &[Value], stream: u64, case: &Case) {
     assert_eq!(written, FILE_LEN as u64, "{label}");
     let close = position(&msgs, sftp_open, Some("c2s"), "SFTP_CLOSE");
     position(&msgs, close, Some("s2c"), "SFTP_STATUS");
-    position(&msgs, close, Some("c2s"), "SFTP_REMOVE");
-    position(&msgs, close, None, "CHANNEL_CLOSE");
+    let remove = position(&msgs, close, Some("c2s"), "SFTP_REMOVE");
+    // nacre sftp's `bye` ends the connection without closing the channel first.
+    position(&msgs, remove, Some("s2c"), "SFTP_STATUS");
     assert!(
         !msgs
             .iter()
@@ -179,6 +216,10 @@ fn check_stream(lines: &[Value], stream: u64, case: &Case) {
 
 fn run(cases: &[Case], tag: &str) {
     let lines = capture_and_decode(cases, tag);
+    check_all(&lines, cases);
+}
+
+fn check_all(lines: &[Value], cases: &[Case]) {
     let streams: Vec<u64> = lines
         .iter()
         .filter(|l| l["msg"] == "STREAM")
@@ -186,7 +227,7 @@ fn run(cases: &[Case], tag: &str) {
         .collect();
     assert_eq!(streams.len(), cases.len(), "{lines:#?}");
     for (stream, case) in streams.iter().zip(cases) {
-        check_stream(&lines, *stream, case);
+        check_stream(lines, *stream, case);
     }
 }
 
@@ -226,4 +267,66 @@ fn hybrid_and_group_exchange() {
         ],
         "hybrid",
     );
+}
+
+/// ML-KEM (which OpenSSH 9.2 lacks) against `nacre serve`, the server writing the key log.
+#[test]
+fn mlkem_with_nacre_serve_and_a_server_key_log() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("server-keylog.txt");
+    let (_server, port) = nacre_serve(dir.path(), &keylog);
+    write_upload(dir.path());
+    let cases = [
+        Case { kex: "mlkem768x25519-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
+        Case { kex: "mlkem768x25519-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+    ];
+    let capture = Tshark::start(port, dir.path().join("capture.pcapng"));
+    for case in &cases {
+        nacre_sftp(port, dir.path(), None, case, "nacre-decode-mlkem");
+    }
+    let pcap = capture.stop();
+    let lines = decode(&pcap, &keylog);
+    check_all(&lines, &cases);
+}
+
+/// OpenSSH's ssh logs in with a password to `nacre serve`: the password never reaches the output.
+#[test]
+fn passwords_are_masked() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("server-keylog.txt");
+    let (_server, port) = nacre_serve(dir.path(), &keylog);
+    let capture = Tshark::start(port, dir.path().join("capture.pcapng"));
+    let out = OpenSshClient::new(port)
+        .password("serve-pass")
+        .command("true")
+        .run(Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    let pcap = capture.stop();
+    let lines = decode(&pcap, &keylog);
+    let text = lines.iter().map(Value::to_string).collect::<String>();
+    assert!(!text.contains("serve-pass"), "{text}");
+    let request = lines
+        .iter()
+        .find(|l| l["msg"] == "USERAUTH_REQUEST" && l["fields"]["method"] == "password")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(request["fields"]["password"], "(masked)");
+    assert!(lines.iter().any(|l| l["msg"] == "USERAUTH_SUCCESS"));
+    let summary = lines.iter().find(|l| l["msg"] == "SUMMARY").unwrap();
+    for dir in ["c2s", "s2c"] {
+        assert_eq!(summary[dir]["left_over"], 0, "{summary}");
+        assert!(summary[dir]["error"].is_null(), "{summary}");
+    }
+    // The text form decodes the same capture.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"))
+        .arg("decode")
+        .arg(&pcap)
+        .arg("--keylog")
+        .arg(&keylog)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("USERAUTH_REQUEST") && text.contains("password=(masked)"), "{text}");
+    assert!(!text.contains("serve-pass"), "{text}");
 }

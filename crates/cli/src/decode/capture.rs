@@ -194,6 +194,7 @@ fn simple_packet(body: &[u8], e: Endian, ifaces: &[Interface]) -> Option<Frame> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

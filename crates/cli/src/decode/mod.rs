@@ -87,6 +87,7 @@ struct Line<'a> {
     dir: usize,
     seq: Option<u32>,
     encrypted: bool,
+    wire_len: usize,
     item: &'a Item,
 }
 
@@ -119,13 +120,15 @@ impl<W: Write> Output<W> {
                     encrypted,
                 } => (Some(*seq), *encrypted, renderer.render(unit.dir, payload, *kex)),
             };
-            for item in &items {
+            // The bytes belong to the message; the SFTP packets it completed add none.
+            for (i, item) in items.iter().enumerate() {
                 self.line(&Line {
                     stream: index,
                     time: unit.time,
                     dir: unit.dir,
                     seq,
                     encrypted,
+                    wire_len: if i == 0 { unit.wire_len } else { 0 },
                     item,
                 })?;
             }
@@ -141,7 +144,8 @@ impl<W: Write> Output<W> {
                 l.item.fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
             let obj = json!({
                 "stream": l.stream, "time": secs, "dir": dir, "seq": l.seq,
-                "encrypted": l.encrypted, "msg": l.item.name, "fields": fields,
+                "encrypted": l.encrypted, "wire_len": l.wire_len, "msg": l.item.name,
+                "fields": fields,
             });
             writeln!(self.w, "{obj}")?;
             return Ok(());

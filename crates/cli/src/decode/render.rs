@@ -117,7 +117,7 @@ impl<'a> Renderer<'a> {
                 ("KEX_ECDH_REPLY".into(), reply(r, false))
             }
             (KexKind::Dh(_), 30) | (KexKind::Gex, 32) => (
-                if number == 30 { "KEXDH_INIT" } else { "KEX_DH_GEX_INIT" }.into(),
+                (if number == 30 { "KEXDH_INIT" } else { "KEX_DH_GEX_INIT" }).into(),
                 r.mpint()
                     .map(|e| vec![("method", method.clone()), ("e_bytes", json!(e.as_bytes().len()))]),
             ),
@@ -134,7 +134,7 @@ impl<'a> Renderer<'a> {
             50 => ("USERAUTH_REQUEST".into(), self.userauth_request(r)),
             51 => (
                 "USERAUTH_FAILURE".into(),
-                (|| {
+                (|| -> Result<Fields, WireError> {
                     Ok(vec![
                         ("methods", json!(r.name_list()?.as_str())),
                         ("partial_success", json!(r.bool()?)),
@@ -281,7 +281,9 @@ fn global(number: u8, r: &mut Reader<'_>) -> (String, Result<Fields, WireError>)
     if number != 80 {
         return (name, Ok(Vec::new()));
     }
-    let fields = (|| Ok(vec![("request", text(r.string()?)), ("want_reply", json!(r.bool()?))]))();
+    let fields = (|| -> Result<Fields, WireError> {
+        Ok(vec![("request", text(r.string()?)), ("want_reply", json!(r.bool()?))])
+    })();
     (name, fields)
 }
 
