@@ -84,16 +84,22 @@ fn nacre_serve(dir: &Path, keylog: &Path) -> (ChildGuard, u16) {
     std::fs::write(dir.join("pw"), "serve-pass\n").unwrap();
     let port = nacre_tests::free_port();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--user", "peer"])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--password-file")
-        .arg(dir.join("pw"))
-        .arg("--authorized-keys")
-        .arg(dir.join("ak"))
-        .args(["--allow-exec", "--run-as", "root"])
-        .current_dir(dir)
-        .env("SSHKEYLOGFILE", keylog);
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--user",
+        "peer",
+    ])
+    .arg("--state-dir")
+    .arg(dir.join("state"))
+    .arg("--password-file")
+    .arg(dir.join("pw"))
+    .arg("--authorized-keys")
+    .arg(dir.join("ak"))
+    .args(["--allow-exec", "--run-as", "root"])
+    .current_dir(dir)
+    .env("SSHKEYLOGFILE", keylog);
     let guard = ChildGuard::spawn("nacre serve", &mut cmd);
     nacre_tests::wait_listening(port, "nacre serve");
     (guard, port)
@@ -207,9 +213,7 @@ fn check_stream(lines: &[Value], stream: u64, case: &Case) {
     // nacre sftp's `bye` ends the connection without closing the channel first.
     position(&msgs, remove, Some("s2c"), "SFTP_STATUS");
     assert!(
-        !msgs
-            .iter()
-            .any(|m| m["fields"]["decode_error"].is_string()),
+        !msgs.iter().any(|m| m["fields"]["decode_error"].is_string()),
         "{label}: {msgs:#?}"
     );
 }
@@ -235,11 +239,31 @@ fn check_all(lines: &[Value], cases: &[Case]) {
 fn aead_ciphers_with_three_kex_families() {
     run(
         &[
-            Case { kex: "curve25519-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
-            Case { kex: "ecdh-sha2-nistp256", cipher: "aes128-gcm@openssh.com", mac: None },
-            Case { kex: "diffie-hellman-group14-sha256", cipher: "aes256-gcm@openssh.com", mac: None },
-            Case { kex: "ecdh-sha2-nistp256", cipher: "chacha20-poly1305@openssh.com", mac: None },
-            Case { kex: "diffie-hellman-group14-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
+            Case {
+                kex: "curve25519-sha256",
+                cipher: "chacha20-poly1305@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "ecdh-sha2-nistp256",
+                cipher: "aes128-gcm@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "diffie-hellman-group14-sha256",
+                cipher: "aes256-gcm@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "ecdh-sha2-nistp256",
+                cipher: "chacha20-poly1305@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "diffie-hellman-group14-sha256",
+                cipher: "chacha20-poly1305@openssh.com",
+                mac: None,
+            },
         ],
         "aead",
     );
@@ -249,10 +273,26 @@ fn aead_ciphers_with_three_kex_families() {
 fn ctr_ciphers_with_macs() {
     run(
         &[
-            Case { kex: "curve25519-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256") },
-            Case { kex: "ecdh-sha2-nistp256", cipher: "aes256-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
-            Case { kex: "diffie-hellman-group14-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
-            Case { kex: "curve25519-sha256", cipher: "aes256-ctr", mac: Some("hmac-sha2-512") },
+            Case {
+                kex: "curve25519-sha256",
+                cipher: "aes128-ctr",
+                mac: Some("hmac-sha2-256"),
+            },
+            Case {
+                kex: "ecdh-sha2-nistp256",
+                cipher: "aes256-ctr",
+                mac: Some("hmac-sha2-256-etm@openssh.com"),
+            },
+            Case {
+                kex: "diffie-hellman-group14-sha256",
+                cipher: "aes128-ctr",
+                mac: Some("hmac-sha2-256-etm@openssh.com"),
+            },
+            Case {
+                kex: "curve25519-sha256",
+                cipher: "aes256-ctr",
+                mac: Some("hmac-sha2-512"),
+            },
         ],
         "ctr",
     );
@@ -262,8 +302,16 @@ fn ctr_ciphers_with_macs() {
 fn hybrid_and_group_exchange() {
     run(
         &[
-            Case { kex: "sntrup761x25519-sha512@openssh.com", cipher: "aes256-gcm@openssh.com", mac: None },
-            Case { kex: "diffie-hellman-group-exchange-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+            Case {
+                kex: "sntrup761x25519-sha512@openssh.com",
+                cipher: "aes256-gcm@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "diffie-hellman-group-exchange-sha256",
+                cipher: "aes128-ctr",
+                mac: Some("hmac-sha2-256-etm@openssh.com"),
+            },
         ],
         "hybrid",
     );
@@ -278,8 +326,16 @@ fn mlkem_with_nacre_serve_and_a_server_key_log() {
     let (_server, port) = nacre_serve(dir.path(), &keylog);
     write_upload(dir.path());
     let cases = [
-        Case { kex: "mlkem768x25519-sha256", cipher: "chacha20-poly1305@openssh.com", mac: None },
-        Case { kex: "mlkem768x25519-sha256", cipher: "aes128-ctr", mac: Some("hmac-sha2-256-etm@openssh.com") },
+        Case {
+            kex: "mlkem768x25519-sha256",
+            cipher: "chacha20-poly1305@openssh.com",
+            mac: None,
+        },
+        Case {
+            kex: "mlkem768x25519-sha256",
+            cipher: "aes128-ctr",
+            mac: Some("hmac-sha2-256-etm@openssh.com"),
+        },
     ];
     let capture = Tshark::start(port, dir.path().join("capture.pcapng"));
     for case in &cases {
@@ -327,6 +383,9 @@ fn passwords_are_masked() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("USERAUTH_REQUEST") && text.contains("password=(masked)"), "{text}");
+    assert!(
+        text.contains("USERAUTH_REQUEST") && text.contains("password=(masked)"),
+        "{text}"
+    );
     assert!(!text.contains("serve-pass"), "{text}");
 }

@@ -136,7 +136,7 @@ fn read_pcapng(file: &[u8]) -> anyhow::Result<Vec<Frame>> {
         }
         let kind = e.u32(file, at).context("truncated pcapng block")?;
         let total = e.u32(file, at + 4).context("truncated pcapng block")? as usize;
-        if total < 12 || total % 4 != 0 {
+        if total < 12 || !total.is_multiple_of(4) {
             bail!("pcapng block of length {total} at byte {at}");
         }
         let body = file
@@ -166,7 +166,7 @@ fn interface(body: &[u8], e: Endian) -> Interface {
                 unit = TsUnit::from_tsresol(v);
             }
         }
-        at += 4 + (usize::from(len) + 3) / 4 * 4;
+        at += 4 + usize::from(len).div_ceil(4) * 4;
     }
     Interface { link, unit }
 }

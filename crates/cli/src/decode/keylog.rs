@@ -64,7 +64,7 @@ impl KeyLog {
 
 /// Bytes of a hex string (either case); `None` unless it is all hex digits in pairs.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -89,7 +89,9 @@ mod tests {
         let log = KeyLog::parse(&format!(
             "# comment\n{cookie} SHARED_SECRET 0a0b\n{cookie} 0c0d\nnot a line\n"
         ));
-        let e = log.get(&<[u8; 16]>::try_from(unhex(cookie).unwrap()).unwrap()).unwrap();
+        let e = log
+            .get(&<[u8; 16]>::try_from(unhex(cookie).unwrap()).unwrap())
+            .unwrap();
         assert_eq!(e.shared_secret.as_deref(), Some(&[10u8, 11][..]));
         assert_eq!(e.x25519_private.as_deref(), Some(&[12u8, 13][..]));
     }

@@ -92,10 +92,16 @@ struct Line<'a> {
 }
 
 impl<W: Write> Output<W> {
-    fn stream(&mut self, index: usize, stream: &Stream, mut decoded: Decoded) -> anyhow::Result<()> {
+    fn stream(
+        &mut self,
+        index: usize,
+        stream: &Stream,
+        mut decoded: Decoded,
+    ) -> anyhow::Result<()> {
         let (client, server) = (stream.client.to_string(), stream.server.to_string());
         if self.json {
-            let header = json!({"stream": index, "msg": "STREAM", "client": client, "server": server});
+            let header =
+                json!({"stream": index, "msg": "STREAM", "client": client, "server": server});
             writeln!(self.w, "{header}")?;
         } else {
             writeln!(self.w, "stream {index}: client {client} server {server}")?;
@@ -118,7 +124,11 @@ impl<W: Write> Output<W> {
                     payload,
                     kex,
                     encrypted,
-                } => (Some(*seq), *encrypted, renderer.render(unit.dir, payload, *kex)),
+                } => (
+                    Some(*seq),
+                    *encrypted,
+                    renderer.render(unit.dir, payload, *kex),
+                ),
             };
             // The bytes belong to the message; the SFTP packets it completed add none.
             for (i, item) in items.iter().enumerate() {
@@ -140,8 +150,12 @@ impl<W: Write> Output<W> {
         let secs = l.time.saturating_sub(self.start) as f64 / 1e9;
         let dir = if l.dir == C2S { "c2s" } else { "s2c" };
         if self.json {
-            let fields: Map<String, Value> =
-                l.item.fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            let fields: Map<String, Value> = l
+                .item
+                .fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
             let obj = json!({
                 "stream": l.stream, "time": secs, "dir": dir, "seq": l.seq,
                 "encrypted": l.encrypted, "wire_len": l.wire_len, "msg": l.item.name,
@@ -152,7 +166,11 @@ impl<W: Write> Output<W> {
         }
         let arrow = if l.dir == C2S { "C>S" } else { "S>C" };
         let seq = l.seq.map_or(String::new(), |s| format!("#{s}"));
-        let indent = if l.item.name.starts_with("SFTP_") { "    " } else { "" };
+        let indent = if l.item.name.starts_with("SFTP_") {
+            "    "
+        } else {
+            ""
+        };
         let fields: Vec<String> = l
             .item
             .fields

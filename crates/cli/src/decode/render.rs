@@ -81,7 +81,12 @@ impl<'a> Renderer<'a> {
         items
     }
 
-    fn kex(&self, number: u8, r: &mut Reader<'_>, kex: usize) -> (String, Result<Fields, WireError>) {
+    fn kex(
+        &self,
+        number: u8,
+        r: &mut Reader<'_>,
+        kex: usize,
+    ) -> (String, Result<Fields, WireError>) {
         let record = self.records.get(kex);
         let Some(neg) = record.and_then(KexRecord::negotiated) else {
             return (format!("KEX_{number}"), Ok(Vec::new()));
@@ -102,7 +107,10 @@ impl<'a> Renderer<'a> {
             Ok(vec![
                 ("method", method.clone()),
                 ("host_key_type", blob_type(k_s)),
-                (if mpint { "f_bytes" } else { "q_s_bytes" }, json!(value_len)),
+                (
+                    if mpint { "f_bytes" } else { "q_s_bytes" },
+                    json!(value_len),
+                ),
                 ("signature_type", blob_type(sig)),
                 ("signature_verified", verified.clone()),
             ])
@@ -117,9 +125,18 @@ impl<'a> Renderer<'a> {
                 ("KEX_ECDH_REPLY".into(), reply(r, false))
             }
             (KexKind::Dh(_), 30) | (KexKind::Gex, 32) => (
-                (if number == 30 { "KEXDH_INIT" } else { "KEX_DH_GEX_INIT" }).into(),
-                r.mpint()
-                    .map(|e| vec![("method", method.clone()), ("e_bytes", json!(e.as_bytes().len()))]),
+                (if number == 30 {
+                    "KEXDH_INIT"
+                } else {
+                    "KEX_DH_GEX_INIT"
+                })
+                .into(),
+                r.mpint().map(|e| {
+                    vec![
+                        ("method", method.clone()),
+                        ("e_bytes", json!(e.as_bytes().len())),
+                    ]
+                }),
             ),
             (KexKind::Dh(_), 31) => ("KEXDH_REPLY".into(), reply(r, true)),
             (KexKind::Gex, 33) => ("KEX_DH_GEX_REPLY".into(), reply(r, true)),
@@ -129,7 +146,12 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn auth(&mut self, dir: usize, number: u8, r: &mut Reader<'_>) -> (String, Result<Fields, WireError>) {
+    fn auth(
+        &mut self,
+        dir: usize,
+        number: u8,
+        r: &mut Reader<'_>,
+    ) -> (String, Result<Fields, WireError>) {
         match number {
             50 => ("USERAUTH_REQUEST".into(), self.userauth_request(r)),
             51 => (
@@ -142,7 +164,10 @@ impl<'a> Renderer<'a> {
                 })(),
             ),
             52 => ("USERAUTH_SUCCESS".into(), Ok(Vec::new())),
-            53 => ("USERAUTH_BANNER".into(), r.string().map(|m| vec![("message", text(m))])),
+            53 => (
+                "USERAUTH_BANNER".into(),
+                r.string().map(|m| vec![("message", text(m))]),
+            ),
             60 => match self.auth_method.as_str() {
                 "publickey" => (
                     "USERAUTH_PK_OK".into(),
@@ -159,7 +184,8 @@ impl<'a> Renderer<'a> {
             },
             61 if self.auth_method == "keyboard-interactive" => (
                 "USERAUTH_INFO_RESPONSE".into(),
-                r.u32().map(|n| vec![("responses", json!(n)), ("values", json!("(masked)"))]),
+                r.u32()
+                    .map(|n| vec![("responses", json!(n)), ("values", json!("(masked)"))]),
             ),
             _ => (format!("USERAUTH_{number}"), Ok(Vec::new())),
         }
@@ -199,7 +225,9 @@ impl<'a> Renderer<'a> {
 }
 
 fn transport(number: u8, r: &mut Reader<'_>) -> (String, Result<Fields, WireError>) {
-    let name = MsgNumber(number).name().map_or(format!("MSG_{number}"), str::to_owned);
+    let name = MsgNumber(number)
+        .name()
+        .map_or(format!("MSG_{number}"), str::to_owned);
     let fields = (|| -> Result<Fields, WireError> {
         Ok(match number {
             1 => {
@@ -211,7 +239,10 @@ fn transport(number: u8, r: &mut Reader<'_>) -> (String, Result<Fields, WireErro
             }
             2 => vec![("data_bytes", json!(r.string()?.len()))],
             3 => vec![("seq", json!(r.u32()?))],
-            4 => vec![("always_display", json!(r.bool()?)), ("message", text(r.string()?))],
+            4 => vec![
+                ("always_display", json!(r.bool()?)),
+                ("message", text(r.string()?)),
+            ],
             5 | 6 => vec![("service", text(r.string()?))],
             7 => {
                 let n = r.u32()?;
@@ -256,7 +287,11 @@ fn kexinit(r: &mut Reader<'_>) -> Result<Fields, WireError> {
 }
 
 fn gex_request(r: &mut Reader<'_>) -> Result<Fields, WireError> {
-    Ok(vec![("min", json!(r.u32()?)), ("n", json!(r.u32()?)), ("max", json!(r.u32()?))])
+    Ok(vec![
+        ("min", json!(r.u32()?)),
+        ("n", json!(r.u32()?)),
+        ("max", json!(r.u32()?)),
+    ])
 }
 
 fn gex_group(r: &mut Reader<'_>) -> Result<Fields, WireError> {
@@ -282,7 +317,10 @@ fn global(number: u8, r: &mut Reader<'_>) -> (String, Result<Fields, WireError>)
         return (name, Ok(Vec::new()));
     }
     let fields = (|| -> Result<Fields, WireError> {
-        Ok(vec![("request", text(r.string()?)), ("want_reply", json!(r.bool()?))])
+        Ok(vec![
+            ("request", text(r.string()?)),
+            ("want_reply", json!(r.bool()?)),
+        ])
     })();
     (name, fields)
 }

@@ -224,7 +224,9 @@ impl<'a> DirState<'a> {
             if let Some(slot) = shared.idents.get_mut(self.dir) {
                 *slot = Some(line.to_vec());
             }
-            self.buf = Some(BytesMut::from(self.src.data.get(self.pos..).unwrap_or_default()));
+            self.buf = Some(BytesMut::from(
+                self.src.data.get(self.pos..).unwrap_or_default(),
+            ));
         }
         Step::Progress
     }

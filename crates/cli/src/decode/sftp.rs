@@ -73,7 +73,8 @@ impl Channels {
     }
 
     fn subsystem(&mut self, dir: usize, r: &mut Reader<'_>) {
-        let (Ok(recipient), Ok(kind), Ok(_), Ok(name)) = (r.u32(), r.string(), r.bool(), r.string())
+        let (Ok(recipient), Ok(kind), Ok(_), Ok(name)) =
+            (r.u32(), r.string(), r.bool(), r.string())
         else {
             return;
         };

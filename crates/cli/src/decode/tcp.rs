@@ -130,7 +130,9 @@ fn finish(mut conn: Conn) -> Option<Stream> {
     }
     let [ha, hb] = std::mem::take(&mut conn.halves);
     let (a, b) = (conn.a, conn.b);
-    let client = conn.client.unwrap_or(if a.port() > b.port() { a } else { b });
+    let client = conn
+        .client
+        .unwrap_or(if a.port() > b.port() { a } else { b });
     let (c2s, s2c, server) = if client == a {
         (ha, hb, b)
     } else {
@@ -171,7 +173,8 @@ fn assemble(half: Half) -> Direction {
             continue;
         }
         let skip = usize::try_from(have - off).unwrap_or(usize::MAX);
-        out.data.extend_from_slice(data.get(skip..).unwrap_or_default());
+        out.data
+            .extend_from_slice(data.get(skip..).unwrap_or_default());
         // Capture times stay in stream order even when segments arrived reordered.
         latest = latest.max(ts);
         out.times.push((out.data.len(), latest));
