@@ -73,7 +73,33 @@ fn capture_and_decode(cases: &[Case], tag: &str) -> Vec<Value> {
     }
     let pcap = capture.stop();
     let _ = std::fs::remove_file(test_user_home().join(&remote));
+    check_private_keys_only(&pcap, &keylog, cases);
     decode(&pcap, &keylog)
+}
+
+/// The curve25519 sessions decode from the X25519 private keys alone (the form tshark reads):
+/// the decoder computes K itself.
+fn check_private_keys_only(pcap: &Path, keylog: &Path, cases: &[Case]) {
+    let private: String = std::fs::read_to_string(keylog)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("SHARED_SECRET"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let private_log = keylog.with_extension("private");
+    std::fs::write(&private_log, private).unwrap();
+    let lines = decode(pcap, &private_log);
+    let summaries: Vec<&Value> = lines.iter().filter(|l| l["msg"] == "SUMMARY").collect();
+    assert_eq!(summaries.len(), cases.len());
+    for (summary, case) in summaries.iter().zip(cases) {
+        let full = summary["c2s"]["left_over"] == 0 && summary["s2c"]["left_over"] == 0;
+        assert_eq!(
+            full,
+            case.kex.starts_with("curve25519"),
+            "{}: {summary}",
+            case.kex
+        );
+    }
 }
 
 /// `nacre serve` on a free port serving `dir`, writing its key log to `keylog`: the server, not
@@ -140,6 +166,15 @@ fn position(msgs: &[&Value], from: usize, dir: Option<&str>, name: &str) -> usiz
         .position(|m| m["msg"] == name && dir.is_none_or(|d| m["dir"] == d))
         .map(|p| p + from)
         .unwrap_or_else(|| panic!("no {name} after message {from}: {msgs:#?}"))
+}
+
+/// The position of the first CHANNEL_REQUEST of this type after `from`.
+fn request_position(msgs: &[&Value], from: usize, kind: &str) -> usize {
+    msgs.iter()
+        .skip(from)
+        .position(|m| m["msg"] == "CHANNEL_REQUEST" && m["fields"]["request"] == kind)
+        .map(|p| p + from)
+        .unwrap_or_else(|| panic!("no {kind} request after message {from}: {msgs:#?}"))
 }
 
 /// Checks one stream: every byte decoded, the negotiated algorithms, the order of the session.
@@ -368,7 +403,17 @@ fn passwords_are_masked() {
         .find(|l| l["msg"] == "USERAUTH_REQUEST" && l["fields"]["method"] == "password")
         .unwrap_or_else(|| panic!("{lines:#?}"));
     assert_eq!(request["fields"]["password"], "(masked)");
-    assert!(lines.iter().any(|l| l["msg"] == "USERAUTH_SUCCESS"));
+    // The exec channel, in order: open, confirmation, exec, exit status, close both ways.
+    let msgs = msgs_of(&lines, 0);
+    let success = position(&msgs, 0, Some("s2c"), "USERAUTH_SUCCESS");
+    let open = position(&msgs, success, Some("c2s"), "CHANNEL_OPEN");
+    let confirm = position(&msgs, open, Some("s2c"), "CHANNEL_OPEN_CONFIRMATION");
+    let exec = request_position(&msgs, confirm, "exec");
+    assert_eq!(msgs[exec]["fields"]["command"], "true");
+    let status = request_position(&msgs, exec, "exit-status");
+    assert_eq!(msgs[status]["fields"]["status"], 0);
+    position(&msgs, status, Some("s2c"), "CHANNEL_CLOSE");
+    position(&msgs, status, Some("c2s"), "CHANNEL_CLOSE");
     let summary = lines.iter().find(|l| l["msg"] == "SUMMARY").unwrap();
     for dir in ["c2s", "s2c"] {
         assert_eq!(summary[dir]["left_over"], 0, "{summary}");

@@ -59,15 +59,20 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
         start,
         w: std::io::BufWriter::new(stdout.lock()),
     };
-    for (index, stream) in streams.iter().enumerate() {
-        let decoded = session::decode(stream, &keylog);
-        if !decoded.units.iter().any(is_ident) {
-            continue;
+    let written = (|| -> std::io::Result<()> {
+        for (index, stream) in streams.iter().enumerate() {
+            let decoded = session::decode(stream, &keylog);
+            if decoded.units.iter().any(is_ident) {
+                out.stream(index, stream, decoded)?;
+            }
         }
-        out.stream(index, stream, decoded)?;
+        out.w.flush()
+    })();
+    match written {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    out.w.flush()?;
-    Ok(())
 }
 
 fn is_ident(u: &Unit) -> bool {
@@ -97,7 +102,7 @@ impl<W: Write> Output<W> {
         index: usize,
         stream: &Stream,
         mut decoded: Decoded,
-    ) -> anyhow::Result<()> {
+    ) -> std::io::Result<()> {
         let (client, server) = (stream.client.to_string(), stream.server.to_string());
         if self.json {
             let header =
@@ -146,7 +151,7 @@ impl<W: Write> Output<W> {
         self.summary(index, &decoded.reports)
     }
 
-    fn line(&mut self, l: &Line<'_>) -> anyhow::Result<()> {
+    fn line(&mut self, l: &Line<'_>) -> std::io::Result<()> {
         let secs = l.time.saturating_sub(self.start) as f64 / 1e9;
         let dir = if l.dir == C2S { "c2s" } else { "s2c" };
         if self.json {
@@ -186,7 +191,7 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    fn summary(&mut self, index: usize, reports: &[DirReport; 2]) -> anyhow::Result<()> {
+    fn summary(&mut self, index: usize, reports: &[DirReport; 2]) -> std::io::Result<()> {
         let [c2s, s2c] = reports;
         if self.json {
             let obj = json!({"stream": index, "msg": "SUMMARY", "c2s": report_json(c2s), "s2c": report_json(s2c)});

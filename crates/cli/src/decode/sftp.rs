@@ -1,7 +1,7 @@
 //! Channels of one connection, followed by number on both sides, and the SFTP packets (decoded
 //! with nacre-sftp-codec) carried by the channels that started the `sftp` subsystem.
 
-use nacre_sftp_codec::{FileAttributes, Frame, FrameDecoder, Request, Response};
+use nacre_sftp_codec::{FileAttributes, Frame, FrameDecoder, PacketType, Request, Response};
 use nacre_wire::Reader;
 use serde_json::{json, Value};
 
@@ -131,6 +131,12 @@ fn sftp_item(channel: u32, dir: usize, frame: &Frame<'_>) -> Item {
     let mut fields = vec![("channel", json!(channel))];
     if let Some(id) = frame.request_id() {
         fields.push(("id", json!(id)));
+    }
+    if frame.packet_type() == PacketType::EXTENDED {
+        let mut r = Reader::new(frame.body().get(4..).unwrap_or_default());
+        if let Ok(name) = r.string() {
+            fields.push(("request", text(name)));
+        }
     }
     let more = if dir == C2S {
         frame.decode_request().map(|r| request_fields(&r))
