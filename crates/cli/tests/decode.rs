@@ -30,6 +30,18 @@ const FILE_LEN: usize = 150_000;
 /// `nacre sftp -b` uploading `upload.bin` (in `dir`) as `remote` and removing it, with the
 /// case's algorithms; with `keylog`, SSHKEYLOGFILE names it.
 fn nacre_sftp(port: u16, dir: &Path, keylog: Option<&Path>, case: &Case, remote: &str) {
+    nacre_sftp_with(port, dir, keylog, case, remote, &[]);
+}
+
+/// [`nacre_sftp`] with more `-o` options.
+fn nacre_sftp_with(
+    port: u16,
+    dir: &Path,
+    keylog: Option<&Path>,
+    case: &Case,
+    remote: &str,
+    options: &[&str],
+) {
     let key = authorized_client_key(KeyType::Ed25519);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
     cmd.current_dir(dir)
@@ -40,6 +52,9 @@ fn nacre_sftp(port: u16, dir: &Path, keylog: Option<&Path>, case: &Case, remote:
         .args(["-o", &format!("Ciphers={}", case.cipher)]);
     if let Some(mac) = case.mac {
         cmd.args(["-o", &format!("MACs={mac}")]);
+    }
+    for o in options {
+        cmd.args(["-o", o]);
     }
     cmd.args(["-b", "-", "peer@127.0.0.1"])
         .env("HOME", dir)
@@ -433,4 +448,59 @@ fn passwords_are_masked() {
         "{text}"
     );
     assert!(!text.contains("serve-pass"), "{text}");
+}
+
+/// Re-exchanges mid-transfer (RekeyLimit=32K): each later exchange derives its keys with the
+/// first exchange's H as session id, and strict kex restarts the numbering at each NEWKEYS.
+#[test]
+fn rekeys_during_an_upload() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("keylog.txt");
+    write_upload(dir.path());
+    let remote = format!("nacre-decode-rekey-{}", std::process::id());
+    let cases = [
+        Case {
+            kex: "curve25519-sha256",
+            cipher: "chacha20-poly1305@openssh.com",
+            mac: None,
+        },
+        Case {
+            kex: "diffie-hellman-group14-sha256",
+            cipher: "aes128-ctr",
+            mac: Some("hmac-sha2-256-etm@openssh.com"),
+        },
+    ];
+    let capture = Tshark::start(sshd.port(), dir.path().join("capture.pcapng"));
+    for case in &cases {
+        let rekey = ["RekeyLimit=32K"];
+        nacre_sftp_with(
+            sshd.port(),
+            dir.path(),
+            Some(&keylog),
+            case,
+            &remote,
+            &rekey,
+        );
+    }
+    let pcap = capture.stop();
+    let _ = std::fs::remove_file(test_user_home().join(&remote));
+    let lines = decode(&pcap, &keylog);
+    check_all(&lines, &cases);
+    for stream in 0..cases.len() as u64 {
+        let msgs = msgs_of(&lines, stream);
+        for dir in ["c2s", "s2c"] {
+            let newkeys: Vec<usize> = (0..msgs.len())
+                .filter(|&i| msgs[i]["msg"] == "NEWKEYS" && msgs[i]["dir"] == dir)
+                .collect();
+            assert!(newkeys.len() >= 3, "stream {stream} {dir}: {msgs:#?}");
+            for i in newkeys {
+                let next = msgs.iter().skip(i + 1).find(|m| m["dir"] == dir);
+                if let Some(next) = next {
+                    assert_eq!(next["seq"], 0, "stream {stream} {dir}: {next}");
+                }
+            }
+        }
+    }
 }
