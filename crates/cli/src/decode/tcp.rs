@@ -265,3 +265,59 @@ fn ipv6(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
         ip.get(40..end)?,
     ))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// A raw-IPv4 frame (link type 101) holding one TCP segment.
+    fn frame(src: u16, dst: u16, seq: u32, flags: u8, payload: &[u8], ts: u64) -> Frame {
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        let total = u16::try_from(20 + 20 + payload.len()).unwrap();
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&src.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dst.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = flags;
+        ip.extend(tcp);
+        ip.extend_from_slice(payload);
+        Frame {
+            ts_ns: ts,
+            link: 101,
+            data: ip,
+        }
+    }
+
+    #[test]
+    fn retransmits_and_reordering_keep_each_byte_once() {
+        const SYN: u8 = 0x02;
+        const ACK: u8 = 0x10;
+        let frames = [
+            frame(40000, 22, 99, SYN, b"", 1),
+            frame(22, 40000, 499, SYN | ACK, b"", 2),
+            frame(40000, 22, 100, ACK, b"hello ", 3),
+            // Out of order ("there" before "world "), a partial and a full retransmission.
+            frame(40000, 22, 112, ACK, b"there", 4),
+            frame(40000, 22, 106, ACK, b"wor", 5),
+            frame(40000, 22, 106, ACK, b"world ", 6),
+            frame(40000, 22, 100, ACK, b"hello ", 7),
+            frame(22, 40000, 500, ACK, b"SSH-2.0-x\r\n", 8),
+            // A gap: bytes 11..20 were never captured.
+            frame(22, 40000, 520, ACK, b"late", 9),
+        ];
+        let streams = streams(&frames);
+        assert_eq!(streams.len(), 1);
+        let s = &streams[0];
+        assert_eq!(s.client.port(), 40000);
+        assert_eq!(s.c2s.data, b"hello world there");
+        assert_eq!(s.s2c.data, b"SSH-2.0-x\r\n");
+        assert_eq!(s.s2c.after_gap, 4);
+        // "there" completed the stream at the time " world" was captured, not before.
+        assert_eq!(s.c2s.time_at(s.c2s.data.len()), 6);
+    }
+}
