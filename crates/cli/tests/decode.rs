@@ -120,6 +120,11 @@ fn check_private_keys_only(pcap: &Path, keylog: &Path, cases: &[Case]) {
 /// `nacre serve` on a free port serving `dir`, writing its key log to `keylog`: the server, not
 /// the client, writes it here (the decoder finds the exchange by either side's cookie).
 fn nacre_serve(dir: &Path, keylog: &Path) -> (ChildGuard, u16) {
+    nacre_serve_with(dir, keylog, &[])
+}
+
+/// [`nacre_serve`] with more arguments.
+fn nacre_serve_with(dir: &Path, keylog: &Path, extra: &[&str]) -> (ChildGuard, u16) {
     let key = authorized_client_key(KeyType::Ed25519);
     std::fs::write(dir.join("ak"), format!("{}\n", key.pub_line)).unwrap();
     std::fs::write(dir.join("pw"), "serve-pass\n").unwrap();
@@ -503,4 +508,50 @@ fn rekeys_during_an_upload() {
             }
         }
     }
+}
+
+/// Dropbear's client guesses curve25519 and sends its ECDH_INIT at once; `nacre serve` prefers
+/// nistp256 first, so the guess is wrong and ignored: the decoder must hash the resent INIT.
+#[test]
+fn wrong_kex_guess_from_dropbear() {
+    ensure_test_user();
+    if !Path::new("/usr/bin/dbclient").exists() {
+        panic!("dbclient (Debian package dropbear-bin) is needed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("server-keylog.txt");
+    let (_server, port) = nacre_serve_with(
+        dir.path(),
+        &keylog,
+        &["-o", "KexAlgorithms=ecdh-sha2-nistp256,curve25519-sha256"],
+    );
+    let capture = Tshark::start(port, dir.path().join("capture.pcapng"));
+    let mut cmd = std::process::Command::new("/usr/bin/dbclient");
+    cmd.args([
+        "-y",
+        "-y",
+        "-p",
+        &port.to_string(),
+        "peer@127.0.0.1",
+        "true",
+    ])
+    .env("HOME", dir.path())
+    .env("DROPBEAR_PASSWORD", "serve-pass");
+    let out = nacre_tests::run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    let pcap = capture.stop();
+    let lines = decode(&pcap, &keylog);
+    let summary = lines.iter().find(|l| l["msg"] == "SUMMARY").unwrap();
+    for dir in ["c2s", "s2c"] {
+        assert_eq!(summary[dir]["left_over"], 0, "{summary}");
+        assert!(summary[dir]["error"].is_null(), "{summary}");
+    }
+    let inits: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["msg"] == "KEX_ECDH_INIT")
+        .collect();
+    assert_eq!(inits.len(), 2, "{lines:#?}");
+    assert_eq!(inits[0]["fields"]["ignored_wrong_guess"], true);
+    assert!(inits[1]["fields"]["ignored_wrong_guess"].is_null());
+    assert!(lines.iter().any(|l| l["msg"] == "USERAUTH_SUCCESS"));
 }

@@ -13,7 +13,7 @@ use nacre_transport::msg::{
     KexDhGexGroup, KexDhGexInit, KexDhGexReply, KexDhGexRequest, KexEcdhInit, KexEcdhReply,
     KexInit, KexdhInit, KexdhReply,
 };
-use nacre_transport::negotiate::{negotiate, KEX_STRICT_C, KEX_STRICT_S};
+use nacre_transport::negotiate::{guess_is_right, negotiate, KEX_STRICT_C, KEX_STRICT_S};
 use nacre_transport::Negotiated;
 use nacre_wire::decode_exact;
 
@@ -78,10 +78,27 @@ impl KexRecord {
         has(C2S, KEX_STRICT_C) && has(S2C, KEX_STRICT_S)
     }
 
+    /// Whether the first kex packet from `dir` is a wrong guess, ignored (RFC 4253 §7): its
+    /// KEXINIT said one follows and the guess is not right.
+    pub fn ignored_guess(&self, dir: usize) -> bool {
+        let [Some(c), Some(s)] = &self.kexinit else {
+            return false;
+        };
+        let (Ok(c), Ok(s)) = (
+            decode_exact::<KexInit<'_>>(c),
+            decode_exact::<KexInit<'_>>(s),
+        ) else {
+            return false;
+        };
+        let sender = if dir == C2S { &c } else { &s };
+        sender.first_kex_packet_follows && !guess_is_right(&c, &s)
+    }
+
     fn msg(&self, dir: usize, number: u8) -> Option<&[u8]> {
         self.msgs
             .get(dir)?
             .iter()
+            .skip(usize::from(self.ignored_guess(dir)))
             .find(|m| m.first() == Some(&number))
             .map(|m| m.as_ref())
     }

@@ -29,6 +29,8 @@ pub struct Renderer<'a> {
     /// The method of the client's last USERAUTH_REQUEST.
     auth_method: String,
     channels: Channels,
+    /// Kex method messages seen per (exchange, direction), to flag an ignored guess.
+    kex_seen: std::collections::HashMap<(usize, usize), usize>,
 }
 
 fn text(b: &[u8]) -> Value {
@@ -47,6 +49,7 @@ impl<'a> Renderer<'a> {
             records,
             auth_method: String::new(),
             channels: Channels::default(),
+            kex_seen: std::collections::HashMap::new(),
         }
     }
 
@@ -59,7 +62,7 @@ impl<'a> Renderer<'a> {
             1..=8 => transport(number, &mut r),
             20 => ("KEXINIT".into(), kexinit(&mut r)),
             21 => ("NEWKEYS".into(), Ok(Vec::new())),
-            30..=49 => self.kex(number, &mut r, kex),
+            30..=49 => self.kex_item(dir, number, &mut r, kex),
             50..=79 => self.auth(dir, number, &mut r),
             80..=82 => global(number, &mut r),
             90..=100 => {
@@ -79,6 +82,28 @@ impl<'a> Renderer<'a> {
         let mut items = vec![Item { name, fields }];
         items.extend(extra);
         items
+    }
+
+    /// A kex method message, flagged when it is a wrong guess the peer ignores.
+    fn kex_item(
+        &mut self,
+        dir: usize,
+        number: u8,
+        r: &mut Reader<'_>,
+        kex: usize,
+    ) -> (String, Result<Fields, WireError>) {
+        let seen = self.kex_seen.entry((kex, dir)).or_insert(0);
+        let first = *seen == 0;
+        *seen += 1;
+        let (name, mut result) = self.kex(number, r, kex);
+        let guess = self
+            .records
+            .get(kex)
+            .is_some_and(|rec| rec.ignored_guess(dir));
+        if let (true, true, Ok(fields)) = (first, guess, &mut result) {
+            fields.push(("ignored_wrong_guess", json!(true)));
+        }
+        (name, result)
     }
 
     fn kex(
