@@ -144,6 +144,7 @@ fn nacre_serve_with(dir: &Path, keylog: &Path, extra: &[&str]) -> (ChildGuard, u
     .arg("--authorized-keys")
     .arg(dir.join("ak"))
     .args(["--allow-exec", "--run-as", "root"])
+    .args(extra)
     .current_dir(dir)
     .env("SSHKEYLOGFILE", keylog);
     let guard = ChildGuard::spawn("nacre serve", &mut cmd);
