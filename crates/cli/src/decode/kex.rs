@@ -4,7 +4,7 @@
 //! K from the key log, and the packet keys of RFC 4253 §7.2.
 
 use bytes::Bytes;
-use nacre_crypto::{EcdhCurve, EcdhPrivateKey};
+use nacre_crypto::EcdhPrivateKey;
 use nacre_keys::PublicKey;
 use nacre_transport::kex::hash::{self, GexHashParams, HashPrefix};
 use nacre_transport::kex::keys::{self, DerivedKeys};
@@ -226,8 +226,8 @@ impl KexRecord {
         )))
     }
 
-    /// K from the key log: the shared secret under either cookie, or for curve25519 a private
-    /// key agreed with the other side's public value.
+    /// K from the key log: the shared secret under either cookie, or for the ECDH methods
+    /// (curve25519, NIST curves) a private key agreed with the other side's public value.
     fn shared_secret(
         &self,
         neg: &Negotiated,
@@ -262,8 +262,7 @@ fn logged_secret(
     if let Some(k) = &entry.shared_secret {
         return Ok(Some(k.clone()));
     }
-    let (Some(private), KexKind::Ecdh(EcdhCurve::X25519)) = (&entry.x25519_private, neg.kex.kind())
-    else {
+    let (Some(private), KexKind::Ecdh(curve)) = (&entry.ecdh_private, neg.kex.kind()) else {
         return Ok(None);
     };
     let peer = if rec.cookie(C2S).as_ref() == Some(cookie) {
@@ -271,7 +270,7 @@ fn logged_secret(
     } else {
         values.client
     };
-    let key = EcdhPrivateKey::from_bytes(EcdhCurve::X25519, private).map_err(|e| e.to_string())?;
+    let key = EcdhPrivateKey::from_bytes(curve, private).map_err(|e| e.to_string())?;
     let shared = key.agree(peer).map_err(|e| e.to_string())?;
     Ok(Some(shared.as_bytes().to_vec()))
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <hex KEXINIT cookie> SHARED_SECRET <hex K>      K's magnitude (the hybrids: the K string's bytes)
-//! <hex KEXINIT cookie> PRIVATE_KEY <hex key>      an X25519 private key (curve25519 only)
+//! <hex KEXINIT cookie> PRIVATE_KEY <hex key>      an ECDH private key (curve25519, NIST curves)
 //! <hex KEXINIT cookie> <hex key>                  the same, in the form tshark 4.0 reads
 //! ```
 //!
@@ -16,8 +16,8 @@ use std::collections::HashMap;
 pub struct Entry {
     /// K (the magnitude, or the hybrids' K bytes).
     pub shared_secret: Option<Vec<u8>>,
-    /// The X25519 private key of the side whose cookie this is.
-    pub x25519_private: Option<Vec<u8>>,
+    /// The ECDH private key of the side whose cookie this is (X25519, or a NIST curve's scalar).
+    pub ecdh_private: Option<Vec<u8>>,
 }
 
 /// A parsed key log.
@@ -49,7 +49,7 @@ impl KeyLog {
             let entry = log.entries.entry(cookie).or_default();
             match kind {
                 "SHARED_SECRET" => entry.shared_secret = Some(value),
-                "PRIVATE_KEY" => entry.x25519_private = Some(value),
+                "PRIVATE_KEY" => entry.ecdh_private = Some(value),
                 _ => {}
             }
         }
@@ -93,6 +93,6 @@ mod tests {
             .get(&<[u8; 16]>::try_from(unhex(cookie).unwrap()).unwrap())
             .unwrap();
         assert_eq!(e.shared_secret.as_deref(), Some(&[10u8, 11][..]));
-        assert_eq!(e.x25519_private.as_deref(), Some(&[12u8, 13][..]));
+        assert_eq!(e.ecdh_private.as_deref(), Some(&[12u8, 13][..]));
     }
 }
