@@ -13,6 +13,8 @@ use super::tcp::{Direction, Stream};
 
 /// Largest packet accepted: well above every implementation's limit.
 const MAX_PACKET: usize = 4 << 20;
+/// Lines read before giving up on finding the identification (a stream that is not SSH).
+const MAX_LINES: usize = 64;
 
 /// What one unit of a direction holds.
 #[derive(Debug)]
@@ -203,6 +205,9 @@ impl<'a> DirState<'a> {
     }
 
     fn line(&mut self, shared: &mut Shared<'_>) -> Step {
+        if self.units.len() >= MAX_LINES || self.pos > MAX_LINES * 1024 {
+            return self.stop(Some("no SSH identification line".into()));
+        }
         let rest = self.src.data.get(self.pos..).unwrap_or_default();
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
             return self.stop(None);
