@@ -440,6 +440,20 @@ fn passwords_are_masked() {
         assert_eq!(summary[dir]["left_over"], 0, "{summary}");
         assert!(summary[dir]["error"].is_null(), "{summary}");
     }
+    // The same capture as classic pcap (nanosecond timestamps), and as pcap with microseconds.
+    for (format, name) in [("nsecpcap", "capture.ns.pcap"), ("pcap", "capture.us.pcap")] {
+        let converted = dir.path().join(name);
+        let status = std::process::Command::new("editcap")
+            .args(["-F", format])
+            .arg(&pcap)
+            .arg(&converted)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let again = decode(&converted, &keylog);
+        let names = |l: &[Value]| l.iter().map(|v| v["msg"].clone()).collect::<Vec<_>>();
+        assert_eq!(names(&again), names(&lines), "{format}");
+    }
     // The text form decodes the same capture.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"))
         .arg("decode")
