@@ -67,9 +67,9 @@ impl<'a> Renderer<'a> {
             80..=82 => global(number, &mut r),
             90..=100 => {
                 let (name, result) = channel(number, &mut r);
-                if let Ok(fields) = &result {
+                if result.is_ok() {
                     let body = payload.get(1..).unwrap_or_default();
-                    extra = self.channels.observe(dir, number, fields, body);
+                    extra = self.channels.observe(dir, number, body);
                 }
                 (name, result)
             }

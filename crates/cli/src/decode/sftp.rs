@@ -37,7 +37,7 @@ impl Channels {
 
     /// Updates the table from a channel message (numbers 90–100) sent in direction `dir`;
     /// returns the SFTP packets its data completed. `body` is the payload after its number.
-    pub fn observe(&mut self, dir: usize, number: u8, _fields: &Fields, body: &[u8]) -> Vec<Item> {
+    pub fn observe(&mut self, dir: usize, number: u8, body: &[u8]) -> Vec<Item> {
         let mut r = Reader::new(body);
         match number {
             90 => {
