@@ -75,9 +75,9 @@ fn write_upload(dir: &Path) {
 
 /// Runs `nacre sftp` once per case against one sshd under one capture; returns the decoder's
 /// JSON lines.
-fn capture_and_decode(cases: &[Case], tag: &str) -> Vec<Value> {
+fn capture_and_decode(cases: &[Case], tag: &str, sshd_lines: &[&str]) -> Vec<Value> {
     ensure_test_user();
-    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], sshd_lines);
     let dir = tempfile::tempdir().unwrap();
     let keylog = dir.path().join("keylog.txt");
     write_upload(dir.path());
@@ -275,7 +275,12 @@ fn check_stream(lines: &[Value], stream: u64, case: &Case) {
 }
 
 fn run(cases: &[Case], tag: &str) {
-    let lines = capture_and_decode(cases, tag);
+    run_with(cases, tag, &[]);
+}
+
+/// [`run`] with more sshd_config lines.
+fn run_with(cases: &[Case], tag: &str, sshd_lines: &[&str]) {
+    let lines = capture_and_decode(cases, tag, sshd_lines);
     check_all(&lines, cases);
 }
 
@@ -569,4 +574,59 @@ fn wrong_kex_guess_from_dropbear() {
     assert_eq!(inits[0]["fields"]["ignored_wrong_guess"], true);
     assert!(inits[1]["fields"]["ignored_wrong_guess"].is_null());
     assert!(lines.iter().any(|l| l["msg"] == "USERAUTH_SUCCESS"));
+}
+
+#[test]
+fn the_other_curves_groups_and_ciphers() {
+    run(
+        &[
+            Case {
+                kex: "ecdh-sha2-nistp384",
+                cipher: "aes192-ctr",
+                mac: Some("hmac-sha2-512-etm@openssh.com"),
+            },
+            Case {
+                kex: "ecdh-sha2-nistp521",
+                cipher: "aes256-gcm@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "diffie-hellman-group16-sha512",
+                cipher: "chacha20-poly1305@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "diffie-hellman-group18-sha512",
+                cipher: "aes128-gcm@openssh.com",
+                mac: None,
+            },
+            Case {
+                kex: "curve25519-sha256@libssh.org",
+                cipher: "aes256-ctr",
+                mac: Some("hmac-sha2-256-etm@openssh.com"),
+            },
+        ],
+        "others",
+    );
+}
+
+/// The SHA-1 methods and MACs, which both sides offer only when asked to.
+#[test]
+fn legacy_sha1_methods_and_macs() {
+    run_with(
+        &[
+            Case {
+                kex: "diffie-hellman-group14-sha1",
+                cipher: "aes128-ctr",
+                mac: Some("hmac-sha1"),
+            },
+            Case {
+                kex: "diffie-hellman-group-exchange-sha1",
+                cipher: "aes256-ctr",
+                mac: Some("hmac-sha1-etm@openssh.com"),
+            },
+        ],
+        "sha1",
+        &["KexAlgorithms +diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1"],
+    );
 }
