@@ -3,6 +3,7 @@
 mod auth_prompts;
 mod client_opts;
 mod config_file;
+mod decode;
 mod escape;
 mod exec;
 mod forward;
@@ -57,6 +58,8 @@ enum Command {
     SftpServer(sftp_server::SftpServerArgs),
     /// ssh-keygen: generate a key (asking file and passphrase), -l/-lv, -y, -p, -F/-R.
     Keygen(keygen::KeygenArgs),
+    /// Decode every SSH message of a pcap/pcapng capture, decrypted with a key log.
+    Decode(decode::DecodeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -116,6 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code);
         }
         Command::SftpServer(args) => sftp_server::run(args).await,
+        Command::Decode(args) => decode::run(args),
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
             std::process::exit(code);
