@@ -19,7 +19,7 @@ use crate::channel::Channel;
 use crate::error::Error;
 use crate::info::ConnectionInfo;
 use crate::machine::{ClientAuthCmd, Machine, MachineEvent, ServerAuthCmd};
-use crate::mux::{IncomingChannel, Mux};
+use crate::mux::{IncomingChannel, Mux, Router};
 
 /// Room made in the input buffer for one socket read while data stream in.
 const READ_SIZE: usize = 256 * 1024;
@@ -84,6 +84,8 @@ pub(crate) struct Driver<S> {
     pub machine: Machine,
     pub stream: S,
     pub verifier: Option<HostKeyVerifier>,
+    /// Client: channels the server opens go through it first (remote forwards, agent).
+    pub router: Option<Router>,
     pub up: mpsc::Sender<Up>,
     pub commands: mpsc::Receiver<Command>,
     pub done: oneshot::Sender<Ended>,
@@ -93,6 +95,7 @@ pub(crate) struct Driver<S> {
 struct State {
     machine: Machine,
     verifier: Option<HostKeyVerifier>,
+    router: Option<Router>,
     mux: Mux,
     pending_up: VecDeque<Up>,
     wbuf: Vec<u8>,
@@ -154,11 +157,23 @@ impl State {
     fn on_common(&mut self, c: Common) {
         match c {
             Common::Connection(ev) => {
-                if let Some(proto) = self.machine.connection() {
-                    if let Some(incoming) = self.mux.on_event(proto, ev) {
-                        self.pending_up.push_back(Up::Incoming(incoming));
+                let Some(proto) = self.machine.connection() else {
+                    return;
+                };
+                let Some(mut incoming) = self.mux.on_event(proto, ev) else {
+                    return;
+                };
+                if let Some(router) = &self.router {
+                    // A client serves no global requests: dropping one answers failure.
+                    if incoming.global.take().is_some() {
+                        return;
+                    }
+                    match router(incoming) {
+                        Some(c) => incoming = c,
+                        None => return,
                     }
                 }
+                self.pending_up.push_back(Up::Incoming(incoming));
             }
             Common::ExtInfo(ext) => self.pending_up.push_back(Up::ExtInfo(ext)),
             Common::Debug { message, .. } => tracing::debug!(%message, "peer debug message"),
@@ -211,6 +226,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             machine,
             stream,
             verifier,
+            router,
             up,
             mut commands,
             done,
@@ -219,6 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let mut st = State {
             machine,
             verifier,
+            router,
             mux: Mux::new(chan_tx),
             pending_up: VecDeque::new(),
             wbuf: Vec::with_capacity(READ_SIZE),

@@ -21,17 +21,18 @@ pub(crate) mod policy;
 pub(crate) mod server;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use nacre_connection::ChannelKind;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::channel::{ChanCmd, Channel};
-use crate::driver::{Command, Up};
+use crate::channel::Channel;
+use crate::driver::Command;
 use crate::error::Error;
 use crate::mux::IncomingChannel;
+pub(crate) use crate::mux::IncomingGlobal;
 
 pub(crate) use client::connect_unix;
 pub use client::{LocalForward, RemoteForward, RemoteListener};
@@ -40,63 +41,6 @@ pub(crate) use server::ForwardState;
 
 /// Copy buffer per direction.
 const COPY_BUFFER: usize = 64 * 1024;
-
-/// A global request from the peer that the handle answers (tcpip-forward and the others of
-/// RFC 4254 §7.1 / OpenSSH PROTOCOL §2.4). Dropping it unanswered answers failure.
-pub(crate) struct IncomingGlobal {
-    pub name: String,
-    pub data: Vec<u8>,
-    pub want_reply: bool,
-    token: nacre_connection::ReplyToken,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
-    answered: bool,
-}
-
-impl IncomingGlobal {
-    pub fn new(
-        name: String,
-        data: Vec<u8>,
-        want_reply: bool,
-        token: nacre_connection::ReplyToken,
-        cmds: mpsc::UnboundedSender<ChanCmd>,
-    ) -> Self {
-        IncomingGlobal {
-            name,
-            data,
-            want_reply,
-            token,
-            cmds,
-            answered: false,
-        }
-    }
-
-    /// Answers (a no-op when no reply was wanted).
-    pub fn reply(mut self, ok: bool, data: Vec<u8>) {
-        self.answered = true;
-        if self.want_reply {
-            let _ = self.cmds.send(ChanCmd::GlobalReply(self.token, ok, data));
-        }
-    }
-}
-
-impl Drop for IncomingGlobal {
-    fn drop(&mut self) {
-        if !self.answered && self.want_reply {
-            let _ = self
-                .cmds
-                .send(ChanCmd::GlobalReply(self.token, false, Vec::new()));
-        }
-    }
-}
-
-impl std::fmt::Debug for IncomingGlobal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IncomingGlobal")
-            .field("name", &self.name)
-            .field("want_reply", &self.want_reply)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Aborts a task when dropped.
 pub(crate) struct AbortOnDrop(pub JoinHandle<()>);
@@ -141,7 +85,7 @@ impl Routes {
     }
 
     /// Sends `c` to its forward; gives it back when no forward wants it.
-    fn route(&self, c: IncomingChannel) -> Option<IncomingChannel> {
+    pub(crate) fn route(&self, c: IncomingChannel) -> Option<IncomingChannel> {
         let key = match c.kind() {
             Some(ChannelKind::ForwardedTcpip { address, port, .. }) => RouteKey::Tcp {
                 address: address.clone(),
@@ -186,35 +130,6 @@ impl Routes {
             None => Some(c),
         }
     }
-}
-
-/// Client side: reads what the connection task reports and sends `forwarded-*` channels to their
-/// forward; everything else goes on to the handle, in order. Global requests from a server are
-/// refused (a client serves none). The task ends with the connection task.
-pub(crate) fn route_incoming(
-    mut raw: mpsc::Receiver<Up>,
-    routes: Arc<Routes>,
-) -> mpsc::Receiver<Up> {
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(async move {
-        while let Some(item) = raw.recv().await {
-            let item = match item {
-                Up::Incoming(mut c) => {
-                    if c.global.take().is_some() {
-                        continue; // dropped: answered with failure
-                    }
-                    match routes.route(c) {
-                        Some(c) => Up::Incoming(c),
-                        None => continue,
-                    }
-                }
-                other => other,
-            };
-            // With the handle gone, keep draining so the connection task never waits on us.
-            let _ = tx.send(item).await;
-        }
-    });
-    rx
 }
 
 /// Opens a channel through the connection task.
@@ -268,6 +183,8 @@ where
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::channel::ChanCmd;
+    use std::sync::Arc;
 
     fn incoming(kind: ChannelKind, cmds: &mpsc::UnboundedSender<ChanCmd>) -> IncomingChannel {
         IncomingChannel::from_channel(Channel {

@@ -123,13 +123,16 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (up_tx, up) = mpsc::channel(64);
+        let (up_tx, mut up) = mpsc::channel(64);
         let forwarding = crate::forward::ForwardState::default();
-        // On a client, forwarded-* channels go straight to the forward that asked for them.
-        let mut up = if matches!(machine, Machine::Client(_)) {
-            crate::forward::route_incoming(up, forwarding.routes.clone())
-        } else {
-            up
+        // On a client, forwarded-* channels go straight to the forward that asked for them,
+        // routed in the connection task (no task in between).
+        let router: Option<crate::mux::Router> = match machine {
+            Machine::Client(_) => {
+                let routes = forwarding.routes.clone();
+                Some(std::sync::Arc::new(move |c| routes.route(c)))
+            }
+            Machine::Server(_) => None,
         };
         let (commands, cmd_rx) = mpsc::channel(64);
         let (done_tx, mut done) = oneshot::channel();
@@ -137,6 +140,7 @@ impl Connection {
             machine,
             stream,
             verifier,
+            router,
             up: up_tx,
             commands: cmd_rx,
             done: done_tx,

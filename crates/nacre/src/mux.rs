@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{lock, ChanCmd, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
 use crate::error::Error;
-use crate::forward::IncomingGlobal;
 
 /// A channel the peer wants to open: accept it into a [`Channel`] or reject it. Dropping it
 /// rejects it.
@@ -65,6 +64,67 @@ impl Drop for IncomingChannel {
         }
     }
 }
+
+/// A global request from the peer that the handle answers (tcpip-forward and the others of
+/// RFC 4254 §7.1 / OpenSSH PROTOCOL §2.4). Dropping it unanswered answers failure.
+pub(crate) struct IncomingGlobal {
+    pub name: String,
+    pub data: Vec<u8>,
+    pub want_reply: bool,
+    token: nacre_connection::ReplyToken,
+    cmds: mpsc::UnboundedSender<ChanCmd>,
+    answered: bool,
+}
+
+impl IncomingGlobal {
+    pub fn new(
+        name: String,
+        data: Vec<u8>,
+        want_reply: bool,
+        token: nacre_connection::ReplyToken,
+        cmds: mpsc::UnboundedSender<ChanCmd>,
+    ) -> Self {
+        IncomingGlobal {
+            name,
+            data,
+            want_reply,
+            token,
+            cmds,
+            answered: false,
+        }
+    }
+
+    /// Answers (a no-op when no reply was wanted).
+    pub fn reply(mut self, ok: bool, data: Vec<u8>) {
+        self.answered = true;
+        if self.want_reply {
+            let _ = self.cmds.send(ChanCmd::GlobalReply(self.token, ok, data));
+        }
+    }
+}
+
+impl Drop for IncomingGlobal {
+    fn drop(&mut self) {
+        if !self.answered && self.want_reply {
+            let _ = self
+                .cmds
+                .send(ChanCmd::GlobalReply(self.token, false, Vec::new()));
+        }
+    }
+}
+
+impl std::fmt::Debug for IncomingGlobal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingGlobal")
+            .field("name", &self.name)
+            .field("want_reply", &self.want_reply)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Client side: where channels the peer opens go before the application sees them (the
+/// `forwarded-*` channels of remote forwards, agent channels); `None` back means routed.
+pub(crate) type Router = Arc<dyn Fn(IncomingChannel) -> Option<IncomingChannel> + Send + Sync>;
 
 /// Where the answer to one of our global requests goes.
 type GlobalReply = oneshot::Sender<(bool, Vec<u8>)>;
