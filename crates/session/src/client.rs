@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::AuthClient;
-use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig};
+use nacre_connection::ConnectionConfig;
 use nacre_crypto::Rng;
 use nacre_keys::{PublicKey, SignatureAlgorithm};
-use nacre_transport::{Event as TransportEvent, Transport, TransportError};
+use nacre_transport::{Event as TransportEvent, Transport};
 use nacre_wire::DisconnectReason;
 use zeroize::Zeroizing;
 
@@ -143,6 +143,8 @@ pub struct ClientSession {
 }
 
 impl ClientSession {
+    crate::session_common!();
+
     /// A client session; its identification line and first KEXINIT are queued at once.
     pub fn new(config: ClientConfig, rng: Box<dyn Rng>, now: Instant) -> Self {
         let mut transport = Transport::client(config.transport, rng, now);
@@ -158,18 +160,6 @@ impl ClientSession {
         }
     }
 
-    /// Bytes from the server, in any split.
-    pub fn handle_input(&mut self, data: &[u8]) {
-        self.core.transport.handle_input(data);
-        self.process();
-    }
-
-    /// The server closed its side of the byte stream.
-    pub fn handle_eof(&mut self) {
-        self.core.transport.handle_eof();
-        self.process();
-    }
-
     /// Tells the session the time: key exchange deadlines, keepalive probes, idle limit.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.tell_time(now);
@@ -183,11 +173,6 @@ impl ClientSession {
             self.core.transport.poll_timeout(),
             self.core.connection_deadline(),
         )
-    }
-
-    /// Appends the bytes to send to `buf`; returns how many were added.
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
-        self.core.poll_transmit(buf)
     }
 
     /// The next event.
@@ -521,85 +506,9 @@ impl ClientSession {
         }
     }
 
-    /// Whether the user is authenticated.
-    pub fn is_authenticated(&self) -> bool {
-        matches!(self.core.layer, Layer::Connection(_))
-    }
-
-    /// The connection protocol, once authenticated: open channels, send data, answer requests.
-    /// What it queues leaves with the next [`ClientSession::poll_transmit`].
-    pub fn connection(&mut self) -> Option<&mut ConnectionProtocol> {
-        self.core.connection()
-    }
-
-    /// Read-only view of the connection protocol, once authenticated.
-    pub fn connection_ref(&self) -> Option<&ConnectionProtocol> {
-        self.core.connection_ref()
-    }
-
-    /// Keepalive probes and idle limit of the connection protocol (now, or once authenticated).
-    pub fn set_liveness(&mut self, config: LivenessConfig) {
-        self.core.set_liveness(config);
-    }
-
-    /// Starts a key re-exchange (deferred until authenticated, as OpenSSH does).
-    pub fn rekey(&mut self) {
-        self.core.transport.rekey();
-    }
-
-    /// Closes the connection with DISCONNECT.
-    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
-        self.core.disconnect(reason, description);
-        self.process();
-    }
-
-    /// The transport, for what it knows (session id, algorithms, identification, buffers).
-    pub fn transport(&self) -> &Transport {
-        &self.core.transport
-    }
-
-    /// Conformance testing: the transport itself (raw packets, IGNOREs). Applications never need it.
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.core.transport
-    }
-
-    /// Why the session closed, once it did.
-    pub fn close_reason(&self) -> Option<&TransportError> {
-        self.core.transport.close_reason()
-    }
-
-    /// Whether the session is closed (bytes may still wait in `poll_transmit`).
-    pub fn is_closed(&self) -> bool {
-        self.core.transport.is_closed()
-    }
-
-    /// The fatal error of authentication or the connection protocol that closed the session,
-    /// if one did (the transport's own errors are in the close reason).
-    pub fn layer_error(&self) -> Option<&crate::LayerError> {
-        self.core.layer_error.as_ref()
-    }
-
-    /// Runtime read path without a copy: room for `additional` bytes at the end of the input
-    /// buffer, for a socket read to fill; then call `process_received`.
-    pub fn receive_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {
-        self.core.transport.receive_buffer(additional)
-    }
-
-    /// Processes what a read put into [`Self::receive_buffer`].
-    pub fn process_received(&mut self) {
-        self.core.transport.process_received();
-        self.process();
-    }
-
     /// Whether the session takes input now (false while an answer it waits for is pending,
     /// so a reader stops and the peer's bytes stay in the socket).
     pub fn wants_input(&self) -> bool {
         self.core.transport.wants_input()
-    }
-
-    /// Bytes held in memory beyond the transport's own buffers (payloads waiting for a key
-    /// exchange to end, events not yet polled).
-    pub fn held_bytes(&self) -> usize {
-        self.core.held_bytes()
     }
 }

@@ -83,6 +83,8 @@
 //! assert!(opened && client.is_authenticated() && server.is_authenticated());
 //! ```
 
+#[macro_use]
+mod common;
 mod client;
 mod core;
 mod server;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, RequestId};
-use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig};
+use nacre_connection::ConnectionConfig;
 use nacre_crypto::Rng;
 use nacre_keys::PublicKey;
-use nacre_transport::{Event as TransportEvent, Transport, TransportError};
+use nacre_transport::{Event as TransportEvent, Transport};
 use nacre_wire::DisconnectReason;
 
 use crate::core::{earliest, Core, Layer};
@@ -79,6 +79,8 @@ pub struct ServerSession {
 const MAX_WAITING_BYTES: usize = 1024 * 1024;
 
 impl ServerSession {
+    crate::session_common!();
+
     /// A server session; its identification line and first KEXINIT are queued at once.
     pub fn new(config: ServerConfig, rng: Box<dyn Rng>, now: Instant) -> Self {
         let transport = Transport::server(config.transport, rng, now);
@@ -89,18 +91,6 @@ impl ServerSession {
             waiting: VecDeque::new(),
             waiting_bytes: 0,
         }
-    }
-
-    /// Bytes from the client, in any split.
-    pub fn handle_input(&mut self, data: &[u8]) {
-        self.core.transport.handle_input(data);
-        self.process();
-    }
-
-    /// The client closed its side of the byte stream.
-    pub fn handle_eof(&mut self) {
-        self.core.transport.handle_eof();
-        self.process();
     }
 
     /// Tells the session the time: key exchange deadlines, failure delays, login grace time,
@@ -125,11 +115,6 @@ impl ServerSession {
         };
         let layers = earliest(auth, self.core.connection_deadline());
         earliest(self.core.transport.poll_timeout(), layers)
-    }
-
-    /// Appends the bytes to send to `buf`; returns how many were added.
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
-        self.core.poll_transmit(buf)
     }
 
     /// The next event.
@@ -352,76 +337,6 @@ impl ServerSession {
         }
     }
 
-    /// Whether the user is authenticated.
-    pub fn is_authenticated(&self) -> bool {
-        matches!(self.core.layer, Layer::Connection(_))
-    }
-
-    /// The connection protocol, once authenticated: accept channels, send data, answer requests.
-    /// What it queues leaves with the next [`ServerSession::poll_transmit`].
-    pub fn connection(&mut self) -> Option<&mut ConnectionProtocol> {
-        self.core.connection()
-    }
-
-    /// Read-only view of the connection protocol, once authenticated.
-    pub fn connection_ref(&self) -> Option<&ConnectionProtocol> {
-        self.core.connection_ref()
-    }
-
-    /// Keepalive probes and idle limit of the connection protocol (now, or once authenticated).
-    pub fn set_liveness(&mut self, config: LivenessConfig) {
-        self.core.set_liveness(config);
-    }
-
-    /// Starts a key re-exchange (deferred until authenticated, as OpenSSH does).
-    pub fn rekey(&mut self) {
-        self.core.transport.rekey();
-    }
-
-    /// Closes the connection with DISCONNECT.
-    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
-        self.core.disconnect(reason, description);
-        self.process();
-    }
-
-    /// The transport, for what it knows (session id, algorithms, identification, buffers).
-    pub fn transport(&self) -> &Transport {
-        &self.core.transport
-    }
-
-    /// Conformance testing: the transport itself (raw packets, IGNOREs). Applications never need it.
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.core.transport
-    }
-
-    /// Why the session closed, once it did.
-    pub fn close_reason(&self) -> Option<&TransportError> {
-        self.core.transport.close_reason()
-    }
-
-    /// Whether the session is closed (bytes may still wait in `poll_transmit`).
-    pub fn is_closed(&self) -> bool {
-        self.core.transport.is_closed()
-    }
-
-    /// The fatal error of authentication or the connection protocol that closed the session,
-    /// if one did (the transport's own errors are in the close reason).
-    pub fn layer_error(&self) -> Option<&crate::LayerError> {
-        self.core.layer_error.as_ref()
-    }
-
-    /// Runtime read path without a copy: room for `additional` bytes at the end of the input
-    /// buffer, for a socket read to fill; then call `process_received`.
-    pub fn receive_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {
-        self.core.transport.receive_buffer(additional)
-    }
-
-    /// Processes what a read put into [`Self::receive_buffer`].
-    pub fn process_received(&mut self) {
-        self.core.transport.process_received();
-        self.process();
-    }
-
     /// Whether the session takes input now (false while an answer it waits for is pending,
     /// so a reader stops and the peer's bytes stay in the socket).
     pub fn wants_input(&self) -> bool {
@@ -429,10 +344,5 @@ impl ServerSession {
         // is answered; a reader that stopped for the question alone would not see the peer
         // close (and a server would hold its MaxStartups slot for the whole check).
         self.core.transport.wants_input() && self.waiting.is_empty()
-    }
-
-    /// Bytes of payloads waiting for a key exchange to end.
-    pub fn held_bytes(&self) -> usize {
-        self.core.held_bytes()
     }
 }
