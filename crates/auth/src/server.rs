@@ -177,18 +177,35 @@ pub enum Decision {
     Prompts(InfoRequest),
 }
 
+/// What the application is asked, with what the answer needs.
 #[derive(Debug)]
-struct Pending {
-    id: RequestId,
-    kind: Question,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Question {
     Password,
-    PkQuery,
-    PkVerified,
+    /// May this key log in? Accepting sends PK_OK for it.
+    PkQuery(PublicKey, SignatureAlgorithm),
+    /// This key signed: does it log in?
+    PkVerified(PublicKey),
     Keyboard,
+}
+
+/// Where one connection's authentication is; each phase holds only its own data.
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the client's next request.
+    Idle,
+    /// A question waits for the application's [`AuthServer::decide`].
+    Asking { id: RequestId, question: Question },
+    /// Keyboard-interactive prompts went out; the INFO_RESPONSE must answer this many.
+    Prompted { prompts: usize },
+    /// Authenticated: requests are ignored (RFC 4252 §5.1).
+    Done,
+}
+
+/// A failure answer held back until `until` (the failure delay).
+#[derive(Debug)]
+struct Delayed {
+    until: Instant,
+    answer: Vec<u8>,
 }
 
 /// Requests a client may pipeline while a failure answer is delayed (or while the application
@@ -204,17 +221,13 @@ pub struct AuthServer {
     verified_key: Option<PublicKey>,
     failures: u32,
     next_id: u64,
-    pending: Option<Pending>,
-    pending_key: Option<(PublicKey, SignatureAlgorithm)>,
-    kbd_prompts: Option<usize>,
-    delayed_until: Option<Instant>,
-    /// The failure answer sent when `delayed_until` is reached.
-    delayed_answer: Option<Vec<u8>>,
+    phase: Phase,
+    /// A failure answer waiting for its delay (in any phase but Done).
+    delayed: Option<Delayed>,
     /// End of the login grace time, fixed by the first time seen.
     grace_deadline: Option<Instant>,
     held: VecDeque<Vec<u8>>,
     banner_sent: bool,
-    done: bool,
     outbox: VecDeque<Vec<u8>>,
     events: VecDeque<ServerEvent>,
 }
@@ -230,15 +243,11 @@ impl AuthServer {
             verified_key: None,
             failures: 0,
             next_id: 0,
-            pending: None,
-            pending_key: None,
-            kbd_prompts: None,
-            delayed_until: None,
-            delayed_answer: None,
+            phase: Phase::Idle,
+            delayed: None,
             grace_deadline: None,
             held: VecDeque::new(),
             banner_sent: false,
-            done: false,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -257,15 +266,15 @@ impl AuthServer {
     /// When [`AuthServer::handle_timeout`] must be called (a delayed failure is due, or the login
     /// grace time ends).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let grace = self.grace_deadline.filter(|_| !self.done);
-        match (self.delayed_until, grace) {
+        let grace = self.grace_deadline.filter(|_| !self.is_done());
+        match (self.delayed.as_ref().map(|d| d.until), grace) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     fn check_grace(&mut self, now: Instant) -> Result<(), AuthError> {
-        if self.done {
+        if self.is_done() {
             return Ok(());
         }
         if let Some(grace) = self.config.login_grace_time {
@@ -284,14 +293,14 @@ impl AuthServer {
 
     /// Whether the user is authenticated.
     pub fn is_done(&self) -> bool {
-        self.done
+        matches!(self.phase, Phase::Done)
     }
 
     /// Whether a question waits for the application's [`AuthServer::decide`]. A driver feeds no
     /// more packets meanwhile (RFC 4252 §5: each request is processed completely before the
     /// next), keeping them in order.
     pub fn is_asking(&self) -> bool {
-        self.pending.is_some()
+        matches!(self.phase, Phase::Asking { .. })
     }
 
     /// Failed attempts so far.
@@ -302,13 +311,10 @@ impl AuthServer {
     /// Releases a delayed failure and the packets that waited behind it.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
         self.check_grace(now)?;
-        if self.delayed_until.is_some_and(|due| now >= due) {
-            self.delayed_until = None;
+        if let Some(d) = self.delayed.take_if(|d| now >= d.until) {
             // Queued before the held requests are looked at: if the next one fails too, its
             // delay must not hold back this answer.
-            if let Some(f) = self.delayed_answer.take() {
-                self.outbox.push_back(f);
-            }
+            self.outbox.push_back(d.answer);
             self.release_held(now)?;
         }
         Ok(())
@@ -320,7 +326,7 @@ impl AuthServer {
     /// several passwords at once gets one answer per password, and the application is asked
     /// only what it will be heard on.
     fn release_held(&mut self, now: Instant) -> Result<(), AuthError> {
-        while self.delayed_until.is_none() && self.pending.is_none() {
+        while self.delayed.is_none() && !self.is_asking() {
             let Some(p) = self.held.pop_front() else {
                 break;
             };
@@ -333,7 +339,7 @@ impl AuthServer {
     /// earlier packets still wait behind a question, it is held (up to [`MAX_HELD`]).
     pub fn handle_packet(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
         self.check_grace(now)?;
-        if self.delayed_until.is_some() || !self.held.is_empty() {
+        if self.delayed.is_some() || !self.held.is_empty() {
             if self.held.len() >= MAX_HELD {
                 return Err(AuthError::Flood);
             }
@@ -346,16 +352,16 @@ impl AuthServer {
     fn process(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
         let msg = MsgNumber(payload.first().copied().unwrap_or(0));
         match msg {
-            MsgNumber::USERAUTH_REQUEST if self.done => Ok(()), // RFC 4252 §5.1: ignored after success
+            MsgNumber::USERAUTH_REQUEST if self.is_done() => Ok(()), // RFC 4252 §5.1: ignored after success
             MsgNumber::USERAUTH_REQUEST => self.on_request(payload, now),
-            msg::USERAUTH_INFO_RESPONSE if self.kbd_prompts.is_some() && !self.done => self.on_info_response(payload),
+            msg::USERAUTH_INFO_RESPONSE if matches!(self.phase, Phase::Prompted { .. }) => self.on_info_response(payload),
             MsgNumber::USERAUTH_FAILURE | MsgNumber::USERAUTH_SUCCESS | MsgNumber::USERAUTH_BANNER | msg::USERAUTH_PK_OK => {
                 Err(AuthError::UnexpectedMessage {
                     msg,
                     context: "from a client: it is a server message (libssh CVE-2018-10933 class)",
                 })
             }
-            _ if self.done => Err(AuthError::UnexpectedMessage { msg, context: "for the authentication layer after success" }),
+            _ if self.is_done() => Err(AuthError::UnexpectedMessage { msg, context: "for the authentication layer after success" }),
             _ if msg >= MsgNumber::GLOBAL_REQUEST => Err(AuthError::UnexpectedMessage {
                 msg,
                 context: "before authentication (connection-layer message, Erlang/OTP CVE-2025-32433 class)",
@@ -371,7 +377,7 @@ impl AuthServer {
 
     fn ask(&mut self, kind: Question, event: impl FnOnce(RequestId) -> ServerEvent) {
         let id = self.new_id();
-        self.pending = Some(Pending { id, kind });
+        self.phase = Phase::Asking { id, question: kind };
         self.events.push_back(event(id));
     }
 
@@ -431,9 +437,7 @@ impl AuthServer {
         }
         self.send_banner_once();
         // RFC 4252 §5: a new request abandons the previous attempt.
-        self.pending = None;
-        self.pending_key = None;
-        self.kbd_prompts = None;
+        self.phase = Phase::Idle;
         let user = req.user.to_owned();
         let kind = MethodKind::from_name(req.method.name());
         if !matches!(req.method, Method::None)
@@ -500,11 +504,8 @@ impl AuthServer {
         }
         match signature {
             None => {
-                self.pending_key = Some((key.clone(), alg));
-                self.ask(Question::PkQuery, |id| ServerEvent::PublicKeyQuery {
-                    id,
-                    user,
-                    key,
+                self.ask(Question::PkQuery(key.clone(), alg), |id| {
+                    ServerEvent::PublicKeyQuery { id, user, key }
                 });
             }
             Some(sig) => {
@@ -513,11 +514,8 @@ impl AuthServer {
                 if key.verify(alg, &data, sig).is_err() {
                     return self.fail(now);
                 }
-                self.pending_key = Some((key.clone(), alg));
-                self.ask(Question::PkVerified, |id| ServerEvent::PublicKeyVerified {
-                    id,
-                    user,
-                    key,
+                self.ask(Question::PkVerified(key.clone()), |id| {
+                    ServerEvent::PublicKeyVerified { id, user, key }
                 });
             }
         }
@@ -527,7 +525,14 @@ impl AuthServer {
     fn on_info_response(&mut self, payload: &[u8]) -> Result<(), AuthError> {
         let resp: InfoResponse =
             decode_exact(payload).map_err(AuthError::malformed(msg::USERAUTH_INFO_RESPONSE))?;
-        if Some(resp.responses.len()) != self.kbd_prompts.take() {
+        let prompts = match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Prompted { prompts } => Some(prompts),
+            other => {
+                self.phase = other;
+                None
+            }
+        };
+        if Some(resp.responses.len()) != prompts {
             return Err(AuthError::UnexpectedMessage {
                 msg: msg::USERAUTH_INFO_RESPONSE,
                 context: "with a number of responses different from the prompts",
@@ -555,10 +560,13 @@ impl AuthServer {
         decision: Decision,
         now: Instant,
     ) -> Result<(), AuthError> {
-        let Some(pending) = self.pending.take_if(|p| p.id == id) else {
+        if !matches!(self.phase, Phase::Asking { id: asked, .. } if asked == id) {
+            return Ok(());
+        }
+        let Phase::Asking { question, .. } = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return Ok(());
         };
-        self.answer(pending.kind, decision, now)?;
+        self.answer(question, decision, now)?;
         self.release_held(now)
     }
 
@@ -569,21 +577,19 @@ impl AuthServer {
         now: Instant,
     ) -> Result<(), AuthError> {
         match (kind, decision) {
-            (Question::PkQuery, Decision::Accept) => {
-                if let Some((key, alg)) = self.pending_key.take() {
-                    let blob = key.to_blob();
-                    self.outbox.push_back(
-                        PkOk {
-                            algorithm: alg.name(),
-                            key_blob: &blob,
-                        }
-                        .to_bytes(),
-                    );
-                }
+            (Question::PkQuery(key, alg), Decision::Accept) => {
+                let blob = key.to_blob();
+                self.outbox.push_back(
+                    PkOk {
+                        algorithm: alg.name(),
+                        key_blob: &blob,
+                    }
+                    .to_bytes(),
+                );
                 Ok(())
             }
-            (Question::PkVerified, Decision::Accept) => {
-                self.verified_key = self.pending_key.take().map(|(k, _)| k);
+            (Question::PkVerified(key), Decision::Accept) => {
+                self.verified_key = Some(key);
                 self.method_succeeded(MethodKind::PublicKey);
                 Ok(())
             }
@@ -602,7 +608,9 @@ impl AuthServer {
                 Ok(())
             }
             (Question::Keyboard, Decision::Prompts(req)) => {
-                self.kbd_prompts = Some(req.prompts.len());
+                self.phase = Phase::Prompted {
+                    prompts: req.prompts.len(),
+                };
                 self.outbox.push_back(req.to_bytes());
                 Ok(())
             }
@@ -618,7 +626,7 @@ impl AuthServer {
         self.completed.push(method);
         let complete = self.config.methods.contains(&self.completed);
         if complete {
-            self.done = true;
+            self.phase = Phase::Done;
             self.outbox.push_back(msg::Success.to_bytes());
             let user = self
                 .user
@@ -646,8 +654,10 @@ impl AuthServer {
         if self.config.failure_delay.is_zero() {
             self.outbox.push_back(f);
         } else {
-            self.delayed_answer = Some(f);
-            self.delayed_until = Some(now + self.config.failure_delay);
+            self.delayed = Some(Delayed {
+                until: now + self.config.failure_delay,
+                answer: f,
+            });
         }
         Ok(())
     }
