@@ -266,8 +266,10 @@ fn check_stream(lines: &[Value], stream: u64, case: &Case) {
     let close = position(&msgs, sftp_open, Some("c2s"), "SFTP_CLOSE");
     position(&msgs, close, Some("s2c"), "SFTP_STATUS");
     let remove = position(&msgs, close, Some("c2s"), "SFTP_REMOVE");
-    // nacre sftp's `bye` ends the connection without closing the channel first.
-    position(&msgs, remove, Some("s2c"), "SFTP_STATUS");
+    let removed = position(&msgs, remove, Some("s2c"), "SFTP_STATUS");
+    // `bye` closes the channel, then disconnects, as OpenSSH's sftp.
+    let closed = position(&msgs, removed, Some("c2s"), "CHANNEL_CLOSE");
+    position(&msgs, closed, Some("c2s"), "DISCONNECT");
     assert!(
         !msgs.iter().any(|m| m["fields"]["decode_error"].is_string()),
         "{label}: {msgs:#?}"

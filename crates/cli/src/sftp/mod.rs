@@ -229,7 +229,16 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     };
     match code {
         Ok(code) => {
-            drop(conn);
+            // As OpenSSH's sftp at `bye`: the channel closes, then the connection ends with a
+            // DISCONNECT the server reads (not a dropped TCP connection).
+            drop(session);
+            // The channel's CLOSE (sent as the client drops) goes out before the DISCONNECT.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let bye = conn.disconnect(
+                nacre::wire::DisconnectReason::BY_APPLICATION,
+                "disconnected by user",
+            );
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), bye).await;
             Ok(code)
         }
         Err(e) if commands::connection_lost(&e) => {
