@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, Bytes};
 use nacre_connection::{ChannelId, ChannelKind, RequestKind};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::Error;
 
@@ -68,7 +68,7 @@ pub(crate) enum ChanCmd {
 /// Opens channels on one connection from outside its handle.
 #[derive(Clone)]
 pub(crate) struct ChannelOpener {
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
 }
 
 impl ChannelOpener {
@@ -129,7 +129,7 @@ pub struct Channel {
     pub(crate) id: ChannelId,
     pub(crate) kind: ChannelKind,
     pub(crate) shared: SharedRef,
-    pub(crate) cmds: mpsc::UnboundedSender<ChanCmd>,
+    pub(crate) cmds: crate::chan_queue::ChanTx,
     /// Send CLOSE when dropped (false for a rejected incoming channel).
     pub(crate) close_on_drop: bool,
 }
@@ -321,7 +321,7 @@ impl Channel {
 
 fn poll_queue(
     shared: &SharedRef,
-    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    cmds: &crate::chan_queue::ChanTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -335,7 +335,7 @@ fn poll_queue(
 /// [`poll_queue`] of a whole owned buffer: queued as it is (no copy) once the queue has room.
 fn poll_queue_owned(
     shared: &SharedRef,
-    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    cmds: &crate::chan_queue::ChanTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -348,7 +348,7 @@ fn poll_queue_owned(
 /// of that room and asks the connection task to move it on; returns its length.
 fn poll_enqueue(
     shared: &SharedRef,
-    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    cmds: &crate::chan_queue::ChanTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -387,7 +387,7 @@ fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>
 #[derive(Clone)]
 pub struct ChannelRequester {
     id: ChannelId,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
 }
 
 impl ChannelRequester {
@@ -404,7 +404,7 @@ impl ChannelRequester {
 pub struct ChannelWriter {
     id: ChannelId,
     shared: SharedRef,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
     code: Option<u32>,
 }
 
@@ -465,7 +465,7 @@ impl nacre_sftp::FrameSink for ChannelWriter {
 
 fn poll_read_queue(
     shared: &SharedRef,
-    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    cmds: &crate::chan_queue::ChanTx,
     id: ChannelId,
     stderr: bool,
     cx: &mut Context<'_>,
@@ -515,7 +515,7 @@ impl nacre_sftp::ChunkRead for Channel {
 /// The next queued data packet of the channel (not extended data); `None` at EOF or close.
 fn poll_read_chunk(
     shared: &SharedRef,
-    cmds: &mpsc::UnboundedSender<ChanCmd>,
+    cmds: &crate::chan_queue::ChanTx,
     id: ChannelId,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Option<Bytes>>> {
@@ -581,7 +581,7 @@ impl Drop for Channel {
 pub struct Stderr {
     id: ChannelId,
     shared: SharedRef,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
 }
 
 impl AsyncRead for Stderr {

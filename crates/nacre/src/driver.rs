@@ -231,7 +231,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             mut commands,
             done,
         } = self;
-        let (chan_tx, mut chan_rx) = mpsc::unbounded_channel();
+        let (chan_tx, chan_rx) = crate::chan_queue::chan_queue();
         let mut st = State {
             machine,
             verifier,
@@ -296,9 +296,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         st.machine.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
                     }
                 },
-                cmd = chan_rx.recv(), if room => {
-                    if let Some(cmd) = cmd {
-                        st.tell_time();
+                cmds = chan_rx.recv_all(), if room => {
+                    st.tell_time();
+                    for cmd in cmds {
                         st.on_chan_cmd(cmd);
                     }
                 },

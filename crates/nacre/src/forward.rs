@@ -186,7 +186,7 @@ mod tests {
     use crate::channel::ChanCmd;
     use std::sync::Arc;
 
-    fn incoming(kind: ChannelKind, cmds: &mpsc::UnboundedSender<ChanCmd>) -> IncomingChannel {
+    fn incoming(kind: ChannelKind, cmds: &crate::chan_queue::ChanTx) -> IncomingChannel {
         IncomingChannel::from_channel(Channel {
             id: 7,
             kind,
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn forwarded_channels_find_their_forward() {
-        let (cmds, _rx) = mpsc::unbounded_channel();
+        let (cmds, _rx) = crate::chan_queue::chan_queue();
         let routes = Routes::default();
         let (a_tx, mut a) = mpsc::unbounded_channel();
         let (b_tx, mut b) = mpsc::unbounded_channel();
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn an_unanswered_global_request_is_refused() {
-        let (cmds, mut rx) = mpsc::unbounded_channel();
+        let (cmds, rx) = crate::chan_queue::chan_queue();
         drop(IncomingGlobal::new(
             "tcpip-forward".into(),
             Vec::new(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use nacre_connection::{ChannelId, ChannelKind, ConnectionProtocol, Event, RequestKind};
 use nacre_wire::ChannelOpenFailureReason;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::channel::{lock, ChanCmd, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
 use crate::error::Error;
@@ -72,7 +72,7 @@ pub(crate) struct IncomingGlobal {
     pub data: Vec<u8>,
     pub want_reply: bool,
     token: nacre_connection::ReplyToken,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
     answered: bool,
 }
 
@@ -82,7 +82,7 @@ impl IncomingGlobal {
         data: Vec<u8>,
         want_reply: bool,
         token: nacre_connection::ReplyToken,
-        cmds: mpsc::UnboundedSender<ChanCmd>,
+        cmds: crate::chan_queue::ChanTx,
     ) -> Self {
         IncomingGlobal {
             name,
@@ -134,11 +134,11 @@ pub(crate) struct Mux {
     pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
     pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
     pending_globals: VecDeque<Option<GlobalReply>>,
-    cmds: mpsc::UnboundedSender<ChanCmd>,
+    cmds: crate::chan_queue::ChanTx,
 }
 
 impl Mux {
-    pub fn new(cmds: mpsc::UnboundedSender<ChanCmd>) -> Self {
+    pub fn new(cmds: crate::chan_queue::ChanTx) -> Self {
         Mux {
             channels: HashMap::new(),
             pending_opens: HashMap::new(),
