@@ -26,7 +26,7 @@ pub struct ExecArgs {
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn, &opts).await?;
+    let mut forwards = args.forwards.start(&conn, &opts).await?;
     let plan = Plan {
         command: Some(args.command.join(" ")),
         pty: args.tty,
@@ -34,7 +34,7 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         escape: args.tty.then_some(b'~'),
         quiet: !args.tty,
     };
-    let code = crate::session::run(&opts, &mut conn, &plan).await?;
+    let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?;
     drop(forwards);
     Ok(code)
 }

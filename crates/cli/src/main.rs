@@ -1,6 +1,7 @@
 //! The `nacre` command-line program.
 
 mod auth_prompts;
+mod background;
 mod client_opts;
 mod config_file;
 mod escape;
@@ -20,6 +21,7 @@ mod server_options;
 mod session;
 mod sftp;
 mod sftp_server;
+mod socks;
 mod ssh;
 mod ssh_config;
 mod status;

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::client_opts::ClientOptions;
 use crate::escape::{Action, Filter};
+use crate::socks::Dynamic;
 use crate::terminal::{window_size, RawMode};
 
 /// What to run and how.
@@ -154,8 +155,14 @@ async fn copy_outputs(ch: &mut Channel) -> bool {
     reader_gone
 }
 
-/// Runs the plan on a new session channel of `conn`; returns the exit code.
-pub async fn run(opts: &ClientOptions, conn: &mut Connection, plan: &Plan) -> anyhow::Result<i32> {
+/// Runs the plan on a new session channel of `conn` (the SOCKS clients of `dynamic` served
+/// meanwhile); returns the exit code.
+pub async fn run(
+    opts: &ClientOptions,
+    conn: &mut Connection,
+    plan: &Plan,
+    dynamic: &mut Dynamic,
+) -> anyhow::Result<i32> {
     let ch = opts.open_session(conn).await?;
     if plan.pty {
         request_pty(&ch).await?;
@@ -214,6 +221,7 @@ pub async fn run(opts: &ClientOptions, conn: &mut Connection, plan: &Plan) -> an
     let (reader_gone, escaped) = tokio::select! {
         gone = copy_outputs(&mut ch) => (gone, false),
         () = keyboard => (false, true),
+        () = dynamic.serve(conn) => (false, false),
     };
     stdin.abort();
     if let Some(r) = &raw {
@@ -268,19 +276,30 @@ async fn exit_code(
     }
 }
 
-/// `-N`: no session, the forwards only, until the connection ends or a signal: SIGTERM ends
-/// with 0, SIGINT with `Killed by signal 2.` and 255 (as ssh).
-pub async fn no_command(opts: &ClientOptions, conn: &mut Connection) -> anyhow::Result<i32> {
+/// `-N`: no session, the forwards only (the SOCKS clients of `dynamic` served), until the
+/// connection ends or a signal: SIGTERM ends with 0, SIGINT with `Killed by signal 2.` and 255
+/// (as ssh).
+pub async fn no_command(
+    opts: &ClientOptions,
+    conn: &mut Connection,
+    dynamic: &mut Dynamic,
+) -> anyhow::Result<i32> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let ended = async {
+        if !dynamic.is_empty() {
+            dynamic.serve_while_open(conn).await;
+        }
+        conn.closed().await
+    };
     tokio::select! {
         _ = term.recv() => Ok(0),
         _ = int.recv() => {
             eprintln!("Killed by signal 2.");
             Ok(255)
         }
-        reason = conn.closed() => {
+        reason = ended => {
             let text = crate::visible::visible_text(&reason.to_string(), false);
             eprintln!("Connection to {} port {} closed: {text}", opts.host_name, opts.port);
             Ok(255)

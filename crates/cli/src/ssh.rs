@@ -28,6 +28,10 @@ pub struct SshArgs {
     /// Standard input from /dev/null.
     #[arg(short = 'n')]
     stdin_null: bool,
+    /// Go to the background once authenticated and the forwards set up (implies -n; with -N
+    /// or a command).
+    #[arg(short = 'f')]
+    fork: bool,
     /// Escape character (default ~), `^X` for a control character, or `none`.
     #[arg(short = 'e')]
     escape: Option<String>,
@@ -72,6 +76,11 @@ fn wants_pty(args: &SshArgs, opts: &ClientOptions, command: Option<&String>) -> 
     wanted
 }
 
+/// An ssh_config yes/no value that is yes.
+fn yes(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"))
+}
+
 /// Runs `nacre ssh`; returns the exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
@@ -88,15 +97,24 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
         || opts
             .option("sessiontype")
             .is_some_and(|v| v.eq_ignore_ascii_case("none"));
-    let pty = !no_command && wants_pty(&args, &opts, command.as_ref());
-    let stdin_null = args.stdin_null
-        || opts
-            .option("stdinnull")
-            .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let fork = args.fork || yes(opts.option("forkafterauthentication"));
+    let background = fork && crate::background::is_child();
+    if fork && !background {
+        if command.is_none() && !no_command {
+            eprintln!("Cannot fork into background without a command to execute.");
+            return Ok(255);
+        }
+        return crate::background::start().await;
+    }
+    let pty = !no_command && !background && wants_pty(&args, &opts, command.as_ref());
+    let stdin_null = args.stdin_null || background || yes(opts.option("stdinnull"));
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn, &opts).await?;
+    let mut forwards = args.forwards.start(&conn, &opts).await?;
+    if background {
+        crate::background::detach(no_command);
+    }
     let code = if no_command {
-        crate::session::no_command(&opts, &mut conn).await?
+        crate::session::no_command(&opts, &mut conn, &mut forwards.dynamic).await?
     } else {
         let plan = Plan {
             command,
@@ -105,7 +123,7 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
             escape,
             quiet: args.quiet,
         };
-        crate::session::run(&opts, &mut conn, &plan).await?
+        crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?
     };
     drop(forwards);
     Ok(code)
