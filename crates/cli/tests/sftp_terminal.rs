@@ -195,7 +195,8 @@ fn commands_flags_and_errors_as_openssh() {
         "{out}"
     );
     assert!(so.contains("sftp> ls -1 sub\nsub/inner\n"), "{out}");
-    assert!(so.contains("-rw-r-----   ? 1"), "{out}");
+    // The server names owners and groups (users-groups-by-id@openssh.com).
+    assert!(so.contains("-rw-r-----   ? peer     "), "{out}");
     assert!(so.contains(" 6B Sep  9  2001 a.log"), "ls -lh:\n{out}");
     assert!(so.contains("sftp> ls -1r *.log\nb.log\na.log\n"), "{out}");
     // Local side.
@@ -243,6 +244,48 @@ fn commands_flags_and_errors_as_openssh() {
     ] {
         assert!(out.stderr.contains(want), "{want:?} missing:\n{out}");
     }
+}
+
+/// `lumask` sets the mode of what `get` creates (`Local umask: 077`, OpenSSH's errors); `ls -l`
+/// of a glob and of a folder names owners and groups as the server says them
+/// (users-groups-by-id@openssh.com), `ls -ln` shows the numbers.
+#[test]
+fn lumask_and_long_listings_with_names() {
+    let f = fixture();
+    let user = ensure_test_user();
+    std::fs::set_permissions(f.root.join("c.txt"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let batch = "lumask 077\nget c.txt umasked.txt\nls -l *.log\nls -l\nls -ln a.log\n\
+        -lumask 8\n-lumask\nbye\n";
+    let out = f.batch(batch);
+    assert!(out.success(), "{out}");
+    let so = &out.stdout;
+    assert!(so.contains("sftp> lumask 077\nLocal umask: 077\n"), "{out}");
+    assert_eq!(mode(&f.local.join("umasked.txt")), 0o600, "{out}");
+    let lines = |after: &str| -> Vec<String> {
+        let start = so.find(&format!("sftp> {after}\n")).unwrap() + after.len() + 7;
+        so[start..]
+            .lines()
+            .take_while(|l| !l.starts_with("sftp> "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let globbed = lines("ls -l *.log");
+    assert_eq!(globbed.len(), 2, "{out}");
+    for line in globbed.iter().chain(&lines("ls -l")) {
+        assert!(line.contains("   ? peer     "), "{line:?}\n{out}");
+        assert!(
+            !line.contains(&format!(" {} ", user.uid)),
+            "{line:?}\n{out}"
+        );
+    }
+    let numeric = format!("   ? {:<8} {:<8} ", user.uid, user.gid);
+    assert!(lines("ls -ln a.log")[0].contains(&numeric), "{out}");
+    assert!(out.stderr.contains("Invalid umask \"8\""), "{out}");
+    assert!(
+        out.stderr
+            .contains("You must supply a numeric argument to the lumask command."),
+        "{out}"
+    );
 }
 
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`
