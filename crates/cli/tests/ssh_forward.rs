@@ -261,6 +261,42 @@ fn dash_f_goes_to_the_background_after_authentication() {
     assert_eq!(out.status.code(), Some(255), "{out}");
 }
 
+/// `-f` on a terminal: the password is asked first (tests/peers/pty_fork.py types it), then the
+/// program ends and the forward works from the background.
+#[test]
+fn dash_f_asks_the_password_before_going_to_the_background() {
+    let s = serve();
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let service_port = service.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in service.incoming().flatten() {
+            let _ = conn.write_all(b"pong\n");
+        }
+    });
+    let local_port = nacre_tests::free_port();
+    let spec = format!("{local_port}:127.0.0.1:{service_port}");
+    let mut cmd = Command::new("python3");
+    cmd.arg(nacre_tests::repo_root().join("tests/peers/pty_fork.py"))
+        .arg(env!("CARGO_BIN_EXE_nacre"))
+        .arg(s.port.to_string())
+        .arg(s.dir.path())
+        .arg(PASSWORD)
+        .args(["-N", "-L", &spec, "peer@127.0.0.1"]);
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+    let mut got = String::new();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", local_port)).unwrap();
+    c.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "pong\n");
+    let pids = pids_with_arg(&spec);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert!(Command::new("kill")
+        .arg(pids[0].to_string())
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// `-f` with a command: the command's output still arrives; the parent ends first.
 #[test]
 fn dash_f_with_a_command_keeps_its_output() {
