@@ -25,6 +25,7 @@ mod socks;
 mod ssh;
 mod ssh_config;
 mod status;
+mod stdio_forward;
 mod terminal;
 mod visible;
 

@@ -1,7 +1,8 @@
 //! `nacre ssh [user@]host [command...]`, as OpenSSH's ssh: a command runs with its exit status
 //! passed on; without one, a login shell with a pty when standard input is a terminal (`-t`,
-//! `-tt`, `-T`, `RequestTTY`); `-N` keeps only the forwards; `-n` reads nothing; escape
-//! sequences (`~.`, `~?`, ...) on a pty session, `-e`/`EscapeChar`.
+//! `-tt`, `-T`, `RequestTTY`); `-N` keeps only the forwards (`-L`, `-R`, `-D`); `-W` carries
+//! standard input and output; `-n` reads nothing; `-f` goes to the background once
+//! authenticated; escape sequences (`~.`, `~?`, ...) on a pty session, `-e`/`EscapeChar`.
 
 use std::io::IsTerminal;
 
@@ -32,6 +33,10 @@ pub struct SshArgs {
     /// or a command).
     #[arg(short = 'f')]
     fork: bool,
+    /// Standard input and output carried to `host:port` as the server sees it (as ssh -W, for
+    /// ProxyCommand); no session, no other forwards.
+    #[arg(short = 'W')]
+    stdio_forward: Option<String>,
     /// Escape character (default ~), `^X` for a control character, or `none`.
     #[arg(short = 'e')]
     escape: Option<String>,
@@ -84,6 +89,11 @@ fn yes(value: Option<&str>) -> bool {
 /// Runs `nacre ssh`; returns the exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
+    if let Some(spec) = &args.stdio_forward {
+        let (host, port) = crate::stdio_forward::spec(spec)?;
+        let conn = opts.connect().await?;
+        return crate::stdio_forward::run(&conn, &host, port).await;
+    }
     let escape = match args.escape.as_deref().or(opts.option("escapechar")) {
         Some(v) => crate::escape::parse_escape(v)?,
         None => Some(b'~'),

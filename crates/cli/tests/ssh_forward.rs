@@ -347,3 +347,73 @@ fn exit_on_forward_failure() {
     }
     drop(taken);
 }
+
+/// An echo service on a free port: each connection gets back what it sent, once it ends.
+fn echo_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let _ = conn.read_to_end(&mut got);
+                let _ = conn.write_all(&got);
+            });
+        }
+    });
+    port
+}
+
+/// `-W host:port`: standard input and output carried to the service (exit 0 when it ends), a
+/// refused target is `stdio forwarding failed` and 255, a bad spec ssh's error; and OpenSSH's
+/// ssh reaches sshd with `ProxyCommand nacre ssh -W %h:%p` through nacre serve.
+#[test]
+fn dash_w_carries_standard_input_and_output() {
+    let s = serve();
+    let echo = echo_server();
+    let out = run_with_input(
+        &mut s.cmd(&["-W", &format!("127.0.0.1:{echo}"), "peer@127.0.0.1"]),
+        Some(b"through -W\n"),
+        Duration::from_secs(30),
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout, "through -W\n", "{out}");
+    let closed = nacre_tests::free_port();
+    let out = run_with_input(
+        &mut s.cmd(&["-W", &format!("127.0.0.1:{closed}"), "peer@127.0.0.1"]),
+        Some(b""),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(out.stderr.contains("stdio forwarding failed"), "{out}");
+    let out = run_with_input(
+        &mut s.cmd(&["-W", "nope", "peer@127.0.0.1"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("Bad stdio forwarding specification 'nope'"),
+        "{out}"
+    );
+
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let key = nacre_tests::authorized_client_key(KeyType::Ed25519);
+    let proxy = format!(
+        "{} ssh -p {} -o StrictHostKeyChecking=no -W %h:%p peer@127.0.0.1",
+        env!("CARGO_BIN_EXE_nacre"),
+        s.port
+    );
+    let mut cmd = nacre_tests::OpenSshClient::new(sshd.port())
+        .identity(&key.private)
+        .option("ProxyCommand", &proxy)
+        .command("echo via-nacre-proxy")
+        .build();
+    cmd.env("HOME", s.dir.path())
+        .env("NACRE_PASSWORD", PASSWORD)
+        .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut cmd, None, Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout, "via-nacre-proxy\n", "{out}");
+}
