@@ -288,6 +288,33 @@ fn lumask_and_long_listings_with_names() {
     );
 }
 
+/// `chmod -h` changes a symbolic link itself (lsetstat@openssh.com), not the file it names;
+/// `chmod` without `-h` follows it.
+#[test]
+fn chmod_dash_h_does_not_follow_links() {
+    let f = fixture();
+    let user = ensure_test_user();
+    std::os::unix::fs::symlink("c.txt", f.root.join("link.txt")).unwrap();
+    std::os::unix::fs::lchown(f.root.join("link.txt"), Some(user.uid), Some(user.gid)).unwrap();
+    std::fs::set_permissions(f.root.join("c.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = f.batch(&format!(
+        "-chmod -h 600 link.txt\nchgrp -h {} link.txt\nbye\n",
+        user.gid
+    ));
+    assert!(out.success(), "{out}");
+    // Linux has no modes on links: the server says so, the file keeps its mode.
+    assert!(
+        out.stderr.contains("remote lsetstat \"/link.txt\""),
+        "{out}"
+    );
+    assert_eq!(mode(&f.root.join("c.txt")), 0o644, "{out}");
+    let out = f.batch("chmod 640 link.txt\nbye\n");
+    assert!(out.success(), "{out}");
+    assert_eq!(mode(&f.root.join("c.txt")), 0o640, "{out}");
+    let link = std::fs::symlink_metadata(f.root.join("link.txt")).unwrap();
+    assert!(link.file_type().is_symlink(), "{out}");
+}
+
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`
 /// starts there, `sftp://user@host:port/path`, `-b` stops at the first failure unless the
 /// command starts with `-` (exit 1), and `host:missing` fails with OpenSSH's words.

@@ -320,7 +320,10 @@ impl Session {
             "symlink" => self.link(true, arg(0)?, arg(1)?).await?,
             "ln" => self.link(letters.contains('s'), arg(0)?, arg(1)?).await?,
             "copy" | "cp" => self.copy(arg(0)?, arg(1)?).await?,
-            "chmod" | "chown" | "chgrp" => self.change(&cmd, arg(0)?, arg(1)?).await?,
+            "chmod" | "chown" | "chgrp" => {
+                let no_follow = letters.contains('h');
+                self.change(&cmd, no_follow, arg(0)?, arg(1)?).await?;
+            }
             "df" => self.df(&letters, rest.first().map(|s| s.as_str())).await?,
             "progress" => {
                 self.progress = !self.progress;
@@ -555,14 +558,25 @@ impl Session {
     }
 
     /// `chmod mode path`, `chown uid path`, `chgrp gid path`; path may be a glob.
-    async fn change(&self, cmd: &str, value: &str, path: &str) -> anyhow::Result<()> {
+    /// `chmod`/`chown`/`chgrp [-h]`: `-h` changes a symbolic link itself
+    /// (`lsetstat@openssh.com`, as OpenSSH's sftp).
+    async fn change(
+        &self,
+        cmd: &str,
+        no_follow: bool,
+        value: &str,
+        path: &str,
+    ) -> anyhow::Result<()> {
         let radix = if cmd == "chmod" { 8 } else { 10 };
         let Ok(n) = u32::from_str_radix(value, radix) else {
             bail!("You must supply a numeric argument to the {cmd} command.");
         };
+        if no_follow && !self.client.supports("lsetstat@openssh.com", "1") {
+            bail!("Server does not support lsetstat@openssh.com extension");
+        }
         let mut ok = true;
         for p in self.targets(path).await? {
-            if let Err(e) = self.change_one(cmd, n, &p).await {
+            if let Err(e) = self.change_one(cmd, n, &p, no_follow).await {
                 report(&e);
                 ok = false;
             }
@@ -573,18 +587,19 @@ impl Session {
         Ok(())
     }
 
-    async fn change_one(&self, cmd: &str, n: u32, p: &str) -> anyhow::Result<()> {
+    async fn change_one(&self, cmd: &str, n: u32, p: &str, no_follow: bool) -> anyhow::Result<()> {
         let attrs = if cmd == "chmod" {
             if !self.quiet {
                 println!("Changing mode on {}", shown(p));
             }
             Attributes::EMPTY.with_permissions(n & 0o7777)
         } else {
-            let current = self
-                .client
-                .stat(p)
-                .await
-                .map_err(|e| failed("stat remote", p, &e))?;
+            let current = if no_follow {
+                self.client.lstat(p).await
+            } else {
+                self.client.stat(p).await
+            };
+            let current = current.map_err(|e| failed("stat remote", p, &e))?;
             let Some(mut ids) = current.uid_gid else {
                 bail!(
                     "Can't get current ownership of remote file \"{}\"",
@@ -605,6 +620,10 @@ impl Session {
                 ..Attributes::EMPTY
             }
         };
+        if no_follow {
+            let r = self.client.lsetstat(p, &attrs).await;
+            return r.map_err(|e| failed("remote lsetstat", p, &e));
+        }
         let r = self.client.setstat(p, &attrs).await;
         r.map_err(|e| failed("remote setstat", p, &e))
     }
