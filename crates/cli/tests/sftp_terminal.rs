@@ -315,6 +315,26 @@ fn chmod_dash_h_does_not_follow_links() {
     assert!(link.file_type().is_symlink(), "{out}");
 }
 
+/// `-a`: get and put resume as reget and reput (what the destination holds is kept, the rest
+/// sent).
+#[test]
+fn dash_a_resumes_transfers() {
+    let f = fixture();
+    std::fs::write(f.root.join("down.bin"), b"abcdefgh").unwrap();
+    std::fs::write(f.local.join("down.bin"), b"XXXX").unwrap();
+    std::fs::write(f.local.join("up.bin"), b"12345678").unwrap();
+    std::fs::write(f.root.join("up.bin"), b"YYYY").unwrap();
+    let user = ensure_test_user();
+    std::os::unix::fs::chown(f.root.join("up.bin"), Some(user.uid), Some(user.gid)).unwrap();
+    let out = f.sftp(
+        &["-a", "-b", "-", "peer@127.0.0.1"],
+        "get down.bin\nput up.bin\nbye\n",
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(read(&f.local.join("down.bin")), "XXXXefgh", "{out}");
+    assert_eq!(read(&f.root.join("up.bin")), "YYYY5678", "{out}");
+}
+
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`
 /// starts there, `sftp://user@host:port/path`, `-b` stops at the first failure unless the
 /// command starts with `-` (exit 1), and `host:missing` fails with OpenSSH's words.

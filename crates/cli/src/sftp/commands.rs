@@ -22,6 +22,8 @@ pub struct Session {
     pub(super) lcwd: PathBuf,
     pub(super) recursive: bool,
     pub(super) preserve: bool,
+    /// `-a`: get and put resume (as `reget`/`reput`).
+    pub(super) resume: bool,
     pub(super) progress: bool,
     pub(super) quiet: bool,
 }
@@ -30,6 +32,7 @@ pub struct Session {
 pub struct Settings {
     pub recursive: bool,
     pub preserve: bool,
+    pub resume: bool,
     pub interactive: bool,
 }
 
@@ -183,6 +186,7 @@ impl Session {
             lcwd,
             recursive: s.recursive,
             preserve: s.preserve,
+            resume: s.resume,
             progress,
             quiet: !s.interactive,
         })

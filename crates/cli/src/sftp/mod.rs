@@ -45,6 +45,10 @@ pub struct SftpArgs {
     /// Keep modification times, access times and modes of transferred files (get/put -p).
     #[arg(short = 'p')]
     preserve: bool,
+    /// Resume transfers: get and put keep what the destination holds and send the rest (as
+    /// reget/reput).
+    #[arg(short = 'a')]
+    resume: bool,
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
@@ -205,6 +209,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let settings = Settings {
         recursive: args.recursive,
         preserve: args.preserve,
+        resume: args.resume,
         interactive: script.is_none() && !args.quiet,
     };
     let mut session = Session::new(client, settings).await?;
