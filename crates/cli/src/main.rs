@@ -11,6 +11,7 @@ mod host_keys;
 mod keygen;
 mod keygen_hosts;
 mod keygen_show;
+mod localtime;
 mod options;
 mod probe;
 mod prompt;

@@ -84,6 +84,20 @@ impl Fixture {
         run_with_input(&mut cmd, Some(input.as_bytes()), Duration::from_secs(90))
     }
 
+    /// [`Fixture::sftp`] with `TZ` set.
+    fn sftp_in_zone(&self, tz: &str, args: &[&str], input: &str) -> CmdOutput {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.current_dir(&self.local)
+            .env("HOME", &self.home)
+            .env("NACRE_PASSWORD", PASSWORD)
+            .env("TZ", tz)
+            .env_remove("SSH_AUTH_SOCK")
+            .args(["sftp", "-P", &self.port.to_string()])
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(args);
+        run_with_input(&mut cmd, Some(input.as_bytes()), Duration::from_secs(90))
+    }
+
     /// `nacre sftp -b - peer@127.0.0.1` with `batch`.
     fn batch(&self, batch: &str) -> CmdOutput {
         self.sftp(&["-b", "-", "peer@127.0.0.1"], batch)
@@ -313,6 +327,28 @@ fn chmod_dash_h_does_not_follow_links() {
     assert_eq!(mode(&f.root.join("c.txt")), 0o640, "{out}");
     let link = std::fs::symlink_metadata(f.root.join("link.txt")).unwrap();
     assert!(link.file_type().is_symlink(), "{out}");
+}
+
+/// `ls -l` prints times in the local zone, as OpenSSH's sftp (`$TZ`, a zone name or a POSIX
+/// string; else /etc/localtime).
+#[test]
+fn long_listings_in_local_time() {
+    let f = fixture();
+    let file = std::fs::File::options()
+        .write(true)
+        .open(f.root.join("a.log"))
+        .unwrap();
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000); // 2001-09-09 01:46:40 UTC
+    file.set_modified(at).unwrap();
+    for (tz, want) in [
+        ("UTC", " Sep  9  2001 a.log"),
+        ("America/New_York", " Sep  8  2001 a.log"),
+        ("EST5EDT,M3.2.0,M11.1.0", " Sep  8  2001 a.log"),
+        ("<-03>3", " Sep  8  2001 a.log"),
+    ] {
+        let out = f.sftp_in_zone(tz, &["-b", "-", "peer@127.0.0.1"], "ls -ln a.log\n");
+        assert!(out.stdout.contains(want), "TZ={tz}: {out}");
+    }
 }
 
 /// `-a`: get and put resume as reget and reput (what the destination holds is kept, the rest

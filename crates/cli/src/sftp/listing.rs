@@ -163,9 +163,11 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `Jan  2 15:04` within the last six months, else `Jan  2  2006` (UTC).
+/// `Jan  2 15:04` within the last six months, else `Jan  2  2006`, in local time (`$TZ`, else
+/// /etc/localtime), as OpenSSH's `ls_file` prints it.
 pub fn time_string(t: i64) -> String {
-    let z = t.div_euclid(86_400) + 719_468;
+    let local = t.saturating_add(crate::localtime::offset_at(t));
+    let z = local.div_euclid(86_400) + 719_468;
     let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -181,7 +183,7 @@ pub fn time_string(t: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let secs = t.rem_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
     if now - (365 * 86_400) / 2 < t && now >= t {
         format!(
             "{name} {day:>2} {:02}:{:02}",
@@ -211,7 +213,7 @@ mod tests {
         assert_eq!(scaled(999), "999B");
         assert_eq!(scaled(1536), "1.5K");
         assert_eq!(scaled(10 * 1024 * 1024), "10M");
-        assert_eq!(time_string(0), "Jan  1  1970");
+        assert_eq!(time_string(43_200), "Jan  1  1970");
     }
 
     #[test]
