@@ -244,6 +244,23 @@ fn dash_f_goes_to_the_background_after_authentication() {
     assert!(ended(pid), "the background nacre {pid} outlived SIGTERM");
     assert!(std::net::TcpStream::connect(("127.0.0.1", local_port)).is_err());
 
+    // The daily form: `ssh -f -N -D port host`, a SOCKS proxy in the background.
+    let socks = nacre_tests::free_port().to_string();
+    let out = run_with_input(
+        &mut s.cmd(&["-f", "-N", "-D", &socks, "peer@127.0.0.1"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(out.success() && !out.timed_out, "{out}");
+    check_proxy(socks.parse().unwrap());
+    let pids = pids_with_arg(&socks);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert!(Command::new("kill")
+        .arg(pids[0].to_string())
+        .status()
+        .unwrap()
+        .success());
+
     let out = run_with_input(
         &mut s.cmd(&["-f", "peer@127.0.0.1"]),
         None,
