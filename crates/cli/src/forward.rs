@@ -86,48 +86,65 @@ impl ForwardArgs {
             .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let mut forwards = Forwards::default();
         for spec in [self.local.clone(), config("localforward")].concat() {
-            let (bind, port, host, hostport) = forward_spec(&spec)?;
-            let bind = bind.as_deref().unwrap_or("127.0.0.1");
-            let addr: std::net::SocketAddr = format!("{bind}:{port}")
-                .parse()
-                .with_context(|| format!("Bad local forwarding specification '{spec}'"))?;
-            match conn.forward_local(addr, &host, hostport).await {
-                Ok(f) => forwards._local.push(f),
-                Err(e) => failed(
-                    exit,
-                    "Could not request local forwarding.".into(),
-                    anyhow::Error::new(e).context(format!("bind [{bind}]:{port}")),
-                )?,
-            }
+            forwards.local(conn, &spec, exit).await?;
         }
         for spec in [self.remote.clone(), config("remoteforward")].concat() {
-            let (bind, port, host, hostport) = forward_spec(&spec)?;
-            let bind = bind.unwrap_or_else(|| "localhost".to_owned());
-            match conn
-                .forward_remote(&bind, u32::from(port), (&host, hostport))
-                .await
-            {
-                Ok(f) => forwards._remote.push(f),
-                Err(e) => {
-                    let word = if exit { "Error" } else { "Warning" };
-                    failed(
-                        exit,
-                        format!("{word}: remote port forwarding failed for listen port {port}"),
-                        e.into(),
-                    )?;
-                }
-            }
+            forwards.remote(conn, &spec, exit).await?;
         }
         for spec in [self.dynamic.clone(), config("dynamicforward")].concat() {
             let (bind, port) = crate::socks::bind_spec(&spec)?;
             if let Err(e) = forwards.dynamic.listen(&bind, port).await {
-                failed(
-                    exit,
-                    "Could not request local forwarding.".into(),
-                    anyhow::Error::new(e).context(format!("bind [{bind}]:{port}")),
-                )?;
+                let e = anyhow::Error::new(e).context(format!("bind [{bind}]:{port}"));
+                failed(exit, "Could not request local forwarding.".into(), e)?;
             }
         }
         Ok(forwards)
+    }
+}
+
+impl Forwards {
+    /// `-L [bind_address:]port:host:hostport`.
+    async fn local(
+        &mut self,
+        conn: &nacre::Connection,
+        spec: &str,
+        exit: bool,
+    ) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.as_deref().unwrap_or("127.0.0.1");
+        let addr: std::net::SocketAddr = format!("{bind}:{port}")
+            .parse()
+            .with_context(|| format!("Bad local forwarding specification '{spec}'"))?;
+        match conn.forward_local(addr, &host, hostport).await {
+            Ok(f) => self._local.push(f),
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("bind [{bind}]:{port}"));
+                failed(exit, "Could not request local forwarding.".into(), e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `-R [bind_address:]port:host:hostport`.
+    async fn remote(
+        &mut self,
+        conn: &nacre::Connection,
+        spec: &str,
+        exit: bool,
+    ) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.unwrap_or_else(|| "localhost".to_owned());
+        match conn
+            .forward_remote(&bind, u32::from(port), (&host, hostport))
+            .await
+        {
+            Ok(f) => self._remote.push(f),
+            Err(e) => {
+                let word = if exit { "Error" } else { "Warning" };
+                let what = format!("{word}: remote port forwarding failed for listen port {port}");
+                failed(exit, what, e.into())?;
+            }
+        }
+        Ok(())
     }
 }
