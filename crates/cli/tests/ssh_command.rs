@@ -257,3 +257,58 @@ fn match_user_and_exec_in_the_config() {
     let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(60));
     assert_eq!(out.stdout, "matched\n", "{out}");
 }
+
+/// ssh's shorthand flags: `-4`, `-6` (AddressFamily), `-C` (accepted: nacre has no
+/// compression, so the session goes on without, as with a server that has none), `-c`
+/// (Ciphers), `-m` (MACs); sftp takes `-4`, `-6`, `-C`, `-c` too.
+#[test]
+fn shorthand_flags_as_ssh() {
+    let s = serve();
+    let out = s.ssh(
+        &[
+            "-4",
+            "-C",
+            "-c",
+            "aes128-ctr",
+            "-m",
+            "hmac-sha2-256-etm@openssh.com",
+            "peer@127.0.0.1",
+            "echo",
+            "ok",
+        ],
+        "",
+    );
+    assert_eq!(out.stdout, "ok\n", "{out}");
+    let out = s.ssh(&["-6", "peer@127.0.0.1", "true"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("Address family for hostname not supported"),
+        "{out}"
+    );
+    let out = s.ssh(&["-c", "bogus-cipher", "peer@127.0.0.1", "true"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "sftp",
+        "-P",
+        &s.port.to_string(),
+        "-4",
+        "-C",
+        "-c",
+        "aes256-ctr",
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-b",
+        "-",
+        "peer@127.0.0.1",
+    ])
+    .env("HOME", s.dir.path())
+    .env("NACRE_PASSWORD", PASSWORD)
+    .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut cmd, Some(b"pwd\n"), Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("Remote working directory: /"), "{out}");
+}

@@ -52,6 +52,9 @@ pub struct SftpArgs {
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
+    /// -4, -6, -C, -c as ssh's.
+    #[command(flatten)]
+    shorthands: crate::client_opts::Shorthands,
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
@@ -170,7 +173,8 @@ fn split_port(s: &str) -> anyhow::Result<(&str, Option<u16>)> {
 /// connection was lost).
 pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let dest = destination(&args.destination)?;
-    let mut options = args.options.clone();
+    let mut options = args.shorthands.options();
+    options.extend(args.options.iter().cloned());
     if let Some(j) = &args.jump {
         options.push(format!("ProxyJump={j}"));
     }
