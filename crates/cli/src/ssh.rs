@@ -43,8 +43,12 @@ pub struct SshArgs {
     /// Quiet: no `Connection to HOST closed.` and other notes.
     #[arg(short = 'q')]
     quiet: bool,
+    /// Print the version (`nacre X.Y.Z`) on stderr and exit, as ssh -V.
+    #[arg(short = 'V')]
+    version: bool,
     /// [user@]host
-    destination: String,
+    #[arg(required_unless_present = "version")]
+    destination: Option<String>,
     /// The command and its arguments (joined with spaces, as ssh does).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -88,7 +92,11 @@ fn yes(value: Option<&str>) -> bool {
 
 /// Runs `nacre ssh`; returns the exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
-    let opts = args.connect.client_options(&args.destination)?;
+    let Some(destination) = args.destination.as_deref().filter(|_| !args.version) else {
+        eprintln!("nacre {}", env!("CARGO_PKG_VERSION"));
+        return Ok(0);
+    };
+    let opts = args.connect.client_options(destination)?;
     if let Some(spec) = &args.stdio_forward {
         let (host, port) = crate::stdio_forward::spec(spec)?;
         let conn = opts.connect().await?;

@@ -258,7 +258,7 @@ fn match_user_and_exec_in_the_config() {
     assert_eq!(out.stdout, "matched\n", "{out}");
 }
 
-/// ssh's shorthand flags: `-4`, `-6` (AddressFamily), `-C` (accepted: nacre has no
+/// ssh's shorthand flags: `-V`, `-4`, `-6` (AddressFamily), `-C` (accepted: nacre has no
 /// compression, so the session goes on without, as with a server that has none), `-c`
 /// (Ciphers), `-m` (MACs); sftp takes `-4`, `-6`, `-C`, `-c` too.
 #[test]
@@ -279,6 +279,10 @@ fn shorthand_flags_as_ssh() {
         "",
     );
     assert_eq!(out.stdout, "ok\n", "{out}");
+    let mut version = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    version.args(["ssh", "-V"]);
+    let out = run_with_input(&mut version, None, Duration::from_secs(30));
+    assert!(out.success() && out.stderr.starts_with("nacre "), "{out}");
     let out = s.ssh(&["-6", "peer@127.0.0.1", "true"], "");
     assert_eq!(out.status.code(), Some(255), "{out}");
     assert!(
