@@ -33,6 +33,7 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         stdin_null: false,
         escape: args.tty.then_some(b'~'),
         quiet: !args.tty,
+        subsystem: false,
     };
     let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?;
     drop(forwards);

@@ -4,6 +4,8 @@
 //! command's, 255 for a signal, a lost connection or `~.`.
 
 use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
 use std::sync::Arc;
 
 use nacre::connection::RequestKind;
@@ -28,6 +30,8 @@ pub struct Plan {
     pub escape: Option<u8>,
     /// `-q`: no `Connection to HOST closed.`.
     pub quiet: bool,
+    /// `-s`: the command names a subsystem.
+    pub subsystem: bool,
 }
 
 /// What the keyboard asks of the connection.
@@ -168,6 +172,12 @@ pub async fn run(
         request_pty(&ch).await?;
     }
     match &plan.command {
+        Some(name) if plan.subsystem => {
+            crate::status::command(format_args!("subsystem \"{name}\""));
+            ch.subsystem(name)
+                .await
+                .with_context(|| format!("Request for subsystem '{name}' failed on channel 0"))?;
+        }
         Some(command) => {
             crate::status::command(format_args!("exec \"{command}\""));
             ch.exec(command).await?;

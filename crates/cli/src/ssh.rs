@@ -43,6 +43,9 @@ pub struct SshArgs {
     /// Quiet: no `Connection to HOST closed.` and other notes.
     #[arg(short = 'q')]
     quiet: bool,
+    /// The command names a subsystem of the server (`nacre ssh -s host sftp`).
+    #[arg(short = 's')]
+    subsystem: bool,
     /// Print the version (`nacre X.Y.Z`) on stderr and exit, as ssh -V.
     #[arg(short = 'V')]
     version: bool,
@@ -140,6 +143,7 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
             stdin_null,
             escape,
             quiet: args.quiet,
+            subsystem: args.subsystem,
         };
         crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?
     };

@@ -316,3 +316,27 @@ fn shorthand_flags_as_ssh() {
     assert!(out.success(), "{out}");
     assert!(out.stdout.contains("Remote working directory: /"), "{out}");
 }
+
+/// `-s`: the command names a subsystem: `nacre ssh -s host sftp` carries SFTP (an INIT gets the
+/// server's VERSION); one the server does not have is ssh's error and 255.
+#[test]
+fn dash_s_requests_a_subsystem() {
+    let s = serve();
+    let init = [0u8, 0, 0, 5, 1, 0, 0, 0, 3];
+    let out = s.ssh(
+        &["-s", "peer@127.0.0.1", "sftp"],
+        std::str::from_utf8(&init).unwrap(),
+    );
+    assert!(out.success(), "{out}");
+    let reply = out.stdout.as_bytes();
+    assert!(reply.len() >= 9, "{out}");
+    assert_eq!(reply[4], 2, "not an SFTP VERSION: {out}");
+    assert_eq!(&reply[5..9], &[0, 0, 0, 3], "{out}");
+    let out = s.ssh(&["-s", "peer@127.0.0.1", "nosuch"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("Request for subsystem 'nosuch' failed on channel 0"),
+        "{out}"
+    );
+}
