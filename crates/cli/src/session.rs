@@ -38,6 +38,7 @@ pub struct Plan {
 enum Event {
     Disconnect,
     Rekey,
+    Break,
     Resized,
 }
 
@@ -59,6 +60,14 @@ async fn request_pty(ch: &Channel) -> anyhow::Result<()> {
         eprintln!("PTY allocation request failed on channel 0");
     }
     Ok(())
+}
+
+/// A BREAK of 1000 ms (RFC 4335), as ssh's `~B` sends it.
+fn send_break() -> RequestKind {
+    RequestKind::Other {
+        name: "break".to_owned(),
+        data: 1000u32.to_be_bytes().to_vec(),
+    }
 }
 
 fn window_change() -> RequestKind {
@@ -107,6 +116,9 @@ async fn pump_stdin(
                     return;
                 }
                 Action::Help => {}
+                Action::Break => {
+                    let _ = events.send(Event::Break);
+                }
                 Action::Rekey => {
                     let _ = events.send(Event::Rekey);
                 }
@@ -221,6 +233,7 @@ pub async fn run(
                 ev = events.recv() => match ev {
                     Some(Event::Disconnect) => return,
                     Some(Event::Rekey) => { let _ = conn.rekey().await; }
+                    Some(Event::Break) => { let _ = resizer.send(send_break()); }
                     Some(Event::Resized) => { let _ = resizer.send(window_change()); }
                     None => std::future::pending::<()>().await,
                 },
