@@ -22,6 +22,7 @@ mod server_options;
 mod session;
 mod sftp;
 mod sftp_server;
+mod shorthands;
 mod socks;
 mod ssh;
 mod ssh_config;

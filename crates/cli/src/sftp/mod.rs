@@ -54,7 +54,7 @@ pub struct SftpArgs {
     quiet: bool,
     /// -4, -6, -C, -c as ssh's.
     #[command(flatten)]
-    shorthands: crate::client_opts::Shorthands,
+    shorthands: crate::shorthands::Shorthands,
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
