@@ -94,6 +94,13 @@ def finish(expected_status):
     fail("the client did not end")
 
 
+def fresh_prompt():
+    """The prompt of a new line: the editor redraws `sftp> ` with the line being edited (after
+    TAB or Ctrl-U), so the start of a new line is told by bracketed paste being turned on."""
+    expect("\x1b[?2004h")
+    expect("sftp> ")
+
+
 def session():
     expect("sftp> ")
     send("ls *.log\n")
@@ -118,10 +125,10 @@ def session():
     send("put local-on\t")
     expect("local-only.txt")
     send("\x15\n")
-    expect("sftp> ")
+    fresh_prompt()
     # Ctrl-C at the prompt: nothing happens but a new prompt.
     send("some text\x03")
-    expect("sftp> ")
+    fresh_prompt()
     send("pwd\n")
     expect("Remote working directory: /")
     expect("sftp> ")

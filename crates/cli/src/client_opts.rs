@@ -46,12 +46,16 @@ pub struct ConnectArgs {
     /// Forward the agent at $SSH_AUTH_SOCK to the server's session (like ssh -A).
     #[arg(short = 'A')]
     forward_agent: bool,
+    /// The shared flags of ssh and sftp that are options: -4, -6, -C, -c, -m.
+    #[command(flatten)]
+    pub shorthands: crate::shorthands::Shorthands,
 }
 
 impl ConnectArgs {
     /// The client options for `destination`: `-J` becomes `ProxyJump`, `--password-file` is read.
     pub fn client_options(&self, destination: &str) -> anyhow::Result<ClientOptions> {
-        let mut options = self.options.clone();
+        let mut options = self.shorthands.options();
+        options.extend(self.options.iter().cloned());
         if let Some(j) = &self.jump {
             options.push(format!("ProxyJump={j}"));
         }
@@ -400,6 +404,29 @@ impl ClientOptions {
         out
     }
 
+    /// The server's addresses (`AddressFamily`: `inet` keeps IPv4 ones, `inet6` IPv6 ones).
+    async fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        let place = format!("{} port {}", self.host_name, self.port);
+        let found = tokio::net::lookup_host((self.host_name.as_str(), self.port))
+            .await
+            .with_context(|| format!("connection to {place}"))?;
+        let family = self.option("addressfamily").map(str::to_ascii_lowercase);
+        let addrs: Vec<_> = found
+            .filter(|a| match family.as_deref() {
+                Some("inet") => a.is_ipv4(),
+                Some("inet6") => a.is_ipv6(),
+                _ => true,
+            })
+            .collect();
+        if addrs.is_empty() {
+            anyhow::bail!(
+                "Could not resolve hostname {}: Address family for hostname not supported",
+                self.host_name
+            );
+        }
+        Ok(addrs)
+    }
+
     fn client_config(&self) -> ClientConfig {
         use crate::host_keys::{verifier, Unknown};
         let unknown = match self.strict.as_str() {
@@ -555,8 +582,8 @@ impl ClientOptions {
         }
         let mut conn = match &self.proxy_jump {
             None => {
-                let connect =
-                    Connection::connect((self.host_name.as_str(), self.port), self.client_config());
+                let addrs = self.addresses().await?;
+                let connect = Connection::connect(addrs.as_slice(), self.client_config());
                 // A server that stalls the key exchange must not hang the client: a timeout
                 // applies even without ConnectTimeout (OpenSSH would wait for ever).
                 let limit = self.connect_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);

@@ -1,6 +1,7 @@
 //! ssh's escape sequences on an interactive session: the escape character (`~` by default,
 //! `-e char`, `-e none`, `EscapeChar`) right after a newline (or at the start) begins one:
-//! `~.` disconnects, `~?` lists them, `~~` sends one `~`, `~^Z` suspends, `~R` rekeys; any
+//! `~.` disconnects, `~?` lists them, `~~` sends one `~`, `~^Z` suspends, `~R` rekeys, `~B` sends
+//! a BREAK (RFC 4335); any
 //! other character after it is sent with the escape character before it.
 
 /// What the keyboard's bytes ask for, in order.
@@ -16,6 +17,8 @@ pub enum Action {
     Suspend,
     /// `~R`: rekey.
     Rekey,
+    /// `~B`: a BREAK for the remote system.
+    Break,
 }
 
 /// The escape state between reads.
@@ -66,6 +69,7 @@ impl Filter {
                     b'?' => Action::Help,
                     0x1a => Action::Suspend,
                     b'R' => Action::Rekey,
+                    b'B' => Action::Break,
                     _ => {
                         if b != self.escape {
                             send.push(self.escape);
@@ -106,10 +110,12 @@ impl Filter {
             Action::Disconnect => format!("{e}.\r\n"),
             Action::Suspend => format!("{e}^Z [suspend nacre]\r\n"),
             Action::Rekey => format!("{e}R\r\n"),
+            Action::Break => format!("{e}B\r\n"),
             Action::Help => {
                 let mut s = format!("{e}?\r\nSupported escape sequences:\r\n");
                 for (arg, text) in [
                     (".", "terminate connection"),
+                    ("B", "send a BREAK to the remote system"),
                     ("R", "request rekey"),
                     ("^Z", "suspend nacre"),
                     ("?", "this message"),
@@ -150,6 +156,9 @@ mod tests {
         assert_eq!(f.feed(b"."), vec![Action::Disconnect]);
         let mut f = Filter::new(b'%');
         assert_eq!(f.feed(b"~.\r%\x1a"), vec![send(b"~.\r"), Action::Suspend]);
+        let mut f = Filter::new(b'~');
+        assert_eq!(f.feed(b"~Bx"), vec![Action::Break, send(b"x")]);
+        assert_eq!(f.echo(&Action::Break), "~B\r\n");
     }
 
     #[test]

@@ -26,15 +26,16 @@ pub struct ExecArgs {
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let opts = args.connect.client_options(&args.destination)?;
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn, &opts).await?;
+    let mut forwards = args.forwards.start(&conn, &opts).await?;
     let plan = Plan {
         command: Some(args.command.join(" ")),
         pty: args.tty,
         stdin_null: false,
         escape: args.tty.then_some(b'~'),
         quiet: !args.tty,
+        subsystem: false,
     };
-    let code = crate::session::run(&opts, &mut conn, &plan).await?;
+    let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?;
     drop(forwards);
     Ok(code)
 }

@@ -1,6 +1,11 @@
-//! `-L` and `-R` port forwards, as ssh's, for `nacre ssh` and `nacre exec`.
+//! `-L`, `-R` and `-D` port forwards, as ssh's, for `nacre ssh` and `nacre exec`. A forward
+//! that cannot be set up (a port in use, a server that refuses) is a warning, as with ssh, or the
+//! end with `ExitOnForwardFailure=yes`.
 
 use anyhow::Context;
+
+use crate::client_opts::ClientOptions;
+use crate::socks::Dynamic;
 
 /// The forwarding flags.
 #[derive(clap::Args)]
@@ -11,10 +16,33 @@ pub struct ForwardArgs {
     /// Remote forward `[bind_address:]port:host:hostport` (repeatable), like ssh -R.
     #[arg(short = 'R')]
     remote: Vec<String>,
+    /// Dynamic forward `[bind_address:]port` (repeatable), like ssh -D: a SOCKS 4/5 proxy here,
+    /// each connection carried to where it asks, as the server sees it.
+    #[arg(short = 'D')]
+    dynamic: Vec<String>,
 }
 
 /// The forwards in place; dropping them ends them.
-pub type Forwards = (Vec<nacre::LocalForward>, Vec<nacre::RemoteForward>);
+#[derive(Default)]
+pub struct Forwards {
+    _local: Vec<nacre::LocalForward>,
+    _remote: Vec<nacre::RemoteForward>,
+    /// The SOCKS listeners (`-D`): their channels are opened while the session polls
+    /// [`Dynamic::serve`].
+    pub dynamic: Dynamic,
+}
+
+/// A forward that could not be set up: with `ExitOnForwardFailure=yes` the error (ssh's
+/// `fatal`), otherwise ssh's warning on stderr and the session goes on.
+fn failed(exit: bool, what: String, e: anyhow::Error) -> anyhow::Result<()> {
+    if exit {
+        return Err(e.context(what.trim_end_matches('.').to_owned()));
+    }
+    let cause = crate::visible::visible_text(&format!("{e:#}"), false);
+    eprintln!("{cause}");
+    eprintln!("{what}");
+    Ok(())
+}
 
 /// `[bind_address:]port:host:hostport`.
 fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)> {
@@ -39,12 +67,12 @@ fn forward_spec(spec: &str) -> anyhow::Result<(Option<String>, u16, String, u16)
 }
 
 impl ForwardArgs {
-    /// Sets up every forward on `conn`: the flags' and the config's `LocalForward` and
-    /// `RemoteForward` (`[bind_address:]port host:hostport`).
+    /// Sets up every forward on `conn`: the flags' and the config's `LocalForward`,
+    /// `RemoteForward` (`[bind_address:]port host:hostport`) and `DynamicForward`.
     pub async fn start(
         &self,
         conn: &nacre::Connection,
-        opts: &crate::client_opts::ClientOptions,
+        opts: &ClientOptions,
     ) -> anyhow::Result<Forwards> {
         let config = |name: &str| -> Vec<String> {
             opts.pairs
@@ -53,30 +81,70 @@ impl ForwardArgs {
                 .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(":"))
                 .collect()
         };
-        let local = [self.local.clone(), config("localforward")].concat();
-        let remote = [self.remote.clone(), config("remoteforward")].concat();
-        let mut forwards: Forwards = (Vec::new(), Vec::new());
-        for spec in &local {
-            let (bind, port, host, hostport) = forward_spec(spec)?;
-            let addr: std::net::SocketAddr =
-                format!("{}:{port}", bind.as_deref().unwrap_or("127.0.0.1"))
-                    .parse()
-                    .with_context(|| format!("-L {spec}"))?;
-            forwards.0.push(
-                conn.forward_local(addr, &host, hostport)
-                    .await
-                    .with_context(|| format!("-L {spec}"))?,
-            );
+        let exit = opts
+            .option("exitonforwardfailure")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        let mut forwards = Forwards::default();
+        for spec in [self.local.clone(), config("localforward")].concat() {
+            forwards.local(conn, &spec, exit).await?;
         }
-        for spec in &remote {
-            let (bind, port, host, hostport) = forward_spec(spec)?;
-            let bind = bind.unwrap_or_else(|| "localhost".to_owned());
-            forwards.1.push(
-                conn.forward_remote(&bind, u32::from(port), (&host, hostport))
-                    .await
-                    .with_context(|| format!("-R {spec}"))?,
-            );
+        for spec in [self.remote.clone(), config("remoteforward")].concat() {
+            forwards.remote(conn, &spec, exit).await?;
+        }
+        for spec in [self.dynamic.clone(), config("dynamicforward")].concat() {
+            let (bind, port) = crate::socks::bind_spec(&spec)?;
+            if let Err(e) = forwards.dynamic.listen(&bind, port).await {
+                let e = anyhow::Error::new(e).context(format!("bind [{bind}]:{port}"));
+                failed(exit, "Could not request local forwarding.".into(), e)?;
+            }
         }
         Ok(forwards)
+    }
+}
+
+impl Forwards {
+    /// `-L [bind_address:]port:host:hostport`.
+    async fn local(
+        &mut self,
+        conn: &nacre::Connection,
+        spec: &str,
+        exit: bool,
+    ) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.as_deref().unwrap_or("127.0.0.1");
+        let addr: std::net::SocketAddr = format!("{bind}:{port}")
+            .parse()
+            .with_context(|| format!("Bad local forwarding specification '{spec}'"))?;
+        match conn.forward_local(addr, &host, hostport).await {
+            Ok(f) => self._local.push(f),
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("bind [{bind}]:{port}"));
+                failed(exit, "Could not request local forwarding.".into(), e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `-R [bind_address:]port:host:hostport`.
+    async fn remote(
+        &mut self,
+        conn: &nacre::Connection,
+        spec: &str,
+        exit: bool,
+    ) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.unwrap_or_else(|| "localhost".to_owned());
+        match conn
+            .forward_remote(&bind, u32::from(port), (&host, hostport))
+            .await
+        {
+            Ok(f) => self._remote.push(f),
+            Err(e) => {
+                let word = if exit { "Error" } else { "Warning" };
+                let what = format!("{word}: remote port forwarding failed for listen port {port}");
+                failed(exit, what, e.into())?;
+            }
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The `nacre` command-line program.
 
 mod auth_prompts;
+mod background;
 mod client_opts;
 mod config_file;
 mod decode;
@@ -11,6 +12,7 @@ mod host_keys;
 mod keygen;
 mod keygen_hosts;
 mod keygen_show;
+mod localtime;
 mod options;
 mod probe;
 mod prompt;
@@ -21,9 +23,12 @@ mod server_options;
 mod session;
 mod sftp;
 mod sftp_server;
+mod shorthands;
+mod socks;
 mod ssh;
 mod ssh_config;
 mod status;
+mod stdio_forward;
 mod terminal;
 mod visible;
 

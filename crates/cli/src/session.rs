@@ -4,6 +4,8 @@
 //! command's, 255 for a signal, a lost connection or `~.`.
 
 use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
 use std::sync::Arc;
 
 use nacre::connection::RequestKind;
@@ -13,6 +15,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::client_opts::ClientOptions;
 use crate::escape::{Action, Filter};
+use crate::socks::Dynamic;
 use crate::terminal::{window_size, RawMode};
 
 /// What to run and how.
@@ -27,12 +30,15 @@ pub struct Plan {
     pub escape: Option<u8>,
     /// `-q`: no `Connection to HOST closed.`.
     pub quiet: bool,
+    /// `-s`: the command names a subsystem.
+    pub subsystem: bool,
 }
 
 /// What the keyboard asks of the connection.
 enum Event {
     Disconnect,
     Rekey,
+    Break,
     Resized,
 }
 
@@ -54,6 +60,14 @@ async fn request_pty(ch: &Channel) -> anyhow::Result<()> {
         eprintln!("PTY allocation request failed on channel 0");
     }
     Ok(())
+}
+
+/// A BREAK of 1000 ms (RFC 4335), as ssh's `~B` sends it.
+fn send_break() -> RequestKind {
+    RequestKind::Other {
+        name: "break".to_owned(),
+        data: 1000u32.to_be_bytes().to_vec(),
+    }
 }
 
 fn window_change() -> RequestKind {
@@ -102,6 +116,9 @@ async fn pump_stdin(
                     return;
                 }
                 Action::Help => {}
+                Action::Break => {
+                    let _ = events.send(Event::Break);
+                }
                 Action::Rekey => {
                     let _ = events.send(Event::Rekey);
                 }
@@ -154,13 +171,25 @@ async fn copy_outputs(ch: &mut Channel) -> bool {
     reader_gone
 }
 
-/// Runs the plan on a new session channel of `conn`; returns the exit code.
-pub async fn run(opts: &ClientOptions, conn: &mut Connection, plan: &Plan) -> anyhow::Result<i32> {
+/// Runs the plan on a new session channel of `conn` (the SOCKS clients of `dynamic` served
+/// meanwhile); returns the exit code.
+pub async fn run(
+    opts: &ClientOptions,
+    conn: &mut Connection,
+    plan: &Plan,
+    dynamic: &mut Dynamic,
+) -> anyhow::Result<i32> {
     let ch = opts.open_session(conn).await?;
     if plan.pty {
         request_pty(&ch).await?;
     }
     match &plan.command {
+        Some(name) if plan.subsystem => {
+            crate::status::command(format_args!("subsystem \"{name}\""));
+            ch.subsystem(name)
+                .await
+                .with_context(|| format!("Request for subsystem '{name}' failed on channel 0"))?;
+        }
         Some(command) => {
             crate::status::command(format_args!("exec \"{command}\""));
             ch.exec(command).await?;
@@ -204,6 +233,7 @@ pub async fn run(opts: &ClientOptions, conn: &mut Connection, plan: &Plan) -> an
                 ev = events.recv() => match ev {
                     Some(Event::Disconnect) => return,
                     Some(Event::Rekey) => { let _ = conn.rekey().await; }
+                    Some(Event::Break) => { let _ = resizer.send(send_break()); }
                     Some(Event::Resized) => { let _ = resizer.send(window_change()); }
                     None => std::future::pending::<()>().await,
                 },
@@ -214,6 +244,7 @@ pub async fn run(opts: &ClientOptions, conn: &mut Connection, plan: &Plan) -> an
     let (reader_gone, escaped) = tokio::select! {
         gone = copy_outputs(&mut ch) => (gone, false),
         () = keyboard => (false, true),
+        () = dynamic.serve(conn) => (false, false),
     };
     stdin.abort();
     if let Some(r) = &raw {
@@ -268,19 +299,30 @@ async fn exit_code(
     }
 }
 
-/// `-N`: no session, the forwards only, until the connection ends or a signal: SIGTERM ends
-/// with 0, SIGINT with `Killed by signal 2.` and 255 (as ssh).
-pub async fn no_command(opts: &ClientOptions, conn: &mut Connection) -> anyhow::Result<i32> {
+/// `-N`: no session, the forwards only (the SOCKS clients of `dynamic` served), until the
+/// connection ends or a signal: SIGTERM ends with 0, SIGINT with `Killed by signal 2.` and 255
+/// (as ssh).
+pub async fn no_command(
+    opts: &ClientOptions,
+    conn: &mut Connection,
+    dynamic: &mut Dynamic,
+) -> anyhow::Result<i32> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let ended = async {
+        if !dynamic.is_empty() {
+            dynamic.serve_while_open(conn).await;
+        }
+        conn.closed().await
+    };
     tokio::select! {
         _ = term.recv() => Ok(0),
         _ = int.recv() => {
             eprintln!("Killed by signal 2.");
             Ok(255)
         }
-        reason = conn.closed() => {
+        reason = ended => {
             let text = crate::visible::visible_text(&reason.to_string(), false);
             eprintln!("Connection to {} port {} closed: {text}", opts.host_name, opts.port);
             Ok(255)

@@ -1,7 +1,8 @@
 //! `nacre ssh [user@]host [command...]`, as OpenSSH's ssh: a command runs with its exit status
 //! passed on; without one, a login shell with a pty when standard input is a terminal (`-t`,
-//! `-tt`, `-T`, `RequestTTY`); `-N` keeps only the forwards; `-n` reads nothing; escape
-//! sequences (`~.`, `~?`, ...) on a pty session, `-e`/`EscapeChar`.
+//! `-tt`, `-T`, `RequestTTY`); `-N` keeps only the forwards (`-L`, `-R`, `-D`); `-W` carries
+//! standard input and output; `-n` reads nothing; `-f` goes to the background once
+//! authenticated; escape sequences (`~.`, `~?`, ...) on a pty session, `-e`/`EscapeChar`.
 
 use std::io::IsTerminal;
 
@@ -28,14 +29,29 @@ pub struct SshArgs {
     /// Standard input from /dev/null.
     #[arg(short = 'n')]
     stdin_null: bool,
+    /// Go to the background once authenticated and the forwards set up (implies -n; with -N
+    /// or a command).
+    #[arg(short = 'f')]
+    fork: bool,
+    /// Standard input and output carried to `host:port` as the server sees it (as ssh -W, for
+    /// ProxyCommand); no session, no other forwards.
+    #[arg(short = 'W')]
+    stdio_forward: Option<String>,
     /// Escape character (default ~), `^X` for a control character, or `none`.
     #[arg(short = 'e')]
     escape: Option<String>,
     /// Quiet: no `Connection to HOST closed.` and other notes.
     #[arg(short = 'q')]
     quiet: bool,
+    /// The command names a subsystem of the server (`nacre ssh -s host sftp`).
+    #[arg(short = 's')]
+    subsystem: bool,
+    /// Print the version (`nacre X.Y.Z`) on stderr and exit, as ssh -V.
+    #[arg(short = 'V')]
+    version: bool,
     /// [user@]host
-    destination: String,
+    #[arg(required_unless_present = "version")]
+    destination: Option<String>,
     /// The command and its arguments (joined with spaces, as ssh does).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -72,9 +88,23 @@ fn wants_pty(args: &SshArgs, opts: &ClientOptions, command: Option<&String>) -> 
     wanted
 }
 
+/// An ssh_config yes/no value that is yes.
+fn yes(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"))
+}
+
 /// Runs `nacre ssh`; returns the exit code.
 pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
-    let opts = args.connect.client_options(&args.destination)?;
+    let Some(destination) = args.destination.as_deref().filter(|_| !args.version) else {
+        eprintln!("nacre {}", env!("CARGO_PKG_VERSION"));
+        return Ok(0);
+    };
+    let opts = args.connect.client_options(destination)?;
+    if let Some(spec) = &args.stdio_forward {
+        let (host, port) = crate::stdio_forward::spec(spec)?;
+        let conn = opts.connect().await?;
+        return crate::stdio_forward::run(&conn, &host, port).await;
+    }
     let escape = match args.escape.as_deref().or(opts.option("escapechar")) {
         Some(v) => crate::escape::parse_escape(v)?,
         None => Some(b'~'),
@@ -88,15 +118,24 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
         || opts
             .option("sessiontype")
             .is_some_and(|v| v.eq_ignore_ascii_case("none"));
-    let pty = !no_command && wants_pty(&args, &opts, command.as_ref());
-    let stdin_null = args.stdin_null
-        || opts
-            .option("stdinnull")
-            .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let fork = args.fork || yes(opts.option("forkafterauthentication"));
+    let background = fork && crate::background::is_child();
+    if fork && !background {
+        if command.is_none() && !no_command {
+            eprintln!("Cannot fork into background without a command to execute.");
+            return Ok(255);
+        }
+        return crate::background::start().await;
+    }
+    let pty = !no_command && !background && wants_pty(&args, &opts, command.as_ref());
+    let stdin_null = args.stdin_null || background || yes(opts.option("stdinnull"));
     let mut conn = opts.connect().await?;
-    let forwards = args.forwards.start(&conn, &opts).await?;
+    let mut forwards = args.forwards.start(&conn, &opts).await?;
+    if background {
+        crate::background::detach(no_command);
+    }
     let code = if no_command {
-        crate::session::no_command(&opts, &mut conn).await?
+        crate::session::no_command(&opts, &mut conn, &mut forwards.dynamic).await?
     } else {
         let plan = Plan {
             command,
@@ -104,8 +143,9 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
             stdin_null,
             escape,
             quiet: args.quiet,
+            subsystem: args.subsystem,
         };
-        crate::session::run(&opts, &mut conn, &plan).await?
+        crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?
     };
     drop(forwards);
     Ok(code)

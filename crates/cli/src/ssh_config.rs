@@ -162,6 +162,8 @@ pub fn check(name: &str, value: &str, place: &str, ignore: &[String]) -> anyhow:
         !matches!(v.as_str(), "yes" | "no" | "true" | "false")
     } else if NUMBERS.contains(&lower.as_str()) {
         v.parse::<u64>().is_err() && !(lower == "connecttimeout" && v == "none")
+    } else if lower == "addressfamily" {
+        !matches!(v.as_str(), "any" | "inet" | "inet6")
     } else if lower == "stricthostkeychecking" {
         !matches!(
             v.as_str(),

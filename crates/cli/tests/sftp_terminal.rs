@@ -84,6 +84,20 @@ impl Fixture {
         run_with_input(&mut cmd, Some(input.as_bytes()), Duration::from_secs(90))
     }
 
+    /// [`Fixture::sftp`] with `TZ` set.
+    fn sftp_in_zone(&self, tz: &str, args: &[&str], input: &str) -> CmdOutput {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.current_dir(&self.local)
+            .env("HOME", &self.home)
+            .env("NACRE_PASSWORD", PASSWORD)
+            .env("TZ", tz)
+            .env_remove("SSH_AUTH_SOCK")
+            .args(["sftp", "-P", &self.port.to_string()])
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(args);
+        run_with_input(&mut cmd, Some(input.as_bytes()), Duration::from_secs(90))
+    }
+
     /// `nacre sftp -b - peer@127.0.0.1` with `batch`.
     fn batch(&self, batch: &str) -> CmdOutput {
         self.sftp(&["-b", "-", "peer@127.0.0.1"], batch)
@@ -195,7 +209,8 @@ fn commands_flags_and_errors_as_openssh() {
         "{out}"
     );
     assert!(so.contains("sftp> ls -1 sub\nsub/inner\n"), "{out}");
-    assert!(so.contains("-rw-r-----   ? 1"), "{out}");
+    // The server names owners and groups (users-groups-by-id@openssh.com).
+    assert!(so.contains("-rw-r-----   ? peer     "), "{out}");
     assert!(so.contains(" 6B Sep  9  2001 a.log"), "ls -lh:\n{out}");
     assert!(so.contains("sftp> ls -1r *.log\nb.log\na.log\n"), "{out}");
     // Local side.
@@ -243,6 +258,117 @@ fn commands_flags_and_errors_as_openssh() {
     ] {
         assert!(out.stderr.contains(want), "{want:?} missing:\n{out}");
     }
+}
+
+/// `lumask` sets the mode of what `get` creates (`Local umask: 077`, OpenSSH's errors); `ls -l`
+/// of a glob and of a folder names owners and groups as the server says them
+/// (users-groups-by-id@openssh.com), `ls -ln` shows the numbers.
+#[test]
+fn lumask_and_long_listings_with_names() {
+    let f = fixture();
+    let user = ensure_test_user();
+    std::fs::set_permissions(f.root.join("c.txt"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let batch = "lumask 077\nget c.txt umasked.txt\nls -l *.log\nls -l\nls -ln a.log\n\
+        -lumask 8\n-lumask\nbye\n";
+    let out = f.batch(batch);
+    assert!(out.success(), "{out}");
+    let so = &out.stdout;
+    assert!(so.contains("sftp> lumask 077\nLocal umask: 077\n"), "{out}");
+    assert_eq!(mode(&f.local.join("umasked.txt")), 0o600, "{out}");
+    let lines = |after: &str| -> Vec<String> {
+        let start = so.find(&format!("sftp> {after}\n")).unwrap() + after.len() + 7;
+        so[start..]
+            .lines()
+            .take_while(|l| !l.starts_with("sftp> "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let globbed = lines("ls -l *.log");
+    assert_eq!(globbed.len(), 2, "{out}");
+    for line in globbed.iter().chain(&lines("ls -l")) {
+        assert!(line.contains("   ? peer     "), "{line:?}\n{out}");
+        assert!(
+            !line.contains(&format!(" {} ", user.uid)),
+            "{line:?}\n{out}"
+        );
+    }
+    let numeric = format!("   ? {:<8} {:<8} ", user.uid, user.gid);
+    assert!(lines("ls -ln a.log")[0].contains(&numeric), "{out}");
+    assert!(out.stderr.contains("Invalid umask \"8\""), "{out}");
+    assert!(
+        out.stderr
+            .contains("You must supply a numeric argument to the lumask command."),
+        "{out}"
+    );
+}
+
+/// `chmod -h` changes a symbolic link itself (lsetstat@openssh.com), not the file it names;
+/// `chmod` without `-h` follows it.
+#[test]
+fn chmod_dash_h_does_not_follow_links() {
+    let f = fixture();
+    let user = ensure_test_user();
+    std::os::unix::fs::symlink("c.txt", f.root.join("link.txt")).unwrap();
+    std::os::unix::fs::lchown(f.root.join("link.txt"), Some(user.uid), Some(user.gid)).unwrap();
+    std::fs::set_permissions(f.root.join("c.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = f.batch(&format!(
+        "-chmod -h 600 link.txt\nchgrp -h {} link.txt\nbye\n",
+        user.gid
+    ));
+    assert!(out.success(), "{out}");
+    // Linux has no modes on links: the server says so, the file keeps its mode.
+    assert!(
+        out.stderr.contains("remote lsetstat \"/link.txt\""),
+        "{out}"
+    );
+    assert_eq!(mode(&f.root.join("c.txt")), 0o644, "{out}");
+    let out = f.batch("chmod 640 link.txt\nbye\n");
+    assert!(out.success(), "{out}");
+    assert_eq!(mode(&f.root.join("c.txt")), 0o640, "{out}");
+    let link = std::fs::symlink_metadata(f.root.join("link.txt")).unwrap();
+    assert!(link.file_type().is_symlink(), "{out}");
+}
+
+/// `ls -l` prints times in the local zone, as OpenSSH's sftp (`$TZ`, a zone name or a POSIX
+/// string; else /etc/localtime).
+#[test]
+fn long_listings_in_local_time() {
+    let f = fixture();
+    let file = std::fs::File::options()
+        .write(true)
+        .open(f.root.join("a.log"))
+        .unwrap();
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000); // 2001-09-09 01:46:40 UTC
+    file.set_modified(at).unwrap();
+    for (tz, want) in [
+        ("UTC", " Sep  9  2001 a.log"),
+        ("America/New_York", " Sep  8  2001 a.log"),
+        ("EST5EDT,M3.2.0,M11.1.0", " Sep  8  2001 a.log"),
+        ("<-03>3", " Sep  8  2001 a.log"),
+    ] {
+        let out = f.sftp_in_zone(tz, &["-b", "-", "peer@127.0.0.1"], "ls -ln a.log\n");
+        assert!(out.stdout.contains(want), "TZ={tz}: {out}");
+    }
+}
+
+/// `-a`: get and put resume as reget and reput (what the destination holds is kept, the rest
+/// sent).
+#[test]
+fn dash_a_resumes_transfers() {
+    let f = fixture();
+    std::fs::write(f.root.join("down.bin"), b"abcdefgh").unwrap();
+    std::fs::write(f.local.join("down.bin"), b"XXXX").unwrap();
+    std::fs::write(f.local.join("up.bin"), b"12345678").unwrap();
+    std::fs::write(f.root.join("up.bin"), b"YYYY").unwrap();
+    let user = ensure_test_user();
+    std::os::unix::fs::chown(f.root.join("up.bin"), Some(user.uid), Some(user.gid)).unwrap();
+    let out = f.sftp(
+        &["-a", "-b", "-", "peer@127.0.0.1"],
+        "get down.bin\nput up.bin\nbye\n",
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(read(&f.local.join("down.bin")), "XXXXefgh", "{out}");
+    assert_eq!(read(&f.root.join("up.bin")), "YYYY5678", "{out}");
 }
 
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`

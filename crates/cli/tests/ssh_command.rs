@@ -257,3 +257,86 @@ fn match_user_and_exec_in_the_config() {
     let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(60));
     assert_eq!(out.stdout, "matched\n", "{out}");
 }
+
+/// ssh's shorthand flags: `-V`, `-4`, `-6` (AddressFamily), `-C` (accepted: nacre has no
+/// compression, so the session goes on without, as with a server that has none), `-c`
+/// (Ciphers), `-m` (MACs); sftp takes `-4`, `-6`, `-C`, `-c` too.
+#[test]
+fn shorthand_flags_as_ssh() {
+    let s = serve();
+    let out = s.ssh(
+        &[
+            "-4",
+            "-C",
+            "-c",
+            "aes128-ctr",
+            "-m",
+            "hmac-sha2-256-etm@openssh.com",
+            "peer@127.0.0.1",
+            "echo",
+            "ok",
+        ],
+        "",
+    );
+    assert_eq!(out.stdout, "ok\n", "{out}");
+    let mut version = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    version.args(["ssh", "-V"]);
+    let out = run_with_input(&mut version, None, Duration::from_secs(30));
+    assert!(out.success() && out.stderr.starts_with("nacre "), "{out}");
+    let out = s.ssh(&["-6", "peer@127.0.0.1", "true"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("Address family for hostname not supported"),
+        "{out}"
+    );
+    let out = s.ssh(&["-c", "bogus-cipher", "peer@127.0.0.1", "true"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "sftp",
+        "-P",
+        &s.port.to_string(),
+        "-4",
+        "-C",
+        "-c",
+        "aes256-ctr",
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-b",
+        "-",
+        "peer@127.0.0.1",
+    ])
+    .env("HOME", s.dir.path())
+    .env("NACRE_PASSWORD", PASSWORD)
+    .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut cmd, Some(b"pwd\n"), Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("Remote working directory: /"), "{out}");
+}
+
+/// `-s`: the command names a subsystem: `nacre ssh -s host sftp` carries SFTP (an INIT gets the
+/// server's VERSION); one the server does not have is ssh's error and 255.
+#[test]
+fn dash_s_requests_a_subsystem() {
+    let s = serve();
+    let init = [0u8, 0, 0, 5, 1, 0, 0, 0, 3];
+    let out = s.ssh(
+        &["-s", "peer@127.0.0.1", "sftp"],
+        std::str::from_utf8(&init).unwrap(),
+    );
+    assert!(out.success(), "{out}");
+    let reply = out.stdout.as_bytes();
+    assert!(reply.len() >= 9, "{out}");
+    assert_eq!(reply[4], 2, "not an SFTP VERSION: {out}");
+    assert_eq!(&reply[5..9], &[0, 0, 0, 3], "{out}");
+    let out = s.ssh(&["-s", "peer@127.0.0.1", "nosuch"], "");
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr
+            .contains("Request for subsystem 'nosuch' failed on channel 0"),
+        "{out}"
+    );
+}

@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::path::Path;
 
 use common::{data, pair, pair_with, sha256_file};
@@ -234,4 +235,91 @@ async fn transfers_through_fifos() {
         std::fs::read(p.root().join("from-fifo.bin")).unwrap(),
         content
     );
+}
+
+/// Waits (at most 10 s) until `budget` counts `n` handles in use.
+async fn handles_become(budget: &nacre_sftp::HandleBudget, n: usize) -> bool {
+    for _ in 0..1000 {
+        if budget.in_use() == n {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Polls `transfer` until `started` says it is under way, then drops it; panics if it ends
+/// first.
+async fn drop_mid_way<F: std::future::Future<Output = nacre_sftp::Result<u64>>>(
+    transfer: F,
+    started: impl Fn() -> bool,
+) {
+    tokio::pin!(transfer);
+    let wait = async {
+        while !started() {
+            tokio::select! {
+                r = &mut transfer => panic!("the transfer ended before it was dropped: {r:?}"),
+                () = tokio::time::sleep(std::time::Duration::from_millis(1)) => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .expect("the transfer did not start");
+}
+
+/// A download or an upload dropped mid-way (Ctrl-C in `nacre sftp`) closes its remote handle
+/// at once, not at the end of the session; so does an OPEN given up before its answer. The
+/// session goes on.
+#[tokio::test]
+async fn a_dropped_transfer_closes_its_remote_handle() {
+    let budget = nacre_sftp::HandleBudget::new(64);
+    let server = ServerConfig {
+        handle_budgets: vec![budget.clone()],
+        ..ServerConfig::default()
+    };
+    let client = ClientConfig {
+        max_request_len: 4096,
+        max_in_flight: 2,
+        ..ClientConfig::default()
+    };
+    let p = pair_with(server, client).await;
+    let content = data(8 * 1024 * 1024, 7);
+    std::fs::write(p.root().join("big.bin"), &content).unwrap();
+    let local = p.local().join("big.bin");
+    let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    drop_mid_way(p.client.download("/big.bin", &local), || size(&local) > 0).await;
+    assert!(size(&local) < content.len() as u64);
+    assert!(
+        handles_become(&budget, 0).await,
+        "download: {}",
+        budget.in_use()
+    );
+    let source = p.local().join("source.bin");
+    std::fs::write(&source, &content).unwrap();
+    let remote = p.root().join("up.bin");
+    drop_mid_way(p.client.upload(&source, "/up.bin"), || size(&remote) > 0).await;
+    assert!(size(&remote) < content.len() as u64);
+    assert!(
+        handles_become(&budget, 0).await,
+        "upload: {}",
+        budget.in_use()
+    );
+    // Given up right after the OPEN went out (one poll): the handle that comes back is closed.
+    for _ in 0..20 {
+        let mut once = Box::pin(p.client.download("/big.bin", p.local().join("x")));
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(once.as_mut().poll(cx)));
+        assert!(polled.await.is_pending());
+    }
+    p.client.stat("/big.bin").await.unwrap();
+    assert!(
+        handles_become(&budget, 0).await,
+        "open: {}",
+        budget.in_use()
+    );
+    // The session goes on.
+    let n = p.client.download("/big.bin", &local).await.unwrap();
+    assert_eq!(n, content.len() as u64);
+    assert_eq!(sha256_file(&local), sha256_file(&p.root().join("big.bin")));
+    assert_eq!(budget.in_use(), 0);
 }

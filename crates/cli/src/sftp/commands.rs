@@ -2,6 +2,7 @@
 //! OpenSSH's flags and its error wording (`File "/x" not found.`, `remote open("/x"):
 //! Permission denied`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
@@ -21,6 +22,8 @@ pub struct Session {
     pub(super) lcwd: PathBuf,
     pub(super) recursive: bool,
     pub(super) preserve: bool,
+    /// `-a`: get and put resume (as `reget`/`reput`).
+    pub(super) resume: bool,
     pub(super) progress: bool,
     pub(super) quiet: bool,
 }
@@ -29,6 +32,7 @@ pub struct Session {
 pub struct Settings {
     pub recursive: bool,
     pub preserve: bool,
+    pub resume: bool,
     pub interactive: bool,
 }
 
@@ -63,6 +67,7 @@ lmkdir path                        Create local directory
 ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
 ls [-1afhlnrSt] [path]             Display remote directory listing
+lumask umask                       Set local umask to 'umask'
 mkdir path                         Create remote directory
 progress                           Toggle display of progress meter
 put [-afpR] local [remote]         Upload file
@@ -82,14 +87,28 @@ version                            Show SFTP version
 /// Every command name, for completion.
 pub const COMMANDS: &[&str] = &[
     "bye", "cd", "chgrp", "chmod", "chown", "copy", "cp", "df", "exit", "get", "help", "lcd",
-    "lls", "lmkdir", "ln", "lpwd", "ls", "mkdir", "progress", "put", "pwd", "quit", "reget",
-    "rename", "reput", "rm", "rmdir", "symlink", "version",
+    "lls", "lmkdir", "ln", "lpwd", "ls", "lumask", "mkdir", "progress", "put", "pwd", "quit",
+    "reget", "rename", "reput", "rm", "rmdir", "symlink", "version",
 ];
 
 /// Commands whose success the status log reports as `Response: ...: OK`.
 const CHANGES: &[&str] = &[
     "mkdir", "rmdir", "rm", "rename", "symlink", "ln", "chmod", "chown", "chgrp",
 ];
+
+/// `lumask umask`: the local umask (octal), for the files `get` and `lmkdir` create.
+fn lumask(value: Option<&str>) -> anyhow::Result<()> {
+    let Some(v) = value else {
+        bail!("You must supply a numeric argument to the lumask command.");
+    };
+    let mask = u32::from_str_radix(v, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| anyhow!("Invalid umask \"{v}\""))?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    println!("Local umask: {mask:03o}");
+    Ok(())
+}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -167,6 +186,7 @@ impl Session {
             lcwd,
             recursive: s.recursive,
             preserve: s.preserve,
+            resume: s.resume,
             progress,
             quiet: !s.interactive,
         })
@@ -278,6 +298,7 @@ impl Session {
             "lcd" => self.lcwd = super::local::lcd(&self.lcwd, rest.first().map(|s| s.as_str()))?,
             "lls" => super::local::lls(&self.lcwd, line.get(3..).unwrap_or("").trim())?,
             "ls" | "dir" => self.ls(&letters, rest.first().map(|s| s.as_str())).await?,
+            "lumask" => lumask(rest.first().map(|s| s.as_str()))?,
             "lmkdir" => {
                 let p = self.local(arg(0)?);
                 std::fs::create_dir(&p).map_err(|e| {
@@ -303,7 +324,10 @@ impl Session {
             "symlink" => self.link(true, arg(0)?, arg(1)?).await?,
             "ln" => self.link(letters.contains('s'), arg(0)?, arg(1)?).await?,
             "copy" | "cp" => self.copy(arg(0)?, arg(1)?).await?,
-            "chmod" | "chown" | "chgrp" => self.change(&cmd, arg(0)?, arg(1)?).await?,
+            "chmod" | "chown" | "chgrp" => {
+                let no_follow = letters.contains('h');
+                self.change(&cmd, no_follow, arg(0)?, arg(1)?).await?;
+            }
             "df" => self.df(&letters, rest.first().map(|s| s.as_str())).await?,
             "progress" => {
                 self.progress = !self.progress;
@@ -370,12 +394,53 @@ impl Session {
                         name: shown(strip(&m.path)),
                         attrs: m.attrs.unwrap_or(Attributes::EMPTY),
                         longname: None,
+                        owner: None,
                     })
                     .collect();
+                self.name_owners(&mut items, &f).await;
                 listing::sort(&mut items, &f);
                 print_lines(&listing::render(&items, &f, width));
                 Ok(())
             }
+        }
+    }
+
+    /// With `-l` (not `-n`) and a server that has `users-groups-by-id@openssh.com`, the names of
+    /// the items' owners and groups, asked once for all (as OpenSSH's sftp does); the items are
+    /// then printed with them, not with the server's long names.
+    async fn name_owners(&self, items: &mut [Item], f: &LsFlags) {
+        if !f.long || f.numeric || !self.client.supports("users-groups-by-id@openssh.com", "1") {
+            return;
+        }
+        let ids: Vec<_> = items.iter().filter_map(|i| i.attrs.uid_gid).collect();
+        let mut uids: Vec<u32> = ids.iter().map(|i| i.uid).collect();
+        let mut gids: Vec<u32> = ids.iter().map(|i| i.gid).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        gids.sort_unstable();
+        gids.dedup();
+        let Ok((users, groups)) = self.client.users_groups_by_id(&uids, &gids).await else {
+            return;
+        };
+        let named = |ids: Vec<u32>, names: Vec<String>| -> HashMap<u32, String> {
+            ids.into_iter()
+                .zip(names)
+                .filter(|(_, n)| !n.is_empty())
+                .map(|(id, n)| (id, shown(n)))
+                .collect()
+        };
+        let (users, groups) = (named(uids, users), named(gids, groups));
+        for item in items.iter_mut() {
+            let Some(ids) = item.attrs.uid_gid else {
+                continue;
+            };
+            let user = users.get(&ids.uid).cloned();
+            let group = groups.get(&ids.gid).cloned();
+            item.owner = Some((
+                user.unwrap_or_else(|| ids.uid.to_string()),
+                group.unwrap_or_else(|| ids.gid.to_string()),
+            ));
+            item.longname = None;
         }
     }
 
@@ -406,9 +471,11 @@ impl Session {
                     name: shown(name),
                     attrs: e.attrs,
                     longname: Some(shown(&e.longname)),
+                    owner: None,
                 }
             })
             .collect();
+        self.name_owners(&mut items, f).await;
         listing::sort(&mut items, f);
         print_lines(&listing::render(&items, f, width));
         Ok(())
@@ -495,14 +562,25 @@ impl Session {
     }
 
     /// `chmod mode path`, `chown uid path`, `chgrp gid path`; path may be a glob.
-    async fn change(&self, cmd: &str, value: &str, path: &str) -> anyhow::Result<()> {
+    /// `chmod`/`chown`/`chgrp [-h]`: `-h` changes a symbolic link itself
+    /// (`lsetstat@openssh.com`, as OpenSSH's sftp).
+    async fn change(
+        &self,
+        cmd: &str,
+        no_follow: bool,
+        value: &str,
+        path: &str,
+    ) -> anyhow::Result<()> {
         let radix = if cmd == "chmod" { 8 } else { 10 };
         let Ok(n) = u32::from_str_radix(value, radix) else {
             bail!("You must supply a numeric argument to the {cmd} command.");
         };
+        if no_follow && !self.client.supports("lsetstat@openssh.com", "1") {
+            bail!("Server does not support lsetstat@openssh.com extension");
+        }
         let mut ok = true;
         for p in self.targets(path).await? {
-            if let Err(e) = self.change_one(cmd, n, &p).await {
+            if let Err(e) = self.change_one(cmd, n, &p, no_follow).await {
                 report(&e);
                 ok = false;
             }
@@ -513,18 +591,19 @@ impl Session {
         Ok(())
     }
 
-    async fn change_one(&self, cmd: &str, n: u32, p: &str) -> anyhow::Result<()> {
+    async fn change_one(&self, cmd: &str, n: u32, p: &str, no_follow: bool) -> anyhow::Result<()> {
         let attrs = if cmd == "chmod" {
             if !self.quiet {
                 println!("Changing mode on {}", shown(p));
             }
             Attributes::EMPTY.with_permissions(n & 0o7777)
         } else {
-            let current = self
-                .client
-                .stat(p)
-                .await
-                .map_err(|e| failed("stat remote", p, &e))?;
+            let current = if no_follow {
+                self.client.lstat(p).await
+            } else {
+                self.client.stat(p).await
+            };
+            let current = current.map_err(|e| failed("stat remote", p, &e))?;
             let Some(mut ids) = current.uid_gid else {
                 bail!(
                     "Can't get current ownership of remote file \"{}\"",
@@ -545,6 +624,10 @@ impl Session {
                 ..Attributes::EMPTY
             }
         };
+        if no_follow {
+            let r = self.client.lsetstat(p, &attrs).await;
+            return r.map_err(|e| failed("remote lsetstat", p, &e));
+        }
         let r = self.client.setstat(p, &attrs).await;
         r.map_err(|e| failed("remote setstat", p, &e))
     }

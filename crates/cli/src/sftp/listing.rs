@@ -1,6 +1,7 @@
 //! `ls` as OpenSSH's sftp prints it: flags `-1afhlnrSt`, names in columns fitting the
-//! terminal (one a line with `-1`), the server's long names with `-l`, nacre's own long lines
-//! (OpenSSH's `ls_file`) with `-n`, `-h` or for files named on the command line.
+//! terminal (one a line with `-1`), with `-l` the server's long names, or nacre's own long lines
+//! (OpenSSH's `ls_file`) with `-n`, `-h`, for files named on the command line, and whenever the
+//! server names owners and groups (`users-groups-by-id@openssh.com`, as OpenSSH's sftp asks).
 
 use anyhow::bail;
 use nacre_sftp::Attributes;
@@ -57,11 +58,13 @@ impl LsFlags {
     }
 }
 
-/// One thing to list: the name to print, its attributes, the server's long name if any.
+/// One thing to list: the name to print, its attributes, the server's long name if any, the
+/// names of its owner and group if the server said them.
 pub struct Item {
     pub name: String,
     pub attrs: Attributes,
     pub longname: Option<String>,
+    pub owner: Option<(String, String)>,
 }
 
 /// Sorts `items` as the flags say (size and time: largest and newest first).
@@ -84,7 +87,7 @@ pub fn render(items: &[Item], f: &LsFlags, width: usize) -> Vec<String> {
             .iter()
             .map(|i| match (&i.longname, f.numeric || f.human) {
                 (Some(l), false) => l.clone(),
-                _ => ls_file(&i.name, &i.attrs, f.human),
+                _ => ls_file(&i.name, &i.attrs, f.human, i.owner.as_ref()),
             })
             .collect();
     }
@@ -110,13 +113,20 @@ pub fn render(items: &[Item], f: &LsFlags, width: usize) -> Vec<String> {
         .collect()
 }
 
-/// OpenSSH's `ls_file` for a remote file: mode, `?` links, numeric owner and group, size
-/// (scaled with `-h`), modification time, name.
-pub fn ls_file(name: &str, a: &Attributes, human: bool) -> String {
+/// OpenSSH's `ls_file` for a remote file: mode, `?` links, owner and group (their names when
+/// known, else the numbers), size (scaled with `-h`), modification time, name.
+pub fn ls_file(
+    name: &str,
+    a: &Attributes,
+    human: bool,
+    owner: Option<&(String, String)>,
+) -> String {
     let mode = nacre_sftp::mode_string(a.permissions.unwrap_or(0));
-    let (user, group) = a.uid_gid.map_or(("?".to_owned(), "?".to_owned()), |ids| {
-        (ids.uid.to_string(), ids.gid.to_string())
-    });
+    let (user, group) = match (owner, a.uid_gid) {
+        (Some((u, g)), _) => (u.clone(), g.clone()),
+        (None, Some(ids)) => (ids.uid.to_string(), ids.gid.to_string()),
+        (None, None) => ("?".to_owned(), "?".to_owned()),
+    };
     let size = a.size.unwrap_or(0);
     let size = if human {
         scaled(size)
@@ -153,9 +163,11 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `Jan  2 15:04` within the last six months, else `Jan  2  2006` (UTC).
+/// `Jan  2 15:04` within the last six months, else `Jan  2  2006`, in local time (`$TZ`, else
+/// /etc/localtime), as OpenSSH's `ls_file` prints it.
 pub fn time_string(t: i64) -> String {
-    let z = t.div_euclid(86_400) + 719_468;
+    let local = t.saturating_add(crate::localtime::offset_at(t));
+    let z = local.div_euclid(86_400) + 719_468;
     let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -171,7 +183,7 @@ pub fn time_string(t: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let secs = t.rem_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
     if now - (365 * 86_400) / 2 < t && now >= t {
         format!(
             "{name} {day:>2} {:02}:{:02}",
@@ -201,7 +213,7 @@ mod tests {
         assert_eq!(scaled(999), "999B");
         assert_eq!(scaled(1536), "1.5K");
         assert_eq!(scaled(10 * 1024 * 1024), "10M");
-        assert_eq!(time_string(0), "Jan  1  1970");
+        assert_eq!(time_string(43_200), "Jan  1  1970");
     }
 
     #[test]
@@ -210,6 +222,7 @@ mod tests {
             name: n.to_owned(),
             attrs: Attributes::EMPTY,
             longname: None,
+            owner: None,
         };
         let items = [item("a"), item("bb"), item("c")];
         let f = LsFlags::default();

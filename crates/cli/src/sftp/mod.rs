@@ -45,9 +45,16 @@ pub struct SftpArgs {
     /// Keep modification times, access times and modes of transferred files (get/put -p).
     #[arg(short = 'p')]
     preserve: bool,
+    /// Resume transfers: get and put keep what the destination holds and send the rest (as
+    /// reget/reput).
+    #[arg(short = 'a')]
+    resume: bool,
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
+    /// -4, -6, -C, -c as ssh's.
+    #[command(flatten)]
+    shorthands: crate::shorthands::Shorthands,
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
@@ -166,7 +173,8 @@ fn split_port(s: &str) -> anyhow::Result<(&str, Option<u16>)> {
 /// connection was lost).
 pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let dest = destination(&args.destination)?;
-    let mut options = args.options.clone();
+    let mut options = args.shorthands.options();
+    options.extend(args.options.iter().cloned());
     if let Some(j) = &args.jump {
         options.push(format!("ProxyJump={j}"));
     }
@@ -205,6 +213,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let settings = Settings {
         recursive: args.recursive,
         preserve: args.preserve,
+        resume: args.resume,
         interactive: script.is_none() && !args.quiet,
     };
     let mut session = Session::new(client, settings).await?;

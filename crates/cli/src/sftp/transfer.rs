@@ -52,7 +52,7 @@ impl Session {
         args: &[&String],
     ) -> anyhow::Result<()> {
         let mut f = TransferFlags::parse(cmd, letters)?;
-        f.resume |= cmd == "reget";
+        f.resume |= cmd == "reget" || self.resume;
         let (Some(src), dst) = (args.first(), args.get(1)) else {
             bail!("You must specify at least one path after a {cmd} command.");
         };
@@ -172,7 +172,7 @@ impl Session {
         args: &[&String],
     ) -> anyhow::Result<()> {
         let mut f = TransferFlags::parse(cmd, letters)?;
-        f.resume |= cmd == "reput";
+        f.resume |= cmd == "reput" || self.resume;
         let (Some(src), dst) = (args.first(), args.get(1)) else {
             bail!("You must specify at least one path after a {cmd} command.");
         };

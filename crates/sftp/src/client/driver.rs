@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use nacre_sftp_codec::Close;
+use nacre_sftp_codec::{Close, Response};
 use nacre_wire::Encode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{oneshot, Notify};
@@ -72,7 +72,9 @@ impl Core {
                 }
                 Event::Reply { id, reply } => {
                     if let Some(tx) = s.waiters.remove(&id) {
-                        let _ = tx.send(reply);
+                        if let Err(Ok(reply)) = tx.send(reply) {
+                            close_orphan(&mut s.proto, &reply);
+                        }
                     }
                 }
                 Event::Job(job) => {
@@ -90,6 +92,20 @@ impl Core {
                 s.timer_at = Some(at);
                 self.timer.notify_one();
             }
+        }
+    }
+}
+
+/// A reply whose caller stopped waiting (its future was dropped: a cancelled transfer, an
+/// `open` given up): a handle it brings is closed at once (the answer not awaited), or the
+/// server would keep it open until the session ends.
+fn close_orphan(proto: &mut ClientProto, reply: &Reply) {
+    if let Ok(Response::Handle(h)) = reply.decode() {
+        if let Ok(id) = proto.request(now(), |id| Close {
+            id,
+            handle: h.handle,
+        }) {
+            proto.forget(id);
         }
     }
 }

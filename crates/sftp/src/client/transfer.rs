@@ -16,6 +16,44 @@ use super::proto::{DownloadStep, UploadStep};
 use super::{Error, Result, SftpClient};
 use crate::attrs::Attributes;
 
+/// A remote handle a transfer holds: closed by [`OpenHandle::close`], or, if the transfer is
+/// dropped before (Ctrl-C in `nacre sftp`), by a CLOSE queued through the machine at once, its
+/// answer not awaited. Without it the server would keep the file open until the session ends.
+struct OpenHandle<'a> {
+    client: &'a SftpClient,
+    handle: Vec<u8>,
+    open: bool,
+}
+
+impl<'a> OpenHandle<'a> {
+    fn new(client: &'a SftpClient, handle: Vec<u8>) -> Self {
+        OpenHandle {
+            client,
+            handle,
+            open: true,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.handle
+    }
+
+    /// Closes the handle and waits for the server's answer.
+    async fn close(mut self) -> Result<()> {
+        // The CLOSE goes out before the first await: dropped while waiting, nothing is left open.
+        self.open = false;
+        self.client.close(&self.handle).await
+    }
+}
+
+impl Drop for OpenHandle<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.client.close_later(&self.handle);
+        }
+    }
+}
+
 impl SftpClient {
     /// Downloads `remote` into `local` (created or truncated). Returns the bytes transferred.
     pub async fn download(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
@@ -45,8 +83,10 @@ impl SftpClient {
         let handle = self
             .open(remote, OpenFlags::READ, &Attributes::EMPTY)
             .await?;
+        let handle = OpenHandle::new(self, handle);
         let result = async {
-            let attrs = self.fstat(&handle).await?;
+            let handle = handle.bytes();
+            let attrs = self.fstat(handle).await?;
             let mode = attrs.mode_bits().unwrap_or(0o644) & 0o777;
             let mut opts = OpenOptions::new();
             opts.write(true).create(true).mode(mode);
@@ -68,12 +108,12 @@ impl SftpClient {
                 }
             }
             let mut out = LocalWriter::new(file.into_std().await, start);
-            let got = self.fetch(&handle, start, attrs.size, &mut out).await?;
+            let got = self.fetch(handle, start, attrs.size, &mut out).await?;
             out.sync_data().await?;
             Ok(got)
         }
         .await;
-        let closed = self.close(&handle).await;
+        let closed = handle.close().await;
         let got = result?;
         closed?;
         Ok(got)
@@ -135,9 +175,10 @@ impl SftpClient {
         };
         let create = Attributes::EMPTY.with_permissions(mode);
         let handle = self.open(remote, flags, &create).await?;
+        let handle = OpenHandle::new(self, handle);
         let input = LocalReader::new(file.into_std().await);
-        let sent = self.push(&handle, start, &input).await;
-        let closed = self.close(&handle).await;
+        let sent = self.push(handle.bytes(), start, &input).await;
+        let closed = handle.close().await;
         let sent = sent?;
         closed?;
         Ok(sent)
