@@ -9,6 +9,7 @@ pub mod fuzzing;
 mod liveness;
 pub mod msg;
 mod protocol;
+mod types;
 
 pub use channel::Phase;
 pub use error::ConnectionError;

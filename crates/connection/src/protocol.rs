@@ -21,15 +21,7 @@ use crate::msg::channel::{
 use crate::msg::global::{request_failure, request_success, GlobalRequest};
 use crate::msg::kinds::ChannelKind;
 use crate::msg::requests::RequestKind;
-
-/// Our number for a channel.
-pub type ChannelId = u32;
-
-/// Names one of the peer's want-reply requests (channel or global) until it is answered; an
-/// answer with a token that is not pending (answered already, or of a closed channel) is
-/// ignored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ReplyToken(pub u64);
+pub use crate::types::{ChannelId, Outgoing, ReplyToken};
 
 /// Settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,33 +148,6 @@ const HANDLED_GLOBALLY: &[&str] = &[
 
 /// An answer to a global request: success and response data.
 type GlobalAnswer = (bool, Vec<u8>);
-
-/// A payload waiting to be sent: `head`, then `body`. Channel data travel as a view in `body`
-/// (their CHANNEL_DATA header in `head`), every other message whole in `head`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// The payload's first bytes (all of it but channel data).
-    pub head: Vec<u8>,
-    /// Channel data following `head`; empty for other messages.
-    pub body: Bytes,
-}
-
-impl Outgoing {
-    /// A payload that is all in `head`.
-    pub fn whole(payload: Vec<u8>) -> Self {
-        Outgoing {
-            head: payload,
-            body: Bytes::new(),
-        }
-    }
-
-    /// The payload in one buffer.
-    pub fn into_vec(self) -> Vec<u8> {
-        let mut v = self.head;
-        v.extend_from_slice(&self.body);
-        v
-    }
-}
 
 /// The connection protocol of one connection.
 pub struct ConnectionProtocol {
