@@ -228,10 +228,7 @@ impl ClientSession {
     /// Starts authentication as `user` after [`ClientEvent::ServiceReady`] (the `none` request
     /// goes first, to learn the methods).
     pub fn begin_auth(&mut self, user: &str) -> Result<(), WrongPhase> {
-        if !matches!(self.core.layer, Layer::Ready(_)) {
-            return Err(WrongPhase);
-        }
-        let waiting = self.core.leave_ready(Layer::Handshake);
+        let waiting = self.core.leave_ready(Layer::Handshake)?;
         self.start_machine(user);
         for p in waiting {
             self.on_packet(&p);
@@ -252,10 +249,7 @@ impl ClientSession {
     /// Raw mode from the ready phase without sending anything: the packets that waited, and all
     /// later ones until USERAUTH_SUCCESS, arrive as [`ClientEvent::ServicePacket`].
     pub fn begin_raw(&mut self) -> Result<(), WrongPhase> {
-        if !matches!(self.core.layer, Layer::Ready(_)) {
-            return Err(WrongPhase);
-        }
-        for p in self.core.leave_ready(Layer::Raw) {
+        for p in self.core.leave_ready(Layer::Raw)? {
             self.on_packet(&p);
         }
         Ok(())

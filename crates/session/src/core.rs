@@ -9,6 +9,8 @@ use nacre_connection::{ConnectionConfig, ConnectionProtocol, LivenessConfig, Out
 use nacre_transport::{SendError, Transport};
 use nacre_wire::{DisconnectReason, MsgNumber};
 
+use crate::WrongPhase;
+
 /// The layer above the transport, one phase at a time; each phase holds only its own data.
 /// One per connection, replaced twice in its life: the size difference between phases costs
 /// nothing worth a box on every packet's path.
@@ -206,14 +208,15 @@ impl<A> Core<A> {
         }
     }
 
-    /// Leaves the ready phase for `next`; returns the packets that waited.
-    pub(crate) fn leave_ready(&mut self, next: Layer<A>) -> VecDeque<Bytes> {
+    /// Leaves the ready phase for `next`; returns the packets that waited. Outside the ready
+    /// phase nothing changes: the call belongs to another phase.
+    pub(crate) fn leave_ready(&mut self, next: Layer<A>) -> Result<VecDeque<Bytes>, WrongPhase> {
+        if !matches!(self.layer, Layer::Ready(_)) {
+            return Err(WrongPhase);
+        }
         match std::mem::replace(&mut self.layer, next) {
-            Layer::Ready(queue) => queue,
-            other => {
-                self.layer = other;
-                VecDeque::new()
-            }
+            Layer::Ready(queue) => Ok(queue),
+            _ => Err(WrongPhase),
         }
     }
 

@@ -157,10 +157,7 @@ impl ServerSession {
 
     /// Starts authentication with `config` after [`ServerEvent::ServiceReady`].
     pub fn begin_auth(&mut self, config: AuthServerConfig) -> Result<(), WrongPhase> {
-        if !matches!(self.core.layer, Layer::Ready(_)) {
-            return Err(WrongPhase);
-        }
-        let waiting = self.core.leave_ready(Layer::Handshake);
+        let waiting = self.core.leave_ready(Layer::Handshake)?;
         self.start_machine(config);
         for p in waiting {
             self.on_packet(&p);
@@ -186,10 +183,7 @@ impl ServerSession {
     /// Raw mode from the ready phase without sending anything: the packets that waited, and all
     /// later ones, arrive as [`ServerEvent::ServicePacket`].
     pub fn begin_raw(&mut self) -> Result<(), WrongPhase> {
-        if !matches!(self.core.layer, Layer::Ready(_)) {
-            return Err(WrongPhase);
-        }
-        for p in self.core.leave_ready(Layer::Raw) {
+        for p in self.core.leave_ready(Layer::Raw)? {
             self.events.push_back(ServerEvent::ServicePacket(p));
         }
         Ok(())
