@@ -445,8 +445,18 @@ impl ChannelWriter {
     }
 }
 
-/// The SFTP server's replies go into the channel's queue as they are, not copied.
+/// The SFTP server's replies go into the channel's queue as they are, not copied, from the
+/// thread that made each one ([`ChannelPusher`]).
 impl nacre_sftp::FrameSink for ChannelWriter {
+    fn direct(&self) -> Option<Arc<dyn nacre_sftp::DirectSink>> {
+        Some(Arc::new(ChannelPusher {
+            id: self.id,
+            shared: self.shared.clone(),
+            cmds: self.cmds.clone(),
+            code: self.code,
+        }))
+    }
+
     fn send_frame(
         &mut self,
         frame: Vec<u8>,
@@ -460,6 +470,44 @@ impl nacre_sftp::FrameSink for ChannelWriter {
 
     fn shutdown(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
         tokio::io::AsyncWriteExt::shutdown(self)
+    }
+}
+
+/// Queues whole frames on a channel from any thread without waiting: the SFTP server's blocking
+/// jobs put their replies here themselves, and the connection task takes them from the queue.
+struct ChannelPusher {
+    id: ChannelId,
+    shared: SharedRef,
+    cmds: crate::chan_queue::ChanTx,
+    code: Option<u32>,
+}
+
+impl nacre_sftp::DirectSink for ChannelPusher {
+    fn push_frame(&self, frame: Vec<u8>) -> io::Result<()> {
+        let mut s = lock(&self.shared);
+        if s.closed {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "channel closed"));
+        }
+        s.outgoing_bytes += frame.len();
+        s.outgoing.push_back((self.code, Bytes::from(frame)));
+        drop(s);
+        let _ = self.cmds.send(ChanCmd::Flush(self.id));
+        Ok(())
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = lock(&self.shared);
+        if s.closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "channel closed",
+            )));
+        }
+        if s.outgoing_bytes < MAX_QUEUED {
+            return Poll::Ready(Ok(()));
+        }
+        s.write_waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 

@@ -61,6 +61,6 @@ pub use server::{
 };
 pub use status::status_for_io;
 #[cfg(feature = "tokio")]
-pub use stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};
+pub use stream::{ChunkRead, DirectSink, FrameSink, ReadChunks, WriteSink};
 
 pub use nacre_sftp_codec as codec;

@@ -19,6 +19,8 @@ mod handles;
 pub(crate) mod oplog;
 
 #[cfg(feature = "tokio")]
+mod replies;
+#[cfg(feature = "tokio")]
 mod serve;
 
 use std::sync::Arc;
