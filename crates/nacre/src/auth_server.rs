@@ -10,7 +10,8 @@ use nacre_keys::PublicKey;
 use nacre_session::ServerEvent as SessionEvent;
 use zeroize::Zeroizing;
 
-use crate::driver::{Command, Up};
+use crate::command::Command;
+use crate::driver::Up;
 use crate::error::Error;
 use crate::handle::Connection;
 use crate::machine::ServerAuthCmd;
@@ -231,10 +232,7 @@ impl Connection {
     }
 
     async fn server_auth(&self, cmd: ServerAuthCmd) -> Result<(), Error> {
-        self.commands
-            .send(Command::ServerAuth(cmd))
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::ServerAuth(cmd))
     }
 
     /// Has `policy` answer `event`: password checks (and keyboard-interactive responses, which

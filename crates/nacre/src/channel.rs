@@ -13,6 +13,7 @@ use nacre_connection::{ChannelId, ChannelKind, RequestKind};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
+use crate::command::Command;
 use crate::error::Error;
 
 /// Bytes a writer may queue beyond what the peer's window takes before it waits.
@@ -44,31 +45,10 @@ pub struct IncomingRequest {
     pub(crate) token: nacre_connection::ReplyToken,
 }
 
-/// What a handle asks the connection task to do for a channel.
-pub(crate) enum ChanCmd {
-    /// Data was queued in `outgoing`.
-    Flush(ChannelId),
-    /// The application read `n` bytes.
-    Consume(ChannelId, usize),
-    Eof(ChannelId),
-    Close(ChannelId),
-    Request(ChannelId, RequestKind, Option<oneshot::Sender<bool>>),
-    Reply(ChannelId, nacre_connection::ReplyToken, bool),
-    Accept(ChannelId),
-    Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
-    /// Answer to the peer's global request `token`: success and response data.
-    GlobalReply(nacre_connection::ReplyToken, bool, Vec<u8>),
-    /// Open a new channel on the same connection (a server's `auth-agent@openssh.com`).
-    Open(
-        ChannelKind,
-        oneshot::Sender<Result<Channel, crate::error::Error>>,
-    ),
-}
-
 /// Opens channels on one connection from outside its handle.
 #[derive(Clone)]
 pub(crate) struct ChannelOpener {
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl ChannelOpener {
@@ -76,7 +56,7 @@ impl ChannelOpener {
     pub async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
         let (tx, rx) = oneshot::channel();
         self.cmds
-            .send(ChanCmd::Open(kind, tx))
+            .send(Command::Open(kind, tx))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
@@ -129,7 +109,7 @@ pub struct Channel {
     pub(crate) id: ChannelId,
     pub(crate) kind: ChannelKind,
     pub(crate) shared: SharedRef,
-    pub(crate) cmds: crate::chan_queue::ChanTx,
+    pub(crate) cmds: crate::command::CommandTx,
     /// Send CLOSE when dropped (false for a rejected incoming channel).
     pub(crate) close_on_drop: bool,
 }
@@ -154,7 +134,7 @@ impl Channel {
         &self.kind
     }
 
-    fn cmd(&self, c: ChanCmd) -> Result<(), Error> {
+    fn cmd(&self, c: Command) -> Result<(), Error> {
         self.cmds.send(c).map_err(|_| Error::Closed)
     }
 
@@ -169,11 +149,11 @@ impl Channel {
     /// Sends a request and, with `want_reply`, waits for the answer.
     pub async fn request(&self, request: RequestKind, want_reply: bool) -> Result<bool, Error> {
         if !want_reply {
-            self.cmd(ChanCmd::Request(self.id, request, None))?;
+            self.cmd(Command::Request(self.id, request, None))?;
             return Ok(true);
         }
         let (tx, rx) = oneshot::channel();
-        self.cmd(ChanCmd::Request(self.id, request, Some(tx)))?;
+        self.cmd(Command::Request(self.id, request, Some(tx)))?;
         rx.await.map_err(|_| Error::Closed)
     }
 
@@ -231,7 +211,7 @@ impl Channel {
     /// Answers a request that wanted a reply (answers go out in request order).
     pub fn reply(&self, request: &IncomingRequest, ok: bool) -> Result<(), Error> {
         if request.want_reply {
-            self.cmd(ChanCmd::Reply(self.id, request.token, ok))?;
+            self.cmd(Command::Reply(self.id, request.token, ok))?;
         }
         Ok(())
     }
@@ -251,12 +231,12 @@ impl Channel {
 
     /// Sends EOF: no more data from us.
     pub fn eof(&self) -> Result<(), Error> {
-        self.cmd(ChanCmd::Eof(self.id))
+        self.cmd(Command::Eof(self.id))
     }
 
     /// Sends CLOSE.
     pub fn close(&self) -> Result<(), Error> {
-        self.cmd(ChanCmd::Close(self.id))
+        self.cmd(Command::Close(self.id))
     }
 
     /// Sends data as extended data type `code` (1 = stderr).
@@ -321,7 +301,7 @@ impl Channel {
 
 fn poll_queue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -335,7 +315,7 @@ fn poll_queue(
 /// [`poll_queue`] of a whole owned buffer: queued as it is (no copy) once the queue has room.
 fn poll_queue_owned(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -348,7 +328,7 @@ fn poll_queue_owned(
 /// of that room and asks the connection task to move it on; returns its length.
 fn poll_enqueue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -370,7 +350,7 @@ fn poll_enqueue(
     s.outgoing.push_back((code, data));
     s.outgoing_bytes += n;
     drop(s);
-    let _ = cmds.send(ChanCmd::Flush(id));
+    let _ = cmds.send(Command::Flush(id));
     Poll::Ready(Ok(n))
 }
 
@@ -387,14 +367,14 @@ fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>
 #[derive(Clone)]
 pub struct ChannelRequester {
     id: ChannelId,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl ChannelRequester {
     /// Sends a request without asking for a reply (window-change, signal).
     pub fn send(&self, request: RequestKind) -> Result<(), Error> {
         self.cmds
-            .send(ChanCmd::Request(self.id, request, None))
+            .send(Command::Request(self.id, request, None))
             .map_err(|_| Error::Closed)
     }
 }
@@ -404,7 +384,7 @@ impl ChannelRequester {
 pub struct ChannelWriter {
     id: ChannelId,
     shared: SharedRef,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
     code: Option<u32>,
 }
 
@@ -425,7 +405,7 @@ impl AsyncWrite for ChannelWriter {
         match poll_drained(&self.shared, cx) {
             Poll::Ready(Ok(())) => {
                 if self.code.is_none() {
-                    let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                    let _ = self.cmds.send(Command::Eof(self.id));
                 }
                 Poll::Ready(Ok(()))
             }
@@ -478,7 +458,7 @@ impl nacre_sftp::FrameSink for ChannelWriter {
 struct ChannelPusher {
     id: ChannelId,
     shared: SharedRef,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
     code: Option<u32>,
 }
 
@@ -491,7 +471,7 @@ impl nacre_sftp::DirectSink for ChannelPusher {
         s.outgoing_bytes += frame.len();
         s.outgoing.push_back((self.code, Bytes::from(frame)));
         drop(s);
-        let _ = self.cmds.send(ChanCmd::Flush(self.id));
+        let _ = self.cmds.send(Command::Flush(self.id));
         Ok(())
     }
 
@@ -513,7 +493,7 @@ impl nacre_sftp::DirectSink for ChannelPusher {
 
 fn poll_read_queue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     stderr: bool,
     cx: &mut Context<'_>,
@@ -536,7 +516,7 @@ fn poll_read_queue(
     }
     if copied > 0 {
         drop(s);
-        let _ = cmds.send(ChanCmd::Consume(id, copied));
+        let _ = cmds.send(Command::Consume(id, copied));
         return Poll::Ready(Ok(()));
     }
     if s.eof || s.closed {
@@ -563,7 +543,7 @@ impl nacre_sftp::ChunkRead for Channel {
 /// The next queued data packet of the channel (not extended data); `None` at EOF or close.
 fn poll_read_chunk(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Option<Bytes>>> {
@@ -573,7 +553,7 @@ fn poll_read_chunk(
             continue;
         }
         drop(s);
-        let _ = cmds.send(ChanCmd::Consume(id, chunk.len()));
+        let _ = cmds.send(Command::Consume(id, chunk.len()));
         return Poll::Ready(Ok(Some(chunk)));
     }
     if s.eof || s.closed {
@@ -609,7 +589,7 @@ impl AsyncWrite for Channel {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.as_mut().poll_flush(cx) {
             Poll::Ready(Ok(())) => {
-                let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                let _ = self.cmds.send(Command::Eof(self.id));
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -620,7 +600,7 @@ impl AsyncWrite for Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         if self.close_on_drop {
-            let _ = self.cmds.send(ChanCmd::Close(self.id));
+            let _ = self.cmds.send(Command::Close(self.id));
         }
     }
 }
@@ -629,7 +609,7 @@ impl Drop for Channel {
 pub struct Stderr {
     id: ChannelId,
     shared: SharedRef,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl AsyncRead for Stderr {

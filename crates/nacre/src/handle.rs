@@ -13,7 +13,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{Channel, ExitStatus};
-use crate::driver::{Command, Driver, Ended, HostKeyVerifier, Up};
+use crate::command::{Command, Handle, HandleRef};
+use crate::driver::{Driver, Ended, HostKeyVerifier, Up};
 use crate::error::Error;
 use crate::info::ConnectionInfo;
 use crate::machine::Machine;
@@ -37,7 +38,7 @@ pub struct ExecOutput {
 pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
-    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) commands: HandleRef,
     pub(crate) done: Option<oneshot::Receiver<Ended>>,
     /// How the connection ended, once known.
     pub(crate) ended: Option<Ended>,
@@ -134,7 +135,8 @@ impl Connection {
             }
             Machine::Server(_) => None,
         };
-        let (commands, cmd_rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = crate::command::command_queue();
+        let commands = Handle::new(cmd_tx);
         let (done_tx, mut done) = oneshot::channel();
         let driver = Driver {
             machine,
@@ -142,7 +144,7 @@ impl Connection {
             verifier,
             router,
             up: up_tx,
-            commands: cmd_rx,
+            commands: (commands.queue().clone(), cmd_rx),
             done: done_tx,
         };
         tokio::spawn(driver.run());
@@ -192,7 +194,8 @@ impl Connection {
     /// authentication this leaves authentication to the caller (see [`Connection::recv`]).
     pub async fn send(&self, payload: Bytes) -> Result<(), Error> {
         self.commands
-            .send(Command::Send(payload))
+            .queue()
+            .send_raw(payload)
             .await
             .map_err(|_| Error::Closed)
     }
@@ -203,7 +206,7 @@ impl Connection {
     pub async fn recv(&mut self) -> Option<Bytes> {
         if !self.raw {
             self.raw = true;
-            self.commands.send(Command::Raw).await.ok()?;
+            self.commands.send(Command::Raw).ok()?;
         }
         self.recv_raw().await
     }
@@ -222,10 +225,7 @@ impl Connection {
     /// Tells the transport that user authentication succeeded (the authentication layer calls
     /// this): re-exchanges may start from now on.
     pub async fn set_authenticated(&self) -> Result<(), Error> {
-        self.commands
-            .send(Command::Authenticated)
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::Authenticated)
     }
 
     /// Sets keepalive probes and the idle limit of the connection layer (after authentication):
@@ -234,20 +234,12 @@ impl Connection {
         &self,
         config: nacre_connection::LivenessConfig,
     ) -> Result<(), Error> {
-        self.commands
-            .send(Command::Liveness(config))
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::Liveness(config))
     }
 
     /// Opens a channel of `kind` (after authentication).
     pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Open(kind, tx))
-            .await
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.commands.open(kind).await
     }
 
     /// Opens a session channel (RFC 4254 §6.1).
@@ -309,26 +301,17 @@ impl Connection {
         want_reply: bool,
     ) -> Result<Option<(bool, Vec<u8>)>, Error> {
         if !want_reply {
-            self.commands
-                .send(Command::Global(name.to_owned(), data.to_vec(), None))
-                .await
-                .map_err(|_| Error::Closed)?;
+            self.commands.send(Command::Global(name.to_owned(), data.to_vec(), None))?;
             return Ok(None);
         }
         let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))
-            .await
-            .map_err(|_| Error::Closed)?;
+        self.commands.send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))?;
         Ok(Some(rx.await.map_err(|_| Error::Closed)?))
     }
 
     /// Starts a key re-exchange (deferred until [`Connection::set_authenticated`], as OpenSSH does).
     pub async fn rekey(&self) -> Result<(), Error> {
-        self.commands
-            .send(Command::Rekey)
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::Rekey)
     }
 
     /// Closes the connection with DISCONNECT and waits for the task to finish.
@@ -347,8 +330,7 @@ impl Connection {
     ) -> TransportError {
         let _ = self
             .commands
-            .send(Command::Disconnect(reason, description.to_owned()))
-            .await;
+            .send(Command::Disconnect(reason, description.to_owned()));
         self.closed().await
     }
 

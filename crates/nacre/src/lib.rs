@@ -10,7 +10,7 @@ mod auth_client;
 mod auth_server;
 pub mod auth_workers;
 mod budgets;
-mod chan_queue;
+mod command;
 mod channel;
 mod driver;
 mod error;
