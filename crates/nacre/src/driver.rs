@@ -179,9 +179,10 @@ impl State {
             Command::Authenticated => self.machine.set_authenticated(),
             Command::Raw => self.machine.begin_raw(),
             Command::Disconnect(reason, text) => self.machine.disconnect(reason, &text),
-            Command::HandleDropped => self
-                .machine
-                .disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped"),
+            Command::HandleDropped => self.machine.disconnect(
+                DisconnectReason::BY_APPLICATION,
+                "connection handle dropped",
+            ),
             Command::Open(_, reply) if self.machine.connection().is_none() => {
                 let _ = reply.send(Err(Error::Refused("channel open before authentication")));
             }

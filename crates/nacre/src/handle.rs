@@ -301,11 +301,13 @@ impl Connection {
         want_reply: bool,
     ) -> Result<Option<(bool, Vec<u8>)>, Error> {
         if !want_reply {
-            self.commands.send(Command::Global(name.to_owned(), data.to_vec(), None))?;
+            self.commands
+                .send(Command::Global(name.to_owned(), data.to_vec(), None))?;
             return Ok(None);
         }
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))?;
+        self.commands
+            .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))?;
         Ok(Some(rx.await.map_err(|_| Error::Closed)?))
     }
 

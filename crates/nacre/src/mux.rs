@@ -9,8 +9,8 @@ use nacre_connection::{ChannelId, ChannelKind, ConnectionProtocol, Event, Reques
 use nacre_wire::ChannelOpenFailureReason;
 use tokio::sync::oneshot;
 
-use crate::command::Command;
 use crate::channel::{lock, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
+use crate::command::Command;
 use crate::error::Error;
 
 /// A channel the peer wants to open: accept it into a [`Channel`] or reject it. Dropping it
