@@ -55,6 +55,14 @@ pub struct Connection {
     pub(crate) pubkey_algorithms: Option<Vec<nacre_keys::SignatureAlgorithm>>,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Client settings for [`Connection::connect`].
 #[derive(Clone)]
 pub struct ClientConfig {
