@@ -9,6 +9,7 @@
 //! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
 //! - OpenSSH users' files and agent: [`known_hosts`], [`authorized_keys`] and the ssh-[`agent`]
 //!   protocol with a blocking client.
+#![warn(missing_docs)]
 
 pub mod agent;
 mod algorithm;

@@ -98,6 +98,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 mod account;
 mod agent_forward;

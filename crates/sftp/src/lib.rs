@@ -19,6 +19,7 @@
 //!   and resume. With `tokio`: `SftpClient` over an `AsyncRead`/`AsyncWrite` pair drives it
 //!   (every request, OpenSSH's extensions, transfers, recursive transfers that refuse hostile
 //!   names) and `File` (`AsyncRead` + `AsyncWrite` + `AsyncSeek`).
+#![warn(missing_docs)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)

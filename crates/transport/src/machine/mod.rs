@@ -119,7 +119,6 @@ enum Service {
     Active(String),
 }
 
-/// One SSH transport connection, client or server, with no I/O of its own.
 /// How far the connection got (RFC 4253 §4.2, §7).
 enum Phase {
     /// Reading the peer's identification line (and the lines a server may send before it).
@@ -154,6 +153,7 @@ pub(super) enum ExtInfoWindow {
     ExpectUserauthSuccess,
 }
 
+/// One SSH transport connection, client or server, with no I/O of its own.
 pub struct Transport {
     role: Role,
     config: Arc<Config>,
