@@ -426,7 +426,7 @@ impl ChannelWriter {
 }
 
 /// The SFTP server's replies go into the channel's queue as they are, not copied, from the
-/// thread that made each one ([`ChannelPusher`]).
+/// thread that made each one (`ChannelPusher`).
 impl nacre_sftp::FrameSink for ChannelWriter {
     fn direct(&self) -> Option<Arc<dyn nacre_sftp::DirectSink>> {
         Some(Arc::new(ChannelPusher {
