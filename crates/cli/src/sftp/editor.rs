@@ -2,7 +2,10 @@
 //! command names and of remote and local paths (which side each argument is on, as OpenSSH's
 //! `complete`), Ctrl-C at the prompt starting a new line, Ctrl-C during a command cancelling it
 //! (`Interrupt`) with the connection kept, and a connection that ends under the prompt ending
-//! the program.
+//! the program. Lines typed ahead while a command runs, or pasted several at once, run one
+//! after the other as OpenSSH's sftp runs them: the editor keeps what it read past a line for
+//! the next prompt (rustyline's `buffer-redux`), and bracketed paste is off, so that each pasted
+//! line ends at its own Enter instead of waiting in the edit buffer.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -191,6 +194,7 @@ where
         .completion_type(CompletionType::List)
         .max_history_size(100)?
         .auto_add_history(true)
+        .bracketed_paste(false)
         .build();
     let mut editor: Editor<Helper, DefaultHistory> = Editor::with_config(config)?;
     editor.set_helper(Some(Helper {

@@ -1,6 +1,7 @@
 //! `nacre sftp`: an SFTP client with OpenSSH's flags and commands, interactive (line editing,
 //! history, completion, Ctrl-C cancelling a command) or from a batch file.
 
+mod bwlimit;
 mod commands;
 mod editor;
 mod glob;
@@ -49,6 +50,10 @@ pub struct SftpArgs {
     /// reget/reput).
     #[arg(short = 'a')]
     resume: bool,
+    /// Limit the bandwidth of the session to this many Kbit/s (each direction, every byte of
+    /// the SFTP stream counted, as OpenSSH's sftp).
+    #[arg(short = 'l', value_parser = bwlimit::parse_limit)]
+    limit: Option<u64>,
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
@@ -203,12 +208,20 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let mut conn = opts.connect().await?;
-    let client = conn
-        .sftp_with(nacre_sftp::ClientConfig {
-            request_timeout: opts.request_timeout,
-            ..nacre_sftp::ClientConfig::default()
-        })
-        .await?;
+    let config = nacre_sftp::ClientConfig {
+        request_timeout: opts.request_timeout,
+        ..nacre_sftp::ClientConfig::default()
+    };
+    let client = match args.limit {
+        Some(kbit) => {
+            let channel = conn.open_session().await?;
+            channel.subsystem("sftp").await?;
+            let writer = bwlimit::LimitedSink::new(channel.writer(), kbit);
+            let reader = bwlimit::LimitedSource::new(channel, kbit);
+            nacre_sftp::SftpClient::with_chunks(reader, writer, config).await?
+        }
+        None => conn.sftp_with(config).await?,
+    };
     let interactive = script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let settings = Settings {
         recursive: args.recursive,
@@ -251,10 +264,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
             Ok(code)
         }
         Err(e) if commands::connection_lost(&e) => {
-            // As OpenSSH's sftp; the line editor's bracketed-paste mode is switched off.
-            if interactive {
-                print!("\x1b[?2004l");
-            }
+            // As OpenSSH's sftp.
             eprint!("\rConnection closed.  \n");
             Ok(255)
         }
