@@ -433,7 +433,8 @@ fn dash_l_limits_the_bandwidth_and_transfers_complete() {
 
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`
 /// starts there, `sftp://user@host:port/path`, `-b` stops at the first failure unless the
-/// command starts with `-` (exit 1), and `host:missing` fails with OpenSSH's words.
+/// command starts with `-` (exit 1), `host:missing` fails with OpenSSH's words, `-N` undoes
+/// the quiet of `-b`.
 #[test]
 fn command_line_forms() {
     let f = fixture();
@@ -469,6 +470,14 @@ fn command_line_forms() {
         1,
         "{out}"
     );
+    // -b is quiet; -N says the transfers all the same.
+    let out = f.batch("get c.txt quiet.txt\n");
+    assert!(out.success() && !out.stdout.contains("Fetching"), "{out}");
+    let out = f.sftp(
+        &["-N", "-b", "-", "peer@127.0.0.1"],
+        "get c.txt noisy.txt\n",
+    );
+    assert!(out.stdout.contains("Fetching /c.txt to noisy.txt"), "{out}");
 }
 
 /// An encrypted key: `Enter passphrase for key '...': ` on the terminal, no echo, asked again

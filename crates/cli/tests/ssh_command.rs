@@ -351,8 +351,9 @@ fn dash_s_requests_a_subsystem() {
 }
 
 /// A request the server refuses (`nacre serve` without `--allow-exec`: exec and shell; a
-/// subsystem it does not have) ends the session with 255 and ssh's words, the same line
-/// OpenSSH's ssh prints against the same server: `exec request failed on channel 0`.
+/// subsystem it does not have; sshd with `PermitTTY no`: the pty `-tt` asks for) ends the
+/// session with 255 and ssh's words, the same line OpenSSH's ssh prints against the same
+/// server: `exec request failed on channel 0`.
 #[test]
 fn refused_requests_in_ssh_words() {
     ensure_test_user();
@@ -391,6 +392,31 @@ fn refused_requests_in_ssh_words() {
         let theirs = run_with_input(theirs.args(args), Some(b""), Duration::from_secs(60));
         assert_eq!(theirs.status.code(), Some(255), "{args:?}: {theirs}");
         assert!(theirs.stderr.contains(&line), "{args:?}: {theirs}");
+    }
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["PermitTTY no"]);
+    let line = "PTY allocation request failed on channel 0\r\n";
+    for program in [env!("CARGO_BIN_EXE_nacre"), "ssh"] {
+        let mut cmd = Command::new(program);
+        if program != "ssh" {
+            cmd.arg("ssh");
+        }
+        cmd.args([
+            "-p",
+            &sshd.port().to_string(),
+            "-i",
+            key.private.to_str().unwrap(),
+        ])
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args(["-tt", "peer@127.0.0.1", "echo", "ran"])
+        .env("HOME", dir.path())
+        .env_remove("SSH_AUTH_SOCK");
+        let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(255), "{out}");
+        assert!(
+            out.stderr.contains(line) && !out.stdout.contains("ran"),
+            "{out}"
+        );
     }
     let mut exec = Command::new(env!("CARGO_BIN_EXE_nacre"));
     exec.args([

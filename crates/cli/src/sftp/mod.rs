@@ -57,6 +57,9 @@ pub struct SftpArgs {
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
+    /// Not quiet: the `Fetching`/`Uploading` lines even with `-b` or `-q` (no progress meter).
+    #[arg(short = 'N')]
+    noisy: bool,
     /// -4, -6, -C, -c as ssh's.
     #[command(flatten)]
     shorthands: crate::shorthands::Shorthands,
@@ -227,7 +230,8 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         recursive: args.recursive,
         preserve: args.preserve,
         resume: args.resume,
-        interactive: script.is_none() && !args.quiet,
+        progress: script.is_none() && !args.quiet,
+        quiet: (script.is_some() || args.quiet) && !args.noisy,
     };
     let mut session = Session::new(client, settings).await?;
     let code = {
