@@ -211,8 +211,10 @@ def typeahead():
     send("get mid.bin\r")
     expect("Fetching /mid.bin")
     send("lpwd\rls unique-remote.txt\r")
-    expect("Local working directory: %s" % local)
-    expect("unique-remote.txt")
+    out = expect("Local working directory: %s" % local)
+    if "100%" not in out or "\r\n\r\n" in out:
+        fail("get mid.bin printed %r" % out)
+    expect("\nunique-remote.txt")  # the listing, not the echo of the line
     expect("sftp> ")
     for name in ("inner", "c.txt", "mid.bin"):
         if not os.path.exists(os.path.join(local, name)):

@@ -70,6 +70,8 @@ def finish():
             break
     _, status = os.waitpid(pid, 0)
     print("exit", os.waitstatus_to_exitcode(status))
+    if os.environ.get("PTY_SHOW"):
+        print(seen.decode(errors="replace"))
 
 
 typed("echo mark-$((6*7))\r")

@@ -169,7 +169,7 @@ where
                 if due {
                     pos = seen.unwrap_or(pos).min(total);
                     draw(&meter.line(pos, width));
-                    guard.get_or_insert(Newline);
+                    guard.get_or_insert_with(|| Newline);
                     drawn_at = Instant::now();
                 }
             }
@@ -185,7 +185,7 @@ where
     };
     if let Some(last) = last {
         draw(&meter.line(last, width));
-        guard.get_or_insert(Newline);
+        guard.get_or_insert_with(|| Newline);
     }
     drop(guard);
     result
