@@ -3,6 +3,7 @@
 mod auth_prompts;
 mod background;
 mod client_opts;
+mod cmdline;
 mod config_file;
 mod decode;
 mod escape;

@@ -75,7 +75,8 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     notify: Notify,
-    /// The task took raw payloads: a waiting `send_raw` may go on.
+    /// The task took raw payloads: a waiting `send_raw` may go on; also notified when the task
+    /// is gone (`CommandTx::closed`).
     raw_room: Notify,
     closed: AtomicBool,
 }
@@ -154,6 +155,21 @@ impl CommandTx {
                 return self.send(Command::Send(payload));
             }
             room.await;
+        }
+    }
+}
+
+impl CommandTx {
+    /// Waits until the connection task is gone (its side of the queue dropped).
+    pub async fn closed(&self) {
+        loop {
+            let woken = self.0.raw_room.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.0.closed.load(Ordering::Acquire) {
+                return;
+            }
+            woken.await;
         }
     }
 }
@@ -320,6 +336,16 @@ mod tests {
         drop(again);
         assert!(matches!(rx.try_recv_all()[..], [Command::HandleDropped]));
         assert!(weak.upgrade().is_none());
+    }
+
+    #[tokio::test]
+    async fn closed_resolves_once_the_task_side_is_gone() {
+        let (tx, rx) = command_queue();
+        let waiting = tx.closed();
+        tokio::pin!(waiting);
+        assert!(futures_poll_once(waiting.as_mut()).is_none());
+        drop(rx);
+        waiting.await;
     }
 
     /// Polls a future once with a no-op waker: `Some` if it finished.

@@ -344,6 +344,13 @@ impl Connection {
         self.closed().await
     }
 
+    /// Resolves once the connection's task has ended, without the reason: unlike
+    /// [`Connection::closed`] it borrows the connection shared, so it can be awaited while
+    /// channels are opened on it ([`Connection::closed`] then tells why).
+    pub async fn gone(&self) {
+        self.commands.queue().closed().await;
+    }
+
     /// Waits until the connection ends and tells why.
     pub async fn closed(&mut self) -> TransportError {
         self.ended().await.reason
