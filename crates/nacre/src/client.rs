@@ -96,9 +96,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Tries this private key.
-    pub fn key(mut self, key: PrivateKey) -> Self {
-        self.credentials.push(Credential::Key(Arc::new(key)));
+    /// Tries this private key (a `PrivateKey` or an `Arc` of one).
+    pub fn key(mut self, key: impl Into<Arc<PrivateKey>>) -> Self {
+        self.credentials.push(Credential::Key(key.into()));
         self
     }
 

@@ -102,6 +102,7 @@
 
 mod account;
 mod agent_forward;
+mod auth_async;
 mod auth_client;
 mod auth_server;
 pub mod auth_workers;
@@ -128,6 +129,7 @@ mod sftp;
 mod shards;
 
 pub use account::{Account, ActAs, Acting};
+pub use auth_async::{AsyncAuthPolicy, AuthFuture, Policy};
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
 pub use budgets::{raise_descriptor_limit, HandleLimits};

@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use crate::auth_server::{AuthContext, AuthPolicy};
+use crate::auth_server::AuthContext;
 use crate::budgets::{Budgets, HandleLimits};
 use crate::handle::Connection;
 use crate::server::{serve_connection_limited, ServerConfig};
@@ -246,7 +246,7 @@ pub type ServerEventSink = Arc<dyn Fn(&ServerEvent) + Send + Sync>;
 struct Inner {
     transport: Arc<Config>,
     auth: AuthServerConfig,
-    policy: Arc<dyn AuthPolicy>,
+    policy: crate::auth_async::Policy,
     config: Arc<ServerConfig>,
     limits: ServerLimits,
     budgets: Budgets,
@@ -297,7 +297,7 @@ impl Server {
     pub fn new(
         transport: Arc<Config>,
         auth: AuthServerConfig,
-        policy: Arc<dyn AuthPolicy>,
+        policy: impl Into<crate::auth_async::Policy>,
         config: ServerConfig,
         limits: ServerLimits,
     ) -> Self {
@@ -305,7 +305,7 @@ impl Server {
             inner: Arc::new(Inner {
                 transport,
                 auth,
-                policy,
+                policy: policy.into(),
                 config: Arc::new(config),
                 budgets: Budgets::new(limits.handles),
                 limits,
@@ -526,10 +526,10 @@ impl Server {
             user: who.user.clone(),
             peer,
         };
-        let options = who
-            .key
-            .as_ref()
-            .and_then(|k| inner.policy.authorized_key_options(&ctx, k));
+        let options = match who.key.as_ref() {
+            Some(k) => inner.policy.get().authorized_key_options(&ctx, k).await,
+            None => None,
+        };
         let budgets = inner.budgets.for_connection(&who.user);
         let reason = serve_connection_limited(
             conn,

@@ -48,7 +48,7 @@ pub struct ServerBuilder {
     host_keys: Vec<Arc<PrivateKey>>,
     transport: Option<Config>,
     auth: AuthServerConfig,
-    policy: Option<Arc<dyn AuthPolicy>>,
+    policy: Option<crate::auth_async::Policy>,
     session: SessionConfig,
     config: ServerConfig,
     limits: ServerLimits,
@@ -70,9 +70,10 @@ impl Server {
 }
 
 impl ServerBuilder {
-    /// Adds a host key (one per key type; the client picks among their algorithms).
-    pub fn host_key(mut self, key: PrivateKey) -> Self {
-        self.host_keys.push(Arc::new(key));
+    /// Adds a host key (one per key type; the client picks among their algorithms): a
+    /// `PrivateKey` or an `Arc` of one.
+    pub fn host_key(mut self, key: impl Into<Arc<PrivateKey>>) -> Self {
+        self.host_keys.push(key.into());
         self
     }
 
@@ -86,7 +87,14 @@ impl ServerBuilder {
     /// Who may log in: passwords, keys, keyboard-interactive (see [`AuthPolicy`]; helpers for
     /// OpenSSH files: [`crate::UsersPolicy`]). Without one, nobody may.
     pub fn auth_policy(mut self, policy: impl AuthPolicy) -> Self {
-        self.policy = Some(Arc::new(policy));
+        self.policy = Some(crate::auth_async::Policy::blocking(Arc::new(policy)));
+        self
+    }
+
+    /// Who may log in, asked asynchronously (a database, a directory service): see
+    /// [`crate::AsyncAuthPolicy`].
+    pub fn async_auth_policy(mut self, policy: impl crate::AsyncAuthPolicy) -> Self {
+        self.policy = Some(crate::auth_async::Policy::from_async(policy));
         self
     }
 
@@ -169,7 +177,9 @@ impl ServerBuilder {
         if transport.host_keys.is_empty() {
             return Err(Error::Config("a server needs a host key".into()));
         }
-        let policy = self.policy.unwrap_or_else(|| Arc::new(NobodyPolicy));
+        let policy = self
+            .policy
+            .unwrap_or_else(|| crate::auth_async::Policy::blocking(Arc::new(NobodyPolicy)));
         let mut config = self.config;
         config.session = Arc::new(self.session);
         Ok(Server::new(

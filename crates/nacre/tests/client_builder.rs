@@ -152,3 +152,62 @@ async fn a_missing_key_file_is_named_in_the_error() {
         "{err}"
     );
 }
+
+/// An async user store: the answer is awaited in the connection's authentication loop.
+struct SlowStore;
+
+impl nacre::AsyncAuthPolicy for SlowStore {
+    fn password<'a>(
+        &'a self,
+        ctx: &'a AuthContext,
+        password: &'a str,
+    ) -> nacre::AuthFuture<'a, PasswordCheck> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if ctx.user == "bob" && password == "builder" {
+                PasswordCheck::Accept
+            } else {
+                PasswordCheck::Reject
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_policy_decides_logins() {
+    let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 9);
+    let host = key.public_key();
+    let server = Server::builder()
+        .host_key(key)
+        .auth_settings(AuthServerConfig {
+            failure_delay: Duration::ZERO,
+            ..AuthServerConfig::default()
+        })
+        .async_auth_policy(SlowStore)
+        .build()
+        .unwrap();
+    let builder = Client::builder()
+        .user("bob")
+        .default_identities(false)
+        .verify_host_key(move |k| *k == host);
+    let refused = builder
+        .clone()
+        .password("wrong")
+        .connect_over(pipe(&server), "mem", 22)
+        .await;
+    assert!(
+        matches!(refused, Err(Error::AuthRefused { .. })),
+        "{refused:?}"
+    );
+    builder
+        .password("builder")
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_server_needs_a_host_key() {
+    let err = Server::builder().build().map(|_| ()).unwrap_err();
+    assert_eq!(err.to_string(), "configuration: a server needs a host key");
+}
