@@ -112,6 +112,10 @@ pub struct Channel {
     pub(crate) cmds: crate::command::CommandTx,
     /// Send CLOSE when dropped (false for a rejected incoming channel).
     pub(crate) close_on_drop: bool,
+    /// A channel the application opened keeps its connection up while it lives (an
+    /// `SftpClient` or an exec channel outliving its `Connection` handle, as an ssh process
+    /// lives while its sessions do); dropped after the CLOSE is queued.
+    pub(crate) keep: Option<crate::command::HandleRef>,
 }
 
 impl std::fmt::Debug for Channel {

@@ -179,6 +179,7 @@ mod tests {
             shared: Arc::default(),
             cmds: cmds.clone(),
             close_on_drop: false,
+            keep: None,
         })
     }
 

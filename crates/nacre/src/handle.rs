@@ -245,9 +245,12 @@ impl Connection {
         self.commands.send(Command::Liveness(config))
     }
 
-    /// Opens a channel of `kind` (after authentication).
+    /// Opens a channel of `kind` (after authentication). The channel keeps the connection up
+    /// while it lives, even once this handle is dropped.
     pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        self.commands.open(kind).await
+        let mut channel = self.commands.open(kind).await?;
+        channel.keep = Some(self.commands.clone());
+        Ok(channel)
     }
 
     /// Opens a session channel (RFC 4254 §6.1).

@@ -125,7 +125,7 @@ mod pty;
 mod server;
 mod server_builder;
 mod session;
-mod sftp;
+mod sftp_glue;
 mod shards;
 
 pub use account::{Account, ActAs, Acting};
@@ -150,6 +150,8 @@ pub use nacre_auth as auth;
 pub use nacre_connection as connection;
 pub use nacre_crypto as crypto;
 pub use nacre_keys as keys;
+pub use nacre_sftp as sftp;
+pub use nacre_sftp::{Filesystem, SftpClient};
 pub use nacre_transport as transport;
 pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy, MAX_REUSED_ARGON2_KIB};
@@ -159,4 +161,4 @@ pub use server_builder::ServerBuilder;
 pub use session::{
     serve_session, serve_session_for_key, SessionConfig, SessionUser, SubsystemHandler,
 };
-pub use sftp::sftp_subsystem;
+pub use sftp_glue::{sftp_filesystem_subsystem, sftp_subsystem};

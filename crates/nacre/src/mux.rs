@@ -158,6 +158,7 @@ impl Mux {
             shared,
             cmds: self.cmds.clone(),
             close_on_drop: true,
+            keep: None,
         }
     }
 
@@ -219,6 +220,7 @@ impl Mux {
                         shared: shared.clone(),
                         cmds: self.cmds.clone(),
                         close_on_drop: true,
+                        keep: None,
                     };
                     if let Err(Ok(ch)) = reply.send(Ok(ch)) {
                         drop(ch); // nobody waits: closing it

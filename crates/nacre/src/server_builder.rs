@@ -114,7 +114,17 @@ impl ServerBuilder {
     /// Serves the `sftp` subsystem for the folder `root` (clients see it as `/`; each session
     /// acts as its login's account when the server runs as root).
     pub fn sftp(mut self, root: impl Into<PathBuf>) -> Self {
-        let handler = crate::sftp::sftp_subsystem(root.into(), nacre_sftp::ServerConfig::default());
+        let handler =
+            crate::sftp_glue::sftp_subsystem(root.into(), nacre_sftp::ServerConfig::default());
+        self.session.subsystems.insert("sftp".into(), handler);
+        self
+    }
+
+    /// Serves the `sftp` subsystem from `fs`, any [`nacre_sftp::Filesystem`] (shared by every
+    /// session; `crates/nacre/examples/memfs_server.rs` has an in-memory one).
+    pub fn sftp_filesystem<F: nacre_sftp::Filesystem + Clone>(mut self, fs: F) -> Self {
+        let handler =
+            crate::sftp_glue::sftp_filesystem_subsystem(fs, nacre_sftp::ServerConfig::default());
         self.session.subsystems.insert("sftp".into(), handler);
         self
     }

@@ -82,3 +82,35 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
         })
     })
 }
+
+/// An `sftp` subsystem serving `fs`, any [`nacre_sftp::Filesystem`] (an in-memory tree, an
+/// object store, a database), shared by every session; plug it into
+/// [`crate::SessionConfig::subsystems`] or use [`crate::ServerBuilder::sftp_filesystem`]. The
+/// channel ends with exit status 0, or 1 after a stream error.
+pub fn sftp_filesystem_subsystem<F>(fs: F, config: SftpServerConfig) -> SubsystemHandler
+where
+    F: nacre_sftp::Filesystem + Clone,
+{
+    Arc::new(move |channel, who: SessionUser| {
+        let (fs, mut config) = (fs.clone(), config.clone());
+        Box::pin(async move {
+            config
+                .handle_budgets
+                .extend(who.handle_budgets.iter().cloned());
+            let reader = crate::session::control_handle(&channel);
+            let writer = channel.writer();
+            let code = match nacre_sftp::serve_chunked(reader, writer, Arc::new(fs), config).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    tracing::info!(error = %e, "SFTP session ended with an error");
+                    1
+                }
+            };
+            let _ = channel
+                .request(nacre_connection::RequestKind::ExitStatus { code }, false)
+                .await;
+            let _ = channel.eof();
+            let _ = channel.close();
+        })
+    })
+}
