@@ -23,7 +23,7 @@ impl Connection {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;
         let writer = channel.writer();
-        SftpClient::with_chunks(channel, writer, config)
+        SftpClient::new(channel, writer, config)
             .await
             .map_err(|e| Error::Io(e.into()))
     }
@@ -59,7 +59,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                     // sftp-server's, which OpenSSH's scp (SFTP mode) and `ssh -s sftp` check.
                     let reader = crate::session::control_handle(&channel);
                     let writer = channel.writer();
-                    match nacre_sftp::serve_chunked(reader, writer, Arc::new(fs), config).await {
+                    match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
                         Ok(()) => 0,
                         Err(e) => {
                             tracing::info!(error = %e, "SFTP session ended with an error");
@@ -99,7 +99,7 @@ where
                 .extend(who.handle_budgets.iter().cloned());
             let reader = crate::session::control_handle(&channel);
             let writer = channel.writer();
-            let code = match nacre_sftp::serve_chunked(reader, writer, Arc::new(fs), config).await {
+            let code = match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
                 Ok(()) => 0,
                 Err(e) => {
                     tracing::info!(error = %e, "SFTP session ended with an error");

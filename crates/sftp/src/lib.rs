@@ -55,7 +55,7 @@ pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, Local
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::oplog::TARGET as OPLOG_TARGET;
 #[cfg(feature = "tokio")]
-pub use server::{serve, serve_chunked, serve_framed, serve_with};
+pub use server::serve;
 pub use server::{
     Filesystem, HandleBudget, ServerConfig, Session, DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT,
     MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,

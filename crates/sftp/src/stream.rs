@@ -13,8 +13,8 @@ use crate::client::proto::PacketBuf;
 
 /// Takes frames (server replies or client requests), whole, owned and in order. [`WriteSink`]
 /// writes them to any `AsyncWrite`; a stream that can keep a frame's buffer instead of copying it
-/// (nacre's channel writer) implements this itself, and [`crate::serve_framed`] and
-/// [`crate::SftpClient::with_sink`] hand it every frame.
+/// (nacre's channel writer) implements this itself, and [`crate::serve`] and
+/// [`crate::SftpClient::new`] hand it every frame.
 pub trait FrameSink: Send + 'static {
     /// A handle that queues frames from any thread without waiting, if the stream has one
     /// (nacre's channel writer does): the server then sends each reply from the thread that

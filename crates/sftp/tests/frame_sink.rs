@@ -4,12 +4,11 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! `serve_framed`: the server hands every reply to a `FrameSink` as one whole frame, in order,
-//! and a client reading through such a sink gets the same files as through `serve_with`.
-
+//! `serve` with a `FrameSink`: the server hands every reply to it as one whole frame, in order,
+//! and a client reading through such a sink gets the same files as over a plain stream.
 use std::sync::{Arc, Mutex};
 
-use nacre_sftp::{serve_framed, ClientConfig, FrameSink, LocalFs, ServerConfig, SftpClient};
+use nacre_sftp::{ClientConfig, FrameSink, LocalFs, ServerConfig, SftpClient};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
 mod common;
@@ -53,15 +52,19 @@ async fn every_reply_reaches_the_sink_as_one_frame() {
         out: s2c_w,
         frames: frames.clone(),
     };
-    let server = tokio::spawn(serve_framed(
-        c2s_r,
+    let server = tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
         sink,
         Arc::new(fs),
         ServerConfig::default(),
     ));
-    let client = SftpClient::with_config(s2c_r, c2s_w, ClientConfig::default())
-        .await
-        .unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(s2c_r),
+        nacre_sftp::WriteSink::new(c2s_w),
+        ClientConfig::default(),
+    )
+    .await
+    .unwrap();
     let local = tmp.path().join("got.bin");
     let n = client.download("/f.bin", &local).await.unwrap();
     assert_eq!(n, content.len() as u64);
@@ -147,15 +150,19 @@ async fn replies_are_queued_by_the_thread_that_made_them() {
         }
         s2c_w.shutdown().await.unwrap();
     });
-    let server = tokio::spawn(serve_framed(
-        c2s_r,
+    let server = tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
         DirectSinkOwner(direct.clone()),
         Arc::new(fs),
         ServerConfig::default(),
     ));
-    let client = SftpClient::with_config(s2c_r, c2s_w, ClientConfig::default())
-        .await
-        .unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(s2c_r),
+        nacre_sftp::WriteSink::new(c2s_w),
+        ClientConfig::default(),
+    )
+    .await
+    .unwrap();
     let n = client
         .upload(tmp.path().join("up.bin"), "/up.bin")
         .await

@@ -221,7 +221,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
             channel.subsystem("sftp").await?;
             let writer = bwlimit::LimitedSink::new(channel.writer(), kbit);
             let reader = bwlimit::LimitedSource::new(channel, kbit);
-            nacre_sftp::SftpClient::with_chunks(reader, writer, config).await?
+            nacre_sftp::SftpClient::new(reader, writer, config).await?
         }
         None => conn.sftp_with(config).await?,
     };

@@ -31,7 +31,7 @@ pub use dispatch::Session;
 pub use filesystem::Filesystem;
 pub use handles::HandleBudget;
 #[cfg(feature = "tokio")]
-pub use serve::{serve, serve_chunked, serve_framed, serve_with};
+pub use serve::serve;
 
 use crate::longname::Accounts;
 

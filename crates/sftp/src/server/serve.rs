@@ -7,67 +7,24 @@ use std::io;
 use std::sync::Arc;
 
 use nacre_sftp_codec::{Frame, PacketType, StatusCode};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{RwLock, Semaphore};
 
 use super::dispatch::status_frame;
 use super::replies::{Replies, TaskSink};
 use super::{decode_request, Filesystem, ServerConfig, Session, MAX_PACKET_LEN};
-use crate::stream::{ChunkRead, FrameSink, PacketStream, ReadChunks, WriteSink};
+use crate::stream::{ChunkRead, FrameSink, PacketStream};
 
-/// Serves one SFTP session with the default settings until the client closes its side.
-pub async fn serve<R, W, F>(reader: R, writer: W, fs: F) -> io::Result<()>
-where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send + 'static,
-    F: Filesystem,
-{
-    serve_with(reader, writer, Arc::new(fs), ServerConfig::default()).await
-}
-
-/// Serves one SFTP session. Returns when the client closes its side (after every reply was
-/// written), or with an error on a broken stream or a packet over [`MAX_PACKET_LEN`].
-pub async fn serve_with<R, W, F>(
-    reader: R,
-    writer: W,
-    fs: Arc<F>,
-    config: ServerConfig,
-) -> io::Result<()>
-where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send + 'static,
-    F: Filesystem,
-{
-    serve_framed(reader, WriteSink::new(writer), fs, config).await
-}
-
-/// [`serve_with`] handing each reply frame to `sink` whole (a stream that queues buffers
-/// without copying them saves a copy of every byte served).
-pub async fn serve_framed<R, S, F>(
-    reader: R,
-    sink: S,
-    fs: Arc<F>,
-    config: ServerConfig,
-) -> io::Result<()>
-where
-    R: AsyncRead + Unpin + Send,
-    S: FrameSink,
-    F: Filesystem,
-{
-    serve_chunked(ReadChunks::new(reader), sink, fs, config).await
-}
-
-/// [`serve_framed`] reading requests from a [`ChunkRead`] stream: a request that lies whole in
-/// one of its buffers (an SSH channel's data packet) is used in place, not copied. With a sink
-/// that has a [`crate::DirectSink`] (nacre's channel writer), each reply is queued by the thread
-/// that made it: a request costs at most three task transitions from its arrival to its reply
-/// on the way out (`replies` module).
-pub async fn serve_chunked<C, S, F>(
-    source: C,
-    sink: S,
-    fs: Arc<F>,
-    config: ServerConfig,
-) -> io::Result<()>
+/// Serves one SFTP session: requests from `source`, replies to `sink`, files from `fs`. Returns
+/// when the client closes its side (after every reply was written), or with an error on a
+/// broken stream or a packet over [`MAX_PACKET_LEN`].
+///
+/// Over any byte stream: `serve(ReadChunks::new(reader), WriteSink::new(writer), fs, config)`.
+/// A request that lies whole in one of the source's buffers (an SSH channel's data packet) is
+/// used in place, not copied; a sink that keeps whole frames (nacre's channel writer) saves a
+/// copy of every byte served, and with a [`crate::DirectSink`] each reply is queued by the
+/// thread that made it: a request costs at most three task transitions from its arrival to
+/// its reply on the way out (`replies` module).
+pub async fn serve<C, S, F>(source: C, sink: S, fs: Arc<F>, config: ServerConfig) -> io::Result<()>
 where
     C: ChunkRead,
     S: FrameSink,
