@@ -60,7 +60,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     put::uint32(&mut open, 0); // sender channel
     put::uint32(&mut open, 2 * 1024 * 1024); // initial window
     put::uint32(&mut open, 32 * 1024); // maximum packet
-    conn.send(Bytes::from(open)).await?;
+    conn.raw().send(Bytes::from(open)).await?;
     println!("sent     CHANNEL_OPEN \"session\" before authentication");
 
     // Then a well-formed `none` request: a server that went on answers it.
@@ -68,11 +68,11 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     put::string(&mut none, b"misbehave");
     put::string(&mut none, b"ssh-connection");
     put::string(&mut none, b"none");
-    conn.send(Bytes::from(none)).await?;
+    conn.raw().send(Bytes::from(none)).await?;
     println!("sent     USERAUTH_REQUEST none");
 
     loop {
-        let next = tokio::time::timeout(Duration::from_secs(10), conn.recv()).await;
+        let next = tokio::time::timeout(Duration::from_secs(10), conn.raw().recv()).await;
         let Ok(packet) = next else {
             println!("got      nothing for 10 s");
             return Err("the server went silent".into());

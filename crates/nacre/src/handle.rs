@@ -32,9 +32,11 @@ pub struct ExecOutput {
     pub status: Option<ExitStatus>,
 }
 
-/// An SSH connection whose transport is established and whose first service (`ssh-userauth`) is
-/// active. Service-layer packets (message numbers 50 and up) go through [`Connection::send`] and
-/// [`Connection::recv`]; the layers above (authentication, channels) build on these.
+/// An SSH connection: from [`crate::Client::builder`] (authenticated), or [`Connection::connect`]
+/// / [`Connection::accept`] (transport up, `ssh-userauth` active: authenticate with
+/// `authenticate*` / `authenticate_client`). Channels, exec, SFTP and forwarding once
+/// authenticated; [`Connection::raw`] for conformance tests that speak the service layer's
+/// messages themselves.
 pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
@@ -47,8 +49,8 @@ pub struct Connection {
     pub(crate) auth_started: bool,
     /// Client: the methods the server said can continue.
     pub(crate) allowed: Option<Vec<String>>,
-    /// Raw mode was asked for (`recv`).
-    raw: bool,
+    /// Raw mode was asked for (`RawConnection::recv`).
+    pub(crate) raw: bool,
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
     pub(crate) forwarding: crate::forward::ForwardState,
@@ -198,27 +200,6 @@ impl Connection {
         &self.ext_info
     }
 
-    /// Sends a service-layer payload (message number 50 or above), as it is; before
-    /// authentication this leaves authentication to the caller (see [`Connection::recv`]).
-    pub async fn send(&self, payload: Bytes) -> Result<(), Error> {
-        self.commands
-            .queue()
-            .send_raw(payload)
-            .await
-            .map_err(|_| Error::Closed)
-    }
-
-    /// The next service-layer payload; `None` once the connection is closed. The first call
-    /// (or [`Connection::send`]) before authentication leaves authentication to the caller: the
-    /// session passes service packets as they are (conformance tests, custom methods).
-    pub async fn recv(&mut self) -> Option<Bytes> {
-        if !self.raw {
-            self.raw = true;
-            self.commands.send(Command::Raw).ok()?;
-        }
-        self.recv_raw().await
-    }
-
     pub(crate) async fn recv_raw(&mut self) -> Option<Bytes> {
         loop {
             match self.up.recv().await? {
@@ -228,12 +209,6 @@ impl Connection {
                 Up::Ready(_) | Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_) => {}
             }
         }
-    }
-
-    /// Tells the transport that user authentication succeeded (the authentication layer calls
-    /// this): re-exchanges may start from now on.
-    pub async fn set_authenticated(&self) -> Result<(), Error> {
-        self.commands.send(Command::Authenticated)
     }
 
     /// Sets keepalive probes and the idle limit of the connection layer (after authentication):

@@ -122,6 +122,7 @@ mod machine;
 mod mux;
 mod policy;
 mod pty;
+mod raw;
 mod server;
 mod server_builder;
 mod session;
@@ -156,6 +157,7 @@ pub use nacre_transport as transport;
 pub use nacre_wire as wire;
 pub use policy::{hash_password, User, UsersPolicy, MAX_REUSED_ARGON2_KIB};
 pub use pty::{PtyRequest, WindowSize};
+pub use raw::RawConnection;
 pub use server::{serve_connection, ServerConfig};
 pub use server_builder::ServerBuilder;
 pub use session::{
