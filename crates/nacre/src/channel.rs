@@ -105,6 +105,34 @@ pub(crate) fn lock(s: &SharedRef) -> MutexGuard<'_, Shared> {
 
 /// One SSH channel. Reading gives the channel's data (a session's stdout), writing sends data (a
 /// session's stdin); [`Channel::stderr`] reads extended data.
+///
+/// ```
+/// # struct Open;
+/// # impl nacre::AuthPolicy for Open {
+/// #     fn password(&self, _: &nacre::AuthContext, p: &str) -> nacre::PasswordCheck {
+/// #         if p == "pw" { nacre::PasswordCheck::Accept } else { nacre::PasswordCheck::Reject }
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+/// #     .allow_exec(true).act_as(nacre::ActAs::ServerProcess).build()?;
+/// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+/// # tokio::spawn(async move { server.serve(server_end, None).await });
+/// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+/// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let mut channel = conn.open_session().await?;
+/// channel.exec("tr a-z A-Z").await?;
+/// channel.write_all(b"shout\n").await?;
+/// channel.eof()?; // the command's standard input ends
+/// let mut out = String::new();
+/// channel.read_to_string(&mut out).await?;
+/// assert_eq!(out, "SHOUT\n");
+/// assert_eq!(channel.exit_status().await, Some(nacre::ExitStatus::Code(0)));
+/// # Ok(()) }
+/// ```
 pub struct Channel {
     pub(crate) id: ChannelId,
     pub(crate) kind: ChannelKind,

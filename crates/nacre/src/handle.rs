@@ -234,6 +234,28 @@ impl Connection {
     }
 
     /// Runs `command` in a new session and collects its output and exit status.
+    ///
+    /// ```
+    /// # struct Open;
+    /// # impl nacre::AuthPolicy for Open {
+    /// #     fn password(&self, _: &nacre::AuthContext, p: &str) -> nacre::PasswordCheck {
+    /// #         if p == "pw" { nacre::PasswordCheck::Accept } else { nacre::PasswordCheck::Reject }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+    /// #     .allow_exec(true).act_as(nacre::ActAs::ServerProcess).build()?;
+    /// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// # tokio::spawn(async move { server.serve(server_end, None).await });
+    /// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+    /// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+    /// let out = conn.exec("echo hello; echo oops >&2; exit 3").await?;
+    /// assert_eq!(out.stdout, b"hello\n");
+    /// assert_eq!(out.stderr, b"oops\n");
+    /// assert_eq!(out.status, Some(nacre::ExitStatus::Code(3)));
+    /// # Ok(()) }
+    /// ```
     pub async fn exec(&self, command: &str) -> Result<ExecOutput, Error> {
         use tokio::io::AsyncReadExt;
         let mut ch = self.open_session().await?;

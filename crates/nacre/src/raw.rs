@@ -15,6 +15,31 @@ use crate::handle::Connection;
 ///
 /// `crates/nacre/examples/misbehave.rs` sends a CHANNEL_OPEN before authenticating and checks
 /// the server's reaction.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = nacre::Server::builder().ephemeral_host_key().build()?;
+/// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+/// # tokio::spawn(async move { server.serve(server_end, None).await });
+/// use nacre::wire::put;
+///
+/// let config = nacre::ClientConfig {
+///     transport: Arc::new(nacre::transport::Config::client()),
+///     verify_host_key: Arc::new(|_| true),
+/// };
+/// let mut conn = nacre::Connection::client_over(client_end, config).await?;
+/// // USERAUTH_REQUEST "none" (RFC 4252 §5.2), by hand.
+/// let mut request = vec![50];
+/// put::string(&mut request, b"tester");
+/// put::string(&mut request, b"ssh-connection");
+/// put::string(&mut request, b"none");
+/// conn.raw().send(request.into()).await?;
+/// let reply = conn.raw().recv().await.expect("an answer");
+/// assert_eq!(reply[0], 51, "USERAUTH_FAILURE");
+/// # Ok(()) }
+/// ```
 pub struct RawConnection<'a> {
     conn: &'a mut Connection,
 }

@@ -14,6 +14,31 @@ impl Connection {
     /// Opens a session channel, starts its `sftp` subsystem and returns the SFTP client over
     /// it (INIT/VERSION done, `limits@openssh.com` learned). An SFTP-level failure comes back as
     /// [`Error::Io`].
+    ///
+    /// ```
+    /// # struct Open;
+    /// # impl nacre::AuthPolicy for Open {
+    /// #     fn password(&self, _: &nacre::AuthContext, _: &str) -> nacre::PasswordCheck {
+    /// #         nacre::PasswordCheck::Accept
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # std::fs::write(tmp.path().join("notes.txt"), "remember the milk")?;
+    /// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+    /// #     .sftp(tmp.path()).act_as(nacre::ActAs::ServerProcess).build()?;
+    /// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// # tokio::spawn(async move { server.serve(server_end, None).await });
+    /// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+    /// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+    /// # let local = tmp.path().join("copy.txt");
+    /// let sftp = conn.sftp().await?;
+    /// assert_eq!(sftp.stat("/notes.txt").await?.size, Some(17));
+    /// sftp.download("/notes.txt", &local).await?;
+    /// assert_eq!(std::fs::read_to_string(&local)?, "remember the milk");
+    /// # Ok(()) }
+    /// ```
     pub async fn sftp(&self) -> Result<SftpClient, Error> {
         self.sftp_with(nacre_sftp::ClientConfig::default()).await
     }
