@@ -96,6 +96,29 @@ pub trait AsyncAuthPolicy: Send + Sync + 'static {
     }
 }
 
+/// Decides whether a server's host key is trusted, asynchronously (a key service, a question
+/// to the user in a GUI): awaited while the key exchange waits for the answer. For the
+/// synchronous case, [`crate::ClientBuilder::verify_host_key`] takes a closure; the default is
+/// `~/.ssh/known_hosts`.
+///
+/// ```
+/// use nacre::{AuthFuture, VerifyHostKey};
+/// use nacre::keys::PublicKey;
+///
+/// struct Pinned(String);
+/// impl VerifyHostKey for Pinned {
+///     fn verify<'a>(&'a self, key: &'a PublicKey) -> AuthFuture<'a, bool> {
+///         Box::pin(async move { key.fingerprint_sha256() == self.0 })
+///     }
+/// }
+/// let builder = nacre::Client::builder().verify_host_key_async(Pinned("SHA256:...".into()));
+/// # let _ = builder;
+/// ```
+pub trait VerifyHostKey: Send + Sync + 'static {
+    /// Whether `key` is the server's.
+    fn verify<'a>(&'a self, key: &'a PublicKey) -> AuthFuture<'a, bool>;
+}
+
 /// What a server asks who may log in: an [`AuthPolicy`] (synchronous: password checks on the
 /// process's verification threads, `crate::auth_workers`, other questions on tokio's blocking
 /// pool) or an [`AsyncAuthPolicy`] (awaited). `From` an `Arc` of either kind of policy, or

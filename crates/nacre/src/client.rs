@@ -66,6 +66,8 @@ enum HostKeys {
     },
     /// The application decides.
     Verifier(HostKeyVerifier),
+    /// The application decides, asynchronously.
+    Async(Arc<dyn crate::VerifyHostKey>),
 }
 
 /// Settings of a client connection; [`ClientBuilder::connect`] uses them. Every setter takes
@@ -145,7 +147,7 @@ impl ClientBuilder {
     pub fn unknown_hosts(mut self, unknown: UnknownHosts) -> Self {
         match &mut self.host_keys {
             HostKeys::KnownHosts { unknown: u, .. } => *u = unknown,
-            HostKeys::Verifier(_) => {
+            HostKeys::Verifier(_) | HostKeys::Async(_) => {
                 self.host_keys = HostKeys::KnownHosts {
                     path: None,
                     unknown,
@@ -161,6 +163,12 @@ impl ClientBuilder {
         verify: impl Fn(&PublicKey) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.host_keys = HostKeys::Verifier(Arc::new(verify));
+        self
+    }
+
+    /// Decides on host keys by awaiting `verify` (see [`crate::VerifyHostKey`]).
+    pub fn verify_host_key_async(mut self, verify: impl crate::VerifyHostKey) -> Self {
+        self.host_keys = HostKeys::Async(Arc::new(verify));
         self
     }
 
@@ -218,7 +226,12 @@ impl ClientBuilder {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        // Key files are read (and fail, naming the file) before connecting.
         let credentials = self.credentials()?;
+        let transport = self
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(Config::client()));
         let verifier = match &self.host_keys {
             HostKeys::Verifier(v) => v.clone(),
             HostKeys::KnownHosts { path, unknown } => {
@@ -227,16 +240,26 @@ impl ClientBuilder {
                     .unwrap_or_else(|| ssh_dir().join("known_hosts"));
                 known_hosts_verifier(path, host, port, *unknown)
             }
+            HostKeys::Async(v) => {
+                let conn = Connection::client_over_async(stream, transport, v.clone()).await?;
+                return self.authenticate(conn, &credentials).await;
+            }
         };
         let config = ClientConfig {
-            transport: self
-                .transport
-                .clone()
-                .unwrap_or_else(|| Arc::new(Config::client())),
+            transport,
             verify_host_key: verifier,
         };
-        let mut conn = Connection::client_over(stream, config).await?;
-        match conn.authenticate(&self.user, &credentials).await? {
+        let conn = Connection::client_over(stream, config).await?;
+        self.authenticate(conn, &credentials).await
+    }
+
+    /// Authenticates `conn` with the credentials, and sets the keepalive.
+    async fn authenticate(
+        &self,
+        mut conn: Connection,
+        credentials: &[Credential],
+    ) -> Result<Connection, Error> {
+        match conn.authenticate(&self.user, credentials).await? {
             AuthResult::Success => {}
             AuthResult::Failure { methods, partial } => {
                 return Err(Error::AuthRefused {

@@ -51,6 +51,8 @@ pub(crate) enum Up {
     ClientAuth(ClientEvent),
     /// Server authentication: a credential to check, or success.
     ServerAuth(ServerEvent),
+    /// Client: the server's host key, for the handle's async verifier.
+    HostKey(nacre_session::AnswerId, PublicKey),
     /// Authentication failed at the protocol level; the connection is closing.
     Failed(LayerError),
 }
@@ -110,12 +112,17 @@ impl State {
 
     fn on_client_event(&mut self, e: ClientEvent) {
         match e {
-            ClientEvent::HostKey { id, key, .. } => {
-                let trusted = self.verifier.as_ref().is_some_and(|v| v(&key));
-                if let Machine::Client(m) = &mut self.machine {
-                    m.answer_host_key(id, trusted);
+            // Decided here by a synchronous verifier; without one, asked of the handle (an
+            // async verifier), which answers with `Command::HostKeyAnswer`.
+            ClientEvent::HostKey { id, key, .. } => match &self.verifier {
+                Some(v) => {
+                    let trusted = v(&key);
+                    if let Machine::Client(m) = &mut self.machine {
+                        m.answer_host_key(id, trusted);
+                    }
                 }
-            }
+                None => self.pending_up.push_back(Up::HostKey(id, key)),
+            },
             ClientEvent::ServiceReady => self.ready(),
             ClientEvent::ServicePacket(p) => self.pending_up.push_back(Up::Packet(p)),
             ClientEvent::Common(c) => self.on_common(c),
@@ -189,6 +196,11 @@ impl State {
             Command::Liveness(config) => self.machine.set_liveness(config),
             Command::ClientAuth(cmd) => self.machine.client_auth(cmd),
             Command::ServerAuth(cmd) => self.machine.server_auth(cmd),
+            Command::HostKeyAnswer(id, trusted) => {
+                if let Machine::Client(m) = &mut self.machine {
+                    m.answer_host_key(id, trusted);
+                }
+            }
             // Channels, opens and global requests: the connection layer's (dropped before it
             // runs, which answers their senders with `Closed`).
             channel_cmd => {

@@ -65,6 +65,14 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// How a client's host key question is answered.
+pub(crate) enum Verifier {
+    /// At once, in the connection task.
+    Now(HostKeyVerifier),
+    /// By awaiting an async verifier in the handle.
+    Ask(Arc<dyn crate::VerifyHostKey>),
+}
+
 /// Client settings for [`Connection::connect`].
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -88,21 +96,21 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let now = tokio::time::Instant::now().into_std();
-        let session = nacre_session::ClientConfig {
-            transport: crate::driver::with_keylog(config.transport),
-            user: String::new(),
-            connection: ConnectionConfig::default(),
-            pubkey_algorithms: None,
-            // The handle starts authentication (or raw use) once the service is accepted.
-            start_auth: false,
-        };
-        let machine = Machine::Client(Box::new(ClientSession::new(
-            session,
-            Box::new(SystemRng),
-            now,
-        )));
-        Self::start(machine, stream, Some(config.verify_host_key)).await
+        let machine = Self::client_machine(config.transport);
+        Self::start(machine, stream, Some(Verifier::Now(config.verify_host_key))).await
+    }
+
+    /// [`Connection::client_over`] with an async host key verifier.
+    pub(crate) async fn client_over_async<S>(
+        stream: S,
+        transport: Arc<Config>,
+        verify: Arc<dyn crate::VerifyHostKey>,
+    ) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let machine = Self::client_machine(transport);
+        Self::start(machine, stream, Some(Verifier::Ask(verify))).await
     }
 
     /// Server side: runs the key exchange on an accepted stream and waits for the client's
@@ -126,10 +134,27 @@ impl Connection {
         Self::start(machine, stream, None).await
     }
 
+    fn client_machine(transport: Arc<Config>) -> Machine {
+        let now = tokio::time::Instant::now().into_std();
+        let session = nacre_session::ClientConfig {
+            transport: crate::driver::with_keylog(transport),
+            user: String::new(),
+            connection: ConnectionConfig::default(),
+            pubkey_algorithms: None,
+            // The handle starts authentication (or raw use) once the service is accepted.
+            start_auth: false,
+        };
+        Machine::Client(Box::new(ClientSession::new(
+            session,
+            Box::new(SystemRng),
+            now,
+        )))
+    }
+
     async fn start<S>(
         machine: Machine,
         stream: S,
-        verifier: Option<HostKeyVerifier>,
+        verifier: Option<Verifier>,
     ) -> Result<Self, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -148,6 +173,11 @@ impl Connection {
         let (cmd_tx, cmd_rx) = crate::command::command_queue();
         let commands = Handle::new(cmd_tx);
         let (done_tx, mut done) = oneshot::channel();
+        let (verifier, ask) = match verifier {
+            Some(Verifier::Now(v)) => (Some(v), None),
+            Some(Verifier::Ask(v)) => (None, Some(v)),
+            None => (None, None),
+        };
         let driver = Driver {
             machine,
             stream,
@@ -179,6 +209,13 @@ impl Connection {
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
+                Some(Up::HostKey(id, key)) => {
+                    let trusted = match &ask {
+                        Some(v) => v.verify(&key).await,
+                        None => false,
+                    };
+                    let _ = commands.send(Command::HostKeyAnswer(id, trusted));
+                }
                 Some(_) => {}
                 None => {
                     return Err(match (&mut done).await {
@@ -206,7 +243,11 @@ impl Connection {
                 Up::Packet(p) => return Some(p),
                 Up::ExtInfo(e) => self.ext_info.extend(e),
                 Up::Incoming(c) => self.incoming.push_back(c),
-                Up::Ready(_) | Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_) => {}
+                Up::Ready(_)
+                | Up::ClientAuth(_)
+                | Up::ServerAuth(_)
+                | Up::Failed(_)
+                | Up::HostKey(..) => {}
             }
         }
     }
@@ -291,7 +332,8 @@ impl Connection {
                     | Up::Ready(_)
                     | Up::ClientAuth(_)
                     | Up::ServerAuth(_)
-                    | Up::Failed(_) => continue,
+                    | Up::Failed(_)
+                    | Up::HostKey(..) => continue,
                 },
             };
             // Forwarding requests are answered here (see `Connection::enable_forwarding`).
@@ -378,7 +420,7 @@ impl Connection {
             match self.up.recv().await? {
                 Up::ExtInfo(e) => self.ext_info.extend(e),
                 Up::Incoming(c) => self.incoming.push_back(c),
-                Up::Packet(_) | Up::Ready(_) => {}
+                Up::Packet(_) | Up::Ready(_) | Up::HostKey(..) => {}
                 auth @ (Up::ClientAuth(_) | Up::ServerAuth(_) | Up::Failed(_)) => {
                     return Some(auth)
                 }

@@ -130,7 +130,7 @@ mod sftp_glue;
 mod shards;
 
 pub use account::{Account, ActAs, Acting};
-pub use auth_async::{AsyncAuthPolicy, AuthFuture, Policy};
+pub use auth_async::{AsyncAuthPolicy, AuthFuture, Policy, VerifyHostKey};
 pub use auth_client::{AuthResult, Credential, PromptResponder};
 pub use auth_server::{AuthContext, AuthPolicy, Authenticated, KeyboardAnswer, PasswordCheck};
 pub use budgets::{raise_descriptor_limit, HandleLimits};

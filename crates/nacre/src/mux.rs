@@ -394,6 +394,7 @@ impl Mux {
             | Command::Liveness(_)
             | Command::ClientAuth(_)
             | Command::ServerAuth(_)
+            | Command::HostKeyAnswer(..)
             | Command::HandleDropped => {}
         }
     }

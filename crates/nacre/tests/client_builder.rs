@@ -211,3 +211,37 @@ fn a_server_needs_a_host_key() {
     let err = Server::builder().build().map(|_| ()).unwrap_err();
     assert_eq!(err.to_string(), "configuration: a server needs a host key");
 }
+
+/// An async host key verifier: awaited during the key exchange; its "no" ends the connection.
+struct Pinned(nacre::keys::PublicKey);
+
+impl nacre::VerifyHostKey for Pinned {
+    fn verify<'a>(&'a self, key: &'a nacre::keys::PublicKey) -> nacre::AuthFuture<'a, bool> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            *key == self.0
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_host_key_verifier_decides() {
+    let (server, host) = server();
+    let builder = Client::builder()
+        .user("alice")
+        .password("secret")
+        .default_identities(false);
+    builder
+        .clone()
+        .verify_host_key_async(Pinned(host))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+    let other = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 8).public_key();
+    let err = builder
+        .verify_host_key_async(Pinned(other))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .expect_err("a key that is not the pinned one");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+}
