@@ -79,7 +79,8 @@ enum State {
 ///
 /// ```
 /// use std::time::Instant;
-/// use nacre_auth::{AuthClient, AuthError, AuthServer, AuthServerConfig, ClientEvent, Decision, ServerEvent};
+/// use nacre_auth::{AuthClient, AuthError, AuthServer, AuthServerConfig};
+/// use nacre_auth::{ClientEvent, Decision, ServerEvent};
 ///
 /// fn exchange(c: &mut AuthClient, s: &mut AuthServer, now: Instant) -> Result<(), AuthError> {
 ///     while let Some(p) = c.poll_transmit() { s.handle_packet(&p, now)?; }
@@ -95,7 +96,9 @@ enum State {
 ///
 /// client.password("correct horse");
 /// exchange(&mut client, &mut server, now)?;
-/// let Some(ServerEvent::Password { id, user, password, .. }) = server.poll_event() else { panic!() };
+/// let Some(ServerEvent::Password { id, user, password, .. }) = server.poll_event() else {
+///     panic!("the server asks about the password")
+/// };
 /// let ok = user == "alice" && *password == "correct horse"; // check your user store here
 /// server.decide(id, if ok { Decision::Accept } else { Decision::Reject }, now)?;
 /// exchange(&mut client, &mut server, now)?;

@@ -261,7 +261,8 @@ pub const MAX_HELD: usize = 16;
 /// use nacre_auth::{AuthClient, AuthServer, AuthServerConfig, ClientEvent, Decision, ServerEvent};
 ///
 /// let (sid, now) = (b"exchange hash H", Instant::now());
-/// let config = AuthServerConfig { failure_delay: Duration::from_millis(300), ..Default::default() };
+/// let delay = Duration::from_millis(300);
+/// let config = AuthServerConfig { failure_delay: delay, ..Default::default() };
 /// let mut server = AuthServer::new(config, sid);
 /// let mut client = AuthClient::new("mallory", sid, None);
 /// while let Some(p) = client.poll_transmit() { server.handle_packet(&p, now)?; }
@@ -273,7 +274,7 @@ pub const MAX_HELD: usize = 16;
 /// server.decide(id, Decision::Reject, now)?;
 /// assert_eq!(server.poll_transmit(), None); // held back
 /// let due = server.poll_timeout().unwrap();
-/// assert_eq!(due, now + Duration::from_millis(300));
+/// assert_eq!(due, now + delay);
 /// server.handle_timeout(due)?;
 /// let failure = server.poll_transmit().unwrap();
 /// assert_eq!(failure[0], 51); // SSH_MSG_USERAUTH_FAILURE

@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 ///
 /// let mut conn = ConnectionProtocol::new(ConnectionConfig::default());
 /// let every = Duration::from_secs(15);
-/// conn.set_liveness(LivenessConfig { keepalive_interval: Some(every), keepalive_max: 2, ..Default::default() });
+/// conn.set_liveness(LivenessConfig {
+///     keepalive_interval: Some(every),
+///     keepalive_max: 2, // OpenSSH's ServerAliveCountMax
+///     unused_timeout: None,
+/// });
 /// let start = Instant::now();
 /// conn.handle_timeout(start)?; // arms the timer
 /// assert_eq!(conn.poll_timeout(), Some(start + every));

@@ -158,7 +158,8 @@ type GlobalAnswer = (bool, Vec<u8>);
 /// use bytes::Bytes;
 /// use nacre_connection::{ChannelKind, ConnectionConfig, ConnectionError, ConnectionProtocol, Event};
 ///
-/// fn pump(from: &mut ConnectionProtocol, to: &mut ConnectionProtocol) -> Result<(), ConnectionError> {
+/// type Conn = ConnectionProtocol;
+/// fn pump(from: &mut Conn, to: &mut Conn) -> Result<(), ConnectionError> {
 ///     while let Some(payload) = from.poll_transmit() { to.handle_packet(&Bytes::from(payload))?; }
 ///     Ok(())
 /// }

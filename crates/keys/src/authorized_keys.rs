@@ -40,14 +40,13 @@ const MAX_PERMIT_HOST: usize = 1024;
 /// ```
 /// use nacre_keys::{AuthorizedKeys, PublicKey};
 ///
-/// let text = "# alice's keys\n\
-///     restrict,pty,from=\"10.0.0.0/8\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example\n\
-///     not a key line\n";
-/// let (file, errors) = AuthorizedKeys::parse(text);
+/// let key_line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example";
+/// let text = format!("# alice's keys\nrestrict,pty,from=\"10.0.0.0/8\" {key_line}\nnot a key\n");
+/// let (file, errors) = AuthorizedKeys::parse(&text);
 /// assert_eq!(errors.len(), 1); // line 3, reported and skipped
 /// assert_eq!(errors[0].0, 3);
 ///
-/// let (key, _) = PublicKey::from_openssh_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example")?;
+/// let (key, _) = PublicKey::from_openssh_line(key_line)?;
 /// let entry = file.find(&key).expect("listed");
 /// assert_eq!(entry.line, 2);
 /// assert!(entry.options.restrict && entry.options.pty);

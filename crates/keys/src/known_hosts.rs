@@ -40,11 +40,11 @@ const DEFAULT_PORT: u16 = 22;
 /// ```
 /// use nacre_keys::{HostKeyStatus, KnownHosts, PrivateKey, PublicKey};
 ///
-/// let text = "example.com,192.0.2.7 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example\n\
-///             [git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example\n";
-/// let (known, errors) = KnownHosts::parse(text);
+/// let key_line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example";
+/// let text = format!("example.com,192.0.2.7 {key_line}\n[git.example.com]:2222 {key_line}\n");
+/// let (known, errors) = KnownHosts::parse(&text);
 /// assert!(errors.is_empty());
-/// let (key, _) = PublicKey::from_openssh_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example")?;
+/// let (key, _) = PublicKey::from_openssh_line(key_line)?;
 ///
 /// assert_eq!(known.lookup("example.com", 22, &key), HostKeyStatus::Match);
 /// assert_eq!(known.lookup("git.example.com", 2222, &key), HostKeyStatus::Match);

@@ -34,7 +34,8 @@ use crate::seq::Seq;
 ///     .with_size(4096)
 ///     .with_permissions(0o040_755) // a directory, rwxr-xr-x
 ///     .with_times(1_700_000_000, 1_700_000_100);
-/// assert_eq!(attrs.flags(), 0x1 | 0x4 | 0x8); // SIZE | PERMISSIONS | ACMODTIME
+/// let flags = attrs.flags(); // what goes on the wire before the fields
+/// assert_eq!(flags, FileAttributes::FLAG_SIZE | FileAttributes::FLAG_PERMISSIONS | 0x8);
 /// assert_eq!(attrs.file_type(), Some(FileType::Directory));
 /// assert!(attrs.is_dir() && !attrs.is_regular());
 ///

@@ -135,7 +135,8 @@ pub fn frame_len<M: Encode + ?Sized>(msg: &M) -> usize {
 /// A server reading a client's OPEN that arrives in two pieces:
 ///
 /// ```
-/// use nacre_sftp_codec::{encode_frame, FileAttributes, FrameDecoder, Open, OpenFlags, PacketType, Request};
+/// use nacre_sftp_codec::{encode_frame, FileAttributes, FrameDecoder, Open, OpenFlags};
+/// use nacre_sftp_codec::{PacketType, Request};
 ///
 /// let open = Open {
 ///     id: 7,

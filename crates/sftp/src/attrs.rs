@@ -10,7 +10,10 @@ use nacre_sftp_codec::{AcModTime, FileAttributes, FileType, StatvfsReply, UidGid
 /// ```
 /// use nacre_sftp::Attributes;
 ///
-/// let attrs = Attributes::EMPTY.with_size(1024).with_permissions(0o100_644).with_times(0, 1_700_000_000);
+/// let attrs = Attributes::EMPTY
+///     .with_size(1024)
+///     .with_permissions(0o100_644) // a regular file, rw-r--r--
+///     .with_times(0, 1_700_000_000);
 /// assert!(attrs.is_regular() && !attrs.is_dir());
 /// assert_eq!(attrs.mode_bits(), Some(0o644));
 /// assert_eq!(attrs.mtime(), Some(1_700_000_000));

@@ -70,7 +70,8 @@ impl From<StatusCode> for Failure {
 /// assert_eq!((attrs.id, attrs.attrs.size), (1, Some(5)));
 ///
 /// // Paths are virtual: `..` stops at the top of the served folder.
-/// let reply = session.handle_packet(&Stat { id: 2, path: b"/../../etc/passwd" }.to_bytes()).unwrap();
+/// let escape = Stat { id: 2, path: b"/../../etc/passwd" };
+/// let reply = session.handle_packet(&escape.to_bytes()).unwrap();
 /// let (frame, _) = parse_frame(&reply, usize::MAX)?.unwrap();
 /// let Response::Status(status) = frame.decode_response()? else { panic!() };
 /// assert_eq!((status.id, status.code), (2, StatusCode::NO_SUCH_FILE));

@@ -169,7 +169,8 @@ pub(super) enum ExtInfoWindow {
 /// let now = Instant::now();
 /// let config = Arc::new(Config::server(vec![host_key.clone()]));
 /// let mut server = Transport::server(config, Box::new(SeededRng::new(2)), now);
-/// let mut client = Transport::client(Arc::new(Config::client()), Box::new(SeededRng::new(1)), now);
+/// let config = Arc::new(Config::client());
+/// let mut client = Transport::client(config, Box::new(SeededRng::new(1)), now);
 /// client.request_service("ssh-userauth");
 ///
 /// let mut events = Vec::new();
