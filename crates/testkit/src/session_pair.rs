@@ -210,6 +210,15 @@ impl SessionPair {
     /// A pair whose channel runs the `sftp` subsystem: the server is nacre's SFTP dispatcher over
     /// an in-memory file system, the client's `ClientProto` uploads `file` and downloads it again
     /// ([`crate::sftp_pair::SftpApp`]).
+    ///
+    /// ```
+    /// let file: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    /// let mut pair = nacre_testkit::SessionPair::sftp(file.clone(), 3);
+    /// pair.drive();
+    /// let sftp = pair.app.sftp.as_ref().expect("an SFTP script");
+    /// assert_eq!(sftp.result, Some(Ok(())));
+    /// assert_eq!(sftp.downloaded, file);
+    /// ```
     pub fn sftp(file: Vec<u8>, seed: u64) -> Self {
         let script = ClientScript {
             request: RequestKind::Subsystem {
