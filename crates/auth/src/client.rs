@@ -73,6 +73,39 @@ enum State {
 }
 
 /// One client's user authentication.
+///
+/// A password login against an [`AuthServer`](crate::AuthServer), the two joined in memory (over
+/// a real connection, the payloads travel inside the transport's packets):
+///
+/// ```
+/// use std::time::Instant;
+/// use nacre_auth::{AuthClient, AuthError, AuthServer, AuthServerConfig};
+/// use nacre_auth::{ClientEvent, Decision, ServerEvent};
+///
+/// fn exchange(c: &mut AuthClient, s: &mut AuthServer, now: Instant) -> Result<(), AuthError> {
+///     while let Some(p) = c.poll_transmit() { s.handle_packet(&p, now)?; }
+///     while let Some(p) = s.poll_transmit() { c.handle_packet(&p)?; }
+///     Ok(())
+/// }
+/// let (sid, now) = (b"exchange hash H", Instant::now());
+/// let mut server = AuthServer::new(AuthServerConfig::default(), sid);
+/// let mut client = AuthClient::new("alice", sid, None); // starts with a `none` request
+/// exchange(&mut client, &mut server, now)?;
+/// assert!(matches!(client.poll_event(), Some(ClientEvent::Failure { .. })));
+/// assert!(client.allows("password"));
+///
+/// client.password("correct horse");
+/// exchange(&mut client, &mut server, now)?;
+/// let Some(ServerEvent::Password { id, user, password, .. }) = server.poll_event() else {
+///     panic!("the server asks about the password")
+/// };
+/// let ok = user == "alice" && *password == "correct horse"; // check your user store here
+/// server.decide(id, if ok { Decision::Accept } else { Decision::Reject }, now)?;
+/// exchange(&mut client, &mut server, now)?;
+/// assert_eq!(client.poll_event(), Some(ClientEvent::Success));
+/// assert!(client.is_done() && server.is_done());
+/// # Ok::<(), AuthError>(())
+/// ```
 pub struct AuthClient {
     user: String,
     session_id: Vec<u8>,

@@ -101,6 +101,45 @@ impl Default for AuthServerConfig {
 pub struct RequestId(u64);
 
 /// A question for the application, or the final result.
+///
+/// A public key login: the server asks twice, once for the key alone (a query, nothing proven)
+/// and once after it verified the client's signature; only then is the key known to be held.
+///
+/// ```
+/// use std::time::Instant;
+/// use nacre_auth::{AuthClient, AuthServer, AuthServerConfig, ClientEvent, Decision, ServerEvent};
+/// use nacre_keys::PrivateKey;
+///
+/// let (sid, now) = (b"exchange hash H", Instant::now());
+/// let key = PrivateKey::from_ed25519_seed(&[4; 32]);
+/// let mut server = AuthServer::new(AuthServerConfig::default(), sid);
+/// let mut client = AuthClient::new("alice", sid, None);
+/// let pump = |c: &mut AuthClient, s: &mut AuthServer| {
+///     while let Some(p) = c.poll_transmit() { s.handle_packet(&p, now).unwrap(); }
+///     while let Some(ev) = s.poll_event() {
+///         let id = match ev {
+///             ServerEvent::PublicKeyQuery { id, key: k, .. } if k == key.public_key() => id,
+///             ServerEvent::PublicKeyVerified { id, key: k, .. } if k == key.public_key() => id,
+///             ServerEvent::Success { user, .. } => { assert_eq!(user, "alice"); continue; }
+///             other => panic!("{other:?}"),
+///         };
+///         s.decide(id, Decision::Accept, now).unwrap();
+///     }
+///     while let Some(p) = s.poll_transmit() { c.handle_packet(&p).unwrap(); }
+/// };
+/// pump(&mut client, &mut server); // `none`, FAILURE
+/// assert!(client.poll_event().is_some() && client.allows("publickey"));
+/// client.publickey(&key.public_key());
+/// pump(&mut client, &mut server); // query, PK_OK
+/// while let Some(ev) = client.poll_event() {
+///     if let ClientEvent::SignRequest { algorithm, data, .. } = ev {
+///         client.signature(&key.sign(algorithm, &data)?);
+///     }
+/// }
+/// pump(&mut client, &mut server); // signed request, SUCCESS
+/// assert_eq!(client.poll_event(), Some(ClientEvent::Success));
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
     /// Is this password right (and, when `new_password` is set, may it be changed)?
@@ -213,6 +252,35 @@ struct Delayed {
 pub const MAX_HELD: usize = 16;
 
 /// One connection's user authentication, server side.
+///
+/// A refused password is answered only after [`AuthServerConfig::failure_delay`], timed by the
+/// `now` the driver passes in ([`poll_timeout`](Self::poll_timeout) says when):
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nacre_auth::{AuthClient, AuthServer, AuthServerConfig, ClientEvent, Decision, ServerEvent};
+///
+/// let (sid, now) = (b"exchange hash H", Instant::now());
+/// let delay = Duration::from_millis(300);
+/// let config = AuthServerConfig { failure_delay: delay, ..Default::default() };
+/// let mut server = AuthServer::new(config, sid);
+/// let mut client = AuthClient::new("mallory", sid, None);
+/// while let Some(p) = client.poll_transmit() { server.handle_packet(&p, now)?; }
+/// client.handle_packet(&server.poll_transmit().unwrap())?; // `none` refused at once
+/// client.password("guess");
+/// while let Some(p) = client.poll_transmit() { server.handle_packet(&p, now)?; }
+///
+/// let Some(ServerEvent::Password { id, .. }) = server.poll_event() else { panic!() };
+/// server.decide(id, Decision::Reject, now)?;
+/// assert_eq!(server.poll_transmit(), None); // held back
+/// let due = server.poll_timeout().unwrap();
+/// assert_eq!(due, now + delay);
+/// server.handle_timeout(due)?;
+/// let failure = server.poll_transmit().unwrap();
+/// assert_eq!(failure[0], 51); // SSH_MSG_USERAUTH_FAILURE
+/// assert_eq!(server.failures(), 1);
+/// # Ok::<(), nacre_auth::AuthError>(())
+/// ```
 pub struct AuthServer {
     config: AuthServerConfig,
     session_id: Vec<u8>,

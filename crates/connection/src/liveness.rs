@@ -4,6 +4,35 @@
 use std::time::{Duration, Instant};
 
 /// Keepalive and idle settings. Everything off by default.
+///
+/// Set with [`ConnectionProtocol::set_liveness`](crate::ConnectionProtocol::set_liveness); the
+/// probes go out from `handle_timeout`, driven by the time the caller passes in:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nacre_connection::{ConnectionConfig, ConnectionError, ConnectionProtocol, LivenessConfig};
+///
+/// let mut conn = ConnectionProtocol::new(ConnectionConfig::default());
+/// let every = Duration::from_secs(15);
+/// conn.set_liveness(LivenessConfig {
+///     keepalive_interval: Some(every),
+///     keepalive_max: 2, // OpenSSH's ServerAliveCountMax
+///     unused_timeout: None,
+/// });
+/// let start = Instant::now();
+/// conn.handle_timeout(start)?; // arms the timer
+/// assert_eq!(conn.poll_timeout(), Some(start + every));
+///
+/// conn.handle_timeout(start + every)?; // the peer said nothing for 15 s: probe
+/// let probe = conn.poll_transmit().expect("a keepalive");
+/// assert_eq!(probe[0], 80); // SSH_MSG_GLOBAL_REQUEST
+/// assert!(probe.windows(21).any(|w| w == b"keepalive@openssh.com"));
+///
+/// conn.handle_timeout(start + 2 * every)?; // second probe, still tolerated
+/// let dead = conn.handle_timeout(start + 3 * every);
+/// assert_eq!(dead, Err(ConnectionError::KeepaliveTimeout(2)));
+/// # Ok::<(), ConnectionError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LivenessConfig {
     /// Probe after this long without a packet from the peer.

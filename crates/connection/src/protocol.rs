@@ -150,6 +150,37 @@ const HANDLED_GLOBALLY: &[&str] = &[
 type GlobalAnswer = (bool, Vec<u8>);
 
 /// The connection protocol of one connection.
+///
+/// Two machines joined in memory (over SSH, each payload is one transport packet): the client
+/// opens a session channel, the server accepts it, and data flows.
+///
+/// ```
+/// use bytes::Bytes;
+/// use nacre_connection::{ChannelKind, ConnectionConfig, ConnectionError, ConnectionProtocol, Event};
+///
+/// type Conn = ConnectionProtocol;
+/// fn pump(from: &mut Conn, to: &mut Conn) -> Result<(), ConnectionError> {
+///     while let Some(payload) = from.poll_transmit() { to.handle_packet(&Bytes::from(payload))?; }
+///     Ok(())
+/// }
+/// let mut client = ConnectionProtocol::new(ConnectionConfig::default());
+/// let mut server = ConnectionProtocol::new(ConnectionConfig::default());
+///
+/// let ours = client.open(ChannelKind::Session).expect("below the channel limit");
+/// pump(&mut client, &mut server)?;
+/// let Some(Event::OpenRequest { id: theirs, kind }) = server.poll_event() else { panic!() };
+/// assert_eq!(kind, ChannelKind::Session);
+/// server.accept_open(theirs);
+/// pump(&mut server, &mut client)?;
+/// assert_eq!(client.poll_event(), Some(Event::Opened { id: ours }));
+///
+/// assert_eq!(client.send_data(ours, None, b"hello"), 5); // bytes the window took
+/// pump(&mut client, &mut server)?;
+/// let Some(Event::Data { id, data, code: None }) = server.poll_event() else { panic!() };
+/// assert_eq!((id, &data[..]), (theirs, &b"hello"[..]));
+/// server.consume(theirs, data.len()); // reopens the window as the data is used
+/// # Ok::<(), ConnectionError>(())
+/// ```
 pub struct ConnectionProtocol {
     config: ConnectionConfig,
     channels: HashMap<ChannelId, Channel>,

@@ -114,6 +114,24 @@ pub fn check_dh_public(group: &DhGroup, value: &BigUint) -> Result<(), CryptoErr
 
 /// An ephemeral DH secret exponent `x` with its group. See the module docs for the limits of
 /// its zeroization and for timing.
+///
+/// ```
+/// use nacre_crypto::{check_dh_public, BigUint, DhGroup, DhPrivateKey, SeededRng};
+///
+/// let group = DhGroup::group14(); // diffie-hellman-group14-sha256
+/// assert_eq!(group.bits(), 2048);
+/// let mut rng = SeededRng::new(5);
+/// let client = DhPrivateKey::generate(&group, &mut rng, 512);
+/// let server = DhPrivateKey::generate(&group, &mut rng, 512);
+///
+/// let k_client = client.agree(&server.public_key())?; // f from KEXDH_REPLY
+/// let k_server = server.agree(&client.public_key())?; // e from KEXDH_INIT
+/// assert_eq!(k_client.as_bytes(), k_server.as_bytes());
+///
+/// // Degenerate peer values (1, p-1, ...) are refused.
+/// assert!(check_dh_public(&group, &BigUint::from(1u32)).is_err());
+/// # Ok::<(), nacre_crypto::CryptoError>(())
+/// ```
 pub struct DhPrivateKey {
     group: DhGroup,
     x: Zeroizing<Vec<u8>>,

@@ -49,6 +49,26 @@ enum Secret {
 }
 
 /// An ephemeral ECDH private key. The secret is zeroized on drop.
+///
+/// Both sides of a `curve25519-sha256` exchange (RFC 8731):
+///
+/// ```
+/// use nacre_crypto::{EcdhCurve, EcdhPrivateKey, SeededRng};
+///
+/// let mut rng = SeededRng::new(1);
+/// let client = EcdhPrivateKey::generate(EcdhCurve::X25519, &mut rng);
+/// let server = EcdhPrivateKey::generate(EcdhCurve::X25519, &mut rng);
+/// let q_c = client.public_key();
+/// assert_eq!(q_c.len(), EcdhCurve::X25519.public_len());
+///
+/// let k_server = server.agree(&q_c)?;
+/// let k_client = client.agree(&server.public_key())?;
+/// assert_eq!(k_client.as_bytes(), k_server.as_bytes());
+///
+/// // A low-order point (all zeros) is refused.
+/// assert!(client.agree(&[0u8; 32]).is_err());
+/// # Ok::<(), nacre_crypto::CryptoError>(())
+/// ```
 pub struct EcdhPrivateKey(Secret);
 
 impl std::fmt::Debug for EcdhPrivateKey {

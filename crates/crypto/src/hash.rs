@@ -2,6 +2,23 @@
 //! RFC 5656 §6.2.1; RFC 8731 §3).
 
 /// A hash algorithm named by a key exchange method.
+///
+/// ```
+/// use nacre_crypto::HashAlg;
+///
+/// let digest = HashAlg::Sha256.digest(b"abc");
+/// assert_eq!(
+///     hex::encode(&digest),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+///
+/// // The incremental hasher gives the same result in pieces.
+/// let mut h = HashAlg::Sha256.hasher();
+/// h.update(b"a");
+/// h.update(b"bc");
+/// assert_eq!(h.finish(), digest);
+/// assert_eq!(HashAlg::Sha512.output_len(), 64);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HashAlg {
     /// SHA-1 (legacy kex methods such as `diffie-hellman-group14-sha1`).

@@ -24,6 +24,21 @@ use crate::hash::HashAlg;
 /// exactly as it is hashed (for the post-quantum hybrids, whose K is hashed as a `string`, that
 /// string with its length); `h` is the exchange hash of this key exchange and `session_id` the
 /// exchange hash of the first one.
+///
+/// ```
+/// use nacre_crypto::{derive_key, HashAlg};
+///
+/// let k = [0, 0, 0, 1, 0x2a]; // K = 42 as an mpint with its length
+/// let h = [7u8; 32];          // the exchange hash; also the session id on the first exchange
+/// // Encryption key client to server ("C") for aes256-ctr: 32 bytes.
+/// let key_c = derive_key(HashAlg::Sha256, &k, &h, b'C', &h, 32);
+/// // 64 bytes for chacha20-poly1305 need two hash blocks (K1 || K2).
+/// let key_long = derive_key(HashAlg::Sha256, &k, &h, b'C', &h, 64);
+/// assert_eq!(key_c.len(), 32);
+/// assert_eq!(key_long[..32], key_c[..]);
+/// // Each letter gives an unrelated key.
+/// assert_ne!(derive_key(HashAlg::Sha256, &k, &h, b'D', &h, 32), key_c);
+/// ```
 pub fn derive_key(
     hash: HashAlg,
     k_mpint: &[u8],

@@ -32,6 +32,25 @@ type MlKemEncapsulationKey = ml_kem::ml_kem_768::EncapsulationKey;
 const X25519_LEN: usize = 32;
 
 /// A hybrid KEM + X25519 key exchange.
+///
+/// The client sends `C_INIT`, the server answers `S_REPLY`, and both end with the same K:
+///
+/// ```
+/// use nacre_crypto::{HybridKem, SeededRng};
+///
+/// let kem = HybridKem::MlKem768X25519;
+/// let mut rng = SeededRng::new(3);
+/// let (client_key, c_init) = kem.generate(&mut rng);
+/// assert_eq!(c_init.len(), kem.init_len()); // 1184 + 32
+///
+/// let (s_reply, k_server) = kem.respond(&c_init, &mut rng)?;
+/// assert_eq!(s_reply.len(), kem.reply_len()); // 1088 + 32
+///
+/// let k_client = client_key.finish(&s_reply)?;
+/// assert_eq!(k_client.as_bytes(), k_server.as_bytes());
+/// assert_eq!(k_client.as_bytes().len(), 32); // SHA-256(K_PQ || K_CL)
+/// # Ok::<(), nacre_crypto::CryptoError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HybridKem {
     /// ML-KEM-768 (FIPS 203) with X25519, K = SHA-256(K_PQ || K_CL).

@@ -6,6 +6,21 @@
 
 /// Signature algorithms, i.e. the host key algorithms of KEXINIT and the public key algorithms of
 /// user authentication (RFC 4253 §6.6, RFC 5656 §3.1.2, RFC 8332 §3, RFC 8709 §6).
+///
+/// ```
+/// use nacre_keys::{KeyType, SignatureAlgorithm};
+///
+/// let alg = SignatureAlgorithm::from_name("rsa-sha2-512").unwrap();
+/// assert_eq!(alg, SignatureAlgorithm::RsaSha512);
+/// assert_eq!(alg.key_type(), KeyType::Rsa);
+/// assert!(!alg.is_legacy());
+/// assert!(SignatureAlgorithm::from_name("ssh-rsa").is_some_and(|a| a.is_legacy())); // SHA-1
+///
+/// // One RSA key type, three signature algorithms.
+/// assert_eq!(KeyType::Rsa.signature_algorithms().len(), 3);
+/// assert_eq!(KeyType::from_name("ecdsa-sha2-nistp256")?.curve_name(), Some("nistp256"));
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SignatureAlgorithm {
     /// `ssh-ed25519` (RFC 8709 §6).

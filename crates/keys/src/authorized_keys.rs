@@ -36,6 +36,28 @@ pub const MAX_TUNNEL_UNIT: u32 = 0x7fff_fffd;
 const MAX_PERMIT_HOST: usize = 1024;
 
 /// A parsed `authorized_keys` file.
+///
+/// ```
+/// use nacre_keys::{AuthorizedKeys, PublicKey};
+///
+/// let key_line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example";
+/// let text = format!("# alice's keys\nrestrict,pty,from=\"10.0.0.0/8\" {key_line}\nnot a key\n");
+/// let (file, errors) = AuthorizedKeys::parse(&text);
+/// assert_eq!(errors.len(), 1); // line 3, reported and skipped
+/// assert_eq!(errors[0].0, 3);
+///
+/// let (key, _) = PublicKey::from_openssh_line(key_line)?;
+/// let entry = file.find(&key).expect("listed");
+/// assert_eq!(entry.line, 2);
+/// assert!(entry.options.restrict && entry.options.pty);
+/// assert!(!entry.options.port_forwarding); // turned off by `restrict`
+///
+/// // from= is enforced when the key is used.
+/// let now = 1_700_000_000;
+/// assert!(entry.options.check("10.1.2.3".parse()?, None, now).is_ok());
+/// assert!(entry.options.check("192.0.2.1".parse()?, None, now).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuthorizedKeys {
     entries: Vec<AuthorizedKey>,
@@ -56,6 +78,24 @@ pub struct AuthorizedKey {
 
 /// The options of an `authorized_keys` line, typed. [`KeyOptions::default`] is a line without
 /// options: everything permitted, no forced command, no restriction.
+///
+/// [`KeyOptions::parse`] reads the options at the start of a line and returns the rest:
+///
+/// ```
+/// use nacre_keys::KeyOptions;
+///
+/// let line = r#"command="uptime",permitopen="db:5432",no-pty ssh-ed25519 AAAA..."#;
+/// let (options, rest) = KeyOptions::parse(line)?;
+/// assert_eq!(options.command.as_deref(), Some("uptime"));
+/// assert!(!options.pty);
+/// assert!(options.permits_open("db", 5432));
+/// assert!(!options.permits_open("db", 22));
+/// assert!(rest.trim_start().starts_with("ssh-ed25519"));
+///
+/// assert!(KeyOptions::default().permits_open("anywhere", 22));
+/// assert!(KeyOptions::parse("no-such-option ssh-ed25519 AAAA").is_err());
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyOptions {
     /// `restrict` was given (later positive flags may have re-enabled some features).

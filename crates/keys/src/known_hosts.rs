@@ -36,6 +36,31 @@ pub const HASHED_HOST_LEN: usize = 20;
 const DEFAULT_PORT: u16 = 22;
 
 /// A parsed `known_hosts` file.
+///
+/// ```
+/// use nacre_keys::{HostKeyStatus, KnownHosts, PrivateKey, PublicKey};
+///
+/// let key_line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example";
+/// let text = format!("example.com,192.0.2.7 {key_line}\n[git.example.com]:2222 {key_line}\n");
+/// let (known, errors) = KnownHosts::parse(&text);
+/// assert!(errors.is_empty());
+/// let (key, _) = PublicKey::from_openssh_line(key_line)?;
+///
+/// assert_eq!(known.lookup("example.com", 22, &key), HostKeyStatus::Match);
+/// assert_eq!(known.lookup("git.example.com", 2222, &key), HostKeyStatus::Match);
+/// assert_eq!(known.lookup("git.example.com", 22, &key), HostKeyStatus::Unknown);
+///
+/// // Another Ed25519 key for a known host: the host key changed.
+/// let other = PrivateKey::from_ed25519_seed(&[1; 32]).public_key();
+/// let status = known.lookup("192.0.2.7", 22, &other);
+/// assert_eq!(status, HostKeyStatus::Mismatch { known: vec![key.clone()] });
+///
+/// // A new line to append, hashed as `HashKnownHosts yes` writes it.
+/// let line = KnownHosts::entry_line("new.example", 22, &other, true, &mut rand_core::OsRng)?;
+/// assert!(line.starts_with("|1|"));
+/// assert_eq!(KnownHosts::parse(&line).0.lookup("new.example", 22, &other), HostKeyStatus::Match);
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KnownHosts {
     entries: Vec<KnownHostsEntry>,

@@ -79,6 +79,23 @@ impl PrivateKey {
     /// Writes the key as an unencrypted `openssh-key-v1` file, base64 in 70-column lines as
     /// `ssh-keygen` writes it. The checkint is derived from the public key and comment, so the
     /// output is deterministic.
+    ///
+    /// ```
+    /// use nacre_keys::PrivateKey;
+    ///
+    /// let key = PrivateKey::from_ed25519_seed(&[9; 32]);
+    /// let file = key.to_openssh("backup key");
+    /// assert!(file.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"));
+    /// assert_eq!(file, key.to_openssh("backup key")); // deterministic
+    ///
+    /// let read = PrivateKey::from_openssh(file.as_bytes())?;
+    /// assert_eq!(read.public_key(), key.public_key());
+    /// assert_eq!(read.comment(), "backup key");
+    /// // `from_file_bytes` recognises the format by itself.
+    /// let any = PrivateKey::from_file_bytes(file.as_bytes(), None)?;
+    /// assert_eq!(any.public_key(), key.public_key());
+    /// # Ok::<(), nacre_keys::KeyError>(())
+    /// ```
     pub fn to_openssh(&self, comment: &str) -> String {
         let public_blob = self.public_key().to_blob();
         let digest = Sha256::new()

@@ -21,6 +21,25 @@ use crate::signature::{encode_ecdsa_rs, encode_signature_blob};
 use crate::{KeyError, KeyType, PublicKey, SignatureAlgorithm};
 
 /// A private key of one of the supported [`KeyType`]s, with its comment.
+///
+/// Generate a key, sign with it, and check the signature with its public half:
+///
+/// ```
+/// use nacre_keys::{KeyType, PrivateKey, SignatureAlgorithm};
+///
+/// let key = PrivateKey::generate_ed25519(&mut rand_core::OsRng).with_comment("alice@laptop");
+/// assert_eq!(key.key_type(), KeyType::Ed25519);
+///
+/// let alg = SignatureAlgorithm::Ed25519;
+/// let blob = key.sign(alg, b"data to sign")?; // string "ssh-ed25519" || string signature
+/// let public = key.public_key();
+/// public.verify(alg, b"data to sign", &blob)?;
+/// assert!(public.verify(alg, b"other data", &blob).is_err());
+///
+/// // An Ed25519 key cannot sign with an RSA algorithm.
+/// assert!(key.sign(SignatureAlgorithm::RsaSha256, b"x").is_err());
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 pub struct PrivateKey {
     pub(crate) data: PrivateKeyData,
     public: PublicKey,

@@ -22,6 +22,27 @@ pub const RSA_MAX_BITS: usize = 16384;
 ///
 /// Construction checks the key: ECDSA points are uncompressed and on their curve, Ed25519 keys
 /// are 32 bytes, RSA moduli are odd and between [`RSA_MIN_BITS`] and [`RSA_MAX_BITS`].
+///
+/// Read an `id_ed25519.pub` line and print its fingerprint as `ssh-keygen -l` does:
+///
+/// ```
+/// use nacre_keys::{KeyType, PublicKey};
+///
+/// let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEB+PO3GvLMi602cebTnZXhrXwKCuIcQ6/zSnwde00U2 alice@example";
+/// let (key, comment) = PublicKey::from_openssh_line(line)?;
+/// assert_eq!(comment, "alice@example");
+/// assert_eq!(key.key_type(), KeyType::Ed25519);
+/// assert_eq!(key.bits(), 256);
+/// assert_eq!(
+///     key.fingerprint_sha256(),
+///     "SHA256:WTOEUxKvxYJ0jkxI33JYhiG/eWLl0PxZY8gVA9Z8dDg"
+/// );
+///
+/// // The line and the wire blob both round-trip.
+/// assert_eq!(key.to_openssh_line(&comment), line);
+/// assert_eq!(PublicKey::from_blob(&key.to_blob())?, key);
+/// # Ok::<(), nacre_keys::KeyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PublicKey(pub(crate) PublicKeyData);
 

@@ -25,6 +25,27 @@ use crate::seq::Seq;
 ///
 /// The flags on the wire are derived from which fields are `Some`. Flag bits version 3 does not
 /// define are refused when decoding: their fields would follow in an unknown layout.
+///
+/// ```
+/// use nacre_sftp_codec::{Attrs, FileAttributes, FileType};
+/// use nacre_wire::{decode_exact, Encode};
+///
+/// let attrs = FileAttributes::default()
+///     .with_size(4096)
+///     .with_permissions(0o040_755) // a directory, rwxr-xr-x
+///     .with_times(1_700_000_000, 1_700_000_100);
+/// let flags = attrs.flags(); // what goes on the wire before the fields
+/// assert_eq!(flags, FileAttributes::FLAG_SIZE | FileAttributes::FLAG_PERMISSIONS | 0x8);
+/// assert_eq!(attrs.file_type(), Some(FileType::Directory));
+/// assert!(attrs.is_dir() && !attrs.is_regular());
+///
+/// // On the wire inside an ATTRS reply (the answer to STAT).
+/// let reply = Attrs { id: 3, attrs }.to_bytes();
+/// let decoded: Attrs = decode_exact(&reply)?;
+/// assert_eq!(decoded.attrs, attrs);
+/// assert!(decoded.attrs.uid_gid.is_none());
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FileAttributes<'a> {
     /// File size in bytes (SSH_FILEXFER_ATTR_SIZE).

@@ -85,6 +85,21 @@ nacre_wire::open_enum! {
     /// §7); the later values come from later drafts (draft-ietf-secsh-filexfer-13 §9.1) and are
     /// sent by some version 3 servers too (OpenSSH sends `INVALID_PARAMETER` for a bad
     /// copy-data). Unknown codes stay representable.
+    ///
+    /// ```
+    /// use nacre_sftp_codec::{status_for_error, StatusCode};
+    ///
+    /// assert_eq!(StatusCode::from(2u32), StatusCode::NO_SUCH_FILE);
+    /// assert_eq!(StatusCode::NO_SUCH_FILE.default_message(), "No such file");
+    /// assert!(StatusCode::OK.is_ok());
+    /// // Later drafts' codes exist, but a version 3 client may not know them.
+    /// assert!(!StatusCode::FILE_ALREADY_EXISTS.is_v3());
+    /// assert_eq!(StatusCode(999).to_string(), "StatusCode(999)");
+    ///
+    /// // What a server answers to a request it cannot decode.
+    /// let err = nacre_wire::WireError::Truncated { needed: 4 };
+    /// assert_eq!(status_for_error(&err), StatusCode::BAD_MESSAGE);
+    /// ```
     pub struct StatusCode(u32) {
         /// SSH_FX_OK: success.
         OK = 0,
@@ -213,6 +228,19 @@ pub fn status_for_error(_error: &WireError) -> StatusCode {
 
 /// The `pflags` of SSH_FXP_OPEN (draft-ietf-secsh-filexfer-02 §6.3), a bit set. Unknown bits are
 /// kept (a server decides whether to refuse them, see [`OpenFlags::unknown_bits`]).
+///
+/// ```
+/// use nacre_sftp_codec::OpenFlags;
+///
+/// // What `put` asks for: create or truncate, then write.
+/// let flags = OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC;
+/// assert_eq!(flags.bits(), 0x1a);
+/// assert!(flags.contains(OpenFlags::CREAT | OpenFlags::WRITE));
+/// assert!(!flags.contains(OpenFlags::READ));
+/// assert_eq!(format!("{flags:?}"), "OpenFlags(WRITE | CREAT | TRUNC)");
+///
+/// assert_eq!(OpenFlags(0x41).unknown_bits(), 0x40);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct OpenFlags(pub u32);
 

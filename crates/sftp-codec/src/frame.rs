@@ -131,6 +131,34 @@ pub fn frame_len<M: Encode + ?Sized>(msg: &M) -> usize {
 /// A declared length above the cap is refused when its four bytes arrive, before any of that
 /// packet's bytes are buffered; memory never grows past the cap plus the bytes of one `push`.
 /// After an error the stream is out of sync: every later call returns the same error.
+///
+/// A server reading a client's OPEN that arrives in two pieces:
+///
+/// ```
+/// use nacre_sftp_codec::{encode_frame, FileAttributes, FrameDecoder, Open, OpenFlags};
+/// use nacre_sftp_codec::{PacketType, Request};
+///
+/// let open = Open {
+///     id: 7,
+///     filename: b"/upload/report.csv",
+///     pflags: OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC,
+///     attrs: FileAttributes::default().with_permissions(0o644),
+/// };
+/// let mut wire = Vec::new();
+/// encode_frame(&open, &mut wire);
+///
+/// let mut decoder = FrameDecoder::new();
+/// decoder.push(&wire[..10])?;
+/// assert!(decoder.next_frame()?.is_none()); // not whole yet
+/// decoder.push(&wire[10..])?;
+/// let frame = decoder.next_frame()?.expect("a whole packet");
+/// assert_eq!((frame.packet_type(), frame.request_id()), (PacketType::OPEN, Some(7)));
+/// assert_eq!(frame.decode_request()?, Request::Open(open));
+///
+/// // A length field above the cap is refused before anything is buffered.
+/// assert!(FrameDecoder::with_max_len(1024).push(&[0, 1, 0, 0]).is_err());
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     buf: Vec<u8>,

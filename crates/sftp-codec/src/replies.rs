@@ -25,6 +25,24 @@ use crate::seq::{Item, Seq};
 /// Decoding is lenient in two ways real peers need: servers of versions before 3 omit the
 /// message and language tag (they decode as empty), and the message is decoded lossily so that
 /// bad UTF-8 never hides the status code. Encoding always writes both strings.
+///
+/// A client reading a server's answer with [`parse_frame`](crate::parse_frame):
+///
+/// ```
+/// use nacre_sftp_codec::{encode_frame, parse_frame, Response, Status, StatusCode};
+///
+/// let mut wire = Vec::new();
+/// encode_frame(&Status::from_code(7, StatusCode::NO_SUCH_FILE), &mut wire);
+///
+/// let (frame, used) = parse_frame(&wire, 256 * 1024)?.expect("a whole packet");
+/// assert_eq!(used, wire.len());
+/// let Response::Status(status) = frame.decode_response()? else { panic!() };
+/// assert_eq!((status.id, status.code), (7, StatusCode::NO_SUCH_FILE));
+/// assert_eq!(status.message, "No such file");
+/// assert!(!status.is_ok());
+/// assert!(Status::ok(8).is_ok());
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status<'a> {
     /// Request identifier.

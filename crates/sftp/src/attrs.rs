@@ -6,6 +6,23 @@ use nacre_sftp_codec::{AcModTime, FileAttributes, FileType, StatvfsReply, UidGid
 /// File attributes, owned (the codec's [`FileAttributes`] borrows from a packet). Each field is
 /// present when the peer sent it or the file system knows it. Extended attribute pairs are not
 /// kept.
+///
+/// ```
+/// use nacre_sftp::Attributes;
+///
+/// let attrs = Attributes::EMPTY
+///     .with_size(1024)
+///     .with_permissions(0o100_644) // a regular file, rw-r--r--
+///     .with_times(0, 1_700_000_000);
+/// assert!(attrs.is_regular() && !attrs.is_dir());
+/// assert_eq!(attrs.mode_bits(), Some(0o644));
+/// assert_eq!(attrs.mtime(), Some(1_700_000_000));
+///
+/// // The codec's borrowed form, for a reply.
+/// let wire = attrs.to_wire();
+/// assert_eq!((wire.size, wire.permissions), (Some(1024), Some(0o100_644)));
+/// assert_eq!(Attributes::EMPTY.to_wire().flags(), 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attributes {
     /// Size in bytes.

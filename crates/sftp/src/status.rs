@@ -31,6 +31,19 @@ const ENOSPC: i32 = 28;
 const EDQUOT: i32 = 122;
 
 /// The status for an I/O error.
+///
+/// ```
+/// use std::io;
+/// use nacre_sftp::codec::StatusCode;
+/// use nacre_sftp::status_for_io;
+///
+/// let missing = io::Error::from(io::ErrorKind::NotFound);
+/// assert_eq!(status_for_io(&missing), StatusCode::NO_SUCH_FILE);
+/// let denied = io::Error::from_raw_os_error(13); // EACCES
+/// assert_eq!(status_for_io(&denied), StatusCode::PERMISSION_DENIED);
+/// // No version 3 code for "directory not empty" (ENOTEMPTY): FAILURE, as OpenSSH.
+/// assert_eq!(status_for_io(&io::Error::from_raw_os_error(39)), StatusCode::FAILURE);
+/// ```
 pub fn status_for_io(error: &io::Error) -> StatusCode {
     if let Some(errno) = error.raw_os_error() {
         return match errno {

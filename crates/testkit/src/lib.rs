@@ -83,6 +83,29 @@ pub enum HostKeyPolicy {
 }
 
 /// A client and a server transport connected in memory.
+///
+/// ```
+/// use nacre_keys::KeyType;
+/// use nacre_testkit::{host_key, Pair};
+/// use nacre_transport::Config;
+///
+/// let server = Config::server(vec![host_key(KeyType::Ed25519, 1)]);
+/// let mut pair = Pair::new(Config::client(), server, 42);
+/// pair.chunk = 1; // deliver one byte at a time: the machines must not care
+/// pair.connect(); // key exchange, host key accepted, `ssh-userauth` started
+/// assert_eq!(pair.client_kex_count(), 1);
+///
+/// // A service-layer payload (message number 50 or above) crosses encrypted.
+/// pair.client.send(&[80, 0, 0, 0, 1, b'x', 0])?;
+/// pair.drive();
+/// assert_eq!(pair.server_packets(), vec![vec![80, 0, 0, 0, 1, b'x', 0]]);
+///
+/// pair.client.rekey();
+/// pair.drive();
+/// assert_eq!(pair.client_kex_count(), 2);
+/// assert!(nacre_testkit::closed(&pair.server_events).is_none());
+/// # Ok::<(), nacre_transport::SendError>(())
+/// ```
 pub struct Pair {
     /// The client machine.
     pub client: Transport,

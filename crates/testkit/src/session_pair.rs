@@ -110,6 +110,28 @@ struct ServerApp {
 }
 
 /// A client and a server session joined by two simulated links.
+///
+/// The default script logs in with a password, runs `cat` on the server's echo service and
+/// streams a payload through it:
+///
+/// ```
+/// use std::time::Duration;
+/// use nacre_testkit::{ClientScript, SessionPair};
+///
+/// let mut pair = SessionPair::new(ClientScript::default(), 7);
+/// pair.to_server.delay = Duration::from_millis(20); // a 40 ms round trip
+/// pair.drive();
+/// assert!(pair.authenticated());
+/// assert_eq!(pair.app.received, b"hello over a simulated link");
+/// assert_eq!(pair.app.exit_status, Some(0));
+/// assert!(pair.app.closed);
+///
+/// // Same seed, same settings: the same bytes on the wire.
+/// let mut again = SessionPair::new(ClientScript::default(), 7);
+/// again.to_server.delay = Duration::from_millis(20);
+/// again.drive();
+/// assert_eq!(again.client_wire, pair.client_wire);
+/// ```
 pub struct SessionPair {
     /// The client session.
     pub client: ClientSession,
@@ -188,6 +210,15 @@ impl SessionPair {
     /// A pair whose channel runs the `sftp` subsystem: the server is nacre's SFTP dispatcher over
     /// an in-memory file system, the client's `ClientProto` uploads `file` and downloads it again
     /// ([`crate::sftp_pair::SftpApp`]).
+    ///
+    /// ```
+    /// let file: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    /// let mut pair = nacre_testkit::SessionPair::sftp(file.clone(), 3);
+    /// pair.drive();
+    /// let sftp = pair.app.sftp.as_ref().expect("an SFTP script");
+    /// assert_eq!(sftp.result, Some(Ok(())));
+    /// assert_eq!(sftp.downloaded, file);
+    /// ```
     pub fn sftp(file: Vec<u8>, seed: u64) -> Self {
         let script = ClientScript {
             request: RequestKind::Subsystem {

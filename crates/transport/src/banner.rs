@@ -8,6 +8,21 @@ use crate::config::{Limits, Role};
 use crate::error::BannerError;
 
 /// The peer's identification string, without its line ending: this is V_C or V_S of the exchange hash.
+///
+/// ```
+/// use nacre_transport::{BannerError, Identification};
+///
+/// let id = Identification::parse(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13")?;
+/// assert_eq!(id.proto_version, "2.0");
+/// assert_eq!(id.software_version, "OpenSSH_9.6p1");
+/// assert_eq!(id.comments.as_deref(), Some("Ubuntu-3ubuntu13"));
+///
+/// assert!(matches!(
+///     Identification::parse(b"SSH-1.5-old"),
+///     Err(BannerError::UnsupportedVersion(v)) if v == "1.5"
+/// ));
+/// # Ok::<(), BannerError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identification {
     /// The whole line as hashed (without CR LF).

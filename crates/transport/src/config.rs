@@ -18,6 +18,24 @@ pub enum Role {
 }
 
 /// Algorithm preference lists, most preferred first.
+///
+/// ```
+/// use nacre_crypto::MacAlg;
+/// use nacre_transport::{Algorithms, KexMethod};
+///
+/// let client = Algorithms::client_default();
+/// assert_eq!(client.kex[0], KexMethod::MlKem768X25519Sha256); // post-quantum first
+/// assert!(!client.kex.contains(&KexMethod::DhGroup14Sha1)); // no SHA-1
+///
+/// let server = Algorithms::server_default();
+/// assert!(!server.kex.contains(&KexMethod::EcdhSha2Nistp256));
+/// assert!(server.mac.iter().all(|m| m.is_etm()));
+///
+/// // Everything, legacy included, for a peer that needs it.
+/// let all = Algorithms::all();
+/// assert!(all.kex.contains(&KexMethod::DhGroup14Sha1));
+/// assert!(all.mac.contains(&MacAlg::from_name("hmac-sha1").unwrap()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Algorithms {
     /// Key exchange methods.
@@ -158,6 +176,27 @@ impl Default for GexConfig {
 }
 
 /// Everything a transport needs to know before it starts.
+///
+/// Start from [`Config::client`] or [`Config::server`] and change the fields that matter:
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use nacre_crypto::CipherAlg;
+/// use nacre_keys::PrivateKey;
+/// use nacre_transport::Config;
+///
+/// let mut client = Config::client();
+/// assert!(client.strict_kex && client.ext_info);
+/// assert!(client.software_version.starts_with("nacre_"));
+/// client.algorithms.cipher = vec![CipherAlg::Aes256Gcm]; // only this cipher
+/// client.limits.rekey_time = Some(Duration::from_secs(3600));
+///
+/// let host_key = Arc::new(PrivateKey::from_ed25519_seed(&[1; 32]));
+/// let server = Config::server(vec![host_key]);
+/// assert_eq!(server.services, ["ssh-userauth"]);
+/// assert_eq!(server.host_keys.len(), 1);
+/// assert!(server.server_sig_algs.iter().all(|a| !a.is_legacy()));
+/// ```
 #[derive(Clone)]
 pub struct Config {
     /// Algorithm preferences.

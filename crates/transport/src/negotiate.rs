@@ -119,6 +119,32 @@ fn choose_mac(
 /// Chooses the algorithms: for each category the first algorithm of the client's list that the
 /// server also lists (RFC 4253 §7.1). Every key exchange method here needs a signature-capable host
 /// key, which every host key algorithm here is.
+///
+/// ```
+/// use nacre_crypto::CipherAlg;
+/// use nacre_keys::SignatureAlgorithm;
+/// use nacre_transport::msg::KexInit;
+/// use nacre_transport::negotiate::{build_kexinit, negotiate};
+/// use nacre_transport::{Config, KexMethod, Role};
+///
+/// let mut client = Config::client();
+/// client.algorithms.kex = vec![KexMethod::Curve25519Sha256];
+/// client.algorithms.cipher = vec![CipherAlg::Aes128Ctr, CipherAlg::Aes256Gcm];
+/// let server = Config::server(Vec::new());
+/// let ed25519 = [SignatureAlgorithm::Ed25519];
+///
+/// let c = build_kexinit(Role::Client, &client, &client.algorithms.host_key, [1; 16], true);
+/// let s = build_kexinit(Role::Server, &server, &ed25519, [2; 16], true);
+/// let (c, s): (KexInit, KexInit) = (nacre_wire::decode_exact(&c)?, nacre_wire::decode_exact(&s)?);
+/// assert!(c.kex_algorithms.contains("kex-strict-c-v00@openssh.com"));
+///
+/// let chosen = negotiate(&c, &s)?;
+/// assert_eq!(chosen.kex, KexMethod::Curve25519Sha256);
+/// assert_eq!(chosen.host_key, SignatureAlgorithm::Ed25519);
+/// assert_eq!(chosen.cipher_c2s, CipherAlg::Aes128Ctr); // the client's first that both have
+/// assert!(chosen.mac_c2s.is_some()); // CTR needs a MAC
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiated, TransportError> {
     let kex = choose(
         "kex",

@@ -1,4 +1,20 @@
 //! Encoders for the SSH data types of RFC 4251 §5, appending to a `Vec<u8>`.
+//!
+//! ```
+//! use nacre_wire::put;
+//!
+//! let mut out = Vec::new();
+//! put::boolean(&mut out, true);
+//! put::uint32(&mut out, 0x0102_0304);
+//! put::string(&mut out, b"ab");
+//! put::name_list(&mut out, &["aes128-ctr", "aes256-ctr"]);
+//! put::mpint_unsigned(&mut out, &[0x00, 0x80]); // leading zero dropped, sign byte added
+//!
+//! assert_eq!(&out[..11], &[1, 1, 2, 3, 4, 0, 0, 0, 2, b'a', b'b']);
+//! assert_eq!(&out[11..15], &[0, 0, 0, 21]);
+//! assert_eq!(&out[15..36], b"aes128-ctr,aes256-ctr");
+//! assert_eq!(&out[36..], &[0, 0, 0, 2, 0x00, 0x80]);
+//! ```
 
 /// Appends a `byte`.
 pub fn byte(out: &mut Vec<u8>, value: u8) {

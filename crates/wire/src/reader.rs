@@ -5,6 +5,25 @@ use crate::parse;
 use crate::types::{Mpint, NameList};
 
 /// Reads SSH data types one after another from a borrowed buffer.
+///
+/// Every read checks the length first; a short input is [`WireError::Truncated`].
+///
+/// ```
+/// use nacre_wire::{Reader, WireError};
+///
+/// // SSH_MSG_DEBUG: boolean always_display, string message, string language
+/// let payload = b"\x04\x01\0\0\0\x02hi\0\0\0\0";
+/// let mut r = Reader::new(payload);
+/// r.expect_msg(4)?;
+/// assert!(r.bool()?);
+/// assert_eq!(r.utf8()?, "hi");
+/// assert_eq!(r.string()?, b"");
+/// r.finish()?;
+///
+/// let mut short = Reader::new(&[0, 0, 0, 9, b'x']);
+/// assert!(matches!(short.string(), Err(WireError::Truncated { .. })));
+/// # Ok::<(), WireError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Reader<'a> {
     rest: &'a [u8],

@@ -3,6 +3,22 @@
 crate::open_enum! {
     /// Message numbers (RFC 4250 §4.1). Numbers 30–49 and 60–79 are reused by key exchange and
     /// authentication methods and must be decoded by context, so only the generic ones are named here.
+    ///
+    /// An open enum: any number is representable, and `Debug`/`Display` print the registry name
+    /// when there is one.
+    ///
+    /// ```
+    /// use nacre_wire::MsgNumber;
+    ///
+    /// let kexinit = MsgNumber::from(20u8);
+    /// assert_eq!(kexinit, MsgNumber::KEXINIT);
+    /// assert_eq!(kexinit.name(), Some("KEXINIT"));
+    /// assert_eq!(MsgNumber::CHANNEL_DATA.0, 94);
+    ///
+    /// // Method-specific numbers (here 60) have no generic name.
+    /// assert_eq!(MsgNumber(60).name(), None);
+    /// assert_eq!(MsgNumber(60).to_string(), "MsgNumber(60)");
+    /// ```
     pub struct MsgNumber(u8) {
         /// SSH_MSG_DISCONNECT (RFC 4253 §11.1).
         DISCONNECT = 1,
@@ -65,6 +81,18 @@ crate::open_enum! {
 
 crate::open_enum! {
     /// Disconnection reason codes (RFC 4250 §4.2.2, RFC 4253 §11.1).
+    ///
+    /// ```
+    /// use nacre_wire::DisconnectReason;
+    ///
+    /// let reason = DisconnectReason::from(2u32);
+    /// assert_eq!(reason, DisconnectReason::PROTOCOL_ERROR);
+    /// assert_eq!(reason.to_string(), "PROTOCOL_ERROR");
+    /// assert_eq!(u32::from(DisconnectReason::BY_APPLICATION), 11);
+    /// assert_eq!(DisconnectReason::KNOWN.len(), 15);
+    /// // Codes outside the registry survive a round trip.
+    /// assert_eq!(format!("{:?}", DisconnectReason(99)), "DisconnectReason(99)");
+    /// ```
     pub struct DisconnectReason(u32) {
         /// SSH_DISCONNECT_HOST_NOT_ALLOWED_TO_CONNECT.
         HOST_NOT_ALLOWED_TO_CONNECT = 1,

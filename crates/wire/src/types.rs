@@ -4,6 +4,24 @@ use crate::error::WireError;
 
 /// An `mpint` (RFC 4251 §5): a two's complement, big-endian integer with no unnecessary leading byte.
 /// Borrowed from the input; zero is the empty string.
+///
+/// ```
+/// use nacre_wire::{put, Mpint, Reader};
+///
+/// // 0x80 needs a sign byte to stay positive (RFC 4251 §5 examples).
+/// let mut wire = Vec::new();
+/// put::mpint_unsigned(&mut wire, &[0x80]);
+/// assert_eq!(wire, [0, 0, 0, 2, 0x00, 0x80]);
+///
+/// let value = Reader::new(&wire).mpint()?;
+/// assert!(!value.is_negative());
+/// assert_eq!(value.unsigned_magnitude()?, &[0x80]);
+///
+/// // Non-minimal encodings are refused.
+/// assert!(Mpint::new(&[0x00, 0x01]).is_err());
+/// assert!(Mpint::new(&[]).is_ok_and(|m| m.is_zero()));
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Mpint<'a>(&'a [u8]);
 
@@ -65,6 +83,21 @@ impl std::fmt::Debug for Mpint<'_> {
 }
 
 /// A `name-list` (RFC 4251 §5): comma-separated, non-empty names of printable US-ASCII.
+///
+/// ```
+/// use nacre_wire::NameList;
+///
+/// let kex = NameList::new(b"curve25519-sha256,ext-info-c")?;
+/// assert_eq!(kex.first(), Some("curve25519-sha256"));
+/// assert!(kex.contains("ext-info-c"));
+/// assert_eq!(kex.iter().count(), 2);
+///
+/// // Empty names, spaces and control characters are refused.
+/// assert!(NameList::new(b"a,,b").is_err());
+/// assert!(NameList::new(b"a b").is_err());
+/// assert!(NameList::new(b"").is_ok_and(|l| l.is_empty()));
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct NameList<'a>(&'a str);
 

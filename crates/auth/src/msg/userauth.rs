@@ -83,6 +83,21 @@ impl Method<'_> {
 /// string    method name in US-ASCII
 /// ....      method specific fields
 /// ```
+///
+/// ```
+/// use nacre_auth::msg::{Method, Request};
+/// use nacre_wire::{decode_exact, Encode};
+///
+/// let method = Method::Password { password: "hunter2", new_password: None };
+/// let request = Request { user: "alice", service: "ssh-connection", method };
+/// let payload = request.to_bytes();
+/// assert_eq!(payload[0], 50); // SSH_MSG_USERAUTH_REQUEST
+///
+/// let decoded: Request = decode_exact(&payload)?;
+/// assert_eq!(decoded, request);
+/// assert_eq!(decoded.method.name(), "password");
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     /// User name.

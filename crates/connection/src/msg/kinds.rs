@@ -3,6 +3,26 @@
 use nacre_wire::{put, Reader, WireError};
 
 /// What a CHANNEL_OPEN asks for.
+///
+/// ```
+/// use nacre_connection::ChannelKind;
+///
+/// // `ssh -L 8080:db.internal:5432`: the client asks the server to connect to db.internal.
+/// let kind = ChannelKind::DirectTcpip {
+///     host: "db.internal".into(),
+///     port: 5432,
+///     originator: "127.0.0.1".into(),
+///     originator_port: 50_000,
+/// };
+/// assert_eq!(kind.type_name(), "direct-tcpip");
+/// let data = kind.to_data(); // the type-specific part of CHANNEL_OPEN
+/// assert_eq!(ChannelKind::parse("direct-tcpip", &data)?, kind);
+///
+/// assert_eq!(ChannelKind::parse("session", b"")?, ChannelKind::Session);
+/// let other = ChannelKind::parse("tun@openssh.com", b"\0\0\0\x01")?;
+/// assert_eq!(other, ChannelKind::Other { name: "tun@openssh.com".into() });
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelKind {
     /// `session` (RFC 4254 §6.1): no data.

@@ -3,6 +3,22 @@
 use nacre_wire::{put, Reader, WireError};
 
 /// A channel request, typed.
+///
+/// ```
+/// use nacre_connection::RequestKind;
+///
+/// let exec = RequestKind::Exec { command: b"ls -l".to_vec() };
+/// assert_eq!(exec.name(), "exec");
+/// assert_eq!(exec.to_data(), b"\0\0\0\x05ls -l");
+/// assert_eq!(RequestKind::parse("exec", &exec.to_data())?, exec);
+///
+/// let status = RequestKind::parse("exit-status", &[0, 0, 0, 3])?;
+/// assert_eq!(status, RequestKind::ExitStatus { code: 3 });
+/// // Unknown requests keep their data for the application.
+/// let other = RequestKind::parse("x-custom@example.com", b"raw")?;
+/// assert!(matches!(other, RequestKind::Other { ref data, .. } if data == b"raw"));
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestKind {
     /// `pty-req` (RFC 4254 §6.2).

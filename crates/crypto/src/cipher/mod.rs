@@ -152,6 +152,33 @@ enum Inner {
 /// tag_len()` bytes are there, then call [`open`](Self::open) on exactly those bytes.
 /// Writing: lay out the plaintext packet followed by `tag_len()` bytes of room and call
 /// [`seal`](Self::seal).
+///
+/// ```
+/// use nacre_crypto::{CipherAlg, DirectionKeys, PacketKey, Zeroizing};
+///
+/// let keys = DirectionKeys {
+///     cipher: CipherAlg::from_name("chacha20-poly1305@openssh.com").unwrap(),
+///     mac: None,
+///     enc_key: Zeroizing::new(vec![7; 64]),
+///     iv: Zeroizing::new(Vec::new()),
+///     mac_key: Zeroizing::new(Vec::new()),
+/// };
+/// let (mut sender, mut receiver) = (PacketKey::new(&keys)?, PacketKey::new(&keys)?);
+///
+/// // packet_length 16 = padding_length (1) + payload (5) + padding (10), then 16 bytes of tag.
+/// let mut plain = vec![0, 0, 0, 16, 10];
+/// plain.extend_from_slice(b"hello");
+/// plain.extend_from_slice(&[0; 10]);
+/// let mut packet = plain.clone();
+/// packet.resize(plain.len() + sender.tag_len(), 0);
+/// sender.seal(3, &mut packet)?;
+/// assert_ne!(packet[4..20], plain[4..]);
+///
+/// assert_eq!(receiver.decrypt_length(3, &mut packet[..4])?, 16);
+/// receiver.open(3, &mut packet)?;
+/// assert_eq!(packet[..20], plain[..]);
+/// # Ok::<(), nacre_crypto::CryptoError>(())
+/// ```
 pub struct PacketKey(Inner);
 
 impl std::fmt::Debug for PacketKey {

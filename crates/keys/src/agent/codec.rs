@@ -507,6 +507,26 @@ impl<'a> Response<'a> {
 }
 
 /// Any request a client sends to an agent.
+///
+/// A client frames a request with [`encode_frame`]; the agent splits frames off its input with
+/// [`split_frame`] and decodes them:
+///
+/// ```
+/// use nacre_keys::agent::codec::{encode_frame, split_frame, Request, SignRequest};
+/// use nacre_keys::PrivateKey;
+///
+/// let key_blob = PrivateKey::from_ed25519_seed(&[5; 32]).public_key().to_blob();
+/// let mut stream = Vec::new();
+/// encode_frame(&SignRequest { key_blob: &key_blob, data: b"challenge", flags: 0 }, &mut stream);
+///
+/// assert_eq!(split_frame(&stream[..10])?, None); // incomplete: wait for more bytes
+/// let (message, rest) = split_frame(&stream)?.expect("a whole frame");
+/// assert!(rest.is_empty());
+/// let Request::Sign(req) = Request::decode_message(message)? else { unreachable!() };
+/// assert_eq!(req.data, b"challenge");
+/// assert_eq!(req.key_blob, key_blob);
+/// # Ok::<(), nacre_wire::WireError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request<'a> {
     /// SSH_AGENTC_REQUEST_IDENTITIES.

@@ -40,6 +40,29 @@ pub use threads::AccountThreads;
 /// kernel decides what the client may read, write, create, change the mode or owner of, exactly
 /// as for a process of that account: a server running as root gives a user no more than the
 /// user's own rights. Made with [`LocalFs::new`], operations use the server process's rights.
+///
+/// Called directly through the [`Filesystem`](crate::Filesystem) trait, as the dispatcher does:
+///
+/// ```
+/// use std::path::Path;
+/// use nacre_sftp::codec::OpenFlags;
+/// use nacre_sftp::{Attributes, Filesystem, LocalFs};
+///
+/// let dir = tempfile::tempdir()?;
+/// let fs = LocalFs::new(dir.path())?;
+/// let mode = Attributes::EMPTY.with_permissions(0o600);
+/// let file = fs.open(Path::new("/notes.txt"), OpenFlags::WRITE | OpenFlags::CREAT, &mode)?;
+/// fs.write_at(&file, 0, b"remember")?;
+/// assert_eq!(fs.stat(Path::new("/notes.txt"))?.size, Some(8));
+/// assert_eq!(std::fs::read(dir.path().join("notes.txt"))?, b"remember");
+/// assert_eq!(fs.realpath(Path::new("/./notes.txt"))?, b"/notes.txt");
+///
+/// // A symbolic link to /etc means the served folder's /etc (chroot semantics): not there.
+/// std::os::unix::fs::symlink("/etc", dir.path().join("etc-link"))?;
+/// let err = fs.stat(Path::new("/etc-link/passwd")).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct LocalFs {
     root: Dir,

@@ -49,6 +49,34 @@ impl From<StatusCode> for Failure {
 }
 
 /// The state of one SFTP session.
+///
+/// The dispatcher takes one request packet and returns the reply frame; here over a
+/// [`LocalFs`](crate::LocalFs) serving a temporary folder:
+///
+/// ```
+/// use std::sync::Arc;
+/// use nacre_sftp::codec::{parse_frame, Response, Stat, StatusCode};
+/// use nacre_sftp::{LocalFs, ServerConfig, Session};
+/// use nacre_wire::Encode;
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("hello.txt"), b"hello")?;
+/// let session = Session::new(Arc::new(LocalFs::new(dir.path())?), ServerConfig::default());
+/// assert!(!session.version_frame().is_empty()); // the answer to INIT
+///
+/// let reply = session.handle_packet(&Stat { id: 1, path: b"/hello.txt" }.to_bytes()).unwrap();
+/// let (frame, _) = parse_frame(&reply, usize::MAX)?.unwrap();
+/// let Response::Attrs(attrs) = frame.decode_response()? else { panic!() };
+/// assert_eq!((attrs.id, attrs.attrs.size), (1, Some(5)));
+///
+/// // Paths are virtual: `..` stops at the top of the served folder.
+/// let escape = Stat { id: 2, path: b"/../../etc/passwd" };
+/// let reply = session.handle_packet(&escape.to_bytes()).unwrap();
+/// let (frame, _) = parse_frame(&reply, usize::MAX)?.unwrap();
+/// let Response::Status(status) = frame.decode_response()? else { panic!() };
+/// assert_eq!((status.id, status.code), (2, StatusCode::NO_SUCH_FILE));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Session<F: Filesystem> {
     pub(super) fs: Arc<F>,
     pub(super) config: ServerConfig,

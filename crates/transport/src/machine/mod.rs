@@ -154,6 +154,46 @@ pub(super) enum ExtInfoWindow {
 }
 
 /// One SSH transport connection, client or server, with no I/O of its own.
+///
+/// A client and a server joined in memory: bytes from one's [`poll_transmit`](Self::poll_transmit)
+/// go into the other's [`handle_input`](Self::handle_input) until neither has more to say. A real
+/// driver does the same with a socket.
+///
+/// ```
+/// use std::{sync::Arc, time::Instant};
+/// use nacre_crypto::SeededRng;
+/// use nacre_keys::PrivateKey;
+/// use nacre_transport::{Config, Event, Transport};
+///
+/// let host_key = Arc::new(PrivateKey::from_ed25519_seed(&[7; 32]));
+/// let now = Instant::now();
+/// let config = Arc::new(Config::server(vec![host_key.clone()]));
+/// let mut server = Transport::server(config, Box::new(SeededRng::new(2)), now);
+/// let config = Arc::new(Config::client());
+/// let mut client = Transport::client(config, Box::new(SeededRng::new(1)), now);
+/// client.request_service("ssh-userauth");
+///
+/// let mut events = Vec::new();
+/// loop {
+///     let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+///     let moved = client.poll_transmit(&mut to_server) + server.poll_transmit(&mut to_client);
+///     server.handle_input(&to_server);
+///     client.handle_input(&to_client);
+///     while let Some(event) = client.poll_event() {
+///         if let Event::HostKey { key, .. } = &event {
+///             assert_eq!(*key, host_key.public_key()); // look it up in known_hosts here
+///             client.accept_host_key();
+///         }
+///         events.push(event);
+///     }
+///     events.extend(std::iter::from_fn(|| server.poll_event()));
+///     if moved == 0 { break; }
+/// }
+/// assert!(events.contains(&Event::ServiceAccepted("ssh-userauth".into())));
+/// assert!(events.contains(&Event::ServiceStarted("ssh-userauth".into())));
+/// assert!(client.session_id().is_some() && client.session_id() == server.session_id());
+/// assert!(client.strict_kex());
+/// ```
 pub struct Transport {
     role: Role,
     config: Arc<Config>,
