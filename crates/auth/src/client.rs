@@ -116,6 +116,11 @@ pub struct AuthClient {
     allowed: Option<Vec<String>>,
     /// OpenSSH's PubkeyAcceptedAlgorithms: the signature algorithms publickey may use.
     accepted: Option<Vec<SignatureAlgorithm>>,
+    /// Requests sent while an earlier one awaits its answer (RFC 4252 §5 lets a client send
+    /// several without waiting): their states, in order; each FAILURE answers the oldest.
+    in_flight: VecDeque<State>,
+    /// Requests started during a public key query, sent once it is resolved.
+    queued: VecDeque<(Vec<u8>, State)>,
 }
 
 impl AuthClient {
@@ -131,6 +136,8 @@ impl AuthClient {
             events: VecDeque::new(),
             allowed: None,
             accepted: None,
+            in_flight: VecDeque::new(),
+            queued: VecDeque::new(),
         };
         c.request(Method::None, State::Awaiting("none"));
         c
@@ -147,8 +154,30 @@ impl AuthClient {
             method,
         }
         .to_bytes();
-        self.outbox.push_back(payload);
-        self.state = next;
+        match self.state {
+            // Pipelined: the answers come in order, and the first one is the outstanding
+            // request's, not this one's.
+            State::Awaiting(_) => {
+                self.outbox.push_back(payload);
+                self.in_flight.push_back(next);
+            }
+            // A key query may lead to a signed request: later ones wait until it is resolved.
+            State::PkQuery { .. } => self.queued.push_back((payload, next)),
+            // Nothing outstanding at the server (or the application's own exchange, signing or
+            // prompts, which a new request abandons): at once.
+            State::Idle | State::Signing { .. } | State::Keyboard | State::Done => {
+                self.outbox.push_back(payload);
+                self.state = next;
+            }
+        }
+    }
+
+    /// Sends the next queued request, if any, once the outstanding one was answered.
+    fn send_queued(&mut self) {
+        if let Some((payload, next)) = self.queued.pop_front() {
+            self.outbox.push_back(payload);
+            self.state = next;
+        }
     }
 
     /// The next payload to send.
@@ -188,7 +217,8 @@ impl AuthClient {
             .is_none_or(|m| m.iter().any(|x| x == method))
     }
 
-    /// Tries a password.
+    /// Tries a password. Like every method, it may be called while a request is outstanding
+    /// (the initial `none` included): the answers are matched to the requests in order.
     pub fn password(&mut self, password: &str) {
         self.request(
             Method::Password {
@@ -328,15 +358,20 @@ impl AuthClient {
                 let f: Failure<'_> = decode_exact(payload).map_err(AuthError::malformed(msg))?;
                 let methods: Vec<String> = f.methods.iter().map(str::to_owned).collect();
                 self.allowed = Some(methods.clone());
-                self.state = State::Idle;
+                self.state = self.in_flight.pop_front().unwrap_or(State::Idle);
                 self.events.push_back(ClientEvent::Failure {
                     methods,
                     partial_success: f.partial_success,
                 });
+                if matches!(self.state, State::Idle) {
+                    self.send_queued();
+                }
             }
             MsgNumber::USERAUTH_SUCCESS if self.is_pending() => {
                 decode_exact::<msg::Success>(payload).map_err(AuthError::malformed(msg))?;
                 self.state = State::Done;
+                self.in_flight.clear();
+                self.queued.clear();
                 self.events.push_back(ClientEvent::Success);
             }
             msg::USERAUTH_PK_OK => self.on_60(payload)?,

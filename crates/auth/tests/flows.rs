@@ -690,3 +690,29 @@ fn pk_ok_naming_the_key_type_is_accepted_and_another_type_is_not() {
         Err(AuthError::Mismatch(_))
     ));
 }
+
+/// A method started before the server answered the first `none` request is pipelined (RFC 4252
+/// §5): the answer to `none` is not taken for the password's (found while writing the crate's
+/// doc examples).
+#[test]
+fn a_method_started_before_the_none_answer_is_pipelined() {
+    let now = Instant::now();
+    let mut s = AuthServer::new(config(), SID);
+    let mut c = AuthClient::new("alice", SID, None);
+    c.password("pw"); // `none` is still unanswered
+    let none = c.poll_transmit().unwrap();
+    let password = c.poll_transmit().expect("pipelined");
+    s.handle_packet(&none, now).unwrap();
+    let failure = s.poll_transmit().unwrap();
+    c.handle_packet(&failure).unwrap();
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Failure { .. })));
+    assert!(c.is_pending(), "the password's answer is still to come");
+    s.handle_packet(&password, now).unwrap();
+    let Some(ServerEvent::Password { id, .. }) = s.poll_event() else {
+        panic!("the server asks about the password")
+    };
+    s.decide(id, Decision::Accept, now).unwrap();
+    c.handle_packet(&s.poll_transmit().unwrap()).unwrap();
+    assert_eq!(c.poll_event(), Some(ClientEvent::Success));
+    assert!(c.is_done());
+}
