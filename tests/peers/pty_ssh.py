@@ -7,7 +7,7 @@ NACRE_ARGS come before `peer@127.0.0.1` (keys, known_hosts, -e ...); the passwor
 needed, is in NACRE_PASSWORD. Scenarios:
 
 - escapes: a shell with a pty (`tty` names /dev/pts), `~?` lists the escapes, `~~hello` sends
-  `~hello` (to cat), `~B` sends a BREAK (the session goes on), `~.` disconnects: `Connection to 127.0.0.1 closed.`, exit 255.
+  `~hello` (to cat), `~B` sends a BREAK (the session goes on), `~#` lists the channels, `~.` disconnects: `Connection to 127.0.0.1 closed.`, exit 255.
 - exit: `exit 3` ends the shell: `Connection to 127.0.0.1 closed.`, exit 3.
 - percent: with `-e %` (or EscapeChar %) `~.` is typed through, `%.` disconnects (exit 255).
 - none: with `-e none` `~.` is typed through, `exit 4` ends (exit 4).
@@ -92,6 +92,9 @@ if scenario == "escapes":
     typed("\r")
     typed("~B")  # not typed through: the echo below would then fail as `~Becho`
     expect("~B")
+    typed("~#")  # still at the start of a line
+    expect("The following connections are open:")
+    expect("  #0 session (remote ")
     typed("echo mark-$((7*7))\r")
     expect("mark-49")
     typed("~.")

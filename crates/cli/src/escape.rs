@@ -21,6 +21,8 @@ pub enum Action {
     Break,
     /// `~C`: the command line (`ssh> `) that adds and cancels forwards.
     Command,
+    /// `~#`: list the connection's channels.
+    ListChannels,
 }
 
 /// The escape state between reads.
@@ -73,6 +75,7 @@ impl Filter {
                     b'R' => Action::Rekey,
                     b'B' => Action::Break,
                     b'C' => Action::Command,
+                    b'#' => Action::ListChannels,
                     _ => {
                         if b != self.escape {
                             send.push(self.escape);
@@ -114,12 +117,14 @@ impl Filter {
             Action::Suspend => format!("{e}^Z [suspend nacre]\r\n"),
             Action::Rekey => format!("{e}R\r\n"),
             Action::Break => format!("{e}B\r\n"),
+            Action::ListChannels => format!("{e}#\r\n"),
             Action::Help => {
                 let mut s = format!("{e}?\r\nSupported escape sequences:\r\n");
                 for (arg, text) in [
                     (".", "terminate connection"),
                     ("B", "send a BREAK to the remote system"),
                     ("C", "open a command line"),
+                    ("#", "list forwarded connections"),
                     ("R", "request rekey"),
                     ("^Z", "suspend nacre"),
                     ("?", "this message"),
@@ -163,6 +168,8 @@ mod tests {
         let mut f = Filter::new(b'~');
         assert_eq!(f.feed(b"~Bx"), vec![Action::Break, send(b"x")]);
         assert_eq!(f.echo(&Action::Break), "~B\r\n");
+        assert_eq!(f.feed(b"\r~#"), vec![send(b"\r"), Action::ListChannels]);
+        assert_eq!(f.echo(&Action::ListChannels), "~#\r\n");
         assert_eq!(
             f.feed(b"\r~Cx"),
             vec![send(b"\r"), Action::Command, send(b"x")]

@@ -45,6 +45,8 @@ enum Event {
     Resized,
     /// `~C`: a command line typed at `ssh> `.
     Command(String),
+    /// `~#`: list the channels.
+    ListChannels,
 }
 
 /// How long the command's end may take to be reported once our output is gone.
@@ -136,6 +138,9 @@ async fn pump_stdin(
                 Action::Rekey => {
                     let _ = events.send(Event::Rekey);
                 }
+                Action::ListChannels => {
+                    let _ = events.send(Event::ListChannels);
+                }
                 Action::Suspend => {
                     crate::terminal::suspend(raw.as_deref());
                     let _ = events.send(Event::Resized);
@@ -155,6 +160,32 @@ async fn pump_stdin(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// ssh's `~#` list: one line per channel, as `#ID TYPE (...)` (ssh prints its own file
+/// descriptors there; nacre the channel's state).
+fn channel_list(list: &[nacre::connection::ChannelStatus]) -> String {
+    let mut s = String::from("The following connections are open:\r\n");
+    for c in list {
+        let ended = |(ours, theirs): (bool, bool)| match (ours, theirs) {
+            (false, false) => "-",
+            (true, false) => "sent",
+            (false, true) => "received",
+            (true, true) => "both",
+        };
+        s.push_str(&format!(
+            "  #{} {} (remote {} {:?}, window in {} out {}, eof {}, close {})\r\n",
+            c.id,
+            c.kind.type_name(),
+            c.remote,
+            c.phase,
+            c.windows.0,
+            c.windows.1,
+            ended(c.eof),
+            ended(c.close),
+        ));
+    }
+    s
 }
 
 /// ssh's `ssh> ` prompt: the terminal out of raw mode (the kernel echoes and edits the line),
@@ -297,6 +328,10 @@ pub async fn run(
                 ev = events.recv() => match ev {
                     Some(Event::Disconnect) => return,
                     Some(Event::Rekey) => { let _ = conn.rekey().await; }
+                    Some(Event::ListChannels) => {
+                        let list = conn.channels().await.unwrap_or_default();
+                        let _ = std::io::stderr().write_all(channel_list(&list).as_bytes());
+                    }
                     Some(Event::Break) => { let _ = resizer.send(send_break()); }
                     Some(Event::Resized) => { let _ = resizer.send(window_change()); }
                     Some(Event::Command(line)) => {

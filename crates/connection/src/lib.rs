@@ -21,3 +21,4 @@ pub use protocol::{
     ChannelId, ConnectionConfig, ConnectionProtocol, Event, Outgoing, ReplyToken,
     DEFAULT_MAX_CHANNELS, DEFAULT_MAX_PACKET, DEFAULT_WINDOW_SIZE,
 };
+pub use types::ChannelStatus;

@@ -265,6 +265,25 @@ impl ConnectionProtocol {
         self.channels.get(&id).map(|c| &c.kind)
     }
 
+    /// Every channel that exists, by number.
+    pub fn channels(&self) -> Vec<crate::ChannelStatus> {
+        let mut list: Vec<_> = self
+            .channels
+            .iter()
+            .map(|(&id, c)| crate::ChannelStatus {
+                id,
+                remote: c.remote,
+                kind: c.kind.clone(),
+                phase: c.phase,
+                windows: (c.local_window, c.remote_window),
+                eof: (c.eof_sent, c.eof_received),
+                close: (c.close_sent, c.close_received),
+            })
+            .collect();
+        list.sort_by_key(|s| s.id);
+        list
+    }
+
     /// Number of channels that exist (in any phase).
     pub fn channel_count(&self) -> usize {
         self.channels.len()

@@ -38,3 +38,23 @@ impl Outgoing {
         v
     }
 }
+
+/// What a channel is and where it stands, from [`crate::ConnectionProtocol::channels`] (ssh's
+/// `~#` lists these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelStatus {
+    /// Our number for it.
+    pub id: crate::ChannelId,
+    /// The peer's number for it (0 until the peer answered our open).
+    pub remote: u32,
+    /// What it carries.
+    pub kind: crate::ChannelKind,
+    /// Open, or still opening either way.
+    pub phase: crate::Phase,
+    /// Bytes the peer may still send us; bytes we may still send.
+    pub windows: (u32, u32),
+    /// EOF sent, EOF received.
+    pub eof: (bool, bool),
+    /// CLOSE sent, CLOSE received.
+    pub close: (bool, bool),
+}

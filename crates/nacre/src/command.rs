@@ -41,6 +41,8 @@ pub(crate) enum Command {
     Liveness(LivenessConfig),
     ClientAuth(ClientAuthCmd),
     ServerAuth(ServerAuthCmd),
+    /// The connection's channels and their state.
+    Channels(oneshot::Sender<Vec<nacre_connection::ChannelStatus>>),
     /// The application's verdict on the server's host key (an async verifier).
     HostKeyAnswer(nacre_session::AnswerId, bool),
     /// The application dropped its [`crate::Connection`]: the connection ends.

@@ -196,6 +196,14 @@ impl State {
             Command::Liveness(config) => self.machine.set_liveness(config),
             Command::ClientAuth(cmd) => self.machine.client_auth(cmd),
             Command::ServerAuth(cmd) => self.machine.server_auth(cmd),
+            Command::Channels(reply) => {
+                let list = self
+                    .machine
+                    .connection()
+                    .map(|proto| proto.channels())
+                    .unwrap_or_default();
+                let _ = reply.send(list);
+            }
             Command::HostKeyAnswer(id, trusted) => {
                 if let Machine::Client(m) = &mut self.machine {
                     m.answer_host_key(id, trusted);

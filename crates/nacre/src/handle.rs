@@ -269,6 +269,14 @@ impl Connection {
         Ok(channel)
     }
 
+    /// The connection's channels and where each stands (ssh's `~#`); empty before
+    /// authentication.
+    pub async fn channels(&self) -> Result<Vec<nacre_connection::ChannelStatus>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Channels(tx))?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
     /// Opens a session channel (RFC 4254 §6.1).
     pub async fn open_session(&self) -> Result<Channel, Error> {
         self.open_channel(ChannelKind::Session).await

@@ -395,6 +395,7 @@ impl Mux {
             | Command::ClientAuth(_)
             | Command::ServerAuth(_)
             | Command::HostKeyAnswer(..)
+            | Command::Channels(_)
             | Command::HandleDropped => {}
         }
     }
