@@ -22,13 +22,16 @@ pub fn checks(target: &Target) -> Vec<Outcome> {
             "needs --user with --password or -i",
         )];
     }
-    let checks: [(&str, &dyn Fn() -> Outcome); 9] = [
+    let checks: [(&str, &dyn Fn() -> Outcome); 10] = [
         ("channel.respects-our-window", &|| our_window(target)),
         ("channel.request-want-reply", &|| {
             request(target, "channel.request-want-reply", true)
         }),
         ("channel.request-no-reply", &|| {
             request(target, "channel.request-no-reply", false)
+        }),
+        ("channel.request-on-sftp", &|| {
+            request(target, "channel.request-on-sftp", true)
         }),
         ("global.request-want-reply", &|| {
             global(target, "global.request-want-reply", true)
@@ -152,10 +155,18 @@ fn replies(seen: &[Seen], numbers: &[u8]) -> usize {
 }
 
 /// An unknown channel request (with or without want_reply), then one with want_reply as ping:
-/// CHANNEL_FAILURE for each that asked, nothing for the other.
+/// CHANNEL_FAILURE for each that asked, nothing for the other. On a fresh session channel, or
+/// (`channel.request-on-sftp`) on one running the sftp subsystem.
 fn request(target: &Target, name: &str, want_reply: bool) -> Outcome {
     let clause = "RFC 4254 §5.4";
-    let (mut c, ch, _, _) = match sftp_channel(target, name, clause, 1 << 20, 32768) {
+    let opened = if name.ends_with("on-sftp") {
+        sftp_channel(target, name, clause, 1 << 20, 32768).map(|(c, ch, _, _)| (c, ch))
+    } else {
+        Client::logged_in(target)
+            .and_then(|mut c| c.open_session(1 << 20, 32768).map(|(ch, _, _)| (c, ch)))
+            .map_err(|e| Outcome::skipped(name, clause, e))
+    };
+    let (mut c, ch) = match opened {
         Ok(x) => x,
         Err(o) => return o,
     };
@@ -169,6 +180,10 @@ fn request(target: &Target, name: &str, want_reply: bool) -> Outcome {
         }
         count >= expected
     });
+    // A reply to the request that did not ask would come right after: look a moment longer.
+    let mut seen = seen;
+    c.set_timeout(std::time::Duration::from_millis(300));
+    seen.extend(c.observe(|p| matches!(p.first(), Some(99 | 100))));
     let failures = replies(&seen, &[100]);
     let successes = replies(&seen, &[99]);
     let ok = failures == expected && successes == 0 && !disconnected(&seen);
@@ -199,6 +214,9 @@ fn global(target: &Target, name: &str, want_reply: bool) -> Outcome {
         }
         count >= expected
     });
+    let mut seen = seen;
+    c.set_timeout(std::time::Duration::from_millis(300));
+    seen.extend(c.observe(|p| matches!(p.first(), Some(81 | 82))));
     let failures = replies(&seen, &[82]);
     let successes = replies(&seen, &[81]);
     let ok = failures == expected && successes == 0 && !disconnected(&seen);

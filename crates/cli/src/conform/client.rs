@@ -27,6 +27,8 @@ pub struct Client {
     pub events: Vec<Event>,
     timeout: Duration,
     closed: bool,
+    /// Received packets not yet looked at by [`Client::observe`].
+    backlog: std::collections::VecDeque<Vec<u8>>,
 }
 
 /// The client configuration the checks use: every algorithm nacre knows, strict kex and
@@ -66,6 +68,7 @@ impl Client {
             events: Vec::new(),
             timeout: target.timeout,
             closed: false,
+            backlog: std::collections::VecDeque::new(),
         })
     }
 
@@ -217,9 +220,11 @@ impl Client {
         let mut seen = Vec::new();
         loop {
             let progressed = self.step(deadline);
-            for (_, p) in self.t.take_received() {
+            self.backlog
+                .extend(self.t.take_received().into_iter().map(|(_, p)| p.to_vec()));
+            while let Some(p) = self.backlog.pop_front() {
                 let end = stop(&p);
-                seen.push(Seen::Packet(p.to_vec()));
+                seen.push(Seen::Packet(p));
                 if end {
                     return seen;
                 }
