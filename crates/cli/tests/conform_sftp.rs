@@ -25,7 +25,11 @@ fn conform(dir: &Path, args: &[&str]) -> BTreeMap<String, String> {
         .current_dir(dir)
         .output()
         .expect("run nacre conform sftp");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     v["checks"]
@@ -85,7 +89,15 @@ fn nacre_serve_passes_every_check_over_ssh() {
     let known = dir.path().join("known_hosts");
     let known_opt = format!("UserKnownHostsFile={}", known.display());
     let out = Command::new(NACRE)
-        .args(["conform", "sftp", "--json", "-P", &port, "-o", "StrictHostKeyChecking=no"])
+        .args([
+            "conform",
+            "sftp",
+            "--json",
+            "-P",
+            &port,
+            "-o",
+            "StrictHostKeyChecking=no",
+        ])
         .args(["-o", &known_opt, "tester@127.0.0.1"])
         .env("NACRE_PASSWORD", "conform-pw")
         .current_dir(dir.path())
@@ -109,14 +121,28 @@ fn each_sftp_clause_broken_fails() {
     let breaker = nacre_tests::repo_root().join("tests/peers/sftp_breaker.py");
     let cases: &[(&str, &[&str])] = &[
         ("version2", &["sftp.version"]),
-        ("eof-as-failure", &["sftp.read-eof", "sftp.read-beyond-eof", "sftp.readdir-eof"]),
+        (
+            "eof-as-failure",
+            &["sftp.read-eof", "sftp.read-beyond-eof", "sftp.readdir-eof"],
+        ),
         (
             "missing-as-failure",
-            &["sftp.open-missing", "sftp.stat-missing", "sftp.remove-missing", "sftp.opendir-missing"],
+            &[
+                "sftp.open-missing",
+                "sftp.stat-missing",
+                "sftp.remove-missing",
+                "sftp.opendir-missing",
+            ],
         ),
         (
             "errors-as-ok",
-            &["sftp.bad-handle", "sftp.closed-handle", "sftp.open-excl", "sftp.rmdir-not-empty", "sftp.rename-existing"],
+            &[
+                "sftp.bad-handle",
+                "sftp.closed-handle",
+                "sftp.open-excl",
+                "sftp.rmdir-not-empty",
+                "sftp.rename-existing",
+            ],
         ),
         ("short-data", &["sftp.short-read"]),
         ("ignore-append", &["sftp.open-append"]),
@@ -130,7 +156,10 @@ fn each_sftp_clause_broken_fails() {
     ];
     for (fault, checks) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let server = format!("python3 {} {fault} -- {NACRE} sftp-server", breaker.display());
+        let server = format!(
+            "python3 {} {fault} -- {NACRE} sftp-server",
+            breaker.display()
+        );
         let results = conform(dir.path(), &["-D", &server, "--timeout", "3"]);
         for check in *checks {
             assert_eq!(

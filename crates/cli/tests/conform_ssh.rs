@@ -101,7 +101,7 @@ fn each_plaintext_clause_broken_by_a_proxy_fails() {
                 "packet.padding-over-length",
             ],
         ),
-        (F::RefusesBigPacket, &["packet.accepts-35000"]),
+        (F::RefusesBigPacket, &["packet.accepts-32768"]),
         (F::TakesWrongGuess, &["kexinit.wrong-guess"]),
         (F::RefusesUnknownNames, &["kexinit.unknown-names"]),
         (

@@ -8,8 +8,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::conform::{Outcome, Verdict};
 
-/// Largest reply accepted (OpenSSH's sftp-server limit is 256 KiB).
-const MAX_REPLY: usize = 1 << 20;
+/// Largest reply accepted: well above any server's limits (OpenSSH's is 256 KiB), so a reply
+/// larger than the server's own limit is read whole and judged, not a broken stream.
+const MAX_REPLY: usize = 64 << 20;
 
 /// Packet types (draft-ietf-secsh-filexfer-02 §3).
 pub mod t {
