@@ -20,6 +20,9 @@ use serde_json::Value;
 
 const NACRE: &str = env!("CARGO_BIN_EXE_nacre");
 
+/// (order, check) → (clause, server → (verdict, note, what came back)).
+type Table = BTreeMap<(usize, String), (String, BTreeMap<&'static str, (String, String, String)>)>;
+
 /// One server under test.
 struct Peer {
     name: &'static str,
@@ -158,8 +161,7 @@ fn conformance_matrix_regenerates_the_document() {
     let known = d.join("known_hosts");
     let known_opt = format!("UserKnownHostsFile={}", known.display());
     // check name -> (clause, server -> (verdict, note, got))
-    let mut table: BTreeMap<(usize, String), (String, BTreeMap<&str, (String, String, String)>)> =
-        BTreeMap::new();
+    let mut table: Table = BTreeMap::new();
     let mut order = 0usize;
     let mut versions = Vec::new();
     for p in &peers {
@@ -243,7 +245,7 @@ fn conformance_matrix_regenerates_the_document() {
     let mut doc = String::from(HEADER);
     doc.push_str("\nServers (their identification lines):\n\n");
     for v in &versions {
-        doc.push_str(&format!("- {}\n", v.replace('\r', "").replace('\n', "")));
+        doc.push_str(&format!("- {}\n", v.replace(['\r', '\n'], "")));
     }
     doc.push_str("\n## Summary\n\n| server | PASS | FAIL | INFO |\n| --- | --- | --- | --- |\n");
     for n in &names {
