@@ -51,7 +51,8 @@ fn python_peer(script: &str, dir: &Path) -> (ChildGuard, u16) {
     let root = dir.join(format!("{script}-root"));
     std::fs::create_dir_all(&root).unwrap();
     let authorized = dir.join("authorized_keys");
-    std::fs::write(&authorized, "").unwrap();
+    // A valid entry (AsyncSSH refuses an empty file); the checks log in with the password.
+    std::fs::write(&authorized, format!("{}\n", key.pub_line)).unwrap();
     let mut cmd = Command::new(nacre_tests::venv_python());
     cmd.arg(nacre_tests::repo_root().join("tests/peers").join(script))
         .args(["server", "--host-key"])
@@ -345,6 +346,10 @@ sftp` against it. Do not edit by hand: edit the test's text and run it again.
 scratch folder it creates and removes. Both print a table, `--json`, or JUnit XML (`--junit FILE`). PASS: the
 server did what the clause asks; FAIL: it did not; INFO: the clause leaves a choice (the behaviour is
 reported) or the check could not run (no credentials, extension not advertised).
+
+The AsyncSSH and paramiko servers are tests/peers/asyncssh_peer.py and paramiko_peer.py, the interop
+tests' drivers: their SFTP rows judge the drivers' file system adapters as much as the libraries (paramiko's
+SFTP server is an interface the application implements; the driver's SETSTAT does nothing, for example).
 
 How the checks work and what they send: the module comments of crates/cli/src/conform/ (one file per
 family). Each FAIL-able check has a test that makes it fail with a server breaking its clause

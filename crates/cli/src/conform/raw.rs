@@ -37,7 +37,7 @@ pub fn describe(seen: &[Seen]) -> String {
             Seen::Packet(p) => describe_payload(p),
             Seen::Closed => "connection closed".to_owned(),
             Seen::Silence => "nothing (timeout)".to_owned(),
-            Seen::Garbage(g) => format!("undecodable: {g}"),
+            Seen::Garbage(g) => g.clone(),
         })
         .collect();
     if parts.is_empty() {
@@ -218,7 +218,7 @@ impl Raw {
                 let pad = self.input.get(4).copied().unwrap_or(0) as usize;
                 if !(5..=MAX_PLAIN_PACKET).contains(&len) || pad + 1 > len {
                     return Err(Seen::Garbage(format!(
-                        "packet_length {len}, padding_length {pad}"
+                        "undecodable: packet_length {len}, padding_length {pad}"
                     )));
                 }
                 if self.input.len() >= 4 + len {
