@@ -15,6 +15,7 @@ mod channels;
 mod client;
 mod ident;
 mod kexinit;
+mod listen;
 mod packets;
 mod raw;
 mod report;
@@ -83,8 +84,12 @@ pub struct SshArgs {
     /// Output formats.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// The role reversed: wait for one client on ADDR (e.g. 127.0.0.1:2223) and check it.
+    #[arg(long, value_name = "ADDR", conflicts_with = "host")]
+    pub listen: Option<String>,
     /// Server host name or address.
-    pub host: String,
+    #[arg(required_unless_present = "listen")]
+    pub host: Option<String>,
 }
 
 /// Where the checks connect and with what.
@@ -126,6 +131,13 @@ impl Target {
 /// Runs `nacre conform`.
 pub async fn run(args: ConformArgs) -> anyhow::Result<()> {
     match args.suite {
+        Suite::Ssh(a) if a.listen.is_some() => {
+            let addr = a.listen.clone().unwrap_or_default();
+            let timeout = Duration::from_secs_f64(a.timeout.clamp(0.1, 60.0));
+            let at = addr.clone();
+            let outcomes = tokio::task::spawn_blocking(move || listen::run(&at, timeout)).await??;
+            report::emit(&format!("client on {addr}"), &outcomes, &a.output)
+        }
         Suite::Ssh(a) => {
             let output = a.output.clone();
             let target = ssh_target(&a)?;
@@ -161,7 +173,7 @@ fn ssh_target(a: &SshArgs) -> anyhow::Result<Target> {
         None => None,
     };
     Ok(Target {
-        host: a.host.clone(),
+        host: a.host.clone().unwrap_or_default(),
         port: a.port,
         user: a.user.clone(),
         password,
