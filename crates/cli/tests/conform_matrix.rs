@@ -306,6 +306,7 @@ fn conformance_matrix_regenerates_the_document() {
         }
         doc.push('\n');
     }
+    doc.push_str(&clients());
     let path = nacre_tests::repo_root().join("docs/CONFORMANCE.md");
     std::fs::write(&path, doc).unwrap();
     // nacre serve fails nothing but the deviations NACRE_NOTES explains.
@@ -322,6 +323,124 @@ fn conformance_matrix_regenerates_the_document() {
             "channel.request-on-sftp"
         ]
     );
+}
+
+/// A client program's command line for a port.
+type ClientCommand = Box<dyn Fn(u16) -> Command>;
+
+/// `nacre conform ssh --listen` against OpenSSH's ssh, Dropbear's dbclient and nacre's client:
+/// the section of the document.
+fn clients() -> String {
+    let runs: [(&str, ClientCommand); 3] = [
+        (
+            "OpenSSH ssh",
+            Box::new(|port| {
+                let mut c = Command::new("ssh");
+                c.args([
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                ])
+                .args([
+                    "-o",
+                    "BatchMode=yes",
+                    "-p",
+                    &port.to_string(),
+                    "x@127.0.0.1",
+                    "true",
+                ]);
+                c
+            }),
+        ),
+        (
+            "Dropbear dbclient",
+            Box::new(|port| {
+                let mut c = Command::new("dbclient");
+                c.args(["-y", "-y", "-p", &port.to_string(), "x@127.0.0.1", "true"])
+                    .env("DROPBEAR_PASSWORD", "x");
+                c
+            }),
+        ),
+        (
+            "nacre",
+            Box::new(|port| {
+                let mut c = Command::new(NACRE);
+                c.args(["exec", "-p", &port.to_string()])
+                    .args([
+                        "-o",
+                        "StrictHostKeyChecking=no",
+                        "-o",
+                        "UserKnownHostsFile=/dev/null",
+                    ])
+                    .args(["-o", "BatchMode=yes", "x@127.0.0.1", "--", "true"])
+                    .env("NACRE_PASSWORD", "x");
+                c
+            }),
+        ),
+    ];
+    let mut rows: BTreeMap<String, BTreeMap<&str, String>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
+    for (name, make) in &runs {
+        let port = nacre_tests::free_port();
+        let child = Command::new(NACRE)
+            .args(["conform", "ssh", "--json", "--timeout", "5", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = make(port).stdin(Stdio::null()).output();
+        let out = child.wait_with_output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        for c in v["checks"].as_array().cloned().unwrap_or_default() {
+            let check = c["name"].as_str().unwrap_or("").to_owned();
+            if !order.contains(&check) {
+                order.push(check.clone());
+            }
+            let verdict = c["verdict"].as_str().unwrap_or("").to_owned();
+            if verdict == "FAIL" {
+                notes.push(format!(
+                    "- {name}, `{check}`: {}; got {}",
+                    c["note"].as_str().unwrap_or(""),
+                    cell(c["received"].as_str().unwrap_or(""), 120)
+                ));
+            }
+            rows.entry(check).or_default().insert(name, verdict);
+        }
+    }
+    let mut s = String::from("\n## Clients (`nacre conform ssh --listen ADDR`)\n\nnacre waits for one client, serves it \
+        with its own server transport, sends IGNORE and DEBUG right after NEWKEYS and an unrecognised message once the \
+        client asks to authenticate, then disconnects.\n\n| check |");
+    for (n, _) in &runs {
+        s.push_str(&format!(" {n} |"));
+    }
+    s.push_str("\n| --- |");
+    for _ in &runs {
+        s.push_str(" --- |");
+    }
+    s.push('\n');
+    for check in &order {
+        s.push_str(&format!("| `{check}` |"));
+        for (n, _) in &runs {
+            s.push_str(&format!(
+                " {} |",
+                rows[check].get(n).map_or("—", String::as_str)
+            ));
+        }
+        s.push('\n');
+    }
+    s.push_str("\nFailures:\n\n");
+    if notes.is_empty() {
+        s.push_str("none\n");
+    }
+    for n in notes {
+        s.push_str(&n);
+        s.push('\n');
+    }
+    s
 }
 
 /// Text for a table cell: one line, no pipes, at most `max` characters.
