@@ -234,14 +234,24 @@ fn judge(
         }
     }
     let answered = probe_seq.is_some_and(|seq| unimplemented_for(received, seq));
+    // What the client sent from its USERAUTH_REQUEST on (the probe follows it).
+    let after: Vec<String> = received
+        .iter()
+        .skip_while(|(_, p)| p.first() != Some(&50))
+        .map(|(_, p)| super::raw::describe_payload(p))
+        .collect();
     v.push(outcome(
         "client.unimplemented",
         "RFC 4253 §11.4",
         probe_seq.map(|_| answered),
-        format!(
-            "probe seq {probe_seq:?}; {}",
-            closed.clone().unwrap_or_default()
-        ),
+        match probe_seq {
+            Some(seq) => format!(
+                "message 8 as our packet {seq}; then {}; {}",
+                after.join(", "),
+                closed.clone().unwrap_or_default()
+            ),
+            None => "no USERAUTH_REQUEST to send it after".to_owned(),
+        },
         "message 8 answered UNIMPLEMENTED with its sequence number",
     ));
     let went_on = service && userauth(received);
