@@ -158,6 +158,7 @@ fn each_auth_and_channel_clause_broken_by_a_scripted_server_fails() {
     let cases: &[(F, &[&str])] = &[
         (F::NoneListed, &["auth.none"]),
         (F::AnyPassword, &["auth.wrong-password"]),
+        (F::PartialOnFailure, &["auth.wrong-password"]),
         (F::QueryAuthenticates, &["auth.publickey-query"]),
         (F::AnySignature, &["auth.wrong-session-id"]),
         (F::AnyService, &["auth.unknown-service"]),

@@ -27,6 +27,8 @@ pub enum Fault {
     NoneListed,
     /// A wrong password is accepted.
     AnyPassword,
+    /// A failed method is reported with partial success true.
+    PartialOnFailure,
     /// A publickey query without signature authenticates.
     QueryAuthenticates,
     /// Any publickey signature is accepted (not verified over the session identifier).
@@ -318,7 +320,7 @@ impl Conn {
             self.send(&[52]);
             self.t.set_authenticated();
         } else {
-            self.send(&failure(false));
+            self.send(&failure(self.fault == Fault::PartialOnFailure));
         }
     }
 }
