@@ -5,6 +5,7 @@ mod background;
 mod client_opts;
 mod cmdline;
 mod config_file;
+mod conform;
 mod decode;
 mod escape;
 mod exec;
@@ -66,6 +67,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Decode every SSH message of a pcap/pcapng capture, decrypted with a key log.
     Decode(decode::DecodeArgs),
+    /// Check a server against the SSH and SFTP specifications, clause by clause.
+    Conform(conform::ConformArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Decode(args) => decode::run(args),
+        Command::Conform(args) => conform::run(args).await,
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
             std::process::exit(code);

@@ -232,6 +232,8 @@ pub struct Transport {
     kex_started: Option<Instant>,
     server_sig_algs: Option<Vec<String>>,
     closed: Option<TransportError>,
+    /// Conformance testing: every received packet (sequence number, payload) while recording.
+    received_log: Option<Vec<(u32, Bytes)>>,
 }
 
 impl Transport {
@@ -284,6 +286,7 @@ impl Transport {
             kex_started: None,
             server_sig_algs: None,
             closed: None,
+            received_log: None,
         };
         if let Err(e) = t.send_kexinit() {
             t.fail(e);
@@ -545,6 +548,28 @@ impl Transport {
         if self.closed.is_none() {
             self.write_now(payload);
         }
+    }
+
+    /// Conformance testing: while `on`, keeps a copy of every packet the peer sends (its
+    /// sequence number and payload, generic transport messages such as UNIMPLEMENTED and IGNORE
+    /// included, which are otherwise handled silently) for [`Transport::take_received`].
+    pub fn record_received(&mut self, on: bool) {
+        self.received_log = on.then(Vec::new);
+    }
+
+    /// Conformance testing: the packets recorded since the last call (see
+    /// [`Transport::record_received`]), oldest first.
+    pub fn take_received(&mut self) -> Vec<(u32, Bytes)> {
+        self.received_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Conformance testing: the sequence number our next packet carries (RFC 4253 §6.4), to
+    /// match the peer's UNIMPLEMENTED replies.
+    pub fn next_send_seq(&self) -> u32 {
+        self.writer.seq()
     }
 
     /// Sends SSH_MSG_IGNORE (used as keepalive and traffic padding).
