@@ -317,11 +317,7 @@ fn conformance_matrix_regenerates_the_document() {
         .collect();
     assert_eq!(
         nacre_fails,
-        [
-            "state.after-auth.192",
-            "state.after-auth.255",
-            "channel.request-on-sftp"
-        ]
+        ["state.after-auth.192", "state.after-auth.255"]
     );
 }
 
@@ -483,10 +479,9 @@ const NACRE_NOTES: &str = "## nacre serve's deviations
   reserved for local extensions (RFC 4250 §4.1.2) that nacre does not have; a peer sending them after
   authentication is not an SSH-2 peer nacre can talk to, and ending at once keeps the connection protocol's
   table of acceptable messages closed (docs/ARCHITECTURE.md).
-- `channel.request-on-sftp` (RFC 4254 §5.4, a bug): a channel request with want_reply on a session channel
-  that already runs the sftp subsystem is never answered (the subsystem handler takes the channel and nobody
-  reads its requests; crates/nacre/src/session.rs). On a fresh session channel (`channel.request-want-reply`)
-  nacre answers CHANNEL_FAILURE. Found by this suite; the fix belongs to the session runtime.
+- `channel.request-on-sftp` (RFC 4254 §5.4): fixed in session 6 after this suite found it: a request on a
+  channel whose in-process subsystem runs is answered with CHANNEL_FAILURE, as sshd answers once a program
+  runs (crates/nacre/src/session.rs, `refuse_requests`).
 - `channel.overrun-window` (INFO): nacre ends the connection when a peer sends more than the window it
   granted (\"window overflow fatal\", docs/SECURITY.md); sshd drops the excess.
 ";

@@ -18,8 +18,6 @@ use conform_support::{conform, key, mini, proxy};
 
 /// What nacre serve does not pass, and why (docs/CONFORMANCE.md, "nacre serve").
 const NACRE_DEVIATIONS: &[&str] = &[
-    // A channel request on a channel running the sftp subsystem is never answered (a bug).
-    "channel.request-on-sftp",
     // Messages 192-255 after authentication end the connection, as with OpenSSH's sshd.
     "state.after-auth.192",
     "state.after-auth.255",

@@ -220,7 +220,15 @@ pub(crate) async fn serve_session_with(
             RequestKind::Subsystem { name } => {
                 if let Some(handler) = config.subsystems.get(name) {
                     let _ = channel.reply(&req, true);
-                    return handler(channel, who).await;
+                    // Requests on a channel whose subsystem runs (another exec, a pty) are
+                    // refused, as sshd refuses them once a program runs: unanswered, a client
+                    // waiting for the reply would hang (found by `nacre conform ssh`).
+                    let control = control_handle(&channel);
+                    tokio::select! {
+                        () = handler(channel, who) => {}
+                        () = refuse_requests(&control) => {}
+                    }
+                    return;
                 }
                 if let Some(command) = config.subsystem_commands.get(name) {
                     let env = with_agent(env, agent.as_ref());
@@ -362,6 +370,17 @@ fn slave_owner(acting: &Acting) -> Option<SlaveOwner> {
 
 /// A second handle on `channel` for answering requests while the first one is read from; it
 /// does not close the channel when dropped.
+/// Answers every request on `channel` that wants a reply with failure, until it closes.
+async fn refuse_requests(channel: &Channel) {
+    while let Some(req) = channel.next_request().await {
+        if req.want_reply {
+            let _ = channel.reply(&req, false);
+        }
+    }
+    // Closed: the subsystem's own end decides when the session is over.
+    std::future::pending::<()>().await;
+}
+
 pub(crate) fn control_handle(channel: &Channel) -> Channel {
     Channel {
         id: channel.id,

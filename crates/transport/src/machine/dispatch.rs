@@ -103,14 +103,10 @@ impl Transport {
 
     pub(super) fn dispatch(&mut self, packet: Packet) -> Result<(), TransportError> {
         let msg = packet.payload.first().copied().unwrap_or(0);
-<<<<<<< HEAD
-        if !self.established() && packet.seq == u32::MAX {
-=======
         if let Some(log) = self.received_log.as_mut() {
             log.push((packet.seq, packet.payload.clone()));
         }
-        if !self.established && packet.seq == u32::MAX {
->>>>>>> conform
+        if !self.established() && packet.seq == u32::MAX {
             // The next sequence number would wrap to 0 before any key is in place (OpenSSH refuses
             // this too; after the first exchange the packet limit rekeys long before a wrap).
             return Err(TransportError::SequenceWrapped);
