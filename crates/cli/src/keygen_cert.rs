@@ -216,8 +216,9 @@ pub fn sign(args: &SignArgs<'_>) -> anyhow::Result<i32> {
                 .principals
                 .map(|p| format!(" for {p}"))
                 .unwrap_or_default();
-            eprintln!(
-                "Signed {} key {}: id \"{}\" serial {}{for_principals} valid {}",
+            // OpenSSH's logit() ends its stderr lines with CR LF.
+            eprint!(
+                "Signed {} key {}: id \"{}\" serial {}{for_principals} valid {}\r\n",
                 cert_type.name(),
                 out.display(),
                 cert.key_id(),
