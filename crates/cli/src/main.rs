@@ -21,6 +21,7 @@ mod probe;
 mod prompt;
 mod serve;
 mod serve_accounts;
+mod serve_certs;
 mod serve_config;
 mod server_options;
 mod session;

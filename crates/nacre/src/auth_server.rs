@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::{AuthServerConfig, Decision, MethodKind, ServerEvent};
-use nacre_keys::PublicKey;
+use nacre_keys::{Certificate, PublicKey};
 use nacre_session::ServerEvent as SessionEvent;
 use zeroize::Zeroizing;
 
@@ -78,6 +78,23 @@ pub trait AuthPolicy: Send + Sync + 'static {
     ) -> KeyboardAnswer {
         KeyboardAnswer::Reject
     }
+    /// May the user log in with this OpenSSH certificate (PROTOCOL.certkeys)? Asked instead of
+    /// [`AuthPolicy::publickey`] when the client offers a `*-cert-v01@openssh.com` key: for a
+    /// query, then for the certificate whose key signed. The certificate's CA signature is
+    /// already verified; the policy decides whether the CA is trusted and checks type, validity,
+    /// principals and options ([`Certificate::check_user`]).
+    fn certificate(&self, _ctx: &AuthContext, _cert: &Certificate) -> bool {
+        false
+    }
+    /// The options that go with a certificate that authenticated (its critical options and
+    /// extensions, with those of the authorized_keys line that trusted its CA, if any).
+    fn certificate_options(
+        &self,
+        _ctx: &AuthContext,
+        _cert: &Certificate,
+    ) -> Option<nacre_keys::KeyOptions> {
+        None
+    }
     /// The `authorized_keys` options that go with `key` for the user, once it authenticated
     /// (what the session may do: forwarding, pty, ...). `None`: no restrictions known.
     fn authorized_key_options(
@@ -98,6 +115,8 @@ pub struct Authenticated {
     pub methods: Vec<MethodKind>,
     /// The public key that signed, if publickey was used.
     pub key: Option<PublicKey>,
+    /// The certificate the key was accepted with, if any.
+    pub certificate: Option<Box<Certificate>>,
 }
 
 fn answer(
@@ -165,8 +184,20 @@ fn decide(
             id,
             yes_no(policy.change_password(&ctx(&user), &password, &new)),
         ),
-        ServerEvent::PublicKeyQuery { id, user, key }
-        | ServerEvent::PublicKeyVerified { id, user, key } => {
+        ServerEvent::PublicKeyQuery {
+            id,
+            user,
+            certificate: Some(cert),
+            ..
+        }
+        | ServerEvent::PublicKeyVerified {
+            id,
+            user,
+            certificate: Some(cert),
+            ..
+        } => (id, yes_no(policy.certificate(&ctx(&user), &cert))),
+        ServerEvent::PublicKeyQuery { id, user, key, .. }
+        | ServerEvent::PublicKeyVerified { id, user, key, .. } => {
             (id, yes_no(policy.publickey(&ctx(&user), &key)))
         }
         ServerEvent::KeyboardInteractive {
@@ -216,8 +247,18 @@ impl Connection {
                 None => return Err(self.auth_ended().await),
             };
             match ev {
-                SessionEvent::Authenticated { user, methods, key } => {
-                    return Ok(Authenticated { user, methods, key })
+                SessionEvent::Authenticated {
+                    user,
+                    methods,
+                    key,
+                    certificate,
+                } => {
+                    return Ok(Authenticated {
+                        user,
+                        methods,
+                        key,
+                        certificate,
+                    })
                 }
                 SessionEvent::Auth(question) => {
                     if let Some((id, decision)) = self.ask(policy.clone(), peer, question).await? {

@@ -526,10 +526,11 @@ impl Server {
             user: who.user.clone(),
             peer,
         };
-        let options = who
-            .key
-            .as_ref()
-            .and_then(|k| inner.policy.authorized_key_options(&ctx, k));
+        let options = match (&who.certificate, &who.key) {
+            (Some(cert), _) => inner.policy.certificate_options(&ctx, cert),
+            (None, Some(k)) => inner.policy.authorized_key_options(&ctx, k),
+            (None, None) => None,
+        };
         let budgets = inner.budgets.for_connection(&who.user);
         let reason = serve_connection_limited(
             conn,

@@ -21,6 +21,7 @@
 //! CA's signature (as OpenSSH's `cert_parse` does) and never panics. Checks of use (type,
 //! validity window, principals, options) are in [`Certificate::check`] with the time passed in.
 
+mod authorize;
 mod build;
 mod check;
 pub(crate) mod key_or_cert;
@@ -32,6 +33,9 @@ use nacre_wire::{put, Reader};
 use crate::public::{read_non_rsa_body, PublicKeyData};
 use crate::{KeyError, KeyType, PublicKey, SignatureAlgorithm};
 
+pub use authorize::{
+    authorize_by_authorized_keys, authorize_by_trusted_ca, match_principals_file, merge_options,
+};
 pub use build::CertBuilder;
 pub use key_or_cert::KeyOrCert;
 pub use options::{CertOptions, SourceAddress};
