@@ -71,7 +71,7 @@ pub struct KeygenArgs {
     #[arg(short = 'I')]
     identity: Option<String>,
     /// Certificate validity interval (with -s): +52w, -1d:+1w, 20250101:20260101, always:forever.
-    #[arg(short = 'V')]
+    #[arg(short = 'V', allow_hyphen_values = true)]
     validity: Option<String>,
     /// Certificate serial number (with -s).
     #[arg(short = 'z')]

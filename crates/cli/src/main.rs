@@ -2,6 +2,7 @@
 
 mod auth_prompts;
 mod background;
+mod client_certs;
 mod client_opts;
 mod config_file;
 mod decode;

@@ -246,4 +246,9 @@ fn relative_validity() {
     let (from, to) = valid.split_once(" to ").unwrap();
     assert!(from.ends_with(":00"), "{from}");
     assert_ne!(from, to);
+    // A start in the past is written as ssh-keygen takes it (a value beginning with '-').
+    ok(
+        nacre(&["-q", "-s", s(&ca), "-I", "r", "-V", "-1d:+1w", &public]),
+        "nacre -V -1d:+1w",
+    );
 }

@@ -428,6 +428,12 @@ impl ClientSession {
         self.with_auth(|a| a.machine.publickey(key))
     }
 
+    /// Offers an OpenSSH certificate (PROTOCOL.certkeys): a query first; the
+    /// [`ClientEvent::SignRequest`] that follows asks for a signature by the certified key.
+    pub fn auth_certificate(&mut self, cert: &nacre_keys::Certificate) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.publickey_certificate(cert))
+    }
+
     /// The signature algorithm publickey would use for `key`, if any is allowed.
     pub fn usable_algorithm(&self, key: &PublicKey) -> Option<SignatureAlgorithm> {
         match &self.core.layer {
