@@ -210,3 +210,99 @@ pub fn authorize_by_authorized_keys(
     }
     Err(last)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::cert::CertBuilder;
+    use crate::PrivateKey;
+
+    fn cert(
+        ca: &PrivateKey,
+        principals: &[&str],
+        build: impl Fn(CertBuilder) -> CertBuilder,
+    ) -> Certificate {
+        let user = PrivateKey::from_ed25519_seed(&[9; 32]);
+        build(
+            CertBuilder::new(user.public_key(), CertType::User)
+                .principals(principals.iter().map(|s| (*s).to_owned()).collect())
+                .validity(100, 200)
+                .with_default_user_extensions(),
+        )
+        .sign(ca, None, &mut rand_core::OsRng)
+        .unwrap()
+    }
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn trusted_ca_with_and_without_principals_file() {
+        let ca = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let other = PrivateKey::from_ed25519_seed(&[2; 32]);
+        let cas = [ca.public_key()];
+        let c = cert(&ca, &["alice", "ops"], |b| b);
+        assert!(authorize_by_trusted_ca(&cas, None, &c, "alice", 150, LOCAL).is_ok());
+        assert!(authorize_by_trusted_ca(&cas, None, &c, "bob", 150, LOCAL).is_err());
+        assert!(authorize_by_trusted_ca(&cas, None, &c, "alice", 250, LOCAL).is_err());
+        assert!(authorize_by_trusted_ca(&cas, None, &c, "alice", 50, LOCAL).is_err());
+        let by_other = cert(&other, &["alice"], |b| b);
+        assert!(authorize_by_trusted_ca(&cas, None, &by_other, "alice", 150, LOCAL).is_err());
+        // A principals file: the login name is not enough, a listed principal is, with its options.
+        let file = "# x\nno-pty,command=\"/bin/id\" ops\n";
+        let o = authorize_by_trusted_ca(&cas, Some(file), &c, "bob", 150, LOCAL).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/bin/id"));
+        assert!(!o.pty && o.port_forwarding);
+        let only_alice = cert(&ca, &["alice"], |b| b);
+        assert!(
+            authorize_by_trusted_ca(&cas, Some(file), &only_alice, "alice", 150, LOCAL).is_err()
+        );
+    }
+
+    #[test]
+    fn options_from_the_certificate_and_merged() {
+        let ca = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let cas = [ca.public_key()];
+        let c = cert(&ca, &["alice"], |b| {
+            b.clear_extensions()
+                .extension("permit-pty", None)
+                .critical_option("force-command", Some("/bin/date".into()))
+                .critical_option("source-address", Some("10.0.0.0/8".into()))
+        });
+        assert!(authorize_by_trusted_ca(&cas, None, &c, "alice", 150, LOCAL).is_err());
+        let inside: IpAddr = "10.9.8.7".parse().unwrap();
+        let o = authorize_by_trusted_ca(&cas, None, &c, "alice", 150, inside).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/bin/date"));
+        assert!(o.pty && !o.port_forwarding && !o.agent_forwarding && !o.x11_forwarding);
+        // Two different forced commands do not merge.
+        let (line, _) = KeyOptions::parse("command=\"/bin/other\"").unwrap();
+        assert!(merge_options(&line, &o).is_err());
+        let (line, _) = KeyOptions::parse("no-pty,permitopen=\"h:1\"").unwrap();
+        let m = merge_options(&line, &o).unwrap();
+        assert!(!m.pty && m.permit_open.len() == 1 && m.command.is_some());
+    }
+
+    #[test]
+    fn authorized_keys_cert_authority_lines() {
+        let ca = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let text = format!(
+            "cert-authority,principals=\"ops,dev\" {}\n",
+            ca.public_key().to_openssh_line("")
+        );
+        let (keys, errors) = AuthorizedKeys::parse(&text);
+        assert!(errors.is_empty());
+        let ops = cert(&ca, &["ops"], |b| b);
+        assert!(authorize_by_authorized_keys(&keys, &ops, "alice", 150, LOCAL).is_ok());
+        let alice = cert(&ca, &["alice"], |b| b);
+        assert!(authorize_by_authorized_keys(&keys, &alice, "alice", 150, LOCAL).is_err());
+        let open = format!(
+            "cert-authority,from=\"10.0.0.0/8\" {}\n",
+            ca.public_key().to_openssh_line("")
+        );
+        let (keys, _) = AuthorizedKeys::parse(&open);
+        assert!(authorize_by_authorized_keys(&keys, &alice, "alice", 150, LOCAL).is_err());
+        let inside: IpAddr = "10.1.1.1".parse().unwrap();
+        assert!(authorize_by_authorized_keys(&keys, &alice, "alice", 150, inside).is_ok());
+        assert!(authorize_by_authorized_keys(&keys, &ops, "alice", 150, inside).is_err());
+    }
+}
