@@ -468,8 +468,21 @@ impl ClientOptions {
                 self.batch_mode,
             ),
         };
+        let mut transport = self.transport.clone();
+        if unknown.is_some() {
+            // Host certificates (issue 19): offered when known_hosts names a CA for the host.
+            use crate::host_keys::{certificate_check, has_cert_authority};
+            transport.host_key_certificates =
+                has_cert_authority(&self.known_hosts, &self.host_name, self.port);
+            transport.host_certificate_check = Some(certificate_check(
+                self.known_hosts.clone(),
+                &self.host_name,
+                self.port,
+                verify.clone(),
+            ));
+        }
         ClientConfig {
-            transport: Arc::new(self.transport.clone()),
+            transport: Arc::new(transport),
             verify_host_key: verify,
         }
     }

@@ -2,7 +2,7 @@
 //! MaxStartups, MaxSessions, PubkeyAcceptedAlgorithms, Banner, PubkeyAuthentication,
 //! PasswordAuthentication, KbdInteractiveAuthentication, AuthenticationMethods,
 //! AllowTcpForwarding, AllowAgentForwarding, ClientAliveInterval, ClientAliveCountMax,
-//! TrustedUserCAKeys, AuthorizedPrincipalsFile): the
+//! TrustedUserCAKeys, AuthorizedPrincipalsFile, HostCertificate): the
 //! server-side ones are taken here,
 //! the transport ones (KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms, RekeyLimit, ModuliFile)
 //! go to the transport configuration.
@@ -135,7 +135,27 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
                 certs.authorized_principals_file =
                     (!value.eq_ignore_ascii_case("none")).then(|| value.to_owned());
             }
-            "hostcertificate" => bail!("HostCertificate is not supported yet (issue 19)"),
+            "hostcertificate" => {
+                let text = std::fs::read_to_string(value)
+                    .with_context(|| format!("HostCertificate {value}"))?;
+                let line = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                    .unwrap_or_default();
+                let (cert, _) = nacre::keys::Certificate::from_openssh_line(line)
+                    .with_context(|| format!("HostCertificate {value}"))?;
+                if cert.cert_type() != nacre::keys::CertType::Host {
+                    bail!("HostCertificate {value} is not a host certificate");
+                }
+                if !transport
+                    .host_keys
+                    .iter()
+                    .any(|k| k.public_key() == *cert.key())
+                {
+                    bail!("HostCertificate {value} does not certify any host key");
+                }
+                transport.host_certificates.push(std::sync::Arc::new(cert));
+            }
             "pubkeyauthentication" => enabled[0].1 = yes(value)?,
             "passwordauthentication" => enabled[1].1 = yes(value)?,
             "kbdinteractiveauthentication" => enabled[2].1 = yes(value)?,

@@ -83,7 +83,7 @@ pub(crate) struct Ended {
 pub(crate) struct Driver<S> {
     pub machine: Machine,
     pub stream: S,
-    pub verifier: Option<HostKeyVerifier>,
+    pub verifier: Option<crate::known_hosts::HostVerifiers>,
     /// Client: channels the server opens go through it first (remote forwards, agent).
     pub router: Option<Router>,
     pub up: mpsc::Sender<Up>,
@@ -94,7 +94,7 @@ pub(crate) struct Driver<S> {
 /// Everything the loop owns besides the socket halves.
 struct State {
     machine: Machine,
-    verifier: Option<HostKeyVerifier>,
+    verifier: Option<crate::known_hosts::HostVerifiers>,
     router: Option<Router>,
     mux: Mux,
     pending_up: VecDeque<Up>,
@@ -127,8 +127,16 @@ impl State {
 
     fn on_client_event(&mut self, e: ClientEvent) {
         match e {
-            ClientEvent::HostKey { id, key, .. } => {
-                let trusted = self.verifier.as_ref().is_some_and(|v| v(&key));
+            ClientEvent::HostKey {
+                id,
+                key,
+                certificate,
+                ..
+            } => {
+                let trusted = self
+                    .verifier
+                    .as_ref()
+                    .is_some_and(|v| v.trusted(&key, certificate.as_deref()));
                 if let Machine::Client(m) = &mut self.machine {
                     m.answer_host_key(id, trusted);
                 }

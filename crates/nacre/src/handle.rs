@@ -78,6 +78,10 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let now = tokio::time::Instant::now().into_std();
+        let verifiers = crate::known_hosts::HostVerifiers {
+            key: config.verify_host_key,
+            certificate: config.transport.host_certificate_check.clone(),
+        };
         let session = nacre_session::ClientConfig {
             transport: crate::driver::with_keylog(config.transport),
             user: String::new(),
@@ -91,7 +95,7 @@ impl Connection {
             Box::new(SystemRng),
             now,
         )));
-        Self::start(machine, stream, Some(config.verify_host_key)).await
+        Self::start(machine, stream, Some(verifiers)).await
     }
 
     /// Server side: runs the key exchange on an accepted stream and waits for the client's
@@ -118,7 +122,7 @@ impl Connection {
     async fn start<S>(
         machine: Machine,
         stream: S,
-        verifier: Option<HostKeyVerifier>,
+        verifier: Option<crate::known_hosts::HostVerifiers>,
     ) -> Result<Self, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -59,6 +59,9 @@ pub enum ClientEvent {
         key: PublicKey,
         /// The signature algorithm it signed with.
         algorithm: SignatureAlgorithm,
+        /// The OpenSSH host certificate the server presented, if any (PROTOCOL.certkeys; CA
+        /// signature verified, trust and validity for the application to check).
+        certificate: Option<Box<nacre_keys::Certificate>>,
     },
     /// Authentication can start, or the last attempt failed: `methods` can continue
     /// (RFC 4252 §5.1). The first one answers the `none` probe the session sends by itself.
@@ -194,11 +197,19 @@ impl ClientSession {
     fn process(&mut self) {
         while let Some(ev) = self.core.transport.poll_event() {
             match ev {
-                TransportEvent::HostKey { key, algorithm } => {
+                TransportEvent::HostKey {
+                    key,
+                    algorithm,
+                    certificate,
+                } => {
                     let id = self.new_id();
                     self.host_key = Some(id);
-                    self.events
-                        .push_back(ClientEvent::HostKey { id, key, algorithm });
+                    self.events.push_back(ClientEvent::HostKey {
+                        id,
+                        key,
+                        algorithm,
+                        certificate,
+                    });
                 }
                 TransportEvent::ServiceAccepted(_) => self.on_service_accepted(),
                 TransportEvent::Packet(p) => self.on_packet(&p),
