@@ -82,6 +82,7 @@ fn check_cert(
     peer: IpAddr,
 ) -> Result<KeyOptions, KeyError> {
     cert.check_authority(CertType::User, now, user, false)?;
+    cert.check_ca_algorithm(super::DEFAULT_CA_ALGORITHMS)?;
     let options = cert.options()?;
     if let Some(src) = &options.source_address {
         if !src.allows(peer) {

@@ -3,7 +3,18 @@
 
 use super::{CertType, Certificate};
 use crate::pattern::glob_match;
-use crate::KeyError;
+use crate::{KeyError, SignatureAlgorithm};
+
+/// The CA signature algorithms accepted by default, as OpenSSH's `CASignatureAlgorithms`
+/// default: every algorithm but the legacy `ssh-rsa` (SHA-1).
+pub const DEFAULT_CA_ALGORITHMS: &[SignatureAlgorithm] = &[
+    SignatureAlgorithm::Ed25519,
+    SignatureAlgorithm::EcdsaNistP256,
+    SignatureAlgorithm::EcdsaNistP384,
+    SignatureAlgorithm::EcdsaNistP521,
+    SignatureAlgorithm::RsaSha512,
+    SignatureAlgorithm::RsaSha256,
+];
 
 impl Certificate {
     /// Checks the certificate for use as `want` at `now` (seconds since the epoch), as OpenSSH's
@@ -56,11 +67,24 @@ impl Certificate {
         }
     }
 
+    /// Whether the CA signed with one of `allowed` (OpenSSH's `CASignatureAlgorithms`, default
+    /// [`DEFAULT_CA_ALGORITHMS`]).
+    pub fn check_ca_algorithm(&self, allowed: &[SignatureAlgorithm]) -> Result<(), KeyError> {
+        if allowed.contains(&self.signature_algorithm()) {
+            Ok(())
+        } else {
+            Err(KeyError::CertificateRefused(
+                "Certificate signed with disallowed algorithm",
+            ))
+        }
+    }
+
     /// Checks a host certificate presented by `host` at `now`, as OpenSSH's
     /// `sshkey_cert_check_host`: a host certificate, valid now, listing `host` (principals may
     /// be patterns), with no critical option.
     pub fn check_host(&self, host: &str, now: u64) -> Result<(), KeyError> {
         self.check_authority(CertType::Host, now, Some(host), true)?;
+        self.check_ca_algorithm(DEFAULT_CA_ALGORITHMS)?;
         if !self.critical_options().is_empty() {
             return Err(KeyError::CertificateRefused(
                 "Certificate contains unsupported critical options",
@@ -75,6 +99,7 @@ impl Certificate {
     /// equal to one accepted, and options sshd can honour ([`Certificate::options`]).
     pub fn check_user(&self, accepted: &[&str], now: u64) -> Result<super::CertOptions, KeyError> {
         self.check_authority(CertType::User, now, None, false)?;
+        self.check_ca_algorithm(DEFAULT_CA_ALGORITHMS)?;
         if !self
             .principals()
             .iter()

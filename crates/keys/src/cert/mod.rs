@@ -38,6 +38,7 @@ pub use authorize::{
     authorize_by_authorized_keys, authorize_by_trusted_ca, match_principals_file, merge_options,
 };
 pub use build::CertBuilder;
+pub use check::DEFAULT_CA_ALGORITHMS;
 pub use host::HostCertStatus;
 pub use key_or_cert::KeyOrCert;
 pub use options::{CertOptions, SourceAddress};

@@ -18,8 +18,8 @@ fn vector(name: &str) -> String {
 fn openssh_certificate_vectors() {
     for (name, alg) in [
         ("ed25519_1", SignatureAlgorithm::Ed25519),
-        ("ecdsa_1", SignatureAlgorithm::Ed25519),
-        ("rsa_1", SignatureAlgorithm::RsaSha256),
+        ("ecdsa_1", SignatureAlgorithm::EcdsaNistP256),
+        ("rsa_1", SignatureAlgorithm::Ed25519),
         ("rsa_1_sha1", SignatureAlgorithm::SshRsa),
         ("rsa_1_sha512", SignatureAlgorithm::RsaSha512),
     ] {
@@ -33,8 +33,7 @@ fn openssh_certificate_vectors() {
             assert_eq!(cert.key().fingerprint_sha256(), fp.trim(), "{name}");
         }
         assert!(!cert.principals().is_empty(), "{name}");
-        let _ = alg;
-        let _ = cert.signature_algorithm();
+        assert_eq!(cert.signature_algorithm(), alg, "{name}");
     }
 }
 
@@ -219,4 +218,28 @@ fn tampering_truncation_and_ca_certificates_are_rejected() {
     let mut trailing = blob.clone();
     trailing.push(0);
     assert!(Certificate::from_blob(&trailing).is_err());
+}
+
+/// A CA signature with the legacy `ssh-rsa` (SHA-1) parses but is refused for use, as OpenSSH's
+/// default `CASignatureAlgorithms` refuses it.
+#[test]
+fn sha1_ca_signatures_are_refused_for_use() {
+    let text = vector("rsa_1_sha1-cert.pub");
+    let (cert, _) = Certificate::from_openssh_line(&text).unwrap();
+    assert_eq!(cert.signature_algorithm(), SignatureAlgorithm::SshRsa);
+    assert!(cert.check_ca_algorithm(DEFAULT_CA_ALGORITHMS).is_err());
+    let name = cert.principals()[0].clone();
+    let now = cert.valid_after();
+    let result = match cert.cert_type() {
+        CertType::Host => cert.check_host(&name, now),
+        CertType::User => cert.check_user(&[&name], now).map(|_| ()),
+    };
+    assert_eq!(
+        result,
+        Err(KeyError::CertificateRefused(
+            "Certificate signed with disallowed algorithm"
+        ))
+    );
+    let (sha2, _) = Certificate::from_openssh_line(&vector("rsa_1_sha512-cert.pub")).unwrap();
+    assert!(sha2.check_ca_algorithm(DEFAULT_CA_ALGORITHMS).is_ok());
 }
