@@ -105,3 +105,51 @@ fn nacre_exec_with_nacre_certificates_to_sshd() {
     let out = exec(&sshd, home, &["-i", s(&user), "-o", &cf]);
     assert_eq!(out.stdout, "certified\n", "{out}");
 }
+
+/// A certificate held by ssh-agent (`ssh-add` loads `KEY-cert.pub` with `KEY`) is offered and
+/// signed by the agent.
+#[test]
+fn agent_certificates_to_sshd() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let ca = keygen(home, "ca", "ed25519");
+    let sshd = OpenSshServer::start(
+        &[KeyType::Ed25519],
+        &[&format!("TrustedUserCAKeys {}.pub", s(&ca))],
+    );
+    let user = keygen(home, "agent_user", "ecdsa");
+    certify(home, &ca, &user, &["-n", "peer"]);
+    let (_agent, sock) = nacre_tests::start_agent(home, &[]);
+    let added = std::process::Command::new("ssh-add")
+        .arg(&user)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    assert!(String::from_utf8_lossy(&added.stderr).contains("Certificate added"));
+    let port = sshd.port().to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args([
+        "exec",
+        "-p",
+        &port,
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PasswordAuthentication=no",
+        "-o",
+        "KbdInteractiveAuthentication=no",
+        "peer@127.0.0.1",
+        "--",
+        "echo",
+        "certified",
+    ])
+    .env("SSH_AUTH_SOCK", &sock)
+    .env_remove("NACRE_PASSWORD")
+    .env("HOME", home);
+    let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(60));
+    assert_eq!(out.stdout, "certified\n", "{out}\n{}", sshd.log());
+}

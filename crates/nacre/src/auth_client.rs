@@ -195,6 +195,25 @@ impl Connection {
         agent: &mut AgentClient,
     ) -> Result<AuthResult, Error> {
         let mut last = self.settle(user).await?;
+        // Certificates first, as ssh offers a certificate before its plain key.
+        let certificates = agent
+            .certificates()
+            .map_err(|e| Error::Agent(e.to_string()))?;
+        for (cert, _comment) in certificates {
+            if !self.allows("publickey") {
+                break;
+            }
+            last = self
+                .offer_with_signer(user, cert.key(), Some(&cert), |alg, data| {
+                    agent
+                        .sign_certificate(&cert, data, alg)
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
+            if last == AuthResult::Success {
+                return Ok(last);
+            }
+        }
         let identities = agent
             .identities()
             .map_err(|e| Error::Agent(e.to_string()))?;
