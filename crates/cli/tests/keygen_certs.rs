@@ -71,6 +71,11 @@ fn openssh_certificates_listed_as_ssh_keygen_lists_them() {
         let f = format!("{KEYS}/{name}-cert.pub");
         let theirs = ok(run("ssh-keygen", &["-L", "-f", &f]), name);
         assert_eq!(ok(nacre(&["-L", "-f", &f]), name), theirs, "{name}");
+        // -l and -lv show the certified key's fingerprint, typed `...-CERT`.
+        for flag in ["-l", "-lv"] {
+            let theirs = ok(run("ssh-keygen", &[flag, "-f", &f]), name);
+            assert_eq!(ok(nacre(&[flag, "-f", &f]), name), theirs, "{name} {flag}");
+        }
     }
 }
 
