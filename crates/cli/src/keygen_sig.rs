@@ -161,6 +161,74 @@ fn digest(hash: SshsigHash, mut input: impl Read) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// What signs: a private key file, or the ssh-agent holding the key (as ssh-keygen prefers).
+enum Signer {
+    File(
+        Box<nacre::keys::PrivateKey>,
+        Option<nacre::keys::Certificate>,
+    ),
+    Agent(nacre::keys::agent::AgentClient, KeyOrCert),
+}
+
+impl Signer {
+    fn sign(
+        &mut self,
+        namespace: &str,
+        hash: SshsigHash,
+        digest: &[u8],
+    ) -> Result<SshSig, nacre::keys::KeyError> {
+        match self {
+            Signer::File(key, cert) => {
+                SshSig::sign_digest(key, cert.as_ref(), namespace, hash, digest)
+            }
+            Signer::Agent(agent, public) => {
+                let public = public.clone();
+                let signed = |alg, data: &[u8]| {
+                    let result = match &public {
+                        KeyOrCert::Key(k) => agent.sign(k, data, alg),
+                        KeyOrCert::Cert(c) => agent.sign_certificate(c, data, alg),
+                    };
+                    result.map_err(|_| nacre::keys::KeyError::SigningFailed)
+                };
+                SshSig::sign_with(public.clone(), namespace, hash, digest, signed)
+            }
+        }
+    }
+}
+
+/// The public key (or certificate) of `path`: the file itself when it is a public key file,
+/// else `path.pub`.
+fn public_of(path: &Path) -> Option<KeyOrCert> {
+    let mut with_pub = path.as_os_str().to_owned();
+    with_pub.push(".pub");
+    [path.to_path_buf(), PathBuf::from(with_pub)]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find_map(|t| {
+            t.lines()
+                .find_map(|l| KeyOrCert::from_openssh_line(l).ok())
+                .map(|(k, _)| k)
+        })
+}
+
+/// ssh-keygen's choice: the agent when `SSH_AUTH_SOCK` holds this key (or certificate), else
+/// the private key file.
+fn signer(path: &Path, passphrase: Option<&str>) -> anyhow::Result<Signer> {
+    if let (Some(public), Ok(mut agent)) =
+        (public_of(path), nacre::keys::agent::AgentClient::from_env())
+    {
+        let blob = public.to_blob();
+        if agent
+            .identity_blobs()
+            .is_ok_and(|ids| ids.iter().any(|(b, _)| *b == blob))
+        {
+            return Ok(Signer::Agent(agent, public));
+        }
+    }
+    let (key, cert) = signing_key(path, passphrase)?;
+    Ok(Signer::File(Box::new(key), cert))
+}
+
 fn sign(args: &SigArgs<'_>) -> anyhow::Result<i32> {
     let opts = options(args)?;
     let hash = opts.hash.unwrap_or_default();
@@ -169,13 +237,14 @@ fn sign(args: &SigArgs<'_>) -> anyhow::Result<i32> {
     if !stdin_only && args.files.iter().any(|f| f == Path::new("-")) {
         bail!("Cannot sign mix of paths and standard input");
     }
-    let (key, cert) = signing_key(args.file.unwrap_or(Path::new("")), args.passphrase)?;
+    let mut signer = signer(args.file.unwrap_or(Path::new("")), args.passphrase)?;
     if stdin_only {
         if !args.quiet {
             eprintln!("Signing data on standard input");
         }
         let d = digest(hash, std::io::stdin().lock()).context("read standard input")?;
-        let sig = SshSig::sign_digest(&key, cert.as_ref(), namespace, hash, &d)
+        let sig = signer
+            .sign(namespace, hash, &d)
             .context("Signing (stdin) failed")?;
         let mut out = std::io::stdout().lock();
         out.write_all(sig.to_armored().as_bytes())?;
@@ -189,7 +258,8 @@ fn sign(args: &SigArgs<'_>) -> anyhow::Result<i32> {
         let f = std::fs::File::open(file)
             .with_context(|| format!("Cannot open {} for signing", file.display()))?;
         let d = digest(hash, f).with_context(|| format!("read {}", file.display()))?;
-        let sig = SshSig::sign_digest(&key, cert.as_ref(), namespace, hash, &d)
+        let sig = signer
+            .sign(namespace, hash, &d)
             .with_context(|| format!("Signing {} failed", file.display()))?;
         let mut out = file.as_os_str().to_owned();
         out.push(".sig");

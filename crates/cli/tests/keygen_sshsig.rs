@@ -413,3 +413,78 @@ fn signing_with_a_certificate_names_it() {
     assert!(theirs.contains("ED25519-CERT"), "{theirs}");
     assert_eq!(ok(&nacre(&args, b"x"), "nacre"), theirs);
 }
+
+/// As ssh-keygen, `-Y sign` uses the agent when it holds the key: no private key file needed;
+/// a certificate in the agent is named in the signature.
+#[test]
+fn signing_through_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let all = keys(d);
+    let (_, key) = &all[0];
+    let (_, ca) = &all[1];
+    ok(
+        &ssh_keygen(
+            &[
+                "-q",
+                "-s",
+                s(ca),
+                "-I",
+                "a",
+                "-n",
+                "ann",
+                &format!("{}.pub", s(key)),
+            ],
+            b"",
+        ),
+        "certify",
+    );
+    let (_agent, sock) = nacre_tests::start_agent(d, &[]);
+    let added = Command::new("ssh-add")
+        .arg(key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    std::fs::remove_file(key).unwrap();
+    let signers = allowed(
+        d,
+        &[
+            format!("ann {}", pubkey(key)),
+            format!("ann cert-authority {}", pubkey(ca)),
+        ],
+    );
+    for f in [format!("{}.pub", s(key)), format!("{}-cert.pub", s(key))] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nacre"))
+            .args(["keygen", "-Y", "sign", "-n", "git", "-f", &f])
+            .env("SSH_AUTH_SOCK", &sock)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"via agent").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let sig = ok(&out, "nacre sign through the agent");
+        let sig_file = d.join("agent.sig");
+        std::fs::write(&sig_file, sig).unwrap();
+        let verify = [
+            "-Y",
+            "verify",
+            "-n",
+            "git",
+            "-f",
+            s(&signers),
+            "-I",
+            "ann",
+            "-s",
+            s(&sig_file),
+        ];
+        let theirs = ok(&ssh_keygen(&verify, b"via agent"), "ssh-keygen verify");
+        assert_eq!(
+            theirs.contains("-CERT"),
+            f.ends_with("-cert.pub"),
+            "{theirs}"
+        );
+    }
+}

@@ -168,15 +168,36 @@ impl SshSig {
             }
             None => KeyOrCert::Key(key.public_key()),
         };
-        let alg = sign_algorithm(key.key_type(), hash);
-        let signature = key.sign(alg, &signed_data(namespace, &[], hash, digest))?;
-        Ok(Self {
+        Self::sign_with(public_key, namespace, hash, digest, |alg, data| {
+            key.sign(alg, data)
+        })
+    }
+
+    /// Signs a message already hashed with `hash` for `public_key` (a key or a certificate) with
+    /// an external signer (an ssh-agent, a token): `sign` gets the algorithm ssh-keygen uses for
+    /// the key type and the signed data of PROTOCOL.sshsig §3, and returns an SSH signature
+    /// blob. The result is verified before it is returned.
+    pub fn sign_with(
+        public_key: KeyOrCert,
+        namespace: &str,
+        hash: SshsigHash,
+        digest: &[u8],
+        sign: impl FnOnce(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, KeyError>,
+    ) -> Result<Self, KeyError> {
+        if namespace.is_empty() {
+            return Err(KeyError::InvalidSshsig("the namespace is empty"));
+        }
+        let alg = sign_algorithm(public_key.key_type(), hash);
+        let signature = sign(alg, &signed_data(namespace, &[], hash, digest))?;
+        let sig = Self {
             public_key,
             namespace: namespace.to_owned(),
             reserved: Vec::new(),
             hash,
             signature,
-        })
+        };
+        sig.verify_digest(namespace, digest)?;
+        Ok(sig)
     }
 
     /// The signer's key or certificate (not yet trusted: check it against allowed signers).
