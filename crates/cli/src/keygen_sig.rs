@@ -163,10 +163,7 @@ fn digest(hash: SshsigHash, mut input: impl Read) -> std::io::Result<Vec<u8>> {
 
 /// What signs: a private key file, or the ssh-agent holding the key (as ssh-keygen prefers).
 enum Signer {
-    File(
-        Box<nacre::keys::PrivateKey>,
-        Option<nacre::keys::Certificate>,
-    ),
+    File(Box<(nacre::keys::PrivateKey, Option<nacre::keys::Certificate>)>),
     Agent(nacre::keys::agent::AgentClient, KeyOrCert),
 }
 
@@ -178,7 +175,8 @@ impl Signer {
         digest: &[u8],
     ) -> Result<SshSig, nacre::keys::KeyError> {
         match self {
-            Signer::File(key, cert) => {
+            Signer::File(file) => {
+                let (key, cert) = file.as_ref();
                 SshSig::sign_digest(key, cert.as_ref(), namespace, hash, digest)
             }
             Signer::Agent(agent, public) => {
@@ -226,7 +224,7 @@ fn signer(path: &Path, passphrase: Option<&str>) -> anyhow::Result<Signer> {
         }
     }
     let (key, cert) = signing_key(path, passphrase)?;
-    Ok(Signer::File(Box::new(key), cert))
+    Ok(Signer::File(Box::new((key, cert))))
 }
 
 fn sign(args: &SigArgs<'_>) -> anyhow::Result<i32> {
