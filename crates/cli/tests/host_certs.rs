@@ -199,3 +199,27 @@ fn nacre_serve_host_certificate_to_ssh_with_cert_authority() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not certify"));
 }
+
+/// RSA and ECDSA host certificates from sshd (`rsa-sha2-512-cert-v01@openssh.com`,
+/// `ecdsa-sha2-nistp256-cert-v01@openssh.com`) are trusted through the CA as well.
+#[test]
+fn sshd_rsa_and_ecdsa_host_certificates_to_nacre() {
+    ensure_test_user();
+    for t in ["rsa", "ecdsa"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ca = key(d, "ca");
+        let host_key = d.join(format!("host_{t}"));
+        ssh_keygen(&["-q", "-t", t, "-N", "", "-f", s(&host_key)]);
+        let cert = certify_host(&ca, &host_key, "127.0.0.1");
+        let sshd = OpenSshServer::builder()
+            .host_keys(&[KeyType::Ed25519])
+            .line(&format!("HostKey {}", s(&host_key)))
+            .line(&format!("HostCertificate {}", s(&cert)))
+            .start();
+        let kh = d.join("known_hosts");
+        std::fs::write(&kh, format!("@cert-authority * {}\n", pub_line(&ca))).unwrap();
+        let out = nacre_exec(sshd.port(), &kh);
+        assert_eq!(out.stdout, "trusted\n", "{t}: {out}\n{}", sshd.log());
+    }
+}
