@@ -87,13 +87,29 @@ pub trait AuthPolicy: Send + Sync + 'static {
         false
     }
     /// The options that go with a certificate that authenticated (its critical options and
-    /// extensions, with those of the authorized_keys line that trusted its CA, if any).
+    /// extensions, with those of the authorized_keys line that trusted its CA, if any). The
+    /// default reads the certificate's own (`force-command`, `source-address`, the `permit-*`
+    /// extensions, PROTOCOL.certkeys §2.1–2.2), so a policy that only implements
+    /// [`AuthPolicy::certificate`] cannot drop them; a certificate whose options cannot be read
+    /// gets no pty, no forwarding and the command `false`.
     fn certificate_options(
         &self,
         _ctx: &AuthContext,
-        _cert: &Certificate,
+        cert: &Certificate,
     ) -> Option<nacre_keys::KeyOptions> {
-        None
+        Some(match cert.options() {
+            Ok(options) => options.to_key_options(),
+            Err(_) => nacre_keys::KeyOptions {
+                restrict: true,
+                pty: false,
+                port_forwarding: false,
+                agent_forwarding: false,
+                x11_forwarding: false,
+                user_rc: false,
+                command: Some("false".to_owned()),
+                ..nacre_keys::KeyOptions::default()
+            },
+        })
     }
     /// The `authorized_keys` options that go with `key` for the user, once it authenticated
     /// (what the session may do: forwarding, pty, ...). `None`: no restrictions known.
@@ -326,5 +342,51 @@ impl Connection {
                 Err(Error::Transport(ended.reason))
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use nacre_keys::cert::CertBuilder;
+    use nacre_keys::{CertType, PrivateKey};
+
+    struct OnlyCertificates;
+
+    impl AuthPolicy for OnlyCertificates {
+        fn certificate(&self, _ctx: &AuthContext, _cert: &Certificate) -> bool {
+            true
+        }
+    }
+
+    /// A policy that accepts certificates without computing their options still gets the
+    /// certificate's force-command and permissions by default.
+    #[test]
+    fn default_certificate_options_come_from_the_certificate() {
+        let ca = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let build =
+            || CertBuilder::new(ca.public_key(), CertType::User).principals(vec!["alice".into()]);
+        let cert = build()
+            .critical_option("force-command", Some("/bin/date".into()))
+            .extension("permit-pty", None)
+            .sign(&ca, None, &mut rand_core::OsRng)
+            .unwrap();
+        let ctx = AuthContext {
+            user: "alice".into(),
+            peer: None,
+        };
+        let o = OnlyCertificates.certificate_options(&ctx, &cert).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/bin/date"));
+        assert!(o.pty && !o.port_forwarding && !o.agent_forwarding);
+        let unknown = build()
+            .critical_option("unknown@example.com", None)
+            .sign(&ca, None, &mut rand_core::OsRng)
+            .unwrap();
+        let o = OnlyCertificates
+            .certificate_options(&ctx, &unknown)
+            .unwrap();
+        assert_eq!(o.command.as_deref(), Some("false"));
+        assert!(!o.pty);
     }
 }
