@@ -8,8 +8,14 @@ HOME=HOME. Scenarios:
 
   session   globs (`ls *.log`, `get *.log`), `get c.txt .`, TAB completion of a command, of a
             remote and of a local name, Ctrl-C at the prompt (a new prompt), Ctrl-C during
-            `get big.bin` (`Interrupt`, the prompt again, the next command works), the progress
-            meter, `bye`.
+            `get big.bin` (`Interrupt`, the prompt again, the line typed ahead dropped, the next
+            command works), the progress meter, `bye`.
+  typeahead lines pasted at once at the prompt (`cd sub`, `pwd`, `get inner`, `cd /`,
+            `get c.txt`) all run, in order; lines typed while a `get` runs (`lpwd`, `ls c.txt`)
+            run after it, as OpenSSH's sftp runs them.
+  refused   `put` into a folder the server refuses (`ro/`) and `get` of a file it does not let
+            be read (`secret`): the error alone, no progress meter; then a `get` that works
+            shows its meter.
   lost      `pwd`, then kills the server (EXTRA: its pid) and expects `Connection closed` and
             exit status 255.
   passphrase  EXTRA: key file, passphrase. Expects `Enter passphrase for key '...': `, types a
@@ -19,6 +25,7 @@ HOME=HOME. Scenarios:
 Prints `exit N`; on failure exits non-zero with what the terminal showed.
 """
 import os
+import re
 import select
 import signal
 import sys
@@ -94,11 +101,26 @@ def finish(expected_status):
     fail("the client did not end")
 
 
-def fresh_prompt():
-    """The prompt of a new line: the editor redraws `sftp> ` with the line being edited (after
-    TAB or Ctrl-U), so the start of a new line is told by bracketed paste being turned on."""
-    expect("\x1b[?2004h")
-    expect("sftp> ")
+def fresh_prompt(timeout=30):
+    """The prompt of a new line: the editor also redraws `sftp> ` with the line being edited
+    (after TAB or Ctrl-U), from the start of the same line; a new prompt follows a newline."""
+    global seen, pending
+    end = time.time() + timeout
+    new_line = re.compile(rb"\n(?:\r|\x1b\[[0-9;]*[A-Za-z])*sftp> ")
+    while True:
+        m = new_line.search(pending)
+        if m:
+            pending = pending[m.end():]
+            return
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+        if not ready:
+            fail("timeout waiting for a new prompt")
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            fail("end of output waiting for a new prompt")
+        seen += data
+        pending += data
 
 
 def session():
@@ -133,17 +155,18 @@ def session():
     expect("Remote working directory: /")
     expect("sftp> ")
     # Ctrl-C during a large download: back to the prompt, the connection kept.
-    send("get big.bin\n")
+    # `pwd` typed ahead goes with the interrupted get, as in OpenSSH's sftp.
+    send("get big.bin\rpwd\r")
     expect("Fetching /big.bin")
     expect("%")  # the progress meter
     time.sleep(0.3)
     send("\x03")
     expect("Interrupt")
+    send("ls c.txt\r")
+    out = expect("\nc.txt")
+    if "Remote working directory" in out:
+        fail("a line typed ahead ran after Ctrl-C: %r" % out)
     expect("sftp> ")
-    send("ls c.txt\n")
-    out = expect("sftp> ")
-    if "c.txt" not in out:
-        fail("after Ctrl-C, ls printed %r" % out)
     send("bye\n")
     finish(0)
 
@@ -177,4 +200,46 @@ def kbdint():
     finish(0)
 
 
-{"session": session, "lost": lost, "passphrase": passphrase, "kbdint": kbdint}[scenario]()
+def typeahead():
+    expect("sftp> ")
+    # Pasted at once (a terminal sends Enter as CR).
+    send("cd sub\rpwd\rget inner\rcd /\rget c.txt\r")
+    expect("Remote working directory: /sub")
+    expect("Fetching /sub/inner to inner")
+    expect("Fetching /c.txt to c.txt")
+    expect("sftp> ")
+    # Typed while a download runs.
+    send("get mid.bin\r")
+    expect("Fetching /mid.bin")
+    send("lpwd\rls unique-remote.txt\r")
+    out = expect("Local working directory: %s" % local)
+    if "100%" not in out or "\r\n\r\n" in out:
+        fail("get mid.bin printed %r" % out)
+    expect("\nunique-remote.txt")  # the listing, not the echo of the line
+    expect("sftp> ")
+    for name in ("inner", "c.txt", "mid.bin"):
+        if not os.path.exists(os.path.join(local, name)):
+            fail("%s was not fetched" % name)
+    send("bye\r")
+    finish(0)
+
+
+def refused():
+    expect("sftp> ")
+    send("put up.txt ro/up.txt\r")
+    out = expect("sftp> ")
+    if 'dest open "/ro/up.txt": Permission denied' not in out or "%" in out:
+        fail("put into ro/ printed %r" % out)
+    send("get secret\r")
+    out = expect("sftp> ")
+    if 'remote open("/secret"): Permission denied' not in out or "%" in out:
+        fail("get secret printed %r" % out)
+    send("get c.txt\r")
+    out = expect("sftp> ")
+    if "100%" not in out:
+        fail("get c.txt printed %r" % out)
+    send("bye\r")
+    finish(0)
+
+
+{"session": session, "typeahead": typeahead, "refused": refused, "lost": lost, "passphrase": passphrase, "kbdint": kbdint}[scenario]()

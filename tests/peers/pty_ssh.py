@@ -11,11 +11,16 @@ needed, is in NACRE_PASSWORD. Scenarios:
 - exit: `exit 3` ends the shell: `Connection to 127.0.0.1 closed.`, exit 3.
 - percent: with `-e %` (or EscapeChar %) `~.` is typed through, `%.` disconnects (exit 255).
 - none: with `-e none` `~.` is typed through, `exit 4` ends (exit 4).
+- cmdline: `~C` opens `ssh> `: `?` lists the commands, `-L`, `-R` and `-D` add forwards to the
+  server's own port (each then carries its SSH banner), `-KL`, `-KR`, `-KD` cancel them (their
+  ports then refuse), a second `-KL` is `Unknown port forwarding.`, `bogus` is `Invalid
+  command.`; the shell goes on, `exit 6` ends (exit 6). The server must allow forwarding.
 
 Prints `exit N`; on failure, what the terminal showed.
 """
 import os
 import select
+import socket
 import sys
 import time
 
@@ -65,6 +70,8 @@ def finish():
             break
     _, status = os.waitpid(pid, 0)
     print("exit", os.waitstatus_to_exitcode(status))
+    if os.environ.get("PTY_SHOW"):
+        print(seen.decode(errors="replace"))
 
 
 typed("echo mark-$((6*7))\r")
@@ -103,6 +110,63 @@ elif scenario == "none":
     typed("echo mark-$((7*7))\r")
     expect("mark-49")
     typed("exit 4\r")
+    expect("Connection to 127.0.0.1 closed.")
+elif scenario == "cmdline":
+    def free_port():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        return p
+
+    def banner(p, socks=False):
+        c = socket.create_connection(("127.0.0.1", p), timeout=10)
+        if socks:
+            c.sendall(b"\x05\x01\x00")
+            if c.recv(2) != b"\x05\x00":
+                sys.exit("SOCKS: no method; the terminal showed %r" % seen)
+            c.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01" + int(port).to_bytes(2, "big"))
+            if c.recv(10)[:2] != b"\x05\x00":
+                sys.exit("SOCKS: refused; the terminal showed %r" % seen)
+        data = c.recv(64)
+        c.close()
+        if not data.startswith(b"SSH-2.0-"):
+            sys.exit("port %d carried %r; the terminal showed %r" % (p, data, seen))
+
+    def refused(p):
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", p), timeout=5).close()
+            except OSError:
+                return
+            time.sleep(0.1)
+        sys.exit("port %d still open; the terminal showed %r" % (p, seen))
+
+    def command(line, answer):
+        typed("~C")
+        expect("ssh> ")
+        typed(line + "\r")
+        expect(answer)
+
+    lport, rport, dport = free_port(), free_port(), free_port()
+    command("?", "-KD[bind_address:]port                 Cancel dynamic forward")
+    command("-L%d:127.0.0.1:%s" % (lport, port), "Forwarding port.")
+    banner(lport)
+    command("-R%d:127.0.0.1:%s" % (rport, port), "Forwarding port.")
+    banner(rport)
+    command("-D%d" % dport, "Forwarding port.")
+    banner(dport, socks=True)
+    command("-KL%d" % lport, "Canceled forwarding.")
+    refused(lport)
+    command("-KL%d" % lport, "Unknown port forwarding.")
+    command("-KR%d" % rport, "Canceled forwarding.")
+    refused(rport)
+    command("-KD%d" % dport, "Canceled forwarding.")
+    refused(dport)
+    command("bogus", "Invalid command.")
+    typed("echo mark-$((8*8))\r")
+    expect("mark-64")
+    typed("exit 6\r")
     expect("Connection to 127.0.0.1 closed.")
 else:
     sys.exit("unknown scenario " + scenario)

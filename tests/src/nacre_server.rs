@@ -210,12 +210,12 @@ impl Drop for NacreServer {
 /// User authentication is not built yet: every USERAUTH_REQUEST gets USERAUTH_FAILURE with no
 /// methods (RFC 4252 §5.1), which a client reports as "Permission denied ()".
 async fn refuse_auth(mut conn: Connection) {
-    while let Some(packet) = conn.recv().await {
+    while let Some(packet) = conn.raw().recv().await {
         if packet.first() == Some(&MsgNumber::USERAUTH_REQUEST.0) {
             let mut reply = vec![MsgNumber::USERAUTH_FAILURE.0];
             put::name_list::<&str>(&mut reply, &[]);
             put::boolean(&mut reply, false);
-            if conn.send(Bytes::from(reply)).await.is_err() {
+            if conn.raw().send(Bytes::from(reply)).await.is_err() {
                 return;
             }
         }

@@ -267,7 +267,7 @@ fn password_request(user: &str, password: &str) -> Vec<u8> {
 }
 
 async fn recv(conn: &mut Connection, sshd: &OpenSshServer) -> bytes::Bytes {
-    match tokio::time::timeout(Duration::from_secs(20), conn.recv()).await {
+    match tokio::time::timeout(Duration::from_secs(20), conn.raw().recv()).await {
         Ok(Some(p)) => p,
         Ok(None) => panic!(
             "connection closed: {}\n--- sshd log ---\n{}",
@@ -285,12 +285,13 @@ async fn nacre_client_rekeys_with_sshd_after_authentication() {
     let mut conn = nacre_client(sshd.port(), Algorithms::client_default(), &sshd)
         .await
         .unwrap();
-    conn.send(password_request(nacre_tests::TEST_USER, nacre_tests::TEST_PASSWORD).into())
+    conn.raw()
+        .send(password_request(nacre_tests::TEST_USER, nacre_tests::TEST_PASSWORD).into())
         .await
         .unwrap();
     let reply = recv(&mut conn, &sshd).await;
     assert_eq!(reply[0], 52, "USERAUTH_SUCCESS expected, got {reply:?}");
-    conn.set_authenticated().await.unwrap();
+    conn.raw().set_authenticated().await.unwrap();
     for _ in 0..5 {
         conn.rekey().await.unwrap();
         // A keepalive@openssh.com global request round trip (sshd answers failure) proves the

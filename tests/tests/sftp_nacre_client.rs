@@ -92,7 +92,16 @@ async fn over_pipes(cwd: &Path) -> (SftpClient, tokio::process::Child) {
         .spawn()
         .unwrap();
     let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    let client = within(30, SftpClient::new(stdout, stdin)).await.unwrap();
+    let client = within(
+        30,
+        SftpClient::new(
+            nacre_sftp::ReadChunks::new(stdout),
+            nacre_sftp::WriteSink::new(stdin),
+            nacre_sftp::ClientConfig::default(),
+        ),
+    )
+    .await
+    .unwrap();
     (client, child)
 }
 

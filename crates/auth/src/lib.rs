@@ -4,6 +4,7 @@
 //! (message numbers 50–79) and produce payloads to send; decisions that need the application (is this
 //! password right? may this key log in?) are events answered later with a method call. The server only
 //! ever hands the application a public key whose signature it has verified.
+#![warn(missing_docs)]
 
 pub mod client;
 mod error;

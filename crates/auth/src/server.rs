@@ -310,11 +310,24 @@ impl AuthServer {
         matches!(self.phase, Phase::Done)
     }
 
-    /// Whether a question waits for the application's [`AuthServer::decide`]. A driver feeds no
-    /// more packets meanwhile (RFC 4252 §5: each request is processed completely before the
-    /// next), keeping them in order.
+    /// Whether a question waits for the application's [`AuthServer::decide`] (packets fed
+    /// meanwhile are held: RFC 4252 §5, each request is processed completely before the next).
     pub fn is_asking(&self) -> bool {
         matches!(self.phase, Phase::Asking { .. })
+    }
+
+    /// How many of the client's packets are held (see [`AuthServer::handle_packet`]).
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Once authenticated: the packets that came after the request that succeeded, in order,
+    /// for the layer that follows (a client may pipeline behind its last request).
+    pub fn take_held(&mut self) -> Vec<Vec<u8>> {
+        if !self.is_done() {
+            return Vec::new();
+        }
+        self.held.drain(..).collect()
     }
 
     /// Failed attempts so far.
@@ -340,7 +353,8 @@ impl AuthServer {
     /// several passwords at once gets one answer per password, and the application is asked
     /// only what it will be heard on.
     fn release_held(&mut self, now: Instant) -> Result<(), AuthError> {
-        while self.delayed.is_none() && !self.is_asking() {
+        // Once authenticated, what is still held belongs to the next layer ([`AuthServer::take_held`]).
+        while self.delayed.is_none() && !self.is_asking() && !self.is_done() {
             let Some(p) = self.held.pop_front() else {
                 break;
             };
@@ -349,11 +363,14 @@ impl AuthServer {
         Ok(())
     }
 
-    /// Feeds one service-layer payload from the client. While a failure answer is delayed, or
-    /// earlier packets still wait behind a question, it is held (up to [`MAX_HELD`]).
+    /// Feeds one service-layer payload from the client. While a failure answer is delayed, a
+    /// question waits for the application's [`AuthServer::decide`], or earlier packets are still
+    /// held, it is held too (up to [`MAX_HELD`]), so requests are handled one at a time and in
+    /// order (RFC 4252 §5) whatever the driver feeds when. A driver may stop reading while
+    /// [`AuthServer::held`] is not 0.
     pub fn handle_packet(&mut self, payload: &[u8], now: Instant) -> Result<(), AuthError> {
         self.check_grace(now)?;
-        if self.delayed.is_some() || !self.held.is_empty() {
+        if self.delayed.is_some() || self.is_asking() || !self.held.is_empty() {
             if self.held.len() >= MAX_HELD {
                 return Err(AuthError::Flood);
             }

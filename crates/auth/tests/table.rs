@@ -62,6 +62,12 @@ const SERVER_STATES: [S; 6] = [
 ];
 
 fn server_in(state: S, t0: Instant) -> AuthServer {
+    server_asking(state, t0).0
+}
+
+/// A server in `state`, and the open question's id in [`S::PasswordPending`].
+fn server_asking(state: S, t0: Instant) -> (AuthServer, Option<nacre_auth::server::RequestId>) {
+    let mut question = None;
     let config = AuthServerConfig {
         failure_delay: if state == S::Delayed {
             DELAY
@@ -86,7 +92,10 @@ fn server_in(state: S, t0: Instant) -> AuthServer {
                     new_password: None,
                 }),
             );
-            assert!(matches!(ev, Some(ServerEvent::Password { .. })));
+            let Some(ServerEvent::Password { id, .. }) = ev else {
+                panic!("{ev:?}")
+            };
+            question = Some(id);
         }
         S::Prompts => {
             let ev = ask(
@@ -130,7 +139,7 @@ fn server_in(state: S, t0: Instant) -> AuthServer {
     while s.poll_transmit().is_some() {}
     while s.poll_event().is_some() {}
     assert_eq!(s.is_done(), state == S::Done);
-    s
+    (s, question)
 }
 
 /// The payload a test sends for message number `n` in `state`: well-formed for the messages a
@@ -154,7 +163,8 @@ fn server_payload(n: u8) -> Vec<u8> {
 /// Whether a well-formed message `n` is handled (not refused) by a server in `state`.
 fn server_handles(state: S, n: u8) -> bool {
     match n {
-        // A request: always (RFC 4252 §5: a new one abandons the previous; ignored once done).
+        // A request: always (RFC 4252 §5: one at a time, held while a question is open;
+        // ignored once done).
         50 => true,
         // INFO_RESPONSE only answers prompts.
         61 => state == S::Prompts,
@@ -172,12 +182,20 @@ fn server_table_all_256_numbers_in_every_state() {
             for payload in [server_payload(n), vec![n]] {
                 let well_formed = payload.len() > 1;
                 let at = format!("server {state:?}, msg {n}, well-formed {well_formed}");
-                let mut s = server_in(state, t0);
+                let (mut s, question) = server_asking(state, t0);
                 let mut result = s.handle_packet(&payload, t0);
                 if state == S::Delayed && result.is_ok() {
                     // Held behind the delayed failure: judged when the delay ends.
                     assert!(s.poll_event().is_none(), "{at}: held, not handled yet");
+                    assert_eq!(s.held(), 1, "{at}");
                     result = s.handle_timeout(t0 + DELAY);
+                }
+                if let (Some(id), true) = (question, result.is_ok()) {
+                    // Held behind the open question (RFC 4252 §5: one request at a time):
+                    // judged once the application answered it.
+                    assert!(s.poll_event().is_none(), "{at}: held, not handled yet");
+                    assert_eq!(s.held(), 1, "{at}");
+                    result = s.decide(id, Decision::Reject, t0);
                 }
                 // After success every request is silently ignored (RFC 4252 §5.1), even a
                 // malformed one.
@@ -208,7 +226,7 @@ fn server_table_all_256_numbers_in_every_state() {
                 assert_eq!(s.is_done(), state == S::Done, "{at}");
                 // Refused messages get no answer: the error closes the connection. (A delayed
                 // failure from before may now leave.)
-                if result.is_err() && state != S::Delayed {
+                if result.is_err() && state != S::Delayed && state != S::PasswordPending {
                     assert!(s.poll_transmit().is_none(), "{at}");
                 }
             }
@@ -385,4 +403,24 @@ fn client_table_all_256_numbers_in_every_state() {
             }
         }
     }
+}
+
+/// What a client pipelines behind the request that succeeds is held, never judged by the
+/// authentication machine, and handed over in order for the next layer.
+#[test]
+fn server_hands_over_what_follows_the_successful_request() {
+    let t0 = Instant::now();
+    let (mut s, question) = server_asking(S::PasswordPending, t0);
+    let open = server_payload(90);
+    s.handle_packet(&open, t0).unwrap();
+    s.handle_packet(&[94, 0, 0, 0, 0], t0).unwrap();
+    assert_eq!(s.held(), 2);
+    assert!(
+        s.take_held().is_empty(),
+        "nothing is handed over before success"
+    );
+    s.decide(question.unwrap(), Decision::Accept, t0).unwrap();
+    assert!(s.is_done());
+    assert_eq!(s.take_held(), vec![open, vec![94, 0, 0, 0, 0]]);
+    assert_eq!(s.held(), 0);
 }

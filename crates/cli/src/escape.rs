@@ -1,7 +1,7 @@
 //! ssh's escape sequences on an interactive session: the escape character (`~` by default,
 //! `-e char`, `-e none`, `EscapeChar`) right after a newline (or at the start) begins one:
 //! `~.` disconnects, `~?` lists them, `~~` sends one `~`, `~^Z` suspends, `~R` rekeys, `~B` sends
-//! a BREAK (RFC 4335); any
+//! a BREAK (RFC 4335), `~C` opens ssh's command line (`ssh> -L...`, src/cmdline.rs); any
 //! other character after it is sent with the escape character before it.
 
 /// What the keyboard's bytes ask for, in order.
@@ -19,6 +19,8 @@ pub enum Action {
     Rekey,
     /// `~B`: a BREAK for the remote system.
     Break,
+    /// `~C`: the command line (`ssh> `) that adds and cancels forwards.
+    Command,
 }
 
 /// The escape state between reads.
@@ -70,6 +72,7 @@ impl Filter {
                     0x1a => Action::Suspend,
                     b'R' => Action::Rekey,
                     b'B' => Action::Break,
+                    b'C' => Action::Command,
                     _ => {
                         if b != self.escape {
                             send.push(self.escape);
@@ -106,7 +109,7 @@ impl Filter {
     pub fn echo(&self, action: &Action) -> String {
         let e = shown(self.escape);
         match action {
-            Action::Send(_) => String::new(),
+            Action::Send(_) | Action::Command => String::new(),
             Action::Disconnect => format!("{e}.\r\n"),
             Action::Suspend => format!("{e}^Z [suspend nacre]\r\n"),
             Action::Rekey => format!("{e}R\r\n"),
@@ -116,6 +119,7 @@ impl Filter {
                 for (arg, text) in [
                     (".", "terminate connection"),
                     ("B", "send a BREAK to the remote system"),
+                    ("C", "open a command line"),
                     ("R", "request rekey"),
                     ("^Z", "suspend nacre"),
                     ("?", "this message"),
@@ -159,6 +163,10 @@ mod tests {
         let mut f = Filter::new(b'~');
         assert_eq!(f.feed(b"~Bx"), vec![Action::Break, send(b"x")]);
         assert_eq!(f.echo(&Action::Break), "~B\r\n");
+        assert_eq!(
+            f.feed(b"\r~Cx"),
+            vec![send(b"\r"), Action::Command, send(b"x")]
+        );
     }
 
     #[test]

@@ -30,12 +30,13 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     let plan = Plan {
         command: Some(args.command.join(" ")),
         pty: args.tty,
+        pty_required: args.tty,
         stdin_null: false,
         escape: args.tty.then_some(b'~'),
         quiet: !args.tty,
         subsystem: false,
     };
-    let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?;
+    let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards).await?;
     drop(forwards);
     Ok(code)
 }

@@ -25,11 +25,19 @@ pub struct ForwardArgs {
 /// The forwards in place; dropping them ends them.
 #[derive(Default)]
 pub struct Forwards {
-    _local: Vec<nacre::LocalForward>,
-    _remote: Vec<nacre::RemoteForward>,
+    /// `-L` and `-R`.
+    pub statics: Statics,
     /// The SOCKS listeners (`-D`): their channels are opened while the session polls
     /// [`Dynamic::serve`].
     pub dynamic: Dynamic,
+}
+
+/// The `-L` and `-R` forwards, each with the address it was asked on, so that `~C`'s `-KL` and
+/// `-KR` find it.
+#[derive(Default)]
+pub struct Statics {
+    local: Vec<(std::net::SocketAddr, nacre::LocalForward)>,
+    remote: Vec<(String, u16, nacre::RemoteForward)>,
 }
 
 /// A forward that could not be set up: with `ExitOnForwardFailure=yes` the error (ssh's
@@ -110,17 +118,11 @@ impl Forwards {
         spec: &str,
         exit: bool,
     ) -> anyhow::Result<()> {
-        let (bind, port, host, hostport) = forward_spec(spec)?;
-        let bind = bind.as_deref().unwrap_or("127.0.0.1");
-        let addr: std::net::SocketAddr = format!("{bind}:{port}")
-            .parse()
-            .with_context(|| format!("Bad local forwarding specification '{spec}'"))?;
-        match conn.forward_local(addr, &host, hostport).await {
-            Ok(f) => self._local.push(f),
-            Err(e) => {
-                let e = anyhow::Error::new(e).context(format!("bind [{bind}]:{port}"));
-                failed(exit, "Could not request local forwarding.".into(), e)?;
-            }
+        let (bind, port, _, _) = forward_spec(spec)?;
+        if let Err(e) = self.statics.add_local(conn, spec).await {
+            let bind = bind.as_deref().unwrap_or("127.0.0.1");
+            let e = e.context(format!("bind [{bind}]:{port}"));
+            failed(exit, "Could not request local forwarding.".into(), e)?;
         }
         Ok(())
     }
@@ -132,19 +134,71 @@ impl Forwards {
         spec: &str,
         exit: bool,
     ) -> anyhow::Result<()> {
-        let (bind, port, host, hostport) = forward_spec(spec)?;
-        let bind = bind.unwrap_or_else(|| "localhost".to_owned());
-        match conn
-            .forward_remote(&bind, u32::from(port), (&host, hostport))
-            .await
-        {
-            Ok(f) => self._remote.push(f),
-            Err(e) => {
-                let word = if exit { "Error" } else { "Warning" };
-                let what = format!("{word}: remote port forwarding failed for listen port {port}");
-                failed(exit, what, e.into())?;
-            }
+        let (_, port, _, _) = forward_spec(spec)?;
+        if let Err(e) = self.statics.add_remote(conn, spec).await {
+            let word = if exit { "Error" } else { "Warning" };
+            let what = format!("{word}: remote port forwarding failed for listen port {port}");
+            failed(exit, what, e)?;
         }
         Ok(())
     }
+}
+
+impl Statics {
+    /// Adds `-L [bind_address:]port:host:hostport`.
+    pub async fn add_local(&mut self, conn: &nacre::Connection, spec: &str) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.as_deref().unwrap_or("127.0.0.1");
+        let addr: std::net::SocketAddr = format!("{bind}:{port}")
+            .parse()
+            .with_context(|| format!("Bad local forwarding specification '{spec}'"))?;
+        let forward = conn.forward_local(addr, &host, hostport).await?;
+        self.local.push((addr, forward));
+        Ok(())
+    }
+
+    /// Adds `-R [bind_address:]port:host:hostport`.
+    pub async fn add_remote(&mut self, conn: &nacre::Connection, spec: &str) -> anyhow::Result<()> {
+        let (bind, port, host, hostport) = forward_spec(spec)?;
+        let bind = bind.unwrap_or_else(|| "localhost".to_owned());
+        let forward = conn
+            .forward_remote(&bind, u32::from(port), (&host, hostport))
+            .await?;
+        self.remote.push((bind, port, forward));
+        Ok(())
+    }
+
+    /// Ends the `-L` forwards on `port` (on `bind` only, when given); whether there was one.
+    pub fn cancel_local(&mut self, bind: Option<&str>, port: u16) -> bool {
+        let ip = bind.and_then(|b| b.parse::<std::net::IpAddr>().ok());
+        let before = self.local.len();
+        self.local
+            .retain(|(addr, _)| !(addr.port() == port && ip.is_none_or(|ip| ip == addr.ip())));
+        self.local.len() != before
+    }
+
+    /// Ends the `-R` forwards of `port` (of `bind` only, when given); whether there was one.
+    pub fn cancel_remote(&mut self, bind: Option<&str>, port: u16) -> bool {
+        let before = self.remote.len();
+        self.remote
+            .retain(|(b, p, _)| !(*p == port && bind.is_none_or(|bind| bind == b)));
+        self.remote.len() != before
+    }
+}
+
+/// `[bind_address:]port`, as `-KL`, `-KR` and `-KD` name a forward.
+pub fn cancel_spec(spec: &str) -> Option<(Option<String>, u16)> {
+    let (bind, port) = match spec.rsplit_once(':') {
+        Some((b, p)) => (
+            Some(b.trim_start_matches('[').trim_end_matches(']').to_owned()),
+            p,
+        ),
+        None => (None, spec),
+    };
+    Some((bind, port.trim().parse().ok()?))
+}
+
+/// `[bind_address:]port:host:hostport`, checked (`~C`'s `-L` and `-R`).
+pub fn valid_spec(spec: &str) -> bool {
+    forward_spec(spec).is_ok()
 }

@@ -4,6 +4,7 @@ mod auth_prompts;
 mod background;
 mod client_certs;
 mod client_opts;
+mod cmdline;
 mod config_file;
 mod decode;
 mod escape;

@@ -5,7 +5,6 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::Context;
 use std::sync::Arc;
 
 use nacre::connection::RequestKind;
@@ -15,6 +14,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::client_opts::ClientOptions;
 use crate::escape::{Action, Filter};
+use crate::forward::Forwards;
 use crate::socks::Dynamic;
 use crate::terminal::{window_size, RawMode};
 
@@ -24,6 +24,9 @@ pub struct Plan {
     pub command: Option<String>,
     /// Ask for a pty.
     pub pty: bool,
+    /// The pty was asked for explicitly (`-t`, `RequestTTY yes/force`): its refusal ends the
+    /// session, as ssh's.
+    pub pty_required: bool,
     /// Standard input from /dev/null (`-n`).
     pub stdin_null: bool,
     /// The escape character (with a pty only, as ssh).
@@ -40,12 +43,21 @@ enum Event {
     Rekey,
     Break,
     Resized,
+    /// `~C`: a command line typed at `ssh> `.
+    Command(String),
 }
 
 /// How long the command's end may take to be reported once our output is gone.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-async fn request_pty(ch: &Channel) -> anyhow::Result<()> {
+/// ssh's words when the server refuses a request on the session channel (`exec request failed
+/// on channel 0`); with `\r\n` as ssh's log lines, since the terminal may be in raw mode.
+fn refused(what: &str) {
+    eprint!("{what} request failed on channel 0\r\n");
+}
+
+/// Asks for a pty; `false` when the server refused it (said as ssh says it).
+async fn request_pty(ch: &Channel) -> anyhow::Result<bool> {
     let (cols, rows) = window_size();
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
     let pty = RequestKind::PtyReq {
@@ -56,10 +68,11 @@ async fn request_pty(ch: &Channel) -> anyhow::Result<()> {
         height_px: 0,
         modes: vec![0],
     };
-    if !ch.request(pty, true).await? {
-        eprintln!("PTY allocation request failed on channel 0");
+    let granted = ch.request(pty, true).await?;
+    if !granted {
+        refused("PTY allocation");
     }
-    Ok(())
+    Ok(granted)
 }
 
 /// A BREAK of 1000 ms (RFC 4335), as ssh's `~B` sends it.
@@ -102,7 +115,8 @@ async fn pump_stdin(
             }
             continue;
         };
-        for action in f.feed(data) {
+        let mut actions = f.feed(data).into_iter();
+        while let Some(action) = actions.next() {
             let echo = f.echo(&action);
             let _ = std::io::stderr().write_all(echo.as_bytes());
             match action {
@@ -126,10 +140,51 @@ async fn pump_stdin(
                     crate::terminal::suspend(raw.as_deref());
                     let _ = events.send(Event::Resized);
                 }
+                Action::Command => {
+                    // What was typed after `~C` in the same read starts the line.
+                    let mut typed = Vec::new();
+                    for rest in actions.by_ref() {
+                        if let Action::Send(b) = rest {
+                            typed.extend(b);
+                        }
+                    }
+                    let line = command_line(&mut input, typed, raw.as_deref()).await;
+                    let _ = events.send(Event::Command(line));
+                }
             }
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// ssh's `ssh> ` prompt: the terminal out of raw mode (the kernel echoes and edits the line),
+/// Ctrl-C ignored meanwhile, the line read up to its end (`typed` holds what came already).
+async fn command_line(
+    input: &mut tokio::io::Stdin,
+    mut typed: Vec<u8>,
+    raw: Option<&RawMode>,
+) -> String {
+    if let Some(r) = raw {
+        r.restore();
+    }
+    // As ssh: an interrupt does not end the session while the line is typed.
+    let _ignore = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let _ = std::io::stderr().write_all(b"\r\nssh> ");
+    let mut byte = [0u8; 1];
+    while !typed.iter().any(|b| *b == b'\n' || *b == b'\r') {
+        match input.read(&mut byte).await {
+            Ok(1) => typed.push(byte[0]),
+            _ => break,
+        }
+    }
+    if let Some(r) = raw {
+        r.raw();
+    }
+    let end = typed
+        .iter()
+        .position(|b| *b == b'\n' || *b == b'\r')
+        .unwrap_or(typed.len());
+    String::from_utf8_lossy(typed.get(..end).unwrap_or(&[])).into_owned()
 }
 
 /// Copies stdout and stderr; returns whether our standard output was closed by its reader.
@@ -171,28 +226,29 @@ async fn copy_outputs(ch: &mut Channel) -> bool {
     reader_gone
 }
 
-/// Runs the plan on a new session channel of `conn` (the SOCKS clients of `dynamic` served
-/// meanwhile); returns the exit code.
+/// Runs the plan on a new session channel of `conn` (the SOCKS clients of the forwards served
+/// meanwhile, `~C` adding and cancelling forwards); returns the exit code.
 pub async fn run(
     opts: &ClientOptions,
     conn: &mut Connection,
     plan: &Plan,
-    dynamic: &mut Dynamic,
+    forwards: &mut Forwards,
 ) -> anyhow::Result<i32> {
+    let Forwards { statics, dynamic } = forwards;
+    let dynamic: &Dynamic = dynamic;
     let ch = opts.open_session(conn).await?;
-    if plan.pty {
-        request_pty(&ch).await?;
+    if plan.pty && !request_pty(&ch).await? && plan.pty_required {
+        return Ok(255);
     }
-    match &plan.command {
+    // A refused exec, shell or subsystem ends the session with 255, in ssh's words.
+    let (what, started) = match &plan.command {
         Some(name) if plan.subsystem => {
             crate::status::command(format_args!("subsystem \"{name}\""));
-            ch.subsystem(name)
-                .await
-                .with_context(|| format!("Request for subsystem '{name}' failed on channel 0"))?;
+            ("subsystem", ch.subsystem(name).await)
         }
         Some(command) => {
             crate::status::command(format_args!("exec \"{command}\""));
-            ch.exec(command).await?;
+            ("exec", ch.exec(command).await)
         }
         None => {
             crate::status::command(if plan.pty {
@@ -200,8 +256,16 @@ pub async fn run(
             } else {
                 "shell"
             });
-            ch.shell().await?;
+            ("shell", ch.shell().await)
         }
+    };
+    match started {
+        Ok(()) => {}
+        Err(nacre::Error::Refused(_)) => {
+            refused(what);
+            return Ok(255);
+        }
+        Err(e) => return Err(e.into()),
     }
     let raw = (plan.pty && std::io::stdin().is_terminal()).then(|| Arc::new(RawMode::enter()));
     let (tx, mut events) = unbounded_channel();
@@ -235,6 +299,10 @@ pub async fn run(
                     Some(Event::Rekey) => { let _ = conn.rekey().await; }
                     Some(Event::Break) => { let _ = resizer.send(send_break()); }
                     Some(Event::Resized) => { let _ = resizer.send(window_change()); }
+                    Some(Event::Command(line)) => {
+                        let said = crate::cmdline::run(&line, conn, statics, dynamic).await;
+                        let _ = std::io::stderr().write_all(said.as_bytes());
+                    }
                     None => std::future::pending::<()>().await,
                 },
             }
@@ -305,7 +373,7 @@ async fn exit_code(
 pub async fn no_command(
     opts: &ClientOptions,
     conn: &mut Connection,
-    dynamic: &mut Dynamic,
+    dynamic: &Dynamic,
 ) -> anyhow::Result<i32> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;

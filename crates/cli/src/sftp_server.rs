@@ -47,9 +47,9 @@ pub async fn run(args: SftpServerArgs) -> anyhow::Result<()> {
     let root = root_or_cwd(args.root)?;
     let fs = LocalFs::new(&root).with_context(|| format!("opening {}", root.display()))?;
     let config = SftpServerArgs::config(args.read_only, args.max_handles);
-    nacre_sftp::serve_with(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
+    nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(tokio::io::stdin()),
+        nacre_sftp::WriteSink::new(tokio::io::stdout()),
         Arc::new(fs),
         config,
     )

@@ -3,11 +3,13 @@
 //! `direct-tcpip` channel to the host and port it names, which the server connects to.
 //!
 //! The listeners run as tasks; the channels are opened by [`Dynamic::serve`], which the session
-//! polls next to its own work (it borrows the connection, the tasks cannot).
+//! polls next to its own work (it borrows the connection, the tasks cannot); a `-N` session
+//! serves them until the connection is gone ([`nacre::Connection::gone`]).
 
 use std::future::{poll_fn, Future};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -20,8 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a client may take to say where it wants to go.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often a `-N` session with SOCKS listeners checks that the connection still stands.
-const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// Buffer of each direction of a forwarded connection.
 const COPY_BUFFER: usize = 64 * 1024;
 
@@ -33,18 +33,32 @@ struct Open {
     reply: oneshot::Sender<Result<Channel, nacre::Error>>,
 }
 
-/// The SOCKS listeners and the queue of channels their clients ask for. Dropping it stops the
-/// listeners; connections already carried go on until they end.
-#[derive(Default)]
+/// The SOCKS listeners and the queue of channels their clients ask for. Listeners are added
+/// and cancelled through a shared reference (`~C`'s `-D` and `-KD` while [`Dynamic::serve`]
+/// runs). Dropping it stops the listeners; connections already carried go on until they end.
 pub struct Dynamic {
-    queue: Option<(mpsc::UnboundedSender<Open>, mpsc::UnboundedReceiver<Open>)>,
-    listeners: Vec<tokio::task::JoinHandle<()>>,
+    tx: mpsc::UnboundedSender<Open>,
+    rx: Mutex<mpsc::UnboundedReceiver<Open>>,
+    listeners: Mutex<Vec<(SocketAddr, tokio::task::JoinHandle<()>)>>,
+}
+
+impl Default for Dynamic {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Dynamic {
+            tx,
+            rx: Mutex::new(rx),
+            listeners: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Drop for Dynamic {
     fn drop(&mut self) {
-        for task in &self.listeners {
-            task.abort();
+        if let Ok(listeners) = self.listeners.lock() {
+            for (_, task) in listeners.iter() {
+                task.abort();
+            }
         }
     }
 }
@@ -67,31 +81,50 @@ pub fn bind_spec(spec: &str) -> anyhow::Result<(String, u16)> {
 }
 
 impl Dynamic {
-    /// Whether no listener was set up.
+    /// Whether no listener is set up.
     pub fn is_empty(&self) -> bool {
-        self.listeners.is_empty()
+        self.listeners.lock().map_or(true, |l| l.is_empty())
     }
 
     /// Listens on `host`:`port`; returns the address bound.
-    pub async fn listen(&mut self, host: &str, port: u16) -> std::io::Result<SocketAddr> {
+    pub async fn listen(&self, host: &str, port: u16) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind((host, port)).await?;
         let addr = listener.local_addr()?;
-        let (tx, _) = self.queue.get_or_insert_with(mpsc::unbounded_channel);
-        self.listeners
-            .push(tokio::spawn(accept_loop(listener, tx.clone())));
+        let task = tokio::spawn(accept_loop(listener, self.tx.clone()));
+        match self.listeners.lock() {
+            Ok(mut l) => l.push((addr, task)),
+            Err(_) => task.abort(),
+        }
         Ok(addr)
+    }
+
+    /// Stops the listeners on `port` (on `host` only, when given as an address); whether there
+    /// was one (`~C`'s `-KD`).
+    pub fn cancel(&self, host: Option<&str>, port: u16) -> bool {
+        let ip = host.and_then(|h| h.parse::<std::net::IpAddr>().ok());
+        let Ok(mut listeners) = self.listeners.lock() else {
+            return false;
+        };
+        let before = listeners.len();
+        listeners.retain(|(addr, task)| {
+            let hit = addr.port() == port && ip.is_none_or(|ip| ip == addr.ip());
+            if hit {
+                task.abort();
+            }
+            !hit
+        });
+        listeners.len() != before
     }
 
     /// Opens the channels the SOCKS clients ask for, several at once, as long as it is polled:
     /// it never ends.
-    pub async fn serve(&mut self, conn: &Connection) {
-        let Some((_, rx)) = self.queue.as_mut() else {
-            return std::future::pending().await;
-        };
+    pub async fn serve(&self, conn: &Connection) {
         let mut opening: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
         poll_fn(|cx| {
-            while let Poll::Ready(Some(req)) = rx.poll_recv(cx) {
-                opening.push(Box::pin(open(conn, req)));
+            if let Ok(mut rx) = self.rx.lock() {
+                while let Poll::Ready(Some(req)) = rx.poll_recv(cx) {
+                    opening.push(Box::pin(open(conn, req)));
+                }
             }
             opening.retain_mut(|f| f.as_mut().poll(cx).is_pending());
             Poll::<()>::Pending
@@ -99,21 +132,11 @@ impl Dynamic {
         .await;
     }
 
-    /// [`Dynamic::serve`] until the connection ends (checked every second: the connection's
-    /// own end cannot be awaited while channels are opened on it).
-    pub async fn serve_while_open(&mut self, conn: &Connection) {
-        let alive = async {
-            loop {
-                tokio::time::sleep(ALIVE_CHECK).await;
-                // A no-op for a connection past authentication; an error once it is gone.
-                if conn.set_authenticated().await.is_err() {
-                    return;
-                }
-            }
-        };
+    /// [`Dynamic::serve`] until the connection ends.
+    pub async fn serve_while_open(&self, conn: &Connection) {
         tokio::select! {
             () = self.serve(conn) => {}
-            () = alive => {}
+            () = conn.gone() => {}
         }
     }
 }

@@ -70,6 +70,12 @@ fn request_tty(args: &SshArgs, opts: &ClientOptions) -> String {
     }
 }
 
+/// Whether a pty was asked for explicitly (`-t`, `RequestTTY yes` or `force`): as ssh, its
+/// refusal then ends the session.
+fn pty_required(args: &SshArgs, opts: &ClientOptions) -> bool {
+    matches!(request_tty(args, opts).as_str(), "yes" | "true" | "force")
+}
+
 /// Whether to ask for a pty, and ssh's note when one is wanted but stdin is not a terminal.
 fn wants_pty(args: &SshArgs, opts: &ClientOptions, command: Option<&String>) -> bool {
     let mode = request_tty(args, opts);
@@ -135,17 +141,18 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
         crate::background::detach(no_command);
     }
     let code = if no_command {
-        crate::session::no_command(&opts, &mut conn, &mut forwards.dynamic).await?
+        crate::session::no_command(&opts, &mut conn, &forwards.dynamic).await?
     } else {
         let plan = Plan {
             command,
             pty,
+            pty_required: pty && pty_required(&args, &opts),
             stdin_null,
             escape,
             quiet: args.quiet,
             subsystem: args.subsystem,
         };
-        crate::session::run(&opts, &mut conn, &plan, &mut forwards.dynamic).await?
+        crate::session::run(&opts, &mut conn, &plan, &mut forwards).await?
     };
     drop(forwards);
     Ok(code)

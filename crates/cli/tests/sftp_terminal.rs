@@ -143,6 +143,43 @@ fn a_session_on_a_terminal() {
     assert!(partial < 4 << 30, "the interrupted download went on");
 }
 
+/// Lines pasted several at once at the prompt all run, in order, and lines typed while a
+/// download runs run after it (tests/peers/pty_sftp.py `typeahead`).
+#[test]
+fn typed_ahead_and_pasted_lines_all_run() {
+    let f = fixture();
+    let mid = std::fs::File::create(f.root.join("mid.bin")).unwrap();
+    mid.set_len(64 << 20).unwrap();
+    let out = f.pty("typeahead", &[]);
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+    assert_eq!(read(&f.local.join("inner")), "sub/inner\n");
+    assert_eq!(read(&f.local.join("c.txt")), "c.txt\n");
+    assert_eq!(
+        std::fs::metadata(f.local.join("mid.bin")).unwrap().len(),
+        64 << 20
+    );
+}
+
+/// A `put` or `get` the server refuses at its open prints OpenSSH's error alone, no progress
+/// meter line; a transfer that works shows its meter (tests/peers/pty_sftp.py `refused`).
+#[test]
+fn a_transfer_refused_at_open_prints_no_meter() {
+    let f = fixture();
+    let user = ensure_test_user();
+    let ro = f.root.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::os::unix::fs::chown(&ro, Some(user.uid), Some(user.gid)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let secret = f.root.join("secret");
+    std::fs::write(&secret, b"s").unwrap();
+    std::os::unix::fs::chown(&secret, Some(user.uid), Some(user.gid)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::write(f.local.join("up.txt"), b"up").unwrap();
+    let out = f.pty("refused", &[]);
+    assert!(out.success() && out.stdout.contains("exit 0"), "{out}");
+    assert!(!ro.join("up.txt").exists());
+}
+
 /// The server dies under the prompt: `Connection closed.` and exit status 255, no prompt left
 /// where every command fails.
 #[test]
@@ -210,7 +247,7 @@ fn commands_flags_and_errors_as_openssh() {
     );
     assert!(so.contains("sftp> ls -1 sub\nsub/inner\n"), "{out}");
     // The server names owners and groups (users-groups-by-id@openssh.com).
-    assert!(so.contains("-rw-r-----   ? peer     "), "{out}");
+    assert!(so.contains("-rw-r-----    ? peer     "), "{out}");
     assert!(so.contains(" 6B Sep  9  2001 a.log"), "ls -lh:\n{out}");
     assert!(so.contains("sftp> ls -1r *.log\nb.log\na.log\n"), "{out}");
     // Local side.
@@ -286,13 +323,13 @@ fn lumask_and_long_listings_with_names() {
     let globbed = lines("ls -l *.log");
     assert_eq!(globbed.len(), 2, "{out}");
     for line in globbed.iter().chain(&lines("ls -l")) {
-        assert!(line.contains("   ? peer     "), "{line:?}\n{out}");
+        assert!(line.contains("    ? peer     "), "{line:?}\n{out}");
         assert!(
             !line.contains(&format!(" {} ", user.uid)),
             "{line:?}\n{out}"
         );
     }
-    let numeric = format!("   ? {:<8} {:<8} ", user.uid, user.gid);
+    let numeric = format!("    ? {:<8} {:<8} ", user.uid, user.gid);
     assert!(lines("ls -ln a.log")[0].contains(&numeric), "{out}");
     assert!(out.stderr.contains("Invalid umask \"8\""), "{out}");
     assert!(
@@ -371,9 +408,33 @@ fn dash_a_resumes_transfers() {
     assert_eq!(read(&f.root.join("up.bin")), "YYYY5678", "{out}");
 }
 
+/// `-l limit` (Kbit/s, as OpenSSH's sftp) is accepted and the transfers it slows complete
+/// intact both ways (the schedule itself is tested against a given clock in
+/// src/sftp/bwlimit.rs); a limit out of OpenSSH's range is refused.
+#[test]
+fn dash_l_limits_the_bandwidth_and_transfers_complete() {
+    let f = fixture();
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(f.root.join("down.bin"), &data).unwrap();
+    std::fs::write(f.local.join("up.bin"), &data).unwrap();
+    let out = f.sftp(
+        &["-l", "40000", "-b", "-", "peer@127.0.0.1"],
+        "get down.bin\nput up.bin\nbye\n",
+    );
+    assert!(out.success(), "{out}");
+    assert!(std::fs::read(f.local.join("down.bin")).unwrap() == data);
+    assert!(std::fs::read(f.root.join("up.bin")).unwrap() == data);
+    for bad in ["0", "x", "104857601"] {
+        let out = f.sftp(&["-l", bad, "-b", "-", "peer@127.0.0.1"], "bye\n");
+        assert!(!out.success(), "-l {bad}: {out}");
+        assert!(out.stderr.contains("Invalid bandwidth limit"), "{out}");
+    }
+}
+
 /// Command-line forms: `host:file` fetches into the current folder and ends, `host:folder`
 /// starts there, `sftp://user@host:port/path`, `-b` stops at the first failure unless the
-/// command starts with `-` (exit 1), and `host:missing` fails with OpenSSH's words.
+/// command starts with `-` (exit 1), `host:missing` fails with OpenSSH's words, `-N` undoes
+/// the quiet of `-b`.
 #[test]
 fn command_line_forms() {
     let f = fixture();
@@ -409,6 +470,14 @@ fn command_line_forms() {
         1,
         "{out}"
     );
+    // -b is quiet; -N says the transfers all the same.
+    let out = f.batch("get c.txt quiet.txt\n");
+    assert!(out.success() && !out.stdout.contains("Fetching"), "{out}");
+    let out = f.sftp(
+        &["-N", "-b", "-", "peer@127.0.0.1"],
+        "get c.txt noisy.txt\n",
+    );
+    assert!(out.stdout.contains("Fetching /c.txt to noisy.txt"), "{out}");
 }
 
 /// An encrypted key: `Enter passphrase for key '...': ` on the terminal, no echo, asked again

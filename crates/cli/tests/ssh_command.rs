@@ -215,6 +215,15 @@ fn escapes_on_a_terminal() {
     }
 }
 
+/// `~C`: ssh's command line adds `-L`, `-R` and `-D` forwards to the running session and
+/// cancels them with `-KL`, `-KR`, `-KD`, in ssh's words (tests/peers/pty_ssh.py `cmdline`).
+#[test]
+fn escape_c_adds_and_cancels_forwards() {
+    let s = serve_with(&["-o", "AllowTcpForwarding=yes"]);
+    let out = s.pty("cmdline", &[]);
+    assert!(out.stdout.trim_end().ends_with("exit 6"), "{out}");
+}
+
 /// The same escapes against OpenSSH's sshd, logged in with a key.
 #[test]
 fn escapes_against_sshd() {
@@ -336,7 +345,95 @@ fn dash_s_requests_a_subsystem() {
     assert_eq!(out.status.code(), Some(255), "{out}");
     assert!(
         out.stderr
-            .contains("Request for subsystem 'nosuch' failed on channel 0"),
+            .contains("subsystem request failed on channel 0\r\n"),
+        "{out}"
+    );
+}
+
+/// A request the server refuses (`nacre serve` without `--allow-exec`: exec and shell; a
+/// subsystem it does not have; sshd with `PermitTTY no`: the pty `-tt` asks for) ends the
+/// session with 255 and ssh's words, the same line OpenSSH's ssh prints against the same
+/// server: `exec request failed on channel 0`.
+#[test]
+fn refused_requests_in_ssh_words() {
+    ensure_test_user();
+    let key = nacre_tests::authorized_client_key(KeyType::Ed25519);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("authorized_keys");
+    std::fs::write(&keys, format!("{}\n", key.pub_key())).unwrap();
+    let (_guard, port) = nacre_tests::start_nacre_serve(
+        env!("CARGO_BIN_EXE_nacre").as_ref(),
+        dir.path(),
+        "peer",
+        PASSWORD,
+        &["--authorized-keys".into(), keys.into()],
+    );
+    let common = |cmd: &mut Command| {
+        cmd.args(["-p", &port.to_string(), "-i", key.private.to_str().unwrap()])
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .env("HOME", dir.path())
+            .env_remove("SSH_AUTH_SOCK");
+    };
+    for (args, want) in [
+        (&["peer@127.0.0.1", "true"][..], "exec"),
+        (&["-T", "peer@127.0.0.1"][..], "shell"),
+        (&["-s", "peer@127.0.0.1", "nosuch"][..], "subsystem"),
+    ] {
+        let line = format!("{want} request failed on channel 0\r\n");
+        let mut ours = Command::new(env!("CARGO_BIN_EXE_nacre"));
+        ours.arg("ssh");
+        common(&mut ours);
+        let ours = run_with_input(ours.args(args), Some(b""), Duration::from_secs(60));
+        assert_eq!(ours.status.code(), Some(255), "{args:?}: {ours}");
+        assert!(ours.stderr.contains(&line), "{args:?}: {ours}");
+        let mut theirs = Command::new("ssh");
+        common(&mut theirs);
+        let theirs = run_with_input(theirs.args(args), Some(b""), Duration::from_secs(60));
+        assert_eq!(theirs.status.code(), Some(255), "{args:?}: {theirs}");
+        assert!(theirs.stderr.contains(&line), "{args:?}: {theirs}");
+    }
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["PermitTTY no"]);
+    let line = "PTY allocation request failed on channel 0\r\n";
+    for program in [env!("CARGO_BIN_EXE_nacre"), "ssh"] {
+        let mut cmd = Command::new(program);
+        if program != "ssh" {
+            cmd.arg("ssh");
+        }
+        cmd.args([
+            "-p",
+            &sshd.port().to_string(),
+            "-i",
+            key.private.to_str().unwrap(),
+        ])
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args(["-tt", "peer@127.0.0.1", "echo", "ran"])
+        .env("HOME", dir.path())
+        .env_remove("SSH_AUTH_SOCK");
+        let out = run_with_input(&mut cmd, Some(b""), Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(255), "{out}");
+        assert!(
+            out.stderr.contains(line) && !out.stdout.contains("ran"),
+            "{out}"
+        );
+    }
+    let mut exec = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    exec.args([
+        "exec",
+        "-p",
+        &port.to_string(),
+        "-i",
+        key.private.to_str().unwrap(),
+    ])
+    .args(["-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"])
+    .args(["peer@127.0.0.1", "--", "true"])
+    .env("HOME", dir.path())
+    .env_remove("SSH_AUTH_SOCK");
+    let out = run_with_input(&mut exec, Some(b""), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(255), "{out}");
+    assert!(
+        out.stderr.contains("exec request failed on channel 0"),
         "{out}"
     );
 }

@@ -146,6 +146,20 @@ fn dash_d_is_a_socks_proxy_against_nacre_serve() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// A `-N -D` session ends as soon as its connection does (255), told by the connection's end
+/// itself rather than by a check every second.
+#[test]
+fn dash_n_dash_d_ends_with_its_connection() {
+    let mut s = serve();
+    let socks = nacre_tests::free_port();
+    let mut cmd = s.cmd(&["-N", "-D", &socks.to_string(), "peer@127.0.0.1"]);
+    let mut guard = ChildGuard::spawn("nacre ssh -N -D", &mut cmd);
+    wait_listening(socks, "nacre ssh -D");
+    assert!(s._guard.signal("KILL"));
+    let status = guard.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(255));
+}
+
 /// `DynamicForward` (as in a config file, `localhost:port`) during a command, against sshd.
 #[test]
 fn dynamic_forward_during_a_command_against_sshd() {

@@ -1,6 +1,7 @@
 //! Sans-IO SSH connection protocol (RFC 4254): channels with flow control, channel and global
 //! requests, sessions and forwarding, both roles. Fed the payloads that follow authentication; no
 //! sockets, threads or clocks.
+#![warn(missing_docs)]
 
 mod channel;
 mod error;

@@ -4,6 +4,7 @@
 //! random sources.
 //!
 //! Nothing here reads a clock or a socket; randomness comes from a [`Rng`] passed in.
+#![warn(missing_docs)]
 
 pub mod cipher;
 pub mod dh;

@@ -14,6 +14,7 @@
 //!   [`AllowedSigners`] files.
 //! - OpenSSH users' files and agent: [`known_hosts`], [`authorized_keys`] and the ssh-[`agent`]
 //!   protocol with a blocking client.
+#![warn(missing_docs)]
 
 pub mod agent;
 mod algorithm;

@@ -10,7 +10,8 @@ use nacre_session::ClientEvent;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use crate::driver::{Command, Up};
+use crate::command::Command;
+use crate::driver::Up;
 use crate::error::Error;
 use crate::handle::Connection;
 use crate::machine::ClientAuthCmd;
@@ -66,10 +67,7 @@ impl Credential {
 
 impl Connection {
     async fn auth_cmd(&self, cmd: ClientAuthCmd) -> Result<(), Error> {
-        self.commands
-            .send(Command::ClientAuth(cmd))
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::ClientAuth(cmd))
     }
 
     /// Limits public key authentication to these signature algorithms (OpenSSH's

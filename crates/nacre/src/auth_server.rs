@@ -2,7 +2,6 @@
 //! task runs RFC 4252; its questions are answered here by an [`AuthPolicy`].
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::{AuthServerConfig, Decision, MethodKind, ServerEvent};
@@ -10,7 +9,9 @@ use nacre_keys::{Certificate, PublicKey};
 use nacre_session::ServerEvent as SessionEvent;
 use zeroize::Zeroizing;
 
-use crate::driver::{Command, Up};
+use crate::auth_async::{AsyncAuthPolicy, Policy};
+use crate::command::Command;
+use crate::driver::Up;
 use crate::error::Error;
 use crate::handle::Connection;
 use crate::machine::ServerAuthCmd;
@@ -97,19 +98,7 @@ pub trait AuthPolicy: Send + Sync + 'static {
         _ctx: &AuthContext,
         cert: &Certificate,
     ) -> Option<nacre_keys::KeyOptions> {
-        Some(match cert.options() {
-            Ok(options) => options.to_key_options(),
-            Err(_) => nacre_keys::KeyOptions {
-                restrict: true,
-                pty: false,
-                port_forwarding: false,
-                agent_forwarding: false,
-                x11_forwarding: false,
-                user_rc: false,
-                command: Some("false".to_owned()),
-                ..nacre_keys::KeyOptions::default()
-            },
-        })
+        Some(own_certificate_options(cert))
     }
     /// The `authorized_keys` options that go with `key` for the user, once it authenticated
     /// (what the session may do: forwarding, pty, ...). `None`: no restrictions known.
@@ -119,6 +108,26 @@ pub trait AuthPolicy: Send + Sync + 'static {
         _key: &PublicKey,
     ) -> Option<nacre_keys::KeyOptions> {
         None
+    }
+}
+
+/// A certificate's own options as authorized_keys options (PROTOCOL.certkeys §2.1–2.2): what
+/// [`AuthPolicy::certificate_options`] and [`crate::AsyncAuthPolicy::certificate_options`] give
+/// by default. A certificate whose options cannot be read gets no pty, no forwarding and the
+/// command `false`.
+pub(crate) fn own_certificate_options(cert: &Certificate) -> nacre_keys::KeyOptions {
+    match cert.options() {
+        Ok(options) => options.to_key_options(),
+        Err(_) => nacre_keys::KeyOptions {
+            restrict: true,
+            pty: false,
+            port_forwarding: false,
+            agent_forwarding: false,
+            x11_forwarding: false,
+            user_rc: false,
+            command: Some("false".to_owned()),
+            ..nacre_keys::KeyOptions::default()
+        },
     }
 }
 
@@ -135,22 +144,11 @@ pub struct Authenticated {
     pub certificate: Option<Box<Certificate>>,
 }
 
-fn answer(
-    policy: &dyn AuthPolicy,
+async fn answer(
+    policy: &dyn AsyncAuthPolicy,
     peer: Option<SocketAddr>,
     event: ServerEvent,
 ) -> Option<(nacre_auth::RequestId, Decision)> {
-    let ctx = |user: &str| AuthContext {
-        user: user.to_owned(),
-        peer,
-    };
-    let yes_no = |ok: bool| {
-        if ok {
-            Decision::Accept
-        } else {
-            Decision::Reject
-        }
-    };
     // A real attempt (not a key query) that fails is logged as sshd does, naming the method,
     // the user and the client.
     let attempt = match &event {
@@ -159,7 +157,7 @@ fn answer(
         ServerEvent::KeyboardResponses { user, .. } => Some(("keyboard-interactive", user.clone())),
         _ => None,
     };
-    let decided = decide(policy, event, &ctx, yes_no);
+    let decided = decide(policy, event, peer).await;
     if let (Some((method, user)), Some((_, Decision::Reject))) = (attempt, &decided) {
         tracing::info!(
             "failed {method} for \"{user}\" from {}",
@@ -169,12 +167,23 @@ fn answer(
     decided
 }
 
-fn decide(
-    policy: &dyn AuthPolicy,
+fn yes_no(ok: bool) -> Decision {
+    if ok {
+        Decision::Accept
+    } else {
+        Decision::Reject
+    }
+}
+
+async fn decide(
+    policy: &dyn AsyncAuthPolicy,
     event: ServerEvent,
-    ctx: &dyn Fn(&str) -> AuthContext,
-    yes_no: impl Fn(bool) -> Decision,
+    peer: Option<SocketAddr>,
 ) -> Option<(nacre_auth::RequestId, Decision)> {
+    let ctx = |user: &str| AuthContext {
+        user: user.to_owned(),
+        peer,
+    };
     Some(match event {
         ServerEvent::Password {
             id,
@@ -182,7 +191,7 @@ fn decide(
             password,
             new_password: None,
         } => {
-            let d = match policy.password(&ctx(&user), &password) {
+            let d = match policy.password(&ctx(&user), &password).await {
                 PasswordCheck::Accept => Decision::Accept,
                 PasswordCheck::Reject => Decision::Reject,
                 PasswordCheck::ChangeRequired(prompt) => {
@@ -198,7 +207,7 @@ fn decide(
             new_password: Some(new),
         } => (
             id,
-            yes_no(policy.change_password(&ctx(&user), &password, &new)),
+            yes_no(policy.change_password(&ctx(&user), &password, &new).await),
         ),
         ServerEvent::PublicKeyQuery {
             id,
@@ -211,10 +220,10 @@ fn decide(
             user,
             certificate: Some(cert),
             ..
-        } => (id, yes_no(policy.certificate(&ctx(&user), &cert))),
+        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
         ServerEvent::PublicKeyQuery { id, user, key, .. }
         | ServerEvent::PublicKeyVerified { id, user, key, .. } => {
-            (id, yes_no(policy.publickey(&ctx(&user), &key)))
+            (id, yes_no(policy.publickey(&ctx(&user), &key).await))
         }
         ServerEvent::KeyboardInteractive {
             id,
@@ -224,6 +233,7 @@ fn decide(
             id,
             policy
                 .keyboard_interactive(&ctx(&user), &submethods)
+                .await
                 .map_or(Decision::Reject, Decision::Prompts),
         ),
         ServerEvent::KeyboardResponses {
@@ -231,7 +241,7 @@ fn decide(
             user,
             responses,
         } => {
-            let d = match policy.keyboard_responses(&ctx(&user), &responses) {
+            let d = match policy.keyboard_responses(&ctx(&user), &responses).await {
                 KeyboardAnswer::Accept => Decision::Accept,
                 KeyboardAnswer::Reject => Decision::Reject,
                 KeyboardAnswer::More(req) => Decision::Prompts(req),
@@ -243,16 +253,18 @@ fn decide(
 }
 
 impl Connection {
-    /// Server side: runs user authentication to success with `policy` answering. Protocol errors,
-    /// too many failures and a closed connection end with an error (and a DISCONNECT where due).
-    /// The session machine in the connection task runs RFC 4252; this loop only answers its
-    /// questions.
+    /// Server side: runs user authentication to success with `policy` answering (an
+    /// `Arc` of an [`AuthPolicy`] or a [`Policy`], e.g. of an [`crate::AsyncAuthPolicy`]).
+    /// Protocol errors, too many failures and a closed connection end with an error (and a
+    /// DISCONNECT where due). The session machine in the connection task runs RFC 4252; this
+    /// loop only answers its questions.
     pub async fn authenticate_client(
         &mut self,
         config: AuthServerConfig,
-        policy: Arc<dyn AuthPolicy>,
+        policy: impl Into<Policy>,
         peer: Option<SocketAddr>,
     ) -> Result<Authenticated, Error> {
+        let policy = policy.into();
         self.server_auth(ServerAuthCmd::Begin(Box::new(config)))
             .await?;
         loop {
@@ -277,7 +289,7 @@ impl Connection {
                     })
                 }
                 SessionEvent::Auth(question) => {
-                    if let Some((id, decision)) = self.ask(policy.clone(), peer, question).await? {
+                    if let Some((id, decision)) = self.ask(&policy, peer, question).await? {
                         self.server_auth(ServerAuthCmd::Decide(id, decision))
                             .await?;
                     }
@@ -288,36 +300,21 @@ impl Connection {
     }
 
     async fn server_auth(&self, cmd: ServerAuthCmd) -> Result<(), Error> {
-        self.commands
-            .send(Command::ServerAuth(cmd))
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::ServerAuth(cmd))
     }
 
-    /// Has `policy` answer `event`: password checks (and keyboard-interactive responses, which
-    /// may be checked like passwords) on the verification pool, one at a time per connection
-    /// since the loop waits for each answer; other questions (public keys: a table lookup) on
-    /// tokio's blocking pool, so a storm of password guesses does not delay key logins. Stops
-    /// waiting as soon as the connection closes: its MaxStartups slot is free at once, and a
-    /// check still queued is skipped.
+    /// Has `policy` answer `event` (a synchronous policy checks passwords on the verification
+    /// pool, one at a time per connection since the loop waits for each answer, and other
+    /// questions on tokio's blocking pool, so a storm of password guesses does not delay key
+    /// logins). Stops waiting as soon as the connection closes: its MaxStartups slot is free at
+    /// once, and a check still queued is skipped.
     async fn ask(
         &mut self,
-        policy: Arc<dyn AuthPolicy>,
+        policy: &Policy,
         peer: Option<SocketAddr>,
         event: ServerEvent,
     ) -> Result<Option<(nacre_auth::RequestId, Decision)>, Error> {
-        let verifies = matches!(
-            event,
-            ServerEvent::Password { .. } | ServerEvent::KeyboardResponses { .. }
-        );
-        let work = move || answer(policy.as_ref(), peer, event);
-        let answered = if verifies {
-            self.unless_closed(crate::auth_workers::run(work)).await?
-        } else {
-            self.unless_closed(async { tokio::task::spawn_blocking(work).await.ok() })
-                .await?
-        };
-        answered.ok_or(Error::Closed)
+        self.unless_closed(answer(policy.get(), peer, event)).await
     }
 
     /// Awaits `fut`, or fails as soon as the connection ends (without reading its packets).

@@ -13,6 +13,7 @@ use nacre_connection::{ChannelId, ChannelKind, RequestKind};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
+use crate::command::Command;
 use crate::error::Error;
 
 /// Bytes a writer may queue beyond what the peer's window takes before it waits.
@@ -44,31 +45,10 @@ pub struct IncomingRequest {
     pub(crate) token: nacre_connection::ReplyToken,
 }
 
-/// What a handle asks the connection task to do for a channel.
-pub(crate) enum ChanCmd {
-    /// Data was queued in `outgoing`.
-    Flush(ChannelId),
-    /// The application read `n` bytes.
-    Consume(ChannelId, usize),
-    Eof(ChannelId),
-    Close(ChannelId),
-    Request(ChannelId, RequestKind, Option<oneshot::Sender<bool>>),
-    Reply(ChannelId, nacre_connection::ReplyToken, bool),
-    Accept(ChannelId),
-    Reject(ChannelId, nacre_wire::ChannelOpenFailureReason, String),
-    /// Answer to the peer's global request `token`: success and response data.
-    GlobalReply(nacre_connection::ReplyToken, bool, Vec<u8>),
-    /// Open a new channel on the same connection (a server's `auth-agent@openssh.com`).
-    Open(
-        ChannelKind,
-        oneshot::Sender<Result<Channel, crate::error::Error>>,
-    ),
-}
-
 /// Opens channels on one connection from outside its handle.
 #[derive(Clone)]
 pub(crate) struct ChannelOpener {
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl ChannelOpener {
@@ -76,7 +56,7 @@ impl ChannelOpener {
     pub async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
         let (tx, rx) = oneshot::channel();
         self.cmds
-            .send(ChanCmd::Open(kind, tx))
+            .send(Command::Open(kind, tx))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
@@ -125,13 +105,45 @@ pub(crate) fn lock(s: &SharedRef) -> MutexGuard<'_, Shared> {
 
 /// One SSH channel. Reading gives the channel's data (a session's stdout), writing sends data (a
 /// session's stdin); [`Channel::stderr`] reads extended data.
+///
+/// ```
+/// # struct Open;
+/// # impl nacre::AuthPolicy for Open {
+/// #     fn password(&self, _: &nacre::AuthContext, p: &str) -> nacre::PasswordCheck {
+/// #         if p == "pw" { nacre::PasswordCheck::Accept } else { nacre::PasswordCheck::Reject }
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+/// #     .allow_exec(true).act_as(nacre::ActAs::ServerProcess).build()?;
+/// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+/// # tokio::spawn(async move { server.serve(server_end, None).await });
+/// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+/// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let mut channel = conn.open_session().await?;
+/// channel.exec("tr a-z A-Z").await?;
+/// channel.write_all(b"shout\n").await?;
+/// channel.eof()?; // the command's standard input ends
+/// let mut out = String::new();
+/// channel.read_to_string(&mut out).await?;
+/// assert_eq!(out, "SHOUT\n");
+/// assert_eq!(channel.exit_status().await, Some(nacre::ExitStatus::Code(0)));
+/// # Ok(()) }
+/// ```
 pub struct Channel {
     pub(crate) id: ChannelId,
     pub(crate) kind: ChannelKind,
     pub(crate) shared: SharedRef,
-    pub(crate) cmds: crate::chan_queue::ChanTx,
+    pub(crate) cmds: crate::command::CommandTx,
     /// Send CLOSE when dropped (false for a rejected incoming channel).
     pub(crate) close_on_drop: bool,
+    /// A channel the application opened keeps its connection up while it lives (an
+    /// `SftpClient` or an exec channel outliving its `Connection` handle, as an ssh process
+    /// lives while its sessions do); dropped after the CLOSE is queued.
+    pub(crate) keep: Option<crate::command::HandleRef>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -154,7 +166,7 @@ impl Channel {
         &self.kind
     }
 
-    fn cmd(&self, c: ChanCmd) -> Result<(), Error> {
+    fn cmd(&self, c: Command) -> Result<(), Error> {
         self.cmds.send(c).map_err(|_| Error::Closed)
     }
 
@@ -169,11 +181,11 @@ impl Channel {
     /// Sends a request and, with `want_reply`, waits for the answer.
     pub async fn request(&self, request: RequestKind, want_reply: bool) -> Result<bool, Error> {
         if !want_reply {
-            self.cmd(ChanCmd::Request(self.id, request, None))?;
+            self.cmd(Command::Request(self.id, request, None))?;
             return Ok(true);
         }
         let (tx, rx) = oneshot::channel();
-        self.cmd(ChanCmd::Request(self.id, request, Some(tx)))?;
+        self.cmd(Command::Request(self.id, request, Some(tx)))?;
         rx.await.map_err(|_| Error::Closed)
     }
 
@@ -231,7 +243,7 @@ impl Channel {
     /// Answers a request that wanted a reply (answers go out in request order).
     pub fn reply(&self, request: &IncomingRequest, ok: bool) -> Result<(), Error> {
         if request.want_reply {
-            self.cmd(ChanCmd::Reply(self.id, request.token, ok))?;
+            self.cmd(Command::Reply(self.id, request.token, ok))?;
         }
         Ok(())
     }
@@ -251,12 +263,12 @@ impl Channel {
 
     /// Sends EOF: no more data from us.
     pub fn eof(&self) -> Result<(), Error> {
-        self.cmd(ChanCmd::Eof(self.id))
+        self.cmd(Command::Eof(self.id))
     }
 
     /// Sends CLOSE.
     pub fn close(&self) -> Result<(), Error> {
-        self.cmd(ChanCmd::Close(self.id))
+        self.cmd(Command::Close(self.id))
     }
 
     /// Sends data as extended data type `code` (1 = stderr).
@@ -321,7 +333,7 @@ impl Channel {
 
 fn poll_queue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -335,7 +347,7 @@ fn poll_queue(
 /// [`poll_queue`] of a whole owned buffer: queued as it is (no copy) once the queue has room.
 fn poll_queue_owned(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -348,7 +360,7 @@ fn poll_queue_owned(
 /// of that room and asks the connection task to move it on; returns its length.
 fn poll_enqueue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
     code: Option<u32>,
@@ -370,7 +382,7 @@ fn poll_enqueue(
     s.outgoing.push_back((code, data));
     s.outgoing_bytes += n;
     drop(s);
-    let _ = cmds.send(ChanCmd::Flush(id));
+    let _ = cmds.send(Command::Flush(id));
     Poll::Ready(Ok(n))
 }
 
@@ -387,14 +399,14 @@ fn poll_drained(shared: &SharedRef, cx: &mut Context<'_>) -> Poll<io::Result<()>
 #[derive(Clone)]
 pub struct ChannelRequester {
     id: ChannelId,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl ChannelRequester {
     /// Sends a request without asking for a reply (window-change, signal).
     pub fn send(&self, request: RequestKind) -> Result<(), Error> {
         self.cmds
-            .send(ChanCmd::Request(self.id, request, None))
+            .send(Command::Request(self.id, request, None))
             .map_err(|_| Error::Closed)
     }
 }
@@ -404,7 +416,7 @@ impl ChannelRequester {
 pub struct ChannelWriter {
     id: ChannelId,
     shared: SharedRef,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
     code: Option<u32>,
 }
 
@@ -425,7 +437,7 @@ impl AsyncWrite for ChannelWriter {
         match poll_drained(&self.shared, cx) {
             Poll::Ready(Ok(())) => {
                 if self.code.is_none() {
-                    let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                    let _ = self.cmds.send(Command::Eof(self.id));
                 }
                 Poll::Ready(Ok(()))
             }
@@ -445,8 +457,18 @@ impl ChannelWriter {
     }
 }
 
-/// The SFTP server's replies go into the channel's queue as they are, not copied.
+/// The SFTP server's replies go into the channel's queue as they are, not copied, from the
+/// thread that made each one (`ChannelPusher`).
 impl nacre_sftp::FrameSink for ChannelWriter {
+    fn direct(&self) -> Option<Arc<dyn nacre_sftp::DirectSink>> {
+        Some(Arc::new(ChannelPusher {
+            id: self.id,
+            shared: self.shared.clone(),
+            cmds: self.cmds.clone(),
+            code: self.code,
+        }))
+    }
+
     fn send_frame(
         &mut self,
         frame: Vec<u8>,
@@ -463,9 +485,47 @@ impl nacre_sftp::FrameSink for ChannelWriter {
     }
 }
 
+/// Queues whole frames on a channel from any thread without waiting: the SFTP server's blocking
+/// jobs put their replies here themselves, and the connection task takes them from the queue.
+struct ChannelPusher {
+    id: ChannelId,
+    shared: SharedRef,
+    cmds: crate::command::CommandTx,
+    code: Option<u32>,
+}
+
+impl nacre_sftp::DirectSink for ChannelPusher {
+    fn push_frame(&self, frame: Vec<u8>) -> io::Result<()> {
+        let mut s = lock(&self.shared);
+        if s.closed {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "channel closed"));
+        }
+        s.outgoing_bytes += frame.len();
+        s.outgoing.push_back((self.code, Bytes::from(frame)));
+        drop(s);
+        let _ = self.cmds.send(Command::Flush(self.id));
+        Ok(())
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = lock(&self.shared);
+        if s.closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "channel closed",
+            )));
+        }
+        if s.outgoing_bytes < MAX_QUEUED {
+            return Poll::Ready(Ok(()));
+        }
+        s.write_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 fn poll_read_queue(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     stderr: bool,
     cx: &mut Context<'_>,
@@ -488,7 +548,7 @@ fn poll_read_queue(
     }
     if copied > 0 {
         drop(s);
-        let _ = cmds.send(ChanCmd::Consume(id, copied));
+        let _ = cmds.send(Command::Consume(id, copied));
         return Poll::Ready(Ok(()));
     }
     if s.eof || s.closed {
@@ -515,7 +575,7 @@ impl nacre_sftp::ChunkRead for Channel {
 /// The next queued data packet of the channel (not extended data); `None` at EOF or close.
 fn poll_read_chunk(
     shared: &SharedRef,
-    cmds: &crate::chan_queue::ChanTx,
+    cmds: &crate::command::CommandTx,
     id: ChannelId,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Option<Bytes>>> {
@@ -525,7 +585,7 @@ fn poll_read_chunk(
             continue;
         }
         drop(s);
-        let _ = cmds.send(ChanCmd::Consume(id, chunk.len()));
+        let _ = cmds.send(Command::Consume(id, chunk.len()));
         return Poll::Ready(Ok(Some(chunk)));
     }
     if s.eof || s.closed {
@@ -561,7 +621,7 @@ impl AsyncWrite for Channel {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.as_mut().poll_flush(cx) {
             Poll::Ready(Ok(())) => {
-                let _ = self.cmds.send(ChanCmd::Eof(self.id));
+                let _ = self.cmds.send(Command::Eof(self.id));
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -572,7 +632,7 @@ impl AsyncWrite for Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         if self.close_on_drop {
-            let _ = self.cmds.send(ChanCmd::Close(self.id));
+            let _ = self.cmds.send(Command::Close(self.id));
         }
     }
 }
@@ -581,7 +641,7 @@ impl Drop for Channel {
 pub struct Stderr {
     id: ChannelId,
     shared: SharedRef,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl AsyncRead for Stderr {

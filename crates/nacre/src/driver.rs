@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nacre_connection::{ChannelKind, LivenessConfig};
 use nacre_keys::PublicKey;
 use nacre_session::{ClientEvent, Common, LayerError, ServerEvent};
 use nacre_transport::TransportError;
@@ -15,10 +14,10 @@ use nacre_wire::DisconnectReason;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::channel::Channel;
+use crate::command::{Command, CommandRx, CommandTx};
 use crate::error::Error;
 use crate::info::ConnectionInfo;
-use crate::machine::{ClientAuthCmd, Machine, MachineEvent, ServerAuthCmd};
+use crate::machine::{Machine, MachineEvent};
 use crate::mux::{IncomingChannel, Mux, Router};
 
 /// Room made in the input buffer for one socket read while data stream in.
@@ -37,23 +36,6 @@ pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Decides whether a server host key is trusted (client side).
 pub type HostKeyVerifier = Arc<dyn Fn(&PublicKey) -> bool + Send + Sync>;
-
-/// What the handle asks the task to do.
-pub(crate) enum Command {
-    /// Raw service payload (conformance use; see `Connection::send`).
-    Send(Bytes),
-    Rekey,
-    /// Raw mode: the caller authenticated by its own exchange.
-    Authenticated,
-    /// Raw mode: service packets go to the handle as they are.
-    Raw,
-    Disconnect(DisconnectReason, String),
-    Open(ChannelKind, oneshot::Sender<Result<Channel, Error>>),
-    Global(String, Vec<u8>, Option<oneshot::Sender<(bool, Vec<u8>)>>),
-    Liveness(LivenessConfig),
-    ClientAuth(ClientAuthCmd),
-    ServerAuth(ServerAuthCmd),
-}
 
 /// What the task reports to the handle.
 pub(crate) enum Up {
@@ -87,7 +69,8 @@ pub(crate) struct Driver<S> {
     /// Client: channels the server opens go through it first (remote forwards, agent).
     pub router: Option<Router>,
     pub up: mpsc::Sender<Up>,
-    pub commands: mpsc::Receiver<Command>,
+    /// The queue of every handle's commands, and its sending side for the channels made here.
+    pub commands: (CommandTx, CommandRx),
     pub done: oneshot::Sender<Ended>,
 }
 
@@ -204,25 +187,23 @@ impl State {
             Command::Authenticated => self.machine.set_authenticated(),
             Command::Raw => self.machine.begin_raw(),
             Command::Disconnect(reason, text) => self.machine.disconnect(reason, &text),
-            Command::Open(kind, reply) => match self.machine.connection() {
-                Some(proto) => self.mux.open(proto, kind, reply),
-                None => {
-                    let _ = reply.send(Err(Error::Refused("channel open before authentication")));
-                }
-            },
-            Command::Global(name, data, reply) => match self.machine.connection() {
-                Some(proto) => self.mux.global_request(proto, &name, &data, reply),
-                None => drop(reply),
-            },
+            Command::HandleDropped => self.machine.disconnect(
+                DisconnectReason::BY_APPLICATION,
+                "connection handle dropped",
+            ),
+            Command::Open(_, reply) if self.machine.connection().is_none() => {
+                let _ = reply.send(Err(Error::Refused("channel open before authentication")));
+            }
             Command::Liveness(config) => self.machine.set_liveness(config),
             Command::ClientAuth(cmd) => self.machine.client_auth(cmd),
             Command::ServerAuth(cmd) => self.machine.server_auth(cmd),
-        }
-    }
-
-    fn on_chan_cmd(&mut self, cmd: crate::channel::ChanCmd) {
-        if let Some(proto) = self.machine.connection() {
-            self.mux.on_cmd(proto, cmd);
+            // Channels, opens and global requests: the connection layer's (dropped before it
+            // runs, which answers their senders with `Closed`).
+            channel_cmd => {
+                if let Some(proto) = self.machine.connection() {
+                    self.mux.on_cmd(proto, channel_cmd);
+                }
+            }
         }
     }
 }
@@ -236,21 +217,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             verifier,
             router,
             up,
-            mut commands,
+            commands: (cmd_tx, commands),
             done,
         } = self;
-        let (chan_tx, chan_rx) = crate::chan_queue::chan_queue();
         let mut st = State {
             machine,
             verifier,
             router,
-            mux: Mux::new(chan_tx),
+            mux: Mux::new(cmd_tx),
             pending_up: VecDeque::new(),
             wbuf: Vec::with_capacity(READ_SIZE),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut read_size = SMALL_READ;
-        let mut commands_open = true;
         let mut eof = false;
         let mut linger = false;
         let reason = loop {
@@ -294,20 +273,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Ok(permit) => { if let Some(item) = st.pending_up.pop_front() { permit.send(item); } }
                     Err(_) => st.pending_up.clear(),
                 },
-                cmd = commands.recv(), if commands_open && room => match cmd {
-                    Some(cmd) => {
-                        st.tell_time();
-                        st.on_command(cmd);
-                    }
-                    None => {
-                        commands_open = false;
-                        st.machine.disconnect(DisconnectReason::BY_APPLICATION, "connection handle dropped");
-                    }
-                },
-                cmds = chan_rx.recv_all(), if room => {
+                cmds = commands.recv_all(), if room => {
                     st.tell_time();
                     for cmd in cmds {
-                        st.on_chan_cmd(cmd);
+                        st.on_command(cmd);
                     }
                 },
                 () = sleep_until(timeout), if timeout.is_some() => st.tell_time(),

@@ -25,11 +25,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use nacre_connection::ChannelKind;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::channel::Channel;
-use crate::driver::Command;
 use crate::error::Error;
 use crate::mux::IncomingChannel;
 pub(crate) use crate::mux::IncomingGlobal;
@@ -132,27 +131,14 @@ impl Routes {
     }
 }
 
-/// Opens a channel through the connection task.
-pub(crate) async fn open_via(
-    commands: &mpsc::Sender<Command>,
-    kind: ChannelKind,
-) -> Result<Channel, Error> {
-    let (tx, rx) = oneshot::channel();
-    commands
-        .send(Command::Open(kind, tx))
-        .await
-        .map_err(|_| Error::Closed)?;
-    rx.await.map_err(|_| Error::Closed)?
-}
-
 /// Opens a channel through a weak handle to the connection task (forwarders must not keep a
 /// connection alive once its [`crate::Connection`] is dropped).
 pub(crate) async fn open_weak(
-    commands: &mpsc::WeakSender<Command>,
+    commands: &crate::command::WeakHandle,
     kind: ChannelKind,
 ) -> Result<Channel, Error> {
     let strong = commands.upgrade().ok_or(Error::Closed)?;
-    open_via(&strong, kind).await
+    strong.open(kind).await
 }
 
 /// Moves bytes both ways between `stream` and `channel` until both directions ended, then closes
@@ -183,16 +169,17 @@ where
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::channel::ChanCmd;
+    use crate::command::Command;
     use std::sync::Arc;
 
-    fn incoming(kind: ChannelKind, cmds: &crate::chan_queue::ChanTx) -> IncomingChannel {
+    fn incoming(kind: ChannelKind, cmds: &crate::command::CommandTx) -> IncomingChannel {
         IncomingChannel::from_channel(Channel {
             id: 7,
             kind,
             shared: Arc::default(),
             cmds: cmds.clone(),
             close_on_drop: false,
+            keep: None,
         })
     }
 
@@ -214,7 +201,7 @@ mod tests {
 
     #[test]
     fn forwarded_channels_find_their_forward() {
-        let (cmds, _rx) = crate::chan_queue::chan_queue();
+        let (cmds, _rx) = crate::command::command_queue();
         let routes = Routes::default();
         let (a_tx, mut a) = mpsc::unbounded_channel();
         let (b_tx, mut b) = mpsc::unbounded_channel();
@@ -268,7 +255,7 @@ mod tests {
 
     #[test]
     fn an_unanswered_global_request_is_refused() {
-        let (cmds, rx) = crate::chan_queue::chan_queue();
+        let (cmds, rx) = crate::command::command_queue();
         drop(IncomingGlobal::new(
             "tcpip-forward".into(),
             Vec::new(),
@@ -277,7 +264,7 @@ mod tests {
             cmds.clone(),
         ));
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(3), false, data)) => {
+            Ok(Command::GlobalReply(nacre_connection::ReplyToken(3), false, data)) => {
                 assert!(data.is_empty())
             }
             _ => panic!("no failure reply"),
@@ -291,7 +278,7 @@ mod tests {
         )
         .reply(true, vec![0, 0, 0, 80]);
         match rx.try_recv() {
-            Ok(ChanCmd::GlobalReply(nacre_connection::ReplyToken(4), true, data)) => {
+            Ok(Command::GlobalReply(nacre_connection::ReplyToken(4), true, data)) => {
                 assert_eq!(data, [0, 0, 0, 80])
             }
             _ => panic!("no success reply"),

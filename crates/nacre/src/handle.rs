@@ -13,7 +13,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::channel::{Channel, ExitStatus};
-use crate::driver::{Command, Driver, Ended, HostKeyVerifier, Up};
+use crate::command::{Command, Handle, HandleRef};
+use crate::driver::{Driver, Ended, HostKeyVerifier, Up};
 use crate::error::Error;
 use crate::info::ConnectionInfo;
 use crate::machine::Machine;
@@ -31,13 +32,15 @@ pub struct ExecOutput {
     pub status: Option<ExitStatus>,
 }
 
-/// An SSH connection whose transport is established and whose first service (`ssh-userauth`) is
-/// active. Service-layer packets (message numbers 50 and up) go through [`Connection::send`] and
-/// [`Connection::recv`]; the layers above (authentication, channels) build on these.
+/// An SSH connection: from [`crate::Client::builder`] (authenticated), or [`Connection::connect`]
+/// / [`Connection::accept`] (transport up, `ssh-userauth` active: authenticate with
+/// `authenticate*` / `authenticate_client`). Channels, exec, SFTP and forwarding once
+/// authenticated; [`Connection::raw`] for conformance tests that speak the service layer's
+/// messages themselves.
 pub struct Connection {
     info: ConnectionInfo,
     up: mpsc::Receiver<Up>,
-    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) commands: HandleRef,
     pub(crate) done: Option<oneshot::Receiver<Ended>>,
     /// How the connection ended, once known.
     pub(crate) ended: Option<Ended>,
@@ -46,12 +49,20 @@ pub struct Connection {
     pub(crate) auth_started: bool,
     /// Client: the methods the server said can continue.
     pub(crate) allowed: Option<Vec<String>>,
-    /// Raw mode was asked for (`recv`).
-    raw: bool,
+    /// Raw mode was asked for (`RawConnection::recv`).
+    pub(crate) raw: bool,
     pub(crate) banners: Vec<String>,
     incoming: std::collections::VecDeque<IncomingChannel>,
     pub(crate) forwarding: crate::forward::ForwardState,
     pub(crate) pubkey_algorithms: Option<Vec<nacre_keys::SignatureAlgorithm>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Client settings for [`Connection::connect`].
@@ -138,7 +149,8 @@ impl Connection {
             }
             Machine::Server(_) => None,
         };
-        let (commands, cmd_rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = crate::command::command_queue();
+        let commands = Handle::new(cmd_tx);
         let (done_tx, mut done) = oneshot::channel();
         let driver = Driver {
             machine,
@@ -146,7 +158,7 @@ impl Connection {
             verifier,
             router,
             up: up_tx,
-            commands: cmd_rx,
+            commands: (commands.queue().clone(), cmd_rx),
             done: done_tx,
         };
         tokio::spawn(driver.run());
@@ -192,26 +204,6 @@ impl Connection {
         &self.ext_info
     }
 
-    /// Sends a service-layer payload (message number 50 or above), as it is; before
-    /// authentication this leaves authentication to the caller (see [`Connection::recv`]).
-    pub async fn send(&self, payload: Bytes) -> Result<(), Error> {
-        self.commands
-            .send(Command::Send(payload))
-            .await
-            .map_err(|_| Error::Closed)
-    }
-
-    /// The next service-layer payload; `None` once the connection is closed. The first call
-    /// (or [`Connection::send`]) before authentication leaves authentication to the caller: the
-    /// session passes service packets as they are (conformance tests, custom methods).
-    pub async fn recv(&mut self) -> Option<Bytes> {
-        if !self.raw {
-            self.raw = true;
-            self.commands.send(Command::Raw).await.ok()?;
-        }
-        self.recv_raw().await
-    }
-
     pub(crate) async fn recv_raw(&mut self) -> Option<Bytes> {
         loop {
             match self.up.recv().await? {
@@ -223,35 +215,21 @@ impl Connection {
         }
     }
 
-    /// Tells the transport that user authentication succeeded (the authentication layer calls
-    /// this): re-exchanges may start from now on.
-    pub async fn set_authenticated(&self) -> Result<(), Error> {
-        self.commands
-            .send(Command::Authenticated)
-            .await
-            .map_err(|_| Error::Closed)
-    }
-
     /// Sets keepalive probes and the idle limit of the connection layer (after authentication):
     /// a peer that stops answering, or a connection without channels for too long, is closed.
     pub async fn set_liveness(
         &self,
         config: nacre_connection::LivenessConfig,
     ) -> Result<(), Error> {
-        self.commands
-            .send(Command::Liveness(config))
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::Liveness(config))
     }
 
-    /// Opens a channel of `kind` (after authentication).
+    /// Opens a channel of `kind` (after authentication). The channel keeps the connection up
+    /// while it lives, even once this handle is dropped.
     pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Open(kind, tx))
-            .await
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        let mut channel = self.commands.open(kind).await?;
+        channel.keep = Some(self.commands.clone());
+        Ok(channel)
     }
 
     /// Opens a session channel (RFC 4254 §6.1).
@@ -260,6 +238,28 @@ impl Connection {
     }
 
     /// Runs `command` in a new session and collects its output and exit status.
+    ///
+    /// ```
+    /// # struct Open;
+    /// # impl nacre::AuthPolicy for Open {
+    /// #     fn password(&self, _: &nacre::AuthContext, p: &str) -> nacre::PasswordCheck {
+    /// #         if p == "pw" { nacre::PasswordCheck::Accept } else { nacre::PasswordCheck::Reject }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+    /// #     .allow_exec(true).act_as(nacre::ActAs::ServerProcess).build()?;
+    /// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// # tokio::spawn(async move { server.serve(server_end, None).await });
+    /// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+    /// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+    /// let out = conn.exec("echo hello; echo oops >&2; exit 3").await?;
+    /// assert_eq!(out.stdout, b"hello\n");
+    /// assert_eq!(out.stderr, b"oops\n");
+    /// assert_eq!(out.status, Some(nacre::ExitStatus::Code(3)));
+    /// # Ok(()) }
+    /// ```
     pub async fn exec(&self, command: &str) -> Result<ExecOutput, Error> {
         use tokio::io::AsyncReadExt;
         let mut ch = self.open_session().await?;
@@ -314,25 +314,18 @@ impl Connection {
     ) -> Result<Option<(bool, Vec<u8>)>, Error> {
         if !want_reply {
             self.commands
-                .send(Command::Global(name.to_owned(), data.to_vec(), None))
-                .await
-                .map_err(|_| Error::Closed)?;
+                .send(Command::Global(name.to_owned(), data.to_vec(), None))?;
             return Ok(None);
         }
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))
-            .await
-            .map_err(|_| Error::Closed)?;
+            .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))?;
         Ok(Some(rx.await.map_err(|_| Error::Closed)?))
     }
 
     /// Starts a key re-exchange (deferred until [`Connection::set_authenticated`], as OpenSSH does).
     pub async fn rekey(&self) -> Result<(), Error> {
-        self.commands
-            .send(Command::Rekey)
-            .await
-            .map_err(|_| Error::Closed)
+        self.commands.send(Command::Rekey)
     }
 
     /// Closes the connection with DISCONNECT and waits for the task to finish.
@@ -351,9 +344,15 @@ impl Connection {
     ) -> TransportError {
         let _ = self
             .commands
-            .send(Command::Disconnect(reason, description.to_owned()))
-            .await;
+            .send(Command::Disconnect(reason, description.to_owned()));
         self.closed().await
+    }
+
+    /// Resolves once the connection's task has ended, without the reason: unlike
+    /// [`Connection::closed`] it borrows the connection shared, so it can be awaited while
+    /// channels are opened on it ([`Connection::closed`] then tells why).
+    pub async fn gone(&self) {
+        self.commands.queue().closed().await;
     }
 
     /// Waits until the connection ends and tells why.

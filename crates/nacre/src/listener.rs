@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use crate::auth_server::{AuthContext, AuthPolicy};
+use crate::auth_server::AuthContext;
 use crate::budgets::{Budgets, HandleLimits};
 use crate::handle::Connection;
 use crate::server::{serve_connection_limited, ServerConfig};
@@ -246,7 +246,7 @@ pub type ServerEventSink = Arc<dyn Fn(&ServerEvent) + Send + Sync>;
 struct Inner {
     transport: Arc<Config>,
     auth: AuthServerConfig,
-    policy: Arc<dyn AuthPolicy>,
+    policy: crate::auth_async::Policy,
     config: Arc<ServerConfig>,
     limits: ServerLimits,
     budgets: Budgets,
@@ -297,7 +297,7 @@ impl Server {
     pub fn new(
         transport: Arc<Config>,
         auth: AuthServerConfig,
-        policy: Arc<dyn AuthPolicy>,
+        policy: impl Into<crate::auth_async::Policy>,
         config: ServerConfig,
         limits: ServerLimits,
     ) -> Self {
@@ -305,7 +305,7 @@ impl Server {
             inner: Arc::new(Inner {
                 transport,
                 auth,
-                policy,
+                policy: policy.into(),
                 config: Arc::new(config),
                 budgets: Budgets::new(limits.handles),
                 limits,
@@ -527,8 +527,8 @@ impl Server {
             peer,
         };
         let options = match (&who.certificate, &who.key) {
-            (Some(cert), _) => inner.policy.certificate_options(&ctx, cert),
-            (None, Some(k)) => inner.policy.authorized_key_options(&ctx, k),
+            (Some(cert), _) => inner.policy.get().certificate_options(&ctx, cert).await,
+            (None, Some(k)) => inner.policy.get().authorized_key_options(&ctx, k).await,
             (None, None) => None,
         };
         let budgets = inner.budgets.for_connection(&who.user);

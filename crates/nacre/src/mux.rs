@@ -9,7 +9,8 @@ use nacre_connection::{ChannelId, ChannelKind, ConnectionProtocol, Event, Reques
 use nacre_wire::ChannelOpenFailureReason;
 use tokio::sync::oneshot;
 
-use crate::channel::{lock, ChanCmd, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
+use crate::channel::{lock, Channel, ExitStatus, IncomingRequest, Shared, SharedRef};
+use crate::command::Command;
 use crate::error::Error;
 
 /// A channel the peer wants to open: accept it into a [`Channel`] or reject it. Dropping it
@@ -38,7 +39,7 @@ impl IncomingChannel {
     /// Accepts the channel.
     pub fn accept(mut self) -> Option<Channel> {
         let ch = self.channel.take()?;
-        let _ = ch.cmds.send(ChanCmd::Accept(ch.id));
+        let _ = ch.cmds.send(Command::Accept(ch.id));
         Some(ch)
     }
 
@@ -48,7 +49,7 @@ impl IncomingChannel {
             ch.close_on_drop = false;
             let _ = ch
                 .cmds
-                .send(ChanCmd::Reject(ch.id, reason, description.to_owned()));
+                .send(Command::Reject(ch.id, reason, description.to_owned()));
         }
     }
 }
@@ -60,7 +61,7 @@ impl Drop for IncomingChannel {
             let reason = ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED;
             let _ = ch
                 .cmds
-                .send(ChanCmd::Reject(ch.id, reason, "refused".into()));
+                .send(Command::Reject(ch.id, reason, "refused".into()));
         }
     }
 }
@@ -72,7 +73,7 @@ pub(crate) struct IncomingGlobal {
     pub data: Vec<u8>,
     pub want_reply: bool,
     token: nacre_connection::ReplyToken,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
     answered: bool,
 }
 
@@ -82,7 +83,7 @@ impl IncomingGlobal {
         data: Vec<u8>,
         want_reply: bool,
         token: nacre_connection::ReplyToken,
-        cmds: crate::chan_queue::ChanTx,
+        cmds: crate::command::CommandTx,
     ) -> Self {
         IncomingGlobal {
             name,
@@ -98,7 +99,7 @@ impl IncomingGlobal {
     pub fn reply(mut self, ok: bool, data: Vec<u8>) {
         self.answered = true;
         if self.want_reply {
-            let _ = self.cmds.send(ChanCmd::GlobalReply(self.token, ok, data));
+            let _ = self.cmds.send(Command::GlobalReply(self.token, ok, data));
         }
     }
 }
@@ -108,7 +109,7 @@ impl Drop for IncomingGlobal {
         if !self.answered && self.want_reply {
             let _ = self
                 .cmds
-                .send(ChanCmd::GlobalReply(self.token, false, Vec::new()));
+                .send(Command::GlobalReply(self.token, false, Vec::new()));
         }
     }
 }
@@ -134,11 +135,11 @@ pub(crate) struct Mux {
     pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
     pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
     pending_globals: VecDeque<Option<GlobalReply>>,
-    cmds: crate::chan_queue::ChanTx,
+    cmds: crate::command::CommandTx,
 }
 
 impl Mux {
-    pub fn new(cmds: crate::chan_queue::ChanTx) -> Self {
+    pub fn new(cmds: crate::command::CommandTx) -> Self {
         Mux {
             channels: HashMap::new(),
             pending_opens: HashMap::new(),
@@ -157,6 +158,7 @@ impl Mux {
             shared,
             cmds: self.cmds.clone(),
             close_on_drop: true,
+            keep: None,
         }
     }
 
@@ -218,6 +220,7 @@ impl Mux {
                         shared: shared.clone(),
                         cmds: self.cmds.clone(),
                         close_on_drop: true,
+                        keep: None,
                     };
                     if let Err(Ok(ch)) = reply.send(Ok(ch)) {
                         drop(ch); // nobody waits: closing it
@@ -357,13 +360,13 @@ impl Mux {
         }
     }
 
-    pub fn on_cmd(&mut self, proto: &mut ConnectionProtocol, cmd: ChanCmd) {
+    pub fn on_cmd(&mut self, proto: &mut ConnectionProtocol, cmd: Command) {
         match cmd {
-            ChanCmd::Flush(id) => self.flush(proto, id),
-            ChanCmd::Consume(id, n) => proto.consume(id, n),
-            ChanCmd::Eof(id) => proto.eof(id),
-            ChanCmd::Close(id) => proto.close(id),
-            ChanCmd::Request(id, request, reply) => {
+            Command::Flush(id) => self.flush(proto, id),
+            Command::Consume(id, n) => proto.consume(id, n),
+            Command::Eof(id) => proto.eof(id),
+            Command::Close(id) => proto.close(id),
+            Command::Request(id, request, reply) => {
                 let want = reply.is_some();
                 if proto.request(id, &request, want) {
                     if let Some(tx) = reply {
@@ -373,14 +376,25 @@ impl Mux {
                     let _ = tx.send(false);
                 }
             }
-            ChanCmd::Reply(id, token, ok) => proto.reply_request(id, token, ok),
-            ChanCmd::Accept(id) => proto.accept_open(id),
-            ChanCmd::Reject(id, reason, text) => {
+            Command::Reply(id, token, ok) => proto.reply_request(id, token, ok),
+            Command::Accept(id) => proto.accept_open(id),
+            Command::Reject(id, reason, text) => {
                 self.channels.remove(&id);
                 proto.reject_open(id, reason, &text);
             }
-            ChanCmd::GlobalReply(token, ok, data) => proto.reply_global(token, ok, &data),
-            ChanCmd::Open(kind, reply) => self.open(proto, kind, reply),
+            Command::GlobalReply(token, ok, data) => proto.reply_global(token, ok, &data),
+            Command::Open(kind, reply) => self.open(proto, kind, reply),
+            Command::Global(name, data, reply) => self.global_request(proto, &name, &data, reply),
+            // The connection-level commands are the driver's (`driver::State::on_command`).
+            Command::Send(_)
+            | Command::Rekey
+            | Command::Authenticated
+            | Command::Raw
+            | Command::Disconnect(..)
+            | Command::Liveness(_)
+            | Command::ClientAuth(_)
+            | Command::ServerAuth(_)
+            | Command::HandleDropped => {}
         }
     }
 

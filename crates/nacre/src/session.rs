@@ -369,6 +369,7 @@ pub(crate) fn control_handle(channel: &Channel) -> Channel {
         shared: channel.shared.clone(),
         cmds: channel.cmds.clone(),
         close_on_drop: false,
+        keep: None,
     }
 }
 

@@ -45,20 +45,20 @@ async fn client_and_server_over_tcp() {
         .iter()
         .any(|a| a == "rsa-sha2-512"));
 
-    client.set_authenticated().await.unwrap();
-    server.set_authenticated().await.unwrap();
+    client.raw().set_authenticated().await.unwrap();
+    server.raw().set_authenticated().await.unwrap();
     // A megabyte each way in 32 KiB packets, with a rekey in the middle.
     let chunk = Bytes::from(vec![94u8; 32 * 1024]);
     for i in 0..32 {
         if i == 16 {
             client.rekey().await.unwrap();
         }
-        client.send(chunk.clone()).await.unwrap();
-        server.send(chunk.clone()).await.unwrap();
+        client.raw().send(chunk.clone()).await.unwrap();
+        server.raw().send(chunk.clone()).await.unwrap();
     }
     for _ in 0..32 {
-        assert_eq!(server.recv().await.unwrap(), chunk);
-        assert_eq!(client.recv().await.unwrap(), chunk);
+        assert_eq!(server.raw().recv().await.unwrap(), chunk);
+        assert_eq!(client.raw().recv().await.unwrap(), chunk);
     }
     let reason = client
         .disconnect(DisconnectReason::BY_APPLICATION, "bye")

@@ -82,6 +82,7 @@
 //! }
 //! assert!(opened && client.is_authenticated() && server.is_authenticated());
 //! ```
+#![warn(missing_docs)]
 
 #[macro_use]
 mod common;

@@ -71,14 +71,7 @@ pub struct ServerSession {
     core: Core<AuthServer>,
     auth_config: Option<AuthServerConfig>,
     events: VecDeque<ServerEvent>,
-    /// Requests that arrived while the application answers a question, in order.
-    waiting: VecDeque<bytes::Bytes>,
-    waiting_bytes: usize,
 }
-
-/// Bytes of authentication requests kept while the application answers a question: a client
-/// pipelining more than this (far more than one socket read) is flooding.
-const MAX_WAITING_BYTES: usize = 1024 * 1024;
 
 impl ServerSession {
     crate::session_common!();
@@ -90,8 +83,6 @@ impl ServerSession {
             core: Core::new(transport, config.connection, now),
             auth_config: config.auth,
             events: VecDeque::new(),
-            waiting: VecDeque::new(),
-            waiting_bytes: 0,
         }
     }
 
@@ -216,10 +207,7 @@ impl ServerSession {
         let now = self.core.now;
         match &mut self.core.layer {
             Layer::Auth(auth) => {
-                if auth.is_asking() || !self.waiting.is_empty() {
-                    self.wait(p.clone());
-                    return;
-                }
+                // Held by the machine while a question is open (RFC 4252 §5).
                 if let Err(e) = auth.handle_packet(p, now) {
                     self.core.fail(e.into());
                 }
@@ -243,44 +231,6 @@ impl ServerSession {
         }
     }
 
-    /// Keeps a request until the open question is answered (RFC 4252 §5: one request at a time).
-    fn wait(&mut self, p: bytes::Bytes) {
-        self.waiting_bytes += p.len();
-        self.waiting.push_back(p);
-        if self.waiting_bytes > MAX_WAITING_BYTES {
-            self.core.fail(nacre_auth::AuthError::Flood.into());
-        }
-    }
-
-    /// Feeds the kept requests while no question is open.
-    fn release_waiting(&mut self) {
-        loop {
-            let blocked = match &self.core.layer {
-                Layer::Auth(auth) => auth.is_asking(),
-                Layer::Connection(_) | Layer::Raw => false,
-                Layer::Handshake | Layer::Ready(_) => true,
-            };
-            if blocked || self.core.transport.is_closed() {
-                return;
-            }
-            let Some(p) = self.waiting.pop_front() else {
-                return;
-            };
-            self.waiting_bytes -= p.len();
-            // Straight to the layer: `on_packet` would queue it again behind the others.
-            let now = self.core.now;
-            match &mut self.core.layer {
-                Layer::Auth(auth) => {
-                    if let Err(e) = auth.handle_packet(&p, now) {
-                        self.core.fail(e.into());
-                    }
-                    self.pump_auth();
-                }
-                _ => self.on_packet(&p),
-            }
-        }
-    }
-
     /// Sends what authentication queued; on success switches to the connection protocol
     /// right after USERAUTH_SUCCESS is queued.
     fn pump_auth(&mut self) {
@@ -295,6 +245,7 @@ impl ServerSession {
         while let Some(e) = auth.poll_event() {
             events.push(e);
         }
+        let after_success = auth.take_held();
         for p in out {
             self.core.send(p);
         }
@@ -313,6 +264,10 @@ impl ServerSession {
                         key,
                         certificate,
                     });
+                    // What the client pipelined behind the request that succeeded.
+                    for p in &after_success {
+                        self.on_packet(&bytes::Bytes::copy_from_slice(p));
+                    }
                 }
                 question => self.events.push_back(ServerEvent::Auth(question)),
             }
@@ -329,7 +284,6 @@ impl ServerSession {
             self.core.fail(e.into());
         }
         self.pump_auth();
-        self.release_waiting();
         self.process();
         Ok(())
     }
@@ -345,9 +299,14 @@ impl ServerSession {
     /// Whether the session takes input now (false while an answer it waits for is pending,
     /// so a reader stops and the peer's bytes stay in the socket).
     pub fn wants_input(&self) -> bool {
-        // Requests pipelined behind an open question wait here, and the reader stops until it
-        // is answered; a reader that stopped for the question alone would not see the peer
-        // close (and a server would hold its MaxStartups slot for the whole check).
-        self.core.transport.wants_input() && self.waiting.is_empty()
+        // Requests pipelined behind an open question (or a delayed failure) are held by the
+        // authentication machine, and the reader stops until they are handled; a reader that
+        // stopped for the question alone would not see the peer close (and a server would hold
+        // its MaxStartups slot for the whole check).
+        let held = match &self.core.layer {
+            Layer::Auth(auth) => auth.held(),
+            _ => 0,
+        };
+        self.core.transport.wants_input() && held == 0
     }
 }

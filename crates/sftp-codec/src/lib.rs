@@ -28,6 +28,7 @@
 //! [`dirs`] (OPENDIR, READDIR, MKDIR, RMDIR), [`paths`] (REMOVE, RENAME, STAT, LSTAT, SETSTAT,
 //! REALPATH, READLINK, SYMLINK), [`replies`] (STATUS, HANDLE, DATA, NAME, ATTRS, EXTENDED_REPLY),
 //! [`attrs`] (file attributes), [`ext`] (EXTENDED and the OpenSSH extensions).
+#![warn(missing_docs)]
 
 mod codes;
 mod field;

@@ -19,6 +19,7 @@
 //!   and resume. With `tokio`: `SftpClient` over an `AsyncRead`/`AsyncWrite` pair drives it
 //!   (every request, OpenSSH's extensions, transfers, recursive transfers that refuse hostile
 //!   names) and `File` (`AsyncRead` + `AsyncWrite` + `AsyncSeek`).
+#![warn(missing_docs)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -54,13 +55,13 @@ pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, Local
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::oplog::TARGET as OPLOG_TARGET;
 #[cfg(feature = "tokio")]
-pub use server::{serve, serve_chunked, serve_framed, serve_with};
+pub use server::serve;
 pub use server::{
     Filesystem, HandleBudget, ServerConfig, Session, DEFAULT_MAX_HANDLES, DEFAULT_MAX_IN_FLIGHT,
     MAX_PACKET_LEN, MAX_READ_LEN, MAX_WRITE_LEN,
 };
 pub use status::status_for_io;
 #[cfg(feature = "tokio")]
-pub use stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};
+pub use stream::{ChunkRead, DirectSink, FrameSink, ReadChunks, WriteSink};
 
 pub use nacre_sftp_codec as codec;

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
@@ -11,15 +13,35 @@ use crate::client::proto::PacketBuf;
 
 /// Takes frames (server replies or client requests), whole, owned and in order. [`WriteSink`]
 /// writes them to any `AsyncWrite`; a stream that can keep a frame's buffer instead of copying it
-/// (nacre's channel writer) implements this itself, and [`crate::serve_framed`] and
-/// [`crate::SftpClient::with_sink`] hand it every frame.
+/// (nacre's channel writer) implements this itself, and [`crate::serve`] and
+/// [`crate::SftpClient::new`] hand it every frame.
 pub trait FrameSink: Send + 'static {
+    /// A handle that queues frames from any thread without waiting, if the stream has one
+    /// (nacre's channel writer does): the server then sends each reply from the thread that
+    /// made it, with no task in between. `None` (the default) puts a writer task between the
+    /// server and the sink.
+    fn direct(&self) -> Option<Arc<dyn DirectSink>> {
+        None
+    }
+
     /// Queues one frame (it may wait while the stream's queue is full).
     fn send_frame(&mut self, frame: Vec<u8>) -> impl Future<Output = io::Result<()>> + Send;
     /// Waits until every queued frame is on its way.
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// Ends the stream: no frame follows.
     fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Takes frames from any thread, at once: what [`FrameSink::direct`] hands out. The server
+/// queues each reply through it from the thread that made the reply (in request order: it
+/// holds its own ordering lock while it pushes), and waits for [`DirectSink::poll_room`] before
+/// it takes another request, so the queue stays bounded by the requests in flight.
+pub trait DirectSink: Send + Sync + 'static {
+    /// Queues `frame` whole, now (the queue may go over its bound by this frame), and wakes the
+    /// stream's writer. An error means the stream is gone.
+    fn push_frame(&self, frame: Vec<u8>) -> io::Result<()>;
+    /// Ready once the queue is below its bound (or the stream is gone: then an error).
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
 /// A [`FrameSink`] over any `AsyncWrite`: frames go through a 256 KiB buffer, so that many small

@@ -18,7 +18,7 @@ use nacre_sftp::codec::{
     encode_frame, Attrs, Data, FrameDecoder, Handle, Init, Name, NameEntry, OpenFlags, Request,
     Response, Seq, Status, StatusCode, Version,
 };
-use nacre_sftp::{serve_with, Attributes, ClientConfig, Error, LocalFs, ServerConfig, SftpClient};
+use nacre_sftp::{Attributes, ClientConfig, Error, LocalFs, ServerConfig, SftpClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 const T: Duration = Duration::from_secs(30);
@@ -83,9 +83,9 @@ fn raw_server() -> (
     let fs = LocalFs::new(tmp.path()).unwrap();
     let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
     let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
-    let task = tokio::spawn(serve_with(
-        c2s_r,
-        s2c_w,
+    let task = tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
+        nacre_sftp::WriteSink::new(s2c_w),
         Arc::new(fs),
         ServerConfig::default(),
     ));
@@ -201,7 +201,13 @@ async fn oversize_reply_is_a_connection_error() {
         out.extend_from_slice(&req.id().unwrap().to_be_bytes());
         out
     });
-    let client = SftpClient::new(r, w).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(r),
+        nacre_sftp::WriteSink::new(w),
+        nacre_sftp::ClientConfig::default(),
+    )
+    .await
+    .unwrap();
     let e = tokio::time::timeout(T, client.stat("/x"))
         .await
         .unwrap()
@@ -323,7 +329,13 @@ async fn recursive_download_refuses_hostile_names() {
         let target = tmp.path().join("a/b/target");
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         let (w, r) = hostile_server(hostile);
-        let client = SftpClient::new(r, w).await.unwrap();
+        let client = SftpClient::new(
+            nacre_sftp::ReadChunks::new(r),
+            nacre_sftp::WriteSink::new(w),
+            nacre_sftp::ClientConfig::default(),
+        )
+        .await
+        .unwrap();
         let e = tokio::time::timeout(T, client.download_dir("/d", &target))
             .await
             .unwrap()
@@ -525,7 +537,13 @@ async fn an_endless_listing_stops_at_the_cap() {
         max_listing_entries: 5_000,
         ..ClientConfig::default()
     };
-    let client = SftpClient::with_config(r, w, config).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(r),
+        nacre_sftp::WriteSink::new(w),
+        config,
+    )
+    .await
+    .unwrap();
     let e = tokio::time::timeout(T, client.list_dir("/d"))
         .await
         .unwrap()
@@ -564,7 +582,13 @@ async fn an_endless_listing_stops_at_the_cap() {
         }
         out
     });
-    let client = SftpClient::with_config(r2, w2, config).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(r2),
+        nacre_sftp::WriteSink::new(w2),
+        config,
+    )
+    .await
+    .unwrap();
     let e = client.list_dir("/d").await.unwrap_err();
     assert!(matches!(e, Error::TooManyEntries { .. }), "{e:?}");
     // The session goes on.
@@ -600,7 +624,13 @@ async fn an_unanswered_request_times_out_and_the_session_goes_on() {
         request_timeout: Some(Duration::from_millis(300)),
         ..ClientConfig::default()
     };
-    let client = SftpClient::with_config(r, w, config).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(r),
+        nacre_sftp::WriteSink::new(w),
+        config,
+    )
+    .await
+    .unwrap();
     let handle = client
         .open("/file.bin", OpenFlags::READ, &Attributes::EMPTY)
         .await

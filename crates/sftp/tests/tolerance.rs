@@ -18,7 +18,7 @@ use nacre_sftp::codec::{
     encode_frame, Attrs, Close, ExtensionPair, FileAttributes, FrameDecoder, Init, LimitsReply,
     Open, OpenFlags, Response, Seq, Status, StatusCode, Version, Write,
 };
-use nacre_sftp::{serve_with, Attributes, LocalFs, ServerConfig, SftpClient};
+use nacre_sftp::{Attributes, LocalFs, ServerConfig, SftpClient};
 use nacre_wire::Encode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -91,9 +91,9 @@ async fn nacre_padded_write(root: &Path) -> Vec<(u32, StatusCode)> {
     let fs = LocalFs::new(root).unwrap();
     let (mut w, c2s_r) = tokio::io::duplex(1 << 20);
     let (s2c_w, mut r) = tokio::io::duplex(1 << 20);
-    let task = tokio::spawn(serve_with(
-        c2s_r,
-        s2c_w,
+    let task = tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
+        nacre_sftp::WriteSink::new(s2c_w),
         Arc::new(fs),
         ServerConfig::default(),
     ));
@@ -276,7 +276,13 @@ async fn client_ignores_bytes_after_a_replys_fields() {
             ),
         }
     });
-    let client = SftpClient::new(r, w).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(r),
+        nacre_sftp::WriteSink::new(w),
+        nacre_sftp::ClientConfig::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(client.limits().unwrap().max_open_handles, 9);
     assert_eq!(client.stat("/x").await.unwrap().size, Some(42));
     client.mkdir("/d", &Attributes::EMPTY).await.unwrap();
@@ -293,13 +299,19 @@ async fn unknown_open_flags_are_ignored() {
     let fs = LocalFs::new(tmp.path()).unwrap();
     let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
     let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
-    tokio::spawn(serve_with(
-        c2s_r,
-        s2c_w,
+    tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
+        nacre_sftp::WriteSink::new(s2c_w),
         Arc::new(fs),
         ServerConfig::default(),
     ));
-    let client = SftpClient::new(s2c_r, c2s_w).await.unwrap();
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(s2c_r),
+        nacre_sftp::WriteSink::new(c2s_w),
+        nacre_sftp::ClientConfig::default(),
+    )
+    .await
+    .unwrap();
     for flags in [OpenFlags::READ | OpenFlags(0x4000_0100), OpenFlags(0)] {
         let h = client.open("/f", flags, &Attributes::EMPTY).await.unwrap();
         let data = client.read(&h, 0, 100).await.unwrap().unwrap();
@@ -316,9 +328,9 @@ async fn second_init_gets_version_again() {
     let fs = LocalFs::new(tmp.path()).unwrap();
     let (mut w, c2s_r) = tokio::io::duplex(1 << 20);
     let (s2c_w, mut r) = tokio::io::duplex(1 << 20);
-    tokio::spawn(serve_with(
-        c2s_r,
-        s2c_w,
+    tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
+        nacre_sftp::WriteSink::new(s2c_w),
         Arc::new(fs),
         ServerConfig::default(),
     ));

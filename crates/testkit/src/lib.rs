@@ -3,6 +3,7 @@
 //!
 //! Used by the transport's tests, the fuzz targets and the CVE regression suite.
 
+#![warn(missing_docs)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

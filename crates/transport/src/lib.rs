@@ -3,6 +3,7 @@
 //! group exchange), key derivation, rekeying, strict kex and RFC 8308 extension negotiation.
 //!
 //! No sockets, threads, clocks or OS randomness: see [`Transport`] for the contract.
+#![warn(missing_docs)]
 
 pub mod banner;
 pub mod config;

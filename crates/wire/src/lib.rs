@@ -3,6 +3,7 @@
 //!
 //! Decoding borrows from the input and never allocates what the peer asks for: every length is
 //! checked against the bytes that remain before it is used.
+#![warn(missing_docs)]
 
 mod codec;
 mod error;

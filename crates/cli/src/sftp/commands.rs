@@ -28,12 +28,14 @@ pub struct Session {
     pub(super) quiet: bool,
 }
 
-/// How the session starts: `-r`, `-p`, interactive or batch.
+/// How the session starts: `-r`, `-p`, `-a`, the progress meter (interactive, not `-q`), quiet
+/// (`-b` or `-q`, unless `-N`).
 pub struct Settings {
     pub recursive: bool,
     pub preserve: bool,
     pub resume: bool,
-    pub interactive: bool,
+    pub progress: bool,
+    pub quiet: bool,
 }
 
 /// An error already shown to the person (each failed file of a glob): the command failed.
@@ -178,7 +180,7 @@ impl Session {
     pub async fn new(client: SftpClient, s: Settings) -> anyhow::Result<Self> {
         let cwd = text(&client.realpath(".").await?);
         let lcwd = std::env::current_dir()?;
-        let progress = s.interactive && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let progress = s.progress && std::io::IsTerminal::is_terminal(&std::io::stdout());
         Ok(Session {
             client,
             start: cwd.clone(),
@@ -188,7 +190,7 @@ impl Session {
             preserve: s.preserve,
             resume: s.resume,
             progress,
-            quiet: !s.interactive,
+            quiet: s.quiet,
         })
     }
 

@@ -2,7 +2,11 @@
 //! command names and of remote and local paths (which side each argument is on, as OpenSSH's
 //! `complete`), Ctrl-C at the prompt starting a new line, Ctrl-C during a command cancelling it
 //! (`Interrupt`) with the connection kept, and a connection that ends under the prompt ending
-//! the program.
+//! the program. Lines typed ahead while a command runs, or pasted several at once, run one
+//! after the other as OpenSSH's sftp runs them: the editor keeps what it read past a line for
+//! the next prompt (rustyline's `buffer-redux`), and bracketed paste is off, so that each pasted
+//! line ends at its own Enter instead of waiting in the edit buffer. An interrupted command takes
+//! the lines queued behind it along, as OpenSSH's (the terminal drops its queue at Ctrl-C).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -179,6 +183,28 @@ impl Completer for Helper {
     }
 }
 
+/// A line editor with completion over `dirs` and `history` (oldest first).
+fn new_editor(
+    dirs: &Arc<Mutex<Dirs>>,
+    history: impl IntoIterator<Item = String>,
+) -> anyhow::Result<Editor<Helper, DefaultHistory>> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .max_history_size(100)?
+        .auto_add_history(true)
+        .bracketed_paste(false)
+        .build();
+    let mut editor: Editor<Helper, DefaultHistory> = Editor::with_config(config)?;
+    for line in history {
+        editor.add_history_entry(line)?;
+    }
+    editor.set_helper(Some(Helper {
+        dirs: dirs.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    }));
+    Ok(editor)
+}
+
 /// Reads and runs commands until `bye`, end of input or the end of the connection (`closed`).
 pub async fn interactive<F>(session: &mut Session, closed: &mut F) -> anyhow::Result<i32>
 where
@@ -187,16 +213,7 @@ where
 {
     let (client, cwd, lcwd) = session.dirs();
     let dirs = Arc::new(Mutex::new(Dirs { client, cwd, lcwd }));
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .max_history_size(100)?
-        .auto_add_history(true)
-        .build();
-    let mut editor: Editor<Helper, DefaultHistory> = Editor::with_config(config)?;
-    editor.set_helper(Some(Helper {
-        dirs: dirs.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    }));
+    let editor = new_editor(&dirs, std::iter::empty())?;
     let editor = Arc::new(Mutex::new(editor));
     let terminal = rustix::termios::tcgetattr(std::io::stdin()).ok();
     // Ctrl-C while a command runs cancels it; from here on SIGINT never ends the program.
@@ -231,6 +248,12 @@ where
             r = session.execute(&line) => r,
             _ = sigint.recv() => {
                 eprint!("\rInterrupt  \n");
+                // As OpenSSH's sftp: lines typed or pasted ahead go with the interrupted command
+                // (the kernel drops its queue at the interrupt; the editor's read-ahead too).
+                if let Ok(mut e) = editor.lock() {
+                    let kept: Vec<String> = e.history().iter().cloned().collect();
+                    *e = new_editor(&dirs, kept)?;
+                }
                 Ok(true)
             }
             e = &mut *closed => Err(super::Lost(e.to_string()).into()),

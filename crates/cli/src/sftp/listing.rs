@@ -113,7 +113,8 @@ pub fn render(items: &[Item], f: &LsFlags, width: usize) -> Vec<String> {
         .collect()
 }
 
-/// OpenSSH's `ls_file` for a remote file: mode, `?` links, owner and group (their names when
+/// OpenSSH's `ls_file` for a remote file (`-rw-r--r--    ? user     group`): mode, `?` links,
+/// owner and group (their names when
 /// known, else the numbers), size (scaled with `-h`), modification time, name.
 pub fn ls_file(
     name: &str,
@@ -136,7 +137,8 @@ pub fn ls_file(
     let time = a
         .mtime()
         .map_or_else(String::new, |m| time_string(i64::from(m)));
-    format!("{mode}   ? {user:<8} {group:<8} {size:>8} {time} {name}")
+    // strmode(3)'s eleven characters (the last one a space, for ACLs), then `%3s` links.
+    format!("{mode}    ? {user:<8} {group:<8} {size:>8} {time} {name}")
 }
 
 /// fmt_scaled(3): at most four digits, `B`, `K`, `M`, `G`, `T`, `P`, `E` in powers of 1024,
@@ -230,5 +232,27 @@ mod tests {
         assert!(LsFlags::parse("lx").is_err());
         let one = LsFlags::parse("l1").unwrap_or_default();
         assert_eq!(render(&items, &one, 80), vec!["a", "bb", "c"]);
+    }
+
+    /// `-l` from a server that does not name owners (no users-groups-by-id@openssh.com): its
+    /// long name as it comes, link count included, as OpenSSH's sftp prints `d->longname`;
+    /// `-n` and `-h` (and names from the extension) are OpenSSH's `ls_file` lines.
+    #[test]
+    fn long_names_as_the_server_gives_them() {
+        let long = "drwxr-xr-x    3 alice    staff        4096 Jan  1  2020 dir";
+        let item = Item {
+            name: "dir".to_owned(),
+            attrs: Attributes::EMPTY.with_permissions(0o40755),
+            longname: Some(long.to_owned()),
+            owner: None,
+        };
+        let l = LsFlags::parse("l").unwrap_or_default();
+        assert_eq!(render(std::slice::from_ref(&item), &l, 80), vec![long]);
+        let n = LsFlags::parse("n").unwrap_or_default();
+        let line = render(std::slice::from_ref(&item), &n, 80).join("");
+        assert!(
+            line.starts_with("drwxr-xr-x    ? ?        ?               0 "),
+            "{line}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `nacre sftp`: an SFTP client with OpenSSH's flags and commands, interactive (line editing,
 //! history, completion, Ctrl-C cancelling a command) or from a batch file.
 
+mod bwlimit;
 mod commands;
 mod editor;
 mod glob;
@@ -49,9 +50,16 @@ pub struct SftpArgs {
     /// reget/reput).
     #[arg(short = 'a')]
     resume: bool,
+    /// Limit the bandwidth of the session to this many Kbit/s (each direction, every byte of
+    /// the SFTP stream counted, as OpenSSH's sftp).
+    #[arg(short = 'l', value_parser = bwlimit::parse_limit)]
+    limit: Option<u64>,
     /// Quiet: no progress meter, no `Fetching`/`Uploading` lines.
     #[arg(short = 'q')]
     quiet: bool,
+    /// Not quiet: the `Fetching`/`Uploading` lines even with `-b` or `-q` (no progress meter).
+    #[arg(short = 'N')]
+    noisy: bool,
     /// -4, -6, -C, -c as ssh's.
     #[command(flatten)]
     shorthands: crate::shorthands::Shorthands,
@@ -203,18 +211,27 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let mut conn = opts.connect().await?;
-    let client = conn
-        .sftp_with(nacre_sftp::ClientConfig {
-            request_timeout: opts.request_timeout,
-            ..nacre_sftp::ClientConfig::default()
-        })
-        .await?;
+    let config = nacre_sftp::ClientConfig {
+        request_timeout: opts.request_timeout,
+        ..nacre_sftp::ClientConfig::default()
+    };
+    let client = match args.limit {
+        Some(kbit) => {
+            let channel = conn.open_session().await?;
+            channel.subsystem("sftp").await?;
+            let writer = bwlimit::LimitedSink::new(channel.writer(), kbit);
+            let reader = bwlimit::LimitedSource::new(channel, kbit);
+            nacre_sftp::SftpClient::new(reader, writer, config).await?
+        }
+        None => conn.sftp_with(config).await?,
+    };
     let interactive = script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let settings = Settings {
         recursive: args.recursive,
         preserve: args.preserve,
         resume: args.resume,
-        interactive: script.is_none() && !args.quiet,
+        progress: script.is_none() && !args.quiet,
+        quiet: (script.is_some() || args.quiet) && !args.noisy,
     };
     let mut session = Session::new(client, settings).await?;
     let code = {
@@ -251,10 +268,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
             Ok(code)
         }
         Err(e) if commands::connection_lost(&e) => {
-            // As OpenSSH's sftp; the line editor's bracketed-paste mode is switched off.
-            if interactive {
-                print!("\x1b[?2004l");
-            }
+            // As OpenSSH's sftp.
             eprint!("\rConnection closed.  \n");
             Ok(255)
         }

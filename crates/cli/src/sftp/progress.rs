@@ -1,7 +1,8 @@
 //! OpenSSH's progress meter (progressmeter.c): `name  42%  10MB  50.0MB/s   00:03 ETA`, redrawn
 //! on one line once a second, on a terminal only. It stays on the screen when the transfer ends
 //! (the elapsed time in place of the ETA); a transfer that fails or is interrupted keeps the
-//! figures it reached: no 100% that did not happen.
+//! figures it reached: no 100% that did not happen, and no meter for a transfer refused at its
+//! open.
 
 use std::future::Future;
 use std::io::Write;
@@ -116,7 +117,14 @@ fn draw(text: &str) {
     let _ = out.flush();
 }
 
-/// Runs `transfer`, showing the meter for `total` bytes (from `start`) when `show`.
+/// How often the meter looks for the transfer's first bytes.
+const FIRST_LOOK: Duration = Duration::from_millis(100);
+/// How often the meter is redrawn, and how long it waits for the first bytes at most.
+const REDRAW: Duration = Duration::from_secs(1);
+
+/// Runs `transfer`, showing the meter for `total` bytes (from `start`) when `show`. As
+/// OpenSSH's, the meter starts once the file is open: it appears when the first bytes move (or
+/// after a second), so a transfer refused at its open prints the error alone, no `0%` line.
 pub async fn with_meter<T, E, F>(
     show: bool,
     name: &str,
@@ -142,24 +150,43 @@ where
         last_pos: start,
         rate: 0.0,
     };
-    let guard = Newline;
+    // What the destination holds before the transfer touches it: a change means it began.
+    let initial = sample.read().await;
     tokio::pin!(transfer);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(FIRST_LOOK);
     let mut pos = start;
+    let mut guard: Option<Newline> = None;
+    let mut drawn_at = now;
     let result = loop {
         tokio::select! {
             r = &mut transfer => break r,
             _ = tick.tick() => {
-                pos = sample.read().await.unwrap_or(pos).min(total);
-                draw(&meter.line(pos, width));
+                let seen = sample.read().await;
+                let due = match guard {
+                    Some(_) => drawn_at.elapsed() >= REDRAW,
+                    None => seen != initial || now.elapsed() >= REDRAW,
+                };
+                if due {
+                    pos = seen.unwrap_or(pos).min(total);
+                    draw(&meter.line(pos, width));
+                    guard.get_or_insert_with(|| Newline);
+                    drawn_at = Instant::now();
+                }
             }
         }
     };
     let last = match &result {
-        Ok(_) => total,
-        Err(_) => sample.read().await.unwrap_or(pos).min(total),
+        Ok(_) => Some(total),
+        // Refused before anything moved: no meter at all.
+        Err(_) => {
+            let seen = sample.read().await;
+            (guard.is_some() || seen != initial).then(|| seen.unwrap_or(pos).min(total))
+        }
     };
-    draw(&meter.line(last, width));
+    if let Some(last) = last {
+        draw(&meter.line(last, width));
+        guard.get_or_insert_with(|| Newline);
+    }
     drop(guard);
     result
 }

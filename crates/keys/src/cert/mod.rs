@@ -19,7 +19,8 @@
 //!
 //! A certificate is peer bytes: [`Certificate::from_blob`] reads it with bounds, verifies the
 //! CA's signature (as OpenSSH's `cert_parse` does) and never panics. Checks of use (type,
-//! validity window, principals, options) are in [`Certificate::check`] with the time passed in.
+//! validity window, principals, options) are in [`Certificate::check_authority`],
+//! [`Certificate::check_host`] and [`Certificate::check_user`], with the time passed in.
 
 mod authorize;
 mod build;

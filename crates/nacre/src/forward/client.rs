@@ -12,9 +12,9 @@ use nacre_wire::{put, ChannelOpenFailureReason, Reader};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-use super::{open_via, open_weak, pump, AbortOnDrop, RouteKey, Routes};
+use super::{open_weak, pump, AbortOnDrop, RouteKey, Routes};
 use crate::channel::Channel;
-use crate::driver::Command;
+use crate::command::Command;
 use crate::error::Error;
 use crate::handle::Connection;
 use crate::mux::IncomingChannel;
@@ -73,7 +73,7 @@ pub struct RemoteListener {
     port: u32,
     /// The cancel request (name, data), until sent.
     cancel: Option<(&'static str, Vec<u8>)>,
-    commands: mpsc::WeakSender<Command>,
+    commands: crate::command::WeakHandle,
 }
 
 impl RemoteListener {
@@ -96,10 +96,7 @@ impl RemoteListener {
         };
         let commands = self.commands.upgrade().ok_or(Error::Closed)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        commands
-            .send(Command::Global(name.to_owned(), data, Some(tx)))
-            .await
-            .map_err(|_| Error::Closed)?;
+        commands.send(Command::Global(name.to_owned(), data, Some(tx)))?;
         match rx.await {
             Ok((true, _)) => Ok(()),
             Ok((false, _)) => Err(Error::Refused("cancel forward")),
@@ -117,14 +114,7 @@ impl Drop for RemoteListener {
         let Some(commands) = self.commands.upgrade() else {
             return;
         };
-        let cmd = Command::Global(name.to_owned(), data, None);
-        if let Err(mpsc::error::TrySendError::Full(cmd)) = commands.try_send(cmd) {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    let _ = commands.send(cmd).await;
-                });
-            }
-        }
+        let _ = commands.send(Command::Global(name.to_owned(), data, None));
     }
 }
 
@@ -242,7 +232,7 @@ impl Destination {
 async fn accept_loop(
     listener: LocalListener,
     to: Destination,
-    commands: mpsc::WeakSender<Command>,
+    commands: crate::command::WeakHandle,
 ) {
     loop {
         let accepted = match &listener {
@@ -293,17 +283,15 @@ impl Connection {
         originator: SocketAddr,
     ) -> Result<Channel, Error> {
         let kind = Destination::Tcp(host.to_owned(), port).kind(Some(originator));
-        open_via(&self.commands, kind).await
+        self.commands.open(kind).await
     }
 
     /// Opens a `direct-streamlocal@openssh.com` channel: the server connects to its Unix socket
     /// `path`.
     pub async fn open_direct_streamlocal(&self, path: &str) -> Result<Channel, Error> {
-        open_via(
-            &self.commands,
-            Destination::Unix(path.to_owned()).kind(None),
-        )
-        .await
+        self.commands
+            .open(Destination::Unix(path.to_owned()).kind(None))
+            .await
     }
 
     /// Local forwarding like `ssh -L bind:host:port`: listens on `bind` (port 0: any free port,
@@ -322,7 +310,7 @@ impl Connection {
         let task = tokio::spawn(accept_loop(
             LocalListener::Tcp(listener),
             to,
-            self.commands.downgrade(),
+            std::sync::Arc::downgrade(&self.commands),
         ));
         Ok(LocalForward {
             addr: Some(addr),
@@ -344,7 +332,7 @@ impl Connection {
         let task = tokio::spawn(accept_loop(
             LocalListener::Tcp(listener),
             to,
-            self.commands.downgrade(),
+            std::sync::Arc::downgrade(&self.commands),
         ));
         Ok(LocalForward {
             addr: Some(addr),
@@ -366,7 +354,7 @@ impl Connection {
         let task = tokio::spawn(accept_loop(
             LocalListener::Unix(listener),
             to,
-            self.commands.downgrade(),
+            std::sync::Arc::downgrade(&self.commands),
         ));
         Ok(LocalForward {
             addr: None,
@@ -445,7 +433,7 @@ impl Connection {
             key,
             port,
             cancel: Some(("cancel-tcpip-forward", cancel)),
-            commands: self.commands.downgrade(),
+            commands: std::sync::Arc::downgrade(&self.commands),
         })
     }
 
@@ -468,7 +456,7 @@ impl Connection {
                 key,
                 port: 0,
                 cancel: Some(("cancel-streamlocal-forward@openssh.com", data)),
-                commands: self.commands.downgrade(),
+                commands: std::sync::Arc::downgrade(&self.commands),
             }),
             Ok(_) => {
                 routes.remove(&key);

@@ -16,12 +16,10 @@ use nacre_connection::ChannelKind;
 use nacre_keys::KeyOptions;
 use nacre_wire::{put, ChannelOpenFailureReason};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::mpsc;
 
 use super::client::timed;
 use super::policy::{BindHost, ForwardingPolicy};
 use super::{open_weak, pump, AbortOnDrop, IncomingGlobal, RouteKey, Routes};
-use crate::driver::Command;
 use crate::handle::Connection;
 use crate::mux::IncomingChannel;
 
@@ -84,7 +82,7 @@ impl Connection {
         let Some(g) = c.global.take() else {
             return Some(c);
         };
-        let commands = self.commands.downgrade();
+        let commands = std::sync::Arc::downgrade(&self.commands);
         let answer = match self.forwarding.server.as_mut() {
             Some(srv) => srv.on_global(&g, commands).await,
             None => None,
@@ -100,7 +98,7 @@ impl ServerForwards {
     async fn on_global(
         &mut self,
         g: &IncomingGlobal,
-        commands: mpsc::WeakSender<Command>,
+        commands: crate::command::WeakHandle,
     ) -> Option<Vec<u8>> {
         match g.name.as_str() {
             "tcpip-forward" => {
@@ -143,7 +141,7 @@ impl ServerForwards {
         address: &str,
         port: u32,
         want_reply: bool,
-        commands: mpsc::WeakSender<Command>,
+        commands: crate::command::WeakHandle,
     ) -> Option<Vec<u8>> {
         if !self.policy.may_listen(self.key.as_ref(), address, port) {
             tracing::info!(user = %self.user, address, port, "remote forwarding refused by policy");
@@ -201,7 +199,7 @@ impl ServerForwards {
     fn streamlocal_forward(
         &mut self,
         path: &str,
-        commands: mpsc::WeakSender<Command>,
+        commands: crate::command::WeakHandle,
     ) -> Option<Vec<u8>> {
         if !self.policy.may_streamlocal(self.key.as_ref()) {
             tracing::info!(user = %self.user, path, "Unix socket forwarding refused by policy");
@@ -234,7 +232,7 @@ async fn serve_tcp_listener(
     listener: TcpListener,
     address: String,
     port: u32,
-    commands: mpsc::WeakSender<Command>,
+    commands: crate::command::WeakHandle,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -261,7 +259,7 @@ async fn serve_tcp_listener(
 async fn serve_unix_listener(
     listener: UnixListener,
     path: String,
-    commands: mpsc::WeakSender<Command>,
+    commands: crate::command::WeakHandle,
 ) {
     loop {
         let stream = match listener.accept().await {
@@ -285,7 +283,7 @@ enum Conn {
 }
 
 /// Opens a channel of `kind` to the client for `stream`; false once the connection is gone.
-fn spawn_forwarded(commands: &mpsc::WeakSender<Command>, kind: ChannelKind, stream: Conn) -> bool {
+fn spawn_forwarded(commands: &crate::command::WeakHandle, kind: ChannelKind, stream: Conn) -> bool {
     if commands.upgrade().is_none() {
         return false;
     }

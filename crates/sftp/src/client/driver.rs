@@ -20,12 +20,12 @@ use std::time::Instant;
 
 use nacre_sftp_codec::{Close, Response};
 use nacre_wire::Encode;
-use tokio::io::{AsyncRead, AsyncWrite};
+
 use tokio::sync::{oneshot, Notify};
 
 use super::proto::{ClientProto, Event, JobId, RequestId};
 use super::{ClientConfig, Error, Reply, Result, ServerLimits};
-use crate::stream::{ChunkRead, FrameSink, ReadChunks, WriteSink};
+use crate::stream::{ChunkRead, FrameSink};
 
 /// The present, for the machine (tokio's clock, so paused time in tests applies).
 pub(crate) fn now() -> Instant {
@@ -142,38 +142,13 @@ impl std::fmt::Debug for SftpClient {
 }
 
 impl SftpClient {
-    /// Starts a session with the default settings.
-    pub async fn new<R, W>(reader: R, writer: W) -> Result<SftpClient>
-    where
-        R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
-    {
-        Self::with_config(reader, writer, ClientConfig::default()).await
-    }
-
-    /// Starts a session: INIT, VERSION, then `limits@openssh.com` when offered.
-    pub async fn with_config<R, W>(reader: R, writer: W, config: ClientConfig) -> Result<SftpClient>
-    where
-        R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
-    {
-        SftpClient::with_sink(reader, WriteSink::new(writer), config).await
-    }
-
-    /// [`SftpClient::with_config`] handing each request frame to `sink` whole (a stream that
-    /// queues buffers without copying them, such as nacre's channel writer, saves a copy of every
-    /// byte uploaded).
-    pub async fn with_sink<R, S>(reader: R, sink: S, config: ClientConfig) -> Result<SftpClient>
-    where
-        R: AsyncRead + Unpin + Send + 'static,
-        S: FrameSink,
-    {
-        SftpClient::with_chunks(ReadChunks::new(reader), sink, config).await
-    }
-
-    /// [`SftpClient::with_sink`] reading replies from a [`ChunkRead`] stream: a reply that lies
-    /// whole in one of its buffers (an SSH channel's data packet) is used in place, not copied.
-    pub async fn with_chunks<C, S>(source: C, sink: S, config: ClientConfig) -> Result<SftpClient>
+    /// Starts a session over `source` (replies) and `sink` (requests): INIT, VERSION, then
+    /// `limits@openssh.com` when offered. Over any byte stream:
+    /// `SftpClient::new(ReadChunks::new(reader), WriteSink::new(writer), ClientConfig::default())`;
+    /// a source that hands over whole buffers (an SSH channel's data packets) has replies used
+    /// in place, and a sink that keeps whole frames (nacre's channel writer) saves a copy of
+    /// every byte uploaded. Over SSH, `nacre::Connection::sftp` does all this.
+    pub async fn new<C, S>(source: C, sink: S, config: ClientConfig) -> Result<SftpClient>
     where
         C: ChunkRead + 'static,
         S: FrameSink,

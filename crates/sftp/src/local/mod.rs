@@ -211,7 +211,7 @@ impl LocalFs {
 }
 
 /// Every operation that the kernel checks against the caller's rights runs through
-/// [`LocalFs::act`]; reads, `fstat`, `fsync` and `fstatvfs` of an already open file are not
+/// `LocalFs::act`; reads, `fstat`, `fsync` and `fstatvfs` of an already open file are not
 /// checked again by the kernel and run directly (the READ path stays as fast as without an
 /// account). Writes do act: a write by an unprivileged account clears the set-id bits of the
 /// file it changes, one with root's rights does not.
@@ -250,7 +250,7 @@ impl Filesystem for LocalFs {
         fileio::read_into(&file.file, Some(offset), len, out)
     }
 
-    /// At once on tmpfs or ramfs, elsewhere `preadv2` with `RWF_NOWAIT` ([`fileio::read_nowait`]).
+    /// At once on tmpfs or ramfs, elsewhere `preadv2` with `RWF_NOWAIT`.
     fn read_at_into_nowait(
         &self,
         file: &LocalFile,

@@ -19,6 +19,8 @@ mod handles;
 pub(crate) mod oplog;
 
 #[cfg(feature = "tokio")]
+mod replies;
+#[cfg(feature = "tokio")]
 mod serve;
 
 use std::sync::Arc;
@@ -29,7 +31,7 @@ pub use dispatch::Session;
 pub use filesystem::Filesystem;
 pub use handles::HandleBudget;
 #[cfg(feature = "tokio")]
-pub use serve::{serve, serve_chunked, serve_framed, serve_with};
+pub use serve::serve;
 
 use crate::longname::Accounts;
 

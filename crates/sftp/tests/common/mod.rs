@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nacre_sftp::{serve_with, ClientConfig, LocalFs, ServerConfig, SftpClient};
+use nacre_sftp::{ClientConfig, LocalFs, ServerConfig, SftpClient};
 use sha2::{Digest, Sha256};
 
 pub struct Pair {
@@ -37,8 +37,19 @@ pub async fn pair_with(server: ServerConfig, client: ClientConfig) -> Pair {
     let fs = LocalFs::new(tmp.path().join("root")).unwrap();
     let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
     let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
-    let server = tokio::spawn(serve_with(c2s_r, s2c_w, Arc::new(fs), server));
-    let client = SftpClient::with_config(s2c_r, c2s_w, client).await.unwrap();
+    let server = tokio::spawn(nacre_sftp::serve(
+        nacre_sftp::ReadChunks::new(c2s_r),
+        nacre_sftp::WriteSink::new(s2c_w),
+        Arc::new(fs),
+        server,
+    ));
+    let client = SftpClient::new(
+        nacre_sftp::ReadChunks::new(s2c_r),
+        nacre_sftp::WriteSink::new(c2s_w),
+        client,
+    )
+    .await
+    .unwrap();
     Pair {
         client,
         tmp,

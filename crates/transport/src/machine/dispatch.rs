@@ -3,7 +3,7 @@
 
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 
-use super::{Event, Service, Transport};
+use super::{Event, ExtInfoWindow, Service, Transport};
 use crate::config::Role;
 use crate::error::TransportError;
 use crate::msg::{
@@ -51,7 +51,7 @@ impl Transport {
                 D::Refuse("strict KEX: only key exchange messages are allowed")
             }
             2..=4 => D::Generic,
-            5 | 6 if !self.established || self.peer_in_kex => {
+            5 | 6 if !self.established() || self.peer_in_kex => {
                 D::Refuse("service messages are not allowed during key exchange")
             }
             5 if self.role == Role::Server && self.service == Service::None => D::Service,
@@ -63,19 +63,19 @@ impl Transport {
             // Once the user is authenticated sshd's server loop answers UNIMPLEMENTED to a
             // SERVICE_REQUEST and goes on (serverloop.c, server_init_dispatch); Twisted Conch's
             // client sends one after every re-exchange. docs/TOLERANCE.md.
-            5 if self.role == Role::Server && self.authenticated => D::Unimplemented,
+            5 if self.role == Role::Server && self.authenticated() => D::Unimplemented,
             6 if self.role == Role::Client && matches!(self.service, Service::Requested(_)) => {
                 D::Service
             }
             5 | 6 => D::Refuse("unexpected service message"),
-            7 if self.ext_info_window => D::ExtInfo,
+            7 if self.ext_window == ExtInfoWindow::NextPacket => D::ExtInfo,
             // The server's second chance (RFC 8308 §2.4), only to a client that sent ext-info-c
             // (§2.1) and only before authentication succeeded.
             7 if self.role == Role::Client
                 && self.config.ext_info
-                && !self.authenticated
+                && !self.authenticated()
                 && self.service == Service::Active("ssh-userauth".into())
-                && !self.expect_userauth_success =>
+                && self.ext_window != ExtInfoWindow::ExpectUserauthSuccess =>
             {
                 D::ExtInfo
             }
@@ -88,10 +88,10 @@ impl Transport {
             _ if strict_initial => {
                 D::Refuse("strict KEX: unexpected message during the initial key exchange")
             }
-            30..=49 if !self.established => D::Refuse("key exchange message before KEXINIT"),
+            30..=49 if !self.established() => D::Refuse("key exchange message before KEXINIT"),
             // 0 is no message at all: never for the service layer (RFC 4253 §11.4).
             0 | 8..=49 => D::Unimplemented,
-            _ if !self.established || self.peer_in_kex => {
+            _ if !self.established() || self.peer_in_kex => {
                 D::Refuse("service-layer message during key exchange")
             }
             _ if !matches!(self.service, Service::Active(_)) => {
@@ -103,22 +103,25 @@ impl Transport {
 
     pub(super) fn dispatch(&mut self, packet: Packet) -> Result<(), TransportError> {
         let msg = packet.payload.first().copied().unwrap_or(0);
-        if !self.established && packet.seq == u32::MAX {
+        if !self.established() && packet.seq == u32::MAX {
             // The next sequence number would wrap to 0 before any key is in place (OpenSSH refuses
             // this too; after the first exchange the packet limit rekeys long before a wrap).
             return Err(TransportError::SequenceWrapped);
         }
-        let in_ext_window = std::mem::take(&mut self.ext_info_window);
-        if self.expect_userauth_success && msg != MsgNumber::USERAUTH_SUCCESS.0 {
-            return Err(TransportError::UnexpectedMessage {
-                msg: MsgNumber(msg),
-                state: "after a late EXT_INFO (RFC 8308 §2.4)",
-            });
+        let window = self.ext_window;
+        if window == ExtInfoWindow::ExpectUserauthSuccess {
+            if msg != MsgNumber::USERAUTH_SUCCESS.0 {
+                return Err(TransportError::UnexpectedMessage {
+                    msg: MsgNumber(msg),
+                    state: "after a late EXT_INFO (RFC 8308 §2.4)",
+                });
+            }
+            self.ext_window = ExtInfoWindow::Shut;
         }
-        self.expect_userauth_success = false;
-        self.ext_info_window = in_ext_window;
+        let in_ext_window = window == ExtInfoWindow::NextPacket;
         let disposition = self.classify(msg);
-        self.ext_info_window = false;
+        // Only ever the one packet right after the first NEWKEYS.
+        self.ext_window = ExtInfoWindow::Shut;
         match disposition {
             Disposition::Disconnect => {
                 let d: Disconnect<'_> = decode_exact(&packet.payload)
@@ -155,7 +158,7 @@ impl Transport {
 
     /// Server: "ssh-userauth" runs and the user is not authenticated yet.
     fn userauth_pending(&self) -> bool {
-        !self.authenticated && matches!(&self.service, Service::Active(name) if name == USERAUTH)
+        !self.authenticated() && matches!(&self.service, Service::Active(name) if name == USERAUTH)
     }
 
     fn on_generic(&mut self, packet: &Packet) -> Result<(), TransportError> {
@@ -236,7 +239,7 @@ impl Transport {
             .map_err(TransportError::malformed(MsgNumber::EXT_INFO))?;
         if !in_window {
             // The server's second chance: immediately before USERAUTH_SUCCESS.
-            self.expect_userauth_success = true;
+            self.ext_window = ExtInfoWindow::ExpectUserauthSuccess;
         }
         if self.role == Role::Client {
             if let Some(v) = info.get("server-sig-algs") {

@@ -138,7 +138,7 @@ impl Transport {
         let offered = self.offered_host_key_algs();
         let names: Vec<&str> = offered.iter().map(String::as_str).collect();
         let payload =
-            build_kexinit_names(self.role, &self.config, &names, cookie, !self.established);
+            build_kexinit_names(self.role, &self.config, &names, cookie, !self.established());
         self.kexinit_seq = Some(self.writer.seq());
         self.writer.write(&mut self.out, &payload)?;
         self.kex = KexState::SentInit {
@@ -157,8 +157,8 @@ impl Transport {
     /// Rekeys when a direction passed its byte or packet limit (RFC 4253 §9; OpenSSH's per-cipher limits).
     pub(super) fn check_rekey_limits(&mut self) {
         // OpenSSH never rekeys during pre-auth, and sshd refuses a KEXINIT then.
-        if !self.established
-            || !self.authenticated
+        if !self.established()
+            || !self.authenticated()
             || !matches!(self.kex, KexState::Idle)
             || self.closed.is_some()
         {
@@ -198,7 +198,7 @@ impl Transport {
             decode_exact(&theirs).map_err(TransportError::malformed(MsgNumber::KEXINIT))?;
         let mine: KexInit<'_> =
             decode_exact(&ours).map_err(TransportError::malformed(MsgNumber::KEXINIT))?;
-        let first = !self.established;
+        let first = !self.established();
         if first {
             self.peer_algorithms = Some(crate::negotiate::PeerAlgorithms::from_kexinit(&peer));
             let (strict_marker, ext_marker) = match self.role {
@@ -490,7 +490,7 @@ impl Transport {
         self.writer.write(&mut self.out, &NewKeys.to_bytes())?;
         self.set_writer_key(key);
         if self.role == Role::Server
-            && !self.established
+            && !self.established()
             && self.peer_ext_info
             && self.config.ext_info
         {
@@ -537,9 +537,9 @@ impl Transport {
         run.received_newkeys = true;
         self.reader.set_key(key, strict);
         self.peer_in_kex = false;
-        if !self.established {
+        if !self.established() && self.config.ext_info {
             // RFC 8308 §2.4: EXT_INFO may only be the next packet after the first NEWKEYS.
-            self.ext_info_window = self.config.ext_info;
+            self.ext_window = super::ExtInfoWindow::NextPacket;
         }
         self.maybe_finish_kex();
         Ok(())
@@ -557,17 +557,22 @@ impl Transport {
         self.kex_started = None;
         self.last_kex = self.now;
         self.negotiated = Some(negotiated);
-        let first = !self.established;
-        self.established = true;
+        let first = !self.established();
+        self.phase = super::Phase::Established;
         self.events
             .push_back(Event::KexComplete { first, negotiated });
         if let Some(name) = self.pending_service.take() {
             self.write_service_request(&name);
         }
+        // A re-exchange asked for by a user authenticated before the first one ended.
+        if let super::AuthPhase::Done { rekey_asked: true } = self.auth {
+            self.auth = super::AuthPhase::Done { rekey_asked: false };
+            self.start_rekey_or_fail();
+        }
     }
 
     /// True while the initial exchange runs under strict kex rules.
     pub(super) fn strict_initial_kex(&self) -> bool {
-        self.strict_kex && !self.established
+        self.strict_kex && !self.established()
     }
 }

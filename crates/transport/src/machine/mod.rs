@@ -122,6 +122,40 @@ enum Service {
     Active(String),
 }
 
+/// How far the connection got (RFC 4253 §4.2, §7).
+enum Phase {
+    /// Reading the peer's identification line (and the lines a server may send before it).
+    Banner(BannerReader),
+    /// The first key exchange runs: no keys in use yet (under strict kex only the exchange's
+    /// own messages are allowed).
+    FirstKex,
+    /// The first exchange completed in both directions: keys in use.
+    Established,
+}
+
+/// What the layer above reported of user authentication, as far as re-exchanges care: none
+/// starts before it (OpenSSH defers them too); one asked for earlier starts then.
+#[derive(Clone, Copy)]
+enum AuthPhase {
+    /// Not authenticated yet; `rekey_asked`: [`Transport::rekey`] was called meanwhile.
+    Pending { rekey_asked: bool },
+    /// Authenticated ([`Transport::set_authenticated`]); `rekey_asked` only while the first
+    /// exchange still runs (raw use that authenticates early).
+    Done { rekey_asked: bool },
+}
+
+/// When the peer's EXT_INFO is allowed (RFC 8308 §2.4).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExtInfoWindow {
+    /// Not now (a server's second chance before USERAUTH_SUCCESS is decided by the service
+    /// state, see `classify`).
+    Shut,
+    /// The next packet may be EXT_INFO: the one right after the first NEWKEYS.
+    NextPacket,
+    /// A late EXT_INFO came: the next packet must be USERAUTH_SUCCESS.
+    ExpectUserauthSuccess,
+}
+
 /// One SSH transport connection, client or server, with no I/O of its own.
 pub struct Transport {
     role: Role,
@@ -129,7 +163,7 @@ pub struct Transport {
     rng: Box<dyn Rng>,
     now: Instant,
     input: BytesMut,
-    banner: Option<BannerReader>,
+    phase: Phase,
     our_id: Vec<u8>,
     peer_id: Option<Identification>,
     reader: PacketReader,
@@ -137,28 +171,22 @@ pub struct Transport {
     out: Vec<u8>,
     events: VecDeque<Event>,
     kex: KexState,
-    /// Set once the first exchange completed in both directions.
-    established: bool,
     session_id: Option<Vec<u8>>,
     strict_kex: bool,
     /// The peer advertised RFC 8308 in its first KEXINIT.
     peer_ext_info: bool,
     /// The lists of the peer's first KEXINIT.
     peer_algorithms: Option<crate::negotiate::PeerAlgorithms>,
-    /// The next packet from the peer may be EXT_INFO.
-    ext_info_window: bool,
-    /// Client: the previous packet was a late EXT_INFO, so this one must be USERAUTH_SUCCESS.
-    expect_userauth_success: bool,
+    /// When the peer's EXT_INFO is allowed.
+    ext_window: ExtInfoWindow,
     /// The peer sent KEXINIT and not yet NEWKEYS.
     peer_in_kex: bool,
     server_host_key: Option<Vec<u8>>,
     negotiated: Option<Negotiated>,
     service: Service,
     pending_service: Option<String>,
-    /// The layer above reported a successful user authentication.
-    authenticated: bool,
-    /// A re-exchange was asked for before authentication; it starts once authenticated.
-    pending_rekey: bool,
+    /// What the layer above reported of user authentication.
+    auth: AuthPhase,
     /// Sequence number of our latest KEXINIT, to recognise a peer's UNIMPLEMENTED answer to it.
     kexinit_seq: Option<u32>,
     queue: VecDeque<Bytes>,
@@ -189,7 +217,7 @@ impl Transport {
         out.extend_from_slice(b"\r\n");
         let mut t = Transport {
             role,
-            banner: Some(BannerReader::new(role, &config.limits)),
+            phase: Phase::Banner(BannerReader::new(role, &config.limits)),
             reader: PacketReader::new(config.limits.max_packet_len),
             writer: PacketWriter::new(seed),
             config,
@@ -201,20 +229,17 @@ impl Transport {
             out,
             events: VecDeque::new(),
             kex: KexState::Idle,
-            established: false,
             session_id: None,
             strict_kex: false,
             peer_ext_info: false,
             peer_algorithms: None,
-            ext_info_window: false,
-            expect_userauth_success: false,
+            ext_window: ExtInfoWindow::Shut,
             peer_in_kex: false,
             server_host_key: None,
             negotiated: None,
             service: Service::None,
             pending_service: None,
-            authenticated: false,
-            pending_rekey: false,
+            auth: AuthPhase::Pending { rekey_asked: false },
             kexinit_seq: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -311,7 +336,7 @@ impl Transport {
                 return;
             }
         }
-        if self.established && self.authenticated && matches!(self.kex, KexState::Idle) {
+        if self.established() && self.authenticated() && matches!(self.kex, KexState::Idle) {
             if let Some(limit) = self.config.limits.rekey_time {
                 if now.saturating_duration_since(self.last_kex) >= limit {
                     self.start_rekey_or_fail();
@@ -333,7 +358,7 @@ impl Transport {
             .rekey_time
             // Like handle_timeout: no time-triggered rekey before authentication, so no deadline
             // (a past one would make a driver spin).
-            .filter(|_| self.established && self.authenticated)
+            .filter(|_| self.established() && self.authenticated())
             .map(|d| self.last_kex + d)
     }
 
@@ -401,7 +426,7 @@ impl Transport {
 
     /// True once the first key exchange completed.
     pub fn is_established(&self) -> bool {
-        self.established
+        self.established()
     }
 
     /// Whether a key exchange is in progress.
@@ -414,7 +439,7 @@ impl Transport {
         if self.role != Role::Client || self.closed.is_some() {
             return;
         }
-        if self.established && !self.in_kex() {
+        if self.established() && !self.in_kex() {
             self.write_service_request(name);
         } else {
             self.pending_service = Some(name.to_owned());
@@ -500,8 +525,12 @@ impl Transport {
         if self.closed.is_some() {
             return;
         }
-        if !self.authenticated || !self.established {
-            self.pending_rekey = true;
+        if !self.authenticated() || !self.established() {
+            self.auth = match self.auth {
+                AuthPhase::Pending { .. } => AuthPhase::Pending { rekey_asked: true },
+                // Authenticated before the keys (raw use): it starts with them.
+                AuthPhase::Done { .. } => AuthPhase::Done { rekey_asked: true },
+            };
         } else if matches!(self.kex, KexState::Idle) {
             self.start_rekey_or_fail();
         }
@@ -510,18 +539,27 @@ impl Transport {
     /// Called by the authentication layer once the user is authenticated: from now on byte,
     /// packet and time limits trigger re-exchanges, and a pending [`Transport::rekey`] starts.
     pub fn set_authenticated(&mut self) {
-        self.authenticated = true;
-        if std::mem::take(&mut self.pending_rekey)
-            && self.established
-            && matches!(self.kex, KexState::Idle)
-        {
+        let (AuthPhase::Pending { rekey_asked } | AuthPhase::Done { rekey_asked }) = self.auth;
+        self.auth = AuthPhase::Done { rekey_asked: false };
+        if rekey_asked && self.established() && matches!(self.kex, KexState::Idle) {
             self.start_rekey_or_fail();
+        } else if rekey_asked {
+            self.auth = AuthPhase::Done { rekey_asked: true };
         }
     }
 
     /// Whether [`Transport::set_authenticated`] was called.
     pub fn is_authenticated(&self) -> bool {
-        self.authenticated
+        self.authenticated()
+    }
+
+    /// The first exchange completed (keys in use).
+    fn established(&self) -> bool {
+        matches!(self.phase, Phase::Established)
+    }
+
+    fn authenticated(&self) -> bool {
+        matches!(self.auth, AuthPhase::Done { .. })
     }
 
     /// Closes the connection with DISCONNECT.
@@ -543,12 +581,12 @@ impl Transport {
 
     fn process_input(&mut self) {
         while self.closed.is_none() && !self.kex.awaiting_host_key() {
-            if let Some(banner) = self.banner.as_mut() {
+            if let Phase::Banner(banner) = &mut self.phase {
                 match banner.poll(&self.input) {
                     Ok(Some((id, consumed))) => {
                         let _ = self.input.split_to(consumed);
                         self.peer_id = Some(id);
-                        self.banner = None;
+                        self.phase = Phase::FirstKex;
                         continue;
                     }
                     Ok(None) => {

@@ -14,6 +14,31 @@ impl Connection {
     /// Opens a session channel, starts its `sftp` subsystem and returns the SFTP client over
     /// it (INIT/VERSION done, `limits@openssh.com` learned). An SFTP-level failure comes back as
     /// [`Error::Io`].
+    ///
+    /// ```
+    /// # struct Open;
+    /// # impl nacre::AuthPolicy for Open {
+    /// #     fn password(&self, _: &nacre::AuthContext, _: &str) -> nacre::PasswordCheck {
+    /// #         nacre::PasswordCheck::Accept
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # std::fs::write(tmp.path().join("notes.txt"), "remember the milk")?;
+    /// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+    /// #     .sftp(tmp.path()).act_as(nacre::ActAs::ServerProcess).build()?;
+    /// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// # tokio::spawn(async move { server.serve(server_end, None).await });
+    /// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+    /// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+    /// # let local = tmp.path().join("copy.txt");
+    /// let sftp = conn.sftp().await?;
+    /// assert_eq!(sftp.stat("/notes.txt").await?.size, Some(17));
+    /// sftp.download("/notes.txt", &local).await?;
+    /// assert_eq!(std::fs::read_to_string(&local)?, "remember the milk");
+    /// # Ok(()) }
+    /// ```
     pub async fn sftp(&self) -> Result<SftpClient, Error> {
         self.sftp_with(nacre_sftp::ClientConfig::default()).await
     }
@@ -23,7 +48,7 @@ impl Connection {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;
         let writer = channel.writer();
-        SftpClient::with_chunks(channel, writer, config)
+        SftpClient::new(channel, writer, config)
             .await
             .map_err(|e| Error::Io(e.into()))
     }
@@ -59,7 +84,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                     // sftp-server's, which OpenSSH's scp (SFTP mode) and `ssh -s sftp` check.
                     let reader = crate::session::control_handle(&channel);
                     let writer = channel.writer();
-                    match nacre_sftp::serve_chunked(reader, writer, Arc::new(fs), config).await {
+                    match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
                         Ok(()) => 0,
                         Err(e) => {
                             tracing::info!(error = %e, "SFTP session ended with an error");
@@ -74,6 +99,38 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 }
             };
             tracing::info!(target: "nacre::sftp", "session closed for {:?}", who.login);
+            let _ = channel
+                .request(nacre_connection::RequestKind::ExitStatus { code }, false)
+                .await;
+            let _ = channel.eof();
+            let _ = channel.close();
+        })
+    })
+}
+
+/// An `sftp` subsystem serving `fs`, any [`nacre_sftp::Filesystem`] (an in-memory tree, an
+/// object store, a database), shared by every session; plug it into
+/// [`crate::SessionConfig::subsystems`] or use [`crate::ServerBuilder::sftp_filesystem`]. The
+/// channel ends with exit status 0, or 1 after a stream error.
+pub fn sftp_filesystem_subsystem<F>(fs: F, config: SftpServerConfig) -> SubsystemHandler
+where
+    F: nacre_sftp::Filesystem + Clone,
+{
+    Arc::new(move |channel, who: SessionUser| {
+        let (fs, mut config) = (fs.clone(), config.clone());
+        Box::pin(async move {
+            config
+                .handle_budgets
+                .extend(who.handle_budgets.iter().cloned());
+            let reader = crate::session::control_handle(&channel);
+            let writer = channel.writer();
+            let code = match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    tracing::info!(error = %e, "SFTP session ended with an error");
+                    1
+                }
+            };
             let _ = channel
                 .request(nacre_connection::RequestKind::ExitStatus { code }, false)
                 .await;

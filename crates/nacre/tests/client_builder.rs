@@ -1,0 +1,213 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! `Client::builder()`: a connection comes back only authenticated; a refusal is an error that
+//! lists the methods the server would still accept; host keys are checked against known_hosts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nacre::auth::AuthServerConfig;
+use nacre::transport::Config;
+use nacre::{
+    AuthContext, AuthPolicy, Client, Error, PasswordCheck, Server, ServerConfig, ServerLimits,
+    UnknownHosts,
+};
+
+/// alice's password is "secret"; keys are never accepted (but offered as a method).
+struct Alice;
+
+impl AuthPolicy for Alice {
+    fn password(&self, ctx: &AuthContext, password: &str) -> PasswordCheck {
+        if ctx.user == "alice" && password == "secret" {
+            PasswordCheck::Accept
+        } else {
+            PasswordCheck::Reject
+        }
+    }
+}
+
+fn server() -> (Server, nacre::keys::PublicKey) {
+    let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 7);
+    let public = key.public_key();
+    let server = Server::new(
+        Arc::new(Config::server(vec![key])),
+        AuthServerConfig {
+            failure_delay: Duration::ZERO,
+            ..AuthServerConfig::default()
+        },
+        Arc::new(Alice),
+        ServerConfig::default(),
+        ServerLimits::default(),
+    );
+    (server, public)
+}
+
+/// The client's end of an in-memory connection to `server`.
+fn pipe(server: &Server) -> tokio::io::DuplexStream {
+    let (client, server_end) = tokio::io::duplex(1 << 16);
+    let server = server.clone();
+    tokio::spawn(async move { server.serve(server_end, None).await });
+    client
+}
+
+#[tokio::test]
+async fn a_refused_login_is_an_error_listing_the_methods_that_can_continue() {
+    let (server, host) = server();
+    let err = Client::builder()
+        .user("alice")
+        .password("wrong")
+        .default_identities(false)
+        .verify_host_key(move |k| *k == host)
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .expect_err("a wrong password must not give a connection");
+    match &err {
+        Error::AuthRefused {
+            user,
+            methods,
+            partial,
+        } => {
+            assert_eq!(user, "alice");
+            assert!(methods.iter().any(|m| m == "password"), "{methods:?}");
+            assert!(methods.iter().any(|m| m == "publickey"), "{methods:?}");
+            assert!(!partial);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().starts_with("alice: Permission denied (")
+            && err.to_string().contains("password"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_right_password_gives_an_authenticated_connection() {
+    let (server, host) = server();
+    let conn = Client::builder()
+        .user("alice")
+        .password("secret")
+        .default_identities(false)
+        .verify_host_key(move |k| *k == host)
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+    // Authenticated: the connection layer runs (the server refuses exec for a name with no
+    // account, but the channel opens).
+    let channel = conn.open_session().await.unwrap();
+    drop(channel);
+}
+
+#[tokio::test]
+async fn unknown_hosts_are_refused_by_default_and_added_when_asked() {
+    let (server, _) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known_hosts");
+    let builder = Client::builder()
+        .user("alice")
+        .password("secret")
+        .default_identities(false)
+        .known_hosts(&known);
+    let err = builder
+        .connect_over(pipe(&server), "mem.example", 2222)
+        .await
+        .expect_err("an unknown host is refused");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(!known.exists(), "nothing written when refusing");
+    let builder = builder.unknown_hosts(UnknownHosts::AcceptNew { hashed: false });
+    builder
+        .connect_over(pipe(&server), "mem.example", 2222)
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&known).unwrap();
+    assert!(
+        text.starts_with("[mem.example]:2222 ssh-ed25519 "),
+        "{text}"
+    );
+    // Now known: accepted with the default policy too.
+    let strict = builder.unknown_hosts(UnknownHosts::Reject);
+    strict
+        .connect_over(pipe(&server), "mem.example", 2222)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_key_file_is_named_in_the_error() {
+    let (server, host) = server();
+    let err = Client::builder()
+        .user("alice")
+        .key_file("/nonexistent/id_ed25519", None)
+        .default_identities(false)
+        .verify_host_key(move |k| *k == host)
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .expect_err("no such key file");
+    assert!(
+        err.to_string().starts_with("/nonexistent/id_ed25519: "),
+        "{err}"
+    );
+}
+
+/// An async user store: the answer is awaited in the connection's authentication loop.
+struct SlowStore;
+
+impl nacre::AsyncAuthPolicy for SlowStore {
+    fn password<'a>(
+        &'a self,
+        ctx: &'a AuthContext,
+        password: &'a str,
+    ) -> nacre::AuthFuture<'a, PasswordCheck> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if ctx.user == "bob" && password == "builder" {
+                PasswordCheck::Accept
+            } else {
+                PasswordCheck::Reject
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_policy_decides_logins() {
+    let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 9);
+    let host = key.public_key();
+    let server = Server::builder()
+        .host_key(key)
+        .auth_settings(AuthServerConfig {
+            failure_delay: Duration::ZERO,
+            ..AuthServerConfig::default()
+        })
+        .async_auth_policy(SlowStore)
+        .build()
+        .unwrap();
+    let builder = Client::builder()
+        .user("bob")
+        .default_identities(false)
+        .verify_host_key(move |k| *k == host);
+    let refused = builder
+        .clone()
+        .password("wrong")
+        .connect_over(pipe(&server), "mem", 22)
+        .await;
+    assert!(
+        matches!(refused, Err(Error::AuthRefused { .. })),
+        "{refused:?}"
+    );
+    builder
+        .password("builder")
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_server_needs_a_host_key() {
+    let err = Server::builder().build().map(|_| ()).unwrap_err();
+    assert_eq!(err.to_string(), "configuration: a server needs a host key");
+}
