@@ -7,7 +7,8 @@
 
 use std::collections::VecDeque;
 
-use nacre_keys::{KeyType, PublicKey, SignatureAlgorithm};
+use nacre_keys::cert::CERT_SUFFIX;
+use nacre_keys::{Certificate, KeyType, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
@@ -60,16 +61,31 @@ enum State {
     PkQuery {
         key: PublicKey,
         algorithm: SignatureAlgorithm,
+        offered: Offered,
     },
     /// The application is signing.
-    Signing {
-        key: PublicKey,
-        algorithm: SignatureAlgorithm,
-    },
+    Signing { offered: Offered },
     /// A keyboard-interactive exchange is outstanding.
     Keyboard,
     /// Authenticated.
     Done,
+}
+
+/// What a publickey request names: the algorithm and blob on the wire (a plain key's, or a
+/// certificate's `*-cert-v01@openssh.com` name and blob, PROTOCOL.certkeys §2).
+#[derive(Debug, Clone)]
+struct Offered {
+    name: String,
+    blob: Vec<u8>,
+}
+
+impl Offered {
+    fn plain(key: &PublicKey, algorithm: SignatureAlgorithm) -> Self {
+        Self {
+            name: algorithm.name().to_owned(),
+            blob: key.to_blob(),
+        }
+    }
 }
 
 /// One client's user authentication.
@@ -144,16 +160,20 @@ impl AuthClient {
     }
 
     fn request(&mut self, method: Method<'_>, next: State) {
-        // Authenticated: no more requests, and the client stays done (found by fuzzing).
-        if matches!(self.state, State::Done) {
-            return;
-        }
         let payload = Request {
             user: &self.user,
             service: SSH_CONNECTION,
             method,
         }
         .to_bytes();
+        self.send_request(payload, next);
+    }
+
+    fn send_request(&mut self, payload: Vec<u8>, next: State) {
+        // Authenticated: no more requests, and the client stays done (found by fuzzing).
+        if matches!(self.state, State::Done) {
+            return;
+        }
         match self.state {
             // Pipelined: the answers come in order, and the first one is the outstanding
             // request's, not this one's.
@@ -286,17 +306,41 @@ impl AuthClient {
     /// Asks whether the server accepts `key` (a query without signature, RFC 4252 §7).
     pub fn publickey(&mut self, key: &PublicKey) {
         let algorithm = self.algorithm_for(key);
-        let blob = key.to_blob();
+        self.query(key.clone(), algorithm, Offered::plain(key, algorithm));
+    }
+
+    /// Asks whether the server accepts the OpenSSH certificate `cert` (PROTOCOL.certkeys §2):
+    /// the algorithm is the certificate form of the key's (`ssh-ed25519-cert-v01@openssh.com`,
+    /// `rsa-sha2-512-cert-v01@openssh.com`, ...), the blob the certificate's; the signature
+    /// asked for afterwards is made by the certified key with the plain algorithm.
+    pub fn publickey_certificate(&mut self, cert: &Certificate) {
+        let key = cert.key().clone();
+        let algorithm = self.algorithm_for(&key);
+        let offered = Offered {
+            name: format!("{}{CERT_SUFFIX}", algorithm.name()),
+            blob: cert.to_blob(),
+        };
+        self.query(key, algorithm, offered);
+    }
+
+    fn query(&mut self, key: PublicKey, algorithm: SignatureAlgorithm, offered: Offered) {
         let method = Method::PublicKey {
-            algorithm: algorithm.name(),
-            key_blob: &blob,
+            algorithm: &offered.name,
+            key_blob: &offered.blob,
             signature: None,
         };
-        self.request(
+        let request = Request {
+            user: &self.user,
+            service: SSH_CONNECTION,
             method,
+        }
+        .to_bytes();
+        self.send_request(
+            request,
             State::PkQuery {
-                key: key.clone(),
+                key,
                 algorithm,
+                offered,
             },
         );
     }
@@ -308,14 +352,12 @@ impl AuthClient {
         if !matches!(self.state, State::Signing { .. }) {
             return;
         }
-        let State::Signing { key, algorithm } = std::mem::replace(&mut self.state, State::Idle)
-        else {
+        let State::Signing { offered, .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return;
         };
-        let blob = key.to_blob();
         let method = Method::PublicKey {
-            algorithm: algorithm.name(),
-            key_blob: &blob,
+            algorithm: &offered.name,
+            key_blob: &offered.blob,
             signature: Some(signature_blob),
         };
         self.request(method, State::Awaiting("publickey"));
@@ -395,15 +437,21 @@ impl AuthClient {
         // PK_OK, PASSWD_CHANGEREQ or INFO_REQUEST: the state says which.
         let m = msg::USERAUTH_PK_OK;
         match std::mem::replace(&mut self.state, State::Idle) {
-            State::PkQuery { key, algorithm } => {
+            State::PkQuery {
+                key,
+                algorithm,
+                offered,
+            } => {
                 let ok: PkOk<'_> = decode_exact(payload).map_err(AuthError::malformed(m))?;
-                let blob = key.to_blob();
+                let blob = offered.blob.clone();
                 // As OpenSSH's client (sshconnect2.c, input_userauth_pk_ok): the key must be
                 // ours and the algorithm name must be of its type; some servers (ssh2 for
                 // Node.js) name `ssh-rsa` for an `rsa-sha2-512` query. We sign with the
                 // algorithm we asked about. docs/TOLERANCE.md.
-                let same_type = SignatureAlgorithm::from_name(ok.algorithm)
-                    .is_some_and(|a| a.key_type() == algorithm.key_type());
+                let plain_name = ok.algorithm.strip_suffix(CERT_SUFFIX);
+                let same_type = SignatureAlgorithm::from_name(plain_name.unwrap_or(ok.algorithm))
+                    .is_some_and(|a| a.key_type() == algorithm.key_type())
+                    && plain_name.is_some() == offered.name.ends_with(CERT_SUFFIX);
                 if ok.key_blob != blob.as_slice() || !same_type {
                     return Err(AuthError::Mismatch("PK_OK names another key or algorithm"));
                 }
@@ -411,13 +459,10 @@ impl AuthClient {
                     &self.session_id,
                     &self.user,
                     SSH_CONNECTION,
-                    algorithm.name(),
+                    &offered.name,
                     &blob,
                 );
-                self.state = State::Signing {
-                    key: key.clone(),
-                    algorithm,
-                };
+                self.state = State::Signing { offered };
                 self.events.push_back(ClientEvent::SignRequest {
                     key,
                     algorithm,

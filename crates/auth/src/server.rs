@@ -10,7 +10,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use nacre_keys::{PublicKey, SignatureAlgorithm};
+use nacre_keys::cert::CERT_SUFFIX;
+use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, put, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
@@ -159,8 +160,12 @@ pub enum ServerEvent {
         id: RequestId,
         /// User.
         user: String,
-        /// The key.
+        /// The key (a certificate's subject key when `certificate` is set).
         key: PublicKey,
+        /// The OpenSSH certificate offered (`*-cert-v01@openssh.com`, PROTOCOL.certkeys §2), its
+        /// CA signature verified but nothing else: the application checks the CA, type,
+        /// validity, principals and options.
+        certificate: Option<Box<Certificate>>,
     },
     /// The client proved possession of `key` with a valid signature: may it log in as `user`?
     PublicKeyVerified {
@@ -168,8 +173,10 @@ pub enum ServerEvent {
         id: RequestId,
         /// User.
         user: String,
-        /// The key that signed.
+        /// The key that signed (a certificate's subject key when `certificate` is set).
         key: PublicKey,
+        /// The certificate the key was offered with (PROTOCOL.certkeys §2), as for the query.
+        certificate: Option<Box<Certificate>>,
     },
     /// Keyboard-interactive starts: answer with [`Decision::Prompts`] or [`Decision::Reject`].
     KeyboardInteractive {
@@ -197,6 +204,8 @@ pub enum ServerEvent {
         methods: Vec<MethodKind>,
         /// The public key that signed, if publickey was one of them.
         key: Option<PublicKey>,
+        /// The certificate that key was accepted with, if any (PROTOCOL.certkeys).
+        certificate: Option<Box<Certificate>>,
     },
 }
 
@@ -220,10 +229,13 @@ pub enum Decision {
 #[derive(Debug)]
 enum Question {
     Password,
-    /// May this key log in? Accepting sends PK_OK for it.
-    PkQuery(PublicKey, SignatureAlgorithm),
-    /// This key signed: does it log in?
-    PkVerified(PublicKey),
+    /// May this key log in? Accepting sends PK_OK for it (the algorithm and blob as received).
+    PkQuery {
+        algorithm: String,
+        blob: Vec<u8>,
+    },
+    /// This key (or certificate) signed: does it log in?
+    PkVerified(PublicKey, Option<Box<Certificate>>),
     Keyboard,
 }
 
@@ -287,6 +299,7 @@ pub struct AuthServer {
     user: Option<(String, String)>,
     completed: Vec<MethodKind>,
     verified_key: Option<PublicKey>,
+    verified_certificate: Option<Box<Certificate>>,
     failures: u32,
     next_id: u64,
     phase: Phase,
@@ -309,6 +322,7 @@ impl AuthServer {
             user: None,
             completed: Vec::new(),
             verified_key: None,
+            verified_certificate: None,
             failures: 0,
             next_id: 0,
             phase: Phase::Idle,
@@ -578,9 +592,23 @@ impl AuthServer {
         signature: Option<&[u8]>,
         now: Instant,
     ) -> Result<(), AuthError> {
-        let alg = SignatureAlgorithm::from_name(algorithm)
+        // A certificate algorithm (`ssh-ed25519-cert-v01@openssh.com`,
+        // `rsa-sha2-512-cert-v01@openssh.com`, ...: PROTOCOL.certkeys §2) signs as its plain
+        // algorithm with the certificate's key.
+        let (plain, is_cert) = match algorithm.strip_suffix(CERT_SUFFIX) {
+            Some(p) => (p, true),
+            None => (algorithm, false),
+        };
+        let alg = SignatureAlgorithm::from_name(plain)
             .filter(|a| self.config.pubkey_algorithms.contains(a));
-        let key = PublicKey::from_blob(key_blob).ok();
+        let (key, certificate) = if is_cert {
+            match Certificate::from_blob(key_blob) {
+                Ok(c) => (Some(c.key().clone()), Some(Box::new(c))),
+                Err(_) => (None, None),
+            }
+        } else {
+            (PublicKey::from_blob(key_blob).ok(), None)
+        };
         let (Some(alg), Some(key)) = (alg, key) else {
             return self.fail(now);
         };
@@ -589,8 +617,15 @@ impl AuthServer {
         }
         match signature {
             None => {
-                self.ask(Question::PkQuery(key.clone(), alg), |id| {
-                    ServerEvent::PublicKeyQuery { id, user, key }
+                let question = Question::PkQuery {
+                    algorithm: algorithm.to_owned(),
+                    blob: key_blob.to_vec(),
+                };
+                self.ask(question, |id| ServerEvent::PublicKeyQuery {
+                    id,
+                    user,
+                    key,
+                    certificate,
                 });
             }
             Some(sig) => {
@@ -599,9 +634,15 @@ impl AuthServer {
                 if key.verify(alg, &data, sig).is_err() {
                     return self.fail(now);
                 }
-                self.ask(Question::PkVerified(key.clone()), |id| {
-                    ServerEvent::PublicKeyVerified { id, user, key }
-                });
+                self.ask(
+                    Question::PkVerified(key.clone(), certificate.clone()),
+                    |id| ServerEvent::PublicKeyVerified {
+                        id,
+                        user,
+                        key,
+                        certificate,
+                    },
+                );
             }
         }
         Ok(())
@@ -662,19 +703,19 @@ impl AuthServer {
         now: Instant,
     ) -> Result<(), AuthError> {
         match (kind, decision) {
-            (Question::PkQuery(key, alg), Decision::Accept) => {
-                let blob = key.to_blob();
+            (Question::PkQuery { algorithm, blob }, Decision::Accept) => {
                 self.outbox.push_back(
                     PkOk {
-                        algorithm: alg.name(),
+                        algorithm: &algorithm,
                         key_blob: &blob,
                     }
                     .to_bytes(),
                 );
                 Ok(())
             }
-            (Question::PkVerified(key), Decision::Accept) => {
+            (Question::PkVerified(key, certificate), Decision::Accept) => {
                 self.verified_key = Some(key);
+                self.verified_certificate = certificate;
                 self.method_succeeded(MethodKind::PublicKey);
                 Ok(())
             }
@@ -722,6 +763,7 @@ impl AuthServer {
                 user,
                 methods: self.completed.clone(),
                 key: self.verified_key.clone(),
+                certificate: self.verified_certificate.clone(),
             });
         } else {
             let f = self.failure_payload(true);

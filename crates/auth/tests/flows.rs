@@ -166,7 +166,9 @@ fn password_after_a_wrong_one() {
     assert_eq!(s.failures(), 1);
     assert_eq!(events.last(), Some(&ClientEvent::Success));
     match a.success.unwrap() {
-        ServerEvent::Success { user, methods, key } => {
+        ServerEvent::Success {
+            user, methods, key, ..
+        } => {
             assert_eq!(
                 (user.as_str(), methods, key),
                 ("alice", vec![MethodKind::Password], None)

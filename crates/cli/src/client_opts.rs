@@ -356,6 +356,18 @@ impl ClientOptions {
         Ok(ch)
     }
 
+    /// The `CertificateFile` values (`~/` expanded).
+    fn certificate_files(&self) -> Vec<PathBuf> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == "certificatefile")
+            .map(|(_, v)| match v.strip_prefix("~/") {
+                Some(rest) => home().join(rest),
+                None => PathBuf::from(v),
+            })
+            .collect()
+    }
+
     fn credentials(&self) -> Vec<Credential> {
         let mut out = Vec::new();
         if self.pubkey {
@@ -371,9 +383,18 @@ impl ClientOptions {
             } else {
                 self.identity_files.clone()
             };
+            let certificates = self.certificate_files();
             for f in files {
                 match crate::auth_prompts::load_identity(&f, self.asks(), self.password_prompts) {
-                    Ok(Some(k)) => out.push(Credential::Key(Arc::new(k))),
+                    Ok(Some(k)) => {
+                        let k = Arc::new(k);
+                        // As ssh: `KEY-cert.pub` beside the key, and CertificateFile entries,
+                        // are offered (certificate first) for the key they certify.
+                        for cert in crate::client_certs::for_key(&f, &k, &certificates) {
+                            out.push(Credential::Certificate(k.clone(), Arc::new(cert)));
+                        }
+                        out.push(Credential::Key(k));
+                    }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(file = %f.display(), error = %e, "skipping identity"),
                 }
@@ -392,7 +413,9 @@ impl ClientOptions {
         if let Some(order) = &self.preferred {
             let rank = |c: &Credential| {
                 let name = match c {
-                    Credential::Agent(_) | Credential::Key(_) => "publickey",
+                    Credential::Agent(_) | Credential::Key(_) | Credential::Certificate(..) => {
+                        "publickey"
+                    }
                     Credential::Password(_) => "password",
                     Credential::KeyboardInteractive(_) => "keyboard-interactive",
                 };
@@ -445,8 +468,21 @@ impl ClientOptions {
                 self.batch_mode,
             ),
         };
+        let mut transport = self.transport.clone();
+        if unknown.is_some() {
+            // Host certificates (issue 19): offered when known_hosts names a CA for the host.
+            use crate::host_keys::{certificate_check, has_cert_authority};
+            transport.host_key_certificates =
+                has_cert_authority(&self.known_hosts, &self.host_name, self.port);
+            transport.host_certificate_check = Some(certificate_check(
+                self.known_hosts.clone(),
+                &self.host_name,
+                self.port,
+                verify.clone(),
+            ));
+        }
         ClientConfig {
-            transport: Arc::new(self.transport.clone()),
+            transport: Arc::new(transport),
             verify_host_key: verify,
         }
     }
@@ -676,6 +712,15 @@ fn describe(c: &Credential) -> (&'static str, String) {
                 "publickey: {} {}",
                 k.key_type().name(),
                 k.public_key().fingerprint_sha256()
+            ),
+        ),
+        Credential::Certificate(_, c) => (
+            "publickey",
+            format!(
+                "publickey: {} certificate \"{}\" {}",
+                c.type_name(),
+                c.key_id(),
+                c.key().fingerprint_sha256()
             ),
         ),
         Credential::Password(_) => ("password", "Pass: ********".to_owned()),

@@ -213,6 +213,59 @@ pub fn verifier(
     })
 }
 
+/// Whether known_hosts at `path` names a CA (`@cert-authority`) for `host`:`port`: the client
+/// then offers the host certificate algorithms first, as ssh does.
+pub fn has_cert_authority(path: &Path, host: &str, port: u16) -> bool {
+    KnownHosts::read_file(path).is_ok_and(|(kh, _)| {
+        kh.matching(host, port)
+            .any(|e| e.marker == nacre::keys::known_hosts::Marker::CertAuthority)
+    })
+}
+
+/// The check of a host certificate for `host`:`port` against known_hosts at `path`
+/// (OpenSSH's sshconnect.c): trusted when an `@cert-authority` line for the host names its CA
+/// and it is a valid host certificate for `host`; refused when the key or CA is `@revoked`;
+/// otherwise the certificate's plain key goes to `plain` (the usual known_hosts check).
+pub fn certificate_check(
+    path: PathBuf,
+    host: &str,
+    port: u16,
+    plain: nacre::HostKeyVerifier,
+) -> nacre::transport::config::HostCertificateCheck {
+    use nacre::keys::cert::HostCertStatus;
+    let host = host.to_owned();
+    Arc::new(move |cert: &nacre::keys::Certificate| {
+        let known = match KnownHosts::read_file(&path) {
+            Ok((k, _)) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KnownHosts::default(),
+            Err(e) => {
+                eprintln!("Cannot read {}: {e}", path.display());
+                return false;
+            }
+        };
+        let now = crate::keygen_time::now();
+        match known.lookup_certificate(&host, port, cert, now) {
+            HostCertStatus::Trusted => true,
+            HostCertStatus::Revoked => {
+                eprintln!(
+                    "Host certificate {} {} signed by CA {} {} is revoked by file {}\nHost key verification failed.",
+                    kind(cert.key()),
+                    cert.key().fingerprint_sha256(),
+                    kind(cert.signature_key()),
+                    cert.signature_key().fingerprint_sha256(),
+                    path.display()
+                );
+                false
+            }
+            HostCertStatus::Invalid { reason, .. } => {
+                eprintln!("{reason}");
+                plain(cert.key())
+            }
+            HostCertStatus::NoAuthority(_) => plain(cert.key()),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::host_name;

@@ -1,7 +1,8 @@
 //! `nacre keygen`: ssh-keygen's generation and inspection, with its questions (file, passphrase
 //! twice, overwrite), its output (`.pub` beside the key, fingerprint and randomart), `-l`/`-lv`
 //! on files with several keys, `-y`, `-p`, `-F`/`-R` on known_hosts; files interchangeable
-//! with OpenSSH's. Failures exit 255, as ssh-keygen's.
+//! with OpenSSH's; certificates (`-s`, `-L`: keygen_cert.rs) and SSH signatures (`-Y`:
+//! keygen_sig.rs). Failures exit 255, as ssh-keygen's.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -13,10 +14,14 @@ use zeroize::Zeroizing;
 
 /// Arguments of `nacre keygen`.
 #[derive(clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct KeygenArgs {
-    /// Key type: ed25519, ecdsa or rsa.
-    #[arg(short = 't', default_value = "ed25519")]
-    key_type: String,
+    /// Print help (`-h` is ssh-keygen's host certificate flag).
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Key type: ed25519, ecdsa or rsa (with -s: the CA signature algorithm, e.g. rsa-sha2-256).
+    #[arg(short = 't')]
+    key_type: Option<String>,
     /// Bits: 256/384/521 for ecdsa, 2048..16384 for rsa (default 3072).
     #[arg(short = 'b')]
     bits: Option<usize>,
@@ -53,6 +58,41 @@ pub struct KeygenArgs {
     /// Quiet.
     #[arg(short = 'q')]
     quiet: bool,
+    /// SSH signatures: sign, verify, find-principals, match-principals, check-novalidate.
+    #[arg(short = 'Y')]
+    sign_op: Option<String>,
+    /// Certificate principals (with -s), or the signature namespace (with -Y).
+    #[arg(short = 'n')]
+    names: Option<String>,
+    /// The CA key to sign certificates with, or the signature file (with -Y).
+    #[arg(short = 's')]
+    ca_or_signature: Option<PathBuf>,
+    /// Certificate key id (with -s), or the signer's principal (with -Y verify).
+    #[arg(short = 'I')]
+    identity: Option<String>,
+    /// Certificate validity interval (with -s): +52w, -1d:+1w, 20250101:20260101, always:forever.
+    #[arg(short = 'V', allow_hyphen_values = true)]
+    validity: Option<String>,
+    /// Certificate serial number (with -s).
+    #[arg(short = 'z')]
+    serial: Option<u64>,
+    /// Sign a host certificate (with -s).
+    #[arg(short = 'h')]
+    host: bool,
+    /// Certificate options (with -s), or signature options (with -Y).
+    #[arg(short = 'O')]
+    options: Vec<String>,
+    /// Show the certificates of the file given by -f.
+    #[arg(short = 'L')]
+    show_cert: bool,
+    /// Public keys to certify (with -s), or files to sign (with -Y sign).
+    files: Vec<PathBuf>,
+}
+
+impl KeygenArgs {
+    fn key_type(&self) -> &str {
+        self.key_type.as_deref().unwrap_or("ed25519")
+    }
 }
 
 fn home() -> PathBuf {
@@ -85,7 +125,7 @@ fn file_name(args: &KeygenArgs, prompt: &str) -> anyhow::Result<PathBuf> {
     if let Some(f) = &args.file {
         return Ok(f.clone());
     }
-    let default = home().join(".ssh").join(format!("id_{}", args.key_type));
+    let default = home().join(".ssh").join(format!("id_{}", args.key_type()));
     print!("{prompt} ({}): ", default.display());
     let _ = std::io::stdout().flush();
     let answer = stdin_line().context("no file name")?;
@@ -98,7 +138,7 @@ fn file_name(args: &KeygenArgs, prompt: &str) -> anyhow::Result<PathBuf> {
 
 fn generate(args: &KeygenArgs) -> anyhow::Result<PrivateKey> {
     let mut rng = rand_core::OsRng;
-    Ok(match (args.key_type.as_str(), args.bits) {
+    Ok(match (args.key_type(), args.bits) {
         ("ed25519", _) => PrivateKey::generate_ed25519(&mut rng),
         ("ecdsa", None | Some(256)) => {
             PrivateKey::generate_ecdsa(KeyType::EcdsaNistP256, &mut rng)?
@@ -173,7 +213,7 @@ fn new_passphrase(args: &KeygenArgs) -> Zeroizing<String> {
 }
 
 /// `FILE already exists.` / `Overwrite (y/n)? `: whether to go on.
-fn may_write(path: &Path) -> bool {
+pub(crate) fn may_write(path: &Path) -> bool {
     if !path.exists() {
         return true;
     }
@@ -206,7 +246,7 @@ fn default_comment() -> String {
 
 fn create(args: &KeygenArgs) -> anyhow::Result<i32> {
     if !args.quiet {
-        println!("Generating public/private {} key pair.", args.key_type);
+        println!("Generating public/private {} key pair.", args.key_type());
     }
     let key = generate(args)?;
     let path = file_name(args, "Enter file in which to save the key")?;
@@ -300,6 +340,42 @@ pub fn run(args: KeygenArgs, verbose: u8) -> anyhow::Result<i32> {
             .clone()
             .unwrap_or_else(|| home().join(".ssh/known_hosts"))
     };
+    if let Some(op) = &args.sign_op {
+        return crate::keygen_sig::run(&crate::keygen_sig::SigArgs {
+            op,
+            file: args.file.as_deref(),
+            namespace: args.names.as_deref(),
+            signature: args.ca_or_signature.as_deref(),
+            identity: args.identity.as_deref(),
+            options: &args.options,
+            files: &args.files,
+            passphrase: args.old_passphrase.as_deref(),
+            quiet: args.quiet,
+            md5,
+        });
+    }
+    if let Some(ca) = &args.ca_or_signature {
+        if args.files.is_empty() {
+            bail!("Too few arguments.");
+        }
+        return crate::keygen_cert::sign(&crate::keygen_cert::SignArgs {
+            ca,
+            key_id: args.identity.as_deref(),
+            principals: args.names.as_deref(),
+            validity: args.validity.as_deref(),
+            serial: args.serial,
+            host: args.host,
+            options: &args.options,
+            algorithm: args.key_type.as_deref(),
+            passphrase: args.old_passphrase.as_deref(),
+            keys: &args.files,
+            quiet: args.quiet,
+        });
+    }
+    if args.show_cert {
+        let path = file_name(&args, "Enter file in which the key is")?;
+        return crate::keygen_cert::show(&path, md5);
+    }
     if let Some(host) = &args.find {
         return crate::keygen_hosts::find(&known_hosts(), host, args.fingerprint, md5);
     }

@@ -161,6 +161,13 @@ pub fn parse_line(line: &str) -> Option<(PublicKey, Option<String>)> {
     Some((key, Some(comment.to_owned())))
 }
 
+/// A certificate line (`type-cert-v01@openssh.com base64 [comment]`) and its comment.
+fn cert_line(line: &str) -> Option<(nacre::keys::Certificate, Option<String>)> {
+    let line = line.trim_start_matches([' ', '\t']);
+    let (cert, comment) = nacre::keys::Certificate::from_openssh_line(line).ok()?;
+    Some((cert, (!comment.is_empty()).then_some(comment)))
+}
+
 /// `-l` on `path`: a private key file (its `.pub` when present), or every key line.
 pub fn list(path: &Path, passphrase: Option<&str>, md5: bool, verbose: bool) -> anyhow::Result<()> {
     let shown = path.display().to_string();
@@ -191,6 +198,24 @@ pub fn list(path: &Path, passphrase: Option<&str>, md5: bool, verbose: bool) -> 
     for l in text.lines() {
         if let Some((key, comment)) = parse_line(l) {
             println!("{}", line(&key, comment.as_deref(), md5, verbose));
+            any = true;
+        } else if let Some((cert, comment)) = cert_line(l) {
+            // A certificate: its key's fingerprint, the type as `ED25519-CERT`.
+            let key = cert.key();
+            let label = type_label(key);
+            // OpenSSH's randomart title: `[TYPE BITS]`, or `[TYPE]` when that does not fit 17.
+            let mut title = format!("[{label}-CERT {}]", key.bits());
+            if title.len() > WIDTH {
+                title = format!("[{label}-CERT]");
+            }
+            let text = line(key, comment.as_deref(), md5, verbose)
+                .replacen(&format!("({label})"), &format!("({label}-CERT)"), 1)
+                .replacen(
+                    &border(&format!("[{label} {}]", key.bits())),
+                    &border(&title),
+                    1,
+                );
+            println!("{text}");
             any = true;
         }
     }

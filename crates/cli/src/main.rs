@@ -2,6 +2,7 @@
 
 mod auth_prompts;
 mod background;
+mod client_certs;
 mod client_opts;
 mod cmdline;
 mod config_file;
@@ -12,14 +13,18 @@ mod exec;
 mod forward;
 mod host_keys;
 mod keygen;
+mod keygen_cert;
 mod keygen_hosts;
 mod keygen_show;
+mod keygen_sig;
+mod keygen_time;
 mod localtime;
 mod options;
 mod probe;
 mod prompt;
 mod serve;
 mod serve_accounts;
+mod serve_certs;
 mod serve_config;
 mod server_options;
 mod session;

@@ -211,7 +211,8 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_default();
         (file.policy()?, first, None)
     };
-    let policy: Arc<dyn nacre::AuthPolicy> = Arc::new(policy);
+    let policy: Arc<dyn nacre::AuthPolicy> =
+        crate::serve_certs::CertPolicy::wrap(Arc::new(policy), &server_options.certs);
     let mut notes = Vec::new();
     let mut session_for = |root: Option<PathBuf>,
                            run_as: Option<&str>|

@@ -1,7 +1,8 @@
 //! `nacre serve -o Name=value` with sshd's option names (LoginGraceTime, MaxAuthTries,
 //! MaxStartups, MaxSessions, PubkeyAcceptedAlgorithms, Banner, PubkeyAuthentication,
 //! PasswordAuthentication, KbdInteractiveAuthentication, AuthenticationMethods,
-//! AllowTcpForwarding, AllowAgentForwarding, ClientAliveInterval, ClientAliveCountMax): the
+//! AllowTcpForwarding, AllowAgentForwarding, ClientAliveInterval, ClientAliveCountMax,
+//! TrustedUserCAKeys, AuthorizedPrincipalsFile, HostCertificate): the
 //! server-side ones are taken here,
 //! the transport ones (KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms, RekeyLimit, ModuliFile)
 //! go to the transport configuration.
@@ -28,6 +29,8 @@ pub struct ServerOptions {
     pub allow_agent_forwarding: bool,
     /// MaxStartups, MaxSessions and LoginGraceTime (which covers the whole handshake).
     pub limits: nacre::ServerLimits,
+    /// TrustedUserCAKeys and AuthorizedPrincipalsFile (user certificates).
+    pub certs: crate::serve_certs::CertSettings,
 }
 
 /// sshd's time format: `120`, `2m`, `1h30m`, `90s`.
@@ -88,6 +91,8 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
         (MethodKind::KeyboardInteractive, true),
     ];
     let mut explicit_methods: Option<Vec<Vec<MethodKind>>> = None;
+    let mut certs = crate::serve_certs::CertSettings::default();
+
     for o in options {
         let (name, value) = o
             .split_once('=')
@@ -121,6 +126,35 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
                         std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
                     ),
                 }
+            }
+            "trustedusercakeys" => {
+                certs.trusted_user_ca_keys =
+                    (!value.eq_ignore_ascii_case("none")).then(|| value.into());
+            }
+            "authorizedprincipalsfile" => {
+                certs.authorized_principals_file =
+                    (!value.eq_ignore_ascii_case("none")).then(|| value.to_owned());
+            }
+            "hostcertificate" => {
+                let text = std::fs::read_to_string(value)
+                    .with_context(|| format!("HostCertificate {value}"))?;
+                let line = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                    .unwrap_or_default();
+                let (cert, _) = nacre::keys::Certificate::from_openssh_line(line)
+                    .with_context(|| format!("HostCertificate {value}"))?;
+                if cert.cert_type() != nacre::keys::CertType::Host {
+                    bail!("HostCertificate {value} is not a host certificate");
+                }
+                if !transport
+                    .host_keys
+                    .iter()
+                    .any(|k| k.public_key() == *cert.key())
+                {
+                    bail!("HostCertificate {value} does not certify any host key");
+                }
+                transport.host_certificates.push(std::sync::Arc::new(cert));
             }
             "pubkeyauthentication" => enabled[0].1 = yes(value)?,
             "passwordauthentication" => enabled[1].1 = yes(value)?,
@@ -168,6 +202,7 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
         liveness,
         allow_agent_forwarding,
         limits,
+        certs,
     })
 }
 

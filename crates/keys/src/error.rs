@@ -133,4 +133,28 @@ pub enum KeyError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// A certificate blob is malformed (OpenSSH `PROTOCOL.certkeys` §2): truncated, an unknown
+    /// certificate type, options that are not `string name || string data` pairs, a CA key that
+    /// is itself a certificate, a signature that does not verify, ...
+    #[error("invalid certificate: {0}")]
+    InvalidCertificate(&'static str),
+    /// A valid certificate that may not be used here (PROTOCOL.certkeys §2, OpenSSH's
+    /// `sshkey_cert_check_authority`): wrong type, not yet valid, expired, no listed principal,
+    /// an unsupported critical option. The text is OpenSSH's reason.
+    #[error("{0}")]
+    CertificateRefused(&'static str),
+    /// An SSHSIG signature (OpenSSH `PROTOCOL.sshsig`) is malformed or does not apply: armour,
+    /// magic, version, namespace, hash algorithm.
+    #[error("invalid SSH signature: {0}")]
+    InvalidSshsig(&'static str),
+    /// An allowed_signers line (ssh-keygen(1) "ALLOWED SIGNERS") is malformed.
+    #[error("{path}:{line}: {reason}")]
+    InvalidAllowedSigners {
+        /// The file's name as given.
+        path: String,
+        /// The 1-based line number.
+        line: usize,
+        /// Why the line was rejected.
+        reason: &'static str,
+    },
 }

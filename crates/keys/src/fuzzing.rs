@@ -321,3 +321,91 @@ pub fn agent_messages(data: &[u8]) {
         buf = rest;
     }
 }
+
+/// Certificates, SSHSIG signatures and allowed_signers files (OpenSSH `PROTOCOL.certkeys`,
+/// `PROTOCOL.sshsig`); `data[0]` picks what the rest is read as —
+/// - 0: a certificate blob: one that parses (its CA signature verified) encodes back to the same
+///   bytes, and its options and checks answer without panicking;
+/// - 1: the fields of a certificate after the subject key (serial, type, key id, principals,
+///   validity, options, extensions, reserved), completed with a fixed CA's key and *signed* by it,
+///   so that the parsing behind the signature check is reached: the certificate must parse iff its
+///   fields are well-formed, and then report exactly those fields;
+/// - 2: an armoured SSHSIG signature, then its blob: a signature that parses re-encodes to the same
+///   blob and does not verify over fixed data (the fuzzer holds no private key);
+/// - 3: an allowed_signers file searched for a fixed key and a certificate.
+pub fn cert_parse(data: &[u8]) {
+    use crate::cert::{CertType, Certificate};
+    use crate::{AllowedSigners, KeyOrCert, SshSig};
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let ca = PrivateKey::from_ed25519_seed(&[7u8; 32]);
+    match mode % 4 {
+        0 => {
+            if let Ok(cert) = Certificate::from_blob(rest) {
+                assert_eq!(cert.to_blob(), rest, "a certificate does not encode back");
+                check_cert(&cert);
+            }
+            let _ = KeyOrCert::from_openssh_line(&String::from_utf8_lossy(rest));
+        }
+        1 => {
+            let subject = PrivateKey::from_ed25519_seed(&[9u8; 32]).public_key();
+            let mut blob = Vec::new();
+            nacre_wire::put::string(&mut blob, b"ssh-ed25519-cert-v01@openssh.com");
+            nacre_wire::put::string(&mut blob, &[1u8; 32]);
+            nacre_wire::put::string(&mut blob, subject.ed25519_bytes().unwrap());
+            blob.extend_from_slice(rest);
+            nacre_wire::put::string(&mut blob, &ca.public_key().to_blob());
+            let sig = ca.sign(SignatureAlgorithm::Ed25519, &blob).unwrap();
+            nacre_wire::put::string(&mut blob, &sig);
+            if let Ok(cert) = Certificate::from_blob(&blob) {
+                assert_eq!(cert.key(), &subject);
+                assert_eq!(cert.signature_key(), &ca.public_key());
+                assert!(matches!(cert.cert_type(), CertType::User | CertType::Host));
+                check_cert(&cert);
+            }
+        }
+        2 => {
+            if let Ok(sig) = SshSig::from_armored(rest) {
+                let again = SshSig::from_blob(&sig.to_blob()).unwrap();
+                assert_eq!(again, sig, "an SSHSIG blob does not survive a round trip");
+                assert!(sig.verify(sig.namespace(), SIGNED).is_err());
+            }
+            if let Ok(sig) = SshSig::from_blob(rest) {
+                assert_eq!(sig.to_blob(), rest, "an SSHSIG blob does not encode back");
+                assert!(sig.verify(sig.namespace(), SIGNED).is_err());
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(rest);
+            let signers = AllowedSigners::new(&text);
+            let key: KeyOrCert = ca.public_key().into();
+            let cert = crate::cert::CertBuilder::new(ca.public_key(), CertType::User)
+                .principals(vec!["alice".into()])
+                .nonce(vec![0; 32])
+                .sign(&ca, None, &mut rand_core::OsRng)
+                .unwrap();
+            let cert: KeyOrCert = cert.into();
+            for signer in [&key, &cert] {
+                let _ = signers.check(signer, "alice", "git", 1_700_000_000);
+                let _ = signers.find_principals(signer, 1_700_000_000);
+            }
+            let _ = signers.match_principals("alice");
+            let _ = signers.lines();
+        }
+    }
+}
+
+/// Every question a certificate answers, at a few times and names.
+fn check_cert(cert: &crate::Certificate) {
+    use crate::cert::CertType;
+    let _ = cert.options();
+    for now in [0, cert.valid_after(), cert.valid_before(), u64::MAX] {
+        for want in [CertType::User, CertType::Host] {
+            let _ = cert.check_authority(want, now, None, false);
+            let _ = cert.check_authority(want, now, Some("alice"), true);
+        }
+        let _ = cert.check_host("host.example.com", now);
+        let _ = cert.check_user(&["alice", "root"], now);
+    }
+}

@@ -7,13 +7,20 @@
 //!   (`bcrypt` KDF, every [`KeyCipher`]), PEM PKCS#1, SEC1 and PKCS#8, plain or encrypted, and
 //!   PuTTY PPK v2/v3; [`PrivateKey::from_file_bytes`] reads any of them.
 //! - [`SignatureAlgorithm`] and [`KeyType`]: the algorithm names of KEXINIT.
+//! - [`Certificate`]s (`*-cert-v01@openssh.com`, OpenSSH `PROTOCOL.certkeys`): parse, verify,
+//!   check against a time and principals, sign ([`cert::CertBuilder`]); [`KeyOrCert`] for blobs
+//!   that may be either.
+//! - [`SshSig`]: SSH signatures of files (OpenSSH `PROTOCOL.sshsig`, `ssh-keygen -Y`), and
+//!   [`AllowedSigners`] files.
 //! - OpenSSH users' files and agent: [`known_hosts`], [`authorized_keys`] and the ssh-[`agent`]
 //!   protocol with a blocking client.
 #![warn(missing_docs)]
 
 pub mod agent;
 mod algorithm;
+pub mod allowed_signers;
 pub mod authorized_keys;
+pub mod cert;
 mod der;
 mod encrypted;
 mod error;
@@ -34,9 +41,12 @@ mod ppk;
 mod private;
 mod public;
 mod signature;
+mod sshsig;
 
 pub use algorithm::{KeyType, SignatureAlgorithm};
+pub use allowed_signers::AllowedSigners;
 pub use authorized_keys::{AuthorizedKey, AuthorizedKeys, KeyOptions, Refusal};
+pub use cert::{CertType, Certificate, KeyOrCert};
 pub use encrypted::{DEFAULT_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS};
 pub use error::KeyError;
 pub use file_cipher::KeyCipher;
@@ -47,6 +57,7 @@ pub use ppk::{MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_PASSES};
 pub use private::PrivateKey;
 pub use public::{PublicKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use signature::{decode_signature_blob, encode_signature_blob};
+pub use sshsig::{SshSig, SshsigHash, SshsigHasher, SSHSIG_MAGIC, SSHSIG_VERSION};
 
 /// Standard base64 that accepts missing padding, as OpenSSH's decoder does.
 pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
@@ -55,3 +66,24 @@ pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
+
+/// Keys for unit tests: OpenSSH's test keys from `../shared/vectors/openssh-keys` (RSA keys are
+/// slow to generate in debug builds).
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) mod testkeys {
+    /// The private key `name` of OpenSSH's test data.
+    pub(crate) fn load(name: &str) -> crate::PrivateKey {
+        let path = format!(
+            "{}/../../../shared/vectors/openssh-keys/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(path).expect("../shared/vectors/openssh-keys");
+        crate::PrivateKey::from_file_bytes(&bytes, None).expect("test key")
+    }
+
+    /// OpenSSH's 1024-bit test RSA key.
+    pub(crate) fn rsa() -> crate::PrivateKey {
+        load("rsa_1")
+    }
+}

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use nacre_auth::msg::InfoRequest;
-use nacre_keys::PublicKey;
+use nacre_keys::{Certificate, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::auth_server::{AuthContext, AuthPolicy, KeyboardAnswer, PasswordCheck};
@@ -93,6 +93,26 @@ pub trait AsyncAuthPolicy: Send + Sync + 'static {
         _key: &'a PublicKey,
     ) -> AuthFuture<'a, Option<nacre_keys::KeyOptions>> {
         Box::pin(async { None })
+    }
+    /// May the user log in with this OpenSSH certificate (PROTOCOL.certkeys)? As
+    /// [`AuthPolicy::certificate`].
+    fn certificate<'a>(
+        &'a self,
+        _ctx: &'a AuthContext,
+        _cert: &'a Certificate,
+    ) -> AuthFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+    /// The options that go with a certificate that authenticated; by default the certificate's
+    /// own, as [`AuthPolicy::certificate_options`].
+    fn certificate_options<'a>(
+        &'a self,
+        _ctx: &'a AuthContext,
+        cert: &'a Certificate,
+    ) -> AuthFuture<'a, Option<nacre_keys::KeyOptions>> {
+        Box::pin(std::future::ready(Some(
+            crate::auth_server::own_certificate_options(cert),
+        )))
     }
 }
 
@@ -227,5 +247,26 @@ impl<P: AuthPolicy + ?Sized> AsyncAuthPolicy for Blocking<P> {
     ) -> AuthFuture<'a, Option<nacre_keys::KeyOptions>> {
         // A lookup in what the key query already read: answered here.
         Box::pin(std::future::ready(self.0.authorized_key_options(ctx, key)))
+    }
+
+    fn certificate<'a>(
+        &'a self,
+        ctx: &'a AuthContext,
+        cert: &'a Certificate,
+    ) -> AuthFuture<'a, bool> {
+        let (p, ctx, cert) = (self.0.clone(), ctx.clone(), cert.clone());
+        Box::pin(blocking(move || p.certificate(&ctx, &cert), false))
+    }
+
+    fn certificate_options<'a>(
+        &'a self,
+        ctx: &'a AuthContext,
+        cert: &'a Certificate,
+    ) -> AuthFuture<'a, Option<nacre_keys::KeyOptions>> {
+        // May read files (a principals file, the CA list): on the blocking pool; if that cannot
+        // run, the certificate's own options still apply.
+        let (p, ctx, c) = (self.0.clone(), ctx.clone(), cert.clone());
+        let fallback = Some(crate::auth_server::own_certificate_options(cert));
+        Box::pin(blocking(move || p.certificate_options(&ctx, &c), fallback))
     }
 }

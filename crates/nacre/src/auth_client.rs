@@ -40,6 +40,9 @@ pub enum Credential {
     Agent(std::path::PathBuf),
     /// A private key (from a file).
     Key(Arc<PrivateKey>),
+    /// An OpenSSH certificate (`key-cert.pub`, PROTOCOL.certkeys) and the private key it
+    /// certifies.
+    Certificate(Arc<PrivateKey>, Arc<nacre_keys::Certificate>),
     /// A password.
     Password(Zeroizing<String>),
     /// Keyboard-interactive with this responder.
@@ -50,7 +53,7 @@ impl Credential {
     fn rank(&self) -> u8 {
         match self {
             Credential::Agent(_) => 0,
-            Credential::Key(_) => 1,
+            Credential::Key(_) | Credential::Certificate(..) => 1,
             Credential::KeyboardInteractive(_) => 2,
             Credential::Password(_) => 3,
         }
@@ -116,11 +119,39 @@ impl Connection {
         .await
     }
 
+    /// Tries an OpenSSH certificate of `key` (PROTOCOL.certkeys): the query names the
+    /// certificate, `key` signs.
+    pub async fn authenticate_certificate(
+        &mut self,
+        user: &str,
+        key: &PrivateKey,
+        cert: &nacre_keys::Certificate,
+    ) -> Result<AuthResult, Error> {
+        if *cert.key() != key.public_key() {
+            tracing::warn!(id = %cert.key_id(), "the certificate is not of this private key");
+            return self.settle(user).await;
+        }
+        self.offer_with_signer(user, cert.key(), Some(cert), |alg, data| {
+            key.sign(alg, data).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
     /// Tries a public key whose signatures `sign` makes (a hardware token, an agent, ...).
     pub async fn authenticate_with_signer(
         &mut self,
         user: &str,
         key: &PublicKey,
+        sign: impl FnMut(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<AuthResult, Error> {
+        self.offer_with_signer(user, key, None, sign).await
+    }
+
+    async fn offer_with_signer(
+        &mut self,
+        user: &str,
+        key: &PublicKey,
+        cert: Option<&nacre_keys::Certificate>,
         mut sign: impl FnMut(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>, String>,
     ) -> Result<AuthResult, Error> {
         let settled = self.settle(user).await?;
@@ -131,7 +162,11 @@ impl Connection {
             tracing::debug!(key = %key.fingerprint_sha256(), "no accepted signature algorithm for this key");
             return Ok(settled);
         }
-        self.auth_cmd(ClientAuthCmd::PublicKey(key.clone())).await?;
+        let offer = match cert {
+            Some(c) => ClientAuthCmd::Certificate(Box::new(c.clone())),
+            None => ClientAuthCmd::PublicKey(key.clone()),
+        };
+        self.auth_cmd(offer).await?;
         self.pump(|ev| match ev {
             ClientEvent::SignRequest {
                 id,
@@ -158,6 +193,25 @@ impl Connection {
         agent: &mut AgentClient,
     ) -> Result<AuthResult, Error> {
         let mut last = self.settle(user).await?;
+        // Certificates first, as ssh offers a certificate before its plain key.
+        let certificates = agent
+            .certificates()
+            .map_err(|e| Error::Agent(e.to_string()))?;
+        for (cert, _comment) in certificates {
+            if !self.allows("publickey") {
+                break;
+            }
+            last = self
+                .offer_with_signer(user, cert.key(), Some(&cert), |alg, data| {
+                    agent
+                        .sign_certificate(&cert, data, alg)
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
+            if last == AuthResult::Success {
+                return Ok(last);
+            }
+        }
         let identities = agent
             .identities()
             .map_err(|e| Error::Agent(e.to_string()))?;
@@ -207,7 +261,9 @@ impl Connection {
         let mut last = self.settle(user).await?;
         for c in credentials {
             let method = match c {
-                Credential::Key(_) | Credential::Agent(_) => "publickey",
+                Credential::Key(_) | Credential::Agent(_) | Credential::Certificate(..) => {
+                    "publickey"
+                }
                 Credential::Password(_) => "password",
                 Credential::KeyboardInteractive(_) => "keyboard-interactive",
             };
@@ -216,6 +272,7 @@ impl Connection {
             }
             last = match c {
                 Credential::Key(k) => self.authenticate_publickey(user, k).await?,
+                Credential::Certificate(k, c) => self.authenticate_certificate(user, k, c).await?,
                 Credential::Agent(path) => match AgentClient::connect(path) {
                     Ok(mut agent) => self.authenticate_agent(user, &mut agent).await?,
                     Err(e) => {

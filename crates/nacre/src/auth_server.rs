@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use nacre_auth::msg::InfoRequest;
 use nacre_auth::{AuthServerConfig, Decision, MethodKind, ServerEvent};
-use nacre_keys::PublicKey;
+use nacre_keys::{Certificate, PublicKey};
 use nacre_session::ServerEvent as SessionEvent;
 use zeroize::Zeroizing;
 
@@ -79,6 +79,27 @@ pub trait AuthPolicy: Send + Sync + 'static {
     ) -> KeyboardAnswer {
         KeyboardAnswer::Reject
     }
+    /// May the user log in with this OpenSSH certificate (PROTOCOL.certkeys)? Asked instead of
+    /// [`AuthPolicy::publickey`] when the client offers a `*-cert-v01@openssh.com` key: for a
+    /// query, then for the certificate whose key signed. The certificate's CA signature is
+    /// already verified; the policy decides whether the CA is trusted and checks type, validity,
+    /// principals and options ([`Certificate::check_user`]).
+    fn certificate(&self, _ctx: &AuthContext, _cert: &Certificate) -> bool {
+        false
+    }
+    /// The options that go with a certificate that authenticated (its critical options and
+    /// extensions, with those of the authorized_keys line that trusted its CA, if any). The
+    /// default reads the certificate's own (`force-command`, `source-address`, the `permit-*`
+    /// extensions, PROTOCOL.certkeys §2.1–2.2), so a policy that only implements
+    /// [`AuthPolicy::certificate`] cannot drop them; a certificate whose options cannot be read
+    /// gets no pty, no forwarding and the command `false`.
+    fn certificate_options(
+        &self,
+        _ctx: &AuthContext,
+        cert: &Certificate,
+    ) -> Option<nacre_keys::KeyOptions> {
+        Some(own_certificate_options(cert))
+    }
     /// The `authorized_keys` options that go with `key` for the user, once it authenticated
     /// (what the session may do: forwarding, pty, ...). `None`: no restrictions known.
     fn authorized_key_options(
@@ -87,6 +108,26 @@ pub trait AuthPolicy: Send + Sync + 'static {
         _key: &PublicKey,
     ) -> Option<nacre_keys::KeyOptions> {
         None
+    }
+}
+
+/// A certificate's own options as authorized_keys options (PROTOCOL.certkeys §2.1–2.2): what
+/// [`AuthPolicy::certificate_options`] and [`crate::AsyncAuthPolicy::certificate_options`] give
+/// by default. A certificate whose options cannot be read gets no pty, no forwarding and the
+/// command `false`.
+pub(crate) fn own_certificate_options(cert: &Certificate) -> nacre_keys::KeyOptions {
+    match cert.options() {
+        Ok(options) => options.to_key_options(),
+        Err(_) => nacre_keys::KeyOptions {
+            restrict: true,
+            pty: false,
+            port_forwarding: false,
+            agent_forwarding: false,
+            x11_forwarding: false,
+            user_rc: false,
+            command: Some("false".to_owned()),
+            ..nacre_keys::KeyOptions::default()
+        },
     }
 }
 
@@ -99,6 +140,8 @@ pub struct Authenticated {
     pub methods: Vec<MethodKind>,
     /// The public key that signed, if publickey was used.
     pub key: Option<PublicKey>,
+    /// The certificate the key was accepted with, if any.
+    pub certificate: Option<Box<Certificate>>,
 }
 
 async fn answer(
@@ -166,8 +209,20 @@ async fn decide(
             id,
             yes_no(policy.change_password(&ctx(&user), &password, &new).await),
         ),
-        ServerEvent::PublicKeyQuery { id, user, key }
-        | ServerEvent::PublicKeyVerified { id, user, key } => {
+        ServerEvent::PublicKeyQuery {
+            id,
+            user,
+            certificate: Some(cert),
+            ..
+        }
+        | ServerEvent::PublicKeyVerified {
+            id,
+            user,
+            certificate: Some(cert),
+            ..
+        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
+        ServerEvent::PublicKeyQuery { id, user, key, .. }
+        | ServerEvent::PublicKeyVerified { id, user, key, .. } => {
             (id, yes_no(policy.publickey(&ctx(&user), &key).await))
         }
         ServerEvent::KeyboardInteractive {
@@ -220,8 +275,18 @@ impl Connection {
                 None => return Err(self.auth_ended().await),
             };
             match ev {
-                SessionEvent::Authenticated { user, methods, key } => {
-                    return Ok(Authenticated { user, methods, key })
+                SessionEvent::Authenticated {
+                    user,
+                    methods,
+                    key,
+                    certificate,
+                } => {
+                    return Ok(Authenticated {
+                        user,
+                        methods,
+                        key,
+                        certificate,
+                    })
                 }
                 SessionEvent::Auth(question) => {
                     if let Some((id, decision)) = self.ask(&policy, peer, question).await? {
@@ -274,5 +339,51 @@ impl Connection {
                 Err(Error::Transport(ended.reason))
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use nacre_keys::cert::CertBuilder;
+    use nacre_keys::{CertType, PrivateKey};
+
+    struct OnlyCertificates;
+
+    impl AuthPolicy for OnlyCertificates {
+        fn certificate(&self, _ctx: &AuthContext, _cert: &Certificate) -> bool {
+            true
+        }
+    }
+
+    /// A policy that accepts certificates without computing their options still gets the
+    /// certificate's force-command and permissions by default.
+    #[test]
+    fn default_certificate_options_come_from_the_certificate() {
+        let ca = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let build =
+            || CertBuilder::new(ca.public_key(), CertType::User).principals(vec!["alice".into()]);
+        let cert = build()
+            .critical_option("force-command", Some("/bin/date".into()))
+            .extension("permit-pty", None)
+            .sign(&ca, None, &mut rand_core::OsRng)
+            .unwrap();
+        let ctx = AuthContext {
+            user: "alice".into(),
+            peer: None,
+        };
+        let o = OnlyCertificates.certificate_options(&ctx, &cert).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/bin/date"));
+        assert!(o.pty && !o.port_forwarding && !o.agent_forwarding);
+        let unknown = build()
+            .critical_option("unknown@example.com", None)
+            .sign(&ca, None, &mut rand_core::OsRng)
+            .unwrap();
+        let o = OnlyCertificates
+            .certificate_options(&ctx, &unknown)
+            .unwrap();
+        assert_eq!(o.command.as_deref(), Some("false"));
+        assert!(!o.pty);
     }
 }

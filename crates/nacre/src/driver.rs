@@ -67,7 +67,7 @@ pub(crate) struct Ended {
 pub(crate) struct Driver<S> {
     pub machine: Machine,
     pub stream: S,
-    pub verifier: Option<HostKeyVerifier>,
+    pub verifier: Option<crate::known_hosts::HostVerifiers>,
     /// Client: channels the server opens go through it first (remote forwards, agent).
     pub router: Option<Router>,
     pub up: mpsc::Sender<Up>,
@@ -79,7 +79,7 @@ pub(crate) struct Driver<S> {
 /// Everything the loop owns besides the socket halves.
 struct State {
     machine: Machine,
-    verifier: Option<HostKeyVerifier>,
+    verifier: Option<crate::known_hosts::HostVerifiers>,
     router: Option<Router>,
     mux: Mux,
     pending_up: VecDeque<Up>,
@@ -112,11 +112,17 @@ impl State {
 
     fn on_client_event(&mut self, e: ClientEvent) {
         match e {
-            // Decided here by a synchronous verifier; without one, asked of the handle (an
-            // async verifier), which answers with `Command::HostKeyAnswer`.
-            ClientEvent::HostKey { id, key, .. } => match &self.verifier {
+            // Decided here by a synchronous verifier (the host certificate's check when the
+            // server sent one); without one, asked of the handle (an async verifier), which
+            // answers with `Command::HostKeyAnswer`.
+            ClientEvent::HostKey {
+                id,
+                key,
+                certificate,
+                ..
+            } => match &self.verifier {
                 Some(v) => {
-                    let trusted = v(&key);
+                    let trusted = v.trusted(&key, certificate.as_deref());
                     if let Machine::Client(m) = &mut self.machine {
                         m.answer_host_key(id, trusted);
                     }

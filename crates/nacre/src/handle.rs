@@ -68,7 +68,7 @@ impl std::fmt::Debug for Connection {
 /// How a client's host key question is answered.
 pub(crate) enum Verifier {
     /// At once, in the connection task.
-    Now(HostKeyVerifier),
+    Now(crate::known_hosts::HostVerifiers),
     /// By awaiting an async verifier in the handle.
     Ask(Arc<dyn crate::VerifyHostKey>),
 }
@@ -96,11 +96,16 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let verifiers = crate::known_hosts::HostVerifiers {
+            key: config.verify_host_key,
+            certificate: config.transport.host_certificate_check.clone(),
+        };
         let machine = Self::client_machine(config.transport);
-        Self::start(machine, stream, Some(Verifier::Now(config.verify_host_key))).await
+        Self::start(machine, stream, Some(Verifier::Now(verifiers))).await
     }
 
-    /// [`Connection::client_over`] with an async host key verifier.
+    /// [`Connection::client_over`] with an async host key verifier (it sees the host key; a
+    /// host certificate is not checked on this path yet).
     pub(crate) async fn client_over_async<S>(
         stream: S,
         transport: Arc<Config>,

@@ -7,6 +7,24 @@ use nacre_keys::{HostKeyStatus, KnownHosts, PublicKey};
 
 use crate::driver::HostKeyVerifier;
 
+/// The client's host key checks as the connection task runs them: the plain key verifier, and
+/// the transport's [`nacre_transport::Config::host_certificate_check`] for host certificates.
+#[derive(Clone)]
+pub(crate) struct HostVerifiers {
+    pub(crate) key: HostKeyVerifier,
+    pub(crate) certificate: Option<nacre_transport::config::HostCertificateCheck>,
+}
+
+impl HostVerifiers {
+    /// Whether the host key (or the host certificate, when the server sent one) is trusted.
+    pub(crate) fn trusted(&self, key: &PublicKey, cert: Option<&nacre_keys::Certificate>) -> bool {
+        match (cert, &self.certificate) {
+            (Some(c), Some(check)) => check(c),
+            _ => (self.key)(key),
+        }
+    }
+}
+
 /// What to do with a host that has no key of this type in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnknownHosts {

@@ -526,9 +526,10 @@ impl Server {
             user: who.user.clone(),
             peer,
         };
-        let options = match who.key.as_ref() {
-            Some(k) => inner.policy.get().authorized_key_options(&ctx, k).await,
-            None => None,
+        let options = match (&who.certificate, &who.key) {
+            (Some(cert), _) => inner.policy.get().certificate_options(&ctx, cert).await,
+            (None, Some(k)) => inner.policy.get().authorized_key_options(&ctx, k).await,
+            (None, None) => None,
         };
         let budgets = inner.budgets.for_connection(&who.user);
         let reason = serve_connection_limited(

@@ -17,6 +17,8 @@ pub(crate) enum ClientAuthCmd {
     Begin(String, Option<Vec<SignatureAlgorithm>>),
     Password(Zeroizing<String>),
     PublicKey(PublicKey),
+    /// Offer an OpenSSH certificate (its key signs).
+    Certificate(Box<nacre_keys::Certificate>),
     Signature(AnswerId, Vec<u8>),
     /// A signature the application could not make: the key is skipped.
     NoSignature,
@@ -149,6 +151,7 @@ impl Machine {
             }
             ClientAuthCmd::Password(p) => m.auth_password(&p),
             ClientAuthCmd::PublicKey(key) => m.auth_publickey(&key),
+            ClientAuthCmd::Certificate(cert) => m.auth_certificate(&cert),
             ClientAuthCmd::Signature(id, sig) => m.answer_signature(id, &sig),
             ClientAuthCmd::NoSignature => m.skip_signature(),
             ClientAuthCmd::Keyboard(sub) => m.auth_keyboard_interactive(&sub),

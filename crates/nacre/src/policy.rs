@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use nacre_keys::{AuthorizedKeys, KeyOptions, PublicKey};
+use nacre_keys::{AuthorizedKeys, Certificate, KeyOptions, PublicKey};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -184,6 +184,28 @@ impl UsersPolicy {
             }
         }
     }
+
+    /// The options with which a user certificate logs `user` in through a `cert-authority`
+    /// line of the user's authorized_keys (with `principals=`; PROTOCOL.certkeys, sshd's
+    /// auth2-pubkey.c), if it does.
+    pub fn certificate_options_for(
+        &self,
+        ctx: &AuthContext,
+        cert: &Certificate,
+    ) -> Option<KeyOptions> {
+        let keys = &self.users.get(&ctx.user)?.authorized_keys;
+        let addr = ctx.peer.map(|p| p.ip())?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match nacre_keys::cert::authorize_by_authorized_keys(keys, cert, &ctx.user, now, addr) {
+            Ok(options) => Some(options),
+            Err(e) => {
+                tracing::info!(user = %ctx.user, id = %cert.key_id(), serial = cert.serial(), error = %e, "refusing certificate");
+                None
+            }
+        }
+    }
 }
 
 impl AuthPolicy for UsersPolicy {
@@ -208,6 +230,14 @@ impl AuthPolicy for UsersPolicy {
 
     fn authorized_key_options(&self, ctx: &AuthContext, key: &PublicKey) -> Option<KeyOptions> {
         self.key_options(ctx, key)
+    }
+
+    fn certificate(&self, ctx: &AuthContext, cert: &Certificate) -> bool {
+        self.certificate_options_for(ctx, cert).is_some()
+    }
+
+    fn certificate_options(&self, ctx: &AuthContext, cert: &Certificate) -> Option<KeyOptions> {
+        self.certificate_options_for(ctx, cert)
     }
 }
 

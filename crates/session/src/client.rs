@@ -59,6 +59,9 @@ pub enum ClientEvent {
         key: PublicKey,
         /// The signature algorithm it signed with.
         algorithm: SignatureAlgorithm,
+        /// The OpenSSH host certificate the server presented, if any (PROTOCOL.certkeys; CA
+        /// signature verified, trust and validity for the application to check).
+        certificate: Option<Box<nacre_keys::Certificate>>,
     },
     /// Authentication can start, or the last attempt failed: `methods` can continue
     /// (RFC 4252 §5.1). The first one answers the `none` probe the session sends by itself.
@@ -194,11 +197,19 @@ impl ClientSession {
     fn process(&mut self) {
         while let Some(ev) = self.core.transport.poll_event() {
             match ev {
-                TransportEvent::HostKey { key, algorithm } => {
+                TransportEvent::HostKey {
+                    key,
+                    algorithm,
+                    certificate,
+                } => {
                     let id = self.new_id();
                     self.host_key = Some(id);
-                    self.events
-                        .push_back(ClientEvent::HostKey { id, key, algorithm });
+                    self.events.push_back(ClientEvent::HostKey {
+                        id,
+                        key,
+                        algorithm,
+                        certificate,
+                    });
                 }
                 TransportEvent::ServiceAccepted(_) => self.on_service_accepted(),
                 TransportEvent::Packet(p) => self.on_packet(&p),
@@ -426,6 +437,12 @@ impl ClientSession {
     /// if the server accepts it.
     pub fn auth_publickey(&mut self, key: &PublicKey) -> Result<(), WrongPhase> {
         self.with_auth(|a| a.machine.publickey(key))
+    }
+
+    /// Offers an OpenSSH certificate (PROTOCOL.certkeys): a query first; the
+    /// [`ClientEvent::SignRequest`] that follows asks for a signature by the certified key.
+    pub fn auth_certificate(&mut self, cert: &nacre_keys::Certificate) -> Result<(), WrongPhase> {
+        self.with_auth(|a| a.machine.publickey_certificate(cert))
     }
 
     /// The signature algorithm publickey would use for `key`, if any is allowed.

@@ -44,6 +44,8 @@ pub enum ServerEvent {
         methods: Vec<MethodKind>,
         /// The key that signed, if publickey was one of them.
         key: Option<PublicKey>,
+        /// The OpenSSH certificate that key was accepted with, if any (PROTOCOL.certkeys).
+        certificate: Option<Box<nacre_keys::Certificate>>,
     },
     /// The client started `ssh-userauth` and no authentication settings were given: call
     /// [`ServerSession::begin_auth`], or speak the service protocol with
@@ -249,10 +251,19 @@ impl ServerSession {
         }
         for e in events {
             match e {
-                nacre_auth::ServerEvent::Success { user, methods, key } => {
+                nacre_auth::ServerEvent::Success {
+                    user,
+                    methods,
+                    key,
+                    certificate,
+                } => {
                     self.core.start_connection();
-                    self.events
-                        .push_back(ServerEvent::Authenticated { user, methods, key });
+                    self.events.push_back(ServerEvent::Authenticated {
+                        user,
+                        methods,
+                        key,
+                        certificate,
+                    });
                     // What the client pipelined behind the request that succeeded.
                     for p in &after_success {
                         self.on_packet(&bytes::Bytes::copy_from_slice(p));

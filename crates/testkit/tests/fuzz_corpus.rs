@@ -43,6 +43,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("auth_server", nacre_auth::fuzzing::auth_server),
     ("auth_client", nacre_auth::fuzzing::auth_client),
     ("public_key", nacre_keys::fuzzing::public_key),
+    ("cert_parse", nacre_keys::fuzzing::cert_parse),
     ("key_files", nacre_keys::fuzzing::key_files),
     (
         "key_files_encrypted",
@@ -154,6 +155,7 @@ replay_tests!(
     auth_server,
     auth_client,
     public_key,
+    cert_parse,
     key_files,
     key_files_encrypted,
     known_hosts,

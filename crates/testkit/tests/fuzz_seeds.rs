@@ -61,7 +61,83 @@ fn generate_fuzz_seeds() {
     sequence_seeds();
     auth_seeds();
     key_seeds();
+    cert_seeds();
     generate_layer_seeds();
+}
+
+/// The `cert_parse` seeds alone: `cargo test -p nacre-testkit --test fuzz_seeds -- --ignored
+/// generate_cert_seeds`.
+#[test]
+#[ignore = "writes the fuzz seed corpus; run by scripts/fuzz-seeds"]
+fn generate_cert_seeds() {
+    cert_seeds();
+}
+
+/// Certificates by every sample key as CA (mode 0), certificate fields for the fixed CA
+/// (mode 1), SSHSIG signatures (mode 2) and an allowed_signers file (mode 3).
+fn cert_seeds() {
+    use nacre_keys::cert::CertBuilder;
+    use nacre_keys::{CertType, SshSig, SshsigHash};
+    let keys = sample_keys();
+    let mut rng = rng();
+    let mut lines = Vec::new();
+    for (i, ca) in keys.iter().enumerate() {
+        let cert = CertBuilder::new(keys[0].public_key(), CertType::User)
+            .serial(i as u64)
+            .key_id(format!("seed-{i}"))
+            .principals(vec!["alice".into(), "*.example.com".into()])
+            .validity(1_600_000_000, 1_900_000_000)
+            .critical_option("force-command", Some("/bin/true".into()))
+            .critical_option("source-address", Some("192.0.2.0/24,::1".into()))
+            .with_default_user_extensions()
+            .nonce(vec![i as u8; 32])
+            .sign(ca, None, &mut rng)
+            .unwrap();
+        let mut d = vec![0];
+        d.extend_from_slice(cert.blob());
+        seed("cert_parse", &format!("cert-{i}"), &d);
+        let sig = SshSig::sign(ca, "git", SshsigHash::Sha512, b"seed").unwrap();
+        let mut d = vec![2];
+        d.extend_from_slice(sig.to_armored().as_bytes());
+        seed("cert_parse", &format!("sshsig-{i}"), &d);
+        let opts = [
+            "",
+            "namespaces=\"git\" ",
+            "cert-authority ",
+            "valid-after=\"20200101\" ",
+        ];
+        lines.push(format!(
+            "alice,*@example.com {}{}",
+            opts[i % opts.len()],
+            ca.public_key().to_openssh_line("c")
+        ));
+    }
+    // The fields after the subject key: serial, type, key id, principals, validity, critical
+    // options, extensions, reserved.
+    let mut d = vec![1];
+    put::uint64(&mut d, 1);
+    put::uint32(&mut d, 1);
+    put::string(&mut d, b"fields");
+    let mut principals = Vec::new();
+    put::string(&mut principals, b"alice");
+    put::string(&mut d, &principals);
+    put::uint64(&mut d, 0);
+    put::uint64(&mut d, u64::MAX);
+    let mut crit = Vec::new();
+    put::string(&mut crit, b"force-command");
+    let mut v = Vec::new();
+    put::string(&mut v, b"/bin/true");
+    put::string(&mut crit, &v);
+    put::string(&mut d, &crit);
+    let mut ext = Vec::new();
+    put::string(&mut ext, b"permit-pty");
+    put::string(&mut ext, b"");
+    put::string(&mut d, &ext);
+    put::string(&mut d, b"");
+    seed("cert_parse", "fields", &d);
+    let mut d = vec![3];
+    d.extend_from_slice(lines.join("\n").as_bytes());
+    seed("cert_parse", "allowed-signers", &d);
 }
 
 /// The connection and SFTP seeds alone (they need no `--cfg fuzzing`): `cargo test -p

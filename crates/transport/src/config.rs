@@ -213,6 +213,18 @@ pub struct Config {
     pub ext_info: bool,
     /// Server: host keys to sign with.
     pub host_keys: Vec<Arc<PrivateKey>>,
+    /// Server: OpenSSH host certificates of some of `host_keys` (PROTOCOL.certkeys, sshd's
+    /// `HostCertificate`): their `*-cert-v01@openssh.com` algorithms are offered first.
+    pub host_certificates: Vec<Arc<nacre_keys::Certificate>>,
+    /// Client: also offer the `*-cert-v01@openssh.com` form of every host key algorithm, first
+    /// (as OpenSSH does when it knows a CA for the host); the server may then send a certificate
+    /// ([`crate::Event::HostKey`] carries it).
+    pub host_key_certificates: bool,
+    /// Client: decides whether a host certificate the server presents is trusted (its CA in
+    /// `@cert-authority`, valid for the host, not `@revoked`). The transport never calls it: the
+    /// runtime does, instead of its plain host key verifier, when [`crate::Event::HostKey`]
+    /// carries a certificate. `None`: the certificate's key goes to the plain verifier.
+    pub host_certificate_check: Option<HostCertificateCheck>,
     /// Server: signature algorithms announced in `server-sig-algs`.
     pub server_sig_algs: Vec<SignatureAlgorithm>,
     /// Server: services a client may request.
@@ -235,6 +247,9 @@ impl Config {
             strict_kex: true,
             ext_info: true,
             host_keys: Vec::new(),
+            host_certificates: Vec::new(),
+            host_key_certificates: false,
+            host_certificate_check: None,
             server_sig_algs: Vec::new(),
             services: Vec::new(),
             gex: GexConfig::default(),
@@ -257,6 +272,9 @@ impl Config {
         }
     }
 }
+
+/// See [`Config::host_certificate_check`].
+pub type HostCertificateCheck = Arc<dyn Fn(&nacre_keys::Certificate) -> bool + Send + Sync>;
 
 /// `nacre_<crate version>`.
 pub fn default_software_version() -> String {

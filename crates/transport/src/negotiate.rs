@@ -25,6 +25,9 @@ pub struct Negotiated {
     pub kex: KexMethod,
     /// Host key signature algorithm.
     pub host_key: SignatureAlgorithm,
+    /// The host key algorithm is its `*-cert-v01@openssh.com` form: the server sends an OpenSSH
+    /// host certificate (PROTOCOL.certkeys) and signs with `host_key`.
+    pub host_key_certificate: bool,
     /// Cipher client to server.
     pub cipher_c2s: CipherAlg,
     /// Cipher server to client.
@@ -41,6 +44,28 @@ pub fn build_kexinit(
     role: Role,
     config: &Config,
     host_key_algs: &[SignatureAlgorithm],
+    cookie: [u8; 16],
+    first: bool,
+) -> Vec<u8> {
+    let hk: Vec<&str> = host_key_algs.iter().map(|a| a.name()).collect();
+    build_kexinit_names(role, config, &hk, cookie, first)
+}
+
+/// A host key algorithm name: a signature algorithm, or its `*-cert-v01@openssh.com` form
+/// (PROTOCOL.certkeys §2) with `true`.
+pub fn host_key_from_name(name: &str) -> Option<(SignatureAlgorithm, bool)> {
+    match name.strip_suffix(nacre_keys::cert::CERT_SUFFIX) {
+        Some(plain) => SignatureAlgorithm::from_name(plain).map(|a| (a, true)),
+        None => SignatureAlgorithm::from_name(name).map(|a| (a, false)),
+    }
+}
+
+/// [`build_kexinit`] with the host key algorithm names given as they go on the wire
+/// (certificate forms included).
+pub fn build_kexinit_names(
+    role: Role,
+    config: &Config,
+    hk: &[&str],
     cookie: [u8; 16],
     first: bool,
 ) -> Vec<u8> {
@@ -65,14 +90,13 @@ pub fn build_kexinit(
             }
         }
     }
-    let hk: Vec<&str> = host_key_algs.iter().map(|a| a.name()).collect();
     let ciphers: Vec<&str> = config.algorithms.cipher.iter().map(|c| c.name()).collect();
     let macs: Vec<&str> = config.algorithms.mac.iter().map(|m| m.name()).collect();
     let mut out = Vec::with_capacity(1024);
     put::byte(&mut out, MsgNumber::KEXINIT.0);
     out.extend_from_slice(&cookie);
     put::name_list(&mut out, &kex);
-    put::name_list(&mut out, &hk);
+    put::name_list(&mut out, hk);
     put::name_list(&mut out, &ciphers);
     put::name_list(&mut out, &ciphers);
     put::name_list(&mut out, &macs);
@@ -152,11 +176,11 @@ pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiate
         &server.kex_algorithms,
         KexMethod::from_name,
     )?;
-    let host_key = choose(
+    let (host_key, host_key_certificate) = choose(
         "host key",
         &client.server_host_key_algorithms,
         &server.server_host_key_algorithms,
-        SignatureAlgorithm::from_name,
+        host_key_from_name,
     )?;
     let cipher_c2s = choose(
         "cipher client to server",
@@ -198,6 +222,7 @@ pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiate
     Ok(Negotiated {
         kex,
         host_key,
+        host_key_certificate,
         cipher_c2s,
         cipher_s2c,
         mac_c2s,

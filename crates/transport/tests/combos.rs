@@ -72,7 +72,7 @@ fn check(kex: KexMethod, host_key: SignatureAlgorithm, cipher: CipherAlg, mac: M
         );
     }
     let host = pair.client_events.iter().find_map(|e| match e {
-        Event::HostKey { key, algorithm } => Some((key.clone(), *algorithm)),
+        Event::HostKey { key, algorithm, .. } => Some((key.clone(), *algorithm)),
         _ => None,
     });
     let (key, alg) = host.expect("host key event");

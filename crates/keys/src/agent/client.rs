@@ -148,6 +148,31 @@ impl AgentClient {
             .collect())
     }
 
+    /// The OpenSSH certificates the agent holds (PROTOCOL.certkeys; `ssh-add` loads
+    /// `KEY-cert.pub` with `KEY`), with their comments, in the agent's order.
+    pub fn certificates(&mut self) -> Result<Vec<(crate::Certificate, String)>, AgentError> {
+        Ok(self
+            .identity_blobs()?
+            .into_iter()
+            .filter_map(|(blob, comment)| {
+                crate::Certificate::from_blob(&blob)
+                    .ok()
+                    .map(|c| (c, comment))
+            })
+            .collect())
+    }
+
+    /// Asks the agent to sign `data` with the key of the certificate `cert` (named by the
+    /// certificate's blob, as the agent holds it) using `alg`; as [`AgentClient::sign`].
+    pub fn sign_certificate(
+        &mut self,
+        cert: &crate::Certificate,
+        data: &[u8],
+        alg: SignatureAlgorithm,
+    ) -> Result<Vec<u8>, AgentError> {
+        self.sign_blob(cert.key(), cert.blob(), data, alg)
+    }
+
     /// Asks the agent to sign `data` with `key` using `alg`, and returns the signature blob
     /// (`string algorithm, string signature`). For RSA keys the request carries the
     /// `SSH_AGENT_RSA_SHA2_256`/`_512` flag `alg` needs; a reply signed with another algorithm
@@ -155,6 +180,16 @@ impl AgentClient {
     pub fn sign(
         &mut self,
         key: &PublicKey,
+        data: &[u8],
+        alg: SignatureAlgorithm,
+    ) -> Result<Vec<u8>, AgentError> {
+        self.sign_blob(key, &key.to_blob(), data, alg)
+    }
+
+    fn sign_blob(
+        &mut self,
+        key: &PublicKey,
+        blob: &[u8],
         data: &[u8],
         alg: SignatureAlgorithm,
     ) -> Result<Vec<u8>, AgentError> {
@@ -170,9 +205,8 @@ impl AgentClient {
             SignatureAlgorithm::RsaSha512 => SSH_AGENT_RSA_SHA2_512,
             _ => 0,
         };
-        let blob = key.to_blob();
         let reply = self.request(&SignRequest {
-            key_blob: &blob,
+            key_blob: blob,
             data,
             flags,
         })?;

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use nacre_crypto::PacketKey;
-use nacre_keys::{PublicKey, SignatureAlgorithm};
+use nacre_keys::cert::CERT_SUFFIX;
+use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 
 use super::{Event, Transport};
@@ -15,8 +16,8 @@ use crate::kex::server::{self, ServerKex, ServerStep, Signer};
 use crate::kex::{keys, KexOutput};
 use crate::msg::{ExtInfo, KexInit, NewKeys};
 use crate::negotiate::{
-    build_kexinit, guess_is_right, negotiate, Negotiated, EXT_INFO_C, EXT_INFO_S, KEX_STRICT_C,
-    KEX_STRICT_S,
+    build_kexinit_names, guess_is_right, negotiate, Negotiated, EXT_INFO_C, EXT_INFO_S,
+    KEX_STRICT_C, KEX_STRICT_S,
 };
 use crate::packet::Packet;
 
@@ -75,32 +76,69 @@ impl KexState {
 }
 
 impl Transport {
-    /// Host key algorithms we can offer: for a server, only those we hold a key for.
-    fn offered_host_key_algs(&self) -> Vec<SignatureAlgorithm> {
+    /// Host key algorithms we can offer: for a server, only those we hold a key for, with the
+    /// `*-cert-v01@openssh.com` forms of those we hold a certificate for first; for a client,
+    /// the certificate forms first when [`crate::Config::host_key_certificates`] is set.
+    fn offered_host_key_algs(&self) -> Vec<String> {
         let wanted = self.config.algorithms.host_key.iter().copied();
-        match self.role {
-            Role::Client => wanted.collect(),
-            Role::Server => wanted
-                .filter(|a| {
-                    self.config
+        let (plain, certified): (Vec<SignatureAlgorithm>, Vec<SignatureAlgorithm>) = match self.role
+        {
+            Role::Client => {
+                let plain: Vec<_> = wanted.collect();
+                let certs = if self.config.host_key_certificates {
+                    plain.clone()
+                } else {
+                    Vec::new()
+                };
+                (plain, certs)
+            }
+            Role::Server => {
+                let plain: Vec<_> = wanted
+                    .filter(|a| {
+                        self.config
+                            .host_keys
+                            .iter()
+                            .any(|k| k.key_type() == a.key_type())
+                    })
+                    .collect();
+                let certs = plain
+                    .iter()
+                    .copied()
+                    .filter(|a| self.host_certificate(*a).is_some())
+                    .collect();
+                (plain, certs)
+            }
+        };
+        certified
+            .iter()
+            .map(|a| format!("{}{CERT_SUFFIX}", a.name()))
+            .chain(plain.iter().map(|a| a.name().to_owned()))
+            .collect()
+    }
+
+    /// Server: the host certificate for `alg`'s key type whose key we hold.
+    fn host_certificate(&self, alg: SignatureAlgorithm) -> Option<&Certificate> {
+        self.config
+            .host_certificates
+            .iter()
+            .find(|c| {
+                c.key().key_type() == alg.key_type()
+                    && self
+                        .config
                         .host_keys
                         .iter()
-                        .any(|k| k.key_type() == a.key_type())
-                })
-                .collect(),
-        }
+                        .any(|k| k.public_key() == *c.key())
+            })
+            .map(|c| c.as_ref())
     }
 
     pub(super) fn send_kexinit(&mut self) -> Result<(), TransportError> {
         let mut cookie = [0u8; 16];
         self.rng.fill(&mut cookie);
-        let payload = build_kexinit(
-            self.role,
-            &self.config,
-            &self.offered_host_key_algs(),
-            cookie,
-            !self.established(),
-        );
+        let offered = self.offered_host_key_algs();
+        let names: Vec<&str> = offered.iter().map(String::as_str).collect();
+        let payload =
+            build_kexinit_names(self.role, &self.config, &names, cookie, !self.established());
         self.kexinit_seq = Some(self.writer.seq());
         self.writer.write(&mut self.out, &payload)?;
         self.kex = KexState::SentInit {
@@ -249,16 +287,31 @@ impl Transport {
                 }
             },
             Step::Server(state) => {
+                let cert = if run.neg.host_key_certificate {
+                    Some(self.host_certificate(run.neg.host_key).cloned().ok_or(
+                        TransportError::KexFailed(
+                            "no host certificate for the negotiated algorithm",
+                        ),
+                    )?)
+                } else {
+                    None
+                };
                 let key = self
                     .config
                     .host_keys
                     .iter()
-                    .find(|k| k.key_type() == run.neg.host_key.key_type())
+                    .find(|k| match &cert {
+                        Some(c) => k.public_key() == *c.key(),
+                        None => k.key_type() == run.neg.host_key.key_type(),
+                    })
                     .cloned()
                     .ok_or(TransportError::KexFailed(
                         "no host key for the negotiated algorithm",
                     ))?;
-                let k_s = key.public_key().to_blob();
+                let k_s = match &cert {
+                    Some(c) => c.to_blob(),
+                    None => key.public_key().to_blob(),
+                };
                 let signer = Signer {
                     key: &key,
                     alg: run.neg.host_key,
@@ -317,7 +370,12 @@ impl Transport {
         output: KexOutput,
         signature: &[u8],
     ) -> Result<(), TransportError> {
-        let key = PublicKey::from_blob(&output.host_key)?;
+        let (key, certificate) = if run.neg.host_key_certificate {
+            let cert = Certificate::from_blob(&output.host_key)?;
+            (cert.key().clone(), Some(Box::new(cert)))
+        } else {
+            (PublicKey::from_blob(&output.host_key)?, None)
+        };
         if key.key_type() != run.neg.host_key.key_type() {
             return Err(TransportError::HostKey(
                 "host key type does not match the negotiated algorithm".into(),
@@ -331,7 +389,11 @@ impl Transport {
                 let algorithm = run.neg.host_key;
                 run.step = Step::AwaitHostKey;
                 self.kex = KexState::Running(run);
-                self.events.push_back(Event::HostKey { key, algorithm });
+                self.events.push_back(Event::HostKey {
+                    key,
+                    algorithm,
+                    certificate,
+                });
             }
             Some(first) if *first == output.host_key => {
                 self.kex = KexState::Running(run);

@@ -41,10 +41,13 @@ pub enum Event {
     /// Client: the server proved possession of this host key. Answer with
     /// [`Transport::accept_host_key`] or [`Transport::reject_host_key`]; nothing proceeds until then.
     HostKey {
-        /// The server's host key.
+        /// The server's host key (a certificate's key when `certificate` is set).
         key: PublicKey,
         /// The signature algorithm it signed with.
         algorithm: SignatureAlgorithm,
+        /// The OpenSSH host certificate the server sent (PROTOCOL.certkeys; its CA signature
+        /// verified): the application checks it against its CAs (`@cert-authority`).
+        certificate: Option<Box<nacre_keys::Certificate>>,
     },
     /// A key exchange completed and new keys are in use in both directions.
     KexComplete {
