@@ -187,7 +187,7 @@ mod tests {
         let now = 1_700_000_030;
         assert_eq!(
             parse_validity("+1d", now).unwrap(),
-            (1_699_999_980, now + 86_400)
+            (1_699_999_920, now + 86_400)
         );
         assert_eq!(
             parse_validity("always:forever", now).unwrap(),

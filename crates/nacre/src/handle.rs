@@ -374,7 +374,7 @@ impl Connection {
         Ok(Some(rx.await.map_err(|_| Error::Closed)?))
     }
 
-    /// Starts a key re-exchange (deferred until [`Connection::set_authenticated`], as OpenSSH does).
+    /// Starts a key re-exchange (deferred until the user is authenticated, as OpenSSH does).
     pub async fn rekey(&self) -> Result<(), Error> {
         self.commands.send(Command::Rekey)
     }

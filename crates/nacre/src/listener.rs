@@ -285,7 +285,7 @@ impl Drop for Gauge {
 }
 
 /// An SSH server: accepts connections, applies [`ServerLimits`], authenticates users with an
-/// [`AuthPolicy`] and serves them with a [`ServerConfig`]. Cheap to clone (shared state).
+/// [`crate::AuthPolicy`] (or [`crate::AsyncAuthPolicy`]) and serves them with a [`ServerConfig`]. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<Inner>,
