@@ -26,6 +26,7 @@ mod encrypted;
 mod error;
 mod file_cipher;
 mod fingerprint;
+mod from_patterns;
 /// Entry points of the fuzz targets (docs/FUZZING.md).
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
