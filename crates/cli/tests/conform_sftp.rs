@@ -15,34 +15,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod conform_support;
+
 const NACRE: &str = env!("CARGO_BIN_EXE_nacre");
 
 /// `nacre conform sftp --json` with `args`, run in `dir`: check name → verdict.
 fn conform(dir: &Path, args: &[&str]) -> BTreeMap<String, String> {
-    let out = Command::new(NACRE)
-        .args(["conform", "sftp", "--json"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run nacre conform sftp");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    conform_support::conform_in(Some(dir), "sftp", args)
 }
 
 fn failed(results: &BTreeMap<String, String>) -> Vec<&str> {

@@ -54,11 +54,7 @@ pub(crate) struct ChannelOpener {
 impl ChannelOpener {
     /// Opens a channel of `kind` and waits for the peer's answer.
     pub async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.cmds
-            .send(Command::Open(kind, tx))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.cmds.open(kind).await
     }
 }
 

@@ -145,6 +145,15 @@ impl CommandTx {
         Ok(())
     }
 
+    /// Opens a channel of `kind` and waits for the peer's answer (the one way every holder of
+    /// the queue opens channels: the handle, forwarders, a server's agent forwarding).
+    pub async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Open(kind, tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
     /// Queues a raw payload once fewer than [`MAX_RAW_QUEUED`] bytes of them wait (a caller
     /// that sends in a loop is held back here, not by memory).
     pub async fn send_raw(&self, payload: Bytes) -> Result<(), Closed> {
@@ -272,9 +281,7 @@ impl Handle {
 
     /// Opens a channel of `kind` and waits for the peer's answer.
     pub(crate) async fn open(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Open(kind, tx))?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.tx.open(kind).await
     }
 }
 

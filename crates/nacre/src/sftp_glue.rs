@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nacre_sftp::{LocalFs, ServerConfig as SftpServerConfig, SftpClient};
 
+use crate::channel::Channel;
 use crate::error::Error;
 use crate::handle::Connection;
 use crate::session::{SessionUser, SubsystemHandler};
@@ -78,20 +79,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 None => LocalFs::new(root.as_path()),
             };
             let code = match opened {
-                Ok(fs) => {
-                    // The server reads through a second handle, so this one still stands to
-                    // send the exit status before the channel closes: as sshd reports
-                    // sftp-server's, which OpenSSH's scp (SFTP mode) and `ssh -s sftp` check.
-                    let reader = crate::session::control_handle(&channel);
-                    let writer = channel.writer();
-                    match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
-                        Ok(()) => 0,
-                        Err(e) => {
-                            tracing::info!(error = %e, "SFTP session ended with an error");
-                            1
-                        }
-                    }
-                }
+                Ok(fs) => serve_channel(&channel, fs, config).await,
                 Err(e) => {
                     tracing::warn!(root = %root.display(), login = %who.login, error = %e,
                         "cannot open the SFTP root");
@@ -99,11 +87,7 @@ pub fn sftp_subsystem(root: PathBuf, config: SftpServerConfig) -> SubsystemHandl
                 }
             };
             tracing::info!(target: "nacre::sftp", "session closed for {:?}", who.login);
-            let _ = channel
-                .request(nacre_connection::RequestKind::ExitStatus { code }, false)
-                .await;
-            let _ = channel.eof();
-            let _ = channel.close();
+            end_channel(&channel, code).await;
         })
     })
 }
@@ -122,20 +106,35 @@ where
             config
                 .handle_budgets
                 .extend(who.handle_budgets.iter().cloned());
-            let reader = crate::session::control_handle(&channel);
-            let writer = channel.writer();
-            let code = match nacre_sftp::serve(reader, writer, Arc::new(fs), config).await {
-                Ok(()) => 0,
-                Err(e) => {
-                    tracing::info!(error = %e, "SFTP session ended with an error");
-                    1
-                }
-            };
-            let _ = channel
-                .request(nacre_connection::RequestKind::ExitStatus { code }, false)
-                .await;
-            let _ = channel.eof();
-            let _ = channel.close();
+            let code = serve_channel(&channel, fs, config).await;
+            end_channel(&channel, code).await;
         })
     })
+}
+
+/// Serves SFTP on `channel` until the client ends it: 0, or 1 after a stream error. The server
+/// reads through a second handle, so `channel` still stands to send the exit status after.
+async fn serve_channel<F: nacre_sftp::Filesystem>(
+    channel: &Channel,
+    fs: F,
+    config: SftpServerConfig,
+) -> u32 {
+    let reader = crate::session::control_handle(channel);
+    match nacre_sftp::serve(reader, channel.writer(), Arc::new(fs), config).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::info!(error = %e, "SFTP session ended with an error");
+            1
+        }
+    }
+}
+
+/// Ends an SFTP channel as sshd ends sftp-server's: exit status, EOF, CLOSE (OpenSSH's scp in
+/// SFTP mode and `ssh -s sftp` check the status).
+async fn end_channel(channel: &Channel, code: u32) {
+    let _ = channel
+        .request(nacre_connection::RequestKind::ExitStatus { code }, false)
+        .await;
+    let _ = channel.eof();
+    let _ = channel.close();
 }

@@ -12,13 +12,17 @@ use serde_json::Value;
 
 /// Runs `nacre conform <suite> --json` with `args`; returns check name → verdict.
 pub fn conform(suite: &str, args: &[&str]) -> BTreeMap<String, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_nacre"))
-        .arg("conform")
-        .arg(suite)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("run nacre conform");
+    conform_in(None, suite, args)
+}
+
+/// [`conform`] run in the folder `dir` (the SFTP suite's scratch folder is made there).
+pub fn conform_in(dir: Option<&Path>, suite: &str, args: &[&str]) -> BTreeMap<String, String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.arg("conform").arg(suite).arg("--json").args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().expect("run nacre conform");
     assert!(
         out.status.success(),
         "nacre conform failed: {}",

@@ -52,8 +52,7 @@ impl Replies {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         order.held.insert(seq, reply);
-        let next = order.next;
-        let mut next = next;
+        let mut next = order.next;
         while let Some(reply) = order.held.remove(&next) {
             next += 1;
             if let (Some(frame), None) = (reply, order.broken) {
