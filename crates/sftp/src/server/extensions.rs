@@ -210,8 +210,9 @@ impl<F: Filesystem> Session<F> {
             }
             let data = buf.get(..n).ok_or(StatusCode::FAILURE)?;
             fs.write_at(&to.file, write_off, data).map_err(io_status)?;
-            read_off += n as u64;
-            write_off += n as u64;
+            // Offsets near 2^64 come from the client: past the end is a failure, not a wrap.
+            read_off = read_off.checked_add(n as u64).ok_or(StatusCode::FAILURE)?;
+            write_off = write_off.checked_add(n as u64).ok_or(StatusCode::FAILURE)?;
             left = left.saturating_sub(n as u64);
         }
         Ok(status_frame(id, StatusCode::OK))
