@@ -1,6 +1,6 @@
 # MiB/s of an SFTP get against the round-trip time, one line per client/server pair and one for a plain TCP
 # stream; scripts/bench (rtt_sweep) runs it with data, out, linkrate and title set (gnuplot -e).
-set terminal svg size 760,460 dynamic font 'Helvetica,13' background rgb 'white'
+set terminal svg size 760,460 dynamic noenhanced font 'Helvetica,13' background rgb 'white'
 set output out
 set title title
 set xlabel 'round-trip time (ms)'

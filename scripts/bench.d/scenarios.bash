@@ -14,7 +14,7 @@ disk_scenario() {
     fs=$(findmnt -n -o FSTYPE -T "$DISK" || stat -f -c %T "$DISK")
     local port
     port=$(free_port)
-    start_nacre "$port" --root "$DISK/root"
+    NACRE_SERVE_ROOT="$DISK/root" start_nacre "$port"
     add_server disk nacre "$LAST_PID" "$port" 127.0.0.1 ""
     add_server disk sshd "$SSHD_PID" "$SSHD_PORT" 127.0.0.1 "$DISK/root"
     log "writing a $DISK_SIZE_SPEC test file on $fs"
@@ -39,7 +39,7 @@ link_mib_s() { python3 -c "print(f'{$RATE_MBIT * 1e6 / 8 / 1048576:.1f}')"; }
 link_note() {
     local rtt up down
     read -r rtt up down < <(link_measure)
-    LINK_NOTE="link measured just before: ping RTT $rtt ms; one TCP stream (python sockets, 512 MiB) $up MiB/s client → server and $down MiB/s server → client, of $(link_mib_s) MiB/s raw"
+    LINK_NOTE="measured just before, ping RTT $rtt ms; one TCP stream (python sockets, 512 MiB) $up MiB/s client → server and $down MiB/s server → client, of $(link_mib_s) MiB/s raw"
     log "$LINK_NOTE"
     LAST_STREAM_DOWN=$down
 }
@@ -77,7 +77,7 @@ tree_tables() {
             read -r client server <<<"$pair"
             k="tree,$client,$server,$LINK_CIPHER,$op"
             row="$row ${SECS[$k]:-—} s, $(python3 -c "s = float('${SECS[$k]:-inf}'); print(f'{$TREE_FILES / s:.1f}')") files/s"
-            if [ "$pair" != "openssh sshd" ]; then row="$row ($(speedup "$base" "${SECS[$k]:-inf}")× faster)"; fi
+            if [ "$pair" != "openssh sshd" ]; then row="$row ($(speedup "$base" "${SECS[$k]:-inf}")×)"; fi
             row="$row |"
         done
         emit "$row"
@@ -218,14 +218,14 @@ link_scenarios() {
                 done
             done
         done
-        emit "### c) A tree over the link, 50 ms RTT: $TREE_FILES files ($FILES_SPEC, $((TREE_BYTES / 1048576)) MiB), put -r and get -r, seconds (best of $LINK_RUNS)"
+        emit "### c) A tree over the link, 50 ms RTT: $TREE_FILES files ($FILES_SPEC, $((TREE_BYTES / 1048576)) MiB), put -r and get -r, seconds (best of $LINK_RUNS), files per second, how many times as fast as OpenSSH sftp <-> sshd"
         emit ""
         tree_tables
         emit "Link: $LINK_NOTE. \`put -r\` and \`get -r\` of one folder holding a folder per group (\`2000x8K\`: 2 000 files of 8 KiB), one command each, the copy compared with the source (\`diff -r\`)."
         emit ""
         for op in put get; do
             for server in sshd nacre; do
-                target 21 "tree at 50 ms RTT, $op -r: nacre sftp <-> $([ "$server" = sshd ] && echo sshd || echo "nacre serve") vs OpenSSH sftp <-> sshd (times faster)" \
+                target 21 "tree at 50 ms RTT, $op -r: nacre sftp <-> $([ "$server" = sshd ] && echo sshd || echo "nacre serve") vs OpenSSH sftp <-> sshd (times as fast)" \
                     "$(speedup "${SECS[tree,openssh,sshd,$LINK_CIPHER,$op]:-inf}" "${SECS[tree,nacre,$server,$LINK_CIPHER,$op]:-inf}" | sed 's/—/0/')" 20 min
             done
         done

@@ -16,20 +16,69 @@ declare -A SRV_PID SRV_PORT SRV_HOST SRV_DIR PLACE_ROOT PLACE_LOCAL RATE SECS CC
 # add_server PLACE NAME PID PORT HOST REMOTE_DIR
 add_server() {
     SRV_PID[$1,$2]=$3 SRV_PORT[$1,$2]=$4 SRV_HOST[$1,$2]=$5 SRV_DIR[$1,$2]=$6
+    cg_add "$3"
 }
 
-# CPU seconds so far of process $1: user + system, with the children it has waited for (/proc/PID/stat fields
-# 14-17). For sshd this covers every per-connection process and sftp-server once they are reaped.
-proc_cpu() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / t }' "/proc/$1/stat"; }
+# The servers' CPU time: each server process goes into a cgroup of its own (cgroup v2: its cpu.stat counts every
+# process in it, running or exited, whether or not its parent reaps it: sshd's privileged monitor exits without
+# waiting for the session's process, so /proc/PID/stat's cutime of the listener would miss sftp-server's time).
+# Without a cgroup v2 mount, the listener's /proc/PID/stat (utime + stime + cutime + cstime) stands in.
+CG_ROOT=""
+if CG_MOUNT=$(findmnt -n -t cgroup2 -o TARGET | head -1) && [ -n "$CG_MOUNT" ] &&
+    mkdir "$CG_MOUNT/nacre-bench-$$" 2>/dev/null; then
+    CG_ROOT="$CG_MOUNT/nacre-bench-$$"
+fi
 
-# Waits (at most 10 s) until process $1 has no children: sshd has reaped the connection's processes.
+# cg_add PID: PID (and what it starts from now on) into its own cgroup.
+cg_add() {
+    if [ -n "$CG_ROOT" ]; then
+        mkdir -p "$CG_ROOT/pid$1"
+        echo "$1" >"$CG_ROOT/pid$1/cgroup.procs"
+    fi
+}
+
+# Kills what is left in the cgroups and removes them (cleanup).
+cg_remove() {
+    local d i
+    [ -n "$CG_ROOT" ] && [ -d "$CG_ROOT" ] || return 0
+    for d in "$CG_ROOT"/pid*; do
+        [ -d "$d" ] || continue
+        if [ -e "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill" 2>/dev/null || true; fi
+        for i in $(seq 1 100); do
+            [ -z "$(cat "$d/cgroup.procs" 2>/dev/null)" ] && break
+            sleep 0.05
+        done
+        rmdir "$d" 2>/dev/null || log "could not remove $d"
+    done
+    rmdir "$CG_ROOT" 2>/dev/null || log "could not remove $CG_ROOT"
+}
+
+# CPU seconds (user + system) so far of server $1 and everything it started.
+server_cpu() {
+    if [ -n "$CG_ROOT" ]; then
+        awk '/^usage_usec/ { print $2 / 1e6 }' "$CG_ROOT/pid$1/cpu.stat"
+    else
+        awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / t }' "/proc/$1/stat"
+    fi
+}
+
+# Waits (at most 10 s) until server $1's per-connection processes are gone (sshd), so their time is counted.
 wait_children() {
-    local i
+    local i p left
     for i in $(seq 1 200); do
-        pgrep -P "$1" >/dev/null || return 0
+        left=0
+        if [ -n "$CG_ROOT" ]; then
+            for p in $(cat "$CG_ROOT/pid$1/cgroup.procs"); do
+                if [ "$p" != "$1" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$p/stat" 2>/dev/null)" != Z ] &&
+                    [ -e "/proc/$p" ]; then left=1; fi
+            done
+        else
+            pgrep -P "$1" >/dev/null && left=1
+        fi
+        [ "$left" -eq 0 ] && return 0
         sleep 0.05
     done
-    log "process $1 still has children after 10 s: its CPU time may be short"
+    log "server $1 still has per-connection processes after 10 s: its CPU time may be short"
 }
 
 # The client command for CLIENT (openssh, nacre: the nacre program) in CMD.
@@ -48,10 +97,10 @@ run_timed() {
     shift 2
     local pre=()
     if [ "$place" = link ]; then pre=(ip netns exec "$LINK_NS_B"); fi
-    s0=$(proc_cpu "$spid")
+    s0=$(server_cpu "$spid")
     "${pre[@]}" python3 "$REPO/scripts/bench.d/timed.py" "$WORK/timed" "$@" >/dev/null 2>"$WORK/client.err" || true
     wait_children "$spid"
-    s1=$(proc_cpu "$spid")
+    s1=$(server_cpu "$spid")
     read -r T_WALL T_CCPU T_RC <"$WORK/timed"
     T_SCPU=$(python3 -c "print(f'{$s1 - $s0:.3f}')")
     if [ "$T_RC" != 0 ]; then log "client exited with $T_RC: $(tail -3 "$WORK/client.err")"; fi
