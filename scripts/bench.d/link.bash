@@ -118,17 +118,18 @@ link_measure() {
 # link_stream FROM: MiB/s of 512 MiB sent from namespace FROM (A or B) to the other over one TCP connection,
 # timed by the receiver from the first byte to the sender's close (after the connection is up).
 link_stream() {
-    local from=$1 port out="$WORK/link.stream" rx_ns tx_addr rx_addr
+    local from=$1 out="$WORK/link.stream" rx_ns rx_addr tx_ns port i
     if [ "$from" = B ]; then
         rx_ns=$LINK_NS_A rx_addr=$LINK_ADDR_A tx_ns=$LINK_NS_B
     else
         rx_ns=$LINK_NS_B rx_addr=$LINK_ADDR_B tx_ns=$LINK_NS_A
     fi
-    port=$(ip netns exec "$rx_ns" python3 -c "import socket; s=socket.socket(); s.bind(('$rx_addr',0)); print(s.getsockname()[1])")
-    ip netns exec "$rx_ns" python3 - "$rx_addr" "$port" >"$out" <<'PY' &
+    rm -f "$out"
+    ip netns exec "$rx_ns" python3 - "$rx_addr" >"$out" <<'PY' &
 import socket, sys, time
-s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
-c, _ = s.accept(); buf = bytearray(1 << 20); n = 0; t0 = None
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.listen(1); s.settimeout(60)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); c.settimeout(300); buf = bytearray(1 << 20); n = 0; t0 = None
 while True:
     k = c.recv_into(buf)
     if t0 is None: t0 = time.monotonic()
@@ -137,14 +138,18 @@ while True:
 print(f"{n / 1048576 / (time.monotonic() - t0):.1f}")
 PY
     local rpid=$!
-    sleep 0.3
-    ip netns exec "$tx_ns" python3 - "$rx_addr" "$port" <<'PY'
+    for i in $(seq 1 200); do
+        port=$(head -1 "$out" 2>/dev/null || true)
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    ip netns exec "$tx_ns" python3 - "$rx_addr" "$port" <<'PY' || log "link_stream: the sender failed"
 import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
 b = bytes(1 << 20)
 for _ in range(512): c.sendall(b)
 c.close()
 PY
-    wait "$rpid"
-    cat "$out"
+    wait "$rpid" || true
+    sed -n 2p "$out"
 }
