@@ -15,7 +15,8 @@ disk_scenario() {
     local port
     port=$(free_port)
     NACRE_SERVE_ROOT="$DISK/root" start_nacre "$port"
-    add_server disk nacre "$LAST_PID" "$port" 127.0.0.1 ""
+    local dpid=$LAST_PID
+    add_server disk nacre "$dpid" "$port" 127.0.0.1 ""
     add_server disk sshd "$SSHD_PID" "$SSHD_PORT" 127.0.0.1 "$DISK/root"
     log "writing a $DISK_SIZE_SPEC test file on $fs"
     SIZE_OF_FILE=$(numfmt --from=iec "$DISK_SIZE_SPEC")
@@ -25,9 +26,19 @@ disk_scenario() {
     emit "### SFTP between files on a disk file system ($fs, page cache): $DISK_SIZE_SPEC file, MiB/s (best of $RUNS), ratio to OpenSSH sftp <-> sshd"
     emit ""
     file_tables disk "nacre sftp" "${CIPHERS[@]}"
+    local cipher op base
+    for cipher in "${CIPHERS[@]}"; do
+        for op in get put; do
+            base=${RATE[disk,openssh,sshd,$cipher,$op]}
+            target 21 "disk (page cache), $op, \`$cipher\`: nacre sftp <-> nacre serve vs OpenSSH <-> OpenSSH" \
+                "$(ratio "${RATE[disk,nacre,nacre,$cipher,$op]}" "$base")" 2 min
+            target 21 "disk (page cache), $op, \`$cipher\`: OpenSSH sftp <-> nacre serve vs OpenSSH sftp <-> sshd" \
+                "$(ratio "${RATE[disk,openssh,nacre,$cipher,$op]}" "$base")" 1.2 min
+        done
+    done
     emit "Clients: OpenSSH \`sftp -c CIPHER -b batch\`, the \`nacre sftp\` program with the same options. Source and destination on $fs under /var/tmp (the file read from the page cache, the copy written into it), loopback; as the first table otherwise."
     emit ""
-    stop "$LAST_PID"
+    stop "$dpid"
     rm -rf "$DISK"
     DISK=""
 }
