@@ -12,7 +12,7 @@
 //! replies to the READs in flight), so a slow local disk holds the requests back instead of
 //! filling memory.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -99,8 +99,14 @@ impl Job {
 
     pub(super) fn cancel(self, p: &mut ClientProto, now: Instant) {
         match self {
-            Job::Download(d) => d.in_flight.keys().for_each(|id| p.forget_raw(*id)),
-            Job::Upload(u) => u.in_flight.iter().for_each(|id| p.forget_raw(*id)),
+            Job::Download(d) => d.in_flight.iter().for_each(|(id, (_, len))| {
+                p.forget_raw(*id);
+                p.bulk_sub(*len as usize);
+            }),
+            Job::Upload(u) => u.in_flight.iter().for_each(|(id, len)| {
+                p.forget_raw(*id);
+                p.bulk_sub(*len);
+            }),
             Job::Listing(l) => {
                 if let ListState::Reading(id) = l.state {
                     p.forget_raw(id);
@@ -148,7 +154,7 @@ pub(super) struct Download {
     chunk: u32,
     window: Window,
     /// Request id → (offset, length).
-    in_flight: std::collections::HashMap<u32, (u64, u32)>,
+    in_flight: HashMap<u32, (u64, u32)>,
     /// Data past a gap, by offset.
     ready: BTreeMap<u64, Bytes>,
     /// Data in order, not yet taken.
@@ -162,15 +168,27 @@ pub(super) struct Download {
 }
 
 impl Download {
-    /// Sends READs while the window has room and the file may go on.
+    /// Sends READs while the window (and the bytes all transfers may have in flight) has room
+    /// and the file may go on. With the size known, the READs end at it and one more at the
+    /// size itself (beyond the window) asks for the end of file, so a small file takes one
+    /// round trip, not two.
     fn fill(&mut self, p: &mut ClientProto, now: Instant, job: JobId) {
         while self.failed.is_none()
-            && self.in_flight.len() < self.window.size
+            && (self.in_flight.len() < self.window.size || self.hint == Some(self.next))
             && self.deliver.len() < self.window.size
             && self.eof.is_none_or(|e| self.next < e)
             && self.hint.is_none_or(|h| self.next <= h)
         {
-            let (offset, len) = (self.next, self.chunk);
+            let len = match self.hint {
+                Some(h) if self.next < h => {
+                    u32::try_from(h - self.next).map_or(self.chunk, |n| n.min(self.chunk))
+                }
+                _ => self.chunk,
+            };
+            if !self.in_flight.is_empty() && !p.bulk_room(len as usize) {
+                return;
+            }
+            let offset = self.next;
             if self.send(p, now, job, offset, len).is_err() {
                 return;
             }
@@ -201,6 +219,7 @@ impl Download {
         match sent {
             Ok(id) => {
                 self.in_flight.insert(id, (offset, len));
+                p.bulk_add(len as usize);
                 Ok(())
             }
             Err(e) => {
@@ -212,8 +231,9 @@ impl Download {
     }
 
     fn fail(&mut self, p: &mut ClientProto, e: Error) {
-        for id in std::mem::take(&mut self.in_flight).into_keys() {
+        for (id, (_, len)) in std::mem::take(&mut self.in_flight) {
             p.forget_raw(id);
+            p.bulk_sub(len as usize);
         }
         self.ready.clear();
         self.deliver.clear();
@@ -231,6 +251,7 @@ impl Download {
         let Some((offset, len)) = self.in_flight.remove(&id) else {
             return;
         };
+        p.bulk_sub(len as usize);
         if self.failed.is_some() {
             return;
         }
@@ -334,7 +355,8 @@ pub(super) struct Upload {
     handle: Vec<u8>,
     chunk: usize,
     window: Window,
-    in_flight: HashSet<u32>,
+    /// Request id → data bytes.
+    in_flight: HashMap<u32, usize>,
     start: u64,
     offset: u64,
     at_end: bool,
@@ -344,14 +366,19 @@ pub(super) struct Upload {
 
 impl Upload {
     fn on_reply(&mut self, p: &mut ClientProto, id: u32, reply: Result<Reply>) {
-        if !self.in_flight.remove(&id) || self.failed.is_some() {
+        let Some(len) = self.in_flight.remove(&id) else {
+            return;
+        };
+        p.bulk_sub(len);
+        if self.failed.is_some() {
             return;
         }
         match reply.and_then(|r| expect_ok(&r)) {
             Ok(()) => self.window.grow(),
             Err(e) => {
-                for id in std::mem::take(&mut self.in_flight) {
+                for (id, len) in std::mem::take(&mut self.in_flight) {
                     p.forget_raw(id);
+                    p.bulk_sub(len);
                 }
                 self.failed = Some(e);
             }
@@ -462,7 +489,7 @@ impl ClientProto {
             handle: handle.to_vec(),
             chunk,
             window: Window::new(&self.config),
-            in_flight: std::collections::HashMap::new(),
+            in_flight: HashMap::new(),
             ready: BTreeMap::new(),
             deliver: VecDeque::new(),
             start,
@@ -511,7 +538,7 @@ impl ClientProto {
             handle: handle.to_vec(),
             chunk,
             window: Window::new(&self.config),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             start,
             offset: start,
             at_end: false,
@@ -532,7 +559,9 @@ impl ClientProto {
         if u.slot_out {
             return UploadStep::Pending;
         }
-        if !u.at_end && u.in_flight.len() < u.window.size {
+        let room = u.in_flight.is_empty()
+            || self.bulk_bytes.saturating_add(u.chunk) <= self.config.max_bytes_in_flight;
+        if !u.at_end && u.in_flight.len() < u.window.size && room {
             let mut frame = Vec::with_capacity(WRITE_HEADER + u.handle.len() + u.chunk);
             Write::encode_frame_header(&mut frame, 0, &u.handle, u.offset, u.chunk);
             u.slot_out = true;
@@ -632,7 +661,8 @@ impl Upload {
         });
         match sent {
             Ok(id) => {
-                self.in_flight.insert(id);
+                self.in_flight.insert(id, n);
+                p.bulk_add(n);
                 self.offset += n as u64;
                 Ok(())
             }
