@@ -24,6 +24,9 @@ mod input;
 mod jobs;
 #[cfg(test)]
 mod tests;
+mod window;
+#[cfg(test)]
+mod window_tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
