@@ -665,11 +665,15 @@ fn windows_widen_for_channels_in_bulk_within_their_bounds() {
     };
     traffic(&mut p);
     // A target narrower than the windows changes nothing.
-    assert_eq!(p.b.widen_windows(32 * 1024), 0);
+    assert_eq!(p.b.widen_windows(32 * 1024, u64::MAX), 0);
     traffic(&mut p);
     let before: Vec<u32> = [bulk, idle, other].map(|c| remote_window(&p, c)).to_vec();
     // 4 MiB asked: 1 MiB at most per channel, and the total bound shares the rest.
-    assert_eq!(p.b.widen_windows(4 * 1024 * 1024), 2);
+    assert_eq!(
+        p.b.widen_windows(4 * 1024 * 1024, u64::MAX),
+        u64::from(960 * K + 200 * K)
+    );
+    assert_eq!(p.b.widened_bytes(), u64::from(960 * K + 200 * K));
     p.drive(true).unwrap();
     let after: Vec<u32> = [bulk, idle, other].map(|c| remote_window(&p, c)).to_vec();
     let grown: Vec<u32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
@@ -680,8 +684,31 @@ fn windows_widen_for_channels_in_bulk_within_their_bounds() {
     assert!(total <= u64::from(3 * 64 * K + 1160 * K), "{total}");
     // Nothing left to give: the bound holds on the next call.
     traffic(&mut p);
-    assert_eq!(p.b.widen_windows(4 * 1024 * 1024), 0);
+    assert_eq!(p.b.widen_windows(4 * 1024 * 1024, u64::MAX), 0);
     // The wider window is usable at once: more than the old 64 KiB goes in one send.
     let widest = if grown[0] > grown[2] { bulk } else { other };
     assert!(pump(&mut p, widest, 1024 * 1024) > 512 * 1024);
+}
+
+#[test]
+fn widening_stays_within_the_budget_given() {
+    const K: u32 = 1024;
+    let cfg = ConnectionConfig {
+        window_size: 64 * K,
+        max_packet: 16 * K,
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let id = p.open_session();
+    assert!(pump(&mut p, id, 64 * 1024) >= 32 * 1024);
+    assert_eq!(p.b.widen_windows(8 << 20, 100 * 1024), 100 * 1024);
+    p.drive(true).unwrap();
+    let n = pump(&mut p, id, 1024 * 1024);
+    assert!(n >= 100 * 1024, "{n}");
+    assert_eq!(p.b.widen_windows(8 << 20, 0), 0, "no budget: no widening");
+    assert_eq!(p.b.widened_bytes(), 100 * 1024);
+    // A closed channel gives its widening back.
+    p.a.close(id);
+    p.drive(true).unwrap();
+    assert_eq!(p.b.widened_bytes(), 0);
 }

@@ -8,10 +8,12 @@
 //! more arrives per round trip. The connection task reads it every [`LOOK_EVERY`] while data
 //! arrive and widens the windows of the channels the peer sends to in bulk to twice that
 //! ([`ConnectionProtocol::widen_windows`], bounded per channel and per connection by
-//! [`nacre_connection::ConnectionConfig`]): the window then never limits before TCP does, and
-//! idle channels keep the configured window.
+//! [`nacre_connection::ConnectionConfig`], and for all connections of the process together by
+//! [`SHARED_WIDENING`]): the window then never limits before TCP does, and idle channels keep
+//! the configured window.
 
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nacre_connection::ConnectionProtocol;
@@ -19,10 +21,56 @@ use nacre_connection::ConnectionProtocol;
 /// How often the receive buffer is looked at while data arrive.
 pub(crate) const LOOK_EVERY: Duration = Duration::from_millis(50);
 
+/// Most bytes the windows of all connections of this process may be widened by, together:
+/// what a stalled consumer could leave buffered beyond the configured windows.
+pub(crate) const SHARED_WIDENING: u64 = 1 << 30;
+
+/// Bytes by which the connections' windows are widened now, all together.
+static WIDENED: AtomicU64 = AtomicU64::new(0);
+
+/// A connection's part of a bound shared by all connections.
+pub(crate) struct Share {
+    total: &'static AtomicU64,
+    cap: u64,
+    mine: u64,
+}
+
+impl Share {
+    pub(crate) fn new(total: &'static AtomicU64, cap: u64) -> Share {
+        Share {
+            total,
+            cap,
+            mine: 0,
+        }
+    }
+
+    /// This connection now holds `mine`.
+    pub(crate) fn set(&mut self, mine: u64) {
+        if mine >= self.mine {
+            self.total.fetch_add(mine - self.mine, Ordering::Relaxed);
+        } else {
+            self.total.fetch_sub(self.mine - mine, Ordering::Relaxed);
+        }
+        self.mine = mine;
+    }
+
+    /// What this connection may add.
+    pub(crate) fn room(&self) -> u64 {
+        self.cap.saturating_sub(self.total.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.set(0);
+    }
+}
+
 /// A handle on the connection's TCP socket for reading its receive buffer size.
 pub(crate) struct LinkProbe {
     socket: socket2::Socket,
     last: Option<Instant>,
+    share: Share,
 }
 
 impl LinkProbe {
@@ -34,6 +82,7 @@ impl LinkProbe {
         Some(LinkProbe {
             socket: socket2::Socket::from(fd),
             last: None,
+            share: Share::new(&WIDENED, SHARED_WIDENING),
         })
     }
 
@@ -52,10 +101,16 @@ impl LinkProbe {
             return;
         }
         self.last = Some(now);
-        if let (Some(proto), Some(target)) = (proto, self.window_target()) {
-            let widened = proto.widen_windows(target);
-            if widened > 0 {
-                tracing::trace!(target, widened, "channel windows widened to the link");
+        let Some(proto) = proto else {
+            return;
+        };
+        // Channels closed since the last look gave their widening back.
+        self.share.set(proto.widened_bytes());
+        if let Some(target) = self.window_target() {
+            let added = proto.widen_windows(target, self.share.room());
+            if added > 0 {
+                self.share.set(proto.widened_bytes());
+                tracing::trace!(target, added, "channel windows widened to the link");
             }
         }
     }
@@ -95,6 +150,22 @@ mod tests {
         sender.await.unwrap();
         let after = probe.window_target().unwrap();
         assert!(after > before, "receive buffer grew: {before} → {after}");
+    }
+
+    /// Connections share one bound: what one holds, another cannot take; dropping gives it back.
+    #[test]
+    fn connections_share_one_bound() {
+        static TOTAL: AtomicU64 = AtomicU64::new(0);
+        let mut a = Share::new(&TOTAL, 100);
+        let mut b = Share::new(&TOTAL, 100);
+        a.set(70);
+        assert_eq!(b.room(), 30);
+        b.set(30);
+        assert_eq!(a.room(), 0);
+        a.set(20);
+        assert_eq!(b.room(), 50);
+        drop(a);
+        assert_eq!((b.room(), TOTAL.load(Ordering::Relaxed)), (70, 30));
     }
 
     /// Data arriving widens busy channels at most every LOOK_EVERY.
