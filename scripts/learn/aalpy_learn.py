@@ -4,9 +4,11 @@
     scripts/learn/aalpy_learn.py --nacre target/debug/nacre --dot model.dot -- --memory
     scripts/learn/aalpy_learn.py --dot sshd.dot -- -p 2222 --user peer --password peerpass 127.0.0.1
 
-Everything after `--` is passed to `nacre learn-adapter`. The learner is KV with a random-walk
-W-method equivalence oracle whose budget is bounded (--walks-per-state, --walk-len) and seeded
-(--seed), so a run's length is bounded and repeatable. With --check FILE the learned machine is
+Everything after `--` is passed to `nacre learn-adapter`. The learner is KV; its equivalence oracle
+first tries seeded random walks (--walks-per-state, --walk-len, --seed), then the Wp-method with
+--extra-states: when that finds no counterexample, the learned model is right for any server that
+has at most --extra-states more states than the model over this alphabet. The run is bounded and
+repeatable. With --check FILE the learned machine is
 compared with the table between `<!-- model:begin -->` and `<!-- model:end -->` in FILE by a walk of
 the product automaton; a difference is printed with the shortest input sequence that shows it and
 the exit status is 1.
@@ -18,16 +20,25 @@ import subprocess
 import sys
 import time
 from collections import deque
+from itertools import chain
 
-from aalpy.base import SUL
+from aalpy.base import SUL, Oracle
 from aalpy.learning_algs import run_KV
-from aalpy.oracles import RandomWMethodEqOracle
+from aalpy.oracles.WpMethodEqOracle import first_phase_it, second_phase_it
 
 # The alphabet docs/LEARNING.md documents nacre serve's model over.
 DEFAULT_ALPHABET = [
     "KEXINIT", "KEX_ECDH_INIT", "NEWKEYS", "SERVICE_REQUEST_AUTH", "UA_PW_OK", "CH_OPEN",
     "CH_REQUEST_PTY", "CH_CLOSE", "IGNORE", "DISCONNECT",
 ]
+
+
+def ends(letter, output):
+    """Whether the connection is over after this step: the adapter answers NO_CONN to every
+    later input until RESET (docs/LEARNING.md, "Line protocol")."""
+    names = output.split("+")
+    return (letter == "DISCONNECT" or output == "NO_CONN" or "DISCONNECT" in names
+            or "BAD_PACKET" in names)
 
 
 class AdapterSUL(SUL):
@@ -38,6 +49,9 @@ class AdapterSUL(SUL):
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.steps = 0
+        self.closed = False
+        # Every query run so far: {input: (output, {next input: ...})}.
+        self.trie = {}
 
     def ask(self, line):
         self.proc.stdin.write(line + "\n")
@@ -51,13 +65,60 @@ class AdapterSUL(SUL):
 
     def pre(self):
         self.ask("RESET")
+        self.closed = False
 
     def post(self):
         pass
 
     def step(self, letter):
         self.steps += 1
-        return self.ask(letter)
+        # NO_CONN is final until the next RESET (the adapter's contract): no need to ask.
+        if self.closed:
+            return "NO_CONN"
+        answer = self.ask(letter)
+        self.closed = answer == "NO_CONN"
+        return answer
+
+    def query(self, word):
+        """A whole query in one write and one read (a round trip per query, not per step), or no
+        query at all when an earlier one shows where the connection ends on the way: after the
+        step that closes it every output is NO_CONN until the next RESET (the adapter's
+        contract), so the rest of the word needs no asking."""
+        self.num_queries += 1
+        self.num_steps += len(word)
+        known = self.known(word)
+        if known is not None:
+            return known
+        self.steps += len(word)
+        self.proc.stdin.write("RESET\n" + "".join(f"{a}\n" for a in word))
+        self.proc.stdin.flush()
+        answers = [self.proc.stdout.readline().strip() for _ in range(len(word) + 1)]
+        for line, answer in zip(["RESET", *word], answers):
+            if not answer or answer.startswith("ERROR"):
+                raise RuntimeError(f"{line}: {answer or 'the adapter ended'}")
+        self.remember(word, answers[1:])
+        return answers[1:]
+
+    def known(self, word):
+        """The outputs of `word` if earlier queries determine them, else None."""
+        node, outputs = self.trie, []
+        for i, letter in enumerate(word):
+            if letter not in node:
+                return None
+            out, node = node[letter]
+            outputs.append(out)
+            if ends(letter, out):
+                return outputs + ["NO_CONN"] * (len(word) - i - 1)
+        return outputs
+
+    def remember(self, word, outputs):
+        node = self.trie
+        for letter, out in zip(word, outputs):
+            if letter not in node:
+                node[letter] = (out, {})
+            node = node[letter][1]
+            if ends(letter, out):
+                return
 
     def close(self):
         try:
@@ -66,6 +127,56 @@ class AdapterSUL(SUL):
         except OSError:
             pass
         self.proc.wait(timeout=10)
+
+
+class BoundedOracle(Oracle):
+    """Seeded random walks from each state first (cheap, they find most counterexamples), then
+    the Wp-method up to `extra` states more than the hypothesis has (exhaustive within that
+    bound). Every test is one membership query through the learner's cache."""
+
+    def __init__(self, alphabet, sul, walks_per_state, walk_len, extra):
+        super().__init__(alphabet, sul)
+        self.walks_per_state = walks_per_state
+        self.walk_len = walk_len
+        self.extra = extra
+
+    def test(self, hypothesis, word):
+        """The prefix of `word` on which the hypothesis and the server differ, or None."""
+        outputs = self.sul.query(tuple(word))
+        self.num_queries += 1
+        self.num_steps += len(word)
+        hypothesis.reset_to_initial()
+        for i, (letter, out) in enumerate(zip(word, outputs)):
+            if hypothesis.step(letter) != out:
+                return tuple(word[: i + 1])
+        return None
+
+    def walks(self, hypothesis):
+        char_set = hypothesis.characterization_set or [()]
+        for state in hypothesis.states:
+            for _ in range(self.walks_per_state):
+                walk = tuple(random.choice(self.alphabet)
+                             for _ in range(random.randint(1, self.walk_len)))
+                yield state.prefix + walk + random.choice(char_set)
+
+    def find_cex(self, hypothesis):
+        if not hypothesis.characterization_set:
+            hypothesis.characterization_set = hypothesis.compute_characterization_set()
+        for word in self.walks(hypothesis):
+            cex = self.test(hypothesis, word)
+            if cex:
+                return cex
+        transition_cover = {s.prefix + (a,) for s in hypothesis.states for a in self.alphabet}
+        state_cover = {s.prefix for s in hypothesis.states}
+        depth = self.extra + 1
+        suite = chain(
+            first_phase_it(self.alphabet, state_cover, depth, hypothesis.characterization_set),
+            second_phase_it(hypothesis, self.alphabet, transition_cover - state_cover, depth))
+        for word in suite:
+            cex = self.test(hypothesis, word)
+            if cex:
+                return cex
+        return None
 
 
 def canonical(model, alphabet):
@@ -152,7 +263,9 @@ def main():
     p.add_argument("--check", help="compare with the table in this Markdown file")
     p.add_argument("--seed", type=int, default=1, help="seed of the equivalence oracle")
     p.add_argument("--walks-per-state", type=int, default=20)
-    p.add_argument("--walk-len", type=int, default=8)
+    p.add_argument("--walk-len", type=int, default=10)
+    p.add_argument("--extra-states", type=int, default=2,
+                   help="the Wp-method's bound: states the server may have beyond the model")
     p.add_argument("adapter", nargs=argparse.REMAINDER, help="-- then nacre learn-adapter's arguments")
     args = p.parse_args()
     adapter_args = args.adapter[1:] if args.adapter[:1] == ["--"] else args.adapter
@@ -162,8 +275,8 @@ def main():
     sul = AdapterSUL([args.nacre, "learn-adapter", *adapter_args])
     started = time.monotonic()
     try:
-        oracle = RandomWMethodEqOracle(alphabet, sul, walks_per_state=args.walks_per_state,
-                                       walk_len=args.walk_len)
+        oracle = BoundedOracle(alphabet, sul, args.walks_per_state, args.walk_len,
+                               args.extra_states)
         model = run_KV(alphabet, sul, oracle, "mealy", print_level=0)
     finally:
         sul.close()
