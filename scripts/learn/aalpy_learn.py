@@ -16,6 +16,7 @@ the exit status is 1.
 
 import argparse
 import random
+import re
 import subprocess
 import sys
 import time
@@ -211,19 +212,21 @@ def markdown(table, alphabet):
 def read_table(path):
     """The documented machine: (alphabet, {state: {input: (output, next)}}), initial = first row."""
     text = open(path, encoding="utf-8").read()
-    try:
-        body = text.split("<!-- model:begin -->", 1)[1].split("<!-- model:end -->", 1)[0]
-    except IndexError:
+    # The markers on lines of their own (the prose may name them).
+    found = re.search(r"^<!-- model:begin -->$(.*?)^<!-- model:end -->$", text, re.S | re.M)
+    if not found:
         sys.exit(f"{path}: no <!-- model:begin --> ... <!-- model:end --> table")
+    body = found.group(1)
     rows = [r.strip() for r in body.splitlines() if r.strip().startswith("|")]
-    cells = [[c.strip().strip("`") for c in r.strip("|").split("|")] for r in rows]
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+    cells = [[row[0].strip("`"), *row[1:]] for row in cells]
     alphabet = cells[0][1:]
     table = {}
     for row in cells[2:]:
         entries = {}
         for a, cell in zip(alphabet, row[1:]):
             out, _, nxt = cell.rpartition("/")
-            entries[a] = (out.strip(), nxt.strip())
+            entries[a] = (out.strip().strip("`"), nxt.strip().strip("`"))
         table[row[0]] = entries
     for s, row in table.items():
         for a, (_, nxt) in row.items():
@@ -261,6 +264,9 @@ def main():
     p.add_argument("--dot", help="write the learned model here (Graphviz DOT)")
     p.add_argument("--table", action="store_true", help="print the model as a Markdown table")
     p.add_argument("--check", help="compare with the table in this Markdown file")
+    p.add_argument("--table-out", help="write the learned model as a Markdown table to this file")
+    p.add_argument("--against", help="with --check: compare the table of this Markdown file "
+                   "instead of learning (no adapter is started)")
     p.add_argument("--seed", type=int, default=1, help="seed of the equivalence oracle")
     p.add_argument("--walks-per-state", type=int, default=20)
     p.add_argument("--walk-len", type=int, default=10)
@@ -271,6 +277,11 @@ def main():
     adapter_args = args.adapter[1:] if args.adapter[:1] == ["--"] else args.adapter
     alphabet = [a.strip() for a in args.alphabet.split(",") if a.strip()]
     random.seed(args.seed)
+    if args.against:
+        if not args.check:
+            sys.exit("--against needs --check")
+        alphabet, table = read_table(args.against)
+        sys.exit(check(args.check, alphabet, table))
 
     sul = AdapterSUL([args.nacre, "learn-adapter", *adapter_args])
     started = time.monotonic()
@@ -287,16 +298,26 @@ def main():
         model.save(args.dot[:-4] if args.dot.endswith(".dot") else args.dot)
     if args.table:
         print(markdown(table, alphabet))
+    if args.table_out:
+        with open(args.table_out, "w", encoding="utf-8") as f:
+            f.write("<!-- model:begin -->\n" + markdown(table, alphabet) + "\n<!-- model:end -->\n")
     if args.check:
-        doc_alphabet, documented = read_table(args.check)
-        if doc_alphabet != alphabet:
-            sys.exit(f"{args.check} documents the alphabet {doc_alphabet}, learned {alphabet}")
-        diff = difference(table, documented, alphabet)
-        if diff:
-            word, got, want = diff
-            print(f"MISMATCH after {' '.join(word)}: learned {got}, documented {want}")
-            sys.exit(1)
-        print(f"the learned model matches {args.check} ({len(documented)} documented states)")
+        sys.exit(check(args.check, alphabet, table))
+
+
+def check(path, alphabet, table):
+    """Compares `table` with the one documented in `path`: 0 if equivalent, 1 otherwise."""
+    doc_alphabet, documented = read_table(path)
+    if doc_alphabet != alphabet:
+        print(f"{path} documents the alphabet {doc_alphabet}, the model has {alphabet}")
+        return 1
+    diff = difference(table, documented, alphabet)
+    if diff:
+        word, got, want = diff
+        print(f"MISMATCH after {' '.join(word)}: learned {got}, documented {want}")
+        return 1
+    print(f"the learned model matches {path} ({len(documented)} documented states)")
+    return 0
 
 
 if __name__ == "__main__":

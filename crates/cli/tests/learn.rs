@@ -113,7 +113,11 @@ fn the_adapter_speaks_to_nacre_serve_over_tcp_with_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let key = nacre::keys::PrivateKey::from_ed25519_seed(&[9; 32]);
     let keys = dir.path().join("authorized_keys");
-    std::fs::write(&keys, format!("{}\n", key.public_key().to_openssh_line("learn"))).unwrap();
+    std::fs::write(
+        &keys,
+        format!("{}\n", key.public_key().to_openssh_line("learn")),
+    )
+    .unwrap();
     let (_serve, port) = nacre_tests::start_nacre_serve(
         nacre(),
         dir.path(),
@@ -122,7 +126,9 @@ fn the_adapter_speaks_to_nacre_serve_over_tcp_with_the_same_answers() {
         &["--authorized-keys".into(), keys.into()],
     );
     let port = port.to_string();
-    let got = adapter(&["-p", &port, "--timeout", "0.5", "127.0.0.1"]);
+    // A second of silence ends a step: the failure delay (200 ms) and the password check fit
+    // well within it on a loaded machine.
+    let got = adapter(&["-p", &port, "--timeout", "1.0", "127.0.0.1"]);
     assert_eq!(got, expected());
 }
 
@@ -132,14 +138,19 @@ fn aalpy_learns_nacre_servers_model_and_it_is_the_documented_table() {
     let python = nacre_tests::venv_python();
     let dir = tempfile::tempdir().unwrap();
     let dot = dir.path().join("nacre.dot");
-    let mut child = Command::new(python)
-        .arg(root.join("scripts/learn/aalpy_learn.py"))
+    let learned = dir.path().join("learned.md");
+    let doc = root.join("docs/LEARNING.md");
+    let script = root.join("scripts/learn/aalpy_learn.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
         .arg("--nacre")
         .arg(nacre())
         .arg("--dot")
         .arg(&dot)
+        .arg("--table-out")
+        .arg(&learned)
         .arg("--check")
-        .arg(root.join("docs/LEARNING.md"))
+        .arg(&doc)
         .args(["--", "--memory"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,4 +173,33 @@ fn aalpy_learns_nacre_servers_model_and_it_is_the_documented_table() {
     assert!(stdout.contains("the learned model matches"), "{stdout}");
     let model = std::fs::read_to_string(&dot).unwrap();
     assert!(model.contains("digraph"), "{model}");
+
+    // The comparison can fail: the documented table with a re-exchange from `pty` that forgets
+    // the pty (a second pty-req would then succeed) differs from what was learned.
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let cell = "| `pty` | KEXINIT / `rekey.pty` |";
+    assert!(
+        text.contains(cell),
+        "docs/LEARNING.md changed: {cell} not found"
+    );
+    let wrong = dir.path().join("wrong.md");
+    std::fs::write(
+        &wrong,
+        text.replace(cell, "| `pty` | KEXINIT / `rekey.channel` |"),
+    )
+    .unwrap();
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg("--check")
+        .arg(&wrong)
+        .arg("--against")
+        .arg(&learned)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("CH_REQUEST_PTY: learned CHANNEL_FAILURE, documented CHANNEL_SUCCESS"),
+        "{stdout}"
+    );
 }

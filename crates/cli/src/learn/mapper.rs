@@ -193,8 +193,8 @@ impl Conn {
                 } else {
                     &[]
                 };
-                let mut spec = KexInitSpec::matching(&self.server_kexinit, markers)
-                    .map_err(|_| BAD_PACKET)?;
+                let mut spec =
+                    KexInitSpec::matching(&self.server_kexinit, markers).map_err(|_| BAD_PACKET)?;
                 spec.kex.retain(|k| k != "curve25519-sha256@libssh.org");
                 rng.fill(&mut spec.cookie);
                 let p = spec.payload();

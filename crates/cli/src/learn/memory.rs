@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nacre::auth::{AuthServerConfig, Decision, ServerEvent as Question};
-use nacre::connection::{ChannelId, ChannelKind, ConnectionConfig, Event as ConnEvent, RequestKind};
+use nacre::connection::{
+    ChannelId, ChannelKind, ConnectionConfig, Event as ConnEvent, RequestKind,
+};
 use nacre::crypto::SeededRng;
 use nacre::keys::PrivateKey;
 use nacre_session::{Common, ServerConfig, ServerEvent, ServerSession};
@@ -72,7 +74,10 @@ impl MemoryPeer {
                         user,
                         password,
                         new_password: None,
-                    } => (*id, *user == self.creds.user && **password == self.creds.password),
+                    } => (
+                        *id,
+                        *user == self.creds.user && **password == self.creds.password,
+                    ),
                     Question::PublicKeyQuery {
                         id,
                         user,
@@ -95,7 +100,11 @@ impl MemoryPeer {
                     | Question::KeyboardResponses { id, .. } => (*id, false),
                     _ => return true,
                 };
-                let decision = if ok { Decision::Accept } else { Decision::Reject };
+                let decision = if ok {
+                    Decision::Accept
+                } else {
+                    Decision::Reject
+                };
                 let _ = s.answer_auth(id, decision);
             }
             ServerEvent::Common(Common::Connection(ev)) => self.on_connection(ev),

@@ -104,7 +104,11 @@ fn run_blocking(args: &LearnArgs) -> anyhow::Result<()> {
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     if args.memory {
-        serve_lines(Mapper::new(MemoryPeer::new(creds, args.seed), settings), stdin, stdout)
+        serve_lines(
+            Mapper::new(MemoryPeer::new(creds, args.seed), settings),
+            stdin,
+            stdout,
+        )
     } else {
         let host = args.host.clone().unwrap_or_default();
         let quiet = Duration::from_secs_f64(args.timeout.clamp(0.01, 60.0));
