@@ -14,9 +14,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Requests and the answers nacre's server gives: the whole handshake, a channel with a pty,
-/// wrong-state messages, and resets.
+/// Requests and the answers nacre's server gives: an input before any connection, an unknown
+/// symbol, the whole handshake, a channel with a pty, wrong-state messages, and resets.
 const SCRIPT: &[(&str, &str)] = &[
+    ("IGNORE", "NO_CONN"),
+    ("BOGUS", "ERROR unknown input \"BOGUS\""),
     ("RESET", "OK"),
     ("CH_DATA", "CH_NONE"),
     ("KEXINIT", "NO_RESP"),
@@ -69,6 +71,16 @@ fn nacre() -> &'static Path {
 
 /// Runs the adapter with `args` over the requests of [`SCRIPT`]; its answer lines.
 fn adapter(args: &[&str]) -> Vec<String> {
+    let mut input = String::new();
+    for (request, _) in SCRIPT {
+        input.push_str(request);
+        input.push('\n');
+    }
+    run_adapter(args, &input)
+}
+
+/// Runs the adapter with `args` and `input` on stdin; its answer lines.
+fn run_adapter(args: &[&str], input: &str) -> Vec<String> {
     let mut child = Command::new(nacre())
         .arg("learn-adapter")
         .args(args)
@@ -77,11 +89,6 @@ fn adapter(args: &[&str]) -> Vec<String> {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut input = String::new();
-    for (request, _) in SCRIPT {
-        input.push_str(request);
-        input.push('\n');
-    }
     child
         .stdin
         .take()
@@ -105,6 +112,16 @@ fn expected() -> Vec<String> {
 fn in_memory_the_adapter_answers_a_fixed_sequence_the_same_every_time() {
     let first = adapter(&["--memory"]);
     assert_eq!(first, expected());
+    // ALPHABET lists every input, KEXINIT first and DISCONNECT last.
+    let alphabet = run_adapter(&["--memory"], "ALPHABET\nQUIT\nIGNORE\n");
+    assert_eq!(alphabet.len(), 1, "{alphabet:?}: nothing after QUIT");
+    let symbols: Vec<&str> = alphabet[0].split(' ').collect();
+    assert_eq!(symbols.len(), 19, "{symbols:?}");
+    assert_eq!(
+        (symbols[0], symbols[18]),
+        ("KEXINIT", "DISCONNECT"),
+        "{symbols:?}"
+    );
     assert_eq!(adapter(&["--memory", "--seed", "7"]), first);
 }
 

@@ -182,10 +182,36 @@ impl Conn {
         settings: &Settings,
         rng: &mut dyn Rng,
     ) -> Result<Vec<u8>, &'static str> {
-        let user = settings.creds.user.as_str();
-        let sid = self.session_id.clone().unwrap_or_default();
-        let channel = self.channel;
-        let on_channel = |f: &dyn Fn(u32) -> Vec<u8>| channel.map(f).ok_or(CH_NONE);
+        match input {
+            Input::KexInit | Input::KexEcdhInit | Input::NewKeys => {
+                self.kex_payload(input, settings, rng)
+            }
+            Input::ServiceRequestAuth
+            | Input::UaPkOk
+            | Input::UaPkNok
+            | Input::UaPwOk
+            | Input::UaPwNok
+            | Input::UaNone => self.auth_payload(input, settings),
+            Input::ChOpen
+            | Input::ChRequestPty
+            | Input::ChData
+            | Input::ChEof
+            | Input::ChClose
+            | Input::GlobalRequest => self.connection_payload(input),
+            Input::Ignore | Input::Debug | Input::Unimplemented | Input::Disconnect => {
+                Ok(generic_payload(input))
+            }
+        }
+    }
+
+    /// KEXINIT, KEX_ECDH_INIT, NEWKEYS (RFC 4253 §7, RFC 5656 §4); remembers I_C and the
+    /// ephemeral key for the exchange hash.
+    fn kex_payload(
+        &mut self,
+        input: Input,
+        settings: &Settings,
+        rng: &mut dyn Rng,
+    ) -> Result<Vec<u8>, &'static str> {
         Ok(match input {
             Input::KexInit => {
                 let markers: &[&str] = if settings.strict_kex {
@@ -207,24 +233,38 @@ impl Conn {
                 self.ephemeral = Some(eph);
                 p
             }
-            Input::NewKeys => vec![21],
+            _ => vec![21],
+        })
+    }
+
+    /// SERVICE_REQUEST and the USERAUTH_REQUESTs (RFC 4253 §10, RFC 4252 §5, §7, §8).
+    fn auth_payload(&self, input: Input, settings: &Settings) -> Result<Vec<u8>, &'static str> {
+        let user = settings.creds.user.as_str();
+        let sid = self.session_id.as_deref().unwrap_or(&[]);
+        Ok(match input {
             Input::ServiceRequestAuth => {
                 let mut m = vec![5];
                 put::string(&mut m, b"ssh-userauth");
                 m
             }
-            Input::UaPkOk | Input::UaPkNok => {
-                let key = if input == Input::UaPkOk {
-                    settings.creds.key.clone()
-                } else {
-                    std::sync::Arc::new(nacre::keys::PrivateKey::from_ed25519_seed(&[0xbd; 32]))
-                };
-                userauth_publickey(user, &key, &sid, Vec::new()).map_err(|_| BAD_PACKET)?
+            Input::UaPkOk => userauth_publickey(user, &settings.creds.key, sid, Vec::new())
+                .map_err(|_| BAD_PACKET)?,
+            Input::UaPkNok => {
+                let stranger = nacre::keys::PrivateKey::from_ed25519_seed(&[0xbd; 32]);
+                userauth_publickey(user, &stranger, sid, Vec::new()).map_err(|_| BAD_PACKET)?
             }
             Input::UaPwOk => userauth_password(user, &settings.creds.password),
             Input::UaPwNok => userauth_password(user, "not the password"),
-            Input::UaNone => userauth_header(user, "none"),
-            Input::ChOpen if channel.is_some() => return Err(CH_MAX),
+            _ => userauth_header(user, "none"),
+        })
+    }
+
+    /// The connection protocol's messages (RFC 4254 §4, §5, §6) on the mapper's one channel.
+    fn connection_payload(&self, input: Input) -> Result<Vec<u8>, &'static str> {
+        let channel = self.channel;
+        let on_channel = |f: &dyn Fn(u32) -> Vec<u8>| channel.map(f).ok_or(CH_NONE);
+        match input {
+            Input::ChOpen if channel.is_some() => Err(CH_MAX),
             Input::ChOpen => {
                 let mut m = vec![90];
                 put::string(&mut m, b"session");
@@ -232,7 +272,7 @@ impl Conn {
                 put::uint32(&mut m, ours);
                 put::uint32(&mut m, window);
                 put::uint32(&mut m, max);
-                m
+                Ok(m)
             }
             Input::ChRequestPty => on_channel(&|c| {
                 let mut m = channel_request(c, "pty-req", true);
@@ -242,36 +282,12 @@ impl Conn {
                 }
                 put::string(&mut m, &[0]);
                 m
-            })?,
-            Input::ChData => on_channel(&|c| channel_data(c, b"data"))?,
-            Input::ChEof => on_channel(&|c| signal(96, c))?,
-            Input::ChClose => on_channel(&|c| signal(97, c))?,
-            Input::GlobalRequest => global_request("learn@nacre.invalid", true),
-            Input::Ignore => {
-                let mut m = vec![2];
-                put::string(&mut m, b"learn");
-                m
-            }
-            Input::Debug => {
-                let mut m = vec![4];
-                put::boolean(&mut m, false);
-                put::string(&mut m, b"learn");
-                put::string(&mut m, b"");
-                m
-            }
-            Input::Unimplemented => {
-                let mut m = vec![3];
-                put::uint32(&mut m, UNIMPLEMENTED_SEQ);
-                m
-            }
-            Input::Disconnect => {
-                let mut m = vec![1];
-                put::uint32(&mut m, nacre::wire::DisconnectReason::BY_APPLICATION.0);
-                put::string(&mut m, b"learn");
-                put::string(&mut m, b"");
-                m
-            }
-        })
+            }),
+            Input::ChData => on_channel(&|c| channel_data(c, b"data")),
+            Input::ChEof => on_channel(&|c| signal(96, c)),
+            Input::ChClose => on_channel(&|c| signal(97, c)),
+            _ => Ok(global_request("learn@nacre.invalid", true)),
+        }
     }
 
     /// Reads every complete packet in the received bytes; returns their names and updates the
@@ -336,6 +352,34 @@ impl Conn {
             self.pending = Some(keys);
         }
     }
+}
+
+/// IGNORE, DEBUG, UNIMPLEMENTED, DISCONNECT (RFC 4253 §11).
+fn generic_payload(input: Input) -> Vec<u8> {
+    let mut m = Vec::new();
+    match input {
+        Input::Ignore => {
+            m.push(2);
+            put::string(&mut m, b"learn");
+        }
+        Input::Debug => {
+            m.push(4);
+            put::boolean(&mut m, false);
+            put::string(&mut m, b"learn");
+            put::string(&mut m, b"");
+        }
+        Input::Unimplemented => {
+            m.push(3);
+            put::uint32(&mut m, UNIMPLEMENTED_SEQ);
+        }
+        _ => {
+            m.push(1);
+            put::uint32(&mut m, nacre::wire::DisconnectReason::BY_APPLICATION.0);
+            put::string(&mut m, b"learn");
+            put::string(&mut m, b"");
+        }
+    }
+    m
 }
 
 /// CHANNEL_EOF or CHANNEL_CLOSE (RFC 4254 §5.3).
