@@ -468,8 +468,7 @@ SFTP server is an interface the application implements; the driver's SETSTAT doe
 
 How the checks work and what they send: the module comments of crates/cli/src/conform/ (one file per
 family). Each FAIL-able check has a test that makes it fail with a server breaking its clause
-(crates/cli/tests/conform_ssh.rs, conform_sftp.rs), except `strict.sequence-reset`: a server that
-offers strict kex and skips the reset needs a transport that can be told to skip it.
+(crates/cli/tests/conform_ssh.rs, conform_sftp.rs).
 ";
 
 const NACRE_NOTES: &str = "## nacre serve's deviations

@@ -182,6 +182,7 @@ fn each_auth_and_channel_clause_broken_by_a_scripted_server_fails() {
             ],
         ),
         (F::SilentOnError, &["packet.bad-mac"]),
+        (F::NoSequenceReset, &["strict.sequence-reset"]),
     ];
     let good = mini::start(host.clone(), F::None);
     for (fault, checks) in cases {

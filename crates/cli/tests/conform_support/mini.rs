@@ -1,8 +1,8 @@
 //! A small SSH server for the conformance tests, built on nacre's sans-IO server `Transport`
 //! (key exchange, strict kex, ext-info) with user authentication and a session channel that
 //! answers SFTP INIT written by hand, so that each [`Fault`] breaks exactly one clause of RFC
-//! 4252/4254/8308 or of RFC 4253 (§6.4 MAC failures, §11 generic messages after authentication)
-//! after NEWKEYS. Without a fault it passes those checks.
+//! 4252/4254/8308, of RFC 4253 (§6.4 MAC failures, §11 generic messages after authentication)
+//! or of strict kex (no sequence reset) after NEWKEYS. Without a fault it passes those checks.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -58,6 +58,8 @@ pub enum Fault {
     DisconnectsOnUnknownAfterAuth,
     /// A packet that fails (a bad MAC) makes the server go silent instead of disconnecting.
     SilentOnError,
+    /// Strict kex is offered and agreed, but the server does not reset its sequence numbers.
+    NoSequenceReset,
 }
 
 /// Starts the server on a free port; returns the port.
@@ -98,6 +100,7 @@ impl Conn {
         // Every received packet with its sequence number: UNIMPLEMENTED names it, and the
         // after-authentication faults see the generic messages the transport handles itself.
         t.record_received(true);
+        t.skip_strict_reset(fault == Fault::NoSequenceReset);
         Conn {
             stream,
             t,
