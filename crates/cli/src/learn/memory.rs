@@ -98,6 +98,7 @@ impl MemoryPeer {
                     | Question::PublicKeyVerified { id, .. }
                     | Question::KeyboardInteractive { id, .. }
                     | Question::KeyboardResponses { id, .. } => (*id, false),
+                    // Success comes as `ServerEvent::Authenticated`, never as a question.
                     _ => return true,
                 };
                 let decision = if ok {
