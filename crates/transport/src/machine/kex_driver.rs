@@ -519,7 +519,7 @@ impl Transport {
     pub(super) fn on_newkeys(&mut self, packet: &Packet) -> Result<(), TransportError> {
         decode_exact::<NewKeys>(&packet.payload)
             .map_err(TransportError::malformed(MsgNumber::NEWKEYS))?;
-        let strict = self.strict_kex;
+        let reset = self.resets_seq();
         let KexState::Running(run) = &mut self.kex else {
             return Err(TransportError::UnexpectedMessage {
                 msg: MsgNumber::NEWKEYS,
@@ -535,7 +535,7 @@ impl Transport {
             state: "before the key exchange finished",
         })?;
         run.received_newkeys = true;
-        self.reader.set_key(key, strict);
+        self.reader.set_key(key, reset);
         self.peer_in_kex = false;
         if !self.established() && self.config.ext_info {
             // RFC 8308 §2.4: EXT_INFO may only be the next packet after the first NEWKEYS.
