@@ -295,6 +295,9 @@ impl ClientSession {
                 if let Err(e) = auth.machine.handle_packet(p) {
                     self.core.fail(e.into());
                 }
+                // USERAUTH_SUCCESS starts the connection layer at once: packets the server
+                // sent right behind it (a global request) belong to that layer.
+                self.pump_auth();
             }
             Layer::Connection(_) => {
                 self.core.connection_packet(p);

@@ -1,11 +1,12 @@
-//! `nacre conform ssh --listen ADDR`: the role reversed. nacre waits for one client connection,
+//! `nacre conform ssh --listen ADDR`: the role reversed. nacre waits for a client's first connection,
 //! serves it with its sans-IO server `Transport` (a fresh ed25519 host key, strict kex and
 //! ext-info as the client asks) and checks what the client sends: its identification line, its
 //! KEXINIT, its first packet, whether it goes on to USERAUTH_REQUEST past IGNORE and DEBUG sent
 //! right after NEWKEYS, and its answer to an unrecognised message sent then (UNIMPLEMENTED, RFC
 //! 4253 §11.4). Then the
 //! connection ends with DISCONNECT (no authentication is attempted: the client may fail with
-//! "disconnected by the server"; that is expected).
+//! "disconnected by the server"; that is expected). The client's second connection is checked by
+//! `listen_auth` (authentication, connection layer, a corrupted MAC).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,13 +21,46 @@ use nacre_wire::{decode_exact, put, DisconnectReason, Reader};
 use super::raw::trim_eol;
 use super::{Outcome, Verdict};
 
-/// Waits for one client on `addr` and checks it.
+/// Waits for a client on `addr` and checks its two connections: the handshake here, then
+/// authentication, the connection layer and framing (`listen_auth`). Without a second connection
+/// within `timeout` (at least 30 s) the second connection's checks say so (INFO).
 pub fn run(addr: &str, timeout: Duration) -> anyhow::Result<Vec<Outcome>> {
     let listener = TcpListener::bind(addr)?;
     eprintln!("waiting for a client on {}", listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     eprintln!("client {peer}");
-    Ok(check_client(stream, timeout))
+    let mut v = check_client(stream, timeout);
+    eprintln!("connect the client again (authentication and connection checks)");
+    match accept_within(&listener, timeout.max(Duration::from_secs(30)))? {
+        Some(stream) => v.extend(super::listen_auth::check_client(stream, timeout)),
+        None => v.push(outcome(
+            "client.second-connection",
+            "",
+            None,
+            "no second connection",
+            "the authentication and connection checks need the client to connect twice",
+        )),
+    }
+    Ok(v)
+}
+
+/// The next connection on `listener` within `wait`, if any.
+fn accept_within(listener: &TcpListener, wait: Duration) -> anyhow::Result<Option<TcpStream>> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(Some(stream));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
 }
 
 fn outcome(

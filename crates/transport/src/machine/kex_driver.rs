@@ -501,10 +501,13 @@ impl Transport {
                 .map(|a| a.name())
                 .collect();
             let value = algs.join(",");
-            let msg = ExtInfo {
-                extensions: vec![("server-sig-algs", value.as_bytes())],
-            }
-            .to_bytes();
+            let mut extensions = vec![("server-sig-algs", value.as_bytes())];
+            extensions.extend(
+                self.extra_ext_info
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_slice())),
+            );
+            let msg = ExtInfo { extensions }.to_bytes();
             self.writer.write(&mut self.out, &msg)?;
         }
         while let Some(payload) = self.queue.pop_front() {

@@ -239,6 +239,8 @@ pub struct Transport {
     received_log: Option<Vec<(u32, Bytes)>>,
     /// Conformance testing: strict kex without its sequence reset at NEWKEYS.
     skip_strict_reset: bool,
+    /// Conformance testing: extensions appended to the server's first EXT_INFO.
+    extra_ext_info: Vec<(String, Vec<u8>)>,
 }
 
 impl Transport {
@@ -293,6 +295,7 @@ impl Transport {
             closed: None,
             received_log: None,
             skip_strict_reset: false,
+            extra_ext_info: Vec::new(),
         };
         if let Err(e) = t.send_kexinit() {
             t.fail(e);
@@ -578,6 +581,14 @@ impl Transport {
     /// never need it.
     pub fn skip_strict_reset(&mut self, on: bool) {
         self.skip_strict_reset = on;
+    }
+
+    /// Conformance testing: extensions (name, value) a server appends to the EXT_INFO it sends
+    /// right after its first NEWKEYS (RFC 8308 §2.4) when the client asked for one, after
+    /// server-sig-algs: `nacre conform ssh --listen` sends a client an extension it cannot know
+    /// (RFC 8308 §2.5). Applications never need it.
+    pub fn extra_ext_info(&mut self, extensions: Vec<(String, Vec<u8>)>) {
+        self.extra_ext_info = extensions;
     }
 
     /// Whether NEWKEYS resets the sequence numbers: strict kex, unless a conformance test
