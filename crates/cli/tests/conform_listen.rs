@@ -83,8 +83,12 @@ fn nacre_client_passes_every_client_check() {
     ] {
         assert_eq!(results[check], "PASS", "{check}: {results:#?}");
     }
-    // nacre ends the connection on 192–255 after authentication (deliberate, docs/CONFORMANCE.md).
-    assert_eq!(results["client.after-auth.192"], "INFO");
+    assert_eq!(results["client.bad-mac"], "PASS");
+    // nacre ends the connection on 192–255 during authentication (deliberate, docs/CONFORMANCE.md).
+    assert_eq!(results["client.during-auth.192"], "INFO");
+    // nacre ignores authentication messages after USERAUTH_SUCCESS (as RFC 4252 §5.1 asks of
+    // servers for USERAUTH_REQUEST).
+    assert_eq!(results["client.after-auth.60"], "INFO");
 }
 
 #[test]
@@ -127,8 +131,6 @@ fn a_client_breaking_the_rules_fails() {
         "client.kexinit-cookie",
         "client.kexinit-reserved",
         "client.global-request",
-        "client.after-auth.192",
-        "client.after-auth.255",
         "client.bad-mac",
     ] {
         assert_eq!(
@@ -152,12 +154,19 @@ fn a_client_failing_on_ext_info_or_the_banner_fails() {
             "{fault:?} {check}: {results:#?}"
         );
     }
+    // Ignoring 192 and 255 during authentication.
+    let results = listen(|port, _| scripted(port, Fault::Ignores));
+    for check in ["client.during-auth.192", "client.during-auth.255"] {
+        assert_eq!(results[check], "FAIL", "{check}: {results:#?}");
+    }
     // Without a fault the same scripted client passes them.
     let results = listen(|port, _| scripted(port, Fault::None));
     for check in [
         "client.ext-info-unknown",
         "client.auth-banner-partial-failure",
         "client.global-request",
+        "client.during-auth.192",
+        "client.during-auth.255",
         "client.bad-mac",
     ] {
         assert_eq!(results[check], "PASS", "{check}: {results:#?}");
@@ -173,14 +182,15 @@ enum Fault {
     DropsOnExtInfo,
     /// Disconnects with PROTOCOL_ERROR on USERAUTH_BANNER.
     RefusesBanner,
-    /// After USERAUTH_SUCCESS ignores every message of the layers above the transport, and on a
-    /// MAC error neither sends DISCONNECT nor closes the socket (for 4 s).
+    /// Ignores message numbers 128–255, after USERAUTH_SUCCESS every message of the layers above
+    /// the transport, and on a MAC error neither sends DISCONNECT nor closes the socket (for 4 s).
     Ignores,
 }
 
 /// A client on nacre's sans-IO `Transport` that authenticates with `none` requests (again after
-/// each USERAUTH_FAILURE) and answers GLOBAL_REQUEST with want_reply and unknown message numbers
-/// after USERAUTH_SUCCESS, unless `fault` says otherwise.
+/// each USERAUTH_FAILURE), answers message numbers 128–255 with UNIMPLEMENTED and, after
+/// USERAUTH_SUCCESS, GLOBAL_REQUEST with want_reply with REQUEST_FAILURE, unless `fault` says
+/// otherwise.
 fn scripted(port: u16, fault: Fault) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
@@ -197,15 +207,21 @@ fn scripted(port: u16, fault: Fault) {
                 Event::ExtInfo(_) if fault == Fault::DropsOnExtInfo => {
                     t.disconnect(DisconnectReason::PROTOCOL_ERROR, "EXT_INFO")
                 }
-                Event::ServiceAccepted(_) => drop(t.send(&none_request())),
+                Event::ServiceAccepted(_) => {
+                    let _ = t.send(&none_request());
+                }
                 Event::Packet(p) => match p[0] {
                     53 if fault == Fault::RefusesBanner => {
                         t.disconnect(DisconnectReason::PROTOCOL_ERROR, "banner")
                     }
-                    51 => drop(t.send(&none_request())),
+                    51 => {
+                        let _ = t.send(&none_request());
+                    }
                     52 => authenticated = true,
                     _ if !authenticated || fault == Fault::Ignores => {}
-                    80 if p.last() == Some(&1) => drop(t.send(&[82])),
+                    80 if p.last() == Some(&1) => {
+                        let _ = t.send(&[82]);
+                    }
                     _ => {}
                 },
                 Event::Closed(_) if fault == Fault::Ignores => {
@@ -223,7 +239,7 @@ fn scripted(port: u16, fault: Fault) {
         }
         // Message numbers the transport hands up and no layer here knows: UNIMPLEMENTED.
         for (seq, p) in t.take_received() {
-            if authenticated && fault != Fault::Ignores && p[0] >= 128 {
+            if fault != Fault::Ignores && p[0] >= 128 {
                 let mut u = vec![3];
                 u.extend(seq.to_be_bytes());
                 t.send_raw(&u);

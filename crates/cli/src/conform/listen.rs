@@ -2,8 +2,8 @@
 //! serves it with its sans-IO server `Transport` (a fresh ed25519 host key, strict kex and
 //! ext-info as the client asks) and checks what the client sends: its identification line, its
 //! KEXINIT, its first packet, whether it goes on to USERAUTH_REQUEST past IGNORE and DEBUG sent
-//! right after NEWKEYS, and its answer to an unrecognised message sent then (UNIMPLEMENTED, RFC
-//! 4253 §11.4). Then the
+//! right after NEWKEYS, and its answers to unrecognised messages sent then (8, 192, 255:
+//! UNIMPLEMENTED, RFC 4253 §11.4). Then the
 //! connection ends with DISCONNECT (no authentication is attempted: the client may fail with
 //! "disconnected by the server"; that is expected). The client's second connection is checked by
 //! `listen_auth` (authentication, connection layer, a corrupted MAC).
@@ -92,7 +92,8 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut received: Vec<(u32, Vec<u8>)> = Vec::new();
-    let mut probe_seq = None;
+    let mut probe_seq: Option<u32> = None;
+    let mut probe_at = Instant::now();
     let mut service = false;
     let mut closed = None;
     while Instant::now() < deadline && closed.is_none() {
@@ -118,10 +119,17 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
         if probe_seq.is_none() && userauth(&received) {
             // An unrecognised message once the client is past IGNORE and DEBUG.
             probe_seq = Some(t.next_send_seq());
-            t.send_raw(&[8, 0, 0, 0, 0]);
+            probe_at = Instant::now();
+            for n in [8, 192, 255] {
+                t.send_raw(&[n, 0, 0, 0, 0]);
+            }
         }
-        let answered = probe_seq.is_some_and(|seq| unimplemented_for(&received, seq));
-        if answered && userauth(&received) {
+        // 8 is answered by the client's transport, 192 and 255 perhaps by a layer above, a
+        // little later: one more second for them.
+        let answered = |k: u32| probe_seq.is_some_and(|seq| unimplemented_for(&received, seq + k));
+        if answered(0)
+            && (answered(1) && answered(2) || probe_at.elapsed() > Duration::from_secs(1))
+        {
             break;
         }
         out.clear();
@@ -288,6 +296,27 @@ fn judge(
         },
         "message 8 answered UNIMPLEMENTED with its sequence number",
     ));
+    for (k, n) in [(1, 192), (2, 255)] {
+        let seq = probe_seq.map(|s| s + k);
+        let answered = seq.is_some_and(|seq| unimplemented_for(received, seq));
+        let ended = closed.is_some() || received.iter().any(|(_, p)| p.first() == Some(&1));
+        v.push(Outcome::new(
+            format!("client.during-auth.{n}"),
+            "RFC 4253 §11.4",
+            match (seq, answered, ended) {
+                (None, _, _) | (_, false, true) => Verdict::Info,
+                (_, true, _) => Verdict::Pass,
+                (_, false, false) => Verdict::Fail,
+            },
+            seq.map_or(String::new(), |s| format!("message {n} as our packet {s}")),
+            if seq.is_some() {
+                format!("{}; {}", after.join(", "), closed.clone().unwrap_or_default())
+            } else {
+                "no USERAUTH_REQUEST to send it after".to_owned()
+            },
+            "answered UNIMPLEMENTED with its sequence number (INFO: the client disconnected instead)",
+        ));
+    }
     let went_on = service && userauth(received);
     v.push(outcome(
         "client.ignore-debug",

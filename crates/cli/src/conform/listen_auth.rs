@@ -8,8 +8,8 @@
 //!   client shows or skips the banner and tries again);
 //! - the second USERAUTH_REQUEST, whatever it is, is answered with USERAUTH_SUCCESS; then, in one
 //!   flight, GLOBAL_REQUEST `conform@nacre.invalid` with want_reply (RFC 4254 §4: REQUEST_FAILURE)
-//!   and messages 60 (an authentication number, meaningless after USERAUTH_SUCCESS), 192 and 255
-//!   (local extensions), then 8 (unassigned): each is answered UNIMPLEMENTED with its sequence
+//!   and messages 60 (an authentication number, meaningless after USERAUTH_SUCCESS), then 8
+//!   (unassigned): each is answered UNIMPLEMENTED with its sequence
 //!   number (RFC 4253 §11.4) or, as the RFC's choice, ends the connection (INFO); 60 is a number
 //!   the client knows, so ignoring it is INFO too. Message 8 comes last: once it is answered
 //!   (clients answer it in their transport, the others in the layer above, perhaps a little
@@ -33,8 +33,10 @@ use super::{Outcome, Verdict};
 const UNKNOWN_EXT: &str = "conform-unknown@nacre.invalid";
 /// The global request no client knows.
 const UNKNOWN_REQUEST: &[u8] = b"conform@nacre.invalid";
-/// Message numbers sent after USERAUTH_SUCCESS, message 8 last.
-const AFTER_AUTH: [u8; 4] = [60, 192, 255, 8];
+/// Message numbers sent after USERAUTH_SUCCESS, message 8 last. 192–255 are sent during
+/// authentication on the first connection (`listen`): every client tried so far ends the
+/// connection on them after authentication, and the corrupted MAC must come after these.
+const AFTER_AUTH: [u8; 2] = [60, 8];
 /// How long a client has to react to the corrupted packet, or to answer the probes.
 const REACT: Duration = Duration::from_secs(3);
 
@@ -131,7 +133,10 @@ fn step(t: &mut Transport, s: &mut Script, seen: &Seen) -> bool {
         .count();
     if s.banner_at.is_none() && requests >= 1 {
         let mut banner = vec![53];
-        put::string(&mut banner, b"nacre conform: a banner before the answer\r\n");
+        put::string(
+            &mut banner,
+            b"nacre conform: a banner before the answer\r\n",
+        );
         put::string(&mut banner, b"");
         let mut failure = vec![51];
         put::string(&mut failure, b"publickey,password,keyboard-interactive");
@@ -225,7 +230,14 @@ fn after(seen: &Seen, from: usize) -> String {
     }
 }
 
-fn outcome(name: &str, clause: &'static str, pass: Option<bool>, sent: &str, got: String, note: &str) -> Outcome {
+fn outcome(
+    name: &str,
+    clause: &'static str,
+    pass: Option<bool>,
+    sent: &str,
+    got: String,
+    note: &str,
+) -> Outcome {
     let verdict = match pass {
         Some(true) => Verdict::Pass,
         Some(false) => Verdict::Fail,
@@ -254,7 +266,14 @@ fn judge_ext_info(seen: &Seen) -> Outcome {
         (true, true, true) => (Some(true), "USERAUTH_REQUEST after it".to_owned()),
         (true, true, false) => (Some(false), after(seen, 0)),
     };
-    outcome("client.ext-info-unknown", "RFC 8308 §2.5", pass, &sent, got, note)
+    outcome(
+        "client.ext-info-unknown",
+        "RFC 8308 §2.5",
+        pass,
+        &sent,
+        got,
+        note,
+    )
 }
 
 /// RFC 4252 §5.1, §5.4: after a banner and a partial-success failure the client tries again.
@@ -398,5 +417,12 @@ fn judge_bad_mac(s: &Script, seen: &Seen) -> Outcome {
     } else {
         format!("still connected after 3 s: {}", after(seen, at))
     };
-    outcome("client.bad-mac", "RFC 4253 §6.4", Some(pass), sent, got, note)
+    outcome(
+        "client.bad-mac",
+        "RFC 4253 §6.4",
+        Some(pass),
+        sent,
+        got,
+        note,
+    )
 }
