@@ -135,10 +135,14 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
         out.clear();
         t.poll_transmit(&mut out);
         if !out.is_empty() && stream.write_all(&out).is_err() {
+            closed = Some("connection closed".to_owned());
             break;
         }
         match stream.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                closed = Some("connection closed".to_owned());
+                break;
+            }
             Ok(n) => {
                 if raw_in.len() < 16 * 1024 {
                     raw_in.extend_from_slice(buf.get(..n).unwrap_or(&[]));
@@ -150,7 +154,10 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => break,
+            Err(e) => {
+                closed = Some(format!("connection closed: {e}"));
+                break;
+            }
         }
         t.handle_timeout(Instant::now());
     }
