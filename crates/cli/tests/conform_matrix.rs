@@ -474,7 +474,7 @@ fn clients() -> String {
 const NACRE_CLIENT_NOTES: &str = "
 nacre's client:
 
-- `client.global-request` (RFC 4254 §4): fixed in session 8 after this check found it: a GLOBAL_REQUEST
+- `client.global-request` (RFC 4254 §4): fixed after this check found it: a GLOBAL_REQUEST
   that arrived right behind USERAUTH_SUCCESS (in the same read) went to the authentication layer, which
   ended the connection (\"unexpected message GLOBAL_REQUEST for the authentication layer after success\");
   the connection layer now starts the moment USERAUTH_SUCCESS is read (crates/session/src/client.rs), and
