@@ -174,6 +174,11 @@ fn userauth(received: &[(u32, Vec<u8>)]) -> bool {
     received.iter().any(|(_, p)| p.first() == Some(&50))
 }
 
+/// Whether the client ended the connection (DISCONNECT or a close).
+fn ended(received: &[(u32, Vec<u8>)], closed: &Option<String>) -> bool {
+    closed.is_some() || received.iter().any(|(_, p)| p.first() == Some(&1))
+}
+
 fn unimplemented_for(received: &[(u32, Vec<u8>)], seq: u32) -> bool {
     received.iter().any(|(_, p)| {
         p.first() == Some(&3) && Reader::new(p.get(1..).unwrap_or(&[])).u32().ok() == Some(seq)
@@ -292,7 +297,14 @@ fn judge(
     v.push(outcome(
         "client.unimplemented",
         "RFC 4253 §11.4",
-        probe_seq.map(|_| answered),
+        // Ending the connection instead is the RFC's other choice (§11.1): INFO, as in the
+        // server battery.
+        match (probe_seq, answered) {
+            (None, _) => None,
+            (Some(_), true) => Some(true),
+            (Some(_), false) if ended(received, &closed) => None,
+            (Some(_), false) => Some(false),
+        },
         match probe_seq {
             Some(seq) => format!(
                 "message 8 as our packet {seq}; then {}; {}",
@@ -301,12 +313,12 @@ fn judge(
             ),
             None => "no USERAUTH_REQUEST to send it after".to_owned(),
         },
-        "message 8 answered UNIMPLEMENTED with its sequence number",
+        "message 8 answered UNIMPLEMENTED with its sequence number (INFO: the client disconnected instead)",
     ));
     for (k, n) in [(1, 192), (2, 255)] {
         let seq = probe_seq.map(|s| s + k);
         let answered = seq.is_some_and(|seq| unimplemented_for(received, seq));
-        let ended = closed.is_some() || received.iter().any(|(_, p)| p.first() == Some(&1));
+        let ended = ended(received, &closed);
         v.push(Outcome::new(
             format!("client.during-auth.{n}"),
             "RFC 4253 §11.4",
