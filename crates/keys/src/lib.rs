@@ -32,6 +32,7 @@ mod from_patterns;
 pub mod fuzzing;
 mod generate;
 pub mod known_hosts;
+pub mod known_hosts_update;
 mod load;
 mod md5;
 mod openssh;

@@ -52,6 +52,7 @@ impl Client {
             transport: None,
             connect_timeout: Some(Duration::from_secs(30)),
             keepalive: None,
+            update_host_keys: false,
         }
     }
 }
@@ -82,6 +83,7 @@ pub struct ClientBuilder {
     transport: Option<Arc<Config>>,
     connect_timeout: Option<Duration>,
     keepalive: Option<LivenessConfig>,
+    update_host_keys: bool,
 }
 
 impl ClientBuilder {
@@ -196,6 +198,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Learns the server's host keys into the known_hosts file (OpenSSH's `UpdateHostKeys
+    /// yes`): keys the server lists after authentication and proves it holds are added, keys of
+    /// the host it no longer lists are removed; only when the host key was already listed in
+    /// the file, never for a host certificate (see [`crate::HostKeysUpdate`]). Off by default;
+    /// only with a known_hosts file (not with [`ClientBuilder::verify_host_key`]).
+    pub fn update_host_keys(mut self, on: bool) -> Self {
+        self.update_host_keys = on;
+        self
+    }
+
     /// Connects to `addr` (`host`, `host:port`, `[v6]:port`; port 22 by default), checks the
     /// host key, authenticates, and returns the connection. A server that refuses every
     /// credential gives [`Error::AuthRefused`] with the methods it would still accept.
@@ -232,13 +244,22 @@ impl ClientBuilder {
             .transport
             .clone()
             .unwrap_or_else(|| Arc::new(Config::client()));
+        let mut update = None;
         let verifier = match &self.host_keys {
             HostKeys::Verifier(v) => v.clone(),
             HostKeys::KnownHosts { path, unknown } => {
                 let path = path
                     .clone()
                     .unwrap_or_else(|| ssh_dir().join("known_hosts"));
-                known_hosts_verifier(path, host, port, *unknown)
+                let check = known_hosts_verifier(path.clone(), host, port, *unknown);
+                if self.update_host_keys {
+                    let u = crate::HostKeysUpdate::new(path.clone(), host, port);
+                    let check = known_only(check, u.allowed(), path, host, port);
+                    update = Some(u);
+                    check
+                } else {
+                    check
+                }
             }
             HostKeys::Async(v) => {
                 let conn = Connection::client_over_async(stream, transport, v.clone()).await?;
@@ -250,6 +271,9 @@ impl ClientBuilder {
             verify_host_key: verifier,
         };
         let conn = Connection::client_over(stream, config).await?;
+        if let Some(u) = update {
+            conn.update_host_keys(u)?;
+        }
         self.authenticate(conn, &credentials).await
     }
 
@@ -314,6 +338,24 @@ fn read_key(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, Error> 
 }
 
 /// `~/.ssh`.
+/// `check`, noting in `allowed` whether the key was listed in the file before (ssh updates
+/// known_hosts only for a host it knew).
+fn known_only(
+    check: HostKeyVerifier,
+    allowed: Arc<std::sync::atomic::AtomicBool>,
+    path: PathBuf,
+    host: &str,
+    port: u16,
+) -> HostKeyVerifier {
+    let host = host.to_owned();
+    Arc::new(move |key: &PublicKey| {
+        let listed = crate::known_hosts::known_host_status(&path, &host, port, key)
+            .is_ok_and(|s| s == nacre_keys::HostKeyStatus::Match);
+        allowed.store(listed, std::sync::atomic::Ordering::Release);
+        check(key)
+    })
+}
+
 fn ssh_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)

@@ -135,7 +135,7 @@ pub(crate) struct Mux {
     pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
     pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
     pending_globals: VecDeque<Option<GlobalReply>>,
-    cmds: crate::command::CommandTx,
+    pub(crate) cmds: crate::command::CommandTx,
 }
 
 impl Mux {
@@ -395,6 +395,7 @@ impl Mux {
             | Command::ClientAuth(_)
             | Command::ServerAuth(_)
             | Command::HostKeyAnswer(..)
+            | Command::HostKeysUpdate(_)
             | Command::Channels(_)
             | Command::HandleDropped => {}
         }

@@ -88,6 +88,7 @@
 mod common;
 mod client;
 mod core;
+pub mod host_keys;
 mod server;
 
 pub use crate::core::LayerError;

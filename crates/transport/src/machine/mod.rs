@@ -426,6 +426,11 @@ impl Transport {
         self.closed.as_ref()
     }
 
+    /// The configuration this transport runs with (a server's host keys, algorithm lists).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The session identifier (H of the first exchange), once known.
     pub fn session_id(&self) -> Option<&[u8]> {
         self.session_id.as_deref()
