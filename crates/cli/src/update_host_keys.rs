@@ -45,6 +45,10 @@ pub fn for_options(opts: &ClientOptions) -> Option<HostKeysUpdate> {
         .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     let mut update =
         HostKeysUpdate::new(opts.known_hosts.clone(), &opts.host_name, opts.port).hashed(hashed);
+    if opts.option("hostkeyalgorithms").is_some() {
+        // ssh ignores listed keys its HostKeyAlgorithms does not take.
+        update = update.algorithms(opts.transport.algorithms.host_key.clone());
+    }
     if ask {
         update = update.confirm(confirm);
     }
