@@ -52,7 +52,9 @@ pub fn for_options(opts: &ClientOptions) -> Option<HostKeysUpdate> {
     if ask {
         update = update.confirm(confirm);
     }
-    *PENDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(update.clone());
+    *PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(update.clone());
     Some(update)
 }
 
@@ -64,16 +66,28 @@ fn dirs_home() -> std::path::PathBuf {
 fn kind(key: &nacre::keys::PublicKey) -> String {
     let name = key.key_type().name();
     let short = name.strip_prefix("ssh-").unwrap_or(name);
-    short.split('-').next().unwrap_or(short).to_ascii_uppercase()
+    short
+        .split('-')
+        .next()
+        .unwrap_or(short)
+        .to_ascii_uppercase()
 }
 
 /// The lines ssh logs for a change.
 fn describe(change: &HostKeysChange) -> Vec<String> {
     let added = change.added.iter().map(|k| {
-        format!("Learned new hostkey: {} {}", kind(k), k.fingerprint_sha256())
+        format!(
+            "Learned new hostkey: {} {}",
+            kind(k),
+            k.fingerprint_sha256()
+        )
     });
     let removed = change.removed.iter().map(|k| {
-        format!("Deprecating obsolete hostkey: {} {}", kind(k), k.fingerprint_sha256())
+        format!(
+            "Deprecating obsolete hostkey: {} {}",
+            kind(k),
+            k.fingerprint_sha256()
+        )
     });
     added.chain(removed).collect()
 }

@@ -36,7 +36,10 @@ fn keygen(dir: &Path, name: &str, t: &str) -> PathBuf {
 /// `TYPE BASE64` of a key's `.pub` file (no comment).
 fn pub_key(key: &Path) -> String {
     let line = std::fs::read_to_string(format!("{}.pub", s(key))).unwrap();
-    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    line.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The `TYPE BASE64` of every line of a known_hosts file for `[127.0.0.1]:port`, sorted.
@@ -46,7 +49,13 @@ fn listed(kh: &Path, port: u16) -> Vec<String> {
         .unwrap()
         .lines()
         .filter(|l| l.split_whitespace().next() == Some(host.as_str()))
-        .map(|l| l.split_whitespace().skip(1).take(2).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     keys.sort();
     keys
@@ -57,7 +66,11 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn start_serve(d: &Path, host_keys: &[&Path], extra: &[String]) -> (nacre_tests::ChildGuard, u16, PathBuf) {
+fn start_serve(
+    d: &Path,
+    host_keys: &[&Path],
+    extra: &[String],
+) -> (nacre_tests::ChildGuard, u16, PathBuf) {
     let client = nacre_tests::authorized_client_key(KeyType::Ed25519);
     std::fs::write(d.join("ak"), format!("{}\n", client.pub_line)).unwrap();
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -119,14 +132,22 @@ fn ssh_updates_known_hosts_from_nacre_serve() {
     // exchange used Ed25519), the retired key removed, the comment kept.
     let out = login("yes");
     assert_eq!(out.stdout, "hi\n", "{out}");
-    assert!(out.stderr.contains("asking server to prove ownership for 2 keys"), "{out}");
+    assert!(
+        out.stderr
+            .contains("asking server to prove ownership for 2 keys"),
+        "{out}"
+    );
     let want = sorted(vec![pub_key(&ed), pub_key(&ecdsa), pub_key(&rsa)]);
     assert_eq!(listed(&kh, port), want, "{out}");
     let text = std::fs::read_to_string(&kh).unwrap();
     assert!(text.starts_with("# kept\n"), "{text}");
     assert!(!text.contains(&pub_key(&retired)), "{text}");
     // A retired key also listed under another name: ssh leaves the file alone.
-    std::fs::write(&kh, format!("{text}[127.0.0.1]:{port} {}\n{other}", pub_key(&retired))).unwrap();
+    std::fs::write(
+        &kh,
+        format!("{text}[127.0.0.1]:{port} {}\n{other}", pub_key(&retired)),
+    )
+    .unwrap();
     let before = std::fs::read_to_string(&kh).unwrap();
     let out = login("yes");
     assert_eq!(out.stdout, "hi\n", "{out}");
@@ -164,7 +185,10 @@ fn ssh_does_not_update_for_a_certificate_authenticated_nacre_serve() {
         .command("echo hi")
         .run(Duration::from_secs(60));
     assert_eq!(out.stdout, "hi\n", "{out}");
-    assert!(out.stderr.contains("ssh-ed25519-cert-v01@openssh.com"), "{out}");
+    assert!(
+        out.stderr.contains("ssh-ed25519-cert-v01@openssh.com"),
+        "{out}"
+    );
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), text, "{out}");
 }
 
@@ -216,7 +240,12 @@ fn nacre_exec_updates_known_hosts_from_sshd() {
     // HostKeyAlgorithms without ECDSA: the ECDSA key is ignored (as ssh), only the retired
     // key goes.
     let mut args = strict.to_vec();
-    args.extend(["-o", "UpdateHostKeys=yes", "-o", "HostKeyAlgorithms=ssh-ed25519"]);
+    args.extend([
+        "-o",
+        "UpdateHostKeys=yes",
+        "-o",
+        "HostKeyAlgorithms=ssh-ed25519",
+    ]);
     let out = nacre_exec(port, &kh, &args);
     assert_eq!(out.stdout, "hi\n", "{out}");
     assert_eq!(listed(&kh, port), vec![ed.clone()], "{out}\n{}", sshd.log());
@@ -227,11 +256,24 @@ fn nacre_exec_updates_known_hosts_from_sshd() {
     args.extend(["-o", "UpdateHostKeys=yes"]);
     let out = nacre_exec(port, &kh, &args);
     assert_eq!(out.stdout, "hi\n", "{out}");
-    let want = sorted(vec![ed.clone(), first(KeyType::EcdsaP256), first(KeyType::Rsa3072)]);
+    let want = sorted(vec![
+        ed.clone(),
+        first(KeyType::EcdsaP256),
+        first(KeyType::Rsa3072),
+    ]);
     assert_eq!(listed(&kh, port), want, "{out}\n{}", sshd.log());
-    assert!(out.stderr.contains("Learned new hostkey: ECDSA SHA256:"), "{out}");
-    assert!(out.stderr.contains("Learned new hostkey: RSA SHA256:"), "{out}");
-    assert!(out.stderr.contains("Deprecating obsolete hostkey: ECDSA"), "{out}");
+    assert!(
+        out.stderr.contains("Learned new hostkey: ECDSA SHA256:"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("Learned new hostkey: RSA SHA256:"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("Deprecating obsolete hostkey: ECDSA"),
+        "{out}"
+    );
     assert_eq!(
         std::fs::read_to_string(d.join("known_hosts.old")).unwrap(),
         text,
@@ -282,7 +324,12 @@ fn nacre_exec_does_not_update_for_a_certificate_authenticated_sshd() {
     let out = nacre_exec(
         sshd.port(),
         &kh,
-        &["-o", "StrictHostKeyChecking=yes", "-o", "UpdateHostKeys=yes"],
+        &[
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "UpdateHostKeys=yes",
+        ],
     );
     assert_eq!(out.stdout, "hi\n", "{out}\n{}", sshd.log());
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), text, "{out}");

@@ -53,9 +53,7 @@ pub enum Blocked {
 fn is_simple(hosts: &HostField) -> bool {
     match hosts {
         HostField::Hashed(_) => true,
-        HostField::Patterns(p) => {
-            p.len() <= 2 && p.iter().all(|e| !e.pattern.contains(['*', '?']))
-        }
+        HostField::Patterns(p) => p.len() <= 2 && p.iter().all(|e| !e.pattern.contains(['*', '?'])),
     }
 }
 
@@ -248,12 +246,21 @@ mod tests {
     fn plan_refuses_what_ssh_refuses() {
         let ca = format!("@cert-authority {}", line("[h]:2200", &key(9)));
         let known = KnownHosts::parse(&format!("{}\n{ca}", line("[h]:2200", &key(1)))).0;
-        assert_eq!(plan(&known, "h", 2200, &[key(1), key(2)]), Err(Blocked::ComplexLine));
+        assert_eq!(
+            plan(&known, "h", 2200, &[key(1), key(2)]),
+            Err(Blocked::ComplexLine)
+        );
         let wild = KnownHosts::parse(&line("[h*]:2200", &key(1))).0;
-        assert_eq!(plan(&wild, "h", 2200, &[key(1), key(2)]), Err(Blocked::ComplexLine));
+        assert_eq!(
+            plan(&wild, "h", 2200, &[key(1), key(2)]),
+            Err(Blocked::ComplexLine)
+        );
         let elsewhere = [line("[h]:2200", &key(1)), line("g", &key(2))].join("\n");
         let known = KnownHosts::parse(&elsewhere).0;
-        assert_eq!(plan(&known, "h", 2200, &[key(1), key(2)]), Err(Blocked::OtherName));
+        assert_eq!(
+            plan(&known, "h", 2200, &[key(1), key(2)]),
+            Err(Blocked::OtherName)
+        );
         let old_elsewhere = [
             line("[h]:2200", &key(1)),
             line("[h]:2200", &key(3)),
@@ -261,7 +268,10 @@ mod tests {
         ]
         .join("\n");
         let known = KnownHosts::parse(&old_elsewhere).0;
-        assert_eq!(plan(&known, "h", 2200, &[key(1)]), Err(Blocked::OldKeyElsewhere));
+        assert_eq!(
+            plan(&known, "h", 2200, &[key(1)]),
+            Err(Blocked::OldKeyElsewhere)
+        );
     }
 
     #[test]

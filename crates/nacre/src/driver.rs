@@ -91,6 +91,8 @@ struct State {
     host_keys: Option<HostKeysUpdate>,
     /// Client: the server authenticated with a host certificate (no known_hosts update then).
     host_certificate: bool,
+    /// Our PINGs waiting for their PONG, in order.
+    pings: VecDeque<oneshot::Sender<Result<Vec<u8>, Error>>>,
 }
 
 impl State {
@@ -145,13 +147,29 @@ impl State {
         certificate: Option<Box<nacre_keys::Certificate>>,
     ) {
         match &self.verifier {
-                Some(v) => {
-                    let trusted = v.trusted(&key, certificate.as_deref());
-                    if let Machine::Client(m) = &mut self.machine {
-                        m.answer_host_key(id, trusted);
-                    }
+            Some(v) => {
+                let trusted = v.trusted(&key, certificate.as_deref());
+                if let Machine::Client(m) = &mut self.machine {
+                    m.answer_host_key(id, trusted);
                 }
+            }
             None => self.pending_up.push_back(Up::HostKey(id, key)),
+        }
+    }
+
+    /// Sends a PING when the server announced `ping@openssh.com`; refused otherwise, so that
+    /// no peer ever receives a message number it did not say it takes.
+    fn ping(&mut self, data: &[u8], reply: oneshot::Sender<Result<Vec<u8>, Error>>) {
+        let sent = match &mut self.machine {
+            Machine::Client(m) if m.transport().peer_supports_ping() => {
+                m.transport_mut().ping(data).is_ok()
+            }
+            _ => false,
+        };
+        if sent {
+            self.pings.push_back(reply);
+        } else {
+            let _ = reply.send(Err(Error::Refused("ping@openssh.com")));
         }
     }
 
@@ -229,6 +247,11 @@ impl State {
             Common::KexComplete { first, negotiated } => {
                 tracing::debug!(first, ?negotiated, "key exchange complete");
             }
+            Common::Pong(data) => {
+                if let Some(tx) = self.pings.pop_front() {
+                    let _ = tx.send(Ok(data));
+                }
+            }
             Common::Closed(_) => {}
         }
     }
@@ -263,6 +286,7 @@ impl State {
                 let _ = reply.send(list);
             }
             Command::HostKeysUpdate(update) => self.host_keys = Some(*update),
+            Command::Ping(data, reply) => self.ping(&data, reply),
             Command::HostKeyAnswer(id, trusted) => {
                 if let Machine::Client(m) = &mut self.machine {
                     m.answer_host_key(id, trusted);
@@ -300,6 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             wbuf: Vec::with_capacity(READ_SIZE),
             host_keys: None,
             host_certificate: false,
+            pings: VecDeque::new(),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut read_size = SMALL_READ;

@@ -273,7 +273,8 @@ fn plan_update(
         Ok((k, _)) => k,
         Err(e) => return Err(format!("cannot read {}: {e}", u.path.display())),
     };
-    let listed = server_key.is_some_and(|k| known.lookup(&u.host, u.port, k) == HostKeyStatus::Match);
+    let listed =
+        server_key.is_some_and(|k| known.lookup(&u.host, u.port, k) == HostKeyStatus::Match);
     if !listed {
         return Err("hostkey not known or explicitly trusted".into());
     }

@@ -286,6 +286,19 @@ impl Mux {
                         message,
                     })
                 }),
+                // End Of Write (OpenSSH PROTOCOL §2.1): the peer's side of the session can
+                // take no more data; what waits is dropped, writers fail, and EOF goes out, as
+                // OpenSSH's chan_rcvd_eow stops reading its input.
+                RequestKind::Eow => {
+                    self.update(id, |s| {
+                        s.eow = true;
+                        s.outgoing.clear();
+                        s.outgoing_bytes = 0;
+                    });
+                    if self.channels.contains_key(&id) {
+                        proto.eof(id);
+                    }
+                }
                 request => {
                     if self.channels.contains_key(&id) {
                         self.update(id, |s| {
@@ -396,6 +409,7 @@ impl Mux {
             | Command::ServerAuth(_)
             | Command::HostKeyAnswer(..)
             | Command::HostKeysUpdate(_)
+            | Command::Ping(..)
             | Command::Channels(_)
             | Command::HandleDropped => {}
         }

@@ -239,7 +239,10 @@ mod tests {
             items: vec![&blob, &blob],
         }
         .to_data();
-        assert!(matches!(parse_offer(&dup), Err(HostKeysError::Duplicate(_))));
+        assert!(matches!(
+            parse_offer(&dup),
+            Err(HostKeysError::Duplicate(_))
+        ));
         let odd = HostKeyList {
             items: vec![b"\0\0\0\x07unknown", &blob],
         }

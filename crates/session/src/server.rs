@@ -301,12 +301,9 @@ impl ServerSession {
         let transport = &self.core.transport;
         let session_id = transport.session_id().unwrap_or_default().to_vec();
         let answer = match transport.negotiated() {
-            Some(n) => host_keys::prove(
-                &session_id,
-                n.host_key,
-                &transport.config().host_keys,
-                data,
-            ),
+            Some(n) => {
+                host_keys::prove(&session_id, n.host_key, &transport.config().host_keys, data)
+            }
             None => Err(host_keys::HostKeysError::UnknownKey),
         };
         let Some(conn) = self.core.connection() else {

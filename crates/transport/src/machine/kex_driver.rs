@@ -502,7 +502,10 @@ impl Transport {
                 .collect();
             let value = algs.join(",");
             let msg = ExtInfo {
-                extensions: vec![("server-sig-algs", value.as_bytes())],
+                extensions: vec![
+                    ("server-sig-algs", value.as_bytes()),
+                    crate::msg::ping::PING_EXTENSION,
+                ],
             }
             .to_bytes();
             self.writer.write(&mut self.out, &msg)?;

@@ -76,6 +76,8 @@ pub enum Event {
     /// reads), and for every method `<hex cookie> SHARED_SECRET <hex K>` (the mpint's magnitude,
     /// or for the post-quantum hybrids the bytes of the K string: the 32/64-byte hash output).
     KeyLog(String),
+    /// SSH2_MSG_PONG: the answer to a [`Transport::ping`], with its data.
+    Pong(Vec<u8>),
     /// The connection is over; the error says why (also when the peer disconnected).
     Closed(TransportError),
 }
@@ -215,6 +217,8 @@ pub struct Transport {
     strict_kex: bool,
     /// The peer advertised RFC 8308 in its first KEXINIT.
     peer_ext_info: bool,
+    /// Client: the server announced `ping@openssh.com` (OpenSSH PROTOCOL §1.8).
+    peer_ping: bool,
     /// The lists of the peer's first KEXINIT.
     peer_algorithms: Option<crate::negotiate::PeerAlgorithms>,
     /// When the peer's EXT_INFO is allowed.
@@ -274,6 +278,7 @@ impl Transport {
             session_id: None,
             strict_kex: false,
             peer_ext_info: false,
+            peer_ping: false,
             peer_algorithms: None,
             ext_window: ExtInfoWindow::Shut,
             peer_in_kex: false,
@@ -424,6 +429,23 @@ impl Transport {
     /// Why the connection closed.
     pub fn close_reason(&self) -> Option<&TransportError> {
         self.closed.as_ref()
+    }
+
+    /// Client: whether the server announced `ping@openssh.com`, so that [`Transport::ping`]
+    /// may be used.
+    pub fn peer_supports_ping(&self) -> bool {
+        self.peer_ping
+    }
+
+    /// Client: sends SSH2_MSG_PING with `data` (OpenSSH PROTOCOL §1.8); [`Event::Pong`] brings
+    /// the data back. Only to a server that announced `ping@openssh.com`: nacre never sends a
+    /// message number a peer did not say it takes ([`SendError::NotReady`] otherwise).
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        if !self.peer_ping {
+            return Err(SendError::NotReady);
+        }
+        let payload = crate::msg::Ping { pong: false, data }.to_bytes();
+        self.send(&payload)
     }
 
     /// The configuration this transport runs with (a server's host keys, algorithm lists).
