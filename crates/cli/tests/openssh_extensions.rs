@@ -1,11 +1,13 @@
-//! Host key rotation with OpenSSH (PROTOCOL §2.5, `hostkeys-00@openssh.com` /
+//! OpenSSH's protocol extensions with OpenSSH 9.2. Host key rotation (PROTOCOL §2.5, `hostkeys-00@openssh.com` /
 //! `hostkeys-prove-00@openssh.com`, `UpdateHostKeys`), both ways: `nacre serve` lists its keys
 //! and proves them to `ssh -o UpdateHostKeys=yes`, which adds the new ones and drops the retired
 //! one; `nacre exec -o UpdateHostKeys=yes` learns sshd's second key the same way. A host
 //! authenticated by a certificate, and a key accepted on first use, leave known_hosts alone.
 //! Also `no-more-sessions@openssh.com`: sent by `nacre exec` after its session opens (sshd's log).
 //! ssh sends it only to servers whose banner says OpenSSH; the server's refusal of a later
-//! session is tested in crates/connection/tests/pair.rs.
+//! session is tested in crates/connection/tests/pair.rs. And `eow@openssh.com` (PROTOCOL §2.1):
+//! `nacre serve` sends it when the command closed its input, ssh logs it, nacre's client stops
+//! sending.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -333,4 +335,41 @@ fn nacre_exec_does_not_update_for_a_certificate_authenticated_sshd() {
     );
     assert_eq!(out.stdout, "hi\n", "{out}\n{}", sshd.log());
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), text, "{out}");
+}
+
+/// A command that closes its standard input while the client still sends: `nacre serve` says
+/// `eow@openssh.com`, ssh logs it (and stops sending); nacre's client stops too, and both get
+/// the command's output and status.
+#[test]
+fn eow_when_the_command_closes_its_input() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ed = keygen(d, "host_ed25519", "ed25519");
+    let (_server, port, identity) = start_serve(d, &[&ed], &[]);
+    let input = vec![b'x'; 8 << 20];
+    let command = "exec 0<&-; sleep 1; echo done";
+    let mut ssh = OpenSshClient::new(port)
+        .identity(&identity)
+        .verbose()
+        .command(command)
+        .build();
+    let out = run_with_input(&mut ssh, Some(&input), Duration::from_secs(60));
+    assert_eq!(out.stdout, "done\n", "{out}");
+    assert!(out.status.success(), "{out}");
+    assert!(
+        out.stderr.contains("rtype eow@openssh.com reply 0"),
+        "{out}"
+    );
+    let kh = d.join("known_hosts");
+    std::fs::write(&kh, format!("[127.0.0.1]:{port} {}\n", pub_key(&ed))).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args(["exec", "-p", &port.to_string(), "-i", s(&identity), "-o"])
+        .arg(format!("UserKnownHostsFile={}", s(&kh)))
+        .args(["peer@127.0.0.1", "--", command])
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", d);
+    let out = run_with_input(&mut cmd, Some(&input), Duration::from_secs(60));
+    assert_eq!(out.stdout, "done\n", "{out}");
+    assert!(out.status.success(), "{out}");
 }
