@@ -78,7 +78,11 @@ pub fn plan(
             continue;
         }
         match offered.iter().position(|k| *k == e.key) {
-            Some(i) => seen[i] = true,
+            Some(i) => {
+                if let Some(s) = seen.get_mut(i) {
+                    *s = true;
+                }
+            }
             None if !old.contains(&e.key) => old.push(e.key.clone()),
             None => {}
         }
@@ -131,7 +135,11 @@ pub fn replaced_text(
             .flatten();
         if let Some(e) = entry.filter(|e| e.marker == Marker::None && e.hosts.matches(&name)) {
             match keys.iter().position(|k| *k == e.key) {
-                Some(k) => present[k] = true,
+                Some(k) => {
+                    if let Some(p) = present.get_mut(k) {
+                        *p = true;
+                    }
+                }
                 None => {
                     // Hostname matches and no marker: removed by not writing it.
                     modified = true;

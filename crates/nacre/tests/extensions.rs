@@ -96,7 +96,11 @@ async fn update_host_keys_learns_new_keys_and_forgets_retired_ones() {
         .default_identities(false)
         .known_hosts(&known);
     // Off by default: nothing changes.
-    let conn = builder.clone().connect_over(pipe(&server), "mem", 2200).await.unwrap();
+    let conn = builder
+        .clone()
+        .connect_over(pipe(&server), "mem", 2200)
+        .await
+        .unwrap();
     assert_eq!(conn.ping(b"").await.unwrap(), b"");
     assert_eq!(std::fs::read_to_string(&known).unwrap(), original);
     let _conn = builder

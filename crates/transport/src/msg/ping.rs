@@ -56,7 +56,7 @@ impl Encode for Ping<'_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use nacre_wire::decode_exact;
