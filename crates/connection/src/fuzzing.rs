@@ -584,6 +584,7 @@ pub fn connection_machine(data: &[u8]) {
         window_size: [64, 1024, 32 * 1024, crate::DEFAULT_WINDOW_SIZE][usize::from(flags >> 1) & 3],
         max_packet: [16, 512, 32 * 1024, crate::DEFAULT_MAX_PACKET][usize::from(flags >> 3) & 3],
         max_channels: [1, 3, 8, crate::DEFAULT_MAX_CHANNELS][usize::from(flags >> 5) & 3],
+        ..ConnectionConfig::default()
     };
     let mut machine = ConnectionProtocol::new(config);
     if flags & 0x80 != 0 {

@@ -118,6 +118,7 @@ mod host_keys_update;
 mod info;
 mod known_hosts;
 pub mod limits;
+mod link;
 mod listener;
 mod machine;
 mod mux;
