@@ -315,10 +315,7 @@ fn conformance_matrix_regenerates_the_document() {
         .filter(|(_, (_, m))| m.get("nacre serve").is_some_and(|x| x.0 == "FAIL"))
         .map(|((_, c), _)| c.as_str())
         .collect();
-    assert_eq!(
-        nacre_fails,
-        ["state.after-auth.192", "state.after-auth.255"]
-    );
+    assert_eq!(nacre_fails, ["state.after-auth.255"]);
 }
 
 /// A client program's command line for a port.
@@ -473,11 +470,11 @@ family). Each FAIL-able check has a test that makes it fail with a server breaki
 
 const NACRE_NOTES: &str = "## nacre serve's deviations
 
-- `state.after-auth.192`, `state.after-auth.255` (RFC 4253 §11.4, deliberate): 192 and 193 are OpenSSH's
-  SSH2_MSG_PING/PONG (PROTOCOL §1.8, issue 19): a PING is answered with PONG, and the check's bare 192 without
-  its data string is malformed, which ends the connection (sshd 9.2, older than ping, ends it too). On the
-  other numbers the connection protocol does not define (128–191, 194–255, \"message N is not a
-  connection-layer message\") nacre ends the connection instead of answering UNIMPLEMENTED. These numbers are
+- `state.after-auth.255` (RFC 4253 §11.4, deliberate): after authentication nacre ends the connection on
+  message numbers the connection protocol does not define (128–191, 194–255, \"message N is not a
+  connection-layer message\") instead of answering UNIMPLEMENTED. 192 and 193 are OpenSSH's SSH2_MSG_PING and
+  PONG (PROTOCOL §1.8, issue 19): after authentication a PING is answered with PONG (`state.after-auth.192`;
+  before authentication they are refused as before, where OpenSSH ≥ 9.5 drops a PING). These numbers are
   reserved for local extensions (RFC 4250 §4.1.2) that nacre does not have; a peer sending them after
   authentication is not an SSH-2 peer nacre can talk to, and ending at once keeps the connection protocol's
   table of acceptable messages closed (docs/ARCHITECTURE.md).

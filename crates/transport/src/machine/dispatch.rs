@@ -101,7 +101,9 @@ impl Transport {
             _ if !matches!(self.service, Service::Active(_)) => {
                 D::Refuse("service-layer message before a service was accepted")
             }
-            192 | 193 => D::Ping,
+            // OpenSSH's ping (PROTOCOL §1.8) once the user is authenticated; before, the
+            // numbers are the authentication layer's to refuse as before.
+            192 | 193 if self.authenticated() => D::Ping,
             _ => D::Application,
         }
     }
@@ -243,8 +245,8 @@ impl Transport {
         Ok(())
     }
 
-    /// PING is answered with PONG carrying its data once the user is authenticated and while
-    /// no key exchange runs (before, it is dropped, as OpenSSH's packet.c does); PONG is
+    /// PING (taken once the user is authenticated) is answered with PONG carrying its data
+    /// unless a key exchange runs (then it is dropped, as OpenSSH's packet.c does); PONG is
     /// reported.
     fn on_ping(&mut self, packet: &Packet) -> Result<(), TransportError> {
         let ping: Ping<'_> = decode_exact(&packet.payload).map_err(TransportError::malformed(
@@ -254,8 +256,8 @@ impl Transport {
             self.events.push_back(Event::Pong(ping.data.to_vec()));
             return Ok(());
         }
-        if !self.authenticated() || self.in_kex() {
-            tracing::debug!("not answering a PING before authentication or during key exchange");
+        if self.in_kex() {
+            tracing::debug!("not answering a PING during key exchange");
             return Ok(());
         }
         let pong = Ping {
