@@ -373,3 +373,26 @@ fn eow_when_the_command_closes_its_input() {
     assert_eq!(out.stdout, "done\n", "{out}");
     assert!(out.status.success(), "{out}");
 }
+
+/// `ping@openssh.com` (PROTOCOL §1.8; OpenSSH 9.2 has no ping): nacre's client pings
+/// `nacre serve`, which announced it in EXT_INFO, and gets the data back in the PONG.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_between_nacre_client_and_nacre_serve() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ed = keygen(d, "host_ed25519", "ed25519");
+    let (_server, port, _identity) = start_serve(d, &[&ed], &[]);
+    let conn = nacre::Client::builder()
+        .user("peer")
+        .password("serve-pass")
+        .default_identities(false)
+        .verify_host_key(|_| true)
+        .connect(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    assert!(conn.info().peer_identification.starts_with("SSH-2.0-nacre"));
+    for data in [&b"marco"[..], b"", &[0xff; 1000]] {
+        assert_eq!(conn.ping(data).await.unwrap(), data);
+    }
+}
