@@ -357,6 +357,7 @@ impl ClientOptions {
         if peer.contains("OpenSSH") || peer.contains("nacre") {
             conn.no_more_sessions()?;
         }
+        crate::update_host_keys::before_session().await;
         if let Some(agent) = &self.forward_agent {
             conn.forward_agent(agent.clone());
             ch.request_agent_forwarding().await?;

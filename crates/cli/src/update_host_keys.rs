@@ -13,8 +13,11 @@ use nacre::{HostKeysChange, HostKeysOutcome, HostKeysUpdate};
 
 use crate::client_opts::ClientOptions;
 
-/// The update of the last connection made, for [`settle`].
-static PENDING: Mutex<Option<HostKeysUpdate>> = Mutex::new(None);
+/// The update of the last connection made, for [`settle`], and whether it asks.
+static PENDING: Mutex<Option<(HostKeysUpdate, bool)>> = Mutex::new(None);
+
+/// How long [`before_session`] waits for a person to answer `ask`.
+const ASK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long [`settle`] waits for an update still running when the session ended.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,7 +57,7 @@ pub fn for_options(opts: &ClientOptions) -> Option<HostKeysUpdate> {
     }
     *PENDING
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(update.clone());
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((update.clone(), ask));
     Some(update)
 }
 
@@ -127,6 +130,20 @@ pub fn record_listed(
     })
 }
 
+/// `UpdateHostKeys ask`: called once the session channel is open and before the terminal goes
+/// into raw mode or standard input is read, waits for the question to be answered. The server
+/// lists its keys right after authentication, before it confirms any channel, so an update
+/// that has not started by now never will (the server does not send the list).
+pub async fn before_session() {
+    let pending = PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some((update, true)) = pending {
+        let _ = tokio::time::timeout(ASK_TIMEOUT, update.finished()).await;
+    }
+}
+
 /// Waits (bounded) for the update of the last connection when one started, and says what it
 /// did at `-v` as ssh logs it.
 pub async fn settle() {
@@ -134,7 +151,7 @@ pub async fn settle() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-    let Some(update) = pending else {
+    let Some((update, _)) = pending else {
         return;
     };
     let outcome = tokio::time::timeout(SETTLE_TIMEOUT, update.finished()).await;

@@ -396,3 +396,36 @@ async fn ping_between_nacre_client_and_nacre_serve() {
         assert_eq!(conn.ping(data).await.unwrap(), data);
     }
 }
+
+/// `UpdateHostKeys ask` on a terminal (tests/peers/pty_ssh.py): ssh's preamble, the learned
+/// key, and the question, asked before the shell takes the terminal; `yes` writes the file,
+/// `no` leaves it.
+#[test]
+fn update_host_keys_ask_on_a_terminal() {
+    ensure_test_user();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ed = keygen(d, "host_ed25519", "ed25519");
+    let ecdsa = keygen(d, "host_ecdsa", "ecdsa");
+    let (_server, port, identity) = start_serve(d, &[&ed, &ecdsa], &[]);
+    let kh = d.join("known_hosts");
+    let text = format!("[127.0.0.1]:{port} {}\n", pub_key(&ed));
+    for (answer, want) in [
+        ("no", vec![pub_key(&ed)]),
+        ("yes", sorted(vec![pub_key(&ed), pub_key(&ecdsa)])),
+    ] {
+        std::fs::write(&kh, &text).unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.arg(nacre_tests::repo_root().join("tests/peers/pty_ssh.py"))
+            .args(["hostkeys", env!("CARGO_BIN_EXE_nacre"), &port.to_string()])
+            .arg(d)
+            .args(["-i", s(&identity), "-o"])
+            .arg(format!("UserKnownHostsFile={}", s(&kh)))
+            .args(["-o", "UpdateHostKeys=ask"])
+            .env("PTY_ANSWER", answer)
+            .env_remove("NACRE_PASSWORD");
+        let out = nacre_tests::run_with_timeout(&mut cmd, Duration::from_secs(90));
+        assert!(out.stdout.contains("exit 5"), "{answer}: {out}");
+        assert_eq!(listed(&kh, port), want, "{answer}: {out}");
+    }
+}
