@@ -32,6 +32,7 @@ fn harness_key_type(t: NKeyType) -> KeyType {
         NKeyType::EcdsaNistP384 => KeyType::EcdsaP384,
         NKeyType::EcdsaNistP521 => KeyType::EcdsaP521,
         NKeyType::Rsa => KeyType::Rsa3072,
+        NKeyType::SkEd25519 | NKeyType::SkEcdsaNistP256 => panic!("{t}: not a host key type"),
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use nacre_keys::cert::CERT_SUFFIX;
-use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
+use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm, SkSignatureInfo};
 use nacre_wire::{decode_exact, put, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
@@ -89,6 +89,7 @@ impl Default for AuthServerConfig {
             failure_delay: DEFAULT_FAILURE_DELAY,
             pubkey_algorithms: SignatureAlgorithm::ALL
                 .iter()
+                .chain(SignatureAlgorithm::SK)
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),
@@ -177,6 +178,12 @@ pub enum ServerEvent {
         key: PublicKey,
         /// The certificate the key was offered with (PROTOCOL.certkeys §2), as for the query.
         certificate: Option<Box<Certificate>>,
+        /// For a security key (PROTOCOL.u2f): the signature's flags and counter, not yet
+        /// judged. The application decides with the key's options as sshd does
+        /// ([`SkSignatureInfo::check`](nacre_keys::SkSignatureInfo::check): user presence
+        /// unless `no-touch-required`, user verification if `verify-required`); nacre's
+        /// runtime does so with its policy's `authorized_key_options`/`certificate_options`.
+        sk: Option<SkSignatureInfo>,
     },
     /// Keyboard-interactive starts: answer with [`Decision::Prompts`] or [`Decision::Reject`].
     KeyboardInteractive {
@@ -631,9 +638,9 @@ impl AuthServer {
             Some(sig) => {
                 let data =
                     msg::signed_data(&self.session_id, &user, SSH_CONNECTION, algorithm, key_blob);
-                if key.verify(alg, &data, sig).is_err() {
+                let Ok(sk) = key.verify_detailed(alg, &data, sig) else {
                     return self.fail(now);
-                }
+                };
                 self.ask(
                     Question::PkVerified(key.clone(), certificate.clone()),
                     |id| ServerEvent::PublicKeyVerified {
@@ -641,6 +648,7 @@ impl AuthServer {
                         user,
                         key,
                         certificate,
+                        sk,
                     },
                 );
             }

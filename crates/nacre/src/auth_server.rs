@@ -214,16 +214,29 @@ async fn decide(
             user,
             certificate: Some(cert),
             ..
+        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
+        ServerEvent::PublicKeyQuery { id, user, key, .. } => {
+            (id, yes_no(policy.publickey(&ctx(&user), &key).await))
         }
-        | ServerEvent::PublicKeyVerified {
+        ServerEvent::PublicKeyVerified {
             id,
             user,
-            certificate: Some(cert),
-            ..
-        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
-        ServerEvent::PublicKeyQuery { id, user, key, .. }
-        | ServerEvent::PublicKeyVerified { id, user, key, .. } => {
-            (id, yes_no(policy.publickey(&ctx(&user), &key).await))
+            key,
+            certificate,
+            sk,
+        } => {
+            let c = ctx(&user);
+            let allowed = match &certificate {
+                Some(cert) => policy.certificate(&c, cert).await,
+                None => policy.publickey(&c, &key).await,
+            };
+            let flags_ok = match sk {
+                Some(info) if allowed => {
+                    sk_flags_allowed(policy, &c, &key, certificate.as_deref(), info).await
+                }
+                _ => true,
+            };
+            (id, yes_no(allowed && flags_ok))
         }
         ServerEvent::KeyboardInteractive {
             id,
@@ -250,6 +263,45 @@ async fn decide(
         }
         ServerEvent::Success { .. } => return None,
     })
+}
+
+/// sshd's check of a security key signature's flags (auth2-pubkey.c): user presence unless the
+/// key's options (authorized_keys, or the certificate's merged with its CA line) say
+/// `no-touch-required`, user verification when they say `verify-required`. The counter is
+/// logged as sshd records it.
+async fn sk_flags_allowed(
+    policy: &dyn AsyncAuthPolicy,
+    ctx: &AuthContext,
+    key: &PublicKey,
+    certificate: Option<&Certificate>,
+    info: nacre_keys::SkSignatureInfo,
+) -> bool {
+    let options = match certificate {
+        Some(cert) => policy.certificate_options(ctx, cert).await,
+        None => policy.authorized_key_options(ctx, key).await,
+    };
+    let touch_required = options.as_ref().is_none_or(|o| !o.no_touch_required);
+    let verify_required = options.as_ref().is_some_and(|o| o.verify_required);
+    match info.check(touch_required, verify_required) {
+        Ok(()) => {
+            tracing::debug!(
+                "security key signature for \"{}\": counter {}, flags 0x{:02x}",
+                ctx.user,
+                info.counter,
+                info.flags
+            );
+            true
+        }
+        Err(e) => {
+            tracing::info!(
+                "public key {} signature for \"{}\" from {} rejected: {e}",
+                key.key_type(),
+                ctx.user,
+                crate::listener::peer_text(ctx.peer)
+            );
+            false
+        }
+    }
 }
 
 impl Connection {

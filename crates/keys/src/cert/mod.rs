@@ -30,9 +30,9 @@ pub(crate) mod key_or_cert;
 mod options;
 
 use base64::Engine as _;
-use nacre_wire::{put, Reader};
+use nacre_wire::Reader;
 
-use crate::public::{read_non_rsa_body, PublicKeyData};
+use crate::public::read_non_rsa_body;
 use crate::{KeyError, KeyType, PublicKey, SignatureAlgorithm};
 
 pub use authorize::{
@@ -312,16 +312,10 @@ fn read_options(section: &[u8]) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
 /// Writes the public fields of `key` that follow the type name (PROTOCOL.certkeys §2: the same
 /// fields, in the same order, as the plain key blob).
 pub(crate) fn put_public_fields(out: &mut Vec<u8>, key: &PublicKey) {
-    match &key.0 {
-        PublicKeyData::Ed25519(k) => put::string(out, k),
-        PublicKeyData::Ecdsa { key_type, point } => {
-            put::string(out, key_type.curve_name().unwrap_or_default().as_bytes());
-            put::string(out, point);
-        }
-        PublicKeyData::Rsa { e, n } => {
-            put::mpint_unsigned(out, e);
-            put::mpint_unsigned(out, n);
-        }
+    let blob = key.to_blob();
+    let mut r = Reader::new(&blob);
+    if r.string().is_ok() {
+        out.extend_from_slice(r.remaining());
     }
 }
 
