@@ -10,7 +10,6 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use nacre_keys::cert::CERT_SUFFIX;
 use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm, SkSignatureInfo};
 use nacre_wire::{decode_exact, put, Encode, MsgNumber};
 use zeroize::Zeroizing;
@@ -602,11 +601,9 @@ impl AuthServer {
         // A certificate algorithm (`ssh-ed25519-cert-v01@openssh.com`,
         // `rsa-sha2-512-cert-v01@openssh.com`, ...: PROTOCOL.certkeys §2) signs as its plain
         // algorithm with the certificate's key.
-        let (plain, is_cert) = match algorithm.strip_suffix(CERT_SUFFIX) {
-            Some(p) => (p, true),
-            None => (algorithm, false),
-        };
-        let alg = SignatureAlgorithm::from_name(plain)
+        let plain = nacre_keys::cert::plain_name(algorithm);
+        let is_cert = plain.is_some();
+        let alg = SignatureAlgorithm::from_name(plain.as_deref().unwrap_or(algorithm))
             .filter(|a| self.config.pubkey_algorithms.contains(a));
         let (key, certificate) = if is_cert {
             match Certificate::from_blob(key_blob) {

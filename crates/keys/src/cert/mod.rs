@@ -82,7 +82,26 @@ impl CertType {
 
 /// The certificate key type name of a plain key type (`ssh-ed25519-cert-v01@openssh.com`, ...).
 pub fn cert_type_name(key_type: KeyType) -> String {
-    format!("{}{CERT_SUFFIX}", key_type.name())
+    cert_name(key_type.name())
+}
+
+/// The certificate form of a plain key type or signature algorithm name: `-cert-v01@openssh.com`
+/// appended, or for the `@openssh.com` names (the security keys) put before the domain:
+/// `sk-ssh-ed25519@openssh.com` → `sk-ssh-ed25519-cert-v01@openssh.com` (PROTOCOL.u2f).
+pub fn cert_name(plain: &str) -> String {
+    let base = plain.strip_suffix("@openssh.com").unwrap_or(plain);
+    format!("{base}{CERT_SUFFIX}")
+}
+
+/// The plain name of a certificate key type or algorithm name (the reverse of [`cert_name`]),
+/// or `None` when `name` is not a certificate name.
+pub fn plain_name(name: &str) -> Option<String> {
+    let base = name.strip_suffix(CERT_SUFFIX)?;
+    Some(if base.starts_with("sk-") {
+        format!("{base}@openssh.com")
+    } else {
+        base.to_owned()
+    })
 }
 
 /// A parsed, CA-signature-verified OpenSSH certificate (PROTOCOL.certkeys §2).
@@ -268,10 +287,10 @@ impl Certificate {
 fn cert_key_type(name: &[u8]) -> Result<KeyType, KeyError> {
     let name = std::str::from_utf8(name)
         .map_err(|_| KeyError::UnknownKeyType(String::from_utf8_lossy(name).into_owned()))?;
-    let Some(plain) = name.strip_suffix(CERT_SUFFIX) else {
+    let Some(plain) = plain_name(name) else {
         return Err(KeyError::InvalidCertificate("not a certificate key type"));
     };
-    KeyType::from_name(plain).map_err(|_| KeyError::UnsupportedKeyType(name.to_owned()))
+    KeyType::from_name(&plain).map_err(|_| KeyError::UnsupportedKeyType(name.to_owned()))
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, KeyError> {
