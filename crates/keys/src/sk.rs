@@ -223,4 +223,100 @@ mod tests {
         assert_eq!(&d[32..37], &[5, 0, 0, 1, 2]);
         assert_eq!(&d[37..], Sha256::digest(b"msg").as_slice());
     }
+
+    /// An sk signature made here the way an authenticator makes it (the Ed25519 or P-256 key
+    /// signing the signed data), for the key `public` of type `key_type`.
+    fn sk_sign(
+        signer: &crate::PrivateKey,
+        key_type: crate::KeyType,
+        application: &str,
+        info: SkSignatureInfo,
+        data: &[u8],
+    ) -> (PublicKey, Vec<u8>) {
+        let plain = signer.public_key();
+        let (alg, raw, public) = if key_type == crate::KeyType::SkEd25519 {
+            (
+                SignatureAlgorithm::Ed25519,
+                plain.ed25519_bytes().unwrap().to_vec(),
+                SignatureAlgorithm::SkEd25519,
+            )
+        } else {
+            (
+                SignatureAlgorithm::EcdsaNistP256,
+                plain.ecdsa_point().unwrap().to_vec(),
+                SignatureAlgorithm::SkEcdsaNistP256,
+            )
+        };
+        let key = PublicKey::security_key(key_type, &raw, application).unwrap();
+        let blob = signer
+            .sign(alg, &sk_signed_data(application, info, data))
+            .unwrap();
+        let (_, inner) = crate::decode_signature_blob(&blob).unwrap();
+        let sig = SkSignature {
+            algorithm: public.name().as_bytes(),
+            signature: inner,
+            info,
+        };
+        (key, sig.encode())
+    }
+
+    #[test]
+    fn verify_reports_flags_and_refuses_what_was_not_signed() {
+        let mut rng = rand_core::OsRng;
+        let signers = [
+            (
+                crate::PrivateKey::generate_ed25519(&mut rng),
+                crate::KeyType::SkEd25519,
+            ),
+            (
+                crate::PrivateKey::generate_ecdsa(crate::KeyType::EcdsaNistP256, &mut rng)
+                    .unwrap(),
+                crate::KeyType::SkEcdsaNistP256,
+            ),
+        ];
+        for (signer, key_type) in &signers {
+            let alg = key_type.signature_algorithms()[0];
+            for flags in [0x00, 0x01, 0x04, 0x05] {
+                let info = SkSignatureInfo { flags, counter: 9 };
+                let (key, blob) = sk_sign(signer, *key_type, "ssh:", info, b"data");
+                assert_eq!(key.sk_application(), Some("ssh:"));
+                assert_eq!(
+                    key.verify_detailed(alg, b"data", &blob).unwrap(),
+                    Some(info)
+                );
+                // `verify` requires user presence, as sshd's default.
+                assert_eq!(key.verify(alg, b"data", &blob).is_ok(), flags & 1 == 1);
+                assert!(key.verify_detailed(alg, b"other", &blob).is_err());
+                // Flags and counter are signed: changing them breaks the signature.
+                for i in blob.len() - 5..blob.len() {
+                    let mut changed = blob.clone();
+                    changed[i] ^= 0x02;
+                    assert!(key.verify_detailed(alg, b"data", &changed).is_err());
+                }
+                // Another application, trailing bytes, the plain algorithm name.
+                let raw = PublicKey::from_blob(&key.to_blob()).unwrap();
+                assert_eq!(raw, key);
+                let moved = PublicKey::security_key(
+                    *key_type,
+                    &sk_raw(&key),
+                    "ssh:elsewhere",
+                )
+                .unwrap();
+                assert!(moved.verify_detailed(alg, b"data", &blob).is_err());
+                let mut long = blob.clone();
+                long.push(0);
+                assert!(key.verify_detailed(alg, b"data", &long).is_err());
+                let plain_alg = signer.public_key().key_type().signature_algorithms()[0];
+                assert!(key.verify_detailed(plain_alg, b"data", &blob).is_err());
+            }
+        }
+    }
+
+    fn sk_raw(key: &PublicKey) -> Vec<u8> {
+        match &key.0 {
+            PublicKeyData::SkEd25519 { key, .. } => key.to_vec(),
+            PublicKeyData::SkEcdsa { point, .. } => point.clone(),
+            _ => unreachable!(),
+        }
+    }
 }

@@ -398,6 +398,8 @@ impl Connection {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use nacre_keys::cert::CertBuilder;
     use nacre_keys::{CertType, PrivateKey};
 
@@ -437,5 +439,88 @@ mod tests {
             .unwrap();
         assert_eq!(o.command.as_deref(), Some("false"));
         assert!(!o.pty);
+    }
+
+    /// A policy whose authorized_keys line for every key carries `options`.
+    struct WithOptions(nacre_keys::KeyOptions);
+
+    impl AuthPolicy for WithOptions {
+        fn authorized_key_options(
+            &self,
+            _ctx: &AuthContext,
+            _key: &PublicKey,
+        ) -> Option<nacre_keys::KeyOptions> {
+            Some(self.0.clone())
+        }
+    }
+
+    /// The runtime's decision on a security key signature's flags, as sshd's: from the
+    /// authorized_keys options of the key, or from a certificate's extension
+    /// `no-touch-required` and critical option `verify-required`.
+    #[tokio::test]
+    async fn security_key_flags_follow_the_key_options() {
+        use nacre_keys::{KeyOptions, KeyType, SkSignatureInfo};
+        let sk = PublicKey::security_key(KeyType::SkEd25519, &ed25519_point(), "ssh:").unwrap();
+        let ctx = AuthContext {
+            user: "alice".into(),
+            peer: None,
+        };
+        let info = |flags| SkSignatureInfo { flags, counter: 1 };
+        let options = |line: &str| {
+            nacre_keys::AuthorizedKeys::parse(&format!("{line} {}", sk.to_openssh_line("")))
+                .0
+                .entries()[0]
+                .options
+                .clone()
+        };
+        let decide = |o: Option<KeyOptions>, flags: u8| {
+            let policy = match o {
+                Some(o) => Policy::blocking(Arc::new(WithOptions(o))),
+                None => Policy::blocking(Arc::new(OnlyCertificates)),
+            };
+            let sk = sk.clone();
+            let ctx = ctx.clone();
+            async move { sk_flags_allowed(policy.get(), &ctx, &sk, None, info(flags)).await }
+        };
+        // No options known: presence required.
+        assert!(decide(None, 0x01).await);
+        assert!(!decide(None, 0x00).await);
+        assert!(decide(Some(options("no-touch-required")), 0x00).await);
+        assert!(!decide(Some(options("verify-required")), 0x01).await);
+        assert!(decide(Some(options("verify-required")), 0x05).await);
+        assert!(!decide(Some(options("no-touch-required,verify-required")), 0x00).await);
+        // Certificates: the certificate's own options by default.
+        let ca = PrivateKey::from_ed25519_seed(&[2; 32]);
+        let cert = |extension: Option<&str>, critical: Option<&str>| {
+            let mut b = CertBuilder::new(sk.clone(), CertType::User)
+                .principals(vec!["alice".into()]);
+            if let Some(e) = extension {
+                b = b.extension(e, None);
+            }
+            if let Some(c) = critical {
+                b = b.critical_option(c, None);
+            }
+            b.sign(&ca, None, &mut rand_core::OsRng).unwrap()
+        };
+        let policy = Policy::blocking(Arc::new(OnlyCertificates));
+        let check = |c: Certificate, flags: u8| {
+            let policy = policy.clone();
+            let (sk, ctx) = (sk.clone(), ctx.clone());
+            async move { sk_flags_allowed(policy.get(), &ctx, &sk, Some(&c), info(flags)).await }
+        };
+        assert!(check(cert(None, None), 0x01).await);
+        assert!(!check(cert(None, None), 0x00).await);
+        assert!(check(cert(Some("no-touch-required"), None), 0x00).await);
+        assert!(!check(cert(None, Some("verify-required")), 0x01).await);
+        assert!(check(cert(None, Some("verify-required")), 0x05).await);
+    }
+
+    /// A valid Ed25519 public key.
+    fn ed25519_point() -> Vec<u8> {
+        PrivateKey::from_ed25519_seed(&[3; 32])
+            .public_key()
+            .ed25519_bytes()
+            .unwrap()
+            .to_vec()
     }
 }
