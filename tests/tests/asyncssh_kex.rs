@@ -223,10 +223,7 @@ async fn nacre_client_to_asyncssh_server(kex: KexMethod) {
     assert!(says_kex(&text, name), "{text}");
     let exchanges = text
         .lines()
-        .filter(|l| {
-            l.trim_end()
-                .ends_with(&format!("Key exchange alg: {name}"))
-        })
+        .filter(|l| l.trim_end().ends_with(&format!("Key exchange alg: {name}")))
         .count();
     assert_eq!(exchanges, 2, "initial exchange and rekey\n{text}");
 }
@@ -272,8 +269,11 @@ fn asyncssh_client_to_nacre_server(kex: KexMethod) {
         },
     );
     let mut cmd = Command::new(venv_python());
-    cmd.args(["-c", CLIENT, &server.port().to_string()])
-        .args([TEST_USER, TEST_PASSWORD, kex.name()]);
+    cmd.args(["-c", CLIENT, &server.port().to_string()]).args([
+        TEST_USER,
+        TEST_PASSWORD,
+        kex.name(),
+    ]);
     let out = run_with_timeout(&mut cmd, T);
     assert!(
         out.success() && out.stdout.contains("OUTPUT nacre-mlkem-ok"),

@@ -451,11 +451,10 @@ impl AuthClient {
                 // Node.js) name `ssh-rsa` for an `rsa-sha2-512` query. We sign with the
                 // algorithm we asked about. docs/TOLERANCE.md.
                 let plain_name = nacre_keys::cert::plain_name(ok.algorithm);
-                let same_type = SignatureAlgorithm::from_name(
-                    plain_name.as_deref().unwrap_or(ok.algorithm),
-                )
-                    .is_some_and(|a| a.key_type() == algorithm.key_type())
-                    && plain_name.is_some() == offered.name.ends_with(CERT_SUFFIX);
+                let same_type =
+                    SignatureAlgorithm::from_name(plain_name.as_deref().unwrap_or(ok.algorithm))
+                        .is_some_and(|a| a.key_type() == algorithm.key_type())
+                        && plain_name.is_some() == offered.name.ends_with(CERT_SUFFIX);
                 if ok.key_blob != blob.as_slice() || !same_type {
                     return Err(AuthError::Mismatch("PK_OK names another key or algorithm"));
                 }

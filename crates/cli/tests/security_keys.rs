@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nacre_tests::{
-    ensure_test_user, repo_root, run_with_input, venv_python, ChildGuard, CmdOutput,
-    OpenSshClient, OpenSshServer,
+    ensure_test_user, repo_root, run_with_input, venv_python, ChildGuard, CmdOutput, OpenSshClient,
+    OpenSshServer,
 };
 
 const T: Duration = Duration::from_secs(60);

@@ -49,9 +49,9 @@ macro_rules! mlkem_encapsulate {
 /// ML-KEM decapsulation with the given key: K_PQ (implicit rejection gives a pseudorandom one).
 macro_rules! mlkem_decapsulate {
     ($dk:expr, $ciphertext:expr) => {{
-        let mut k = $dk.decapsulate_slice($ciphertext).map_err(|_| {
-            CryptoError::InvalidPublicKey("ML-KEM ciphertext of the wrong length")
-        })?;
+        let mut k = $dk
+            .decapsulate_slice($ciphertext)
+            .map_err(|_| CryptoError::InvalidPublicKey("ML-KEM ciphertext of the wrong length"))?;
         let shared = Zeroizing::new(k.to_vec());
         k.zeroize();
         shared
@@ -260,9 +260,9 @@ fn mlkem_from_seed(kem: HybridKem, seed: &[u8]) -> KemSecret {
         HybridKem::MlKem1024NistP384 => KemSecret::MlKem1024(Box::new(
             ml_kem::ml_kem_1024::DecapsulationKey::from_seed(array),
         )),
-        _ => KemSecret::MlKem768(Box::new(
-            ml_kem::ml_kem_768::DecapsulationKey::from_seed(array),
-        )),
+        _ => KemSecret::MlKem768(Box::new(ml_kem::ml_kem_768::DecapsulationKey::from_seed(
+            array,
+        ))),
     };
     array.zeroize();
     secret

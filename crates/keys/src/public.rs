@@ -252,7 +252,9 @@ impl PublicKey {
         application: &str,
     ) -> Result<Self, KeyError> {
         if application.contains('\0') {
-            return Err(KeyError::InvalidKey("security key application contains NUL"));
+            return Err(KeyError::InvalidKey(
+                "security key application contains NUL",
+            ));
         }
         let application = application.to_owned();
         match key_type {

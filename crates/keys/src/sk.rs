@@ -149,8 +149,9 @@ pub(crate) fn verify_sk(
             let rs = crate::signature::ecdsa_rs_fixed(sig.signature, 32)?;
             let signature =
                 p256::ecdsa::Signature::from_slice(&rs).map_err(|_| KeyError::BadSignature)?;
-            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                .map_err(|_| KeyError::InvalidKey("ecdsa public key is not a point on its curve"))?;
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| {
+                KeyError::InvalidKey("ecdsa public key is not a point on its curve")
+            })?;
             vk.verify(&signed, &signature)
                 .map_err(|_| KeyError::BadSignature)?;
         }
@@ -269,8 +270,7 @@ mod tests {
                 crate::KeyType::SkEd25519,
             ),
             (
-                crate::PrivateKey::generate_ecdsa(crate::KeyType::EcdsaNistP256, &mut rng)
-                    .unwrap(),
+                crate::PrivateKey::generate_ecdsa(crate::KeyType::EcdsaNistP256, &mut rng).unwrap(),
                 crate::KeyType::SkEcdsaNistP256,
             ),
         ];
@@ -296,12 +296,8 @@ mod tests {
                 // Another application, trailing bytes, the plain algorithm name.
                 let raw = PublicKey::from_blob(&key.to_blob()).unwrap();
                 assert_eq!(raw, key);
-                let moved = PublicKey::security_key(
-                    *key_type,
-                    &sk_raw(&key),
-                    "ssh:elsewhere",
-                )
-                .unwrap();
+                let moved =
+                    PublicKey::security_key(*key_type, &sk_raw(&key), "ssh:elsewhere").unwrap();
                 assert!(moved.verify_detailed(alg, b"data", &blob).is_err());
                 let mut long = blob.clone();
                 long.push(0);

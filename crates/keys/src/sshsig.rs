@@ -241,8 +241,7 @@ impl SshSig {
         // OpenSSH builds it; a signature over another reserved value does not verify.
         let data = signed_data(namespace, &[], self.hash, digest);
         // As ssh-keygen: a security key's flags are reported, not judged.
-        key.verify_detailed(alg, &data, &self.signature)
-            .map(|_| ())
+        key.verify_detailed(alg, &data, &self.signature).map(|_| ())
     }
 
     /// The flags and counter of a security key signature (`None` for other keys or a signature

@@ -68,12 +68,8 @@ fn openssh_security_key_sshsig_vectors_verify() {
             );
         }
         // The same key bytes under another application do not verify.
-        let other_app = PublicKey::security_key(
-            key_type,
-            &sk_public_bytes(&key),
-            "ssh:other",
-        )
-        .unwrap();
+        let other_app =
+            PublicKey::security_key(key_type, &sk_public_bytes(&key), "ssh:other").unwrap();
         let mut moved = sig.clone();
         moved.public_key = crate::KeyOrCert::Key(other_app);
         assert!(moved.verify("unittest", &message).is_err(), "{file}");

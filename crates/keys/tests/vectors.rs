@@ -259,14 +259,9 @@ fn sshsig_vectors_verify() {
         ));
     }
     // Post-quantum signatures: their keys are cleanly unsupported.
-    for name in ["mldsa44-ed25519"] {
-        let sig = common::parse_sshsig(&read_text(&dir.join(format!("{name}.sig"))));
-        assert!(
-            matches!(
-                PublicKey::from_blob(&sig.public_key),
-                Err(KeyError::UnsupportedKeyType(_))
-            ),
-            "{name}"
-        );
-    }
+    let sig = common::parse_sshsig(&read_text(&dir.join("mldsa44-ed25519.sig")));
+    assert!(matches!(
+        PublicKey::from_blob(&sig.public_key),
+        Err(KeyError::UnsupportedKeyType(_))
+    ));
 }

@@ -395,7 +395,7 @@ impl Connection {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::sync::Arc;
@@ -492,8 +492,8 @@ mod tests {
         // Certificates: the certificate's own options by default.
         let ca = PrivateKey::from_ed25519_seed(&[2; 32]);
         let cert = |extension: Option<&str>, critical: Option<&str>| {
-            let mut b = CertBuilder::new(sk.clone(), CertType::User)
-                .principals(vec!["alice".into()]);
+            let mut b =
+                CertBuilder::new(sk.clone(), CertType::User).principals(vec!["alice".into()]);
             if let Some(e) = extension {
                 b = b.extension(e, None);
             }

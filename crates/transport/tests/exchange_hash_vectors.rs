@@ -100,7 +100,11 @@ fn hybrid_agree(
         EcdhCurve::X25519 => hex(v, "x25519_shared"),
         _ => hex(v, "ecdh_shared"),
     };
-    assert_eq!(classical.len(), kem.curve().field_len(), "{name}: K_CL length");
+    assert_eq!(
+        classical.len(),
+        kem.curve().field_len(),
+        "{name}: K_CL length"
+    );
     assert_eq!(
         kem.hash()
             .digest(&[hex(v, "kem_shared"), classical].concat()),

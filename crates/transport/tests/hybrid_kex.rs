@@ -86,9 +86,8 @@ fn defaults_follow_openssh_10_order() {
         ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,\
         diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,\
         diffie-hellman-group18-sha512,diffie-hellman-group14-sha256";
-    let names = |algs: Algorithms| -> Vec<&'static str> {
-        algs.kex.iter().map(|m| m.name()).collect()
-    };
+    let names =
+        |algs: Algorithms| -> Vec<&'static str> { algs.kex.iter().map(|m| m.name()).collect() };
     let openssh: Vec<&str> = OPENSSH_10_5_CLIENT_KEX.split(',').collect();
     assert_eq!(names(Algorithms::client_default()), openssh);
     let server: Vec<&str> = openssh[..8]
