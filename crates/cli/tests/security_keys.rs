@@ -288,3 +288,60 @@ fn sshsig_with_security_keys_through_the_agent() {
         }
     }
 }
+
+/// A certificate whose CA is a security key (`ssh-keygen -s CA.pub -U` signs through the agent):
+/// nacre parses it with the CA's sk signature verified and lists it as ssh-keygen does; a
+/// flipped bit in the CA signature is refused.
+#[test]
+fn certificate_signed_by_a_security_key_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for kind in ["ed25519", "ecdsa"] {
+        let agent = SkAgent::start(d, kind, UP);
+        let ca = agent.pub_file(d);
+        let user = d.join(format!("user-{kind}"));
+        let _ = std::fs::remove_file(&user);
+        let _ = std::fs::remove_file(d.join(format!("user-{kind}.pub")));
+        let made = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&user)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let signed = Command::new("ssh-keygen")
+            .args(["-q", "-U", "-s"])
+            .arg(&ca)
+            .args(["-I", "sk-ca", "-n", "peer", "-V", "20200101:20400101"])
+            .arg(d.join(format!("user-{kind}.pub")))
+            .env("SSH_AUTH_SOCK", &agent.sock)
+            .output()
+            .unwrap();
+        assert!(signed.status.success(), "{kind}: {signed:?}");
+        let cert = d.join(format!("user-{kind}-cert.pub"));
+        let list = |exe: &str, path: &Path| {
+            let mut cmd = Command::new(exe);
+            if exe != "ssh-keygen" {
+                cmd.arg("keygen");
+            }
+            cmd.arg("-L").arg("-f").arg(path);
+            run_with_input(&mut cmd, Some(b""), T)
+        };
+        let theirs = list("ssh-keygen", &cert);
+        let ours = list(env!("CARGO_BIN_EXE_nacre"), &cert);
+        assert!(theirs.stdout.contains("-SK "), "{kind}: {theirs}");
+        assert_eq!(ours.stdout, theirs.stdout, "{kind}: {ours}");
+        // A changed base64 character near the end (inside the CA's signature) is refused.
+        let text = std::fs::read_to_string(&cert).unwrap();
+        let mut fields: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        let mut chars: Vec<char> = fields[1].chars().collect();
+        let i = chars.len() - 8;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        fields[1] = chars.into_iter().collect();
+        let bad = d.join(format!("bad-{kind}-cert.pub"));
+        std::fs::write(&bad, fields.join(" ") + "\n").unwrap();
+        let out = list(env!("CARGO_BIN_EXE_nacre"), &bad);
+        assert!(!out.success(), "{kind}: {out}");
+        let out = list("ssh-keygen", &bad);
+        assert!(!out.success(), "{kind}: ssh-keygen {out}");
+    }
+}

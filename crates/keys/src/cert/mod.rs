@@ -159,7 +159,9 @@ impl Certificate {
         r.finish()?;
         let signature_key = PublicKey::from_blob(ca_blob)
             .map_err(|_| KeyError::InvalidCertificate("invalid signature key"))?;
-        let (alg_name, _) = crate::decode_signature_blob(signature)?;
+        // The first string names the algorithm (a security key CA's signature has its flags
+        // and counter after the signature string, PROTOCOL.u2f).
+        let alg_name = Reader::new(signature).string()?;
         let signature_algorithm = std::str::from_utf8(alg_name)
             .ok()
             .and_then(SignatureAlgorithm::from_name)
@@ -168,7 +170,8 @@ impl Certificate {
                 "signature algorithm does not suit the signature key",
             ))?;
         let signed = blob.get(..signed_len).ok_or(TRUNC)?;
-        signature_key.verify(signature_algorithm, signed, signature)?;
+        // As sshd, a security key CA's flags are not judged (sshkey_verify without details).
+        signature_key.verify_detailed(signature_algorithm, signed, signature)?;
         Ok(Self {
             blob: blob.to_vec(),
             key,
