@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use nacre_crypto::PacketKey;
-use nacre_keys::cert::CERT_SUFFIX;
 use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 
@@ -111,7 +110,7 @@ impl Transport {
         };
         certified
             .iter()
-            .map(|a| format!("{}{CERT_SUFFIX}", a.name()))
+            .map(|a| nacre_keys::cert::cert_name(a.name()))
             .chain(plain.iter().map(|a| a.name().to_owned()))
             .collect()
     }
