@@ -703,6 +703,20 @@ pub fn connection_machine(data: &[u8]) {
                 machine.global_request(name, &[], input.u8() & 1 == 1);
                 Ok(())
             }
+            _ if op & 0x80 != 0 => {
+                // The runtime widening windows to what it measured, within a budget.
+                let target = u64::from(input.u32());
+                let budget = u64::from(input.u32());
+                let before = machine.widened_bytes();
+                let added = machine.widen_windows(target, budget);
+                assert!(added <= budget, "widened past the budget");
+                assert_eq!(
+                    machine.widened_bytes(),
+                    before + added,
+                    "widening miscounted"
+                );
+                Ok(())
+            }
             _ => {
                 now += Duration::from_secs(u64::from(input.u8()));
                 let r = machine.handle_timeout(now);

@@ -26,6 +26,7 @@ pub enum Role {
 /// let client = Algorithms::client_default();
 /// assert_eq!(client.kex[0], KexMethod::MlKem768X25519Sha256); // post-quantum first
 /// assert!(!client.kex.contains(&KexMethod::DhGroup14Sha1)); // no SHA-1
+/// assert!(!client.kex.contains(&KexMethod::MlKem1024NistP384Sha384)); // opt-in
 ///
 /// let server = Algorithms::server_default();
 /// assert!(!server.kex.contains(&KexMethod::EcdhSha2Nistp256));
@@ -49,13 +50,15 @@ pub struct Algorithms {
 }
 
 impl Algorithms {
-    /// Client defaults: every modern algorithm; the SHA-1 ones are left out.
+    /// Client defaults: every modern algorithm in OpenSSH 10.x's order; the SHA-1 ones and the
+    /// opt-in kex methods ([`KexMethod::is_opt_in`]: the ML-KEM hybrids on NIST curves) are
+    /// left out.
     pub fn client_default() -> Self {
         Algorithms {
             kex: KexMethod::ALL
                 .iter()
                 .copied()
-                .filter(|m| !m.is_legacy())
+                .filter(|m| !m.is_opt_in())
                 .collect(),
             host_key: SignatureAlgorithm::ALL
                 .iter()
@@ -264,6 +267,7 @@ impl Config {
             host_keys,
             server_sig_algs: SignatureAlgorithm::ALL
                 .iter()
+                .chain(SignatureAlgorithm::SK)
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),

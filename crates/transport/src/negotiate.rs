@@ -54,8 +54,8 @@ pub fn build_kexinit(
 /// A host key algorithm name: a signature algorithm, or its `*-cert-v01@openssh.com` form
 /// (PROTOCOL.certkeys §2) with `true`.
 pub fn host_key_from_name(name: &str) -> Option<(SignatureAlgorithm, bool)> {
-    match name.strip_suffix(nacre_keys::cert::CERT_SUFFIX) {
-        Some(plain) => SignatureAlgorithm::from_name(plain).map(|a| (a, true)),
+    match nacre_keys::cert::plain_name(name) {
+        Some(plain) => SignatureAlgorithm::from_name(&plain).map(|a| (a, true)),
         None => SignatureAlgorithm::from_name(name).map(|a| (a, false)),
     }
 }

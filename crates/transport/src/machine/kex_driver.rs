@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use nacre_crypto::PacketKey;
-use nacre_keys::cert::CERT_SUFFIX;
 use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 
@@ -111,7 +110,7 @@ impl Transport {
         };
         certified
             .iter()
-            .map(|a| format!("{}{CERT_SUFFIX}", a.name()))
+            .map(|a| nacre_keys::cert::cert_name(a.name()))
             .chain(plain.iter().map(|a| a.name().to_owned()))
             .collect()
     }
@@ -522,7 +521,7 @@ impl Transport {
     pub(super) fn on_newkeys(&mut self, packet: &Packet) -> Result<(), TransportError> {
         decode_exact::<NewKeys>(&packet.payload)
             .map_err(TransportError::malformed(MsgNumber::NEWKEYS))?;
-        let strict = self.strict_kex;
+        let reset = self.resets_seq();
         let KexState::Running(run) = &mut self.kex else {
             return Err(TransportError::UnexpectedMessage {
                 msg: MsgNumber::NEWKEYS,
@@ -538,7 +537,7 @@ impl Transport {
             state: "before the key exchange finished",
         })?;
         run.received_newkeys = true;
-        self.reader.set_key(key, strict);
+        self.reader.set_key(key, reset);
         self.peer_in_kex = false;
         if !self.established() && self.config.ext_info {
             // RFC 8308 §2.4: EXT_INFO may only be the next packet after the first NEWKEYS.
