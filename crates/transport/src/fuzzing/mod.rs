@@ -18,6 +18,7 @@
     clippy::expect_used
 )]
 
+mod inflate;
 mod machine;
 mod messages;
 mod packets;
@@ -32,6 +33,7 @@ use nacre_keys::{KeyType, PrivateKey, SignatureAlgorithm};
 use crate::config::{Algorithms, Config};
 use crate::kex::KexMethod;
 
+pub use inflate::packet_inflate;
 pub use machine::{
     transport_client, transport_server, CLIENT_BANNER, CLIENT_SEED, SERVER_BANNER, SERVER_SEED,
 };
