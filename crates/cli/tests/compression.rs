@@ -79,29 +79,38 @@ fn nacre_serve(dir: &Path, extra: &[&str]) -> (ChildGuard, u16) {
 }
 
 /// `raw data N, compressed M` of an OpenSSH `-v` summary line ("compress outgoing: ..." or
-/// "compress incoming: ...").
+/// "compress incoming: ..."): the counters of the stream since the latest NEWKEYS.
 fn ratio(log: &str, which: &str) -> (u64, u64) {
+    let prefix = format!("compress {which}: raw data ");
     let line = log
         .lines()
-        .find(|l| l.contains(&format!("compress {which}: raw data")))
+        .find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_owned()))
         .unwrap_or_else(|| panic!("no compress {which} line in:\n{log}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    (nums[nums.len() - 3], nums[nums.len() - 2])
+    let (raw, rest) = line.split_once(", compressed ").unwrap();
+    let compressed = rest.split(',').next().unwrap();
+    (raw.trim().parse().unwrap(), compressed.trim().parse().unwrap())
 }
 
-fn assert_compressed(log: &str, which: &str, at_least: u64) {
+/// ssh's `Transferred: sent N, received M bytes` (debug1, at exit): bytes on the wire.
+fn transferred(log: &str) -> (u64, u64) {
+    let line = log
+        .lines()
+        .find_map(|l| l.split_once("Transferred: sent ").map(|(_, r)| r.to_owned()))
+        .unwrap_or_else(|| panic!("no Transferred line in:\n{log}"));
+    let (sent, rest) = line.split_once(", received ").unwrap();
+    let received = rest.split_whitespace().next().unwrap();
+    (sent.trim().parse().unwrap(), received.parse().unwrap())
+}
+
+fn assert_compressed(log: &str, which: &str) {
     let (raw, compressed) = ratio(log, which);
     assert!(
-        raw >= at_least && compressed * 2 < raw,
+        raw > 1 << 20 && compressed * 2 < raw,
         "{which}: raw {raw}, compressed {compressed}"
     );
 }
 
-/// ssh -C (zlib@openssh.com) to nacre serve, with re-exchanges every 16 MiB: 64 MiB up into
+/// ssh -C (zlib@openssh.com) to nacre serve, with re-exchanges every 4 MiB on the wire: 64 MiB up into
 /// `sha256sum`, 64 MiB down from `cat`; ssh's own counters show both streams compressed.
 #[test]
 fn ssh_dash_c_to_nacre_serve() {
@@ -111,7 +120,7 @@ fn ssh_dash_c_to_nacre_serve() {
         OpenSshClient::new(port)
             .test_password()
             .option("LogLevel", "DEBUG1")
-            .option("RekeyLimit", "16M")
+            .option("RekeyLimit", "4M")
             .arg("-C")
             .command(command)
             .build()
@@ -127,8 +136,11 @@ fn ssh_dash_c_to_nacre_serve() {
         up.stderr
     );
     assert!(up.stderr.contains("Enabling compression at level 6"));
-    assert!(up.stderr.matches("SSH2_MSG_NEWKEYS received").count() >= 3, "re-exchanges");
-    assert_compressed(&up.stderr, "outgoing", SIZE as u64);
+    let newkeys = up.stderr.matches("SSH2_MSG_NEWKEYS received").count();
+    assert!(newkeys >= 3, "{newkeys} NEWKEYS: re-exchanges");
+    assert_compressed(&up.stderr, "outgoing");
+    let (sent, _) = transferred(&up.stderr);
+    assert!(sent < SIZE as u64 / 2, "{sent} bytes sent for 64 MiB");
 
     let down = run_with_input(
         &mut client(&format!("cat {}", file.display())),
@@ -138,7 +150,8 @@ fn ssh_dash_c_to_nacre_serve() {
     assert!(down.success(), "{}", down.stderr);
     assert_eq!(down.stdout.len(), SIZE);
     assert_eq!(sha256_hex(down.stdout.as_bytes()), sha256_hex(&data));
-    assert_compressed(&down.stderr, "incoming", SIZE as u64);
+    let (_, received) = transferred(&down.stderr);
+    assert!(received < SIZE as u64 / 2, "{received} bytes received for 64 MiB");
 }
 
 fn nacre(args: &[&str], home: &Path, input: Option<&[u8]>) -> CmdOutput {
@@ -158,7 +171,7 @@ const NO_HOST_CHECK: [&str; 4] = [
 ];
 
 /// nacre exec -C and nacre sftp -C to sshd (its default `Compression yes`, re-exchanges every
-/// 16 MiB): 64 MiB each way by exec and by SFTP; nacre's -v status names the compression and
+/// 4 MiB on the wire): 64 MiB each way by exec and by SFTP; nacre's -v status names the compression and
 /// sshd's debug log shows it enabled.
 #[test]
 fn nacre_exec_and_sftp_dash_c_to_sshd() {
@@ -166,15 +179,16 @@ fn nacre_exec_and_sftp_dash_c_to_sshd() {
     let (dir, file, data) = shared_dir();
     let sshd = OpenSshServer::builder()
         .host_key(KeyType::Ed25519)
-        .option("RekeyLimit", "16M")
+        .option("RekeyLimit", "4M")
         .option("LogLevel", "DEBUG1")
         .start();
     let port = sshd.port().to_string();
     let home = dir.path();
+    let dest = format!("{TEST_USER}@127.0.0.1");
     let exec = |command: &str, input: Option<&[u8]>| {
         let mut args = vec!["exec", "-C", "-v", "-p", &port];
         args.extend(NO_HOST_CHECK);
-        args.extend([&format!("{TEST_USER}@127.0.0.1") as &str, "--", command]);
+        args.extend([&dest as &str, "--", command]);
         nacre(&args, home, input)
     };
     let up = exec("sha256sum", Some(&data));
@@ -191,7 +205,6 @@ fn nacre_exec_and_sftp_dash_c_to_sshd() {
     let batch = format!("put {} {remote}\nget {remote} {}\n", file.display(), back.display());
     let mut args = vec!["sftp", "-C", "-P", &port];
     args.extend(NO_HOST_CHECK);
-    let dest = format!("{TEST_USER}@127.0.0.1");
     args.extend(["-b", "-", &dest]);
     let out = nacre(&args, home, Some(batch.as_bytes()));
     assert!(out.success(), "{out}");
