@@ -544,7 +544,10 @@ async fn decompression_bomb_after_authentication_is_a_compression_error() {
     c.send_raw(&bomb).await;
     let (_, close) = c.collect(Duration::from_secs(10)).await;
     match close {
-        Some(TransportError::PeerDisconnected { reason, description }) => {
+        Some(TransportError::PeerDisconnected {
+            reason,
+            description,
+        }) => {
             assert_eq!(reason, DisconnectReason::COMPRESSION_ERROR, "{description}");
             assert!(description.contains("compression"), "{description}");
         }

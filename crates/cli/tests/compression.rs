@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nacre_tests::{
-    ensure_test_user, run_with_input, venv_python, ChildGuard, CmdOutput, KeyType,
-    OpenSshClient, OpenSshServer, TEST_PASSWORD, TEST_USER,
+    ensure_test_user, run_with_input, venv_python, ChildGuard, CmdOutput, KeyType, OpenSshClient,
+    OpenSshServer, TEST_PASSWORD, TEST_USER,
 };
 
 const SIZE: usize = 64 << 20;
@@ -88,14 +88,20 @@ fn ratio(log: &str, which: &str) -> (u64, u64) {
         .unwrap_or_else(|| panic!("no compress {which} line in:\n{log}"));
     let (raw, rest) = line.split_once(", compressed ").unwrap();
     let compressed = rest.split(',').next().unwrap();
-    (raw.trim().parse().unwrap(), compressed.trim().parse().unwrap())
+    (
+        raw.trim().parse().unwrap(),
+        compressed.trim().parse().unwrap(),
+    )
 }
 
 /// ssh's `Transferred: sent N, received M bytes` (debug1, at exit): bytes on the wire.
 fn transferred(log: &str) -> (u64, u64) {
     let line = log
         .lines()
-        .find_map(|l| l.split_once("Transferred: sent ").map(|(_, r)| r.to_owned()))
+        .find_map(|l| {
+            l.split_once("Transferred: sent ")
+                .map(|(_, r)| r.to_owned())
+        })
         .unwrap_or_else(|| panic!("no Transferred line in:\n{log}"));
     let (sent, rest) = line.split_once(", received ").unwrap();
     let received = rest.split_whitespace().next().unwrap();
@@ -129,8 +135,7 @@ fn ssh_dash_c_to_nacre_serve() {
     assert!(up.success(), "{up}");
     assert!(up.stdout.starts_with(&sha256_hex(&data)), "{up}");
     assert!(
-        up.stderr
-            .contains("client->server cipher: ")
+        up.stderr.contains("client->server cipher: ")
             && up.stderr.contains("compression: zlib@openssh.com"),
         "{}",
         up.stderr
@@ -142,16 +147,15 @@ fn ssh_dash_c_to_nacre_serve() {
     let (sent, _) = transferred(&up.stderr);
     assert!(sent < SIZE as u64 / 2, "{sent} bytes sent for 64 MiB");
 
-    let down = run_with_input(
-        &mut client(&format!("cat {}", file.display())),
-        None,
-        LONG,
-    );
+    let down = run_with_input(&mut client(&format!("cat {}", file.display())), None, LONG);
     assert!(down.success(), "{}", down.stderr);
     assert_eq!(down.stdout.len(), SIZE);
     assert_eq!(sha256_hex(down.stdout.as_bytes()), sha256_hex(&data));
     let (_, received) = transferred(&down.stderr);
-    assert!(received < SIZE as u64 / 2, "{received} bytes received for 64 MiB");
+    assert!(
+        received < SIZE as u64 / 2,
+        "{received} bytes received for 64 MiB"
+    );
 }
 
 fn nacre(args: &[&str], home: &Path, input: Option<&[u8]>) -> CmdOutput {
@@ -194,7 +198,11 @@ fn nacre_exec_and_sftp_dash_c_to_sshd() {
     let up = exec("sha256sum", Some(&data));
     assert!(up.success(), "{up}");
     assert!(up.stdout.starts_with(&sha256_hex(&data)), "{up}");
-    assert!(up.stderr.contains("compression zlib@openssh.com"), "{}", up.stderr);
+    assert!(
+        up.stderr.contains("compression zlib@openssh.com"),
+        "{}",
+        up.stderr
+    );
     let down = exec(&format!("cat {}", file.display()), None);
     assert!(down.success(), "{}", down.stderr);
     assert_eq!(sha256_hex(down.stdout.as_bytes()), sha256_hex(&data));
@@ -202,14 +210,24 @@ fn nacre_exec_and_sftp_dash_c_to_sshd() {
 
     let remote = format!("{}/up.txt", home.display());
     let back = home.join("back.txt");
-    let batch = format!("put {} {remote}\nget {remote} {}\n", file.display(), back.display());
+    let batch = format!(
+        "put {} {remote}\nget {remote} {}\n",
+        file.display(),
+        back.display()
+    );
     let mut args = vec!["sftp", "-C", "-P", &port];
     args.extend(NO_HOST_CHECK);
     args.extend(["-b", "-", &dest]);
     let out = nacre(&args, home, Some(batch.as_bytes()));
     assert!(out.success(), "{out}");
-    assert_eq!(sha256_hex(&std::fs::read(&remote).unwrap()), sha256_hex(&data));
-    assert_eq!(sha256_hex(&std::fs::read(&back).unwrap()), sha256_hex(&data));
+    assert_eq!(
+        sha256_hex(&std::fs::read(&remote).unwrap()),
+        sha256_hex(&data)
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(&back).unwrap()),
+        sha256_hex(&data)
+    );
     let log = sshd.log();
     assert!(
         log.matches("compression: zlib@openssh.com").count() >= 6,
@@ -277,15 +295,22 @@ fn paramiko_with_compression_to_nacre_serve() {
         Some(format!("{case}\n").as_bytes()),
         LONG,
     );
-    let result: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let result: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(
         result["negotiated"]["compression"],
         serde_json::json!(["zlib@openssh.com", "zlib@openssh.com"]),
         "{result}"
     );
-    assert_eq!(sha256_hex(&std::fs::read(dir.path().join("up.txt")).unwrap()), sha256_hex(&data));
-    assert_eq!(sha256_hex(&std::fs::read(&back).unwrap()), sha256_hex(&data));
+    assert_eq!(
+        sha256_hex(&std::fs::read(dir.path().join("up.txt")).unwrap()),
+        sha256_hex(&data)
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(&back).unwrap()),
+        sha256_hex(&data)
+    );
 }
 
 /// nacre sftp -C to paramiko's server with compression: 64 MiB put and got back.
@@ -320,14 +345,28 @@ fn nacre_sftp_dash_c_to_paramiko_server() {
         .unwrap();
     let port = line.trim().strip_prefix("PORT ").unwrap().to_owned();
     let back = dir.path().join("back.txt");
-    let batch = format!("put {} /up.txt\nget /up.txt {}\n", file.display(), back.display());
+    let batch = format!(
+        "put {} /up.txt\nget /up.txt {}\n",
+        file.display(),
+        back.display()
+    );
     let mut args = vec!["sftp", "-C", "-v", "-P", &port];
     args.extend(NO_HOST_CHECK);
     let dest = format!("{TEST_USER}@127.0.0.1");
     args.extend(["-b", "-", &dest]);
     let out = nacre(&args, dir.path(), Some(batch.as_bytes()));
     assert!(out.success(), "{out}");
-    assert!(out.stderr.contains("compression zlib@openssh.com"), "{}", out.stderr);
-    assert_eq!(sha256_hex(&std::fs::read(root.join("up.txt")).unwrap()), sha256_hex(&data));
-    assert_eq!(sha256_hex(&std::fs::read(&back).unwrap()), sha256_hex(&data));
+    assert!(
+        out.stderr.contains("compression zlib@openssh.com"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(root.join("up.txt")).unwrap()),
+        sha256_hex(&data)
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(&back).unwrap()),
+        sha256_hex(&data)
+    );
 }

@@ -77,7 +77,11 @@ pub(crate) enum DirectionState<T> {
 impl<T> DirectionState<T> {
     /// The state after a NEWKEYS selecting `alg`; `authenticated`: authentication already
     /// succeeded. `start` builds a fresh stream.
-    pub(crate) fn after_newkeys(alg: CompressionAlg, authenticated: bool, start: impl Fn() -> T) -> Self {
+    pub(crate) fn after_newkeys(
+        alg: CompressionAlg,
+        authenticated: bool,
+        start: impl Fn() -> T,
+    ) -> Self {
         match alg {
             CompressionAlg::None => DirectionState::Off,
             CompressionAlg::ZlibOpenssh if !authenticated => DirectionState::Waiting,

@@ -8,7 +8,9 @@ fn text(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.extend_from_slice(words[(x >> 60) as usize % words.len()]);
     }
     out.truncate(len);
@@ -32,7 +34,10 @@ fn names_round_trip() {
     for alg in CompressionAlg::ALL {
         assert_eq!(CompressionAlg::from_name(alg.name()), Some(alg));
     }
-    assert_eq!(CompressionAlg::from_name("zlib@openssh.com"), Some(CompressionAlg::ZlibOpenssh));
+    assert_eq!(
+        CompressionAlg::from_name("zlib@openssh.com"),
+        Some(CompressionAlg::ZlibOpenssh)
+    );
     assert_eq!(CompressionAlg::from_name("gzip"), None);
     assert!(CompressionAlg::ZlibOpenssh.is_delayed() && !CompressionAlg::Zlib.is_delayed());
     assert!(!CompressionAlg::None.compresses());
@@ -80,7 +85,8 @@ fn partial_flush_packets_inflate() {
     for n in 0..50u64 {
         let payload = text(n, 100 + n as usize * 300);
         let mut out = Vec::with_capacity(payload.len() + 1024);
-        c.compress_vec(&payload, &mut out, FlushCompress::Partial).unwrap();
+        c.compress_vec(&payload, &mut out, FlushCompress::Partial)
+            .unwrap();
         assert_eq!(i.decompress(&out).unwrap(), &payload[..], "packet {n}");
     }
 }
@@ -100,7 +106,10 @@ fn inflating_stops_at_the_limit() {
     let mut i = Inflater::new(max);
     let mut out = Vec::new();
     d.compress(&vec![0u8; max + 1], &mut out).unwrap();
-    assert!(matches!(i.decompress(&out), Err(TransportError::Compression(_))));
+    assert!(matches!(
+        i.decompress(&out),
+        Err(TransportError::Compression(_))
+    ));
     assert!(i.scratch.capacity() <= max + 1, "{}", i.scratch.capacity());
 }
 
@@ -116,7 +125,10 @@ fn a_decompression_bomb_is_an_error_not_memory() {
     assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
     let mut i = Inflater::new(256 * 1024);
     let err = i.decompress(&bomb).unwrap_err();
-    assert_eq!(err.reason(), nacre_wire::DisconnectReason::COMPRESSION_ERROR);
+    assert_eq!(
+        err.reason(),
+        nacre_wire::DisconnectReason::COMPRESSION_ERROR
+    );
     assert!(i.scratch.capacity() <= 256 * 1024 + 1);
 }
 

@@ -56,8 +56,16 @@ fn exchange_with_rekey(p: &mut Pair, count: u32) {
         }
         p.drive();
     }
-    assert!(closed(&p.client_events).is_none(), "{:?}", p.client_events.last());
-    assert!(closed(&p.server_events).is_none(), "{:?}", p.server_events.last());
+    assert!(
+        closed(&p.client_events).is_none(),
+        "{:?}",
+        p.client_events.last()
+    );
+    assert!(
+        closed(&p.server_events).is_none(),
+        "{:?}",
+        p.server_events.last()
+    );
     assert!(p.client_kex_count() >= 2, "a re-exchange ran");
     for got in [p.server_packets(), p.client_packets()] {
         let got: Vec<_> = got.into_iter().filter(|x| x[0] == 95).collect();
@@ -67,7 +75,10 @@ fn exchange_with_rekey(p: &mut Pair, count: u32) {
         }
     }
     let (c, s) = (p.client_wire.len() - c0, p.server_wire.len() - s0);
-    assert!(c < plain / 4 && s < plain / 4, "{c} and {s} wire bytes for {plain}");
+    assert!(
+        c < plain / 4 && s < plain / 4,
+        "{c} and {s} wire bytes for {plain}"
+    );
 }
 
 #[test]

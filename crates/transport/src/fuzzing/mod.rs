@@ -147,6 +147,7 @@ pub(crate) fn narrowed(pick: u32) -> (Config, Config) {
         host_key: vec![host_key],
         cipher: vec![cipher],
         mac: vec![mac],
+        compression: vec![crate::compress::CompressionAlg::None],
     };
     let strict = pick & (1 << 13) == 0;
     let ext_info = pick & (1 << 14) == 0;
