@@ -370,3 +370,43 @@ fn nacre_sftp_dash_c_to_paramiko_server() {
         sha256_hex(&data)
     );
 }
+
+/// `nacre serve -o Compression=no` offers only `none`: ssh -C goes on uncompressed, as with
+/// sshd's `Compression no`; `delayed` is sshd's synonym of `yes`; another value is refused at
+/// start, naming the option.
+#[test]
+fn serve_compression_option() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, expect) in [("no", "none"), ("delayed", "zlib@openssh.com")] {
+        let (_serve, port) = nacre_serve(dir.path(), &["-o", &format!("Compression={value}")]);
+        let out = OpenSshClient::new(port)
+            .test_password()
+            .option("LogLevel", "DEBUG1")
+            .arg("-C")
+            .command("echo hi")
+            .run(Duration::from_secs(60));
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "hi\n");
+        assert!(
+            out.stderr.contains(&format!("compression: {expect}")),
+            "{value}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr.contains("Enabling compression"),
+            value != "no",
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::write(dir.path().join("pw"), "x\n").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacre"));
+    cmd.args(["serve", "--user", "peer", "--password-file"])
+        .arg(dir.path().join("pw"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state-bad"))
+        .args(["-o", "Compression=maybe"]);
+    let out = nacre_tests::run_with_timeout(&mut cmd, Duration::from_secs(30));
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("Compression"), "{out}");
+}
