@@ -276,8 +276,9 @@ fn plink_dash_c_to_nacre_serve() {
     assert_eq!(sha256_hex(down.stdout.as_bytes()), sha256_hex(&data));
 }
 
-/// paramiko (compression on) to nacre serve: SFTP put and get of 64 MiB; paramiko reports
-/// zlib@openssh.com both ways.
+/// paramiko (compression on) to nacre serve: SFTP put and get of 64 MiB between re-exchanges
+/// paramiko starts (after authentication and after the transfer, then a command runs);
+/// paramiko reports zlib@openssh.com both ways.
 #[test]
 fn paramiko_with_compression_to_nacre_serve() {
     let (dir, file, data) = shared_dir();
@@ -285,7 +286,7 @@ fn paramiko_with_compression_to_nacre_serve() {
     let back = dir.path().join("back.txt");
     let case = serde_json::json!({
         "name": "compress", "port": port, "user": TEST_USER, "password": TEST_PASSWORD,
-        "compress": true,
+        "compress": true, "renegotiate": true,
         "sftp": {"local": file, "remote": "/up.txt", "back": back, "remove": false},
     });
     let out = run_with_input(
@@ -313,7 +314,8 @@ fn paramiko_with_compression_to_nacre_serve() {
     );
 }
 
-/// nacre sftp -C to paramiko's server with compression: 64 MiB put and got back.
+/// nacre sftp -C to paramiko's server with compression: 64 MiB put and got back, paramiko
+/// re-exchanging keys after every MiB (`--rekey`), so both streams restart many times.
 #[test]
 fn nacre_sftp_dash_c_to_paramiko_server() {
     let (dir, file, data) = shared_dir();
@@ -331,7 +333,7 @@ fn nacre_sftp_dash_c_to_paramiko_server() {
     std::fs::write(&authorized, "").unwrap();
     let mut cmd = Command::new(venv_python());
     cmd.arg(nacre_tests::repo_root().join("tests/peers/paramiko_peer.py"))
-        .args(["server", "--compress", "--host-key"])
+        .args(["server", "--compress", "--rekey", "--host-key"])
         .arg(&key)
         .arg("--authorized-keys")
         .arg(&authorized)
