@@ -97,6 +97,7 @@ fn each_plaintext_clause_broken_by_a_proxy_fails() {
                 "packet.padding-under-4",
                 "packet.not-block-multiple",
                 "packet.padding-over-length",
+                "packet.length-huge",
             ],
         ),
         (F::RefusesBigPacket, &["packet.accepts-32768"]),
@@ -171,6 +172,17 @@ fn each_auth_and_channel_clause_broken_by_a_scripted_server_fails() {
         (F::OpensUnknown, &["channel.open-unknown-type"]),
         (F::DeadAfterRekey, &["channel.client-rekey"]),
         (F::ExtInfoUnasked, &["ext-info.not-asked"]),
+        (F::UnimplementedForIgnoreAfterAuth, &["state.after-auth.2"]),
+        (
+            F::DisconnectsOnUnknownAfterAuth,
+            &[
+                "state.after-auth.8",
+                "state.after-auth.192",
+                "state.after-auth.255",
+            ],
+        ),
+        (F::SilentOnError, &["packet.bad-mac"]),
+        (F::NoSequenceReset, &["strict.sequence-reset"]),
     ];
     let good = mini::start(host.clone(), F::None);
     for (fault, checks) in cases {

@@ -74,6 +74,8 @@ pub(crate) struct Driver<S> {
     /// The queue of every handle's commands, and its sending side for the channels made here.
     pub commands: (CommandTx, CommandRx),
     pub done: oneshot::Sender<Ended>,
+    /// The TCP socket's receive buffer, for sizing channel windows (`None`: not TCP).
+    pub link: Option<crate::link::LinkProbe>,
 }
 
 /// Everything the loop owns besides the socket halves.
@@ -237,6 +239,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             up,
             commands: (cmd_tx, commands),
             done,
+            mut link,
         } = self;
         let mut st = State {
             machine,
@@ -280,6 +283,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         read_size = if n >= SMALL_READ { READ_SIZE } else { SMALL_READ };
                         st.tell_time();
                         st.machine.process_received();
+                        if let Some(link) = &mut link {
+                            link.on_data(std::time::Instant::now(), st.machine.connection());
+                        }
                     }
                     Err(e) => break lost(e),
                 },

@@ -183,7 +183,9 @@ impl Connection {
             Some(Verifier::Ask(v)) => (None, Some(v)),
             None => (None, None),
         };
+        let link = crate::link::LinkProbe::of(&stream);
         let driver = Driver {
+            link,
             machine,
             stream,
             verifier,

@@ -117,6 +117,7 @@ mod handle;
 mod info;
 mod known_hosts;
 pub mod limits;
+mod link;
 mod listener;
 mod machine;
 mod mux;

@@ -12,12 +12,12 @@
 
 mod auth;
 mod channels;
-mod client;
+pub(crate) mod client;
 mod ident;
 mod kexinit;
 mod listen;
 mod packets;
-mod raw;
+pub(crate) mod raw;
 mod report;
 mod sftp;
 mod states;

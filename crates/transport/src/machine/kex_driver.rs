@@ -525,7 +525,7 @@ impl Transport {
     pub(super) fn on_newkeys(&mut self, packet: &Packet) -> Result<(), TransportError> {
         decode_exact::<NewKeys>(&packet.payload)
             .map_err(TransportError::malformed(MsgNumber::NEWKEYS))?;
-        let strict = self.strict_kex;
+        let reset = self.resets_seq();
         let KexState::Running(run) = &mut self.kex else {
             return Err(TransportError::UnexpectedMessage {
                 msg: MsgNumber::NEWKEYS,
@@ -545,7 +545,7 @@ impl Transport {
             Role::Client => run.neg.compression_s2c,
             Role::Server => run.neg.compression_c2s,
         };
-        self.reader.set_key(key, strict);
+        self.reader.set_key(key, reset);
         self.reader.set_compression(compression);
         self.peer_in_kex = false;
         if !self.established() && self.config.ext_info {

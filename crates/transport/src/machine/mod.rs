@@ -237,6 +237,8 @@ pub struct Transport {
     closed: Option<TransportError>,
     /// Conformance testing: every received packet (sequence number, payload) while recording.
     received_log: Option<Vec<(u32, Bytes)>>,
+    /// Conformance testing: strict kex without its sequence reset at NEWKEYS.
+    skip_strict_reset: bool,
 }
 
 impl Transport {
@@ -290,6 +292,7 @@ impl Transport {
             server_sig_algs: None,
             closed: None,
             received_log: None,
+            skip_strict_reset: false,
         };
         t.reader.watch_userauth_success(role == Role::Client);
         t.writer.watch_userauth_success(role == Role::Server);
@@ -572,6 +575,20 @@ impl Transport {
             .unwrap_or_default()
     }
 
+    /// Conformance testing: while `on`, strict kex is announced and enforced as usual but the
+    /// sequence numbers are not reset at NEWKEYS (OpenSSH PROTOCOL §1.10 broken on purpose), so a
+    /// scripted peer can make `nacre conform ssh`'s `strict.sequence-reset` fail. Applications
+    /// never need it.
+    pub fn skip_strict_reset(&mut self, on: bool) {
+        self.skip_strict_reset = on;
+    }
+
+    /// Whether NEWKEYS resets the sequence numbers: strict kex, unless a conformance test
+    /// disabled the reset ([`Transport::skip_strict_reset`]).
+    fn resets_seq(&self) -> bool {
+        self.strict_kex && !self.skip_strict_reset
+    }
+
     /// Conformance testing: the sequence number our next packet carries (RFC 4253 §6.4), to
     /// match the peer's UNIMPLEMENTED replies.
     pub fn next_send_seq(&self) -> u32 {
@@ -724,7 +741,7 @@ impl Transport {
     }
 
     fn set_writer_key(&mut self, key: PacketKey) {
-        let strict = self.strict_kex;
-        self.writer.set_key(key, strict);
+        let reset = self.resets_seq();
+        self.writer.set_key(key, reset);
     }
 }
