@@ -262,6 +262,10 @@ impl ClientOptions {
                 crate::options::apply(&mut transport, &format!("{name}={v}"))?;
             }
         }
+        // ssh's Compression (`-C`): yes asks for zlib@openssh.com (then zlib, then none).
+        if first("compression").is_some_and(|v| yes(&v)) {
+            transport.algorithms.compression = nacre::transport::config::compression_preferred();
+        }
         let mut identity_files: Vec<PathBuf> = identities.to_vec();
         identity_files.extend(
             pairs
@@ -770,8 +774,13 @@ fn report_connected(target: &str, info: &nacre::ConnectionInfo) {
             .mac_c2s
             .map(|m| format!(", MAC {}", m.name()))
             .unwrap_or_default();
+        let compression = if n.compression_c2s.compresses() {
+            format!(", compression {}", n.compression_c2s.name())
+        } else {
+            String::new()
+        };
         status::status(format_args!(
-            "Key exchange {}, host key {} {host_key}, cipher {}{mac}{}",
+            "Key exchange {}, host key {} {host_key}, cipher {}{mac}{compression}{}",
             n.kex.name(),
             n.host_key.name(),
             n.cipher_c2s.name(),

@@ -53,6 +53,7 @@ impl Client {
             connect_timeout: Some(Duration::from_secs(30)),
             keepalive: None,
             update_host_keys: false,
+            compression: None,
         }
     }
 }
@@ -84,6 +85,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     keepalive: Option<LivenessConfig>,
     update_host_keys: bool,
+    compression: Option<bool>,
 }
 
 impl ClientBuilder {
@@ -180,6 +182,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Asks for compression (ssh's `-C`, `Compression yes`): offers `zlib@openssh.com`, `zlib`
+    /// and `none`, in that order; `false` offers only `none`. Without this call the transport
+    /// configuration's list is used (by default `none`, then `zlib@openssh.com`: no
+    /// compression, as ssh without `-C`).
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
+        self
+    }
+
     /// How long the TCP connection, key exchange and authentication may take together
     /// (default 30 s; `None`: no limit).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -240,11 +251,18 @@ impl ClientBuilder {
     {
         // Key files are read (and fail, naming the file) before connecting.
         let credentials = self.credentials()?;
-        let transport = self
+        let mut transport = self
             .transport
             .clone()
             .unwrap_or_else(|| Arc::new(Config::client()));
         let mut update = None;
+        if let Some(on) = self.compression {
+            Arc::make_mut(&mut transport).algorithms.compression = if on {
+                nacre_transport::config::compression_preferred()
+            } else {
+                vec![nacre_transport::CompressionAlg::None]
+            };
+        }
         let verifier = match &self.host_keys {
             HostKeys::Verifier(v) => v.clone(),
             HostKeys::KnownHosts { path, unknown } => {

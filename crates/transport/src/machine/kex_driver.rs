@@ -486,8 +486,13 @@ impl Transport {
             .take()
             .ok_or(TransportError::KexFailed("keys not derived"))?;
         run.sent_newkeys = true;
+        let compression = match self.role {
+            Role::Client => run.neg.compression_c2s,
+            Role::Server => run.neg.compression_s2c,
+        };
         self.writer.write(&mut self.out, &NewKeys.to_bytes())?;
         self.set_writer_key(key);
+        self.writer.set_compression(compression);
         if self.role == Role::Server
             && !self.established()
             && self.peer_ext_info
@@ -513,6 +518,7 @@ impl Transport {
             self.writer.write(&mut self.out, &payload)?;
         }
         self.queued_bytes = 0;
+        self.sync_delayed_compression();
         self.maybe_finish_kex();
         Ok(())
     }
@@ -537,7 +543,12 @@ impl Transport {
             state: "before the key exchange finished",
         })?;
         run.received_newkeys = true;
+        let compression = match self.role {
+            Role::Client => run.neg.compression_s2c,
+            Role::Server => run.neg.compression_c2s,
+        };
         self.reader.set_key(key, reset);
+        self.reader.set_compression(compression);
         self.peer_in_kex = false;
         if !self.established() && self.config.ext_info {
             // RFC 8308 §2.4: EXT_INFO may only be the next packet after the first NEWKEYS.

@@ -299,6 +299,8 @@ impl Transport {
             received_log: None,
             skip_strict_reset: false,
         };
+        t.reader.watch_userauth_success(role == Role::Client);
+        t.writer.watch_userauth_success(role == Role::Server);
         if let Err(e) = t.send_kexinit() {
             t.fail(e);
         }
@@ -563,6 +565,7 @@ impl Transport {
         if let Err(e) = written {
             self.fail(e);
         }
+        self.sync_delayed_compression();
         self.check_rekey_limits();
         Ok(())
     }
@@ -686,6 +689,7 @@ impl Transport {
         if let Err(e) = self.writer.write(&mut self.out, payload) {
             self.fail(e);
         }
+        self.sync_delayed_compression();
     }
 
     fn process_input(&mut self) {
@@ -708,7 +712,11 @@ impl Transport {
                     Err(e) => return self.fail(e.into()),
                 }
             }
-            match self.reader.next_packet(&mut self.input) {
+            // Before: a server's USERAUTH_SUCCESS went out; after: a client's came in.
+            self.sync_delayed_compression();
+            let packet = self.reader.next_packet(&mut self.input);
+            self.sync_delayed_compression();
+            match packet {
                 Ok(Some(packet)) => {
                     if let Err(e) = self.dispatch(packet) {
                         return self.fail(e);
@@ -718,6 +726,22 @@ impl Transport {
                 Err(e) => return self.fail(e),
             }
         }
+    }
+
+    /// Delayed compression starts in both directions once authentication succeeded: a server
+    /// sent USERAUTH_SUCCESS (its writer saw it) or a client received it (its reader did).
+    /// Called between packets, so the packet after USERAUTH_SUCCESS is the first compressed.
+    pub(super) fn sync_delayed_compression(&mut self) {
+        if self.writer.after_auth() && !self.reader.after_auth() {
+            self.reader.set_after_auth();
+        } else if self.reader.after_auth() && !self.writer.after_auth() {
+            self.writer.set_after_auth();
+        }
+    }
+
+    /// Whether payloads are compressed now, (outgoing, incoming).
+    pub fn compressing(&self) -> (bool, bool) {
+        (self.writer.compressing(), self.reader.compressing())
     }
 
     /// Ends the connection: queues DISCONNECT when the error calls for one and reports it.
