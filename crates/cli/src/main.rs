@@ -38,6 +38,7 @@ mod ssh_config;
 mod status;
 mod stdio_forward;
 mod terminal;
+mod update_host_keys;
 mod visible;
 
 use clap::{Parser, Subcommand};

@@ -199,7 +199,7 @@ fn build_kind(input: &mut Input<'_>) -> ChannelKind {
 }
 
 fn build_request(input: &mut Input<'_>) -> RequestKind {
-    match input.u8() % 13 {
+    match input.u8() % 14 {
         0 => RequestKind::PtyReq {
             term: input.text(),
             cols: input.u32(),
@@ -240,6 +240,7 @@ fn build_request(input: &mut Input<'_>) -> RequestKind {
         },
         10 => RequestKind::AuthAgentReq,
         11 => RequestKind::KeepAlive,
+        12 => RequestKind::Eow,
         _ => {
             // An application's own request type. Under the name of a request nacre knows, its data
             // would be checked against that request's layout by the peer model: the application

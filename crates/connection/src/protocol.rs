@@ -154,6 +154,9 @@ const HANDLED_GLOBALLY: &[&str] = &[
     "cancel-tcpip-forward",
     "streamlocal-forward@openssh.com",
     "cancel-streamlocal-forward@openssh.com",
+    // Host key rotation (PROTOCOL §2.5): the session layer answers these itself.
+    crate::msg::host_keys::HOSTKEYS,
+    crate::msg::host_keys::HOSTKEYS_PROVE,
 ];
 
 /// An answer to a global request: success and response data.
@@ -777,13 +780,10 @@ impl ConnectionProtocol {
             );
             return Ok(());
         }
+        // After no-more-sessions@openssh.com a session open is an attack: sshd disconnects
+        // (serverloop.c, server_request_session; OpenSSH PROTOCOL §2.2).
         if self.no_more_sessions && kind == ChannelKind::Session {
-            refuse(
-                self,
-                ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                "no more sessions",
-            );
-            return Ok(());
+            return Err(ConnectionError::NoMoreSessions);
         }
         let id = self.alloc_id();
         let mut ch = Channel::new(

@@ -621,6 +621,41 @@ fn send_data_bytes_frames_views_of_the_data_as_send_data_frames_copies() {
     assert_eq!(got, data);
 }
 
+/// After `no-more-sessions@openssh.com` a session open is fatal (sshd disconnects: "Possible
+/// attack: attempt to open a session after additional sessions disabled"); other channel types
+/// still open, and before the request sessions open as usual.
+#[test]
+fn no_more_sessions_then_a_session_open_is_fatal() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    p.a.open(ChannelKind::Session).unwrap();
+    p.drive(true).unwrap();
+    p.a.global_request("no-more-sessions@openssh.com", &[], false);
+    p.drive(true).unwrap();
+    p.a.open(ChannelKind::DirectTcpip {
+        host: "localhost".into(),
+        port: 22,
+        originator: "127.0.0.1".into(),
+        originator_port: 1,
+    })
+    .unwrap();
+    p.drive(true).unwrap();
+    assert_eq!(p.b.channel_count(), 2);
+    p.a.open(ChannelKind::Session).unwrap();
+    let err = p.drive(true).unwrap_err();
+    assert_eq!(err, ConnectionError::NoMoreSessions);
+    assert_eq!(err.reason(), nacre_wire::DisconnectReason::PROTOCOL_ERROR);
+}
+
+/// `eow@openssh.com` is a request kind of its own, with no data, and round-trips.
+#[test]
+fn eow_is_parsed_and_encoded() {
+    let kind = RequestKind::parse("eow@openssh.com", &[]).unwrap();
+    assert_eq!(kind, RequestKind::Eow);
+    assert_eq!(kind.name(), "eow@openssh.com");
+    assert!(kind.to_data().is_empty());
+    assert!(RequestKind::parse("eow@openssh.com", &[0]).is_err());
+}
+
 /// The window b grants a for channel `id` (a's view: what a may still send).
 fn remote_window(p: &Pair, id: u32) -> u32 {
     p.a.channels()

@@ -114,6 +114,7 @@ mod driver;
 mod error;
 mod forward;
 mod handle;
+mod host_keys_update;
 mod info;
 mod known_hosts;
 pub mod limits;
@@ -141,6 +142,7 @@ pub use driver::HostKeyVerifier;
 pub use error::Error;
 pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener};
 pub use handle::{ClientConfig, Connection, ExecOutput};
+pub use host_keys_update::{HostKeysChange, HostKeysOutcome, HostKeysUpdate};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_host_status, known_hosts_verifier, UnknownHosts};
 pub use listener::{

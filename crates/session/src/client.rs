@@ -295,8 +295,9 @@ impl ClientSession {
                 if let Err(e) = auth.machine.handle_packet(p) {
                     self.core.fail(e.into());
                 }
-                // USERAUTH_SUCCESS starts the connection layer at once: packets the server
-                // sent right behind it (a global request) belong to that layer.
+                // USERAUTH_SUCCESS switches to the connection protocol before the next packet
+                // of the same read is handled (sshd sends hostkeys-00@openssh.com right
+                // behind it).
                 self.pump_auth();
             }
             Layer::Connection(_) => {

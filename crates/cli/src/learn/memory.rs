@@ -89,6 +89,7 @@ impl MemoryPeer {
                         user,
                         key,
                         certificate: None,
+                        ..
                     } => (
                         *id,
                         *user == self.creds.user && *key == self.creds.key.public_key(),
