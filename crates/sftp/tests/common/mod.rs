@@ -31,12 +31,22 @@ pub async fn pair() -> Pair {
 }
 
 pub async fn pair_with(server: ServerConfig, client: ClientConfig) -> Pair {
+    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    pair_over(server, client, (c2s_w, c2s_r), (s2c_w, s2c_r)).await
+}
+
+/// The pair over two pipes, each given as (writing end, reading end).
+async fn pair_over(
+    server: ServerConfig,
+    client: ClientConfig,
+    (c2s_w, c2s_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+    (s2c_w, s2c_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+) -> Pair {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("root")).unwrap();
     std::fs::create_dir(tmp.path().join("local")).unwrap();
     let fs = LocalFs::new(tmp.path().join("root")).unwrap();
-    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
-    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
     let server = tokio::spawn(nacre_sftp::serve(
         nacre_sftp::ReadChunks::new(c2s_r),
         nacre_sftp::WriteSink::new(s2c_w),
@@ -120,32 +130,11 @@ pub async fn pair_delayed(
     client: ClientConfig,
     one_way: std::time::Duration,
 ) -> Pair {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("root")).unwrap();
-    std::fs::create_dir(tmp.path().join("local")).unwrap();
-    let fs = LocalFs::new(tmp.path().join("root")).unwrap();
     let (c2s_w, relay_in) = tokio::io::duplex(1 << 20);
     let (relay_out, c2s_r) = tokio::io::duplex(1 << 20);
     tokio::spawn(delayed_relay(relay_in, relay_out, one_way));
     let (s2c_w, relay_in) = tokio::io::duplex(1 << 20);
     let (relay_out, s2c_r) = tokio::io::duplex(1 << 20);
     tokio::spawn(delayed_relay(relay_in, relay_out, one_way));
-    let server = tokio::spawn(nacre_sftp::serve(
-        nacre_sftp::ReadChunks::new(c2s_r),
-        nacre_sftp::WriteSink::new(s2c_w),
-        Arc::new(fs),
-        server,
-    ));
-    let client = SftpClient::new(
-        nacre_sftp::ReadChunks::new(s2c_r),
-        nacre_sftp::WriteSink::new(c2s_w),
-        client,
-    )
-    .await
-    .unwrap();
-    Pair {
-        client,
-        tmp,
-        server,
-    }
+    pair_over(server, client, (c2s_w, c2s_r), (s2c_w, s2c_r)).await
 }
