@@ -7,17 +7,18 @@ connection and prints one JSON result per line:
      "host_keys": ["TYPE BASE64", ...]   the server's keys; the host key is checked against them,
      "algs": {"kex": [..], "cipher": [..], "mac": [..], "hostkey": [..]}   each optional: only these,
      "renegotiate": bool                 transport.renegotiate_keys() after authentication,
+     "compress": bool                    ask for compression (zlib@openssh.com, zlib),
      "exec": str|null                    command: its exit status and output are reported,
      "sftp": {"local": path, "remote": path, "back": path, "remove": bool}|null   put, stat, get,
                                          and remove unless "remove" is false}
     -> {"name", "ok", "error", "exit_status", "stdout", "negotiated": {...}}
 `paramiko_peer.py supported` prints the algorithms this paramiko implements, as JSON.
 
-Server: `paramiko_peer.py server --host-key PATH... --authorized-keys FILE --password PW --root DIR [--rekey]`
+Server: `paramiko_peer.py server --host-key PATH... --authorized-keys FILE --password PW --root DIR [--rekey] [--compress]`
 listens on 127.0.0.1 (a free port, printed as `PORT n`), authenticates the user `peer` by password or by a key
 of the authorized_keys file, runs exec requests with /bin/sh (exit status sent), serves SFTP over --root and,
-with --rekey, starts a key re-exchange after every MiB sent or received (its packetizer's REKEY_BYTES). Every algorithm paramiko
-implements is offered.
+with --rekey, starts a key re-exchange after every MiB sent or received (its packetizer's REKEY_BYTES); with
+--compress it offers compression (zlib@openssh.com, zlib, none). Every algorithm paramiko implements is offered.
 """
 import argparse
 import json
@@ -65,7 +66,8 @@ def public_from_line(line):
 
 def negotiated(t):
     kex = next((n for n, c in T._kex_info.items() if isinstance(t.kex_engine, c)), None)
-    return {"kex": kex, "cipher": t.local_cipher, "mac": t.local_mac, "hostkey": t.host_key_type}
+    return {"kex": kex, "cipher": t.local_cipher, "mac": t.local_mac, "hostkey": t.host_key_type,
+            "compression": [t.local_compression, t.remote_compression]}
 
 
 def run_case(case):
@@ -84,6 +86,8 @@ def run_case(case):
             opts.digests = algs["mac"]
         if algs.get("hostkey"):
             opts.key_types = algs["hostkey"]
+        if case.get("compress"):
+            t.use_compression(True)
         t.start_client(timeout=60)
         key = t.get_remote_server_key()
         trusted = [public_from_line(l) for l in case.get("host_keys") or []]
@@ -287,6 +291,8 @@ def serve_one(sock, args, host_keys):
     for k in host_keys:
         t.add_server_key(k)
     t.set_subsystem_handler("sftp", paramiko.SFTPServer, Sftp, root=args.root)
+    if args.compress:
+        t.use_compression(True)
     if args.rekey:
         # paramiko's own trigger (normally 512 MiB): re-exchange keys after every MiB either way.
         t.packetizer.REKEY_BYTES = 1 << 20
@@ -320,6 +326,7 @@ def main():
     p.add_argument("--password", default="peerpass")
     p.add_argument("--root")
     p.add_argument("--rekey", action="store_true")
+    p.add_argument("--compress", action="store_true")
     args = p.parse_args()
     if args.mode == "client":
         client()

@@ -8,6 +8,8 @@ needed, is in NACRE_PASSWORD. Scenarios:
 
 - escapes: a shell with a pty (`tty` names /dev/pts), `~?` lists the escapes, `~~hello` sends
   `~hello` (to cat), `~B` sends a BREAK (the session goes on), `~#` lists the channels, `~.` disconnects: `Connection to 127.0.0.1 closed.`, exit 255.
+- hostkeys: without `StrictHostKeyChecking=no`; `UpdateHostKeys ask`: the question is answered
+  `maybe` (asked again), then `$PTY_ANSWER` (default `yes`); `exit 5` ends the shell.
 - exit: `exit 3` ends the shell: `Connection to 127.0.0.1 closed.`, exit 3.
 - percent: with `-e %` (or EscapeChar %) `~.` is typed through, `%.` disconnects (exit 255).
 - none: with `-e none` `~.` is typed through, `exit 4` ends (exit 4).
@@ -30,7 +32,8 @@ pid, fd = os.forkpty()
 if pid == 0:
     env = dict(os.environ, HOME=home, TERM="xterm")
     env.pop("SSH_AUTH_SOCK", None)
-    argv = [exe, "ssh", "-p", port, "-o", "StrictHostKeyChecking=no"] + extra + ["peer@127.0.0.1"]
+    strict = [] if scenario == "hostkeys" else ["-o", "StrictHostKeyChecking=no"]
+    argv = [exe, "ssh", "-p", port] + strict + extra + ["peer@127.0.0.1"]
     os.execve(exe, argv, env)
 
 seen = b""
@@ -74,9 +77,21 @@ def finish():
         print(seen.decode(errors="replace"))
 
 
+if scenario == "hostkeys":
+    # UpdateHostKeys ask: ssh's preamble and question before the shell starts.
+    expect("The server has updated its host keys.")
+    expect("Learned new hostkey: ECDSA SHA256:")
+    expect("Accept updated hostkeys? (yes/no): ")
+    typed("maybe\r")
+    expect('Please enter "yes" or "no"')
+    expect("Accept updated hostkeys? (yes/no): ")
+    typed(os.environ.get("PTY_ANSWER", "yes") + "\r")
 typed("echo mark-$((6*7))\r")
 expect("mark-42")
-if scenario == "escapes":
+if scenario == "hostkeys":
+    typed("exit 5\r")
+    expect("Connection to 127.0.0.1 closed.")
+elif scenario == "escapes":
     typed("tty\r")
     expect("/dev/pts/")
     typed("~?")

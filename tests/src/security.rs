@@ -264,10 +264,16 @@ pub struct RawClient {
 impl RawClient {
     /// Connects and queues the banner and KEXINIT (nothing is sent before the first drive).
     pub async fn connect(addr: SocketAddr) -> RawClient {
+        Self::connect_with(addr, Config::client()).await
+    }
+
+    /// [`RawClient::connect`] with this transport configuration (an attacker's algorithms or
+    /// limits).
+    pub async fn connect_with(addr: SocketAddr, config: Config) -> RawClient {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
         let mut transport = Transport::client(
-            Arc::new(Config::client()),
+            Arc::new(config),
             Box::new(nacre::crypto::SystemRng),
             std::time::Instant::now(),
         );

@@ -1,8 +1,10 @@
-//! mlkem768x25519-sha256 against AsyncSSH (its ML-KEM is OpenSSL's, through `cryptography`), both
-//! directions: an AsyncSSH server allowing only that method and a nacre client with its defaults
-//! (password authentication, exec, a rekey, exec again); an AsyncSSH client forced to that method
-//! against a nacre server (password authentication and a command). AsyncSSH's own debug log must
-//! name the method. (OpenSSH 9.2 has no ML-KEM: tests/tests/openssh_transport.rs covers sntrup761.)
+//! The ML-KEM hybrids against AsyncSSH (its ML-KEM is OpenSSL's, through `cryptography`), both
+//! directions: an AsyncSSH server allowing only one method and a nacre client (password
+//! authentication, exec, a rekey, exec again); an AsyncSSH client forced to that method against a
+//! nacre server (password authentication and a command). AsyncSSH's own debug log must name the
+//! method. mlkem768x25519-sha256 with nacre's defaults; the opt-in mlkem768nistp256-sha256 and
+//! mlkem1024nistp384-sha384 added to the defaults as `KexAlgorithms=+name` does. (OpenSSH 9.2 has
+//! no ML-KEM: tests/tests/openssh_transport.rs covers sntrup761.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -28,7 +30,6 @@ use nacre_tests::{
 };
 
 const T: Duration = Duration::from_secs(60);
-const MLKEM: &str = "mlkem768x25519-sha256";
 
 /// An AsyncSSH server: only mlkem768x25519-sha256, a fresh Ed25519 host key, password auth for
 /// the test user, and exec answering `asyncssh ran: <command>`. Prints `PORT n` and
@@ -115,12 +116,46 @@ fn says_kex(log: &str, name: &str) -> bool {
         .any(|l| l.trim_end().ends_with(&format!("Key exchange alg: {name}")))
 }
 
+/// nacre's client defaults, with `kex` appended when it is opt-in (as `KexAlgorithms=+name`).
+fn client_config(kex: KexMethod) -> Config {
+    let mut config = Config::client();
+    if !config.algorithms.kex.contains(&kex) {
+        assert!(kex.is_opt_in(), "{}", kex.name());
+        config.algorithms.kex.push(kex);
+    }
+    config
+}
+
+/// nacre's server defaults, with `kex` appended when it is opt-in.
+fn server_config(kex: KexMethod) -> Config {
+    let mut config = Config::server(nacre_testkit::all_host_keys());
+    if !config.algorithms.kex.contains(&kex) {
+        config.algorithms.kex.push(kex);
+    }
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nacre_client_to_asyncssh_server_with_mlkem768x25519() {
+    nacre_client_to_asyncssh_server(KexMethod::MlKem768X25519Sha256).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacre_client_to_asyncssh_server_with_mlkem768nistp256() {
+    nacre_client_to_asyncssh_server(KexMethod::MlKem768NistP256Sha256).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacre_client_to_asyncssh_server_with_mlkem1024nistp384() {
+    nacre_client_to_asyncssh_server(KexMethod::MlKem1024NistP384Sha384).await;
+}
+
+async fn nacre_client_to_asyncssh_server(kex: KexMethod) {
+    let name = kex.name();
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("asyncssh-server.log");
     let mut cmd = Command::new(venv_python());
-    cmd.args(["-c", SERVER, TEST_USER, TEST_PASSWORD, MLKEM])
+    cmd.args(["-c", SERVER, TEST_USER, TEST_PASSWORD, name])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap());
@@ -129,8 +164,8 @@ async fn nacre_client_to_asyncssh_server_with_mlkem768x25519() {
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     let host_key = PublicKey::from_openssh_line(&host_key_line).unwrap().0;
-    // nacre's default client list: mlkem768x25519-sha256 is its first choice.
-    let config = Config::client();
+    // nacre's default client list (mlkem768x25519-sha256 its first choice), plus `kex` if opt-in.
+    let config = client_config(kex);
     assert_eq!(config.algorithms.kex[0], KexMethod::MlKem768X25519Sha256);
     let mut conn = Connection::connect(
         ("127.0.0.1", port),
@@ -142,16 +177,17 @@ async fn nacre_client_to_asyncssh_server_with_mlkem768x25519() {
     .await
     .unwrap_or_else(|e| panic!("{e}\n--- AsyncSSH log ---\n{}", log()));
     let info = conn.info().clone();
-    assert_eq!(
-        info.negotiated.unwrap().kex,
-        KexMethod::MlKem768X25519Sha256
-    );
+    assert_eq!(info.negotiated.unwrap().kex, kex);
     assert!(
         info.peer_identification.starts_with("SSH-2.0-AsyncSSH_"),
         "{}",
         info.peer_identification
     );
-    assert_eq!(info.session_id.len(), 32, "SHA-256 exchange hash");
+    assert_eq!(
+        info.session_id.len(),
+        kex.hash().output_len(),
+        "the method's exchange hash"
+    );
 
     let auth = conn
         .authenticate_password(TEST_USER, TEST_PASSWORD)
@@ -167,7 +203,7 @@ async fn nacre_client_to_asyncssh_server_with_mlkem768x25519() {
         "asyncssh ran: first\n"
     );
 
-    // A second mlkem768x25519 exchange over the encrypted connection, then more traffic.
+    // A second exchange with the method over the encrypted connection, then more traffic.
     tokio::time::timeout(T, conn.rekey())
         .await
         .unwrap()
@@ -184,19 +220,32 @@ async fn nacre_client_to_asyncssh_server_with_mlkem768x25519() {
         .await;
 
     let text = log();
-    assert!(says_kex(&text, MLKEM), "{text}");
+    assert!(says_kex(&text, name), "{text}");
     let exchanges = text
         .lines()
-        .filter(|l| {
-            l.trim_end()
-                .ends_with(&format!("Key exchange alg: {MLKEM}"))
-        })
+        .filter(|l| l.trim_end().ends_with(&format!("Key exchange alg: {name}")))
         .count();
     assert_eq!(exchanges, 2, "initial exchange and rekey\n{text}");
 }
 
 #[test]
 fn asyncssh_client_to_nacre_server_with_mlkem768x25519() {
+    asyncssh_client_to_nacre_server(KexMethod::MlKem768X25519Sha256);
+}
+
+#[test]
+fn asyncssh_client_to_nacre_server_with_mlkem768nistp256() {
+    asyncssh_client_to_nacre_server(KexMethod::MlKem768NistP256Sha256);
+}
+
+#[test]
+fn asyncssh_client_to_nacre_server_with_mlkem1024nistp384() {
+    asyncssh_client_to_nacre_server(KexMethod::MlKem1024NistP384Sha384);
+}
+
+/// A nacre server with its defaults (plus `kex` when opt-in); an AsyncSSH client offering only
+/// `kex`.
+fn asyncssh_client_to_nacre_server(kex: KexMethod) {
     ensure_test_user();
     let mut policy = UsersPolicy::new();
     policy.insert(
@@ -206,9 +255,9 @@ fn asyncssh_client_to_nacre_server_with_mlkem768x25519() {
             ..User::default()
         },
     );
-    // nacre's default server configuration (mlkem768x25519-sha256 first).
+    // nacre's default server configuration (mlkem768x25519-sha256 first), `kex` added.
     let server = NacreServer::start_with_sessions(
-        Config::server(nacre_testkit::all_host_keys()),
+        server_config(kex),
         AuthServerConfig {
             failure_delay: Duration::from_millis(10),
             ..AuthServerConfig::default()
@@ -220,21 +269,21 @@ fn asyncssh_client_to_nacre_server_with_mlkem768x25519() {
         },
     );
     let mut cmd = Command::new(venv_python());
-    cmd.args(["-c", CLIENT, &server.port().to_string()])
-        .args([TEST_USER, TEST_PASSWORD, MLKEM]);
+    cmd.args(["-c", CLIENT, &server.port().to_string()]).args([
+        TEST_USER,
+        TEST_PASSWORD,
+        kex.name(),
+    ]);
     let out = run_with_timeout(&mut cmd, T);
     assert!(
         out.success() && out.stdout.contains("OUTPUT nacre-mlkem-ok"),
         "{out}\nserver errors: {:?}",
         server.errors()
     );
-    assert!(says_kex(&out.stderr, MLKEM), "{out}");
+    assert!(says_kex(&out.stderr, kex.name()), "{out}");
     let sessions = server.sessions();
     assert_eq!(sessions.len(), 1);
-    assert_eq!(
-        sessions[0].negotiated.unwrap().kex,
-        KexMethod::MlKem768X25519Sha256
-    );
+    assert_eq!(sessions[0].negotiated.unwrap().kex, kex);
     assert!(
         sessions[0]
             .peer_identification

@@ -18,8 +18,8 @@ use nacre::transport::{Config, TransportError};
 use nacre::wire::{put, DisconnectReason, MsgNumber};
 use nacre::{Connection, MaxStartups, ServerLimits};
 use nacre_tests::security::{
-    client_config, closed_by_peer, fd_count, fds_back_to, login_user, RawClient, TestServer,
-    PASSWORD,
+    client_config, closed_by_peer, fd_count, fds_back_to, login_user, login_with_password,
+    password_request, RawClient, TestServer, PASSWORD,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -504,4 +504,56 @@ fn libssh2_cve_2019_3855_3863_counts_lengths_and_truncations_are_decode_errors()
         let _ = auth.poll_transmit();
         assert!(auth.handle_packet(&failure[..cut]).is_err(), "cut at {cut}");
     }
+}
+
+/// Decompression bombs (zlib; the class of CVE-2016-10012's pre-auth compression concerns and
+/// of inflate-without-bound bugs): the runtime server offers only `zlib@openssh.com`, so
+/// nothing is inflated before authentication; after it, a client sends one packet of ~16 KiB
+/// that inflates to 16 MiB. The server stops inflating at its packet limit (256 KiB) and
+/// disconnects with COMPRESSION_ERROR (6); it keeps serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decompression_bomb_after_authentication_is_a_compression_error() {
+    let server = TestServer::start(limits(None), |_| {}).await;
+    let mut config = Config::client();
+    config.algorithms.compression = nacre::transport::config::compression_preferred();
+    config.limits.max_packet_len = 64 << 20; // the attacker's own limit
+    let mut c = RawClient::connect_with(server.addr, config).await;
+    c.handshake().await;
+    assert_eq!(
+        c.transport.negotiated().map(|n| n.compression_c2s),
+        Some(nacre::transport::CompressionAlg::ZlibOpenssh)
+    );
+    assert_eq!(c.transport.compressing(), (false, false), "delayed");
+    c.send_raw(&password_request(login_user(), PASSWORD)).await;
+    loop {
+        match c.next_event(Duration::from_secs(10)).await {
+            Some(nacre::transport::Event::Packet(p)) if p[0] == MsgNumber::USERAUTH_SUCCESS.0 => {
+                break
+            }
+            Some(nacre::transport::Event::Packet(p)) => {
+                assert_ne!(p[0], MsgNumber::USERAUTH_FAILURE.0, "login refused")
+            }
+            Some(nacre::transport::Event::Closed(e)) => panic!("{e}"),
+            None => panic!("no USERAUTH_SUCCESS"),
+            Some(_) => {}
+        }
+    }
+    assert_eq!(c.transport.compressing(), (true, true));
+    let mut bomb = vec![MsgNumber::IGNORE.0];
+    bomb.resize(16 << 20, 0);
+    c.send_raw(&bomb).await;
+    let (_, close) = c.collect(Duration::from_secs(10)).await;
+    match close {
+        Some(TransportError::PeerDisconnected {
+            reason,
+            description,
+        }) => {
+            assert_eq!(reason, DisconnectReason::COMPRESSION_ERROR, "{description}");
+            assert!(description.contains("compression"), "{description}");
+        }
+        other => panic!("expected a DISCONNECT, got {other:?}"),
+    }
+    // The server is fine: another client logs in and runs a command.
+    let conn = login_with_password(server.addr.port(), login_user(), PASSWORD).await;
+    drop(conn);
 }

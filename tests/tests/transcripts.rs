@@ -72,6 +72,8 @@ impl Transcript {
             mac: self
                 .mac
                 .map_or_else(|| config.algorithms.mac.clone(), |m| vec![m]),
+            // The KEXINIT the transcripts were recorded with (before issue 19's compression).
+            compression: vec![nacre::transport::CompressionAlg::None],
             ..config.algorithms.clone()
         };
         config

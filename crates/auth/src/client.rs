@@ -300,6 +300,8 @@ impl AuthClient {
             KeyType::EcdsaNistP256 => SignatureAlgorithm::EcdsaNistP256,
             KeyType::EcdsaNistP384 => SignatureAlgorithm::EcdsaNistP384,
             KeyType::EcdsaNistP521 => SignatureAlgorithm::EcdsaNistP521,
+            KeyType::SkEd25519 => SignatureAlgorithm::SkEd25519,
+            KeyType::SkEcdsaNistP256 => SignatureAlgorithm::SkEcdsaNistP256,
         }
     }
 
@@ -317,7 +319,7 @@ impl AuthClient {
         let key = cert.key().clone();
         let algorithm = self.algorithm_for(&key);
         let offered = Offered {
-            name: format!("{}{CERT_SUFFIX}", algorithm.name()),
+            name: nacre_keys::cert::cert_name(algorithm.name()),
             blob: cert.to_blob(),
         };
         self.query(key, algorithm, offered);
@@ -448,10 +450,11 @@ impl AuthClient {
                 // ours and the algorithm name must be of its type; some servers (ssh2 for
                 // Node.js) name `ssh-rsa` for an `rsa-sha2-512` query. We sign with the
                 // algorithm we asked about. docs/TOLERANCE.md.
-                let plain_name = ok.algorithm.strip_suffix(CERT_SUFFIX);
-                let same_type = SignatureAlgorithm::from_name(plain_name.unwrap_or(ok.algorithm))
-                    .is_some_and(|a| a.key_type() == algorithm.key_type())
-                    && plain_name.is_some() == offered.name.ends_with(CERT_SUFFIX);
+                let plain_name = nacre_keys::cert::plain_name(ok.algorithm);
+                let same_type =
+                    SignatureAlgorithm::from_name(plain_name.as_deref().unwrap_or(ok.algorithm))
+                        .is_some_and(|a| a.key_type() == algorithm.key_type())
+                        && plain_name.is_some() == offered.name.ends_with(CERT_SUFFIX);
                 if ok.key_blob != blob.as_slice() || !same_type {
                     return Err(AuthError::Mismatch("PK_OK names another key or algorithm"));
                 }

@@ -10,8 +10,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use nacre_keys::cert::CERT_SUFFIX;
-use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
+use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm, SkSignatureInfo};
 use nacre_wire::{decode_exact, put, Encode, MsgNumber};
 use zeroize::Zeroizing;
 
@@ -89,6 +88,7 @@ impl Default for AuthServerConfig {
             failure_delay: DEFAULT_FAILURE_DELAY,
             pubkey_algorithms: SignatureAlgorithm::ALL
                 .iter()
+                .chain(SignatureAlgorithm::SK)
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),
@@ -177,6 +177,12 @@ pub enum ServerEvent {
         key: PublicKey,
         /// The certificate the key was offered with (PROTOCOL.certkeys §2), as for the query.
         certificate: Option<Box<Certificate>>,
+        /// For a security key (PROTOCOL.u2f): the signature's flags and counter, not yet
+        /// judged. The application decides with the key's options as sshd does
+        /// ([`SkSignatureInfo::check`](nacre_keys::SkSignatureInfo::check): user presence
+        /// unless `no-touch-required`, user verification if `verify-required`); nacre's
+        /// runtime does so with its policy's `authorized_key_options`/`certificate_options`.
+        sk: Option<SkSignatureInfo>,
     },
     /// Keyboard-interactive starts: answer with [`Decision::Prompts`] or [`Decision::Reject`].
     KeyboardInteractive {
@@ -595,11 +601,9 @@ impl AuthServer {
         // A certificate algorithm (`ssh-ed25519-cert-v01@openssh.com`,
         // `rsa-sha2-512-cert-v01@openssh.com`, ...: PROTOCOL.certkeys §2) signs as its plain
         // algorithm with the certificate's key.
-        let (plain, is_cert) = match algorithm.strip_suffix(CERT_SUFFIX) {
-            Some(p) => (p, true),
-            None => (algorithm, false),
-        };
-        let alg = SignatureAlgorithm::from_name(plain)
+        let plain = nacre_keys::cert::plain_name(algorithm);
+        let is_cert = plain.is_some();
+        let alg = SignatureAlgorithm::from_name(plain.as_deref().unwrap_or(algorithm))
             .filter(|a| self.config.pubkey_algorithms.contains(a));
         let (key, certificate) = if is_cert {
             match Certificate::from_blob(key_blob) {
@@ -631,9 +635,9 @@ impl AuthServer {
             Some(sig) => {
                 let data =
                     msg::signed_data(&self.session_id, &user, SSH_CONNECTION, algorithm, key_blob);
-                if key.verify(alg, &data, sig).is_err() {
+                let Ok(sk) = key.verify_detailed(alg, &data, sig) else {
                     return self.fail(now);
-                }
+                };
                 self.ask(
                     Question::PkVerified(key.clone(), certificate.clone()),
                     |id| ServerEvent::PublicKeyVerified {
@@ -641,6 +645,7 @@ impl AuthServer {
                         user,
                         key,
                         certificate,
+                        sk,
                     },
                 );
             }

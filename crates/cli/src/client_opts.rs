@@ -130,6 +130,8 @@ pub struct ClientOptions {
     pub transport: Config,
     /// Every option read (`-o` first, then the config), lower-case names, in order.
     pub pairs: Vec<(String, String)>,
+    /// A remote command will run (no `UpdateHostKeys ask` then, as ssh).
+    pub remote_command: bool,
 }
 
 /// Connecting and the key exchange may take this long when `ConnectTimeout` is not set.
@@ -260,6 +262,10 @@ impl ClientOptions {
                 crate::options::apply(&mut transport, &format!("{name}={v}"))?;
             }
         }
+        // ssh's Compression (`-C`): yes asks for zlib@openssh.com (then zlib, then none).
+        if first("compression").is_some_and(|v| yes(&v)) {
+            transport.algorithms.compression = nacre::transport::config::compression_preferred();
+        }
         let mut identity_files: Vec<PathBuf> = identities.to_vec();
         identity_files.extend(
             pairs
@@ -335,6 +341,7 @@ impl ClientOptions {
                 .context("PubkeyAcceptedAlgorithms")?,
             transport,
             pairs: pairs.clone(),
+            remote_command: false,
         })
     }
 
@@ -349,6 +356,12 @@ impl ClientOptions {
     /// Opens a session channel, asking for agent forwarding first when `ForwardAgent` is on.
     pub async fn open_session(&self, conn: &Connection) -> anyhow::Result<nacre::Channel> {
         let ch = conn.open_session().await?;
+        // As ssh without multiplexing, to OpenSSH (and nacre) servers only (PROTOCOL §2.2).
+        let peer = &conn.info().peer_identification;
+        if peer.contains("OpenSSH") || peer.contains("nacre") {
+            conn.no_more_sessions()?;
+        }
+        crate::update_host_keys::before_session().await;
         if let Some(agent) = &self.forward_agent {
             conn.forward_agent(agent.clone());
             ch.request_agent_forwarding().await?;
@@ -450,7 +463,7 @@ impl ClientOptions {
         Ok(addrs)
     }
 
-    fn client_config(&self) -> ClientConfig {
+    fn client_config(&self, update: Option<&nacre::HostKeysUpdate>) -> ClientConfig {
         use crate::host_keys::{verifier, Unknown};
         let unknown = match self.strict.as_str() {
             "no" | "off" | "false" => None,
@@ -467,6 +480,10 @@ impl ClientOptions {
                 u,
                 self.batch_mode,
             ),
+        };
+        let verify = match update {
+            Some(u) => crate::update_host_keys::record_listed(verify, u.allowed(), self),
+            None => verify,
         };
         let mut transport = self.transport.clone();
         if unknown.is_some() {
@@ -616,10 +633,12 @@ impl ClientOptions {
             Some(j) => status::status(format_args!("Connecting to {target} through {j}...")),
             None => status::status(format_args!("Connecting to {target}...")),
         }
+        let update = crate::update_host_keys::for_options(self);
         let mut conn = match &self.proxy_jump {
             None => {
                 let addrs = self.addresses().await?;
-                let connect = Connection::connect(addrs.as_slice(), self.client_config());
+                let config = self.client_config(update.as_ref());
+                let connect = Connection::connect(addrs.as_slice(), config);
                 // A server that stalls the key exchange must not hang the client: a timeout
                 // applies even without ConnectTimeout (OpenSSH would wait for ever).
                 let limit = self.connect_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
@@ -661,7 +680,8 @@ impl ClientOptions {
                     .open_direct_tcpip(&self.host_name, self.port, origin)
                     .await?;
                 // The jump connection must outlive the channel: keep it in a task until the channel closes.
-                let conn = Connection::client_over(channel, self.client_config()).await?;
+                let config = self.client_config(update.as_ref());
+                let conn = Connection::client_over(channel, config).await?;
                 tokio::spawn(async move {
                     let mut jump_conn = jump_conn;
                     let _ = jump_conn.closed().await;
@@ -670,6 +690,9 @@ impl ClientOptions {
             }
         };
         report_connected(&target, conn.info());
+        if let Some(u) = update {
+            conn.update_host_keys(u)?;
+        }
         // A person typing a password or passphrase is not held to the timeout.
         if self.asks() {
             self.authenticate(&mut conn).await?;
@@ -751,8 +774,13 @@ fn report_connected(target: &str, info: &nacre::ConnectionInfo) {
             .mac_c2s
             .map(|m| format!(", MAC {}", m.name()))
             .unwrap_or_default();
+        let compression = if n.compression_c2s.compresses() {
+            format!(", compression {}", n.compression_c2s.name())
+        } else {
+            String::new()
+        };
         status::status(format_args!(
-            "Key exchange {}, host key {} {host_key}, cipher {}{mac}{}",
+            "Key exchange {}, host key {} {host_key}, cipher {}{mac}{compression}{}",
             n.kex.name(),
             n.host_key.name(),
             n.cipher_c2s.name(),

@@ -24,7 +24,8 @@ pub struct ExecArgs {
 
 /// Runs `nacre exec`; returns the process exit code.
 pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
-    let opts = args.connect.client_options(&args.destination)?;
+    let mut opts = args.connect.client_options(&args.destination)?;
+    opts.remote_command = true;
     let mut conn = opts.connect().await?;
     let mut forwards = args.forwards.start(&conn, &opts).await?;
     let plan = Plan {
@@ -38,5 +39,6 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
     };
     let code = crate::session::run(&opts, &mut conn, &plan, &mut forwards).await?;
     drop(forwards);
+    crate::update_host_keys::settle().await;
     Ok(code)
 }

@@ -13,6 +13,8 @@ pub fn type_label(key: &PublicKey) -> &'static str {
         KeyType::Ed25519 => "ED25519",
         KeyType::EcdsaNistP256 | KeyType::EcdsaNistP384 | KeyType::EcdsaNistP521 => "ECDSA",
         KeyType::Rsa => "RSA",
+        KeyType::SkEd25519 => "ED25519-SK",
+        KeyType::SkEcdsaNistP256 => "ECDSA-SK",
     }
 }
 

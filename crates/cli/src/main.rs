@@ -18,6 +18,7 @@ mod keygen_hosts;
 mod keygen_show;
 mod keygen_sig;
 mod keygen_time;
+mod learn;
 mod localtime;
 mod options;
 mod probe;
@@ -37,6 +38,7 @@ mod ssh_config;
 mod status;
 mod stdio_forward;
 mod terminal;
+mod update_host_keys;
 mod visible;
 
 use clap::{Parser, Subcommand};
@@ -74,6 +76,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Check a server against the SSH and SFTP specifications, clause by clause.
     Conform(conform::ConformArgs),
+    /// A state-learning mapper: abstract SSH client inputs on stdin, the server's answers on stdout.
+    LearnAdapter(learn::LearnArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -135,6 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SftpServer(args) => sftp_server::run(args).await,
         Command::Decode(args) => decode::run(args),
         Command::Conform(args) => conform::run(args).await,
+        Command::LearnAdapter(args) => learn::run(args).await,
         Command::Sftp(args) => {
             let code = sftp::run(args).await?;
             std::process::exit(code);

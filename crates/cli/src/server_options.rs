@@ -2,7 +2,7 @@
 //! MaxStartups, MaxSessions, PubkeyAcceptedAlgorithms, Banner, PubkeyAuthentication,
 //! PasswordAuthentication, KbdInteractiveAuthentication, AuthenticationMethods,
 //! AllowTcpForwarding, AllowAgentForwarding, ClientAliveInterval, ClientAliveCountMax,
-//! TrustedUserCAKeys, AuthorizedPrincipalsFile, HostCertificate): the
+//! TrustedUserCAKeys, AuthorizedPrincipalsFile, HostCertificate, Compression): the
 //! server-side ones are taken here,
 //! the transport ones (KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms, RekeyLimit, ModuliFile)
 //! go to the transport configuration.
@@ -181,6 +181,15 @@ pub fn parse(options: &[String], transport: &mut Config) -> anyhow::Result<Serve
             }
             "clientalivecountmax" => {
                 liveness.keepalive_max = value.parse().context("ClientAliveCountMax")?
+            }
+            // sshd: `yes` (its default) and `delayed` mean zlib@openssh.com after
+            // authentication; `no` offers only none.
+            "compression" => {
+                transport.algorithms.compression = match value.to_ascii_lowercase().as_str() {
+                    "yes" | "delayed" => nacre::transport::config::compression_default(),
+                    "no" => vec![nacre::transport::CompressionAlg::None],
+                    other => bail!("Compression: expected yes, delayed or no, not {other:?}"),
+                }
             }
             _ => crate::options::apply(transport, o)?,
         }

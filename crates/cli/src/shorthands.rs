@@ -1,6 +1,6 @@
 //! ssh's and sftp's flags that stand for an option: `-4`/`-6` (`AddressFamily`), `-C`
-//! (`Compression`: nacre has none, so the session goes on uncompressed, as with a server without
-//! it), `-c` (`Ciphers`), `-m` (`MACs`).
+//! (`Compression=yes`: zlib@openssh.com, or zlib, when the server has it), `-c` (`Ciphers`),
+//! `-m` (`MACs`).
 
 /// The flags, for `nacre ssh`, `nacre exec` and `nacre sftp`.
 #[derive(clap::Args)]
@@ -11,7 +11,7 @@ pub struct Shorthands {
     /// IPv6 addresses only (AddressFamily=inet6).
     #[arg(short = '6')]
     inet6: bool,
-    /// Ask for compression (accepted; nacre has none, as a server without it).
+    /// Ask for compression (Compression=yes: zlib@openssh.com, zlib, none).
     #[arg(short = 'C')]
     compression: bool,
     /// Ciphers, as -o Ciphers=.

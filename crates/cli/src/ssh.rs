@@ -135,6 +135,10 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
     }
     let pty = !no_command && !background && wants_pty(&args, &opts, command.as_ref());
     let stdin_null = args.stdin_null || background || yes(opts.option("stdinnull"));
+    let opts = ClientOptions {
+        remote_command: command.is_some(),
+        ..opts
+    };
     let mut conn = opts.connect().await?;
     let mut forwards = args.forwards.start(&conn, &opts).await?;
     if background {
@@ -155,5 +159,6 @@ pub async fn run(args: SshArgs) -> anyhow::Result<i32> {
         crate::session::run(&opts, &mut conn, &plan, &mut forwards).await?
     };
     drop(forwards);
+    crate::update_host_keys::settle().await;
     Ok(code)
 }

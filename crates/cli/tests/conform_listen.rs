@@ -1,5 +1,6 @@
-//! `nacre conform ssh --listen`: nacre's own client passes every client check; a scripted client
-//! that breaks the identification line and KEXINIT rules fails them.
+//! `nacre conform ssh --listen`: nacre's own client passes every client check; scripted clients
+//! that break the identification line, KEXINIT, EXT_INFO, authentication, connection-layer and
+//! MAC rules fail them. The client connects twice (handshake; then authentication and the rest).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,16 +9,22 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nacre_transport::{Config, Event, Transport};
+use nacre_wire::{put, DisconnectReason};
 
 use serde_json::Value;
 
 const NACRE: &str = env!("CARGO_BIN_EXE_nacre");
 
-/// Starts `nacre conform ssh --listen` on a free port, runs `client(port)`, returns the verdicts.
-fn listen(client: impl FnOnce(u16)) -> BTreeMap<String, String> {
+/// Starts `nacre conform ssh --listen` on a free port, runs `client(port, n)` for its first
+/// (n = 0) and second (n = 1) connection, returns the verdicts.
+fn listen(mut client: impl FnMut(u16, usize)) -> BTreeMap<String, String> {
     let port = nacre_tests::free_port();
     let child = Command::new(NACRE)
         .args(["conform", "ssh", "--json", "--timeout", "5", "--listen"])
@@ -27,7 +34,8 @@ fn listen(client: impl FnOnce(u16)) -> BTreeMap<String, String> {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    client(port);
+    client(port, 0);
+    client(port, 1);
     let out = child.wait_with_output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
@@ -46,7 +54,7 @@ fn listen(client: impl FnOnce(u16)) -> BTreeMap<String, String> {
 
 #[test]
 fn nacre_client_passes_every_client_check() {
-    let results = listen(|port| {
+    let results = listen(|port, _| {
         let _ = Command::new(NACRE)
             .args(["exec", "-p", &port.to_string()])
             .args([
@@ -60,16 +68,36 @@ fn nacre_client_passes_every_client_check() {
             .output()
             .unwrap();
     });
-    assert!(results.len() >= 9, "{results:?}");
+    assert!(results.len() >= 17, "{results:?}");
     let fails: Vec<_> = results.iter().filter(|(_, v)| *v == "FAIL").collect();
     assert!(fails.is_empty(), "{results:#?}");
-    assert_eq!(results["client.unimplemented"], "PASS");
-    assert_eq!(results["client.ignore-debug"], "PASS");
+    for check in [
+        "client.unimplemented",
+        "client.ignore-debug",
+        "client.ext-info-unknown",
+        "client.auth-banner-partial-failure",
+        // Found by this check: nacre's client handed a GLOBAL_REQUEST that came right behind
+        // USERAUTH_SUCCESS to the authentication layer and disconnected.
+        "client.global-request",
+        "client.after-auth.8",
+    ] {
+        assert_eq!(results[check], "PASS", "{check}: {results:#?}");
+    }
+    assert_eq!(results["client.bad-mac"], "PASS");
+    // nacre ends the connection on 192–255 during authentication (deliberate, docs/CONFORMANCE.md).
+    assert_eq!(results["client.during-auth.192"], "INFO");
+    // nacre ignores authentication messages after USERAUTH_SUCCESS (as RFC 4252 §5.1 asks of
+    // servers for USERAUTH_REQUEST).
+    assert_eq!(results["client.after-auth.60"], "INFO");
 }
 
 #[test]
 fn a_client_breaking_the_rules_fails() {
-    let results = listen(|port| {
+    let results = listen(|port, n| {
+        if n == 1 {
+            // Ignores the connection layer's messages and a corrupted MAC.
+            return scripted(port, Fault::Ignores);
+        }
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         // LF alone; IGNORE before KEXINIT; a zero cookie and a reserved field of 1.
         let mut bytes = b"SSH-2.0-broken\n".to_vec();
@@ -102,6 +130,8 @@ fn a_client_breaking_the_rules_fails() {
         "client.first-packet-kexinit",
         "client.kexinit-cookie",
         "client.kexinit-reserved",
+        "client.global-request",
+        "client.bad-mac",
     ] {
         assert_eq!(
             results.get(check).map(String::as_str),
@@ -109,6 +139,134 @@ fn a_client_breaking_the_rules_fails() {
             "{check}: {results:#?}"
         );
     }
+}
+
+#[test]
+fn a_client_failing_on_ext_info_or_the_banner_fails() {
+    for (fault, check) in [
+        (Fault::DropsOnExtInfo, "client.ext-info-unknown"),
+        (Fault::RefusesBanner, "client.auth-banner-partial-failure"),
+    ] {
+        let results = listen(|port, _| scripted(port, fault));
+        assert_eq!(
+            results.get(check).map(String::as_str),
+            Some("FAIL"),
+            "{fault:?} {check}: {results:#?}"
+        );
+    }
+    // Ignoring 192 and 255 during authentication.
+    let results = listen(|port, _| scripted(port, Fault::Ignores));
+    for check in ["client.during-auth.192", "client.during-auth.255"] {
+        assert_eq!(results[check], "FAIL", "{check}: {results:#?}");
+    }
+    // Without a fault the same scripted client passes them.
+    let results = listen(|port, _| scripted(port, Fault::None));
+    for check in [
+        "client.ext-info-unknown",
+        "client.auth-banner-partial-failure",
+        "client.global-request",
+        "client.during-auth.192",
+        "client.during-auth.255",
+        "client.bad-mac",
+    ] {
+        assert_eq!(results[check], "PASS", "{check}: {results:#?}");
+    }
+}
+
+/// What the scripted client breaks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fault {
+    /// Nothing: answers like a plain client.
+    None,
+    /// Disconnects with PROTOCOL_ERROR when EXT_INFO arrives.
+    DropsOnExtInfo,
+    /// Disconnects with PROTOCOL_ERROR on USERAUTH_BANNER.
+    RefusesBanner,
+    /// Ignores message numbers 128–255, after USERAUTH_SUCCESS every message of the layers above
+    /// the transport, and on a MAC error neither sends DISCONNECT nor closes the socket (for 4 s).
+    Ignores,
+}
+
+/// A client on nacre's sans-IO `Transport` that authenticates with `none` requests (again after
+/// each USERAUTH_FAILURE), answers message numbers 128–255 with UNIMPLEMENTED and, after
+/// USERAUTH_SUCCESS, GLOBAL_REQUEST with want_reply with REQUEST_FAILURE, unless `fault` says
+/// otherwise.
+fn scripted(port: u16, fault: Fault) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let rng = Box::new(nacre_crypto::SystemRng);
+    let mut t = Transport::client(Arc::new(Config::client()), rng, Instant::now());
+    t.record_received(true);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut out, mut buf, mut authenticated) = (Vec::new(), vec![0u8; 65536], false);
+    while Instant::now() < deadline {
+        while let Some(ev) = t.poll_event() {
+            match ev {
+                Event::HostKey { .. } => t.accept_host_key(),
+                Event::KexComplete { first: true, .. } => t.request_service("ssh-userauth"),
+                Event::ExtInfo(_) if fault == Fault::DropsOnExtInfo => {
+                    t.disconnect(DisconnectReason::PROTOCOL_ERROR, "EXT_INFO")
+                }
+                Event::ServiceAccepted(_) => {
+                    let _ = t.send(&none_request());
+                }
+                Event::Packet(p) => match p[0] {
+                    53 if fault == Fault::RefusesBanner => {
+                        t.disconnect(DisconnectReason::PROTOCOL_ERROR, "banner")
+                    }
+                    51 => {
+                        let _ = t.send(&none_request());
+                    }
+                    52 => authenticated = true,
+                    _ if !authenticated || fault == Fault::Ignores => {}
+                    80 if p.last() == Some(&1) => {
+                        let _ = t.send(&[82]);
+                    }
+                    _ => {}
+                },
+                Event::Closed(_) if fault == Fault::Ignores => {
+                    std::thread::sleep(Duration::from_secs(4));
+                    return;
+                }
+                Event::Closed(_) => {
+                    out.clear();
+                    t.poll_transmit(&mut out);
+                    let _ = s.write_all(&out);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Message numbers the transport hands up and no layer here knows: UNIMPLEMENTED.
+        for (seq, p) in t.take_received() {
+            if fault != Fault::Ignores && p[0] >= 128 {
+                let mut u = vec![3];
+                u.extend(seq.to_be_bytes());
+                t.send_raw(&u);
+            }
+        }
+        out.clear();
+        t.poll_transmit(&mut out);
+        if s.write_all(&out).is_err() {
+            return;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => t.handle_input(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// USERAUTH_REQUEST for `tester`, method none.
+fn none_request() -> Vec<u8> {
+    let mut p = vec![50];
+    put::string(&mut p, b"tester");
+    put::string(&mut p, b"ssh-connection");
+    put::string(&mut p, b"none");
+    p
 }
 
 /// A plaintext packet (block 8, padding at least 4).

@@ -18,8 +18,8 @@ use conform_support::{conform, key, mini, proxy};
 
 /// What nacre serve does not pass, and why (docs/CONFORMANCE.md, "nacre serve").
 const NACRE_DEVIATIONS: &[&str] = &[
-    // Messages 192-255 after authentication end the connection, as with OpenSSH's sshd.
-    "state.after-auth.192",
+    // Messages 193-255 after authentication end the connection, as with OpenSSH's sshd (192 is
+    // SSH2_MSG_PING, answered with PONG since nacre knows ping@openssh.com).
     "state.after-auth.255",
 ];
 
@@ -97,6 +97,7 @@ fn each_plaintext_clause_broken_by_a_proxy_fails() {
                 "packet.padding-under-4",
                 "packet.not-block-multiple",
                 "packet.padding-over-length",
+                "packet.length-huge",
             ],
         ),
         (F::RefusesBigPacket, &["packet.accepts-32768"]),
@@ -171,6 +172,17 @@ fn each_auth_and_channel_clause_broken_by_a_scripted_server_fails() {
         (F::OpensUnknown, &["channel.open-unknown-type"]),
         (F::DeadAfterRekey, &["channel.client-rekey"]),
         (F::ExtInfoUnasked, &["ext-info.not-asked"]),
+        (F::UnimplementedForIgnoreAfterAuth, &["state.after-auth.2"]),
+        (
+            F::DisconnectsOnUnknownAfterAuth,
+            &[
+                "state.after-auth.8",
+                "state.after-auth.192",
+                "state.after-auth.255",
+            ],
+        ),
+        (F::SilentOnError, &["packet.bad-mac"]),
+        (F::NoSequenceReset, &["strict.sequence-reset"]),
     ];
     let good = mini::start(host.clone(), F::None);
     for (fault, checks) in cases {

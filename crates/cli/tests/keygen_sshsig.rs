@@ -346,18 +346,19 @@ fn allowed_signers_options_decide_as_ssh_keygen() {
 }
 
 /// OpenSSH's SSHSIG test data checked by `nacre keygen -Y check-novalidate`, printed as
-/// ssh-keygen prints it; the key types nacre lacks fail in both or in nacre only.
+/// ssh-keygen prints it (the security key signatures included); the key types nacre lacks fail in
+/// both or in nacre only.
 #[test]
 fn openssh_sshsig_vectors_check_as_ssh_keygen() {
     let data = std::fs::read(format!("{VECTORS}/signed-data")).unwrap();
-    for name in ["ed25519", "ecdsa", "rsa"] {
+    for name in ["ed25519", "ecdsa", "rsa", "ed25519_sk", "ecdsa_sk"] {
         let sig = format!("{VECTORS}/{name}.sig");
         let args = ["-Y", "check-novalidate", "-n", "unittest", "-s", &sig];
         let theirs = ok(&ssh_keygen(&args, &data), name);
         assert_eq!(ok(&nacre(&args, &data), name), theirs, "{name}");
         assert_eq!(nacre(&args, b"tampered").status.code(), Some(255));
     }
-    for name in ["ed25519_sk", "ecdsa_sk", "mldsa44-ed25519"] {
+    for name in ["ecdsa_sk_webauthn", "mldsa44-ed25519"] {
         let sig = format!("{VECTORS}/{name}.sig");
         let args = ["-Y", "check-novalidate", "-n", "unittest", "-s", &sig];
         assert_eq!(nacre(&args, &data).status.code(), Some(255), "{name}");

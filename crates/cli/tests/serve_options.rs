@@ -324,3 +324,65 @@ async fn failed_logins_name_user_method_and_client() {
     assert!(text.contains("methods=password"), "{text}");
     assert!(!text.contains("Some("), "{text}");
 }
+
+/// The opt-in kex methods (issue 19): `nacre serve -o KexAlgorithms=+NAME` adds one to the
+/// defaults; an AsyncSSH client offering only it logs in (password), and so does `nacre exec -o
+/// KexAlgorithms=NAME` (key); without the `+NAME` the server refuses `nacre exec` offering only
+/// it (not in the default list).
+#[test]
+fn opt_in_kex_methods_with_serve_and_exec() {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let asyncssh = r#"
+import asyncio, sys
+import asyncssh
+async def main():
+    async with asyncssh.connect("127.0.0.1", port=int(sys.argv[1]), username="peer",
+                                password="serve-pass", known_hosts=None, client_keys=None,
+                                kex_algs=[sys.argv[2]]) as conn:
+        result = await conn.run("echo via-asyncssh", check=True)
+        print("OUTPUT", result.stdout.strip())
+asyncio.run(main())
+"#;
+    let exec = |dir: &std::path::Path, port: u16, kex: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.args(["exec", "-p", &port.to_string(), "-i"])
+            .arg(&key.private)
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "KbdInteractiveAuthentication=no",
+                "-o",
+                &format!("KexAlgorithms={kex}"),
+                "peer@127.0.0.1",
+                "--",
+                "echo",
+                "via-nacre",
+            ])
+            .env_remove("NACRE_PASSWORD")
+            .env("HOME", dir);
+        nacre_tests::run_with_input(&mut cmd, Some(b""), Duration::from_secs(60))
+    };
+    for kex in ["mlkem768nistp256-sha256", "mlkem1024nistp384-sha384"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, port) = serve(dir.path(), &[&format!("KexAlgorithms=+{kex}")]);
+        let mut cmd = std::process::Command::new(nacre_tests::venv_python());
+        cmd.args(["-c", asyncssh, &port.to_string(), kex]);
+        let out = nacre_tests::run_with_timeout(&mut cmd, Duration::from_secs(60));
+        assert!(out.stdout.contains("OUTPUT via-asyncssh"), "{kex}: {out}");
+        let out = exec(dir.path(), port, kex);
+        assert_eq!(out.stdout, "via-nacre\n", "{kex}: {out}");
+        drop(_server);
+        // The server's defaults do not offer it.
+        let other = tempfile::tempdir().unwrap();
+        let (_plain, port) = serve(other.path(), &[]);
+        let out = exec(other.path(), port, kex);
+        assert_eq!(out.stdout, "", "{kex}: {out}");
+        assert!(!out.success(), "{kex}: {out}");
+    }
+}

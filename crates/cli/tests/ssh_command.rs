@@ -267,9 +267,9 @@ fn match_user_and_exec_in_the_config() {
     assert_eq!(out.stdout, "matched\n", "{out}");
 }
 
-/// ssh's shorthand flags: `-V`, `-4`, `-6` (AddressFamily), `-C` (accepted: nacre has no
-/// compression, so the session goes on without, as with a server that has none), `-c`
-/// (Ciphers), `-m` (MACs); sftp takes `-4`, `-6`, `-C`, `-c` too.
+/// ssh's shorthand flags: `-V`, `-4`, `-6` (AddressFamily), `-C` (Compression; its effect is
+/// tested in crates/cli/tests/compression.rs), `-c` (Ciphers), `-m` (MACs); sftp takes `-4`,
+/// `-6`, `-C`, `-c` too.
 #[test]
 fn shorthand_flags_as_ssh() {
     let s = serve();

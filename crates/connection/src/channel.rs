@@ -31,6 +31,8 @@ pub(crate) struct Channel {
     pub consumed: u32,
     /// Largest data packet we accept.
     pub local_max_packet: u32,
+    /// Bytes received since windows were last widened ([`Channel::widen`]).
+    pub received_lately: u64,
     /// Bytes we may still send.
     pub remote_window: u32,
     /// Largest data packet the peer accepts.
@@ -55,6 +57,7 @@ impl Channel {
             local_window_max: window,
             consumed: 0,
             local_max_packet: max_packet,
+            received_lately: 0,
             remote_window: 0,
             remote_max_packet: 0,
             eof_sent: false,
@@ -98,7 +101,28 @@ impl Channel {
             });
         }
         self.local_window -= len32;
+        self.received_lately = self.received_lately.saturating_add(u64::from(len32));
         Ok(())
+    }
+
+    /// Whether the peer is sending in bulk: since the last look it sent at least half our
+    /// window (a channel that idles or trickles never gets a wider window). Resets the count.
+    pub fn busy(&mut self) -> bool {
+        let busy = self.received_lately >= u64::from(self.local_window_max / 2);
+        self.received_lately = 0;
+        busy && self.phase == Phase::Open
+            && !self.eof_received
+            && !self.close_received
+            && !self.close_sent
+    }
+
+    /// Widens the window to `to` bytes if it is narrower: returns the extra credit to grant
+    /// (a WINDOW_ADJUST), if any. Windows never narrow (RFC 4254 §5.2 has no way to).
+    pub fn widen(&mut self, to: u32) -> Option<u32> {
+        let extra = to.checked_sub(self.local_window_max).filter(|e| *e > 0)?;
+        self.local_window_max = to;
+        self.local_window = self.local_window.saturating_add(extra);
+        Some(extra)
     }
 
     /// The application consumed `n` bytes: returns the WINDOW_ADJUST to send, if one is due. As

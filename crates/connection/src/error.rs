@@ -74,6 +74,10 @@ pub enum ConnectionError {
     /// The connection was idle for too long.
     #[error("inactivity timeout")]
     Inactive,
+    /// A session channel opened after the peer sent `no-more-sessions@openssh.com` (OpenSSH
+    /// PROTOCOL §2.2): sshd closes the connection with these words.
+    #[error("Possible attack: attempt to open a session after additional sessions disabled")]
+    NoMoreSessions,
 }
 
 impl ConnectionError {

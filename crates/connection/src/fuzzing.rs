@@ -199,7 +199,7 @@ fn build_kind(input: &mut Input<'_>) -> ChannelKind {
 }
 
 fn build_request(input: &mut Input<'_>) -> RequestKind {
-    match input.u8() % 13 {
+    match input.u8() % 14 {
         0 => RequestKind::PtyReq {
             term: input.text(),
             cols: input.u32(),
@@ -240,6 +240,7 @@ fn build_request(input: &mut Input<'_>) -> RequestKind {
         },
         10 => RequestKind::AuthAgentReq,
         11 => RequestKind::KeepAlive,
+        12 => RequestKind::Eow,
         _ => {
             // An application's own request type. Under the name of a request nacre knows, its data
             // would be checked against that request's layout by the peer model: the application
@@ -583,6 +584,7 @@ pub fn connection_machine(data: &[u8]) {
         window_size: [64, 1024, 32 * 1024, crate::DEFAULT_WINDOW_SIZE][usize::from(flags >> 1) & 3],
         max_packet: [16, 512, 32 * 1024, crate::DEFAULT_MAX_PACKET][usize::from(flags >> 3) & 3],
         max_channels: [1, 3, 8, crate::DEFAULT_MAX_CHANNELS][usize::from(flags >> 5) & 3],
+        ..ConnectionConfig::default()
     };
     let mut machine = ConnectionProtocol::new(config);
     if flags & 0x80 != 0 {
@@ -699,6 +701,20 @@ pub fn connection_machine(data: &[u8]) {
             14 => {
                 let name = GLOBAL_NAMES[usize::from(input.u8()) % GLOBAL_NAMES.len()];
                 machine.global_request(name, &[], input.u8() & 1 == 1);
+                Ok(())
+            }
+            _ if op & 0x80 != 0 => {
+                // The runtime widening windows to what it measured, within a budget.
+                let target = u64::from(input.u32());
+                let budget = u64::from(input.u32());
+                let before = machine.widened_bytes();
+                let added = machine.widen_windows(target, budget);
+                assert!(added <= budget, "widened past the budget");
+                assert_eq!(
+                    machine.widened_bytes(),
+                    before + added,
+                    "widening miscounted"
+                );
                 Ok(())
             }
             _ => {

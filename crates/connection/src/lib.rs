@@ -19,6 +19,7 @@ pub use msg::kinds::ChannelKind;
 pub use msg::requests::RequestKind;
 pub use protocol::{
     ChannelId, ConnectionConfig, ConnectionProtocol, Event, Outgoing, ReplyToken,
-    DEFAULT_MAX_CHANNELS, DEFAULT_MAX_PACKET, DEFAULT_WINDOW_SIZE,
+    DEFAULT_MAX_CHANNELS, DEFAULT_MAX_PACKET, DEFAULT_MAX_WINDOW_SIZE, DEFAULT_MAX_WINDOW_TOTAL,
+    DEFAULT_WINDOW_SIZE,
 };
 pub use types::ChannelStatus;

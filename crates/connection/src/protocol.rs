@@ -30,12 +30,20 @@ pub struct ConnectionConfig {
     pub window_size: u32,
     /// Largest data packet accepted.
     pub max_packet: u32,
+    /// Widest a channel's window grows ([`ConnectionProtocol::widen_windows`]).
+    pub max_window_size: u32,
+    /// Most window all channels of the connection may hold together once widened.
+    pub max_window_total: u64,
     /// Most channels open at once.
     pub max_channels: usize,
 }
 
 /// Default [`ConnectionConfig::window_size`]: what one channel may buffer unread.
 pub const DEFAULT_WINDOW_SIZE: u32 = 8 * 1024 * 1024;
+/// Default [`ConnectionConfig::max_window_size`]: 64 MiB (a 1 Gbit/s path of 250 ms, twice).
+pub const DEFAULT_MAX_WINDOW_SIZE: u32 = 64 * 1024 * 1024;
+/// Default [`ConnectionConfig::max_window_total`]: 256 MiB.
+pub const DEFAULT_MAX_WINDOW_TOTAL: u64 = 256 * 1024 * 1024;
 /// Default [`ConnectionConfig::max_packet`].
 pub const DEFAULT_MAX_PACKET: u32 = 256 * 1024 - 1024;
 /// Default [`ConnectionConfig::max_channels`].
@@ -46,6 +54,8 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             window_size: DEFAULT_WINDOW_SIZE,
             max_packet: DEFAULT_MAX_PACKET,
+            max_window_size: DEFAULT_MAX_WINDOW_SIZE,
+            max_window_total: DEFAULT_MAX_WINDOW_TOTAL,
             max_channels: DEFAULT_MAX_CHANNELS,
         }
     }
@@ -144,6 +154,9 @@ const HANDLED_GLOBALLY: &[&str] = &[
     "cancel-tcpip-forward",
     "streamlocal-forward@openssh.com",
     "cancel-streamlocal-forward@openssh.com",
+    // Host key rotation (PROTOCOL §2.5): the session layer answers these itself.
+    crate::msg::host_keys::HOSTKEYS,
+    crate::msg::host_keys::HOSTKEYS_PROVE,
 ];
 
 /// An answer to a global request: success and response data.
@@ -518,6 +531,61 @@ impl ConnectionProtocol {
         }
     }
 
+    /// Widens the windows of the channels the peer sends to in bulk to `target` bytes (what
+    /// the link holds: its bandwidth-delay product as the caller measured it, e.g. from the
+    /// TCP receive buffer the kernel sized for it), within
+    /// [`ConnectionConfig::max_window_size`] per channel,
+    /// [`ConnectionConfig::max_window_total`] for all, and `budget` more bytes in all (the
+    /// caller's share of a bound across connections); the extra credit goes out as
+    /// WINDOW_ADJUST. A channel is in bulk when it received half its window since the last
+    /// call, so idle sessions keep the configured window. Returns the bytes added.
+    pub fn widen_windows(&mut self, target: u64, budget: u64) -> u64 {
+        let to =
+            u32::try_from(target.min(u64::from(self.config.max_window_size))).unwrap_or(u32::MAX);
+        let mut total: u64 = self
+            .channels
+            .values()
+            .map(|c| u64::from(c.local_window_max))
+            .sum();
+        let mut added = 0u64;
+        let mut adjusts = Vec::new();
+        for ch in self.channels.values_mut() {
+            if !ch.busy() || to <= ch.local_window_max {
+                continue;
+            }
+            let room = self
+                .config
+                .max_window_total
+                .saturating_sub(total)
+                .min(budget.saturating_sub(added));
+            let want = u64::from(to - ch.local_window_max).min(room);
+            let to = ch
+                .local_window_max
+                .saturating_add(u32::try_from(want).unwrap_or(0));
+            if let Some(bytes) = ch.widen(to) {
+                total += u64::from(bytes);
+                added += u64::from(bytes);
+                adjusts.push(WindowAdjust {
+                    recipient: ch.remote,
+                    bytes,
+                });
+            }
+        }
+        for adjust in adjusts {
+            self.send(&adjust);
+        }
+        added
+    }
+
+    /// Bytes by which the open channels' windows exceed [`ConnectionConfig::window_size`]
+    /// (what [`ConnectionProtocol::widen_windows`] added and is still granted).
+    pub fn widened_bytes(&self) -> u64 {
+        self.channels
+            .values()
+            .map(|c| u64::from(c.local_window_max.saturating_sub(self.config.window_size)))
+            .sum()
+    }
+
     /// Sends EOF on `id` (no more data from us).
     pub fn eof(&mut self, id: ChannelId) {
         let Some(ch) = self
@@ -712,13 +780,10 @@ impl ConnectionProtocol {
             );
             return Ok(());
         }
+        // After no-more-sessions@openssh.com a session open is an attack: sshd disconnects
+        // (serverloop.c, server_request_session; OpenSSH PROTOCOL §2.2).
         if self.no_more_sessions && kind == ChannelKind::Session {
-            refuse(
-                self,
-                ChannelOpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                "no more sessions",
-            );
-            return Ok(());
+            return Err(ConnectionError::NoMoreSessions);
         }
         let id = self.alloc_id();
         let mut ch = Channel::new(

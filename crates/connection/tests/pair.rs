@@ -620,3 +620,130 @@ fn send_data_bytes_frames_views_of_the_data_as_send_data_frames_copies() {
         .collect();
     assert_eq!(got, data);
 }
+
+/// After `no-more-sessions@openssh.com` a session open is fatal (sshd disconnects: "Possible
+/// attack: attempt to open a session after additional sessions disabled"); other channel types
+/// still open, and before the request sessions open as usual.
+#[test]
+fn no_more_sessions_then_a_session_open_is_fatal() {
+    let mut p = Pair::new(ConnectionConfig::default());
+    p.a.open(ChannelKind::Session).unwrap();
+    p.drive(true).unwrap();
+    p.a.global_request("no-more-sessions@openssh.com", &[], false);
+    p.drive(true).unwrap();
+    p.a.open(ChannelKind::DirectTcpip {
+        host: "localhost".into(),
+        port: 22,
+        originator: "127.0.0.1".into(),
+        originator_port: 1,
+    })
+    .unwrap();
+    p.drive(true).unwrap();
+    assert_eq!(p.b.channel_count(), 2);
+    p.a.open(ChannelKind::Session).unwrap();
+    let err = p.drive(true).unwrap_err();
+    assert_eq!(err, ConnectionError::NoMoreSessions);
+    assert_eq!(err.reason(), nacre_wire::DisconnectReason::PROTOCOL_ERROR);
+}
+
+/// `eow@openssh.com` is a request kind of its own, with no data, and round-trips.
+#[test]
+fn eow_is_parsed_and_encoded() {
+    let kind = RequestKind::parse("eow@openssh.com", &[]).unwrap();
+    assert_eq!(kind, RequestKind::Eow);
+    assert_eq!(kind.name(), "eow@openssh.com");
+    assert!(kind.to_data().is_empty());
+    assert!(RequestKind::parse("eow@openssh.com", &[0]).is_err());
+}
+
+/// The window b grants a for channel `id` (a's view: what a may still send).
+fn remote_window(p: &Pair, id: u32) -> u32 {
+    p.a.channels()
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(|c| c.windows.1)
+        .unwrap()
+}
+
+/// Sends `n` bytes from a to b on `id` (b consuming all), as far as the window lets.
+fn pump(p: &mut Pair, id: u32, n: usize) -> usize {
+    let data = vec![5u8; n];
+    let sent = p.a.send_data(id, None, &data);
+    p.drive(true).unwrap();
+    for e in std::mem::take(&mut p.b_events) {
+        if let Event::Data { id: bid, data, .. } = e {
+            p.b.consume(bid, data.len());
+        }
+    }
+    p.drive(true).unwrap();
+    sent
+}
+
+#[test]
+fn windows_widen_for_channels_in_bulk_within_their_bounds() {
+    const K: u32 = 1024;
+    let cfg = ConnectionConfig {
+        window_size: 64 * K,
+        max_packet: 16 * K,
+        max_window_size: 1024 * K,
+        max_window_total: u64::from(3 * 64 * K + 960 * K + 200 * K),
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let (bulk, idle, other) = (p.open_session(), p.open_session(), p.open_session());
+    assert_eq!(remote_window(&p, bulk), 64 * K);
+    // `bulk` and `other` carry half a window or more; `idle` a few bytes.
+    let traffic = |p: &mut Pair| {
+        assert!(pump(p, bulk, 64 * 1024) >= 32 * 1024);
+        pump(p, idle, 100);
+        assert!(pump(p, other, 40 * 1024) >= 32 * 1024);
+    };
+    traffic(&mut p);
+    // A target narrower than the windows changes nothing.
+    assert_eq!(p.b.widen_windows(32 * 1024, u64::MAX), 0);
+    traffic(&mut p);
+    let before: Vec<u32> = [bulk, idle, other].map(|c| remote_window(&p, c)).to_vec();
+    // 4 MiB asked: 1 MiB at most per channel, and the total bound shares the rest.
+    assert_eq!(
+        p.b.widen_windows(4 * 1024 * 1024, u64::MAX),
+        u64::from(960 * K + 200 * K)
+    );
+    assert_eq!(p.b.widened_bytes(), u64::from(960 * K + 200 * K));
+    p.drive(true).unwrap();
+    let after: Vec<u32> = [bulk, idle, other].map(|c| remote_window(&p, c)).to_vec();
+    let grown: Vec<u32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(grown[1], 0, "an idle channel keeps its window");
+    assert_eq!(grown[0] + grown[2], 960 * K + 200 * K, "{grown:?}");
+    assert!(grown.iter().all(|g| *g <= 960 * K), "{grown:?}");
+    let total: u64 = p.b.channels().iter().map(|c| u64::from(c.windows.0)).sum();
+    assert!(total <= u64::from(3 * 64 * K + 1160 * K), "{total}");
+    // Nothing left to give: the bound holds on the next call.
+    traffic(&mut p);
+    assert_eq!(p.b.widen_windows(4 * 1024 * 1024, u64::MAX), 0);
+    // The wider window is usable at once: more than the old 64 KiB goes in one send.
+    let widest = if grown[0] > grown[2] { bulk } else { other };
+    assert!(pump(&mut p, widest, 1024 * 1024) > 512 * 1024);
+}
+
+#[test]
+fn widening_stays_within_the_budget_given() {
+    const K: u32 = 1024;
+    let cfg = ConnectionConfig {
+        window_size: 64 * K,
+        max_packet: 16 * K,
+        ..ConnectionConfig::default()
+    };
+    let mut p = Pair::new(cfg);
+    let id = p.open_session();
+    assert!(pump(&mut p, id, 64 * 1024) >= 32 * 1024);
+    assert_eq!(p.b.widen_windows(8 << 20, 100 * 1024), 100 * 1024);
+    p.drive(true).unwrap();
+    let n = pump(&mut p, id, 1024 * 1024);
+    assert!(n >= 100 * 1024, "{n}");
+    assert_eq!(p.b.widen_windows(8 << 20, 0), 0, "no budget: no widening");
+    assert_eq!(p.b.widened_bytes(), 100 * 1024);
+    // A closed channel gives its widening back.
+    p.a.close(id);
+    p.drive(true).unwrap();
+    assert_eq!(p.b.widened_bytes(), 0);
+}

@@ -2,7 +2,8 @@
 //!
 //! Host key algorithm names are those of RFC 4253 §6.6 (`ssh-rsa`), RFC 5656 §6.2
 //! (`ecdsa-sha2-nistp256`, `-nistp384`, `-nistp521`), RFC 8332 §3 (`rsa-sha2-256`,
-//! `rsa-sha2-512`) and RFC 8709 §4 (`ssh-ed25519`).
+//! `rsa-sha2-512`) and RFC 8709 §4 (`ssh-ed25519`); the security key types are OpenSSH's
+//! (PROTOCOL.u2f: `sk-ssh-ed25519@openssh.com`, `sk-ecdsa-sha2-nistp256@openssh.com`).
 
 /// Signature algorithms, i.e. the host key algorithms of KEXINIT and the public key algorithms of
 /// user authentication (RFC 4253 §6.6, RFC 5656 §3.1.2, RFC 8332 §3, RFC 8709 §6).
@@ -37,6 +38,12 @@ pub enum SignatureAlgorithm {
     RsaSha512,
     /// `ssh-rsa`, RSASSA-PKCS1-v1_5 with SHA-1 (RFC 4253 §6.6). Legacy: only use when opted in.
     SshRsa,
+    /// `sk-ssh-ed25519@openssh.com`: a FIDO security key's Ed25519 signature over the
+    /// authenticator data (PROTOCOL.u2f "SSH U2F signatures"). Verified, never made, by nacre.
+    SkEd25519,
+    /// `sk-ecdsa-sha2-nistp256@openssh.com`: a FIDO security key's ECDSA P-256 signature over the
+    /// authenticator data (PROTOCOL.u2f "SSH U2F signatures"). Verified, never made, by nacre.
+    SkEcdsaNistP256,
 }
 
 impl SignatureAlgorithm {
@@ -51,6 +58,11 @@ impl SignatureAlgorithm {
         Self::SshRsa,
     ];
 
+    /// The security key algorithms, which nacre verifies (user authentication, SSHSIG) and whose
+    /// signatures it has an agent make, but cannot make itself; not in [`ALL`](Self::ALL),
+    /// which lists what nacre can sign with (host keys, key files).
+    pub const SK: &'static [Self] = &[Self::SkEd25519, Self::SkEcdsaNistP256];
+
     /// The algorithm's name on the wire.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,12 +73,19 @@ impl SignatureAlgorithm {
             Self::RsaSha256 => "rsa-sha2-256",
             Self::RsaSha512 => "rsa-sha2-512",
             Self::SshRsa => "ssh-rsa",
+            Self::SkEd25519 => "sk-ssh-ed25519@openssh.com",
+            Self::SkEcdsaNistP256 => "sk-ecdsa-sha2-nistp256@openssh.com",
         }
     }
 
-    /// Looks an algorithm up by its wire name (exact, case-sensitive match).
+    /// Looks an algorithm up by its wire name (exact, case-sensitive match), security key
+    /// algorithms included.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.name() == name)
+        Self::ALL
+            .iter()
+            .chain(Self::SK)
+            .copied()
+            .find(|a| a.name() == name)
     }
 
     /// The key type that makes signatures of this algorithm.
@@ -77,7 +96,14 @@ impl SignatureAlgorithm {
             Self::EcdsaNistP384 => KeyType::EcdsaNistP384,
             Self::EcdsaNistP521 => KeyType::EcdsaNistP521,
             Self::RsaSha256 | Self::RsaSha512 | Self::SshRsa => KeyType::Rsa,
+            Self::SkEd25519 => KeyType::SkEd25519,
+            Self::SkEcdsaNistP256 => KeyType::SkEcdsaNistP256,
         }
+    }
+
+    /// True for the security key algorithms ([`SK`](Self::SK)).
+    pub fn is_sk(self) -> bool {
+        self.key_type().is_sk()
     }
 
     /// True for algorithms kept only for old peers (`ssh-rsa`, SHA-1).
@@ -105,10 +131,16 @@ pub enum KeyType {
     EcdsaNistP521,
     /// `ssh-rsa` (RFC 4253 §6.6), used by `rsa-sha2-256`/`rsa-sha2-512` too (RFC 8332 §3).
     Rsa,
+    /// `sk-ssh-ed25519@openssh.com`: an Ed25519 key held by a FIDO security key, with its
+    /// application string (PROTOCOL.u2f "SSH U2F Key formats").
+    SkEd25519,
+    /// `sk-ecdsa-sha2-nistp256@openssh.com`: an ECDSA P-256 key held by a FIDO security key, with
+    /// its application string (PROTOCOL.u2f "SSH U2F Key formats").
+    SkEcdsaNistP256,
 }
 
 impl KeyType {
-    /// Every key type.
+    /// Every key type nacre can hold a private key of (generate, load, sign with).
     pub const ALL: &'static [Self] = &[
         Self::Ed25519,
         Self::EcdsaNistP256,
@@ -116,6 +148,10 @@ impl KeyType {
         Self::EcdsaNistP521,
         Self::Rsa,
     ];
+
+    /// The security key types: public keys nacre parses and verifies signatures of (user
+    /// authentication, SSHSIG, certificates) and uses through an agent.
+    pub const SK: &'static [Self] = &[Self::SkEd25519, Self::SkEcdsaNistP256];
 
     /// The type name inside a public key blob.
     pub fn name(self) -> &'static str {
@@ -125,6 +161,8 @@ impl KeyType {
             Self::EcdsaNistP384 => "ecdsa-sha2-nistp384",
             Self::EcdsaNistP521 => "ecdsa-sha2-nistp521",
             Self::Rsa => "ssh-rsa",
+            Self::SkEd25519 => "sk-ssh-ed25519@openssh.com",
+            Self::SkEcdsaNistP256 => "sk-ecdsa-sha2-nistp256@openssh.com",
         }
     }
 
@@ -132,7 +170,12 @@ impl KeyType {
     /// for names of key types that exist but are not supported, and
     /// [`crate::KeyError::UnknownKeyType`] otherwise.
     pub fn from_name(name: &str) -> Result<Self, crate::KeyError> {
-        if let Some(t) = Self::ALL.iter().copied().find(|t| t.name() == name) {
+        if let Some(t) = Self::ALL
+            .iter()
+            .chain(Self::SK)
+            .copied()
+            .find(|t| t.name() == name)
+        {
             return Ok(t);
         }
         if is_known_unsupported(name) {
@@ -155,7 +198,14 @@ impl KeyType {
                 SignatureAlgorithm::RsaSha256,
                 SignatureAlgorithm::SshRsa,
             ],
+            Self::SkEd25519 => &[SignatureAlgorithm::SkEd25519],
+            Self::SkEcdsaNistP256 => &[SignatureAlgorithm::SkEcdsaNistP256],
         }
+    }
+
+    /// True for the security key types ([`SK`](Self::SK)).
+    pub fn is_sk(self) -> bool {
+        matches!(self, Self::SkEd25519 | Self::SkEcdsaNistP256)
     }
 
     /// The curve identifier of RFC 5656 §6.1 (`nistp256`, ...) for ECDSA key types.
@@ -164,7 +214,8 @@ impl KeyType {
             Self::EcdsaNistP256 => Some("nistp256"),
             Self::EcdsaNistP384 => Some("nistp384"),
             Self::EcdsaNistP521 => Some("nistp521"),
-            Self::Ed25519 | Self::Rsa => None,
+            Self::SkEcdsaNistP256 => Some("nistp256"),
+            Self::Ed25519 | Self::Rsa | Self::SkEd25519 => None,
         }
     }
 
@@ -179,9 +230,9 @@ impl KeyType {
         .find(|t| t.curve_name() == Some(curve))
     }
 
-    /// True for the ECDSA key types.
+    /// True for the ECDSA key types nacre can sign with (not the security key one).
     pub fn is_ecdsa(self) -> bool {
-        self.curve_name().is_some()
+        self.curve_name().is_some() && !self.is_sk()
     }
 
     /// Whether `alg` may be used with a key of this type.
@@ -197,13 +248,11 @@ impl std::fmt::Display for KeyType {
 }
 
 /// Key type names that exist in the SSH world but that this crate does not support: DSA,
-/// Ed448, FIDO security keys, certificates, X.509 and post-quantum hybrids.
+/// Ed448, webauthn signatures, certificates (as plain key types), X.509 and post-quantum hybrids.
 fn is_known_unsupported(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "ssh-dss",
         "ssh-ed448",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-        "sk-ssh-ed25519@openssh.com",
         "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
     ];
     EXACT.contains(&name)

@@ -28,6 +28,10 @@ pub enum KeyError {
     /// The signature does not verify, or its encoding is invalid.
     #[error("bad signature")]
     BadSignature,
+    /// A security key signature verifies but its flags do not meet a requirement (user
+    /// presence, user verification).
+    #[error("security key signature: {0}")]
+    SkFlags(&'static str),
     /// The signature blob names another algorithm than the one negotiated.
     #[error("signature algorithm {found:?} does not match the expected {expected:?}")]
     SignatureAlgorithmMismatch {

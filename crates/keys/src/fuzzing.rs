@@ -81,8 +81,8 @@ pub fn public_key(data: &[u8]) {
                 return;
             };
             if let Ok(key) = PublicKey::from_blob(blob) {
-                for &alg in SignatureAlgorithm::ALL {
-                    if key.verify(alg, SIGNED, sig).is_ok() {
+                for &alg in SignatureAlgorithm::ALL.iter().chain(SignatureAlgorithm::SK) {
+                    if key.verify_detailed(alg, SIGNED, sig).is_ok() {
                         panic!("a signature verified for a key whose private half nobody has");
                     }
                 }

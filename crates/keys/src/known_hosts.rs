@@ -264,7 +264,7 @@ fn split_field(s: &str) -> (&str, &str) {
 
 impl KnownHostsEntry {
     /// Parses one non-blank, non-comment line.
-    fn parse(line_no: usize, line: &str) -> Result<Self, KeyError> {
+    pub(crate) fn parse(line_no: usize, line: &str) -> Result<Self, KeyError> {
         let (mut first, mut rest) = split_field(line);
         let marker = if first.starts_with('@') {
             let marker = match first {

@@ -32,6 +32,7 @@ mod from_patterns;
 pub mod fuzzing;
 mod generate;
 pub mod known_hosts;
+pub mod known_hosts_update;
 mod load;
 mod md5;
 mod openssh;
@@ -42,6 +43,7 @@ mod ppk;
 mod private;
 mod public;
 mod signature;
+mod sk;
 mod sshsig;
 
 pub use algorithm::{KeyType, SignatureAlgorithm};
@@ -58,6 +60,7 @@ pub use ppk::{MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_PASSES};
 pub use private::PrivateKey;
 pub use public::{PublicKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use signature::{decode_signature_blob, encode_signature_blob};
+pub use sk::{sk_signed_data, SkSignature, SkSignatureInfo};
 pub use sshsig::{SshSig, SshsigHash, SshsigHasher, SSHSIG_MAGIC, SSHSIG_VERSION};
 
 /// Standard base64 that accepts missing padding, as OpenSSH's decoder does.

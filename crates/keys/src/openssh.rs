@@ -241,6 +241,11 @@ pub(crate) fn decode_private_section(
             let (n, e, d, iqmp, p, q) = (next()?, next()?, next()?, next()?, next()?, next()?);
             PrivateKey::from_rsa_components(n, e, d, iqmp, p, q)?
         }
+        sk if sk.is_sk() => {
+            // The private half is a key handle for the authenticator: nacre cannot sign with
+            // it (use the key through an agent).
+            return Err(KeyError::UnsupportedKeyType(sk.name().to_owned()));
+        }
         ecdsa => {
             let pk = read_non_rsa_body(ecdsa, &mut r)?;
             let d = r.mpint()?.unsigned_magnitude()?;

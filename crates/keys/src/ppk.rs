@@ -337,6 +337,7 @@ fn decode_private(public: &PublicKey, private: &[u8]) -> Result<PrivateKey, KeyE
             let (d, p, q, iqmp) = (next()?, next()?, next()?, next()?);
             PrivateKey::from_rsa_components(n, e, d, iqmp, p, q)
         }
+        sk if sk.is_sk() => Err(KeyError::UnsupportedKeyType(sk.name().to_owned())),
         ecdsa => {
             let d = r.mpint()?.unsigned_magnitude()?;
             PrivateKey::from_ecdsa_scalar(ecdsa, d)

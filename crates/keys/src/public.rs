@@ -6,6 +6,10 @@
 //! ssh-ed25519          string "ssh-ed25519", string key (32 bytes)                    RFC 8709 §4
 //! ecdsa-sha2-<curve>   string "ecdsa-sha2-<curve>", string <curve>, string Q          RFC 5656 §3.1
 //! ssh-rsa              string "ssh-rsa", mpint e, mpint n                             RFC 4253 §6.6
+//! sk-ssh-ed25519@openssh.com
+//!                      string type, string key (32 bytes), string application  PROTOCOL.u2f
+//! sk-ecdsa-sha2-nistp256@openssh.com
+//!                      string type, string "nistp256", string Q, string application
 //! ```
 
 use base64::Engine as _;
@@ -55,6 +59,10 @@ pub(crate) enum PublicKeyData {
     Ecdsa { key_type: KeyType, point: Vec<u8> },
     /// An RSA key: big-endian magnitudes without leading zeros.
     Rsa { e: Vec<u8>, n: Vec<u8> },
+    /// A security key's Ed25519 key and its FIDO application string (PROTOCOL.u2f).
+    SkEd25519 { key: [u8; 32], application: String },
+    /// A security key's P-256 point and its FIDO application string (PROTOCOL.u2f).
+    SkEcdsa { point: Vec<u8>, application: String },
 }
 
 impl PublicKey {
@@ -92,6 +100,15 @@ impl PublicKey {
                 put::mpint_unsigned(&mut out, e);
                 put::mpint_unsigned(&mut out, n);
             }
+            PublicKeyData::SkEd25519 { key, application } => {
+                put::string(&mut out, key);
+                put::string(&mut out, application.as_bytes());
+            }
+            PublicKeyData::SkEcdsa { point, application } => {
+                put::string(&mut out, b"nistp256");
+                put::string(&mut out, point);
+                put::string(&mut out, application.as_bytes());
+            }
         }
         out
     }
@@ -102,6 +119,18 @@ impl PublicKey {
             PublicKeyData::Ed25519(_) => KeyType::Ed25519,
             PublicKeyData::Ecdsa { key_type, .. } => *key_type,
             PublicKeyData::Rsa { .. } => KeyType::Rsa,
+            PublicKeyData::SkEd25519 { .. } => KeyType::SkEd25519,
+            PublicKeyData::SkEcdsa { .. } => KeyType::SkEcdsaNistP256,
+        }
+    }
+
+    /// The FIDO application string of a security key (`ssh:` unless chosen otherwise at
+    /// `ssh-keygen -t ed25519-sk -O application=`), for the security key types.
+    pub fn sk_application(&self) -> Option<&str> {
+        match &self.0 {
+            PublicKeyData::SkEd25519 { application, .. }
+            | PublicKeyData::SkEcdsa { application, .. } => Some(application),
+            _ => None,
         }
     }
 
@@ -118,7 +147,9 @@ impl PublicKey {
                 key_type: KeyType::EcdsaNistP521,
                 ..
             } => 521,
-            PublicKeyData::Ecdsa { .. } => 256,
+            PublicKeyData::Ecdsa { .. }
+            | PublicKeyData::SkEd25519 { .. }
+            | PublicKeyData::SkEcdsa { .. } => 256,
             PublicKeyData::Rsa { n, .. } => bit_length(n),
         }
     }
@@ -211,6 +242,40 @@ impl PublicKey {
         }))
     }
 
+    /// Builds a security key public key (`sk-ssh-ed25519@openssh.com` or
+    /// `sk-ecdsa-sha2-nistp256@openssh.com`) from its Ed25519 key or SEC1 uncompressed P-256
+    /// point and its application string, checking the point and that the application has no
+    /// NUL byte (OpenSSH reads it as a C string).
+    pub fn security_key(
+        key_type: KeyType,
+        public: &[u8],
+        application: &str,
+    ) -> Result<Self, KeyError> {
+        if application.contains('\0') {
+            return Err(KeyError::InvalidKey(
+                "security key application contains NUL",
+            ));
+        }
+        let application = application.to_owned();
+        match key_type {
+            KeyType::SkEd25519 => {
+                let key: [u8; 32] = public
+                    .try_into()
+                    .map_err(|_| KeyError::InvalidKey("ed25519 public key must be 32 bytes"))?;
+                Self::from_ed25519_bytes(key)?;
+                Ok(Self(PublicKeyData::SkEd25519 { key, application }))
+            }
+            KeyType::SkEcdsaNistP256 => {
+                validate_ecdsa_point(KeyType::EcdsaNistP256, public)?;
+                Ok(Self(PublicKeyData::SkEcdsa {
+                    point: public.to_vec(),
+                    application,
+                }))
+            }
+            other => Err(KeyError::UnsupportedKeyType(other.name().to_owned())),
+        }
+    }
+
     /// Builds an RSA public key from its exponent and modulus (big-endian magnitudes; leading
     /// zeros are removed). Checks the modulus size and that `e` and `n` are odd, `e` ≥ 3.
     pub fn rsa(e: &[u8], n: &[u8]) -> Result<Self, KeyError> {
@@ -273,6 +338,21 @@ pub(crate) fn read_non_rsa_body(
             PublicKey::from_ed25519_bytes(k)
         }
         KeyType::Rsa => Err(KeyError::InvalidFormat("rsa key read as a non-rsa key")),
+        KeyType::SkEd25519 => {
+            let key = r.string()?;
+            let application = read_application(r)?;
+            PublicKey::security_key(KeyType::SkEd25519, key, application)
+        }
+        KeyType::SkEcdsaNistP256 => {
+            if r.string()? != b"nistp256" {
+                return Err(KeyError::InvalidKey(
+                    "ecdsa curve name does not match the key type",
+                ));
+            }
+            let point = r.string()?;
+            let application = read_application(r)?;
+            PublicKey::security_key(KeyType::SkEcdsaNistP256, point, application)
+        }
         ecdsa => {
             let curve = r.string()?;
             if Some(curve) != ecdsa.curve_name().map(str::as_bytes) {
@@ -284,6 +364,12 @@ pub(crate) fn read_non_rsa_body(
             PublicKey::from_ecdsa_point(ecdsa, point)
         }
     }
+}
+
+/// A security key's application string (UTF-8 here; OpenSSH reads a C string).
+fn read_application<'a>(r: &mut Reader<'a>) -> Result<&'a str, KeyError> {
+    std::str::from_utf8(r.string()?)
+        .map_err(|_| KeyError::InvalidKey("security key application is not UTF-8"))
 }
 
 /// Checks that `point` is a SEC1 uncompressed point on the curve of `key_type`.

@@ -6,6 +6,7 @@
 //! ecdsa-sha2-*     signature = string(mpint r, mpint s)                  RFC 5656 §3.1.2
 //! rsa-sha2-256/512 signature = RSASSA-PKCS1-v1_5 with SHA-256/512        RFC 8332 §3
 //! ssh-rsa          signature = RSASSA-PKCS1-v1_5 with SHA-1 (legacy)     RFC 4253 §6.6
+//! sk-*             string alg, string signature, byte flags, uint32 counter   PROTOCOL.u2f (sk.rs)
 //! ```
 
 use ecdsa::signature::Verifier as _;
@@ -46,18 +47,39 @@ impl PublicKey {
     /// curve must match (RFC 5656 §3.1.2), RSA keys take `rsa-sha2-256`/`rsa-sha2-512`
     /// (RFC 8332 §3) or the legacy `ssh-rsa`. Ed25519 uses strict verification (RFC 8032 §5.1.7
     /// with canonical `S` and no small-order keys).
+    ///
+    /// A security key signature (PROTOCOL.u2f) must also carry the user-presence flag, as sshd
+    /// requires by default; [`verify_detailed`](Self::verify_detailed) returns the flags
+    /// instead, for callers that apply `no-touch-required` / `verify-required`.
     pub fn verify(
         &self,
         expected: SignatureAlgorithm,
         data: &[u8],
         signature_blob: &[u8],
     ) -> Result<(), KeyError> {
+        match self.verify_detailed(expected, data, signature_blob)? {
+            Some(info) => info.check(true, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies as [`verify`](Self::verify) but does not judge a security key's flags: returns
+    /// them with the counter (`Some`) for the security key types, `None` for the others.
+    pub fn verify_detailed(
+        &self,
+        expected: SignatureAlgorithm,
+        data: &[u8],
+        signature_blob: &[u8],
+    ) -> Result<Option<crate::SkSignatureInfo>, KeyError> {
         let key_type = self.key_type();
         if !key_type.supports(expected) {
             return Err(KeyError::IncompatibleAlgorithm {
                 key_type,
                 algorithm: expected,
             });
+        }
+        if key_type.is_sk() {
+            return crate::sk::verify_sk(self, expected, data, signature_blob).map(Some);
         }
         let (name, sig) = decode_signature_blob(signature_blob)?;
         if name != expected.name().as_bytes() {
@@ -70,11 +92,18 @@ impl PublicKey {
             PublicKeyData::Ed25519(key) => verify_ed25519(key, data, sig),
             PublicKeyData::Ecdsa { key_type, point } => verify_ecdsa(*key_type, point, data, sig),
             PublicKeyData::Rsa { e, n } => verify_rsa(expected, e, n, data, sig),
+            PublicKeyData::SkEd25519 { .. } | PublicKeyData::SkEcdsa { .. } => {
+                Err(KeyError::IncompatibleAlgorithm {
+                    key_type,
+                    algorithm: expected,
+                })
+            }
         }
+        .map(|()| None)
     }
 }
 
-fn verify_ed25519(key: &[u8; 32], data: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+pub(crate) fn verify_ed25519(key: &[u8; 32], data: &[u8], sig: &[u8]) -> Result<(), KeyError> {
     let sig: [u8; 64] = sig.try_into().map_err(|_| KeyError::BadSignature)?;
     let vk = ed25519_dalek::VerifyingKey::from_bytes(key)
         .map_err(|_| KeyError::InvalidKey("ed25519 public key is not a valid point"))?;
@@ -83,7 +112,7 @@ fn verify_ed25519(key: &[u8; 32], data: &[u8], sig: &[u8]) -> Result<(), KeyErro
 }
 
 /// Parses `mpint r || mpint s` into the fixed-width `r || s` of `width`-byte scalars.
-fn ecdsa_rs_fixed(sig: &[u8], width: usize) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn ecdsa_rs_fixed(sig: &[u8], width: usize) -> Result<Vec<u8>, KeyError> {
     let mut r = Reader::new(sig);
     let sig_r = r.mpint()?.unsigned_magnitude()?;
     let sig_s = r.mpint()?.unsigned_magnitude()?;

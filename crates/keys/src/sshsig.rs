@@ -222,12 +222,15 @@ impl SshSig {
 
     /// Verifies the signature over a message hashed with [`SshSig::hash`], as OpenSSH's
     /// `sshsig_wrap_verify`: the namespace must be `namespace`; RSA signatures must be
-    /// `rsa-sha2-512` or `rsa-sha2-256`.
+    /// `rsa-sha2-512` or `rsa-sha2-256`. Security key signatures verify whatever their flags
+    /// say, as in ssh-keygen ([`SshSig::sk_info`] gives them).
     pub fn verify_digest(&self, namespace: &str, digest: &[u8]) -> Result<(), KeyError> {
         if self.namespace != namespace {
             return Err(KeyError::InvalidSshsig("namespace does not match"));
         }
-        let (alg_name, _) = crate::decode_signature_blob(&self.signature)?;
+        // The blob's first string names the algorithm (a security key signature has its flags
+        // and counter after the signature string).
+        let alg_name = Reader::new(&self.signature).string()?;
         let key = self.public_key.key();
         let alg = std::str::from_utf8(alg_name)
             .ok()
@@ -237,7 +240,19 @@ impl SshSig {
         // The signed data carries the namespace we expect and an empty reserved field, as
         // OpenSSH builds it; a signature over another reserved value does not verify.
         let data = signed_data(namespace, &[], self.hash, digest);
-        key.verify(alg, &data, &self.signature)
+        // As ssh-keygen: a security key's flags are reported, not judged.
+        key.verify_detailed(alg, &data, &self.signature).map(|_| ())
+    }
+
+    /// The flags and counter of a security key signature (`None` for other keys or a signature
+    /// that does not parse as one). Not verified: call [`verify`](Self::verify) first.
+    pub fn sk_info(&self) -> Option<crate::SkSignatureInfo> {
+        if !self.public_key.key().key_type().is_sk() {
+            return None;
+        }
+        crate::SkSignature::decode(&self.signature)
+            .ok()
+            .map(|s| s.info)
     }
 
     /// Parses the blob (PROTOCOL.sshsig §2): magic, a version no greater than 1, the key (a

@@ -13,7 +13,12 @@ use common::{read, read_text, vectors_dir};
 use nacre_keys::{KeyError, KeyType, PrivateKey, PublicKey};
 
 fn is_unsupported_name(name: &str) -> bool {
-    name.contains("_sk") || name.contains("mldsa")
+    name.contains("mldsa")
+}
+
+/// Security key private keys: their private half is an authenticator's key handle.
+fn is_security_key_name(name: &str) -> bool {
+    name.contains("_sk")
 }
 
 /// Private key files: names without a dot, other than the passphrase file `pw`.
@@ -58,7 +63,7 @@ fn every_unencrypted_private_key_matches_its_pub_and_fp() {
             );
             continue;
         }
-        if is_unsupported_name(&name) {
+        if is_unsupported_name(&name) || is_security_key_name(&name) {
             assert!(
                 matches!(result, Err(KeyError::UnsupportedKeyType(_))),
                 "{name}: {result:?}"
@@ -228,15 +233,35 @@ fn sshsig_vectors_verify() {
             Err(KeyError::BadSignature)
         ));
     }
-    // Security-key and post-quantum signatures: their keys are cleanly unsupported.
-    for name in ["ecdsa_sk", "ed25519_sk", "mldsa44-ed25519"] {
+    // Security key signatures (PROTOCOL.u2f): the key is the `.pub` file's, the signature
+    // verifies (flags and counter inside) and a changed message does not.
+    for (name, alg) in [
+        ("ecdsa_sk", nacre_keys::SignatureAlgorithm::SkEcdsaNistP256),
+        ("ed25519_sk", nacre_keys::SignatureAlgorithm::SkEd25519),
+    ] {
         let sig = common::parse_sshsig(&read_text(&dir.join(format!("{name}.sig"))));
-        assert!(
-            matches!(
-                PublicKey::from_blob(&sig.public_key),
-                Err(KeyError::UnsupportedKeyType(_))
-            ),
-            "{name}"
-        );
+        let key = PublicKey::from_blob(&sig.public_key).unwrap();
+        let (pub_key, _) =
+            PublicKey::from_openssh_line(&read_text(&dir.join(format!("{name}.pub")))).unwrap();
+        assert_eq!(key, pub_key, "{name}");
+        let signed = common::sshsig_signed_data(&sig.namespace, &sig.hash_algorithm, &message);
+        let info = key
+            .verify_detailed(alg, &signed, &sig.signature)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .unwrap();
+        assert!(info.user_present(), "{name}: {info:?}");
+        key.verify(alg, &signed, &sig.signature).unwrap();
+        let mut tampered = signed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            key.verify(alg, &tampered, &sig.signature),
+            Err(KeyError::BadSignature)
+        ));
     }
+    // Post-quantum signatures: their keys are cleanly unsupported.
+    let sig = common::parse_sshsig(&read_text(&dir.join("mldsa44-ed25519.sig")));
+    assert!(matches!(
+        PublicKey::from_blob(&sig.public_key),
+        Err(KeyError::UnsupportedKeyType(_))
+    ));
 }

@@ -214,16 +214,29 @@ async fn decide(
             user,
             certificate: Some(cert),
             ..
+        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
+        ServerEvent::PublicKeyQuery { id, user, key, .. } => {
+            (id, yes_no(policy.publickey(&ctx(&user), &key).await))
         }
-        | ServerEvent::PublicKeyVerified {
+        ServerEvent::PublicKeyVerified {
             id,
             user,
-            certificate: Some(cert),
-            ..
-        } => (id, yes_no(policy.certificate(&ctx(&user), &cert).await)),
-        ServerEvent::PublicKeyQuery { id, user, key, .. }
-        | ServerEvent::PublicKeyVerified { id, user, key, .. } => {
-            (id, yes_no(policy.publickey(&ctx(&user), &key).await))
+            key,
+            certificate,
+            sk,
+        } => {
+            let c = ctx(&user);
+            let allowed = match &certificate {
+                Some(cert) => policy.certificate(&c, cert).await,
+                None => policy.publickey(&c, &key).await,
+            };
+            let flags_ok = match sk {
+                Some(info) if allowed => {
+                    sk_flags_allowed(policy, &c, &key, certificate.as_deref(), info).await
+                }
+                _ => true,
+            };
+            (id, yes_no(allowed && flags_ok))
         }
         ServerEvent::KeyboardInteractive {
             id,
@@ -250,6 +263,45 @@ async fn decide(
         }
         ServerEvent::Success { .. } => return None,
     })
+}
+
+/// sshd's check of a security key signature's flags (auth2-pubkey.c): user presence unless the
+/// key's options (authorized_keys, or the certificate's merged with its CA line) say
+/// `no-touch-required`, user verification when they say `verify-required`. The counter is
+/// logged as sshd records it.
+async fn sk_flags_allowed(
+    policy: &dyn AsyncAuthPolicy,
+    ctx: &AuthContext,
+    key: &PublicKey,
+    certificate: Option<&Certificate>,
+    info: nacre_keys::SkSignatureInfo,
+) -> bool {
+    let options = match certificate {
+        Some(cert) => policy.certificate_options(ctx, cert).await,
+        None => policy.authorized_key_options(ctx, key).await,
+    };
+    let touch_required = options.as_ref().is_none_or(|o| !o.no_touch_required);
+    let verify_required = options.as_ref().is_some_and(|o| o.verify_required);
+    match info.check(touch_required, verify_required) {
+        Ok(()) => {
+            tracing::debug!(
+                "security key signature for \"{}\": counter {}, flags 0x{:02x}",
+                ctx.user,
+                info.counter,
+                info.flags
+            );
+            true
+        }
+        Err(e) => {
+            tracing::info!(
+                "public key {} signature for \"{}\" from {} rejected: {e}",
+                key.key_type(),
+                ctx.user,
+                crate::listener::peer_text(ctx.peer)
+            );
+            false
+        }
+    }
 }
 
 impl Connection {
@@ -343,9 +395,11 @@ impl Connection {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use nacre_keys::cert::CertBuilder;
     use nacre_keys::{CertType, PrivateKey};
 
@@ -385,5 +439,88 @@ mod tests {
             .unwrap();
         assert_eq!(o.command.as_deref(), Some("false"));
         assert!(!o.pty);
+    }
+
+    /// A policy whose authorized_keys line for every key carries `options`.
+    struct WithOptions(nacre_keys::KeyOptions);
+
+    impl AuthPolicy for WithOptions {
+        fn authorized_key_options(
+            &self,
+            _ctx: &AuthContext,
+            _key: &PublicKey,
+        ) -> Option<nacre_keys::KeyOptions> {
+            Some(self.0.clone())
+        }
+    }
+
+    /// The runtime's decision on a security key signature's flags, as sshd's: from the
+    /// authorized_keys options of the key, or from a certificate's extension
+    /// `no-touch-required` and critical option `verify-required`.
+    #[tokio::test]
+    async fn security_key_flags_follow_the_key_options() {
+        use nacre_keys::{KeyOptions, KeyType, SkSignatureInfo};
+        let sk = PublicKey::security_key(KeyType::SkEd25519, &ed25519_point(), "ssh:").unwrap();
+        let ctx = AuthContext {
+            user: "alice".into(),
+            peer: None,
+        };
+        let info = |flags| SkSignatureInfo { flags, counter: 1 };
+        let options = |line: &str| {
+            nacre_keys::AuthorizedKeys::parse(&format!("{line} {}", sk.to_openssh_line("")))
+                .0
+                .entries()[0]
+                .options
+                .clone()
+        };
+        let decide = |o: Option<KeyOptions>, flags: u8| {
+            let policy = match o {
+                Some(o) => Policy::blocking(Arc::new(WithOptions(o))),
+                None => Policy::blocking(Arc::new(OnlyCertificates)),
+            };
+            let sk = sk.clone();
+            let ctx = ctx.clone();
+            async move { sk_flags_allowed(policy.get(), &ctx, &sk, None, info(flags)).await }
+        };
+        // No options known: presence required.
+        assert!(decide(None, 0x01).await);
+        assert!(!decide(None, 0x00).await);
+        assert!(decide(Some(options("no-touch-required")), 0x00).await);
+        assert!(!decide(Some(options("verify-required")), 0x01).await);
+        assert!(decide(Some(options("verify-required")), 0x05).await);
+        assert!(!decide(Some(options("no-touch-required,verify-required")), 0x00).await);
+        // Certificates: the certificate's own options by default.
+        let ca = PrivateKey::from_ed25519_seed(&[2; 32]);
+        let cert = |extension: Option<&str>, critical: Option<&str>| {
+            let mut b =
+                CertBuilder::new(sk.clone(), CertType::User).principals(vec!["alice".into()]);
+            if let Some(e) = extension {
+                b = b.extension(e, None);
+            }
+            if let Some(c) = critical {
+                b = b.critical_option(c, None);
+            }
+            b.sign(&ca, None, &mut rand_core::OsRng).unwrap()
+        };
+        let policy = Policy::blocking(Arc::new(OnlyCertificates));
+        let check = |c: Certificate, flags: u8| {
+            let policy = policy.clone();
+            let (sk, ctx) = (sk.clone(), ctx.clone());
+            async move { sk_flags_allowed(policy.get(), &ctx, &sk, Some(&c), info(flags)).await }
+        };
+        assert!(check(cert(None, None), 0x01).await);
+        assert!(!check(cert(None, None), 0x00).await);
+        assert!(check(cert(Some("no-touch-required"), None), 0x00).await);
+        assert!(!check(cert(None, Some("verify-required")), 0x01).await);
+        assert!(check(cert(None, Some("verify-required")), 0x05).await);
+    }
+
+    /// A valid Ed25519 public key.
+    fn ed25519_point() -> Vec<u8> {
+        PrivateKey::from_ed25519_seed(&[3; 32])
+            .public_key()
+            .ed25519_bytes()
+            .unwrap()
+            .to_vec()
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub requests: VecDeque<IncomingRequest>,
     pub outgoing: VecDeque<(Option<u32>, Bytes)>,
     pub outgoing_bytes: usize,
+    /// The peer sent `eow@openssh.com`: it takes no more data on this channel.
+    pub eow: bool,
     pub read_waker: Option<Waker>,
     pub stderr_waker: Option<Waker>,
     pub write_waker: Option<Waker>,
@@ -367,6 +369,12 @@ fn poll_enqueue(
         return Poll::Ready(Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
             "channel closed",
+        )));
+    }
+    if s.eow {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the peer takes no more data (eow@openssh.com)",
         )));
     }
     if s.outgoing_bytes >= MAX_QUEUED {

@@ -52,6 +52,8 @@ impl Client {
             transport: None,
             connect_timeout: Some(Duration::from_secs(30)),
             keepalive: None,
+            update_host_keys: false,
+            compression: None,
         }
     }
 }
@@ -82,6 +84,8 @@ pub struct ClientBuilder {
     transport: Option<Arc<Config>>,
     connect_timeout: Option<Duration>,
     keepalive: Option<LivenessConfig>,
+    update_host_keys: bool,
+    compression: Option<bool>,
 }
 
 impl ClientBuilder {
@@ -178,6 +182,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Asks for compression (ssh's `-C`, `Compression yes`): offers `zlib@openssh.com`, `zlib`
+    /// and `none`, in that order; `false` offers only `none`. Without this call the transport
+    /// configuration's list is used (by default `none`, then `zlib@openssh.com`: no
+    /// compression, as ssh without `-C`).
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
+        self
+    }
+
     /// How long the TCP connection, key exchange and authentication may take together
     /// (default 30 s; `None`: no limit).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -193,6 +206,16 @@ impl ClientBuilder {
             keepalive_max: count,
             unused_timeout: None,
         });
+        self
+    }
+
+    /// Learns the server's host keys into the known_hosts file (OpenSSH's `UpdateHostKeys
+    /// yes`): keys the server lists after authentication and proves it holds are added, keys of
+    /// the host it no longer lists are removed; only when the host key was already listed in
+    /// the file, never for a host certificate (see [`crate::HostKeysUpdate`]). Off by default;
+    /// only with a known_hosts file (not with [`ClientBuilder::verify_host_key`]).
+    pub fn update_host_keys(mut self, on: bool) -> Self {
+        self.update_host_keys = on;
         self
     }
 
@@ -228,17 +251,33 @@ impl ClientBuilder {
     {
         // Key files are read (and fail, naming the file) before connecting.
         let credentials = self.credentials()?;
-        let transport = self
+        let mut transport = self
             .transport
             .clone()
             .unwrap_or_else(|| Arc::new(Config::client()));
+        let mut update = None;
+        if let Some(on) = self.compression {
+            Arc::make_mut(&mut transport).algorithms.compression = if on {
+                nacre_transport::config::compression_preferred()
+            } else {
+                vec![nacre_transport::CompressionAlg::None]
+            };
+        }
         let verifier = match &self.host_keys {
             HostKeys::Verifier(v) => v.clone(),
             HostKeys::KnownHosts { path, unknown } => {
                 let path = path
                     .clone()
                     .unwrap_or_else(|| ssh_dir().join("known_hosts"));
-                known_hosts_verifier(path, host, port, *unknown)
+                let check = known_hosts_verifier(path.clone(), host, port, *unknown);
+                if self.update_host_keys {
+                    let u = crate::HostKeysUpdate::new(path.clone(), host, port);
+                    let check = known_only(check, u.allowed(), path, host, port);
+                    update = Some(u);
+                    check
+                } else {
+                    check
+                }
             }
             HostKeys::Async(v) => {
                 let conn = Connection::client_over_async(stream, transport, v.clone()).await?;
@@ -250,6 +289,9 @@ impl ClientBuilder {
             verify_host_key: verifier,
         };
         let conn = Connection::client_over(stream, config).await?;
+        if let Some(u) = update {
+            conn.update_host_keys(u)?;
+        }
         self.authenticate(conn, &credentials).await
     }
 
@@ -314,6 +356,24 @@ fn read_key(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, Error> 
 }
 
 /// `~/.ssh`.
+/// `check`, noting in `allowed` whether the key was listed in the file before (ssh updates
+/// known_hosts only for a host it knew).
+fn known_only(
+    check: HostKeyVerifier,
+    allowed: Arc<std::sync::atomic::AtomicBool>,
+    path: PathBuf,
+    host: &str,
+    port: u16,
+) -> HostKeyVerifier {
+    let host = host.to_owned();
+    Arc::new(move |key: &PublicKey| {
+        let listed = crate::known_hosts::known_host_status(&path, &host, port, key)
+            .is_ok_and(|s| s == nacre_keys::HostKeyStatus::Match);
+        allowed.store(listed, std::sync::atomic::Ordering::Release);
+        check(key)
+    })
+}
+
 fn ssh_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)

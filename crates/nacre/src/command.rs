@@ -43,6 +43,10 @@ pub(crate) enum Command {
     ServerAuth(ServerAuthCmd),
     /// The connection's channels and their state.
     Channels(oneshot::Sender<Vec<nacre_connection::ChannelStatus>>),
+    /// Client: SSH2_MSG_PING with this data; the PONG's data comes back on the sender.
+    Ping(Vec<u8>, oneshot::Sender<Result<Vec<u8>, Error>>),
+    /// Client: update known_hosts from the server's host key list.
+    HostKeysUpdate(Box<crate::host_keys_update::HostKeysUpdate>),
     /// The application's verdict on the server's host key (an async verifier).
     HostKeyAnswer(nacre_session::AnswerId, bool),
     /// The application dropped its [`crate::Connection`]: the connection ends.

@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nacre_keys::PublicKey;
+use nacre_connection::msg::host_keys::HOSTKEYS;
+use nacre_connection::{Event as ConnEvent, ReplyToken};
+use nacre_keys::{PublicKey, SignatureAlgorithm};
 use nacre_session::{ClientEvent, Common, LayerError, ServerEvent};
 use nacre_transport::TransportError;
 use nacre_wire::DisconnectReason;
@@ -16,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Command, CommandRx, CommandTx};
 use crate::error::Error;
+use crate::host_keys_update::HostKeysUpdate;
 use crate::info::ConnectionInfo;
 use crate::machine::{Machine, MachineEvent};
 use crate::mux::{IncomingChannel, Mux, Router};
@@ -74,6 +77,8 @@ pub(crate) struct Driver<S> {
     /// The queue of every handle's commands, and its sending side for the channels made here.
     pub commands: (CommandTx, CommandRx),
     pub done: oneshot::Sender<Ended>,
+    /// The TCP socket's receive buffer, for sizing channel windows (`None`: not TCP).
+    pub link: Option<crate::link::LinkProbe>,
 }
 
 /// Everything the loop owns besides the socket halves.
@@ -84,6 +89,12 @@ struct State {
     mux: Mux,
     pending_up: VecDeque<Up>,
     wbuf: Vec<u8>,
+    /// Client: known_hosts updates from the server's host key list (`UpdateHostKeys`).
+    host_keys: Option<HostKeysUpdate>,
+    /// Client: the server authenticated with a host certificate (no known_hosts update then).
+    host_certificate: bool,
+    /// Our PINGs waiting for their PONG, in order.
+    pings: VecDeque<oneshot::Sender<Result<Vec<u8>, Error>>>,
 }
 
 impl State {
@@ -120,19 +131,72 @@ impl State {
                 key,
                 certificate,
                 ..
-            } => match &self.verifier {
-                Some(v) => {
-                    let trusted = v.trusted(&key, certificate.as_deref());
-                    if let Machine::Client(m) = &mut self.machine {
-                        m.answer_host_key(id, trusted);
-                    }
-                }
-                None => self.pending_up.push_back(Up::HostKey(id, key)),
-            },
+            } => {
+                self.host_certificate = certificate.is_some();
+                self.on_host_key(id, key, certificate)
+            }
             ClientEvent::ServiceReady => self.ready(),
             ClientEvent::ServicePacket(p) => self.pending_up.push_back(Up::Packet(p)),
             ClientEvent::Common(c) => self.on_common(c),
             auth => self.pending_up.push_back(Up::ClientAuth(auth)),
+        }
+    }
+
+    fn on_host_key(
+        &mut self,
+        id: nacre_session::AnswerId,
+        key: PublicKey,
+        certificate: Option<Box<nacre_keys::Certificate>>,
+    ) {
+        match &self.verifier {
+            Some(v) => {
+                let trusted = v.trusted(&key, certificate.as_deref());
+                if let Machine::Client(m) = &mut self.machine {
+                    m.answer_host_key(id, trusted);
+                }
+            }
+            None => self.pending_up.push_back(Up::HostKey(id, key)),
+        }
+    }
+
+    /// Sends a PING when the server announced `ping@openssh.com`; refused otherwise, so that
+    /// no peer ever receives a message number it did not say it takes.
+    fn ping(&mut self, data: &[u8], reply: oneshot::Sender<Result<Vec<u8>, Error>>) {
+        let sent = match &mut self.machine {
+            Machine::Client(m) if m.transport().peer_supports_ping() => {
+                m.transport_mut().ping(data).is_ok()
+            }
+            _ => false,
+        };
+        if sent {
+            self.pings.push_back(reply);
+        } else {
+            let _ = reply.send(Err(Error::Refused("ping@openssh.com")));
+        }
+    }
+
+    /// Client: the server listed its host keys (`hostkeys-00@openssh.com`): the update runs in
+    /// its own task when the application asked for one; the request is answered with success
+    /// when a reply is wanted, as ssh does.
+    fn on_host_keys(&mut self, data: Vec<u8>, want_reply: bool, token: ReplyToken) {
+        let transport = self.machine.transport();
+        let facts = crate::host_keys_update::Facts {
+            session_id: transport.session_id().unwrap_or_default().to_vec(),
+            kex: transport
+                .negotiated()
+                .map_or(SignatureAlgorithm::Ed25519, |n| n.host_key),
+            server_key: transport
+                .server_host_key()
+                .and_then(|b| PublicKey::from_blob(b).ok()),
+            certificate: self.host_certificate,
+        };
+        if let Some(update) = &self.host_keys {
+            crate::host_keys_update::start(update, data, facts, self.mux.cmds.clone());
+        }
+        if want_reply {
+            if let Some(proto) = self.machine.connection() {
+                proto.reply_global(token, true, &[]);
+            }
         }
     }
 
@@ -152,6 +216,14 @@ impl State {
 
     fn on_common(&mut self, c: Common) {
         match c {
+            Common::Connection(ConnEvent::GlobalRequest {
+                name,
+                data,
+                want_reply,
+                token,
+            }) if name == HOSTKEYS && self.router.is_some() => {
+                self.on_host_keys(data, want_reply, token);
+            }
             Common::Connection(ev) => {
                 let Some(proto) = self.machine.connection() else {
                     return;
@@ -176,6 +248,11 @@ impl State {
             Common::KeyLog(line) => append_keylog(&line),
             Common::KexComplete { first, negotiated } => {
                 tracing::debug!(first, ?negotiated, "key exchange complete");
+            }
+            Common::Pong(data) => {
+                if let Some(tx) = self.pings.pop_front() {
+                    let _ = tx.send(Ok(data));
+                }
             }
             Common::Closed(_) => {}
         }
@@ -210,6 +287,8 @@ impl State {
                     .unwrap_or_default();
                 let _ = reply.send(list);
             }
+            Command::HostKeysUpdate(update) => self.host_keys = Some(*update),
+            Command::Ping(data, reply) => self.ping(&data, reply),
             Command::HostKeyAnswer(id, trusted) => {
                 if let Machine::Client(m) = &mut self.machine {
                     m.answer_host_key(id, trusted);
@@ -237,6 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             up,
             commands: (cmd_tx, commands),
             done,
+            mut link,
         } = self;
         let mut st = State {
             machine,
@@ -245,6 +325,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             mux: Mux::new(cmd_tx),
             pending_up: VecDeque::new(),
             wbuf: Vec::with_capacity(READ_SIZE),
+            host_keys: None,
+            host_certificate: false,
+            pings: VecDeque::new(),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut read_size = SMALL_READ;
@@ -280,6 +363,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         read_size = if n >= SMALL_READ { READ_SIZE } else { SMALL_READ };
                         st.tell_time();
                         st.machine.process_received();
+                        if let Some(link) = &mut link {
+                            link.on_data(std::time::Instant::now(), st.machine.connection());
+                        }
                     }
                     Err(e) => break lost(e),
                 },

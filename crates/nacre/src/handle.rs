@@ -183,7 +183,9 @@ impl Connection {
             Some(Verifier::Ask(v)) => (None, Some(v)),
             None => (None, None),
         };
+        let link = crate::link::LinkProbe::of(&stream);
         let driver = Driver {
+            link,
             machine,
             stream,
             verifier,
@@ -372,6 +374,36 @@ impl Connection {
         self.commands
             .send(Command::Global(name.to_owned(), data.to_vec(), Some(tx)))?;
         Ok(Some(rx.await.map_err(|_| Error::Closed)?))
+    }
+
+    /// Client: updates known_hosts when the server lists its host keys after authentication
+    /// (OpenSSH's `UpdateHostKeys`, PROTOCOL §2.5); call it before authenticating. See
+    /// [`crate::HostKeysUpdate`] for the rules and for waiting on the result.
+    pub fn update_host_keys(&self, update: crate::HostKeysUpdate) -> Result<(), Error> {
+        self.commands
+            .send(Command::HostKeysUpdate(Box::new(update)))
+    }
+
+    /// Client: sends a transport-level ping (`SSH2_MSG_PING`, OpenSSH PROTOCOL §1.8) and
+    /// resolves with the data of the server's PONG. Only when the server announced
+    /// `ping@openssh.com` in its EXT_INFO (OpenSSH ≥ 9.5, nacre); otherwise
+    /// [`Error::Refused`] at once and nothing is sent.
+    pub async fn ping(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Ping(data.to_vec(), tx))?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Client: tells the server that no more session channels will be opened on this
+    /// connection (`no-more-sessions@openssh.com`, OpenSSH PROTOCOL §2.2): a later session
+    /// open, by anyone who got hold of the connection, makes an OpenSSH or nacre server close it.
+    /// ssh sends it after opening its one session when it does not multiplex.
+    pub fn no_more_sessions(&self) -> Result<(), Error> {
+        self.commands.send(Command::Global(
+            "no-more-sessions@openssh.com".to_owned(),
+            Vec::new(),
+            None,
+        ))
     }
 
     /// Starts a key re-exchange (deferred until the user is authenticated, as OpenSSH does).

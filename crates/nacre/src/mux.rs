@@ -135,7 +135,7 @@ pub(crate) struct Mux {
     pending_opens: HashMap<ChannelId, oneshot::Sender<Result<Channel, Error>>>,
     pending_replies: HashMap<ChannelId, VecDeque<oneshot::Sender<bool>>>,
     pending_globals: VecDeque<Option<GlobalReply>>,
-    cmds: crate::command::CommandTx,
+    pub(crate) cmds: crate::command::CommandTx,
 }
 
 impl Mux {
@@ -286,6 +286,19 @@ impl Mux {
                         message,
                     })
                 }),
+                // End Of Write (OpenSSH PROTOCOL §2.1): the peer's side of the session can
+                // take no more data; what waits is dropped, writers fail, and EOF goes out, as
+                // OpenSSH's chan_rcvd_eow stops reading its input.
+                RequestKind::Eow => {
+                    self.update(id, |s| {
+                        s.eow = true;
+                        s.outgoing.clear();
+                        s.outgoing_bytes = 0;
+                    });
+                    if self.channels.contains_key(&id) {
+                        proto.eof(id);
+                    }
+                }
                 request => {
                     if self.channels.contains_key(&id) {
                         self.update(id, |s| {
@@ -395,6 +408,8 @@ impl Mux {
             | Command::ClientAuth(_)
             | Command::ServerAuth(_)
             | Command::HostKeyAnswer(..)
+            | Command::HostKeysUpdate(_)
+            | Command::Ping(..)
             | Command::Channels(_)
             | Command::HandleDropped => {}
         }

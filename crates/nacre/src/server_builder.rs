@@ -52,6 +52,7 @@ pub struct ServerBuilder {
     session: SessionConfig,
     config: ServerConfig,
     limits: ServerLimits,
+    compression: Option<bool>,
 }
 
 impl Server {
@@ -65,6 +66,7 @@ impl Server {
             session: SessionConfig::default(),
             config: ServerConfig::default(),
             limits: ServerLimits::default(),
+            compression: None,
         }
     }
 }
@@ -108,6 +110,14 @@ impl ServerBuilder {
     /// given here.
     pub fn transport(mut self, config: Config) -> Self {
         self.transport = Some(config);
+        self
+    }
+
+    /// Whether clients may ask for compression (sshd's `Compression`): `true` (the default)
+    /// offers `none` and `zlib@openssh.com`, which compresses after authentication; `false`
+    /// offers only `none`. Applied to the transport configuration when the server is built.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
         self
     }
 
@@ -184,6 +194,13 @@ impl ServerBuilder {
     pub fn build(self) -> Result<Server, Error> {
         let mut transport = self.transport.unwrap_or_else(|| Config::server(Vec::new()));
         transport.host_keys.extend(self.host_keys);
+        if let Some(on) = self.compression {
+            transport.algorithms.compression = if on {
+                nacre_transport::config::compression_default()
+            } else {
+                vec![nacre_transport::CompressionAlg::None]
+            };
+        }
         if transport.host_keys.is_empty() {
             return Err(Error::Config("a server needs a host key".into()));
         }

@@ -518,8 +518,13 @@ async fn run_on_pipes(
         child.wait().await
     };
     tokio::pin!(outputs);
+    let eow = channel.requester();
     let input = async {
-        let _ = tokio::io::copy(channel, &mut stdin).await;
+        if tokio::io::copy(channel, &mut stdin).await.is_err() {
+            // The command closed its input: the client may stop sending (OpenSSH PROTOCOL
+            // §2.1, End Of Write, as sshd's chan_write_failed).
+            let _ = eow.send(RequestKind::Eow);
+        }
         drop(stdin);
     };
     // The command's end ends the session even if the client never closes stdin (RFC 4254 §6.10).

@@ -245,3 +245,41 @@ async fn an_async_host_key_verifier_decides() {
         .expect_err("a key that is not the pinned one");
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
+
+/// `compression(true)` on the client asks for `zlib@openssh.com`, which the server builder
+/// offers by default (`compression(true)`, as sshd); `compression(false)` on the server leaves
+/// `none`. The connection works either way.
+#[tokio::test]
+async fn compression_on_the_builders() {
+    use nacre::transport::CompressionAlg;
+    for (server_on, expect) in [
+        (true, CompressionAlg::ZlibOpenssh),
+        (false, CompressionAlg::None),
+    ] {
+        let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 7);
+        let host = key.public_key();
+        let server = Server::builder()
+            .host_key(key)
+            .auth_settings(AuthServerConfig {
+                failure_delay: Duration::ZERO,
+                ..AuthServerConfig::default()
+            })
+            .auth_policy(Alice)
+            .compression(server_on)
+            .build()
+            .unwrap();
+        let conn = Client::builder()
+            .user("alice")
+            .password("secret")
+            .default_identities(false)
+            .verify_host_key(move |k| *k == host)
+            .compression(true)
+            .connect_over(pipe(&server), "mem", 22)
+            .await
+            .unwrap();
+        let n = conn.info().negotiated.unwrap();
+        assert_eq!((n.compression_c2s, n.compression_s2c), (expect, expect));
+        let channel = conn.open_session().await.unwrap();
+        drop(channel);
+    }
+}

@@ -295,6 +295,10 @@ impl ClientSession {
                 if let Err(e) = auth.machine.handle_packet(p) {
                     self.core.fail(e.into());
                 }
+                // USERAUTH_SUCCESS switches to the connection protocol before the next packet
+                // of the same read is handled (sshd sends hostkeys-00@openssh.com right
+                // behind it).
+                self.pump_auth();
             }
             Layer::Connection(_) => {
                 self.core.connection_packet(p);

@@ -189,6 +189,8 @@ impl<A> Core<A> {
             return;
         }
         if let Err(e) = conn.handle_packet(p) {
+            // Replies to earlier packets (a REQUEST_FAILURE) go out before the DISCONNECT.
+            self.flush_connection();
             self.fail(LayerError::Connection(e));
         }
     }

@@ -88,6 +88,7 @@
 mod common;
 mod client;
 mod core;
+pub mod host_keys;
 mod server;
 
 pub use crate::core::LayerError;
@@ -135,6 +136,9 @@ pub enum Common {
     },
     /// A session key log line (only with the transport's `keylog` setting).
     KeyLog(String),
+    /// SSH2_MSG_PONG with the data of our PING (OpenSSH PROTOCOL §1.8; send one with
+    /// `transport_mut().ping(data)`, to a server that announced `ping@openssh.com`).
+    Pong(Vec<u8>),
     /// The session is over, for this reason (also when the peer disconnected); bytes may still
     /// wait in `poll_transmit` (our DISCONNECT). Reported once.
     Closed(TransportError),
@@ -157,6 +161,7 @@ impl Common {
                 message,
             },
             TransportEvent::KeyLog(line) => Common::KeyLog(line),
+            TransportEvent::Pong(data) => Common::Pong(data),
             TransportEvent::Closed(reason) => {
                 if std::mem::replace(closed_reported, true) {
                     return None;

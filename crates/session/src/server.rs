@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use nacre_auth::{AuthServer, AuthServerConfig, Decision, MethodKind, RequestId};
-use nacre_connection::ConnectionConfig;
+use nacre_connection::msg::host_keys::{HOSTKEYS, HOSTKEYS_PROVE};
+use nacre_connection::{ConnectionConfig, Event as ConnEvent};
 use nacre_crypto::Rng;
 use nacre_keys::PublicKey;
 use nacre_transport::{Event as TransportEvent, Transport};
 use nacre_wire::DisconnectReason;
 
 use crate::core::{earliest, Core, Layer};
+use crate::host_keys;
 use crate::{Common, WrongPhase};
 
 /// Settings of a [`ServerSession`].
@@ -215,10 +217,14 @@ impl ServerSession {
             }
             Layer::Connection(_) => {
                 self.core.connection_packet(p);
-                if let Some(conn) = self.core.connection() {
-                    while let Some(e) = conn.poll_event() {
-                        self.events
-                            .push_back(ServerEvent::Common(Common::Connection(e)));
+                while let Some(e) = self.core.connection().and_then(|c| c.poll_event()) {
+                    match e {
+                        ConnEvent::GlobalRequest {
+                            name, data, token, ..
+                        } if name == HOSTKEYS_PROVE => self.answer_prove(&data, token),
+                        e => self
+                            .events
+                            .push_back(ServerEvent::Common(Common::Connection(e))),
                     }
                 }
             }
@@ -258,6 +264,7 @@ impl ServerSession {
                     certificate,
                 } => {
                     self.core.start_connection();
+                    self.announce_host_keys();
                     self.events.push_back(ServerEvent::Authenticated {
                         user,
                         methods,
@@ -270,6 +277,43 @@ impl ServerSession {
                     }
                 }
                 question => self.events.push_back(ServerEvent::Auth(question)),
+            }
+        }
+    }
+
+    /// Lists the host keys to the client (`hostkeys-00@openssh.com`, OpenSSH PROTOCOL §2.5), as
+    /// sshd does once the user is authenticated, so that a client can learn new keys and
+    /// forget retired ones (OpenSSH's `UpdateHostKeys`). Certificates are never listed.
+    fn announce_host_keys(&mut self) {
+        let keys = self.core.transport.config().host_keys.clone();
+        if keys.is_empty() {
+            return;
+        }
+        let data = host_keys::offer(&keys);
+        if let Some(conn) = self.core.connection() {
+            conn.global_request(HOSTKEYS, &data, false);
+        }
+    }
+
+    /// Answers `hostkeys-prove-00@openssh.com`: a signature by each requested host key, or
+    /// REQUEST_FAILURE when one is not ours (sshd's `server_input_hostkeys_prove`).
+    fn answer_prove(&mut self, data: &[u8], token: nacre_connection::ReplyToken) {
+        let transport = &self.core.transport;
+        let session_id = transport.session_id().unwrap_or_default().to_vec();
+        let answer = match transport.negotiated() {
+            Some(n) => {
+                host_keys::prove(&session_id, n.host_key, &transport.config().host_keys, data)
+            }
+            None => Err(host_keys::HostKeysError::UnknownKey),
+        };
+        let Some(conn) = self.core.connection() else {
+            return;
+        };
+        match answer {
+            Ok(reply) => conn.reply_global(token, true, &reply),
+            Err(e) => {
+                tracing::debug!(%e, "refusing hostkeys-prove-00@openssh.com");
+                conn.reply_global(token, false, &[]);
             }
         }
     }

@@ -46,8 +46,9 @@ pub use client::proto;
 pub use client::proto::ClientProto;
 pub use client::recursive::{check_remote_name, TreeStats, MAX_DEPTH};
 pub use client::{
-    ClientConfig, Error, Reply, Result, ServerLimits, DEFAULT_MAX_LISTING_BYTES,
-    DEFAULT_MAX_LISTING_ENTRIES, DEFAULT_MAX_REQUEST_LEN,
+    ClientConfig, Error, Reply, Result, ServerLimits, DEFAULT_MAX_BYTES_IN_FLIGHT,
+    DEFAULT_MAX_FILES_IN_FLIGHT, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ENTRIES,
+    DEFAULT_MAX_REQUEST_LEN,
 };
 #[cfg(feature = "tokio")]
 pub use client::{File, ReadDir, SftpClient};

@@ -323,3 +323,69 @@ async fn a_dropped_transfer_closes_its_remote_handle() {
     assert_eq!(sha256_file(&local), sha256_file(&p.root().join("big.bin")));
     assert_eq!(budget.in_use(), 0);
 }
+
+/// Samples `budget` every millisecond while `work` runs: the most handles it saw in use.
+async fn most_handles<T>(
+    budget: &nacre_sftp::HandleBudget,
+    work: impl Future<Output = T>,
+) -> (T, usize) {
+    let mut most = 0;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, most.max(budget.in_use())),
+            () = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
+                most = most.max(budget.in_use());
+            }
+        }
+    }
+}
+
+/// Over a link with 20 ms each way, a tree of many small files goes both ways with several
+/// files in flight at once (OpenSSH's sftp has one), never more than the client allows, every
+/// byte in place.
+#[tokio::test]
+async fn many_files_move_several_at_once_over_a_slow_link() {
+    let budget = nacre_sftp::HandleBudget::new(256);
+    let server = ServerConfig {
+        handle_budgets: vec![budget.clone()],
+        ..ServerConfig::default()
+    };
+    let client = ClientConfig {
+        max_files_in_flight: 12,
+        ..ClientConfig::default()
+    };
+    let one_way = std::time::Duration::from_millis(20);
+    let p = common::pair_delayed(server, client, one_way).await;
+    let src = p.local().join("tree");
+    for d in 0..4 {
+        let dir = src.join(format!("d{d}")).join("inner");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..40 {
+            let file = if f % 2 == 0 {
+                dir.join(format!("f{f}"))
+            } else {
+                src.join(format!("d{d}/f{f}"))
+            };
+            std::fs::write(file, data(2000 + f * 37, (d * 100 + f) as u64)).unwrap();
+        }
+    }
+    let (up, most_up) = most_handles(&budget, p.client.upload_dir(&src, "/tree")).await;
+    let up = up.unwrap();
+    assert_eq!((up.files, up.dirs), (160, 9));
+    assert_eq!(listing(&src), listing(&p.root().join("tree")));
+    let back = p.local().join("back");
+    let (down, most_down) = most_handles(&budget, p.client.download_dir("/tree", &back)).await;
+    let down = down.unwrap();
+    assert_eq!(
+        (down.files, down.dirs, down.bytes),
+        (up.files, up.dirs, up.bytes)
+    );
+    assert_eq!(listing(&src), listing(&back));
+    for most in [most_up, most_down] {
+        assert!(
+            (6..=12).contains(&most),
+            "handles in use at once: {most_up} up, {most_down} down"
+        );
+    }
+}

@@ -46,6 +46,9 @@ pub fn host_key(key_type: KeyType, seed: u8) -> Arc<PrivateKey> {
                 .expect("../shared/vectors/openssh-keys/rsa_2");
             PrivateKey::from_openssh(&text).unwrap()
         }
+        KeyType::SkEd25519 | KeyType::SkEcdsaNistP256 => {
+            panic!("{key_type}: a security key cannot be a host key")
+        }
     };
     Arc::new(key)
 }

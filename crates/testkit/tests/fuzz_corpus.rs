@@ -21,6 +21,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("wire_primitives", nacre_wire::fuzzing::wire_primitives),
     ("packet_open", nacre_crypto::fuzzing::packet_open),
     ("packet_reader", nacre_transport::fuzzing::packet_reader),
+    ("packet_inflate", nacre_transport::fuzzing::packet_inflate),
     (
         "transport_messages",
         nacre_transport::fuzzing::transport_messages,
@@ -145,6 +146,7 @@ replay_tests!(
     wire_primitives,
     packet_open,
     packet_reader,
+    packet_inflate,
     transport_messages,
     kex_messages,
     banner,

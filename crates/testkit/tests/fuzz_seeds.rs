@@ -281,6 +281,7 @@ mod sessions {
             host_key: vec![host_key],
             cipher: vec![cipher],
             mac: vec![MacAlg::HmacSha256Etm],
+            compression: vec![nacre_transport::CompressionAlg::None],
         };
         c
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use nacre_crypto::{CipherAlg, MacAlg, ModuliEntry};
 use nacre_keys::{PrivateKey, SignatureAlgorithm};
 
+use crate::compress::CompressionAlg;
 use crate::kex::KexMethod;
 
 /// Which end of the connection this transport is.
@@ -26,6 +27,7 @@ pub enum Role {
 /// let client = Algorithms::client_default();
 /// assert_eq!(client.kex[0], KexMethod::MlKem768X25519Sha256); // post-quantum first
 /// assert!(!client.kex.contains(&KexMethod::DhGroup14Sha1)); // no SHA-1
+/// assert!(!client.kex.contains(&KexMethod::MlKem1024NistP384Sha384)); // opt-in
 ///
 /// let server = Algorithms::server_default();
 /// assert!(!server.kex.contains(&KexMethod::EcdhSha2Nistp256));
@@ -46,16 +48,39 @@ pub struct Algorithms {
     pub cipher: Vec<CipherAlg>,
     /// MACs, both directions (unused with AEAD ciphers).
     pub mac: Vec<MacAlg>,
+    /// Compression, both directions (RFC 4253 §6.2): [`Algorithms::client_default`] offers
+    /// `none` first and `zlib@openssh.com` after it, as OpenSSH's ssh without `-C` and sshd
+    /// with its default `Compression yes`; [`compression_preferred`] is ssh's `-C`.
+    pub compression: Vec<CompressionAlg>,
+}
+
+/// The compression list of a client that asks for compression (ssh's `-C`,
+/// `Compression yes`): `zlib@openssh.com`, `zlib`, then `none` for a server without either.
+pub fn compression_preferred() -> Vec<CompressionAlg> {
+    vec![
+        CompressionAlg::ZlibOpenssh,
+        CompressionAlg::Zlib,
+        CompressionAlg::None,
+    ]
+}
+
+/// The default compression list: `none`, then `zlib@openssh.com` (OpenSSH's
+/// `KEX_DEFAULT_COMP`): a client gets no compression unless it asks; a server compresses
+/// after authentication for a client that asks (sshd's `Compression yes`, its default).
+pub fn compression_default() -> Vec<CompressionAlg> {
+    vec![CompressionAlg::None, CompressionAlg::ZlibOpenssh]
 }
 
 impl Algorithms {
-    /// Client defaults: every modern algorithm; the SHA-1 ones are left out.
+    /// Client defaults: every modern algorithm in OpenSSH 10.x's order; the SHA-1 ones and the
+    /// opt-in kex methods ([`KexMethod::is_opt_in`]: the ML-KEM hybrids on NIST curves) are
+    /// left out.
     pub fn client_default() -> Self {
         Algorithms {
             kex: KexMethod::ALL
                 .iter()
                 .copied()
-                .filter(|m| !m.is_legacy())
+                .filter(|m| !m.is_opt_in())
                 .collect(),
             host_key: SignatureAlgorithm::ALL
                 .iter()
@@ -64,6 +89,7 @@ impl Algorithms {
                 .collect(),
             cipher: CipherAlg::ALL.to_vec(),
             mac: default_macs(),
+            compression: compression_default(),
         }
     }
 
@@ -88,6 +114,7 @@ impl Algorithms {
             host_key: SignatureAlgorithm::ALL.to_vec(),
             cipher: CipherAlg::ALL.to_vec(),
             mac: MacAlg::ALL.to_vec(),
+            compression: CompressionAlg::ALL.to_vec(),
         }
     }
 }
@@ -264,6 +291,7 @@ impl Config {
             host_keys,
             server_sig_algs: SignatureAlgorithm::ALL
                 .iter()
+                .chain(SignatureAlgorithm::SK)
                 .copied()
                 .filter(|a| !a.is_legacy())
                 .collect(),

@@ -136,6 +136,10 @@ pub enum TransportError {
     /// The peer closed the byte stream.
     #[error("connection closed by peer")]
     ConnectionLost,
+    /// A compressed payload could not be inflated (corrupt stream), or inflated past the
+    /// packet size limit (a decompression bomb); see [`crate::compress`].
+    #[error("compression: {0}")]
+    Compression(&'static str),
 }
 
 impl TransportError {
@@ -156,6 +160,7 @@ impl TransportError {
             E::ServiceNotAvailable(_) => DisconnectReason::SERVICE_NOT_AVAILABLE,
             E::PeerDisconnected { reason, .. } | E::Local { reason, .. } => *reason,
             E::ConnectionLost => DisconnectReason::CONNECTION_LOST,
+            E::Compression(_) => DisconnectReason::COMPRESSION_ERROR,
             E::Banner(_)
             | E::Malformed { .. }
             | E::PacketLength { .. }

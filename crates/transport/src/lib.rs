@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod banner;
+pub mod compress;
 pub mod config;
 pub mod error;
 pub mod kex;
@@ -22,6 +23,7 @@ pub mod fuzz_keys;
 pub mod fuzzing;
 
 pub use banner::Identification;
+pub use compress::CompressionAlg;
 pub use config::{Algorithms, Config, GexConfig, Limits, Role};
 pub use error::{BannerError, TransportError};
 pub use kex::KexMethod;

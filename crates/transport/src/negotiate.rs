@@ -4,6 +4,7 @@ use nacre_crypto::{CipherAlg, MacAlg};
 use nacre_keys::SignatureAlgorithm;
 use nacre_wire::{put, MsgNumber, NameList};
 
+use crate::compress::CompressionAlg;
 use crate::config::{Config, Role};
 use crate::error::TransportError;
 use crate::kex::KexMethod;
@@ -36,6 +37,10 @@ pub struct Negotiated {
     pub mac_c2s: Option<MacAlg>,
     /// MAC server to client (`None` with an AEAD cipher).
     pub mac_s2c: Option<MacAlg>,
+    /// Compression client to server (RFC 4253 §6.2).
+    pub compression_c2s: CompressionAlg,
+    /// Compression server to client.
+    pub compression_s2c: CompressionAlg,
 }
 
 /// Builds our KEXINIT payload. Markers (ext-info, strict kex) are added to the kex list only in the
@@ -54,8 +59,8 @@ pub fn build_kexinit(
 /// A host key algorithm name: a signature algorithm, or its `*-cert-v01@openssh.com` form
 /// (PROTOCOL.certkeys §2) with `true`.
 pub fn host_key_from_name(name: &str) -> Option<(SignatureAlgorithm, bool)> {
-    match name.strip_suffix(nacre_keys::cert::CERT_SUFFIX) {
-        Some(plain) => SignatureAlgorithm::from_name(plain).map(|a| (a, true)),
+    match nacre_keys::cert::plain_name(name) {
+        Some(plain) => SignatureAlgorithm::from_name(&plain).map(|a| (a, true)),
         None => SignatureAlgorithm::from_name(name).map(|a| (a, false)),
     }
 }
@@ -92,6 +97,12 @@ pub fn build_kexinit_names(
     }
     let ciphers: Vec<&str> = config.algorithms.cipher.iter().map(|c| c.name()).collect();
     let macs: Vec<&str> = config.algorithms.mac.iter().map(|m| m.name()).collect();
+    let compression: Vec<&str> = config
+        .algorithms
+        .compression
+        .iter()
+        .map(|c| c.name())
+        .collect();
     let mut out = Vec::with_capacity(1024);
     put::byte(&mut out, MsgNumber::KEXINIT.0);
     out.extend_from_slice(&cookie);
@@ -101,8 +112,8 @@ pub fn build_kexinit_names(
     put::name_list(&mut out, &ciphers);
     put::name_list(&mut out, &macs);
     put::name_list(&mut out, &macs);
-    put::name_list(&mut out, &["none"]);
-    put::name_list(&mut out, &["none"]);
+    put::name_list(&mut out, &compression);
+    put::name_list(&mut out, &compression);
     put::name_list::<&str>(&mut out, &[]);
     put::name_list::<&str>(&mut out, &[]);
     put::boolean(&mut out, false);
@@ -206,18 +217,17 @@ pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiate
         &client.mac_s2c,
         &server.mac_s2c,
     )?;
-    let none = |n: &str| (n == "none").then_some(());
-    choose(
+    let compression_c2s = choose(
         "compression client to server",
         &client.compression_c2s,
         &server.compression_c2s,
-        none,
+        CompressionAlg::from_name,
     )?;
-    choose(
+    let compression_s2c = choose(
         "compression server to client",
         &client.compression_s2c,
         &server.compression_s2c,
-        none,
+        CompressionAlg::from_name,
     )?;
     Ok(Negotiated {
         kex,
@@ -227,6 +237,8 @@ pub fn negotiate(client: &KexInit<'_>, server: &KexInit<'_>) -> Result<Negotiate
         cipher_s2c,
         mac_c2s,
         mac_s2c,
+        compression_c2s,
+        compression_s2c,
     })
 }
 

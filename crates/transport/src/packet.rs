@@ -6,7 +6,11 @@ use nacre_crypto::{CryptoError, PacketKey};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::compress::{CompressionAlg, Deflater, DirectionState, Inflater};
 use crate::error::TransportError;
+
+/// SSH_MSG_USERAUTH_SUCCESS: delayed compression (`zlib@openssh.com`) starts after it.
+const USERAUTH_SUCCESS: u8 = 52;
 
 /// Smallest packet_length: padding_length byte, one payload byte and 4 bytes of padding would be 6,
 /// but a packet of only padding_length and 4 padding bytes is well-formed framing; the empty payload
@@ -41,6 +45,11 @@ pub struct PacketReader {
     pending_len: Option<u32>,
     max_packet_len: usize,
     counters: Counters,
+    compression: DirectionState<Inflater>,
+    /// Client: a received USERAUTH_SUCCESS starts delayed compression.
+    watch_success: bool,
+    /// User authentication succeeded (as far as compression is concerned).
+    after_auth: bool,
 }
 
 impl PacketReader {
@@ -52,7 +61,41 @@ impl PacketReader {
             pending_len: None,
             max_packet_len,
             counters: Counters::default(),
+            compression: DirectionState::Off,
+            watch_success: false,
+            after_auth: false,
         }
+    }
+
+    /// Client side: a USERAUTH_SUCCESS read from now on starts delayed compression (OpenSSH's
+    /// `ssh_packet_enable_delayed_compress` on the receiving side).
+    pub fn watch_userauth_success(&mut self, on: bool) {
+        self.watch_success = on;
+    }
+
+    /// The compression in force from the next packet, after NEWKEYS was received: a fresh
+    /// stream when it compresses now (see [`crate::compress`]).
+    pub fn set_compression(&mut self, alg: CompressionAlg) {
+        let max = self.max_packet_len;
+        self.compression =
+            DirectionState::after_newkeys(alg, self.after_auth, || Inflater::new(max));
+    }
+
+    /// Authentication succeeded: waiting delayed compression starts from the next packet.
+    pub fn set_after_auth(&mut self) {
+        self.after_auth = true;
+        let max = self.max_packet_len;
+        self.compression.authenticated(|| Inflater::new(max));
+    }
+
+    /// Whether authentication succeeded as far as compression is concerned.
+    pub fn after_auth(&self) -> bool {
+        self.after_auth
+    }
+
+    /// Whether incoming payloads are inflated now.
+    pub fn compressing(&self) -> bool {
+        self.compression.is_on()
     }
 
     /// Takes new keys (after NEWKEYS was received); strict kex also resets the sequence number.
@@ -114,16 +157,24 @@ impl PacketReader {
         }
         self.pending_len = None;
         let seq = self.seq;
-        let msg = packet.get(5).copied().unwrap_or(0);
-        tracing::debug!(target: "nacre::packet", "<- seq {seq} {:?} payload {payload_len} bytes", nacre_wire::MsgNumber(msg));
         self.seq = self.seq.wrapping_add(1);
         self.counters.packets += 1;
         self.counters.bytes += total as u64;
         let whole = buf.split_to(total).freeze();
-        Ok(Some(Packet {
-            seq,
-            payload: whole.slice(5..5 + payload_len),
-        }))
+        let mut payload = whole.slice(5..5 + payload_len);
+        if let Some(inflater) = self.compression.stream() {
+            let inflated = inflater.decompress(&payload)?;
+            if inflated.is_empty() {
+                return Err(TransportError::Compression("packet inflates to nothing"));
+            }
+            payload = Bytes::copy_from_slice(inflated);
+        }
+        let msg = payload.first().copied().unwrap_or(0);
+        tracing::debug!(target: "nacre::packet", "<- seq {seq} {:?} payload {} bytes", nacre_wire::MsgNumber(msg), payload.len());
+        if self.watch_success && msg == USERAUTH_SUCCESS && !self.after_auth {
+            self.set_after_auth();
+        }
+        Ok(Some(Packet { seq, payload }))
     }
 
     fn check_length(&self, len: u32) -> Result<(), TransportError> {
@@ -159,6 +210,13 @@ pub struct PacketWriter {
     seq: u32,
     padding_rng: ChaCha8Rng,
     counters: Counters,
+    compression: DirectionState<Deflater>,
+    /// The uncompressed payload while compressing.
+    scratch: Vec<u8>,
+    /// Server: a sent USERAUTH_SUCCESS starts delayed compression.
+    watch_success: bool,
+    /// User authentication succeeded (as far as compression is concerned).
+    after_auth: bool,
 }
 
 impl PacketWriter {
@@ -169,7 +227,39 @@ impl PacketWriter {
             seq: 0,
             padding_rng: ChaCha8Rng::from_seed(seed),
             counters: Counters::default(),
+            compression: DirectionState::Off,
+            scratch: Vec::new(),
+            watch_success: false,
+            after_auth: false,
         }
+    }
+
+    /// Server side: a USERAUTH_SUCCESS written from now on starts delayed compression after it
+    /// (OpenSSH's `ssh_packet_enable_delayed_compress` on the sending side).
+    pub fn watch_userauth_success(&mut self, on: bool) {
+        self.watch_success = on;
+    }
+
+    /// The compression in force from the next packet, after NEWKEYS was sent: a fresh stream
+    /// when it compresses now (see [`crate::compress`]).
+    pub fn set_compression(&mut self, alg: CompressionAlg) {
+        self.compression = DirectionState::after_newkeys(alg, self.after_auth, Deflater::new);
+    }
+
+    /// Authentication succeeded: waiting delayed compression starts from the next packet.
+    pub fn set_after_auth(&mut self) {
+        self.after_auth = true;
+        self.compression.authenticated(Deflater::new);
+    }
+
+    /// Whether authentication succeeded as far as compression is concerned.
+    pub fn after_auth(&self) -> bool {
+        self.after_auth
+    }
+
+    /// Whether outgoing payloads are deflated now.
+    pub fn compressing(&self) -> bool {
+        self.compression.is_on()
     }
 
     /// Takes new keys (after NEWKEYS was sent); strict kex also resets the sequence number.
@@ -205,7 +295,19 @@ impl PacketWriter {
     ) -> Result<(), TransportError> {
         let start = out.len();
         out.extend_from_slice(&[0; 5]);
-        encode(out);
+        let msg = if let Some(deflater) = self.compression.stream() {
+            let mut plain = std::mem::take(&mut self.scratch);
+            plain.clear();
+            encode(&mut plain);
+            let compressed = deflater.compress(&plain, out);
+            let msg = plain.first().copied().unwrap_or(0);
+            self.scratch = plain;
+            compressed?;
+            msg
+        } else {
+            encode(out);
+            out.get(start + 5).copied().unwrap_or(0)
+        };
         let payload_len = out.len() - start - 5;
         let block = self.key.block_size().max(8);
         let aad = if self.key.length_is_aad() { 4 } else { 0 };
@@ -225,7 +327,6 @@ impl PacketWriter {
         let Some(packet) = out.get_mut(start..) else {
             return Err(TransportError::KexFailed("output buffer"));
         };
-        let msg = packet.get(5).copied().unwrap_or(0);
         tracing::debug!(target: "nacre::packet", "-> seq {} {:?} payload {payload_len} bytes", self.seq, nacre_wire::MsgNumber(msg));
         let len_bytes = u32::try_from(packet_len).unwrap_or(u32::MAX).to_be_bytes();
         for (dst, src) in packet
@@ -240,6 +341,9 @@ impl PacketWriter {
         self.seq = self.seq.wrapping_add(1);
         self.counters.packets += 1;
         self.counters.bytes += (4 + packet_len + tag_len) as u64;
+        if self.watch_success && msg == USERAUTH_SUCCESS && !self.after_auth {
+            self.set_after_auth();
+        }
         Ok(())
     }
 

@@ -27,6 +27,7 @@ fn configs(
         host_key: vec![host_key],
         cipher: vec![cipher],
         mac: vec![mac],
+        compression: vec![nacre_transport::CompressionAlg::None],
     };
     let mut server = Config::server(all_host_keys());
     server.algorithms = Algorithms::all();

@@ -2,9 +2,9 @@
 //! method's public values, shared secret K and exchange hash H with Python's `cryptography` and
 //! plain integer arithmetic; this test recomputes all of them with nacre from the same private keys.
 //!
-//! The post-quantum hybrids come from kyber-py (ML-KEM-768, cross-checked with OpenSSL) and a plain
-//! Python sntrup761 (`scripts/sntrup761.py`): nacre's client rebuilds C_INIT from the same KEM and
-//! X25519 secrets and decapsulates the vector's S_REPLY to K; for ML-KEM its server also
+//! The post-quantum hybrids come from kyber-py (ML-KEM-768 and ML-KEM-1024, cross-checked with
+//! OpenSSL; ECDH on X25519, P-256 and P-384 from OpenSSL) and a plain Python sntrup761
+//! (`scripts/sntrup761.py`): nacre's client rebuilds C_INIT from the same KEM and ECDH secrets and decapsulates the vector's S_REPLY to K; for ML-KEM its server also
 //! re-encapsulates with the vector's randomness to the same S_REPLY (sntrup761's encapsulation
 //! randomness is the Rust crate's own ChaCha20 stream, which the Python side cannot reproduce).
 #![allow(
@@ -95,18 +95,27 @@ fn hybrid_agree(
             .unwrap();
     assert_eq!(client.init(), c_init, "{name}: C_INIT");
     let k = client.finish(&s_reply).unwrap();
+    // K_CL: the raw X25519 output, or the X coordinate of the NIST point (field size).
+    let classical = match kem.curve() {
+        EcdhCurve::X25519 => hex(v, "x25519_shared"),
+        _ => hex(v, "ecdh_shared"),
+    };
+    assert_eq!(
+        classical.len(),
+        kem.curve().field_len(),
+        "{name}: K_CL length"
+    );
     assert_eq!(
         kem.hash()
-            .digest(&[hex(v, "kem_shared"), hex(v, "x25519_shared")].concat()),
+            .digest(&[hex(v, "kem_shared"), classical].concat()),
         hex(v, "K"),
         "{name}: K = HASH(K_PQ || K_CL) in the file"
     );
-    let server_x25519 =
-        EcdhPrivateKey::from_bytes(EcdhCurve::X25519, &hex(v, "server_secret")).unwrap();
+    let server_ecdh = EcdhPrivateKey::from_bytes(kem.curve(), &hex(v, "server_secret")).unwrap();
     match v.get("server_kem_random") {
         Some(_) => {
             let (reply, k_server) = kem
-                .respond_with(&c_init, &hex(v, "server_kem_random"), &server_x25519)
+                .respond_with(&c_init, &hex(v, "server_kem_random"), &server_ecdh)
                 .unwrap();
             assert_eq!(reply, s_reply, "{name}: S_REPLY");
             assert_eq!(k_server, k, "{name}: server K");

@@ -5,24 +5,27 @@
     clippy::panic
 )]
 //! The post-quantum hybrid kex methods (mlkem768x25519-sha256, sntrup761x25519-sha512 and its
-//! @openssh.com name) in memory: default negotiation, rekeys, the key log, and the C_INIT / S_REPLY
-//! values a peer must not get away with (wrong lengths, low-order X25519 halves, an ML-KEM key
-//! failing FIPS 203's modulus check), each ending in DISCONNECT(KEY_EXCHANGE_FAILED).
+//! @openssh.com name, and the opt-in mlkem768nistp256-sha256 and mlkem1024nistp384-sha384) in
+//! memory: default negotiation, rekeys, the key log, and the C_INIT / S_REPLY values a peer must
+//! not get away with (wrong lengths, low-order X25519 halves, NIST points off the curve, an ML-KEM
+//! key failing FIPS 203's modulus check), each ending in DISCONNECT(KEY_EXCHANGE_FAILED).
 //! (Every hybrid with every host key algorithm: combos.rs; known answers: exchange_hash_vectors.rs.)
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use nacre_crypto::{HybridKem, SeededRng};
+use nacre_crypto::{EcdhCurve, HybridKem, SeededRng};
 use nacre_testkit::script::{find_disconnect, KexInitSpec, ScriptPeer};
 use nacre_testkit::{all_host_keys, closed, Pair};
 use nacre_transport::{Algorithms, Config, Event, KexMethod, Role, Transport, TransportError};
 use nacre_wire::{put, DisconnectReason};
 
-const HYBRIDS: [KexMethod; 3] = [
+const HYBRIDS: [KexMethod; 5] = [
     KexMethod::MlKem768X25519Sha256,
     KexMethod::Sntrup761X25519Sha512,
     KexMethod::Sntrup761X25519Sha512Openssh,
+    KexMethod::MlKem768NistP256Sha256,
+    KexMethod::MlKem1024NistP384Sha384,
 ];
 
 fn kem(kex: KexMethod) -> HybridKem {
@@ -49,6 +52,20 @@ fn hybrids_lead_the_default_lists() {
         assert_eq!(KexMethod::from_name(kex.name()), Some(kex));
         assert!(kex.is_hybrid() && !kex.is_ffdh() && !kex.is_legacy());
     }
+    // The NIST hybrids are opt-in, as in OpenSSH 10.5: in no default list, in `all()`.
+    for kex in [
+        KexMethod::MlKem768NistP256Sha256,
+        KexMethod::MlKem1024NistP384Sha384,
+    ] {
+        assert!(kex.is_opt_in());
+        assert!(!Algorithms::client_default().kex.contains(&kex));
+        assert!(!Algorithms::server_default().kex.contains(&kex));
+        assert!(Algorithms::all().kex.contains(&kex));
+    }
+    assert_eq!(
+        KexMethod::MlKem1024NistP384Sha384.hash(),
+        nacre_crypto::HashAlg::Sha384
+    );
     assert_eq!(
         KexMethod::MlKem768X25519Sha256.hash(),
         nacre_crypto::HashAlg::Sha256
@@ -57,6 +74,28 @@ fn hybrids_lead_the_default_lists() {
         KexMethod::Sntrup761X25519Sha512Openssh.hash(),
         nacre_crypto::HashAlg::Sha512
     );
+}
+
+/// OpenSSH 10.5's `KEX_CLIENT_KEX` (myproposal.h), typed in: nacre's client default is the same
+/// list in the same order; its server default is `KEX_SERVER_KEX` without ECDH on the NIST
+/// curves (docs/SECURITY.md "Default algorithms").
+#[test]
+fn defaults_follow_openssh_10_order() {
+    const OPENSSH_10_5_CLIENT_KEX: &str = "mlkem768x25519-sha256,sntrup761x25519-sha512,\
+        sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,\
+        ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,\
+        diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,\
+        diffie-hellman-group18-sha512,diffie-hellman-group14-sha256";
+    let names =
+        |algs: Algorithms| -> Vec<&'static str> { algs.kex.iter().map(|m| m.name()).collect() };
+    let openssh: Vec<&str> = OPENSSH_10_5_CLIENT_KEX.split(',').collect();
+    assert_eq!(names(Algorithms::client_default()), openssh);
+    let server: Vec<&str> = openssh[..8]
+        .iter()
+        .copied()
+        .filter(|n| !n.starts_with("ecdh-sha2-"))
+        .collect();
+    assert_eq!(names(Algorithms::server_default()), server);
 }
 
 #[test]
@@ -191,6 +230,23 @@ fn against_server(
     )
 }
 
+/// Classical halves a peer must not get away with: low-order X25519 points, or NIST points that
+/// are not on the curve (all zero, `04 || 0…0`, the good point with Y changed, a compressed point
+/// padded to the length).
+fn bad_points(curve: EcdhCurve, good: &[u8]) -> Vec<Vec<u8>> {
+    if curve == EcdhCurve::X25519 {
+        return low_order();
+    }
+    let len = curve.public_len();
+    let mut zero_point = vec![0u8; len];
+    zero_point[0] = 4;
+    let mut other_y = good[good.len() - len..].to_vec();
+    other_y[len - 1] ^= 1;
+    let mut compressed = other_y.clone();
+    compressed[0] = 2;
+    vec![vec![0u8; len], zero_point, other_y, compressed]
+}
+
 /// Low-order X25519 points (RFC 7748 §6.1): 0, 1, and the order-8 point.
 fn low_order() -> Vec<Vec<u8>> {
     let mut one = vec![0u8; 32];
@@ -208,20 +264,21 @@ fn bad_client_init_is_refused_by_the_server() {
     for kex in HYBRIDS {
         let kem = kem(kex);
         let (_, good) = kem.generate(&mut SeededRng::new(5));
+        let ec = kem.curve().public_len();
         let mut cases: Vec<(String, Vec<u8>)> = vec![
             ("empty".into(), Vec::new()),
-            ("X25519 only".into(), good[good.len() - 32..].to_vec()),
-            ("KEM key only".into(), good[..good.len() - 32].to_vec()),
+            ("ECDH only".into(), good[good.len() - ec..].to_vec()),
+            ("KEM key only".into(), good[..good.len() - ec].to_vec()),
             ("one byte short".into(), good[..good.len() - 1].to_vec()),
             ("one byte long".into(), [&good[..], &[0]].concat()),
         ];
-        for q in low_order() {
+        for q in bad_points(kem.curve(), &good) {
             let mut init = good.clone();
             let n = init.len();
-            init[n - 32..].copy_from_slice(&q);
-            cases.push((format!("low-order X25519 {}", hex::encode(&q)), init));
+            init[n - ec..].copy_from_slice(&q);
+            cases.push((format!("bad ECDH point {}", hex::encode(&q)), init));
         }
-        if kem == HybridKem::MlKem768X25519 {
+        if kem != HybridKem::Sntrup761X25519 {
             // First 12-bit coefficient of t̂ = 0xfff >= q: FIPS 203 §7.2 input check.
             let mut init = good.clone();
             init[0] = 0xff;
@@ -282,11 +339,12 @@ type Mangle = Box<dyn Fn(Vec<u8>) -> Vec<u8>>;
 fn bad_server_reply_is_refused_by_the_client() {
     for kex in HYBRIDS {
         let kem = kem(kex);
+        let ec = kem.curve().public_len();
         let mut cases: Vec<(String, Mangle)> = vec![
             ("empty".into(), Box::new(|_| Vec::new())),
             (
-                "X25519 only".into(),
-                Box::new(|r: Vec<u8>| r[r.len() - 32..].to_vec()),
+                "ECDH only".into(),
+                Box::new(move |r: Vec<u8>| r[r.len() - ec..].to_vec()),
             ),
             (
                 "one byte short".into(),
@@ -297,12 +355,13 @@ fn bad_server_reply_is_refused_by_the_client() {
                 Box::new(|r: Vec<u8>| [&r[..], &[0]].concat()),
             ),
         ];
-        for q in low_order() {
+        let (_, sample) = kem.generate(&mut SeededRng::new(6));
+        for q in bad_points(kem.curve(), &sample) {
             cases.push((
-                format!("low-order X25519 {}", hex::encode(&q)),
+                format!("bad ECDH point {}", hex::encode(&q)),
                 Box::new(move |mut r: Vec<u8>| {
                     let n = r.len();
-                    r[n - 32..].copy_from_slice(&q);
+                    r[n - ec..].copy_from_slice(&q);
                     r
                 }),
             ));

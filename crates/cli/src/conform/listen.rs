@@ -1,11 +1,12 @@
-//! `nacre conform ssh --listen ADDR`: the role reversed. nacre waits for one client connection,
+//! `nacre conform ssh --listen ADDR`: the role reversed. nacre waits for a client's first connection,
 //! serves it with its sans-IO server `Transport` (a fresh ed25519 host key, strict kex and
 //! ext-info as the client asks) and checks what the client sends: its identification line, its
 //! KEXINIT, its first packet, whether it goes on to USERAUTH_REQUEST past IGNORE and DEBUG sent
-//! right after NEWKEYS, and its answer to an unrecognised message sent then (UNIMPLEMENTED, RFC
-//! 4253 §11.4). Then the
+//! right after NEWKEYS, and its answers to unrecognised messages sent then (8, 192, 255:
+//! UNIMPLEMENTED, RFC 4253 §11.4). Then the
 //! connection ends with DISCONNECT (no authentication is attempted: the client may fail with
-//! "disconnected by the server"; that is expected).
+//! "disconnected by the server"; that is expected). The client's second connection is checked by
+//! `listen_auth` (authentication, connection layer, a corrupted MAC).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,13 +21,46 @@ use nacre_wire::{decode_exact, put, DisconnectReason, Reader};
 use super::raw::trim_eol;
 use super::{Outcome, Verdict};
 
-/// Waits for one client on `addr` and checks it.
+/// Waits for a client on `addr` and checks its two connections: the handshake here, then
+/// authentication, the connection layer and framing (`listen_auth`). Without a second connection
+/// within `timeout` (at least 30 s) the second connection's checks say so (INFO).
 pub fn run(addr: &str, timeout: Duration) -> anyhow::Result<Vec<Outcome>> {
     let listener = TcpListener::bind(addr)?;
     eprintln!("waiting for a client on {}", listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     eprintln!("client {peer}");
-    Ok(check_client(stream, timeout))
+    let mut v = check_client(stream, timeout);
+    eprintln!("connect the client again (authentication and connection checks)");
+    match accept_within(&listener, timeout.max(Duration::from_secs(30)))? {
+        Some(stream) => v.extend(super::listen_auth::check_client(stream, timeout)),
+        None => v.push(outcome(
+            "client.second-connection",
+            "",
+            None,
+            "no second connection",
+            "the authentication and connection checks need the client to connect twice",
+        )),
+    }
+    Ok(v)
+}
+
+/// The next connection on `listener` within `wait`, if any.
+fn accept_within(listener: &TcpListener, wait: Duration) -> anyhow::Result<Option<TcpStream>> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(Some(stream));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
 }
 
 fn outcome(
@@ -58,7 +92,8 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut received: Vec<(u32, Vec<u8>)> = Vec::new();
-    let mut probe_seq = None;
+    let mut probe_seq: Option<u32> = None;
+    let mut probe_at = Instant::now();
     let mut service = false;
     let mut closed = None;
     while Instant::now() < deadline && closed.is_none() {
@@ -84,19 +119,30 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
         if probe_seq.is_none() && userauth(&received) {
             // An unrecognised message once the client is past IGNORE and DEBUG.
             probe_seq = Some(t.next_send_seq());
-            t.send_raw(&[8, 0, 0, 0, 0]);
+            probe_at = Instant::now();
+            for n in [8, 192, 255] {
+                t.send_raw(&[n, 0, 0, 0, 0]);
+            }
         }
-        let answered = probe_seq.is_some_and(|seq| unimplemented_for(&received, seq));
-        if answered && userauth(&received) {
+        // 8 is answered by the client's transport, 192 and 255 perhaps by a layer above, a
+        // little later: one more second for them.
+        let answered = |k: u32| probe_seq.is_some_and(|seq| unimplemented_for(&received, seq + k));
+        if answered(0)
+            && (answered(1) && answered(2) || probe_at.elapsed() > Duration::from_secs(1))
+        {
             break;
         }
         out.clear();
         t.poll_transmit(&mut out);
         if !out.is_empty() && stream.write_all(&out).is_err() {
+            closed = Some("connection closed".to_owned());
             break;
         }
         match stream.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                closed = Some("connection closed".to_owned());
+                break;
+            }
             Ok(n) => {
                 if raw_in.len() < 16 * 1024 {
                     raw_in.extend_from_slice(buf.get(..n).unwrap_or(&[]));
@@ -108,7 +154,10 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => break,
+            Err(e) => {
+                closed = Some(format!("connection closed: {e}"));
+                break;
+            }
         }
         t.handle_timeout(Instant::now());
     }
@@ -123,6 +172,11 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
 /// Whether the client went on to USERAUTH_REQUEST (past our IGNORE and DEBUG).
 fn userauth(received: &[(u32, Vec<u8>)]) -> bool {
     received.iter().any(|(_, p)| p.first() == Some(&50))
+}
+
+/// Whether the client ended the connection (DISCONNECT or a close).
+fn ended(received: &[(u32, Vec<u8>)], closed: &Option<String>) -> bool {
+    closed.is_some() || received.iter().any(|(_, p)| p.first() == Some(&1))
 }
 
 fn unimplemented_for(received: &[(u32, Vec<u8>)], seq: u32) -> bool {
@@ -243,7 +297,14 @@ fn judge(
     v.push(outcome(
         "client.unimplemented",
         "RFC 4253 §11.4",
-        probe_seq.map(|_| answered),
+        // Ending the connection instead is the RFC's other choice (§11.1): INFO, as in the
+        // server battery.
+        match (probe_seq, answered) {
+            (None, _) => None,
+            (Some(_), true) => Some(true),
+            (Some(_), false) if ended(received, &closed) => None,
+            (Some(_), false) => Some(false),
+        },
         match probe_seq {
             Some(seq) => format!(
                 "message 8 as our packet {seq}; then {}; {}",
@@ -252,8 +313,36 @@ fn judge(
             ),
             None => "no USERAUTH_REQUEST to send it after".to_owned(),
         },
-        "message 8 answered UNIMPLEMENTED with its sequence number",
+        "message 8 answered UNIMPLEMENTED with its sequence number (INFO: the client disconnected instead)",
     ));
+    for (k, n) in [(1, 192), (2, 255)] {
+        let seq = probe_seq.map(|s| s + k);
+        // 192 is SSH2_MSG_PING (OpenSSH PROTOCOL §1.8; our EXT_INFO offers ping@openssh.com):
+        // a PONG answers it as well.
+        let pong = n == 192 && received.iter().any(|(_, p)| p.first() == Some(&193));
+        let answered = pong || seq.is_some_and(|seq| unimplemented_for(received, seq));
+        let ended = ended(received, &closed);
+        v.push(Outcome::new(
+            format!("client.during-auth.{n}"),
+            "RFC 4253 §11.4",
+            match (seq, answered, ended) {
+                (None, _, _) | (_, false, true) => Verdict::Info,
+                (_, true, _) => Verdict::Pass,
+                (_, false, false) => Verdict::Fail,
+            },
+            seq.map_or(String::new(), |s| format!("message {n} as our packet {s}")),
+            if seq.is_some() {
+                format!("{}; {}", after.join(", "), closed.clone().unwrap_or_default())
+            } else {
+                "no USERAUTH_REQUEST to send it after".to_owned()
+            },
+            if n == 192 {
+                "answered UNIMPLEMENTED with its sequence number, or PONG (INFO: the client disconnected instead)"
+            } else {
+                "answered UNIMPLEMENTED with its sequence number (INFO: the client disconnected instead)"
+            },
+        ));
+    }
     let went_on = service && userauth(received);
     v.push(outcome(
         "client.ignore-debug",

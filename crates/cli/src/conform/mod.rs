@@ -12,12 +12,13 @@
 
 mod auth;
 mod channels;
-mod client;
+pub(crate) mod client;
 mod ident;
 mod kexinit;
 mod listen;
+mod listen_auth;
 mod packets;
-mod raw;
+pub(crate) mod raw;
 mod report;
 mod sftp;
 mod states;
@@ -84,7 +85,8 @@ pub struct SshArgs {
     /// Output formats.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// The role reversed: wait for one client on ADDR (e.g. 127.0.0.1:2223) and check it.
+    /// The role reversed: wait for a client on ADDR (e.g. 127.0.0.1:2223) and check it; it connects
+    /// twice (handshake, then authentication, connection layer and framing).
     #[arg(long, value_name = "ADDR", conflicts_with = "host")]
     pub listen: Option<String>,
     /// Server host name or address.

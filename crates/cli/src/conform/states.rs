@@ -202,7 +202,13 @@ fn judge(state: State, n: u8, seq: u32, seen: &[Seen]) -> (Verdict, String) {
         matches!(s, Seen::Packet(p) if !is_pong(state, p)
             && matches!(p.first(), Some(51 | 52 | 60 | 81 | 82 | 91 | 92 | 93 | 99 | 100)))
     });
-    let reaction = if closed {
+    // SSH2_MSG_PONG: a server that knows OpenSSH's ping (PROTOCOL §1.8) answers 192 with it.
+    let ponged = seen
+        .iter()
+        .any(|s| matches!(s, Seen::Packet(p) if p.first() == Some(&193)));
+    let reaction = if ponged && state == State::AfterAuth && n == 192 {
+        "answered PONG"
+    } else if closed {
         "disconnected"
     } else if unimpl_ok {
         "answered UNIMPLEMENTED"
@@ -221,6 +227,7 @@ fn judge(state: State, n: u8, seq: u32, seen: &[Seen]) -> (Verdict, String) {
         (State::BeforeAuth, 80..=255) => ok(closed || unimpl_ok),
         // Not allowed before NEWKEYS either (RFC 4253 §7.1): refusing is as right as UNIMPLEMENTED.
         (State::BeforeKex | State::DuringKex, 192..=255) if !acted => ok(closed || unimpl_ok),
+        (State::AfterAuth, 192) if ponged => ok(!closed),
         (_, 8) | (_, 192..=255) => ok(unimpl_ok && !closed),
         (State::BeforeKex | State::DuringKex, _) if acted => Verdict::Fail,
         (State::BeforeKex | State::DuringKex, _) if closed || unimpl_ok => Verdict::Pass,
@@ -234,6 +241,10 @@ fn judge(state: State, n: u8, seq: u32, seen: &[Seen]) -> (Verdict, String) {
         }
         (State::BeforeKex | State::DuringKex, 192..=255) => {
             "unrecognised and not allowed before NEWKEYS: UNIMPLEMENTED or disconnect"
+        }
+        (State::AfterAuth, 192) => {
+            "SSH2_MSG_PING where the server knows it (OpenSSH PROTOCOL §1.8), else unrecognised: \
+             PONG, or UNIMPLEMENTED with its sequence number"
         }
         (_, 8) | (_, 192..=255) => "unrecognised: UNIMPLEMENTED with its sequence number",
         (State::BeforeKex | State::DuringKex, _) => "not allowed before NEWKEYS: refuse, never act",

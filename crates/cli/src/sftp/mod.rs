@@ -210,6 +210,8 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         ),
         None => None,
     };
+    // The sftp subsystem is a remote command for UpdateHostKeys (no `ask`, as ssh for sftp).
+    opts.remote_command = true;
     let mut conn = opts.connect().await?;
     let config = nacre_sftp::ClientConfig {
         request_timeout: opts.request_timeout,
@@ -258,6 +260,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
             // As OpenSSH's sftp at `bye`: the channel closes, then the connection ends with a
             // DISCONNECT the server reads (not a dropped TCP connection).
             drop(session);
+            crate::update_host_keys::settle().await;
             // The channel's CLOSE (sent as the client drops) goes out before the DISCONNECT.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             let bye = conn.disconnect(

@@ -1,7 +1,8 @@
 //! A small SSH server for the conformance tests, built on nacre's sans-IO server `Transport`
 //! (key exchange, strict kex, ext-info) with user authentication and a session channel that
 //! answers SFTP INIT written by hand, so that each [`Fault`] breaks exactly one clause of RFC
-//! 4252/4254/8308 after NEWKEYS. Without a fault it passes those checks.
+//! 4252/4254/8308, of RFC 4253 (§6.4 MAC failures, §11 generic messages after authentication)
+//! or of strict kex (no sequence reset) after NEWKEYS. Without a fault it passes those checks.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -51,6 +52,14 @@ pub enum Fault {
     DeadAfterRekey,
     /// EXT_INFO is sent to a client that did not announce ext-info-c.
     ExtInfoUnasked,
+    /// After authentication IGNORE is answered UNIMPLEMENTED.
+    UnimplementedForIgnoreAfterAuth,
+    /// After authentication an unrecognised message (8, 192–255) ends the connection.
+    DisconnectsOnUnknownAfterAuth,
+    /// A packet that fails (a bad MAC) makes the server go silent instead of disconnecting.
+    SilentOnError,
+    /// Strict kex is offered and agreed, but the server does not reset its sequence numbers.
+    NoSequenceReset,
 }
 
 /// Starts the server on a free port; returns the port.
@@ -77,6 +86,8 @@ struct Conn {
     pending: Vec<u8>,
     sftp_in: Vec<u8>,
     rekeyed: bool,
+    /// Sequence numbers of received packets the service layer does not know (192–255).
+    unknown_seqs: std::collections::VecDeque<u32>,
 }
 
 impl Conn {
@@ -85,7 +96,11 @@ impl Conn {
         if fault == Fault::AnyService {
             config.services.push("conform-unknown@nacre.invalid".into());
         }
-        let t = Transport::server(Arc::new(config), Box::new(SystemRng), Instant::now());
+        let mut t = Transport::server(Arc::new(config), Box::new(SystemRng), Instant::now());
+        // Every received packet with its sequence number: UNIMPLEMENTED names it, and the
+        // after-authentication faults see the generic messages the transport handles itself.
+        t.record_received(true);
+        t.skip_strict_reset(fault == Fault::NoSequenceReset);
         Conn {
             stream,
             t,
@@ -94,6 +109,7 @@ impl Conn {
             pending: Vec::new(),
             sftp_in: Vec::new(),
             rekeyed: false,
+            unknown_seqs: std::collections::VecDeque::new(),
         }
     }
 
@@ -107,6 +123,7 @@ impl Conn {
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Vec::new();
         loop {
+            self.on_received();
             while let Some(ev) = self.t.poll_event() {
                 match ev {
                     Event::Packet(p) => self.on_packet(&p),
@@ -122,7 +139,25 @@ impl Conn {
                             self.rekeyed = true;
                         }
                     }
-                    Event::Closed(_) => {
+                    Event::Closed(e) => {
+                        if self.fault == Fault::SilentOnError
+                            && !matches!(
+                                e,
+                                nacre_transport::TransportError::PeerDisconnected { .. }
+                            )
+                        {
+                            // No DISCONNECT, no close: wait for the client to give up.
+                            loop {
+                                match self.stream.read(&mut buf) {
+                                    Ok(0) => return Ok(()),
+                                    Ok(_) => {}
+                                    Err(e)
+                                        if e.kind() == std::io::ErrorKind::WouldBlock
+                                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                                    Err(e) => return Err(e),
+                                }
+                            }
+                        }
                         self.t.poll_transmit(&mut out);
                         let _ = self.stream.write_all(&out);
                         return Ok(());
@@ -147,10 +182,45 @@ impl Conn {
         }
     }
 
+    /// Looks at every packet received since the last call (generic ones included).
+    fn on_received(&mut self) {
+        for (seq, p) in self.t.take_received() {
+            let n = p.first().copied().unwrap_or(0);
+            if !self.t.is_authenticated() {
+                continue;
+            }
+            if n >= 192 {
+                self.unknown_seqs.push_back(seq);
+            }
+            match (self.fault, n) {
+                (Fault::UnimplementedForIgnoreAfterAuth, 2) => {
+                    let mut m = vec![3];
+                    put::uint32(&mut m, seq);
+                    self.send(&m);
+                }
+                (Fault::DisconnectsOnUnknownAfterAuth, 8 | 192..=255) => self.t.disconnect(
+                    nacre_wire::DisconnectReason::PROTOCOL_ERROR,
+                    "unknown message",
+                ),
+                _ => {}
+            }
+        }
+    }
+
     fn on_packet(&mut self, p: &[u8]) {
         let mut r = Reader::new(&p[1..]);
         match p[0] {
+            // Further authentication requests are ignored (RFC 4252 §5.1).
+            50 if self.t.is_authenticated() => {}
             50 => self.on_userauth(p),
+            // Unrecognised by this service: UNIMPLEMENTED with its sequence number.
+            192..=255 if self.t.is_authenticated() => {
+                if let Some(seq) = self.unknown_seqs.pop_front() {
+                    let mut m = vec![3];
+                    put::uint32(&mut m, seq);
+                    self.send(&m);
+                }
+            }
             80 => {
                 let _name = r.string().unwrap_or(b"");
                 let want = r.bool().unwrap_or(false);

@@ -2,6 +2,7 @@
 
 pub mod channel;
 pub mod global;
+pub mod host_keys;
 pub mod kinds;
 pub mod requests;
 

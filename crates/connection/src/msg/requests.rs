@@ -100,6 +100,17 @@ pub enum RequestKind {
     AuthAgentReq,
     /// `keepalive@openssh.com` (a want-reply ping).
     KeepAlive,
+    /// `eow@openssh.com` (OpenSSH PROTOCOL §2.1, End Of Write; sent without want-reply and
+    /// with no data): the sender's local output of the session closed, so the receiver should
+    /// stop sending channel data (the channel stays open the other way).
+    ///
+    /// ```text
+    /// byte      SSH_MSG_CHANNEL_REQUEST
+    /// uint32    recipient channel
+    /// string    "eow@openssh.com"
+    /// boolean   FALSE
+    /// ```
+    Eow,
     /// Any other request, with its raw data.
     Other {
         /// Request type.
@@ -159,6 +170,7 @@ impl RequestKind {
             }
             "auth-agent-req@openssh.com" => RequestKind::AuthAgentReq,
             "keepalive@openssh.com" => RequestKind::KeepAlive,
+            "eow@openssh.com" => RequestKind::Eow,
             other => RequestKind::Other {
                 name: other.to_owned(),
                 data: r.take_rest().to_vec(),
@@ -183,6 +195,7 @@ impl RequestKind {
             RequestKind::ExitSignal { .. } => "exit-signal",
             RequestKind::AuthAgentReq => "auth-agent-req@openssh.com",
             RequestKind::KeepAlive => "keepalive@openssh.com",
+            RequestKind::Eow => "eow@openssh.com",
             RequestKind::Other { name, .. } => name,
         }
     }
@@ -220,7 +233,10 @@ impl RequestKind {
                 put::string(&mut o, name.as_bytes());
                 put::string(&mut o, value.as_bytes());
             }
-            RequestKind::Shell | RequestKind::AuthAgentReq | RequestKind::KeepAlive => {}
+            RequestKind::Shell
+            | RequestKind::AuthAgentReq
+            | RequestKind::KeepAlive
+            | RequestKind::Eow => {}
             RequestKind::Exec { command } => put::string(&mut o, command),
             RequestKind::Subsystem { name } | RequestKind::Signal { name } => {
                 put::string(&mut o, name.as_bytes())

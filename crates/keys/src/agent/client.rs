@@ -214,7 +214,13 @@ impl AgentClient {
             Response::Signature(s) => s.signature,
             other => return Err(unexpected(&other)),
         };
-        let (name, _) = crate::decode_signature_blob(signature)?;
+        // A security key signature carries flags and a counter after the signature string
+        // (PROTOCOL.u2f); the others are exactly `string alg, string signature`.
+        let name = if alg.is_sk() {
+            crate::SkSignature::decode(signature)?.algorithm
+        } else {
+            crate::decode_signature_blob(signature)?.0
+        };
         if name != alg.name().as_bytes() {
             return Err(KeyError::SignatureAlgorithmMismatch {
                 expected: alg,

@@ -166,6 +166,8 @@ fn default_alg(key_type: KeyType) -> SignatureAlgorithm {
         KeyType::EcdsaNistP256 => SignatureAlgorithm::EcdsaNistP256,
         KeyType::EcdsaNistP384 => SignatureAlgorithm::EcdsaNistP384,
         KeyType::EcdsaNistP521 => SignatureAlgorithm::EcdsaNistP521,
+        KeyType::SkEd25519 => SignatureAlgorithm::SkEd25519,
+        KeyType::SkEcdsaNistP256 => SignatureAlgorithm::SkEcdsaNistP256,
     }
 }
 

@@ -30,9 +30,9 @@ pub(crate) mod key_or_cert;
 mod options;
 
 use base64::Engine as _;
-use nacre_wire::{put, Reader};
+use nacre_wire::Reader;
 
-use crate::public::{read_non_rsa_body, PublicKeyData};
+use crate::public::read_non_rsa_body;
 use crate::{KeyError, KeyType, PublicKey, SignatureAlgorithm};
 
 pub use authorize::{
@@ -82,7 +82,26 @@ impl CertType {
 
 /// The certificate key type name of a plain key type (`ssh-ed25519-cert-v01@openssh.com`, ...).
 pub fn cert_type_name(key_type: KeyType) -> String {
-    format!("{}{CERT_SUFFIX}", key_type.name())
+    cert_name(key_type.name())
+}
+
+/// The certificate form of a plain key type or signature algorithm name: `-cert-v01@openssh.com`
+/// appended, or for the `@openssh.com` names (the security keys) put before the domain:
+/// `sk-ssh-ed25519@openssh.com` → `sk-ssh-ed25519-cert-v01@openssh.com` (PROTOCOL.u2f).
+pub fn cert_name(plain: &str) -> String {
+    let base = plain.strip_suffix("@openssh.com").unwrap_or(plain);
+    format!("{base}{CERT_SUFFIX}")
+}
+
+/// The plain name of a certificate key type or algorithm name (the reverse of [`cert_name`]),
+/// or `None` when `name` is not a certificate name.
+pub fn plain_name(name: &str) -> Option<String> {
+    let base = name.strip_suffix(CERT_SUFFIX)?;
+    Some(if base.starts_with("sk-") {
+        format!("{base}@openssh.com")
+    } else {
+        base.to_owned()
+    })
 }
 
 /// A parsed, CA-signature-verified OpenSSH certificate (PROTOCOL.certkeys §2).
@@ -140,7 +159,9 @@ impl Certificate {
         r.finish()?;
         let signature_key = PublicKey::from_blob(ca_blob)
             .map_err(|_| KeyError::InvalidCertificate("invalid signature key"))?;
-        let (alg_name, _) = crate::decode_signature_blob(signature)?;
+        // The first string names the algorithm (a security key CA's signature has its flags
+        // and counter after the signature string, PROTOCOL.u2f).
+        let alg_name = Reader::new(signature).string()?;
         let signature_algorithm = std::str::from_utf8(alg_name)
             .ok()
             .and_then(SignatureAlgorithm::from_name)
@@ -149,7 +170,8 @@ impl Certificate {
                 "signature algorithm does not suit the signature key",
             ))?;
         let signed = blob.get(..signed_len).ok_or(TRUNC)?;
-        signature_key.verify(signature_algorithm, signed, signature)?;
+        // As sshd, a security key CA's flags are not judged (sshkey_verify without details).
+        signature_key.verify_detailed(signature_algorithm, signed, signature)?;
         Ok(Self {
             blob: blob.to_vec(),
             key,
@@ -268,10 +290,10 @@ impl Certificate {
 fn cert_key_type(name: &[u8]) -> Result<KeyType, KeyError> {
     let name = std::str::from_utf8(name)
         .map_err(|_| KeyError::UnknownKeyType(String::from_utf8_lossy(name).into_owned()))?;
-    let Some(plain) = name.strip_suffix(CERT_SUFFIX) else {
+    let Some(plain) = plain_name(name) else {
         return Err(KeyError::InvalidCertificate("not a certificate key type"));
     };
-    KeyType::from_name(plain).map_err(|_| KeyError::UnsupportedKeyType(name.to_owned()))
+    KeyType::from_name(&plain).map_err(|_| KeyError::UnsupportedKeyType(name.to_owned()))
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, KeyError> {
@@ -312,16 +334,10 @@ fn read_options(section: &[u8]) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
 /// Writes the public fields of `key` that follow the type name (PROTOCOL.certkeys §2: the same
 /// fields, in the same order, as the plain key blob).
 pub(crate) fn put_public_fields(out: &mut Vec<u8>, key: &PublicKey) {
-    match &key.0 {
-        PublicKeyData::Ed25519(k) => put::string(out, k),
-        PublicKeyData::Ecdsa { key_type, point } => {
-            put::string(out, key_type.curve_name().unwrap_or_default().as_bytes());
-            put::string(out, point);
-        }
-        PublicKeyData::Rsa { e, n } => {
-            put::mpint_unsigned(out, e);
-            put::mpint_unsigned(out, n);
-        }
+    let blob = key.to_blob();
+    let mut r = Reader::new(&blob);
+    if r.string().is_ok() {
+        out.extend_from_slice(r.remaining());
     }
 }
 

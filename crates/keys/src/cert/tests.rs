@@ -39,9 +39,34 @@ fn openssh_certificate_vectors() {
 
 #[test]
 fn unsupported_certificate_vectors_are_errors() {
-    for name in ["ed25519_sk1", "ecdsa_sk1", "mldsa44_ed25519_1"] {
+    let text = vector("mldsa44_ed25519_1-cert.pub");
+    assert!(KeyOrCert::from_openssh_line(&text).is_err());
+}
+
+/// OpenSSH's security key certificates (`ed25519_sk1-cert.pub`, `ecdsa_sk1-cert.pub`): they
+/// parse with the CA signature verified, certify the key of the `.pub` file (application
+/// included) with the fingerprint of `-cert.fp`, and re-encode to the same line.
+#[test]
+fn openssh_security_key_certificate_vectors() {
+    for (name, key_type) in [
+        ("ed25519_sk1", KeyType::SkEd25519),
+        ("ecdsa_sk1", KeyType::SkEcdsaNistP256),
+    ] {
         let text = vector(&format!("{name}-cert.pub"));
-        assert!(KeyOrCert::from_openssh_line(&text).is_err(), "{name}");
+        let (parsed, comment) = KeyOrCert::from_openssh_line(&text).expect(name);
+        let cert = parsed.certificate().expect(name).clone();
+        let plain = vector(&format!("{name}.pub"));
+        let (key, _) = PublicKey::from_openssh_line(&plain).unwrap();
+        assert_eq!(cert.key(), &key, "{name}");
+        assert_eq!(key.key_type(), key_type, "{name}");
+        assert_eq!(key.sk_application(), Some("ssh:"), "{name}");
+        let fp = vector(&format!("{name}-cert.fp"));
+        assert_eq!(cert.key().fingerprint_sha256(), fp.trim(), "{name}");
+        assert_eq!(
+            KeyOrCert::Cert(Box::new(cert)).to_openssh_line(&comment),
+            text.trim(),
+            "{name}"
+        );
     }
 }
 

@@ -11,6 +11,8 @@
 mod error;
 pub mod proto;
 pub(crate) mod recursive;
+#[cfg(feature = "tokio")]
+mod tree;
 
 #[cfg(feature = "tokio")]
 mod driver;
@@ -54,6 +56,12 @@ pub struct ClientConfig {
     pub max_request_len: usize,
     /// Requests in flight per transfer, at most.
     pub max_in_flight: usize,
+    /// Bytes of READ and WRITE requests in flight, all transfers together (each transfer may
+    /// always have one): what bounds the memory of many files moved at once.
+    pub max_bytes_in_flight: usize,
+    /// Files a recursive transfer moves at once (each holds one remote handle; further capped
+    /// by the server's `max-open-handles`).
+    pub max_files_in_flight: usize,
     /// Requests in flight when a transfer starts (slow start).
     pub initial_in_flight: usize,
     /// Largest packet accepted from the server; a longer one ends the session.
@@ -71,6 +79,10 @@ pub struct ClientConfig {
     pub max_listing_bytes: usize,
 }
 
+/// Default [`ClientConfig::max_bytes_in_flight`]: 64 MiB.
+pub const DEFAULT_MAX_BYTES_IN_FLIGHT: usize = 64 << 20;
+/// Default [`ClientConfig::max_files_in_flight`].
+pub const DEFAULT_MAX_FILES_IN_FLIGHT: usize = 32;
 /// Default [`ClientConfig::max_listing_entries`]: a million.
 pub const DEFAULT_MAX_LISTING_ENTRIES: usize = 1_000_000;
 /// Default [`ClientConfig::max_listing_bytes`]: 64 MiB.
@@ -81,6 +93,8 @@ impl Default for ClientConfig {
         ClientConfig {
             max_request_len: DEFAULT_MAX_REQUEST_LEN,
             max_in_flight: 64,
+            max_bytes_in_flight: DEFAULT_MAX_BYTES_IN_FLIGHT,
+            max_files_in_flight: DEFAULT_MAX_FILES_IN_FLIGHT,
             initial_in_flight: 1,
             max_packet_len: DEFAULT_MAX_PACKET_LEN,
             request_timeout: None,

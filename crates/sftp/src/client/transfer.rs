@@ -54,6 +54,15 @@ impl Drop for OpenHandle<'_> {
     }
 }
 
+/// How a download writes the local file.
+#[derive(Clone, Copy)]
+struct ToLocal {
+    /// Keep what the file holds and append.
+    resume: bool,
+    /// fsync the data at the end.
+    sync: bool,
+}
+
 impl SftpClient {
     /// Downloads `remote` into `local` (created or truncated). Returns the bytes transferred.
     pub async fn download(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
@@ -85,37 +94,72 @@ impl SftpClient {
             .await?;
         let handle = OpenHandle::new(self, handle);
         let result = async {
-            let handle = handle.bytes();
-            let attrs = self.fstat(handle).await?;
-            let mode = attrs.mode_bits().unwrap_or(0o644) & 0o777;
-            let mut opts = OpenOptions::new();
-            opts.write(true).create(true).mode(mode);
-            if !resume {
-                opts.truncate(true);
-            }
-            let mut file = opts.open(local).await?;
-            let start = if resume {
-                file.seek(std::io::SeekFrom::End(0)).await?
-            } else {
-                0
-            };
-            if let Some(size) = attrs.size {
-                if start > size {
-                    return Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "the local file is longer than the remote one",
-                    )));
-                }
-            }
-            let mut out = LocalWriter::new(file.into_std().await, start);
-            let got = self.fetch(handle, start, attrs.size, &mut out).await?;
-            out.sync_data().await?;
-            Ok(got)
+            let attrs = self.fstat(handle.bytes()).await?;
+            let to = ToLocal { resume, sync: true };
+            self.fetch_into(handle.bytes(), local, &attrs, to).await
         }
         .await;
         let closed = handle.close().await;
         let got = result?;
         closed?;
+        Ok(got)
+    }
+
+    /// Downloads `remote` into `local` with the attributes a listing gave (its size stops the
+    /// read-ahead, its mode makes the local file's): no FSTAT, and no fsync, as OpenSSH's
+    /// sftp without `-f` — what one file of a recursive download costs.
+    pub(super) async fn download_listed(
+        &self,
+        remote: &[u8],
+        local: &Path,
+        attrs: &Attributes,
+    ) -> Result<u64> {
+        let handle = self
+            .open(remote, OpenFlags::READ, &Attributes::EMPTY)
+            .await?;
+        let handle = OpenHandle::new(self, handle);
+        let to = ToLocal {
+            resume: false,
+            sync: false,
+        };
+        let result = self.fetch_into(handle.bytes(), local, attrs, to).await;
+        let closed = handle.close().await;
+        let got = result?;
+        closed?;
+        Ok(got)
+    }
+
+    /// Creates (or, resuming, extends) `local` and fetches the open `handle` into it.
+    async fn fetch_into(
+        &self,
+        handle: &[u8],
+        local: &Path,
+        attrs: &Attributes,
+        to: ToLocal,
+    ) -> Result<u64> {
+        let mode = attrs.mode_bits().unwrap_or(0o644) & 0o777;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).mode(mode);
+        if !to.resume {
+            opts.truncate(true);
+        }
+        let mut file = opts.open(local).await?;
+        let start = if to.resume {
+            file.seek(std::io::SeekFrom::End(0)).await?
+        } else {
+            0
+        };
+        if attrs.size.is_some_and(|size| start > size) {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the local file is longer than the remote one",
+            )));
+        }
+        let mut out = LocalWriter::new(file.into_std().await, start);
+        let got = self.fetch(handle, start, attrs.size, &mut out).await?;
+        if to.sync {
+            out.sync_data().await?;
+        }
         Ok(got)
     }
 

@@ -31,12 +31,22 @@ pub async fn pair() -> Pair {
 }
 
 pub async fn pair_with(server: ServerConfig, client: ClientConfig) -> Pair {
+    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
+    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
+    pair_over(server, client, (c2s_w, c2s_r), (s2c_w, s2c_r)).await
+}
+
+/// The pair over two pipes, each given as (writing end, reading end).
+async fn pair_over(
+    server: ServerConfig,
+    client: ClientConfig,
+    (c2s_w, c2s_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+    (s2c_w, s2c_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+) -> Pair {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("root")).unwrap();
     std::fs::create_dir(tmp.path().join("local")).unwrap();
     let fs = LocalFs::new(tmp.path().join("root")).unwrap();
-    let (c2s_w, c2s_r) = tokio::io::duplex(1 << 20);
-    let (s2c_w, s2c_r) = tokio::io::duplex(1 << 20);
     let server = tokio::spawn(nacre_sftp::serve(
         nacre_sftp::ReadChunks::new(c2s_r),
         nacre_sftp::WriteSink::new(s2c_w),
@@ -81,4 +91,50 @@ pub fn sha256_file(path: &Path) -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Copies `from` into `to`, each chunk `delay` later than it was read (one direction of a link
+/// with latency; chunks keep their order).
+async fn delayed_relay(
+    mut from: tokio::io::DuplexStream,
+    mut to: tokio::io::DuplexStream,
+    delay: std::time::Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0
+            || tx
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+        {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// [`pair_with`] over a link that delays every byte by `one_way` in each direction.
+pub async fn pair_delayed(
+    server: ServerConfig,
+    client: ClientConfig,
+    one_way: std::time::Duration,
+) -> Pair {
+    let (c2s_w, relay_in) = tokio::io::duplex(1 << 20);
+    let (relay_out, c2s_r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(delayed_relay(relay_in, relay_out, one_way));
+    let (s2c_w, relay_in) = tokio::io::duplex(1 << 20);
+    let (relay_out, s2c_r) = tokio::io::duplex(1 << 20);
+    tokio::spawn(delayed_relay(relay_in, relay_out, one_way));
+    pair_over(server, client, (c2s_w, c2s_r), (s2c_w, s2c_r)).await
 }

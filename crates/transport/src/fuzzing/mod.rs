@@ -18,6 +18,7 @@
     clippy::expect_used
 )]
 
+mod inflate;
 mod machine;
 mod messages;
 mod packets;
@@ -32,6 +33,7 @@ use nacre_keys::{KeyType, PrivateKey, SignatureAlgorithm};
 use crate::config::{Algorithms, Config};
 use crate::kex::KexMethod;
 
+pub use inflate::packet_inflate;
 pub use machine::{
     transport_client, transport_server, CLIENT_BANNER, CLIENT_SEED, SERVER_BANNER, SERVER_SEED,
 };
@@ -124,7 +126,8 @@ pub fn client_config() -> Arc<Config> {
 }
 
 /// A configuration pair restricted to one kex method, cipher, MAC and host key algorithm, picked
-/// by `pick` (24 bits), for the structure-aware target (so every cipher and method gets its share).
+/// by `pick` (24 bits), for the structure-aware target (so every cipher and method gets its share);
+/// bit 20 turns on `zlib` compression in both.
 pub(crate) fn narrowed(pick: u32) -> (Config, Config) {
     // The finite-field methods (~20 ms an exchange) and sntrup761 (~40 ms to make a key) are
     // slow: one input in eight may pick them.
@@ -145,6 +148,16 @@ pub(crate) fn narrowed(pick: u32) -> (Config, Config) {
         host_key: vec![host_key],
         cipher: vec![cipher],
         mac: vec![mac],
+        // One input in two compresses from the first NEWKEYS (`zlib`), so scripts reach the
+        // deflate and inflate streams across re-exchanges.
+        compression: if pick & (1 << 20) == 0 {
+            vec![crate::compress::CompressionAlg::None]
+        } else {
+            vec![
+                crate::compress::CompressionAlg::Zlib,
+                crate::compress::CompressionAlg::None,
+            ]
+        },
     };
     let strict = pick & (1 << 13) == 0;
     let ext_info = pick & (1 << 14) == 0;

@@ -9,6 +9,12 @@ pub enum KexMethod {
     /// mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex): ML-KEM-768 with X25519,
     /// OpenSSH 10's default.
     MlKem768X25519Sha256,
+    /// mlkem768nistp256-sha256 (draft-ietf-sshm-mlkem-hybrid-kex): ML-KEM-768 with ECDH on
+    /// NIST P-256 (OpenSSH 10.5), opt-in.
+    MlKem768NistP256Sha256,
+    /// mlkem1024nistp384-sha384 (draft-ietf-sshm-mlkem-hybrid-kex): ML-KEM-1024 with ECDH on
+    /// NIST P-384 (AsyncSSH, libssh), opt-in.
+    MlKem1024NistP384Sha384,
     /// sntrup761x25519-sha512 (draft-josefsson-ntruprime-ssh): Streamlined NTRU Prime 761 with
     /// X25519, the name OpenSSH 9.9 added.
     Sntrup761X25519Sha512,
@@ -54,7 +60,8 @@ pub enum KexKind {
 }
 
 impl KexMethod {
-    /// Every method, in our default preference order.
+    /// Every method, in our default preference order (OpenSSH 10.x's `KexAlgorithms`; the
+    /// opt-in methods, off by default, are at the end: see [`is_opt_in`](Self::is_opt_in)).
     pub const ALL: &'static [KexMethod] = &[
         KexMethod::MlKem768X25519Sha256,
         KexMethod::Sntrup761X25519Sha512,
@@ -70,12 +77,16 @@ impl KexMethod {
         KexMethod::DhGroup14Sha256,
         KexMethod::DhGroup14Sha1,
         KexMethod::DhGexSha1,
+        KexMethod::MlKem768NistP256Sha256,
+        KexMethod::MlKem1024NistP384Sha384,
     ];
 
     /// The method's name in KEXINIT.
     pub fn name(self) -> &'static str {
         match self {
             KexMethod::MlKem768X25519Sha256 => "mlkem768x25519-sha256",
+            KexMethod::MlKem768NistP256Sha256 => "mlkem768nistp256-sha256",
+            KexMethod::MlKem1024NistP384Sha384 => "mlkem1024nistp384-sha384",
             KexMethod::Sntrup761X25519Sha512 => "sntrup761x25519-sha512",
             KexMethod::Sntrup761X25519Sha512Openssh => "sntrup761x25519-sha512@openssh.com",
             KexMethod::Curve25519Sha256 => "curve25519-sha256",
@@ -101,12 +112,13 @@ impl KexMethod {
     pub fn hash(self) -> HashAlg {
         match self {
             KexMethod::MlKem768X25519Sha256
+            | KexMethod::MlKem768NistP256Sha256
             | KexMethod::Curve25519Sha256
             | KexMethod::Curve25519Sha256Libssh
             | KexMethod::EcdhSha2Nistp256
             | KexMethod::DhGroup14Sha256
             | KexMethod::DhGexSha256 => HashAlg::Sha256,
-            KexMethod::EcdhSha2Nistp384 => HashAlg::Sha384,
+            KexMethod::EcdhSha2Nistp384 | KexMethod::MlKem1024NistP384Sha384 => HashAlg::Sha384,
             KexMethod::EcdhSha2Nistp521
             | KexMethod::Sntrup761X25519Sha512
             | KexMethod::Sntrup761X25519Sha512Openssh
@@ -120,6 +132,8 @@ impl KexMethod {
     pub fn kind(self) -> KexKind {
         match self {
             KexMethod::MlKem768X25519Sha256 => KexKind::Hybrid(HybridKem::MlKem768X25519),
+            KexMethod::MlKem768NistP256Sha256 => KexKind::Hybrid(HybridKem::MlKem768NistP256),
+            KexMethod::MlKem1024NistP384Sha384 => KexKind::Hybrid(HybridKem::MlKem1024NistP384),
             KexMethod::Sntrup761X25519Sha512 | KexMethod::Sntrup761X25519Sha512Openssh => {
                 KexKind::Hybrid(HybridKem::Sntrup761X25519)
             }
@@ -141,6 +155,17 @@ impl KexMethod {
     /// True for the SHA-1 methods, which are off unless configured.
     pub fn is_legacy(self) -> bool {
         matches!(self, KexMethod::DhGroup14Sha1 | KexMethod::DhGexSha1)
+    }
+
+    /// True for the methods that are off unless configured (`+name` in `KexAlgorithms`): the
+    /// SHA-1 ones and the ML-KEM hybrids on NIST curves, which OpenSSH 10.5 implements but does
+    /// not offer by default.
+    pub fn is_opt_in(self) -> bool {
+        self.is_legacy()
+            || matches!(
+                self,
+                KexMethod::MlKem768NistP256Sha256 | KexMethod::MlKem1024NistP384Sha384
+            )
     }
 
     /// True for the post-quantum hybrid methods, whose K is a `string` (a hash output) rather

@@ -6,8 +6,9 @@ use nacre_wire::{decode_exact, Encode, MsgNumber};
 use super::{Event, ExtInfoWindow, Service, Transport};
 use crate::config::Role;
 use crate::error::TransportError;
+use crate::msg::ping::PING_EXTENSION;
 use crate::msg::{
-    Debug, Disconnect, ExtInfo, Ignore, ServiceAccept, ServiceRequest, Unimplemented,
+    Debug, Disconnect, ExtInfo, Ignore, Ping, ServiceAccept, ServiceRequest, Unimplemented,
 };
 use crate::packet::Packet;
 
@@ -33,6 +34,9 @@ pub enum Disposition {
     KexMethod,
     /// A service-layer message (50–255) for the application.
     Application,
+    /// SSH2_MSG_PING or SSH2_MSG_PONG (OpenSSH PROTOCOL §1.8), where a service-layer message
+    /// would be accepted: handled by the transport.
+    Ping,
     /// A transport message number we do not implement: answer UNIMPLEMENTED.
     Unimplemented,
     /// Not allowed here: fatal.
@@ -97,6 +101,9 @@ impl Transport {
             _ if !matches!(self.service, Service::Active(_)) => {
                 D::Refuse("service-layer message before a service was accepted")
             }
+            // OpenSSH's ping (PROTOCOL §1.8) once the user is authenticated; before, the
+            // numbers are the authentication layer's to refuse as before.
+            192 | 193 if self.authenticated() => D::Ping,
             _ => D::Application,
         }
     }
@@ -145,6 +152,7 @@ impl Transport {
                 self.check_rekey_limits();
                 Ok(())
             }
+            Disposition::Ping => self.on_ping(&packet),
             Disposition::Unimplemented => {
                 let reply = Unimplemented { seq: packet.seq }.to_bytes();
                 self.writer.write(&mut self.out, &reply)
@@ -237,6 +245,29 @@ impl Transport {
         Ok(())
     }
 
+    /// PING (taken once the user is authenticated) is answered with PONG carrying its data
+    /// unless a key exchange runs (then it is dropped, as OpenSSH's packet.c does); PONG is
+    /// reported.
+    fn on_ping(&mut self, packet: &Packet) -> Result<(), TransportError> {
+        let ping: Ping<'_> = decode_exact(&packet.payload).map_err(TransportError::malformed(
+            MsgNumber(packet.payload.first().copied().unwrap_or(0)),
+        ))?;
+        if ping.pong {
+            self.events.push_back(Event::Pong(ping.data.to_vec()));
+            return Ok(());
+        }
+        if self.in_kex() {
+            tracing::debug!("not answering a PING during key exchange");
+            return Ok(());
+        }
+        let pong = Ping {
+            pong: true,
+            data: ping.data,
+        }
+        .to_bytes();
+        self.writer.write(&mut self.out, &pong)
+    }
+
     fn on_ext_info(&mut self, packet: &Packet, in_window: bool) -> Result<(), TransportError> {
         let info: ExtInfo<'_> = decode_exact(&packet.payload)
             .map_err(TransportError::malformed(MsgNumber::EXT_INFO))?;
@@ -245,6 +276,8 @@ impl Transport {
             self.ext_window = ExtInfoWindow::ExpectUserauthSuccess;
         }
         if self.role == Role::Client {
+            let (ping, version) = PING_EXTENSION;
+            self.peer_ping |= info.get(ping) == Some(version);
             if let Some(v) = info.get("server-sig-algs") {
                 let list = String::from_utf8_lossy(v);
                 self.server_sig_algs = Some(

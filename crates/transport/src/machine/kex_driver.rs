@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use nacre_crypto::PacketKey;
-use nacre_keys::cert::CERT_SUFFIX;
 use nacre_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use nacre_wire::{decode_exact, Encode, MsgNumber};
 
@@ -111,7 +110,7 @@ impl Transport {
         };
         certified
             .iter()
-            .map(|a| format!("{}{CERT_SUFFIX}", a.name()))
+            .map(|a| nacre_keys::cert::cert_name(a.name()))
             .chain(plain.iter().map(|a| a.name().to_owned()))
             .collect()
     }
@@ -487,8 +486,13 @@ impl Transport {
             .take()
             .ok_or(TransportError::KexFailed("keys not derived"))?;
         run.sent_newkeys = true;
+        let compression = match self.role {
+            Role::Client => run.neg.compression_c2s,
+            Role::Server => run.neg.compression_s2c,
+        };
         self.writer.write(&mut self.out, &NewKeys.to_bytes())?;
         self.set_writer_key(key);
+        self.writer.set_compression(compression);
         if self.role == Role::Server
             && !self.established()
             && self.peer_ext_info
@@ -501,16 +505,23 @@ impl Transport {
                 .map(|a| a.name())
                 .collect();
             let value = algs.join(",");
-            let msg = ExtInfo {
-                extensions: vec![("server-sig-algs", value.as_bytes())],
-            }
-            .to_bytes();
+            let mut extensions = vec![
+                ("server-sig-algs", value.as_bytes()),
+                crate::msg::ping::PING_EXTENSION,
+            ];
+            extensions.extend(
+                self.extra_ext_info
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_slice())),
+            );
+            let msg = ExtInfo { extensions }.to_bytes();
             self.writer.write(&mut self.out, &msg)?;
         }
         while let Some(payload) = self.queue.pop_front() {
             self.writer.write(&mut self.out, &payload)?;
         }
         self.queued_bytes = 0;
+        self.sync_delayed_compression();
         self.maybe_finish_kex();
         Ok(())
     }
@@ -519,7 +530,7 @@ impl Transport {
     pub(super) fn on_newkeys(&mut self, packet: &Packet) -> Result<(), TransportError> {
         decode_exact::<NewKeys>(&packet.payload)
             .map_err(TransportError::malformed(MsgNumber::NEWKEYS))?;
-        let strict = self.strict_kex;
+        let reset = self.resets_seq();
         let KexState::Running(run) = &mut self.kex else {
             return Err(TransportError::UnexpectedMessage {
                 msg: MsgNumber::NEWKEYS,
@@ -535,7 +546,12 @@ impl Transport {
             state: "before the key exchange finished",
         })?;
         run.received_newkeys = true;
-        self.reader.set_key(key, strict);
+        let compression = match self.role {
+            Role::Client => run.neg.compression_s2c,
+            Role::Server => run.neg.compression_c2s,
+        };
+        self.reader.set_key(key, reset);
+        self.reader.set_compression(compression);
         self.peer_in_kex = false;
         if !self.established() && self.config.ext_info {
             // RFC 8308 §2.4: EXT_INFO may only be the next packet after the first NEWKEYS.

@@ -76,6 +76,8 @@ pub enum Event {
     /// reads), and for every method `<hex cookie> SHARED_SECRET <hex K>` (the mpint's magnitude,
     /// or for the post-quantum hybrids the bytes of the K string: the 32/64-byte hash output).
     KeyLog(String),
+    /// SSH2_MSG_PONG: the answer to a [`Transport::ping`], with its data.
+    Pong(Vec<u8>),
     /// The connection is over; the error says why (also when the peer disconnected).
     Closed(TransportError),
 }
@@ -215,6 +217,8 @@ pub struct Transport {
     strict_kex: bool,
     /// The peer advertised RFC 8308 in its first KEXINIT.
     peer_ext_info: bool,
+    /// Client: the server announced `ping@openssh.com` (OpenSSH PROTOCOL §1.8).
+    peer_ping: bool,
     /// The lists of the peer's first KEXINIT.
     peer_algorithms: Option<crate::negotiate::PeerAlgorithms>,
     /// When the peer's EXT_INFO is allowed.
@@ -237,6 +241,10 @@ pub struct Transport {
     closed: Option<TransportError>,
     /// Conformance testing: every received packet (sequence number, payload) while recording.
     received_log: Option<Vec<(u32, Bytes)>>,
+    /// Conformance testing: strict kex without its sequence reset at NEWKEYS.
+    skip_strict_reset: bool,
+    /// Conformance testing: extensions appended to the server's first EXT_INFO.
+    extra_ext_info: Vec<(String, Vec<u8>)>,
 }
 
 impl Transport {
@@ -274,6 +282,7 @@ impl Transport {
             session_id: None,
             strict_kex: false,
             peer_ext_info: false,
+            peer_ping: false,
             peer_algorithms: None,
             ext_window: ExtInfoWindow::Shut,
             peer_in_kex: false,
@@ -290,7 +299,11 @@ impl Transport {
             server_sig_algs: None,
             closed: None,
             received_log: None,
+            skip_strict_reset: false,
+            extra_ext_info: Vec::new(),
         };
+        t.reader.watch_userauth_success(role == Role::Client);
+        t.writer.watch_userauth_success(role == Role::Server);
         if let Err(e) = t.send_kexinit() {
             t.fail(e);
         }
@@ -426,6 +439,28 @@ impl Transport {
         self.closed.as_ref()
     }
 
+    /// Client: whether the server announced `ping@openssh.com`, so that [`Transport::ping`]
+    /// may be used.
+    pub fn peer_supports_ping(&self) -> bool {
+        self.peer_ping
+    }
+
+    /// Client: sends SSH2_MSG_PING with `data` (OpenSSH PROTOCOL §1.8); [`Event::Pong`] brings
+    /// the data back. Only to a server that announced `ping@openssh.com`: nacre never sends a
+    /// message number a peer did not say it takes ([`SendError::NotReady`] otherwise).
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        if !self.peer_ping {
+            return Err(SendError::NotReady);
+        }
+        let payload = crate::msg::Ping { pong: false, data }.to_bytes();
+        self.send(&payload)
+    }
+
+    /// The configuration this transport runs with (a server's host keys, algorithm lists).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The session identifier (H of the first exchange), once known.
     pub fn session_id(&self) -> Option<&[u8]> {
         self.session_id.as_deref()
@@ -533,6 +568,7 @@ impl Transport {
         if let Err(e) = written {
             self.fail(e);
         }
+        self.sync_delayed_compression();
         self.check_rekey_limits();
         Ok(())
     }
@@ -567,6 +603,28 @@ impl Transport {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// Conformance testing: while `on`, strict kex is announced and enforced as usual but the
+    /// sequence numbers are not reset at NEWKEYS (OpenSSH PROTOCOL §1.10 broken on purpose), so a
+    /// scripted peer can make `nacre conform ssh`'s `strict.sequence-reset` fail. Applications
+    /// never need it.
+    pub fn skip_strict_reset(&mut self, on: bool) {
+        self.skip_strict_reset = on;
+    }
+
+    /// Conformance testing: extensions (name, value) a server appends to the EXT_INFO it sends
+    /// right after its first NEWKEYS (RFC 8308 §2.4) when the client asked for one, after
+    /// server-sig-algs: `nacre conform ssh --listen` sends a client an extension it cannot know
+    /// (RFC 8308 §2.5). Applications never need it.
+    pub fn extra_ext_info(&mut self, extensions: Vec<(String, Vec<u8>)>) {
+        self.extra_ext_info = extensions;
+    }
+
+    /// Whether NEWKEYS resets the sequence numbers: strict kex, unless a conformance test
+    /// disabled the reset ([`Transport::skip_strict_reset`]).
+    fn resets_seq(&self) -> bool {
+        self.strict_kex && !self.skip_strict_reset
     }
 
     /// Conformance testing: the sequence number our next packet carries (RFC 4253 §6.4), to
@@ -642,6 +700,7 @@ impl Transport {
         if let Err(e) = self.writer.write(&mut self.out, payload) {
             self.fail(e);
         }
+        self.sync_delayed_compression();
     }
 
     fn process_input(&mut self) {
@@ -664,7 +723,11 @@ impl Transport {
                     Err(e) => return self.fail(e.into()),
                 }
             }
-            match self.reader.next_packet(&mut self.input) {
+            // Before: a server's USERAUTH_SUCCESS went out; after: a client's came in.
+            self.sync_delayed_compression();
+            let packet = self.reader.next_packet(&mut self.input);
+            self.sync_delayed_compression();
+            match packet {
                 Ok(Some(packet)) => {
                     if let Err(e) = self.dispatch(packet) {
                         return self.fail(e);
@@ -674,6 +737,22 @@ impl Transport {
                 Err(e) => return self.fail(e),
             }
         }
+    }
+
+    /// Delayed compression starts in both directions once authentication succeeded: a server
+    /// sent USERAUTH_SUCCESS (its writer saw it) or a client received it (its reader did).
+    /// Called between packets, so the packet after USERAUTH_SUCCESS is the first compressed.
+    pub(super) fn sync_delayed_compression(&mut self) {
+        if self.writer.after_auth() && !self.reader.after_auth() {
+            self.reader.set_after_auth();
+        } else if self.reader.after_auth() && !self.writer.after_auth() {
+            self.writer.set_after_auth();
+        }
+    }
+
+    /// Whether payloads are compressed now, (outgoing, incoming).
+    pub fn compressing(&self) -> (bool, bool) {
+        (self.writer.compressing(), self.reader.compressing())
     }
 
     /// Ends the connection: queues DISCONNECT when the error calls for one and reports it.
@@ -700,7 +779,7 @@ impl Transport {
     }
 
     fn set_writer_key(&mut self, key: PacketKey) {
-        let strict = self.strict_kex;
-        self.writer.set_key(key, strict);
+        let reset = self.resets_seq();
+        self.writer.set_key(key, reset);
     }
 }

@@ -1,23 +1,25 @@
 //! The machine's jobs: whole-file downloads (read-ahead), uploads (write-behind) and directory
 //! listings (bounded).
 //!
-//! Both transfer directions keep a window of requests in flight that starts at
-//! [`ClientConfig::initial_in_flight`](crate::ClientConfig::initial_in_flight) and grows by one
-//! per full reply — doubling every round trip, OpenSSH's slow start — up to
-//! [`ClientConfig::max_in_flight`](crate::ClientConfig::max_in_flight). Downloads reassemble
-//! out-of-order DATA replies by offset and hand the data out strictly in order; a short reply
-//! re-requests the rest of its range; EOF at an offset stops new requests there. New READs go
-//! out as replies come in, not as the application takes the data; but while a window's worth of
-//! data waits to be taken, none does (what waits is then at most two windows: that and the
-//! replies to the READs in flight), so a slow local disk holds the requests back instead of
-//! filling memory.
+//! Both transfer directions keep a window of requests in flight (window.rs: slow start from
+//! [`ClientConfig::initial_in_flight`](crate::ClientConfig::initial_in_flight), up to
+//! [`ClientConfig::max_in_flight`](crate::ClientConfig::max_in_flight) or twice the path's
+//! measured bandwidth-delay product, all transfers within
+//! [`ClientConfig::max_bytes_in_flight`](crate::ClientConfig::max_bytes_in_flight)). Downloads
+//! reassemble out-of-order DATA replies by offset and hand the data out strictly in order; a
+//! short reply re-requests the rest of its range; EOF at an offset stops new requests there. New
+//! READs go out as replies come in, not as the application takes the data; but while a
+//! window's worth of data waits to be taken, none does (what waits is then at most two windows:
+//! that and the replies to the READs in flight), so a slow local disk holds the requests back
+//! instead of filling memory.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
 use nacre_sftp_codec::{encode_frame, Close, Read, Readdir, Response, StatusCode, Write};
 
+use super::window::Window;
 use super::{ClientProto, JobId, Owner};
 use crate::attrs::DirEntry;
 use crate::client::{dir_entries, expect_ok, unexpected, ClientConfig, Error, Reply, Result};
@@ -32,27 +34,6 @@ const WRITE_HEADER: usize = 4 + 1 + 4 + 4 + 8 + 4;
 /// What one listed entry costs besides its name and long name (attributes, vectors), for
 /// [`ClientConfig::max_listing_bytes`].
 const ENTRY_OVERHEAD: usize = 128;
-
-/// The slow-start window.
-#[derive(Debug)]
-struct Window {
-    size: usize,
-    max: usize,
-}
-
-impl Window {
-    fn new(cfg: &ClientConfig) -> Window {
-        let max = cfg.max_in_flight.max(1);
-        Window {
-            size: cfg.initial_in_flight.clamp(1, max),
-            max,
-        }
-    }
-
-    fn grow(&mut self) {
-        self.size = (self.size + 1).min(self.max);
-    }
-}
 
 /// A job's state.
 #[derive(Debug)]
@@ -73,7 +54,7 @@ impl Job {
     ) {
         match self {
             Job::Download(d) => d.on_reply(p, now, job, id, reply),
-            Job::Upload(u) => u.on_reply(p, id, reply),
+            Job::Upload(u) => u.on_reply(p, now, id, reply),
             Job::Listing(l) => l.on_reply(p, now, job, reply),
         }
     }
@@ -99,8 +80,14 @@ impl Job {
 
     pub(super) fn cancel(self, p: &mut ClientProto, now: Instant) {
         match self {
-            Job::Download(d) => d.in_flight.keys().for_each(|id| p.forget_raw(*id)),
-            Job::Upload(u) => u.in_flight.iter().for_each(|id| p.forget_raw(*id)),
+            Job::Download(d) => d.in_flight.iter().for_each(|(id, (_, len, _))| {
+                p.forget_raw(*id);
+                p.bulk_sub(*len as usize);
+            }),
+            Job::Upload(u) => u.in_flight.iter().for_each(|(id, (len, _))| {
+                p.forget_raw(*id);
+                p.bulk_sub(*len);
+            }),
             Job::Listing(l) => {
                 if let ListState::Reading(id) = l.state {
                     p.forget_raw(id);
@@ -147,8 +134,8 @@ pub(super) struct Download {
     handle: Vec<u8>,
     chunk: u32,
     window: Window,
-    /// Request id → (offset, length).
-    in_flight: std::collections::HashMap<u32, (u64, u32)>,
+    /// Request id → (offset, length, when sent).
+    in_flight: HashMap<u32, (u64, u32, Instant)>,
     /// Data past a gap, by offset.
     ready: BTreeMap<u64, Bytes>,
     /// Data in order, not yet taken.
@@ -162,15 +149,27 @@ pub(super) struct Download {
 }
 
 impl Download {
-    /// Sends READs while the window has room and the file may go on.
+    /// Sends READs while the window (and the bytes all transfers may have in flight) has room
+    /// and the file may go on. With the size known, the READs end at it and one more at the
+    /// size itself (beyond the window) asks for the end of file, so a small file takes one
+    /// round trip, not two.
     fn fill(&mut self, p: &mut ClientProto, now: Instant, job: JobId) {
         while self.failed.is_none()
-            && self.in_flight.len() < self.window.size
+            && (self.in_flight.len() < self.window.size || self.hint == Some(self.next))
             && self.deliver.len() < self.window.size
             && self.eof.is_none_or(|e| self.next < e)
             && self.hint.is_none_or(|h| self.next <= h)
         {
-            let (offset, len) = (self.next, self.chunk);
+            let len = match self.hint {
+                Some(h) if self.next < h => {
+                    u32::try_from(h - self.next).map_or(self.chunk, |n| n.min(self.chunk))
+                }
+                _ => self.chunk,
+            };
+            if !self.in_flight.is_empty() && !p.bulk_room(len as usize) {
+                return;
+            }
+            let offset = self.next;
             if self.send(p, now, job, offset, len).is_err() {
                 return;
             }
@@ -200,7 +199,8 @@ impl Download {
         });
         match sent {
             Ok(id) => {
-                self.in_flight.insert(id, (offset, len));
+                self.in_flight.insert(id, (offset, len, now));
+                p.bulk_add(len as usize);
                 Ok(())
             }
             Err(e) => {
@@ -212,8 +212,9 @@ impl Download {
     }
 
     fn fail(&mut self, p: &mut ClientProto, e: Error) {
-        for id in std::mem::take(&mut self.in_flight).into_keys() {
+        for (id, (_, len, _)) in std::mem::take(&mut self.in_flight) {
             p.forget_raw(id);
+            p.bulk_sub(len as usize);
         }
         self.ready.clear();
         self.deliver.clear();
@@ -228,13 +229,14 @@ impl Download {
         id: u32,
         reply: Result<Reply>,
     ) {
-        let Some((offset, len)) = self.in_flight.remove(&id) else {
+        let Some((offset, len, sent)) = self.in_flight.remove(&id) else {
             return;
         };
+        p.bulk_sub(len as usize);
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.take_reply(p, now, job, offset, len, reply) {
+        if let Err(e) = self.take_reply(p, (now, sent), job, offset, len, reply) {
             return self.fail(p, e);
         }
         while let Some(entry) = self.ready.first_entry() {
@@ -251,7 +253,7 @@ impl Download {
     fn take_reply(
         &mut self,
         p: &mut ClientProto,
-        now: Instant,
+        (now, sent): (Instant, Instant),
         job: JobId,
         offset: u64,
         len: u32,
@@ -268,7 +270,7 @@ impl Download {
                     // Short read: ask for the rest of this range right away.
                     self.send(p, now, job, offset + n as u64, len - n as u32)?;
                 } else {
-                    self.window.grow();
+                    self.window.grow(now, sent, n);
                 }
                 let end = offset + n as u64;
                 if self.hint.is_some_and(|h| end > h) {
@@ -334,7 +336,8 @@ pub(super) struct Upload {
     handle: Vec<u8>,
     chunk: usize,
     window: Window,
-    in_flight: HashSet<u32>,
+    /// Request id → (data bytes, when sent).
+    in_flight: HashMap<u32, (usize, Instant)>,
     start: u64,
     offset: u64,
     at_end: bool,
@@ -343,15 +346,20 @@ pub(super) struct Upload {
 }
 
 impl Upload {
-    fn on_reply(&mut self, p: &mut ClientProto, id: u32, reply: Result<Reply>) {
-        if !self.in_flight.remove(&id) || self.failed.is_some() {
+    fn on_reply(&mut self, p: &mut ClientProto, now: Instant, id: u32, reply: Result<Reply>) {
+        let Some((len, sent)) = self.in_flight.remove(&id) else {
+            return;
+        };
+        p.bulk_sub(len);
+        if self.failed.is_some() {
             return;
         }
         match reply.and_then(|r| expect_ok(&r)) {
-            Ok(()) => self.window.grow(),
+            Ok(()) => self.window.grow(now, sent, len),
             Err(e) => {
-                for id in std::mem::take(&mut self.in_flight) {
+                for (id, (len, _)) in std::mem::take(&mut self.in_flight) {
                     p.forget_raw(id);
+                    p.bulk_sub(len);
                 }
                 self.failed = Some(e);
             }
@@ -461,8 +469,8 @@ impl ClientProto {
         let mut d = Download {
             handle: handle.to_vec(),
             chunk,
-            window: Window::new(&self.config),
-            in_flight: std::collections::HashMap::new(),
+            window: Window::new(&self.config, chunk as usize),
+            in_flight: HashMap::new(),
             ready: BTreeMap::new(),
             deliver: VecDeque::new(),
             start,
@@ -510,14 +518,24 @@ impl ClientProto {
         self.new_job(Job::Upload(Upload {
             handle: handle.to_vec(),
             chunk,
-            window: Window::new(&self.config),
-            in_flight: HashSet::new(),
+            window: Window::new(&self.config, chunk),
+            in_flight: HashMap::new(),
             start,
             offset: start,
             at_end: false,
             slot_out: false,
             failed: None,
         }))
+    }
+
+    /// A transfer's window: requests it may have in flight now, and the bytes the path holds
+    /// as it measured them (rate × shortest round trip; 0 before the first sample).
+    pub fn transfer_window(&self, job: JobId) -> Option<(usize, u64)> {
+        match self.jobs.get(&job)? {
+            Job::Download(d) => Some((d.window.size, d.window.path_bytes())),
+            Job::Upload(u) => Some((u.window.size, u.window.path_bytes())),
+            Job::Listing(_) => None,
+        }
     }
 
     /// The upload's next step (one slot at a time: [`UploadStep::Pending`] while one is out).
@@ -532,7 +550,9 @@ impl ClientProto {
         if u.slot_out {
             return UploadStep::Pending;
         }
-        if !u.at_end && u.in_flight.len() < u.window.size {
+        let room = u.in_flight.is_empty()
+            || self.bulk_bytes.saturating_add(u.chunk) <= self.config.max_bytes_in_flight;
+        if !u.at_end && u.in_flight.len() < u.window.size && room {
             let mut frame = Vec::with_capacity(WRITE_HEADER + u.handle.len() + u.chunk);
             Write::encode_frame_header(&mut frame, 0, &u.handle, u.offset, u.chunk);
             u.slot_out = true;
@@ -632,7 +652,8 @@ impl Upload {
         });
         match sent {
             Ok(id) => {
-                self.in_flight.insert(id);
+                self.in_flight.insert(id, (n, now));
+                p.bulk_add(n);
                 self.offset += n as u64;
                 Ok(())
             }

@@ -24,6 +24,9 @@ mod input;
 mod jobs;
 #[cfg(test)]
 mod tests;
+mod window;
+#[cfg(test)]
+mod window_tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
@@ -156,6 +159,9 @@ pub struct ClientProto {
     events: VecDeque<Event>,
     jobs: HashMap<JobId, Job>,
     next_job: u64,
+    /// Bytes of READs and WRITEs the transfer jobs have in flight, all jobs together
+    /// (bounded by [`ClientConfig::max_bytes_in_flight`]).
+    bulk_bytes: usize,
 }
 
 impl ClientProto {
@@ -178,6 +184,7 @@ impl ClientProto {
             events: VecDeque::new(),
             jobs: HashMap::new(),
             next_job: 0,
+            bulk_bytes: 0,
         }
     }
 
@@ -378,6 +385,25 @@ impl ClientProto {
         Ok(id)
     }
 
+    /// Whether a transfer job that already has requests in flight may send `len` more bytes'
+    /// worth (one request is always allowed, so no job waits on another's replies).
+    fn bulk_room(&self, len: usize) -> bool {
+        self.bulk_bytes.saturating_add(len) <= self.config.max_bytes_in_flight
+    }
+
+    fn bulk_add(&mut self, len: usize) {
+        self.bulk_bytes = self.bulk_bytes.saturating_add(len);
+    }
+
+    fn bulk_sub(&mut self, len: usize) {
+        self.bulk_bytes = self.bulk_bytes.saturating_sub(len);
+    }
+
+    /// Bytes the transfer jobs have in flight, all together.
+    pub fn bytes_in_flight(&self) -> usize {
+        self.bulk_bytes
+    }
+
     fn forget_raw(&mut self, id: u32) {
         if let Some(p) = self.pending.remove(&id) {
             if let Some(at) = p.deadline {
@@ -498,6 +524,7 @@ impl ClientProto {
         self.closed = Some(why.clone());
         self.output.clear();
         self.deadlines.clear();
+        self.bulk_bytes = 0;
         if self.phase != Phase::Ready {
             self.phase = Phase::Ready;
             let e = Error::ConnectionLost(why.clone());

@@ -593,3 +593,125 @@ fn a_download_nobody_takes_stops_asking_after_a_window_of_data() {
         "taking the data lets the requests go on"
     );
 }
+
+/// The READs a transmit holds: (id, offset, length).
+fn reads(p: &mut ClientProto) -> Vec<(u32, u64, u32)> {
+    requests(p)
+        .into_iter()
+        .map(|(kind, id, bytes)| {
+            assert_eq!(kind, PacketType::READ);
+            let Ok(Request::Read(r)) = Request::decode_bytes(&bytes) else {
+                panic!()
+            };
+            (id, r.offset, r.len)
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_of_known_size_is_read_and_its_end_asked_in_one_round_trip() {
+    let now = Instant::now();
+    let mut p = ready(small_requests(), now);
+    let chunk = u32::try_from(small_requests().max_request_len).unwrap();
+    // Smaller than one request: the READ stops at the size, the end is asked beside it.
+    let job = p.download_start(now, b"h", 0, Some(1000));
+    let first = reads(&mut p);
+    assert_eq!(
+        first.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+        vec![(0, 1000), (1000, chunk)]
+    );
+    p.handle_input(
+        now,
+        &frame(&Data {
+            id: first[0].0,
+            data: &pattern(1000),
+        }),
+    );
+    let eof = Status::new(first[1].0, StatusCode::EOF, "");
+    p.handle_input(now, &frame(&eof));
+    assert!(reads(&mut p).is_empty(), "nothing more to ask");
+    let DownloadStep::Data(d) = p.download_next(now, job) else {
+        panic!()
+    };
+    assert_eq!(&d[..], &pattern(1000)[..]);
+    assert!(matches!(
+        p.download_next(now, job),
+        DownloadStep::Done(Ok(1000))
+    ));
+    assert_eq!(p.bytes_in_flight(), 0);
+    // A file that grew past the size it was listed with is read to its real end.
+    let job = p.download_start(now, b"h", 0, Some(10));
+    let first = reads(&mut p);
+    assert_eq!(first.len(), 2);
+    p.handle_input(
+        now,
+        &frame(&Data {
+            id: first[0].0,
+            data: &pattern(10),
+        }),
+    );
+    p.handle_input(
+        now,
+        &frame(&Data {
+            id: first[1].0,
+            data: &pattern(5),
+        }),
+    );
+    let more = reads(&mut p);
+    assert_eq!(more.iter().map(|r| r.1).min(), Some(15), "{more:?}");
+    for (id, _, _) in more {
+        p.handle_input(now, &frame(&Status::new(id, StatusCode::EOF, "")));
+    }
+    let mut got = 0;
+    loop {
+        match p.download_next(now, job) {
+            DownloadStep::Data(d) => got += d.len(),
+            DownloadStep::Done(r) => {
+                assert_eq!(r.unwrap(), 15);
+                break;
+            }
+            DownloadStep::Pending => panic!("all answered"),
+        }
+    }
+    assert_eq!(got, 15);
+}
+
+#[test]
+fn transfers_together_stay_within_the_bytes_in_flight() {
+    let now = Instant::now();
+    let chunk = small_requests().max_request_len;
+    let config = ClientConfig {
+        initial_in_flight: 8,
+        max_bytes_in_flight: 5 * chunk,
+        ..small_requests()
+    };
+    let mut p = ready(config, now);
+    let jobs: Vec<JobId> = (0..4)
+        .map(|_| p.download_start(now, b"h", 0, None))
+        .collect();
+    let sent = reads(&mut p);
+    // The first job takes five requests' worth; each other one still gets its one.
+    assert_eq!(sent.len(), 5 + 3, "{sent:?}");
+    assert!(p.bytes_in_flight() <= 8 * chunk);
+    // Answers free room; what goes out never takes the total past the bound again.
+    for (id, _, len) in sent {
+        let data = vec![7u8; len as usize];
+        p.handle_input(now, &frame(&Data { id, data: &data }));
+        assert!(p.bytes_in_flight() <= 8 * chunk);
+    }
+    let again = reads(&mut p);
+    assert!(!again.is_empty());
+    assert!(p.bytes_in_flight() <= 5 * chunk + 3 * chunk);
+    let uploads: Vec<JobId> = (0..2).map(|_| p.upload_start(b"u", 0)).collect();
+    for job in uploads {
+        // The bound is taken: an upload still gets its first WRITE, then waits.
+        let UploadStep::Send(mut slot) = p.upload_next(job) else {
+            panic!("the first WRITE of a job always goes")
+        };
+        let n = slot.max_len();
+        slot.buffer().extend(vec![1u8; n]);
+        p.upload_send(now, slot).unwrap();
+        assert!(matches!(p.upload_next(job), UploadStep::Pending));
+    }
+    drop(jobs);
+}
