@@ -80,12 +80,7 @@ fn outcome(
 
 /// Serves one client connection and judges it.
 pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
-    let key = Arc::new(nacre_keys::PrivateKey::generate_ed25519(
-        &mut rand_core::OsRng,
-    ));
-    let config = Config::server(vec![key]);
-    let mut t = Transport::server(Arc::new(config), Box::new(SystemRng), Instant::now());
-    t.record_received(true);
+    let mut t = recording_server();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     let deadline = Instant::now() + timeout.max(Duration::from_secs(10));
     let mut raw_in = Vec::new();
@@ -170,6 +165,18 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
 }
 
 /// Whether the client went on to USERAUTH_REQUEST (past our IGNORE and DEBUG).
+/// A server transport with a fresh ed25519 host key that keeps every packet it receives
+/// (`Transport::record_received`), as both connections of `--listen` use.
+pub(super) fn recording_server() -> Transport {
+    let key = Arc::new(nacre_keys::PrivateKey::generate_ed25519(
+        &mut rand_core::OsRng,
+    ));
+    let config = Config::server(vec![key]);
+    let mut t = Transport::server(Arc::new(config), Box::new(SystemRng), Instant::now());
+    t.record_received(true);
+    t
+}
+
 fn userauth(received: &[(u32, Vec<u8>)]) -> bool {
     received.iter().any(|(_, p)| p.first() == Some(&50))
 }

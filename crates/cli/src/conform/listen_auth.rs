@@ -20,11 +20,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nacre_crypto::SystemRng;
-use nacre_transport::{Config, Event, Transport};
+use nacre_transport::{Event, Transport};
 use nacre_wire::{put, DisconnectReason, Reader};
 
 use super::raw::describe_payload;
@@ -65,12 +63,7 @@ struct Seen {
 
 /// Serves the client's second connection and judges it.
 pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
-    let key = Arc::new(nacre_keys::PrivateKey::generate_ed25519(
-        &mut rand_core::OsRng,
-    ));
-    let config = Config::server(vec![key]);
-    let mut t = Transport::server(Arc::new(config), Box::new(SystemRng), Instant::now());
-    t.record_received(true);
+    let mut t = super::listen::recording_server();
     t.extra_ext_info(vec![(UNKNOWN_EXT.to_owned(), b"conform".to_vec())]);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
     let deadline = Instant::now() + timeout.max(Duration::from_secs(10));
