@@ -532,6 +532,108 @@ fn rekeys_during_an_upload() {
     }
 }
 
+/// Compression (`-o Compression=yes`, zlib@openssh.com from USERAUTH_SUCCESS) against sshd, once
+/// with re-exchanges every 32 KiB (each NEWKEYS starts a fresh zlib stream), and against `nacre
+/// serve`: every packet after authentication is inflated and decodes, those before it are not
+/// compressed.
+#[test]
+fn compressed_sessions_are_inflated() {
+    ensure_test_user();
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["Compression yes"]);
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("keylog.txt");
+    // Bytes that do not compress, so that the upload's size still shows on the wire.
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let data: Vec<u8> = (0..FILE_LEN)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(dir.path().join("upload.bin"), data).unwrap();
+    let remote = format!("nacre-decode-zlib-{}", std::process::id());
+    let case = |kex, cipher| Case {
+        kex,
+        cipher,
+        mac: None,
+    };
+    let cases = [
+        case("curve25519-sha256", "chacha20-poly1305@openssh.com"),
+        case("ecdh-sha2-nistp256", "aes128-gcm@openssh.com"),
+    ];
+    let capture = Tshark::start(sshd.port(), dir.path().join("capture.pcapng"));
+    let options: [&[&str]; 2] = [&["Compression=yes"], &["Compression=yes", "RekeyLimit=32K"]];
+    for (case, options) in cases.iter().zip(options) {
+        nacre_sftp_with(
+            sshd.port(),
+            dir.path(),
+            Some(&keylog),
+            case,
+            &remote,
+            options,
+        );
+    }
+    let pcap = capture.stop();
+    let _ = std::fs::remove_file(test_user_home().join(&remote));
+    let lines = decode(&pcap, &keylog);
+    check_all(&lines, &cases);
+    for stream in 0..cases.len() as u64 {
+        check_compressed(&msgs_of(&lines, stream), stream);
+    }
+
+    let served = tempfile::tempdir().unwrap();
+    let keylog = served.path().join("server-keylog.txt");
+    let (_server, port) = nacre_serve(served.path(), &keylog);
+    std::fs::copy(
+        dir.path().join("upload.bin"),
+        served.path().join("upload.bin"),
+    )
+    .unwrap();
+    let cases = [case(
+        "mlkem768x25519-sha256",
+        "chacha20-poly1305@openssh.com",
+    )];
+    let capture = Tshark::start(port, served.path().join("capture.pcapng"));
+    nacre_sftp_with(
+        port,
+        served.path(),
+        None,
+        &cases[0],
+        "nacre-decode-zlib",
+        &["Compression=yes"],
+    );
+    let pcap = capture.stop();
+    let lines = decode(&pcap, &keylog);
+    check_all(&lines, &cases);
+    check_compressed(&msgs_of(&lines, 0), 0);
+}
+
+/// zlib@openssh.com negotiated both ways; nothing compressed up to USERAUTH_SUCCESS, everything
+/// the server sent after it compressed, and the client's packets from its CHANNEL_OPEN on.
+fn check_compressed(msgs: &[&Value], stream: u64) {
+    let kexinit = position(msgs, 0, Some("s2c"), "KEXINIT");
+    assert!(
+        msgs[kexinit]["fields"]["compression_s2c"]
+            .as_str()
+            .unwrap()
+            .contains("zlib@openssh.com"),
+        "stream {stream}: {}",
+        msgs[kexinit]
+    );
+    let success = position(msgs, 0, Some("s2c"), "USERAUTH_SUCCESS");
+    let open = position(msgs, success, Some("c2s"), "CHANNEL_OPEN");
+    for (i, m) in msgs.iter().enumerate() {
+        let expected = match m["dir"].as_str().unwrap() {
+            "s2c" => i > success,
+            _ => i >= open,
+        };
+        // SFTP packets are lines of the CHANNEL_DATA that completed them, with its flags.
+        assert_eq!(m["compressed"], expected, "stream {stream} #{i}: {m}");
+    }
+}
+
 /// Dropbear's client guesses curve25519 and sends its ECDH_INIT at once; `nacre serve` prefers
 /// nistp256 first, so the guess is wrong and ignored: the decoder must hash the resent INIT.
 #[test]

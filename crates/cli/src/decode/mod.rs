@@ -92,6 +92,7 @@ struct Line<'a> {
     dir: usize,
     seq: Option<u32>,
     encrypted: bool,
+    compressed: bool,
     wire_len: usize,
     item: &'a Item,
 }
@@ -115,23 +116,25 @@ impl<W: Write> Output<W> {
         decoded.units.sort_by_key(|u| u.time);
         let mut renderer = Renderer::new(&decoded.records);
         for unit in &decoded.units {
-            let (seq, encrypted, items) = match &unit.body {
+            let (seq, encrypted, compressed, items) = match &unit.body {
                 Body::Line { text, ident } => {
                     let name = if *ident { "IDENTIFICATION" } else { "LINE" };
                     let item = Item {
                         name: name.into(),
                         fields: vec![("text", json!(text))],
                     };
-                    (None, false, vec![item])
+                    (None, false, false, vec![item])
                 }
                 Body::Message {
                     seq,
                     payload,
                     kex,
                     encrypted,
+                    compressed,
                 } => (
                     Some(*seq),
                     *encrypted,
+                    *compressed,
                     renderer.render(unit.dir, payload, *kex),
                 ),
             };
@@ -143,6 +146,7 @@ impl<W: Write> Output<W> {
                     dir: unit.dir,
                     seq,
                     encrypted,
+                    compressed,
                     wire_len: if i == 0 { unit.wire_len } else { 0 },
                     item,
                 })?;
@@ -163,7 +167,7 @@ impl<W: Write> Output<W> {
                 .collect();
             let obj = json!({
                 "stream": l.stream, "time": secs, "dir": dir, "seq": l.seq,
-                "encrypted": l.encrypted, "wire_len": l.wire_len, "msg": l.item.name,
+                "encrypted": l.encrypted, "compressed": l.compressed, "wire_len": l.wire_len, "msg": l.item.name,
                 "fields": fields,
             });
             writeln!(self.w, "{obj}")?;
@@ -171,6 +175,8 @@ impl<W: Write> Output<W> {
         }
         let arrow = if l.dir == C2S { "C>S" } else { "S>C" };
         let seq = l.seq.map_or(String::new(), |s| format!("#{s}"));
+        // `z`: the payload was compressed on the wire (shown inflated).
+        let seq = if l.compressed { format!("{seq}z") } else { seq };
         let indent = if l.item.name.starts_with("SFTP_") {
             "    "
         } else {

@@ -2,10 +2,18 @@
 //! of each key exchange as its NEWKEYS goes by (sequence numbers reset at NEWKEYS under strict
 //! kex). The two directions are read in turns: a direction that reaches NEWKEYS before the other
 //! has sent what the exchange hash needs waits until it has.
+//!
+//! Compressed payloads are inflated (RFC 4253 §6.2, OpenSSH PROTOCOL "zlib@openssh.com"): `zlib`
+//! from the NEWKEYS that selects it, `zlib@openssh.com` from USERAUTH_SUCCESS: the server's
+//! packets after it, and the client's packets captured after it (the client compresses once it
+//! has received it, so its packets sent before, e.g. pipelined requests, are not compressed). Each
+//! NEWKEYS starts a fresh stream in its direction, as OpenSSH's packet.c does.
 
 use bytes::{Bytes, BytesMut};
 use nacre_crypto::PacketKey;
+use nacre_transport::compress::Inflater;
 use nacre_transport::packet::PacketReader;
+use nacre_transport::CompressionAlg;
 
 use super::kex::{Context, KexRecord, C2S, S2C};
 use super::keylog::KeyLog;
@@ -36,6 +44,8 @@ pub enum Body {
         kex: usize,
         /// Whether it was encrypted.
         encrypted: bool,
+        /// Whether its payload was compressed on the wire (shown inflated).
+        compressed: bool,
     },
 }
 
@@ -85,6 +95,10 @@ struct Shared<'a> {
     records: Vec<KexRecord>,
     idents: [Option<Vec<u8>>; 2],
     keylog: &'a KeyLog,
+    /// Capture time of the server's USERAUTH_SUCCESS, once it was read.
+    auth_success: Option<u64>,
+    /// Whether the server's direction was read to its end.
+    server_done: bool,
 }
 
 impl Shared<'_> {
@@ -131,6 +145,26 @@ impl Shared<'_> {
     fn strict(&self) -> bool {
         self.records.first().is_some_and(KexRecord::strict)
     }
+
+    /// The compression exchange `index` put in force in direction `dir`.
+    fn compression(&self, index: usize, dir: usize) -> CompressionAlg {
+        let negotiated = self.records.get(index).and_then(KexRecord::negotiated);
+        match negotiated {
+            Some(n) if dir == C2S => n.compression_c2s,
+            Some(n) => n.compression_s2c,
+            None => CompressionAlg::None,
+        }
+    }
+}
+
+/// A direction's compression after its last NEWKEYS.
+enum Inflation {
+    /// Payloads as they are.
+    Off,
+    /// `zlib@openssh.com` before authentication succeeded.
+    Delayed,
+    /// Every payload is inflated by this stream.
+    On(Box<Inflater>),
 }
 
 struct DirState<'a> {
@@ -141,6 +175,9 @@ struct DirState<'a> {
     /// The binary phase's remaining bytes, once the identification line was read.
     buf: Option<BytesMut>,
     reader: PacketReader,
+    inflation: Inflation,
+    /// The server's direction: USERAUTH_SUCCESS went by.
+    authenticated: bool,
     encrypted: bool,
     kexinits: usize,
     awaiting: bool,
@@ -157,6 +194,8 @@ impl<'a> DirState<'a> {
             pos: 0,
             buf: None,
             reader: PacketReader::new(MAX_PACKET),
+            inflation: Inflation::Off,
+            authenticated: false,
             encrypted: false,
             kexinits: 0,
             awaiting: false,
@@ -196,10 +235,28 @@ impl<'a> DirState<'a> {
                         self.reader.set_key(key, shared.strict());
                         self.encrypted = true;
                         self.awaiting = false;
+                        self.inflation = match shared.compression(index, self.dir) {
+                            CompressionAlg::None => Inflation::Off,
+                            // The client's side starts by the capture time of USERAUTH_SUCCESS
+                            // (`compressing_at`), which may not have been read yet.
+                            CompressionAlg::ZlibOpenssh if !self.authenticated => {
+                                Inflation::Delayed
+                            }
+                            _ => Inflation::On(Box::new(Inflater::new(MAX_PACKET))),
+                        };
                     }
                     Err(e) => return self.stop(Some(e)),
                 },
             }
+        }
+        if self.dir == C2S
+            && matches!(self.inflation, Inflation::Delayed)
+            && shared.auth_success.is_none()
+            && !shared.server_done
+        {
+            // Whether the client's next packet is compressed depends on when the server's
+            // USERAUTH_SUCCESS went by.
+            return Step::Blocked;
         }
         self.packet(shared)
     }
@@ -248,13 +305,19 @@ impl<'a> DirState<'a> {
             Err(e) => return self.stop(Some(format!("packet seq {seq}: {e}"))),
         };
         let end = self.consumed();
-        let number = packet.payload.first().copied().unwrap_or(0);
+        let time = self.src.time_at(end);
+        let compressed = self.compressing_at(time, &packet.payload, shared);
+        let payload = match self.inflate(packet.payload) {
+            Ok(p) => p,
+            Err(e) => return self.stop(Some(format!("packet seq {}: {e}", packet.seq))),
+        };
+        let number = payload.first().copied().unwrap_or(0);
         match number {
             20 => {
                 self.kexinits += 1;
                 let rec = shared.record(self.kexinits - 1);
                 if let Some(slot) = rec.and_then(|r| r.kexinit.get_mut(self.dir)) {
-                    *slot = Some(packet.payload.clone());
+                    *slot = Some(payload.clone());
                 }
             }
             21 if self.kexinits == 0 => {
@@ -264,23 +327,56 @@ impl<'a> DirState<'a> {
             30..=49 if self.kexinits > 0 => {
                 let rec = shared.record(self.kexinits - 1);
                 if let Some(msgs) = rec.and_then(|r| r.msgs.get_mut(self.dir)) {
-                    msgs.push(packet.payload.clone());
+                    msgs.push(payload.clone());
+                }
+            }
+            52 if self.dir == S2C && !self.authenticated => {
+                self.authenticated = true;
+                shared.auth_success = Some(time);
+                if matches!(self.inflation, Inflation::Delayed) {
+                    self.inflation = Inflation::On(Box::new(Inflater::new(MAX_PACKET)));
                 }
             }
             _ => {}
         }
         self.units.push(Unit {
             dir: self.dir,
-            time: self.src.time_at(end),
+            time,
             wire_len: end - start,
             body: Body::Message {
                 seq: packet.seq,
-                payload: packet.payload,
+                payload,
                 kex: self.kexinits.saturating_sub(1),
                 encrypted: self.encrypted,
+                compressed,
             },
         });
         Step::Progress
+    }
+
+    /// Whether the packet captured at `time` is compressed; starts the client's delayed stream
+    /// at its first packet after the server's USERAUTH_SUCCESS.
+    fn compressing_at(&mut self, time: u64, payload: &[u8], shared: &Shared<'_>) -> bool {
+        if let (Inflation::Delayed, Some(t)) = (&self.inflation, shared.auth_success) {
+            // The client compresses what it sends after it received USERAUTH_SUCCESS; a packet
+            // captured in the same tick counts when it starts as a zlib stream does (0x78: no
+            // message has that number).
+            if self.dir == C2S && (time > t || (time == t && payload.first() == Some(&0x78))) {
+                self.inflation = Inflation::On(Box::new(Inflater::new(MAX_PACKET)));
+            }
+        }
+        matches!(self.inflation, Inflation::On(_))
+    }
+
+    /// The payload as sent, inflated when compression is in force for it.
+    fn inflate(&mut self, payload: Bytes) -> Result<Bytes, String> {
+        match &mut self.inflation {
+            Inflation::On(inflater) => inflater
+                .decompress(&payload)
+                .map(Bytes::copy_from_slice)
+                .map_err(|e| e.to_string()),
+            _ => Ok(payload),
+        }
     }
 
     fn report(&self) -> DirReport {
@@ -303,6 +399,8 @@ pub fn decode(stream: &Stream, keylog: &KeyLog) -> Decoded {
         records: Vec::new(),
         idents: [None, None],
         keylog,
+        auth_success: None,
+        server_done: false,
     };
     let mut dirs = [
         DirState::new(C2S, &stream.c2s),
@@ -311,8 +409,16 @@ pub fn decode(stream: &Stream, keylog: &KeyLog) -> Decoded {
     loop {
         let mut progressed = false;
         for d in dirs.iter_mut() {
-            while let Step::Progress = d.step(&mut shared) {
-                progressed = true;
+            loop {
+                match d.step(&mut shared) {
+                    Step::Progress => progressed = true,
+                    Step::Done if d.dir == S2C && !shared.server_done => {
+                        shared.server_done = true;
+                        progressed = true;
+                        break;
+                    }
+                    _ => break,
+                }
             }
         }
         if !progressed {
