@@ -48,7 +48,11 @@ impl PacketBuf {
                 if let Some(used) = self.whole_frame(&self.current)? {
                     return Ok(Some(self.current.split_to(used).slice(4..)));
                 }
-                // The start of a packet that continues in the next buffer (or nothing).
+                // The start of a packet that continues in the next buffer (or nothing). Room
+                // for all of it at once (`whole_frame` checked its length against `max_len`):
+                // assembling it never reallocates.
+                let whole = frame_len_field(&self.current).map_or(0, |len| 4 + len);
+                self.pending.reserve(whole.max(self.current.len()));
                 self.pending.extend_from_slice(&self.current);
                 self.current.clear();
                 return Ok(None);
@@ -72,18 +76,17 @@ impl PacketBuf {
 
     /// Bytes the pending packet lacks: up to its length field, then up to its end.
     fn still_needed(&self) -> usize {
-        match self
-            .pending
-            .get(..4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        {
-            Some(len) => {
-                let len = u32::from_be_bytes(len) as usize;
-                (4 + len).saturating_sub(self.pending.len()).max(1)
-            }
+        match frame_len_field(&self.pending) {
+            Some(len) => (4 + len).saturating_sub(self.pending.len()).max(1),
             None => 4usize.saturating_sub(self.pending.len()),
         }
     }
+}
+
+/// The length field at the start of `buf`, once its four bytes are there.
+fn frame_len_field(buf: &[u8]) -> Option<usize> {
+    let len = buf.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
+    usize::try_from(u32::from_be_bytes(len)).ok()
 }
 
 #[cfg(test)]
