@@ -305,7 +305,7 @@ impl State {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Driver<S> {
     /// Runs until the connection closes; reports the reason on `done`.
     pub async fn run(self) {
         let Driver {
@@ -329,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             host_certificate: false,
             pings: VecDeque::new(),
         };
-        let (mut rd, mut wr) = tokio::io::split(stream);
+        let (mut rd, mut wr) = tokio::io::split(crate::link::Probed::new(stream, link.as_ref()));
         let mut read_size = SMALL_READ;
         let mut eof = false;
         let mut linger = false;

@@ -11,12 +11,21 @@
 //! [`nacre_connection::ConnectionConfig`], and for all connections of the process together by
 //! [`SHARED_WIDENING`]): the window then never limits before TCP does, and idle channels keep
 //! the configured window.
+//!
+//! The buffer's size is read through the connection's own socket ([`Probed`], as data arrive):
+//! no second descriptor per connection, which would halve how many sessions a server holds
+//! under its open-files limit.
 
-use std::os::fd::AsFd;
+use std::any::Any;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use nacre_connection::ConnectionProtocol;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How often the receive buffer is looked at while data arrive.
 pub(crate) const LOOK_EVERY: Duration = Duration::from_millis(50);
@@ -66,21 +75,30 @@ impl Drop for Share {
     }
 }
 
-/// A handle on the connection's TCP socket for reading its receive buffer size.
+/// The receive buffer size of `stream`'s TCP socket; `None` for any other stream.
+fn receive_buffer<S: 'static>(stream: &S) -> Option<u64> {
+    let tcp = (stream as &dyn Any).downcast_ref::<tokio::net::TcpStream>()?;
+    let size = socket2::SockRef::from(tcp).recv_buffer_size().ok()?;
+    u64::try_from(size).ok()
+}
+
+/// What the connection task knows of its TCP socket's receive buffer, and its part of the
+/// process-wide widening bound.
 pub(crate) struct LinkProbe {
-    socket: socket2::Socket,
+    /// The receive buffer's size as last read by the stream's [`Probed`] wrapper.
+    rcvbuf: Arc<AtomicU64>,
     last: Option<Instant>,
     share: Share,
 }
 
 impl LinkProbe {
-    /// The probe of `stream` when it is a TCP socket (a duplicate of its descriptor); `None`
-    /// for any other stream (pipes, in-memory pairs): their windows stay as configured.
+    /// The probe of `stream` when it is a TCP socket; `None` for any other stream (pipes,
+    /// in-memory pairs): their windows stay as configured. Wrap the stream in [`Probed`] with
+    /// it so that the size it reads follows the socket.
     pub(crate) fn of<S: 'static>(stream: &S) -> Option<LinkProbe> {
-        let tcp = (stream as &dyn std::any::Any).downcast_ref::<tokio::net::TcpStream>()?;
-        let fd = tcp.as_fd().try_clone_to_owned().ok()?;
+        let size = receive_buffer(stream)?;
         Some(LinkProbe {
-            socket: socket2::Socket::from(fd),
+            rcvbuf: Arc::new(AtomicU64::new(size)),
             last: None,
             share: Share::new(&WIDENED, SHARED_WIDENING),
         })
@@ -88,8 +106,8 @@ impl LinkProbe {
 
     /// Twice the socket's receive buffer, in bytes.
     pub(crate) fn window_target(&self) -> Option<u64> {
-        let rcvbuf = self.socket.recv_buffer_size().ok()?;
-        u64::try_from(rcvbuf).ok().map(|b| b.saturating_mul(2))
+        let rcvbuf = self.rcvbuf.load(Ordering::Relaxed);
+        (rcvbuf > 0).then(|| rcvbuf.saturating_mul(2))
     }
 
     /// Data arrived: at most every [`LOOK_EVERY`], widens the busy channels' windows.
@@ -116,6 +134,88 @@ impl LinkProbe {
     }
 }
 
+/// The connection's stream; while data arrive it reads its TCP socket's receive buffer size,
+/// at most every [`LOOK_EVERY`], into the cell of the connection's [`LinkProbe`].
+pub(crate) struct Probed<S> {
+    inner: S,
+    cell: Option<Arc<AtomicU64>>,
+    last: Option<Instant>,
+}
+
+impl<S: 'static> Probed<S> {
+    /// `inner`, feeding `probe` (none: the stream as it is).
+    pub(crate) fn new(inner: S, probe: Option<&LinkProbe>) -> Self {
+        Probed {
+            inner,
+            cell: probe.map(|p| p.rcvbuf.clone()),
+            last: None,
+        }
+    }
+
+    fn look(&mut self) {
+        let Some(cell) = &self.cell else {
+            return;
+        };
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < LOOK_EVERY)
+        {
+            return;
+        }
+        self.last = Some(now);
+        if let Some(size) = receive_buffer(&self.inner) {
+            cell.store(size, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin + 'static> AsyncRead for Probed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.look();
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Probed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -130,26 +230,47 @@ mod tests {
         assert!(LinkProbe::of(&a).is_none(), "not TCP: no probe");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sender = tokio::spawn(async move {
+        // The sender writes until the receiver hangs up.
+        tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let chunk = vec![0u8; 1 << 20];
-            for _ in 0..256 {
-                s.write_all(&chunk).await.unwrap();
-            }
+            while s.write_all(&chunk).await.is_ok() {}
         });
-        let mut rx = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let rx = tokio::net::TcpStream::connect(addr).await.unwrap();
         let probe = LinkProbe::of(&rx).expect("a TCP stream has a probe");
+        let mut rx = Probed::new(rx, Some(&probe));
         let before = probe.window_target().unwrap();
         let mut buf = vec![0u8; 1 << 20];
-        let mut got = 0;
-        while got < 256 << 20 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // The stream looks at the buffer at most every LOOK_EVERY while data arrive.
+        while probe.window_target().unwrap() <= before && Instant::now() < deadline {
             let n = rx.read(&mut buf).await.unwrap();
             assert!(n > 0);
-            got += n;
         }
-        sender.await.unwrap();
         let after = probe.window_target().unwrap();
         assert!(after > before, "receive buffer grew: {before} → {after}");
+    }
+
+    /// The probe reads the buffer through the connection's own socket: no descriptor of its
+    /// own (10 000 sessions must not need 20 000 descriptors).
+    #[tokio::test]
+    async fn the_probe_holds_no_descriptor() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rx = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let open = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        // Other tests of this process may open a few at the same time: a descriptor per
+        // probe would add 16.
+        let before = open();
+        let probes: Vec<LinkProbe> = (0..16).map(|_| LinkProbe::of(&rx).unwrap()).collect();
+        let rx = Probed::new(rx, probes.first());
+        let after = open();
+        assert!(
+            after < before + 16,
+            "a descriptor per probe: {before} → {after}"
+        );
+        drop((rx, probes));
     }
 
     /// Connections share one bound: what one holds, another cannot take; dropping gives it back.
