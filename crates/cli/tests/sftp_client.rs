@@ -297,3 +297,53 @@ fn host_keys_are_asked_added_and_changed_keys_refused() {
         assert!(out.stderr.contains(want), "{want}: {out}");
     }
 }
+
+/// A download is flushed to disk only when asked, as OpenSSH's sftp: `get -f` or `sftp -f`;
+/// a plain `get` is not (strace counts the fsync/fdatasync calls on each local file).
+#[test]
+fn downloads_are_flushed_to_disk_only_with_dash_f() {
+    ensure_test_user();
+    let key = authorized_client_key(KeyType::Ed25519);
+    let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
+    let local = tempfile::tempdir().unwrap();
+    let remote_name = format!("nacre-fsync-{}", std::process::id());
+    let remote = test_user_home().join(&remote_name);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&remote, &data).unwrap();
+    let trace = local.path().join("trace");
+    let run = |extra: &[&str], batch: String| {
+        let mut cmd = std::process::Command::new("strace");
+        cmd.current_dir(local.path())
+            .args(["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_nacre"))
+            .args(["sftp", "-P", &sshd.port().to_string(), "-i"])
+            .arg(&key.private)
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(extra)
+            .args(["-b", "-", "peer@127.0.0.1"])
+            .env("HOME", local.path())
+            .env_remove("SSH_AUTH_SOCK");
+        let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+        assert!(out.success(), "{out}");
+        std::fs::read_to_string(&trace).unwrap()
+    };
+    let syncs = |trace: &str, name: &str| {
+        trace
+            .lines()
+            .filter(|l| l.contains("sync(") && l.contains(&format!("/{name}>")))
+            .count()
+    };
+    let plain = run(
+        &[],
+        format!("get {remote_name} plain\nget -f {remote_name} asked\n"),
+    );
+    assert_eq!(syncs(&plain, "plain"), 0, "{plain}");
+    assert_eq!(syncs(&plain, "asked"), 1, "{plain}");
+    let session = run(&["-f"], format!("get {remote_name} session\n"));
+    assert_eq!(syncs(&session, "session"), 1, "{session}");
+    for name in ["plain", "asked", "session"] {
+        assert_eq!(std::fs::read(local.path().join(name)).unwrap(), data);
+    }
+    let _ = std::fs::remove_file(&remote);
+}

@@ -24,16 +24,19 @@ pub struct Session {
     pub(super) preserve: bool,
     /// `-a`: get and put resume (as `reget`/`reput`).
     pub(super) resume: bool,
+    /// `-f`: every download is flushed to disk (fsync) when it is complete.
+    pub(super) fsync: bool,
     pub(super) progress: bool,
     pub(super) quiet: bool,
 }
 
-/// How the session starts: `-r`, `-p`, `-a`, the progress meter (interactive, not `-q`), quiet
-/// (`-b` or `-q`, unless `-N`).
+/// How the session starts: `-r`, `-p`, `-a`, `-f`, the progress meter (interactive, not `-q`),
+/// quiet (`-b` or `-q`, unless `-N`).
 pub struct Settings {
     pub recursive: bool,
     pub preserve: bool,
     pub resume: bool,
+    pub fsync: bool,
     pub progress: bool,
     pub quiet: bool,
 }
@@ -189,6 +192,7 @@ impl Session {
             recursive: s.recursive,
             preserve: s.preserve,
             resume: s.resume,
+            fsync: s.fsync,
             progress,
             quiet: s.quiet,
         })

@@ -50,6 +50,9 @@ pub struct SftpArgs {
     /// reget/reput).
     #[arg(short = 'a')]
     resume: bool,
+    /// Flush every downloaded file to disk when it is complete (as get -f; OpenSSH's sftp -f).
+    #[arg(short = 'f')]
+    fsync: bool,
     /// Limit the bandwidth of the session to this many Kbit/s (each direction, every byte of
     /// the SFTP stream counted, as OpenSSH's sftp).
     #[arg(short = 'l', value_parser = bwlimit::parse_limit)]
@@ -215,6 +218,8 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let mut conn = opts.connect().await?;
     let config = nacre_sftp::ClientConfig {
         request_timeout: opts.request_timeout,
+        // As OpenSSH's sftp: a download is flushed to disk only with -f (the session does it).
+        sync_downloads: false,
         ..nacre_sftp::ClientConfig::default()
     };
     let client = match args.limit {
@@ -232,6 +237,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         recursive: args.recursive,
         preserve: args.preserve,
         resume: args.resume,
+        fsync: args.fsync,
         progress: script.is_none() && !args.quiet,
         quiet: (script.is_some() || args.quiet) && !args.noisy,
     };

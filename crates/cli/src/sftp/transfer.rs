@@ -20,6 +20,7 @@ pub struct TransferFlags {
     resume: bool,
     preserve: bool,
     recursive: bool,
+    fsync: bool,
 }
 
 impl TransferFlags {
@@ -30,8 +31,9 @@ impl TransferFlags {
                 'a' => f.resume = true,
                 'p' | 'P' => f.preserve = true,
                 'r' | 'R' => f.recursive = true,
-                // Downloads are always synced to disk; fsync@openssh.com for uploads is not asked.
-                'f' => {}
+                // A download is flushed to disk (fsync), as OpenSSH's; for uploads
+                // fsync@openssh.com is not asked.
+                'f' => f.fsync = true,
                 other => bail!("{cmd}: Invalid flag -{other}"),
             }
         }
@@ -134,6 +136,9 @@ impl Session {
         .await;
         if let Err(e) = done {
             return Err(download_error(remote, local, &e));
+        }
+        if f.fsync || self.fsync {
+            sync_local(local).await?;
         }
         if f.preserve || self.preserve {
             preserve_local(local, attrs)?;
@@ -383,4 +388,12 @@ fn transferred(local: &Path, started: std::time::Instant) {
             status::seconds(started.elapsed())
         ));
     }
+}
+
+/// Flushes a downloaded file to stable storage (`get -f`, `sftp -f`), as OpenSSH's sftp.
+async fn sync_local(local: &Path) -> anyhow::Result<()> {
+    let path = local.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {}", local.display(), e))
 }

@@ -77,6 +77,10 @@ pub struct ClientConfig {
     /// Most bytes one listing may hold (names and long names, plus 128 per entry for the rest);
     /// more is [`Error::TooManyEntries`].
     pub max_listing_bytes: usize,
+    /// Whether [`SftpClient::download`] and [`SftpClient::reget`] flush the local file to
+    /// stable storage (fsync) before they return (default `true`). OpenSSH's `sftp` does so only
+    /// with `-f`; the files of a recursive download are never flushed one by one.
+    pub sync_downloads: bool,
 }
 
 /// Default [`ClientConfig::max_bytes_in_flight`]: 64 MiB.
@@ -100,6 +104,7 @@ impl Default for ClientConfig {
             request_timeout: None,
             max_listing_entries: DEFAULT_MAX_LISTING_ENTRIES,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            sync_downloads: true,
         }
     }
 }

@@ -95,7 +95,10 @@ impl SftpClient {
         let handle = OpenHandle::new(self, handle);
         let result = async {
             let attrs = self.fstat(handle.bytes()).await?;
-            let to = ToLocal { resume, sync: true };
+            let to = ToLocal {
+                resume,
+                sync: self.config().sync_downloads,
+            };
             self.fetch_into(handle.bytes(), local, &attrs, to).await
         }
         .await;
