@@ -40,6 +40,8 @@ pub fn connection_messages(data: &[u8]) {
     fuzz_round_trip!(WindowAdjust, data);
     fuzz_round_trip!(ChannelData<'_>, data);
     fuzz_round_trip!(ChannelSignal, data);
+    // Each `unwrap` below decodes what `fuzz_round_trip!` just decoded successfully (it returns
+    // true only then), so it cannot fail; a panic in this oracle is a finding, never a peer's.
     if fuzz_round_trip!(ChannelOpen<'_>, data) {
         let open = decode_exact::<ChannelOpen<'_>>(data).unwrap();
         kind_round_trip(open.channel_type, open.data);
@@ -310,7 +312,8 @@ impl Model {
         Some((*first.0, first.1))
     }
 
-    /// A payload the machine accepted from the peer.
+    /// A payload the machine accepted from the peer. The machine decodes each message before
+    /// it accepts it, so the `unwrap`s here cannot fail unless the machine is wrong (a finding).
     fn fed(&mut self, p: &[u8], events: &[Event]) {
         match p.first().copied().map(MsgNumber) {
             Some(MsgNumber::CHANNEL_OPEN) => {
