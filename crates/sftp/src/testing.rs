@@ -203,21 +203,41 @@ impl<P: Peer> Driver<P> {
     /// Uploads `data` into the file open as `handle` through the machine's job.
     pub(crate) fn upload(&mut self, handle: &[u8], data: &[u8]) -> Result<u64> {
         let job = self.proto.upload_start(handle, 0);
-        loop {
-            match self.proto.upload_next(job) {
-                UploadStep::Send(mut slot) => {
-                    let at = usize::try_from(slot.offset()).unwrap_or(usize::MAX);
-                    let rest = data.get(at..).unwrap_or_default();
-                    let n = rest.len().min(slot.max_len());
-                    slot.buffer()
-                        .extend_from_slice(rest.get(..n).unwrap_or_default());
-                    self.proto.upload_send(self.now, slot)?;
+        let mut sent = self.upload_jobs(&[job], data)?;
+        Ok(sent.pop().unwrap_or(0))
+    }
+
+    /// Drives the upload jobs `jobs` together (lanes of one striped upload, say), filling their
+    /// slots from `data`: what each sent, or the first error.
+    pub(crate) fn upload_jobs(&mut self, jobs: &[JobId], data: &[u8]) -> Result<Vec<u64>> {
+        let mut sent: Vec<Option<u64>> = vec![None; jobs.len()];
+        while sent.iter().any(Option::is_none) {
+            let mut waiting = Vec::new();
+            for (job, done) in jobs.iter().zip(sent.iter_mut()) {
+                while done.is_none() {
+                    match self.proto.upload_next(*job) {
+                        UploadStep::Send(mut slot) => {
+                            let at = usize::try_from(slot.offset()).unwrap_or(usize::MAX);
+                            let rest = data.get(at..).unwrap_or_default();
+                            let n = rest.len().min(slot.max_len());
+                            slot.buffer()
+                                .extend_from_slice(rest.get(..n).unwrap_or_default());
+                            self.proto.upload_send(self.now, slot)?;
+                        }
+                        UploadStep::Done(r) => *done = Some(r?),
+                        UploadStep::Pending => {
+                            waiting.push(*job);
+                            break;
+                        }
+                    }
                 }
-                UploadStep::Done(r) => return r,
-                UploadStep::Pending => self.run_until(|d| d.jobs.contains(&job) || d.eof),
             }
-            self.jobs.retain(|j| *j != job);
+            if !waiting.is_empty() {
+                self.run_until(|d| waiting.iter().any(|j| d.jobs.contains(j)) || d.eof);
+                self.jobs.retain(|j| !waiting.contains(j));
+            }
         }
+        Ok(sent.into_iter().map(|s| s.unwrap_or(0)).collect())
     }
 
     /// Lists the directory open as `handle` through the machine's listing job.

@@ -389,3 +389,77 @@ async fn many_files_move_several_at_once_over_a_slow_link() {
         );
     }
 }
+
+/// A file striped over four sessions of the same server arrives whole (SHA-256), whatever its
+/// length against the block; the upload truncates what the file held; every handle is closed
+/// after; without lanes it is a plain upload.
+#[tokio::test]
+async fn a_striped_upload_over_four_sessions_arrives_whole() {
+    let budget = nacre_sftp::HandleBudget::new(64);
+    let server = ServerConfig {
+        handle_budgets: vec![budget.clone()],
+        ..ServerConfig::default()
+    };
+    let p = pair_with(server.clone(), ClientConfig::default()).await;
+    let mut lanes = Vec::new();
+    for _ in 0..3 {
+        lanes.push(p.another_session(server.clone(), ClientConfig::default()).await);
+    }
+    let block = nacre_sftp::STRIPE_BLOCK as usize;
+    for (len, seed) in [(9 * block + 12_345, 7), (block, 8), (block / 3, 9), (0, 10)] {
+        let content = data(len, seed);
+        let local = p.local().join("big.bin");
+        std::fs::write(&local, &content).unwrap();
+        // What the remote file held before is cut off.
+        std::fs::write(p.root().join("big.bin"), data(len + 5000, 1)).unwrap();
+        let n = p
+            .client
+            .upload_striped(&lanes, &local, "/big.bin")
+            .await
+            .unwrap();
+        assert_eq!(n, len as u64);
+        assert_eq!(
+            sha256_file(&p.root().join("big.bin")),
+            sha256_file(&local),
+            "{len} bytes"
+        );
+        assert_eq!(budget.in_use(), 0, "{len} bytes");
+    }
+    // No lanes: one session.
+    let local = p.local().join("small.bin");
+    std::fs::write(&local, data(100_000, 3)).unwrap();
+    let n = p.client.upload_striped(&[], &local, "/small.bin").await.unwrap();
+    assert_eq!(n, 100_000);
+    assert_eq!(
+        std::fs::read(p.root().join("small.bin")).unwrap(),
+        std::fs::read(&local).unwrap()
+    );
+}
+
+/// A lane that cannot open the file (it serves another, read-only folder) fails the striped
+/// upload with the server's status, and the first session's handle is closed.
+#[tokio::test]
+async fn a_lane_that_fails_fails_the_striped_upload() {
+    let budget = nacre_sftp::HandleBudget::new(64);
+    let server = ServerConfig {
+        handle_budgets: vec![budget.clone()],
+        ..ServerConfig::default()
+    };
+    let p = pair_with(server, ClientConfig::default()).await;
+    let read_only = ServerConfig {
+        read_only: true,
+        ..ServerConfig::default()
+    };
+    let elsewhere = pair_with(read_only, ClientConfig::default()).await;
+    let local = p.local().join("big.bin");
+    std::fs::write(&local, data(3 * nacre_sftp::STRIPE_BLOCK as usize, 5)).unwrap();
+    let err = p
+        .client
+        .upload_striped(std::slice::from_ref(&elsewhere.client), &local, "/big.bin")
+        .await
+        .unwrap_err();
+    assert!(err.status().is_some(), "{err}");
+    assert!(handles_become(&budget, 0).await, "{}", budget.in_use());
+    // The session goes on.
+    p.client.stat("/big.bin").await.unwrap();
+}

@@ -23,6 +23,8 @@ mod local_io;
 #[cfg(feature = "tokio")]
 mod ops;
 #[cfg(feature = "tokio")]
+mod striped;
+#[cfg(feature = "tokio")]
 mod transfer;
 
 use std::time::Duration;
@@ -41,6 +43,8 @@ pub use driver::SftpClient;
 pub use file::File;
 #[cfg(feature = "tokio")]
 pub use ops::ReadDir;
+#[cfg(feature = "tokio")]
+pub use striped::STRIPE_BLOCK;
 
 /// Default [`ClientConfig::max_request_len`]: 255 KiB less 128 bytes. A READ's DATA reply and a
 /// WRITE (headers and a handle of up to 100 bytes included) then fit in one SSH channel packet of

@@ -12,21 +12,21 @@ use tokio::io::AsyncSeekExt;
 
 use super::driver::now;
 use super::local_io::{LocalReader, LocalWriter};
-use super::proto::{DownloadStep, UploadStep};
+use super::proto::{DownloadStep, JobId, UploadStep};
 use super::{Error, Result, SftpClient};
 use crate::attrs::Attributes;
 
 /// A remote handle a transfer holds: closed by [`OpenHandle::close`], or, if the transfer is
 /// dropped before (Ctrl-C in `nacre sftp`), by a CLOSE queued through the machine at once, its
 /// answer not awaited. Without it the server would keep the file open until the session ends.
-struct OpenHandle<'a> {
+pub(super) struct OpenHandle<'a> {
     client: &'a SftpClient,
     handle: Vec<u8>,
     open: bool,
 }
 
 impl<'a> OpenHandle<'a> {
-    fn new(client: &'a SftpClient, handle: Vec<u8>) -> Self {
+    pub(super) fn new(client: &'a SftpClient, handle: Vec<u8>) -> Self {
         OpenHandle {
             client,
             handle,
@@ -34,12 +34,12 @@ impl<'a> OpenHandle<'a> {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(super) fn bytes(&self) -> &[u8] {
         &self.handle
     }
 
     /// Closes the handle and waits for the server's answer.
-    async fn close(mut self) -> Result<()> {
+    pub(super) async fn close(mut self) -> Result<()> {
         // The CLOSE goes out before the first await: dropped while waiting, nothing is left open.
         self.open = false;
         self.client.close(&self.handle).await
@@ -236,6 +236,16 @@ impl SftpClient {
     /// read straight after it.
     async fn push(&self, handle: &[u8], start: u64, input: &LocalReader) -> Result<u64> {
         let job = self.with_proto(|p| p.upload_start(handle, start));
+        self.push_job(job, input).await
+    }
+
+    /// Drives the upload job `job`: each slot the machine hands out is filled from `input` at
+    /// its offset and sent.
+    pub(super) async fn push_job(
+        &self,
+        job: JobId,
+        input: &LocalReader,
+    ) -> Result<u64> {
         let mut job = self.job(job);
         let id = job.id();
         loop {

@@ -35,12 +35,12 @@ pub(super) type Place = Vec<u32>;
 type Running<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Futures polled together by the task that awaits [`Pool::next`].
-struct Pool<'a, T> {
+pub(super) struct Pool<'a, T> {
     running: Vec<Running<'a, T>>,
 }
 
 impl<'a, T> Pool<'a, T> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Pool {
             running: Vec::new(),
         }
@@ -50,12 +50,12 @@ impl<'a, T> Pool<'a, T> {
         self.running.len()
     }
 
-    fn push(&mut self, f: impl Future<Output = T> + Send + 'a) {
+    pub(super) fn push(&mut self, f: impl Future<Output = T> + Send + 'a) {
         self.running.push(Box::pin(f));
     }
 
     /// The output of whichever finishes first; `None` when none is running.
-    async fn next(&mut self) -> Option<T> {
+    pub(super) async fn next(&mut self) -> Option<T> {
         if self.running.is_empty() {
             return None;
         }

@@ -46,7 +46,30 @@ async fn pair_over(
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("root")).unwrap();
     std::fs::create_dir(tmp.path().join("local")).unwrap();
-    let fs = LocalFs::new(tmp.path().join("root")).unwrap();
+    let (client, server) = session(
+        &tmp.path().join("root"),
+        server,
+        client,
+        (c2s_w, c2s_r),
+        (s2c_w, s2c_r),
+    )
+    .await;
+    Pair {
+        client,
+        tmp,
+        server,
+    }
+}
+
+/// A session serving `root`, over two pipes, each given as (writing end, reading end).
+async fn session(
+    root: &Path,
+    server: ServerConfig,
+    client: ClientConfig,
+    (c2s_w, c2s_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+    (s2c_w, s2c_r): (tokio::io::DuplexStream, tokio::io::DuplexStream),
+) -> (SftpClient, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let fs = LocalFs::new(root).unwrap();
     let server = tokio::spawn(nacre_sftp::serve(
         nacre_sftp::ReadChunks::new(c2s_r),
         nacre_sftp::WriteSink::new(s2c_w),
@@ -60,10 +83,16 @@ async fn pair_over(
     )
     .await
     .unwrap();
-    Pair {
-        client,
-        tmp,
-        server,
+    (client, server)
+}
+
+impl Pair {
+    /// Another session serving the same folder (as a second SFTP channel to the same server).
+    pub async fn another_session(&self, server: ServerConfig, client: ClientConfig) -> SftpClient {
+        let (c2s, s2c) = (tokio::io::duplex(1 << 20), tokio::io::duplex(1 << 20));
+        let (client, _server) =
+            session(&self.root(), server, client, c2s, s2c).await;
+        client
     }
 }
 

@@ -330,6 +330,46 @@ impl WriteSlot {
     }
 }
 
+/// One lane of an upload striped over several channels ([`ClientProto::upload_lane`]): the
+/// file is cut in blocks of `block` bytes, dealt to `lanes` lanes in turn; this lane writes
+/// blocks `index`, `index + lanes`, `index + 2 × lanes`, … up to `end`. So the file fills
+/// from its start on every lane at once, and its size as the server sees it follows the
+/// transfer (a progress meter that asks for it stays true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    /// Bytes per block (at least 1).
+    pub block: u64,
+    /// How many lanes share the file (at least 1).
+    pub lanes: u64,
+    /// Which lane this is (below `lanes`).
+    pub index: u64,
+    /// Where the file ends: no WRITE goes past it.
+    pub end: u64,
+}
+
+impl Lane {
+    /// Where the lane's first block starts.
+    fn first(&self) -> u64 {
+        self.index.saturating_mul(self.block)
+    }
+
+    /// Where the lane writes next after reaching `offset`: `offset` itself inside one of its
+    /// blocks, else the start of its next block.
+    fn next(&self, offset: u64) -> u64 {
+        if offset % self.block == 0 && offset > self.first() {
+            offset.saturating_add(self.lanes.saturating_sub(1).saturating_mul(self.block))
+        } else {
+            offset
+        }
+    }
+
+    /// Bytes the lane may write from `offset` before its block or the file ends.
+    fn room(&self, offset: u64) -> u64 {
+        let block_end = (offset / self.block).saturating_add(1).saturating_mul(self.block);
+        block_end.min(self.end).saturating_sub(offset)
+    }
+}
+
 /// An upload: WRITEs in flight.
 #[derive(Debug)]
 pub(super) struct Upload {
@@ -338,8 +378,11 @@ pub(super) struct Upload {
     window: Window,
     /// Request id → (data bytes, when sent).
     in_flight: HashMap<u32, (usize, Instant)>,
-    start: u64,
+    /// Data bytes sent so far.
+    sent: u64,
     offset: u64,
+    /// The blocks this upload writes when it is one lane of a striped upload.
+    lane: Option<Lane>,
     at_end: bool,
     slot_out: bool,
     failed: Option<Error>,
@@ -514,15 +557,32 @@ impl ClientProto {
     /// Starts uploading into the file open as `handle`, from `start` on: take slots from
     /// [`ClientProto::upload_next`], fill them, send them with [`ClientProto::upload_send`].
     pub fn upload_start(&mut self, handle: &[u8], start: u64) -> JobId {
+        self.new_upload(handle, start, None)
+    }
+
+    /// Starts one lane of an upload striped over several channels into the file open as
+    /// `handle` (see [`Lane`]); driven as [`ClientProto::upload_start`]'s job. The lane ends at
+    /// [`Lane::end`], or earlier if the local file does (a slot filled short).
+    pub fn upload_lane(&mut self, handle: &[u8], lane: Lane) -> JobId {
+        let lane = Lane {
+            block: lane.block.max(1),
+            lanes: lane.lanes.max(1),
+            ..lane
+        };
+        self.new_upload(handle, lane.first(), Some(lane))
+    }
+
+    fn new_upload(&mut self, handle: &[u8], start: u64, lane: Option<Lane>) -> JobId {
         let chunk = self.write_len(handle.len());
         self.new_job(Job::Upload(Upload {
             handle: handle.to_vec(),
             chunk,
             window: Window::new(&self.config, chunk),
             in_flight: HashMap::new(),
-            start,
+            sent: 0,
             offset: start,
-            at_end: false,
+            at_end: lane.is_some_and(|l| start >= l.end),
+            lane,
             slot_out: false,
             failed: None,
         }))
@@ -553,19 +613,22 @@ impl ClientProto {
         let room = u.in_flight.is_empty()
             || self.bulk_bytes.saturating_add(u.chunk) <= self.config.max_bytes_in_flight;
         if !u.at_end && u.in_flight.len() < u.window.size && room {
-            let mut frame = Vec::with_capacity(WRITE_HEADER + u.handle.len() + u.chunk);
-            Write::encode_frame_header(&mut frame, 0, &u.handle, u.offset, u.chunk);
+            let max_len = u.lane.map_or(u.chunk, |l| {
+                usize::try_from(l.room(u.offset)).map_or(u.chunk, |r| r.min(u.chunk))
+            });
+            let mut frame = Vec::with_capacity(WRITE_HEADER + u.handle.len() + max_len);
+            Write::encode_frame_header(&mut frame, 0, &u.handle, u.offset, max_len);
             u.slot_out = true;
             return UploadStep::Send(WriteSlot {
                 job,
                 header_len: frame.len(),
                 frame,
                 offset: u.offset,
-                max_len: u.chunk,
+                max_len,
             });
         }
         if u.at_end && u.in_flight.is_empty() {
-            let sent = u.offset - u.start;
+            let sent = u.sent;
             self.jobs.remove(&job);
             return UploadStep::Done(Ok(sent));
         }
@@ -654,7 +717,12 @@ impl Upload {
             Ok(id) => {
                 self.in_flight.insert(id, (n, now));
                 p.bulk_add(n);
+                self.sent += n as u64;
                 self.offset += n as u64;
+                if let Some(lane) = self.lane {
+                    self.offset = lane.next(self.offset);
+                    self.at_end |= self.offset >= lane.end;
+                }
                 Ok(())
             }
             Err(e) => {

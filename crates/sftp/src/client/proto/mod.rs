@@ -37,7 +37,7 @@ use nacre_sftp_codec::{encode_frame, Frame, Init, Limits, LimitsReply, Response}
 use nacre_wire::Encode;
 
 pub use input::PacketBuf;
-pub use jobs::{DownloadStep, UploadStep, WriteSlot};
+pub use jobs::{DownloadStep, Lane, UploadStep, WriteSlot};
 
 use super::{ClientConfig, Error, Reply, Result, ServerLimits};
 use crate::attrs::DirEntry;

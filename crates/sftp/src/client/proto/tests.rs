@@ -715,3 +715,94 @@ fn transfers_together_stay_within_the_bytes_in_flight() {
     }
     drop(jobs);
 }
+
+/// Lanes of a striped upload, driven together over one session: each writes only its own
+/// blocks (what it sent says so), together they write the whole file, whatever the block,
+/// the number of lanes and where the file ends.
+#[test]
+fn upload_lanes_write_their_own_blocks_and_together_the_file() {
+    for (len, block, lanes) in [
+        (0u64, 4096u64, 3u64),
+        (1, 4096, 3),
+        (4096, 4096, 2),
+        (100_000, 10_000, 3),
+        (100_001, 10_000, 4),
+        (50_000, 3_000, 1),
+        (30_000, 7_001, 8),
+    ] {
+        let mut d = mem_driver(MemServer::new(server_config()), small_requests());
+        let data = pattern(len as usize);
+        let write = OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC;
+        let h = open_handle(&mut d, b"/home/striped", write);
+        let jobs: Vec<JobId> = (0..lanes)
+            .map(|index| {
+                let lane = Lane {
+                    block,
+                    lanes,
+                    index,
+                    end: len,
+                };
+                d.proto.upload_lane(&h, lane)
+            })
+            .collect();
+        let sent = d.upload_jobs(&jobs, &data).unwrap();
+        let expected: Vec<u64> = (0..lanes)
+            .map(|index| {
+                (0..len.div_ceil(block))
+                    .filter(|b| b % lanes == index)
+                    .map(|b| (len - b * block).min(block))
+                    .sum()
+            })
+            .collect();
+        assert_eq!(sent, expected, "{len} bytes, blocks of {block}, {lanes} lanes");
+        let h = open_handle(&mut d, b"/home/striped", OpenFlags::READ);
+        assert!(
+            d.download(&h, None).unwrap() == data,
+            "{len} bytes, blocks of {block}, {lanes} lanes"
+        );
+    }
+}
+
+/// A lane's WRITEs stay inside its blocks and never cross a block's end, and a lane whose
+/// file is shorter than its first block sends nothing.
+#[test]
+fn a_lanes_writes_stay_inside_its_blocks() {
+    let now = Instant::now();
+    let mut p = ready(small_requests(), now);
+    let lane = Lane {
+        block: 6000,
+        lanes: 3,
+        index: 1,
+        end: 40_000,
+    };
+    let job = p.upload_lane(b"h", lane);
+    let mut slots = Vec::new();
+    // Every WRITE is answered at once, so the lane never waits.
+    let end = loop {
+        match p.upload_next(job) {
+            UploadStep::Send(mut slot) => {
+                slots.push((slot.offset(), slot.max_len()));
+                let n = slot.max_len();
+                slot.buffer().extend_from_slice(&vec![7u8; n]);
+                p.upload_send(now, slot).unwrap();
+            }
+            other => break other,
+        }
+        for (_, id, _) in requests(&mut p) {
+            p.handle_input(now, &frame(&Status::new(id, StatusCode::OK, "")));
+        }
+    };
+    // Blocks 1 (6000..12000) and 4 (24000..30000) in pieces of at most 4096; block 7 starts
+    // past the end.
+    assert_eq!(
+        slots,
+        [(6000, 4096), (10_096, 1904), (24_000, 4096), (28_096, 1904)]
+    );
+    assert!(matches!(end, UploadStep::Done(Ok(12_000))), "{end:?}");
+    let past = Lane {
+        index: 7,
+        ..lane
+    };
+    let job = p.upload_lane(b"h", past);
+    assert!(matches!(p.upload_next(job), UploadStep::Done(Ok(0))));
+}
