@@ -271,9 +271,16 @@ impl Connection {
     /// Opens a channel of `kind` (after authentication). The channel keeps the connection up
     /// while it lives, even once this handle is dropped.
     pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
-        let mut channel = self.commands.open(kind).await?;
-        channel.keep = Some(self.commands.clone());
-        Ok(channel)
+        self.opener().open_channel(kind).await
+    }
+
+    /// A cloneable part of this handle that opens channels (and SFTP sessions) from other
+    /// tasks or objects while this handle is busy elsewhere (awaiting
+    /// [`Connection::closed`], say).
+    pub fn opener(&self) -> ChannelOpener {
+        ChannelOpener {
+            commands: self.commands.clone(),
+        }
     }
 
     /// The connection's channels and where each stands (ssh's `~#`); empty before
@@ -480,5 +487,26 @@ impl Connection {
             Some(nacre_session::LayerError::Auth(e)) => Error::Auth(e),
             _ => Error::Transport(ended.reason),
         }
+    }
+}
+
+/// Opens channels on a connection: [`Connection::opener`]. Cloneable; like the
+/// [`Connection`] itself, it keeps the connection up while it lives.
+#[derive(Clone)]
+pub struct ChannelOpener {
+    commands: HandleRef,
+}
+
+impl ChannelOpener {
+    /// Opens a channel of `kind` (after authentication): [`Connection::open_channel`].
+    pub async fn open_channel(&self, kind: ChannelKind) -> Result<Channel, Error> {
+        let mut channel = self.commands.open(kind).await?;
+        channel.keep = Some(self.commands.clone());
+        Ok(channel)
+    }
+
+    /// Opens a session channel (RFC 4254 §6.1).
+    pub async fn open_session(&self) -> Result<Channel, Error> {
+        self.open_channel(ChannelKind::Session).await
     }
 }

@@ -141,7 +141,7 @@ pub use client::{Client, ClientBuilder};
 pub use driver::HostKeyVerifier;
 pub use error::Error;
 pub use forward::{ForwardingPolicy, LocalForward, RemoteForward, RemoteListener};
-pub use handle::{ClientConfig, Connection, ExecOutput};
+pub use handle::{ChannelOpener, ClientConfig, Connection, ExecOutput};
 pub use host_keys_update::{HostKeysChange, HostKeysOutcome, HostKeysUpdate};
 pub use info::ConnectionInfo;
 pub use known_hosts::{known_host_status, known_hosts_verifier, UnknownHosts};

@@ -8,7 +8,7 @@ use nacre_sftp::{LocalFs, ServerConfig as SftpServerConfig, SftpClient};
 
 use crate::channel::Channel;
 use crate::error::Error;
-use crate::handle::Connection;
+use crate::handle::{ChannelOpener, Connection};
 use crate::session::{SessionUser, SubsystemHandler};
 
 impl Connection {
@@ -45,6 +45,14 @@ impl Connection {
     }
 
     /// [`Connection::sftp`] with client settings.
+    pub async fn sftp_with(&self, config: nacre_sftp::ClientConfig) -> Result<SftpClient, Error> {
+        self.opener().sftp_with(config).await
+    }
+}
+
+impl ChannelOpener {
+    /// [`Connection::sftp_with`]: another SFTP session on the same connection (as
+    /// [`SftpClient::upload_striped`] takes them).
     pub async fn sftp_with(&self, config: nacre_sftp::ClientConfig) -> Result<SftpClient, Error> {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;

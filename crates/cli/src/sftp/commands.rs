@@ -28,6 +28,8 @@ pub struct Session {
     pub(super) fsync: bool,
     pub(super) progress: bool,
     pub(super) quiet: bool,
+    /// Large puts over a long path go over several sessions (none with `-l`).
+    pub(super) stripes: Option<super::stripes::Stripes>,
 }
 
 /// How the session starts: `-r`, `-p`, `-a`, `-f`, the progress meter (interactive, not `-q`),
@@ -39,6 +41,7 @@ pub struct Settings {
     pub fsync: bool,
     pub progress: bool,
     pub quiet: bool,
+    pub stripes: Option<super::stripes::Stripes>,
 }
 
 /// An error already shown to the person (each failed file of a glob): the command failed.
@@ -195,6 +198,7 @@ impl Session {
             fsync: s.fsync,
             progress,
             quiet: s.quiet,
+            stripes: s.stripes,
         })
     }
 

@@ -9,6 +9,7 @@ mod listing;
 mod local;
 mod paths;
 mod progress;
+mod stripes;
 mod transfer;
 
 use std::path::PathBuf;
@@ -69,6 +70,11 @@ pub struct SftpArgs {
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Sessions a large put (64 MiB or more) uses at once over a path whose round trip is 5 ms
+    /// or more, each with its own channel window (a server such as sshd keeps each small); 1:
+    /// one session, as OpenSSH's sftp.
+    #[arg(long, default_value_t = stripes::DEFAULT_SESSIONS, value_parser = clap::value_parser!(u8).range(1..=64))]
+    stripes: u8,
     /// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`: a folder path is where the
     /// session starts, a file is fetched (into the local path when given) and the program ends.
     destination: String,
@@ -222,6 +228,14 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         sync_downloads: false,
         ..nacre_sftp::ClientConfig::default()
     };
+    let stripes = match args.limit {
+        Some(_) => None,
+        None => Some(stripes::Stripes::new(
+            conn.opener(),
+            config.clone(),
+            args.stripes,
+        )),
+    };
     let client = match args.limit {
         Some(kbit) => {
             let channel = conn.open_session().await?;
@@ -240,6 +254,7 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
         fsync: args.fsync,
         progress: script.is_none() && !args.quiet,
         quiet: (script.is_some() || args.quiet) && !args.noisy,
+        stripes,
     };
     let mut session = Session::new(client, settings).await?;
     let code = {

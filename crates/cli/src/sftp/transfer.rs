@@ -284,11 +284,17 @@ impl Session {
         };
         let sample = Sample::Remote(self.client.clone(), remote.to_owned());
         let name = base_name(&local.to_string_lossy()).to_owned();
+        let lanes = match &self.stripes {
+            Some(s) if !f.resume && meta.is_file() => s.lanes_for(&self.client, meta.len()).await,
+            _ => &[],
+        };
         let done = with_meter(self.progress, &name, start, meta.len(), sample, async {
             if f.resume {
                 self.client.reput(local, remote.as_bytes()).await
             } else {
-                self.client.upload(local, remote.as_bytes()).await
+                self.client
+                    .upload_striped(lanes, local, remote.as_bytes())
+                    .await
             }
         })
         .await;
