@@ -53,6 +53,37 @@ impl Connection {
 impl ChannelOpener {
     /// [`Connection::sftp_with`]: another SFTP session on the same connection (as
     /// [`SftpClient::upload_striped`] takes them).
+    ///
+    /// ```
+    /// # struct Open;
+    /// # impl nacre::AuthPolicy for Open {
+    /// #     fn password(&self, _: &nacre::AuthContext, _: &str) -> nacre::PasswordCheck {
+    /// #         nacre::PasswordCheck::Accept
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let server = nacre::Server::builder().ephemeral_host_key().auth_policy(Open)
+    /// #     .sftp(tmp.path()).act_as(nacre::ActAs::ServerProcess).build()?;
+    /// # let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    /// # tokio::spawn(async move { server.serve(server_end, None).await });
+    /// # let conn = nacre::Client::builder().user("demo").password("pw").default_identities(false)
+    /// #     .verify_host_key(|_| true).connect_over(client_end, "demo", 22).await?;
+    /// # let local = tmp.path().join("big.bin");
+    /// # std::fs::write(&local, vec![7u8; 20 << 20])?;
+    /// // Three SFTP sessions of one connection move one file, each with its own window.
+    /// let opener = conn.opener();
+    /// let sftp = conn.sftp().await?;
+    /// let mut lanes = Vec::new();
+    /// for _ in 0..2 {
+    ///     lanes.push(opener.sftp_with(nacre::sftp::ClientConfig::default()).await?);
+    /// }
+    /// let sent = sftp.upload_striped(&lanes, &local, "/copy.bin").await?;
+    /// assert_eq!(sent, 20 << 20);
+    /// assert_eq!(std::fs::read(tmp.path().join("copy.bin"))?.len(), 20 << 20);
+    /// # Ok(()) }
+    /// ```
     pub async fn sftp_with(&self, config: nacre_sftp::ClientConfig) -> Result<SftpClient, Error> {
         let channel = self.open_session().await?;
         channel.subsystem("sftp").await?;
