@@ -43,7 +43,11 @@ fn one_way(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 256 * 1024];
         while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+            if n == 0
+                || tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
                 break;
             }
         }
@@ -104,10 +108,7 @@ fn a_large_put_over_a_long_path_is_striped_over_four_sshd_sessions() {
         &[],
         &format!("put big.bin {remote_name}\nput big.bin {remote_name}.2\n"),
     );
-    assert!(
-        log.contains("Striping the upload over 4 sessions"),
-        "{log}"
-    );
+    assert!(log.contains("Striping the upload over 4 sessions"), "{log}");
     assert_eq!(std::fs::read(&remote).unwrap(), data);
     assert_eq!(std::fs::read(remote.with_extension("2")).unwrap(), data);
     // The main session and three lanes, opened once for both puts.
@@ -162,7 +163,13 @@ fn a_large_put_over_a_long_path_to_nacre_serve_is_striped_and_arrives_whole() {
     cmd.current_dir(local.path())
         .args(["sftp", "-v", "-P", &relay.to_string(), "--password-file"])
         .arg(dir.path().join("pw"))
-        .args(["-o", "StrictHostKeyChecking=no", "-b", "-", "peer@127.0.0.1"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-b",
+            "-",
+            "peer@127.0.0.1",
+        ])
         .env("HOME", local.path())
         .env_remove("SSH_AUTH_SOCK");
     let out = run_with_input(&mut cmd, Some(b"put big.bin\n"), Duration::from_secs(180));

@@ -403,7 +403,10 @@ async fn a_striped_upload_over_four_sessions_arrives_whole() {
     let p = pair_with(server.clone(), ClientConfig::default()).await;
     let mut lanes = Vec::new();
     for _ in 0..3 {
-        lanes.push(p.another_session(server.clone(), ClientConfig::default()).await);
+        lanes.push(
+            p.another_session(server.clone(), ClientConfig::default())
+                .await,
+        );
     }
     let block = nacre_sftp::STRIPE_BLOCK as usize;
     for (len, seed) in [(9 * block + 12_345, 7), (block, 8), (block / 3, 9), (0, 10)] {
@@ -428,7 +431,11 @@ async fn a_striped_upload_over_four_sessions_arrives_whole() {
     // No lanes: one session.
     let local = p.local().join("small.bin");
     std::fs::write(&local, data(100_000, 3)).unwrap();
-    let n = p.client.upload_striped(&[], &local, "/small.bin").await.unwrap();
+    let n = p
+        .client
+        .upload_striped(&[], &local, "/small.bin")
+        .await
+        .unwrap();
     assert_eq!(n, 100_000);
     assert_eq!(
         std::fs::read(p.root().join("small.bin")).unwrap(),

@@ -241,11 +241,7 @@ impl SftpClient {
 
     /// Drives the upload job `job`: each slot the machine hands out is filled from `input` at
     /// its offset and sent.
-    pub(super) async fn push_job(
-        &self,
-        job: JobId,
-        input: &LocalReader,
-    ) -> Result<u64> {
+    pub(super) async fn push_job(&self, job: JobId, input: &LocalReader) -> Result<u64> {
         let mut job = self.job(job);
         let id = job.id();
         loop {

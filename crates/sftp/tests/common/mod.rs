@@ -90,8 +90,7 @@ impl Pair {
     /// Another session serving the same folder (as a second SFTP channel to the same server).
     pub async fn another_session(&self, server: ServerConfig, client: ClientConfig) -> SftpClient {
         let (c2s, s2c) = (tokio::io::duplex(1 << 20), tokio::io::duplex(1 << 20));
-        let (client, _server) =
-            session(&self.root(), server, client, c2s, s2c).await;
+        let (client, _server) = session(&self.root(), server, client, c2s, s2c).await;
         client
     }
 }

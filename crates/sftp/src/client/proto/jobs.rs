@@ -356,7 +356,7 @@ impl Lane {
     /// Where the lane writes next after reaching `offset`: `offset` itself inside one of its
     /// blocks, else the start of its next block.
     fn next(&self, offset: u64) -> u64 {
-        if offset % self.block == 0 && offset > self.first() {
+        if offset.is_multiple_of(self.block) && offset > self.first() {
             offset.saturating_add(self.lanes.saturating_sub(1).saturating_mul(self.block))
         } else {
             offset
@@ -365,7 +365,9 @@ impl Lane {
 
     /// Bytes the lane may write from `offset` before its block or the file ends.
     fn room(&self, offset: u64) -> u64 {
-        let block_end = (offset / self.block).saturating_add(1).saturating_mul(self.block);
+        let block_end = (offset / self.block)
+            .saturating_add(1)
+            .saturating_mul(self.block);
         block_end.min(self.end).saturating_sub(offset)
     }
 }

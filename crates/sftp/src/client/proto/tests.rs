@@ -754,7 +754,10 @@ fn upload_lanes_write_their_own_blocks_and_together_the_file() {
                     .sum()
             })
             .collect();
-        assert_eq!(sent, expected, "{len} bytes, blocks of {block}, {lanes} lanes");
+        assert_eq!(
+            sent, expected,
+            "{len} bytes, blocks of {block}, {lanes} lanes"
+        );
         let h = open_handle(&mut d, b"/home/striped", OpenFlags::READ);
         assert!(
             d.download(&h, None).unwrap() == data,
@@ -799,10 +802,7 @@ fn a_lanes_writes_stay_inside_its_blocks() {
         [(6000, 4096), (10_096, 1904), (24_000, 4096), (28_096, 1904)]
     );
     assert!(matches!(end, UploadStep::Done(Ok(12_000))), "{end:?}");
-    let past = Lane {
-        index: 7,
-        ..lane
-    };
+    let past = Lane { index: 7, ..lane };
     let job = p.upload_lane(b"h", past);
     assert!(matches!(p.upload_next(job), UploadStep::Done(Ok(0))));
 }
