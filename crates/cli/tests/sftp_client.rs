@@ -345,5 +345,31 @@ fn downloads_are_flushed_to_disk_only_with_dash_f() {
     for name in ["plain", "asked", "session"] {
         assert_eq!(std::fs::read(local.path().join(name)).unwrap(), data);
     }
+    // A folder: each file flushed with `get -r -f` (as OpenSSH's), none without.
+    let tree = test_user_home().join(format!("{remote_name}.d"));
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for name in ["one", "two", "sub/three"] {
+        std::fs::write(tree.join(name), &data).unwrap();
+    }
+    let tree_name = format!("{remote_name}.d");
+    let trees = run(
+        &[],
+        format!("get -r {tree_name} loose\nget -r -f {tree_name} flushed\n"),
+    );
+    for name in ["one", "two", "three"] {
+        assert_eq!(syncs(&trees, name), 1, "{name}: {trees}");
+        assert!(
+            trees
+                .lines()
+                .any(|l| l.contains(&format!("/flushed/{name}>"))
+                    || l.contains(&format!("/flushed/sub/{name}>"))),
+            "{trees}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(local.path().join("loose/sub/three")).unwrap(),
+        data
+    );
+    let _ = std::fs::remove_dir_all(&tree);
     let _ = std::fs::remove_file(&remote);
 }

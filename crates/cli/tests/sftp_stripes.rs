@@ -1,6 +1,8 @@
-//! `nacre sftp` puts a large file over several SFTP sessions at once when the path has a round
-//! trip (here a relay that holds every byte 5 ms each way): sshd then runs one sftp-server per
-//! session and the file arrives whole; over loopback itself, or with `--stripes 1`, one session.
+//! `nacre sftp` puts a large file over several SFTP sessions at once when the server's window
+//! holds one session below 128 MiB/s over the path (here a relay that holds every byte 25 or
+//! 50 ms each way): sshd (2 MiB windows) then runs one sftp-server per session, nacre serve (8
+//! MiB, widened) needs a second session only at 100 ms, and the file arrives whole; over
+//! loopback itself, or with `--stripes 1`, one session.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -99,7 +101,7 @@ fn a_large_put_over_a_long_path_is_striped_over_four_sshd_sessions() {
     std::fs::write(local.path().join("big.bin"), &data).unwrap();
     let remote_name = format!("nacre-stripes-{}", std::process::id());
     let remote = test_user_home().join(&remote_name);
-    let relay = delayed_relay(sshd.port(), Duration::from_millis(5));
+    let relay = delayed_relay(sshd.port(), Duration::from_millis(25));
 
     let log = put_batch(
         relay,
@@ -140,7 +142,7 @@ fn a_large_put_over_a_long_path_is_striped_over_four_sshd_sessions() {
 }
 
 #[test]
-fn a_large_put_over_a_long_path_to_nacre_serve_is_striped_and_arrives_whole() {
+fn nacre_serve_is_striped_onto_only_where_its_window_holds_one_session_back() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
@@ -158,25 +160,31 @@ fn a_large_put_over_a_long_path_to_nacre_serve_is_striped_and_arrives_whole() {
         .map(|i| (i.wrapping_mul(40_503) >> 7) as u8)
         .collect();
     std::fs::write(local.path().join("big.bin"), &data).unwrap();
-    let relay = delayed_relay(port, Duration::from_millis(5));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
-    cmd.current_dir(local.path())
-        .args(["sftp", "-v", "-P", &relay.to_string(), "--password-file"])
-        .arg(dir.path().join("pw"))
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-b",
-            "-",
-            "peer@127.0.0.1",
-        ])
-        .env("HOME", local.path())
-        .env_remove("SSH_AUTH_SOCK");
-    let out = run_with_input(&mut cmd, Some(b"put big.bin\n"), Duration::from_secs(180));
-    assert!(out.success(), "{out}");
-    assert!(
-        out.stderr.contains("Striping the upload over 4 sessions"),
-        "{out}"
-    );
-    assert_eq!(std::fs::read(root.join("big.bin")).unwrap(), data);
+    let put = |one_way: u64, name: &str| {
+        let relay = delayed_relay(port, Duration::from_millis(one_way));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
+        cmd.current_dir(local.path())
+            .args(["sftp", "-v", "-P", &relay.to_string(), "--password-file"])
+            .arg(dir.path().join("pw"))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-b",
+                "-",
+                "peer@127.0.0.1",
+            ])
+            .env("HOME", local.path())
+            .env_remove("SSH_AUTH_SOCK");
+        let batch = format!("put big.bin {name}\n");
+        let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(180));
+        assert!(out.success(), "{out}");
+        assert_eq!(std::fs::read(root.join(name)).unwrap(), data);
+        out.stderr
+    };
+    // 50 ms: its 8 MiB window lets one session move 160 MiB/s.
+    let log = put(25, "one.bin");
+    assert!(!log.contains("Striping"), "{log}");
+    // 100 ms: 80 MiB/s, two sessions.
+    let log = put(50, "two.bin");
+    assert!(log.contains("Striping the upload over 2 sessions"), "{log}");
 }

@@ -137,6 +137,23 @@ pub trait AsyncAuthPolicy: Send + Sync + 'static {
 pub trait VerifyHostKey: Send + Sync + 'static {
     /// Whether `key` is the server's.
     fn verify<'a>(&'a self, key: &'a PublicKey) -> AuthFuture<'a, bool>;
+
+    /// Whether the server is trusted when it proved itself with a host certificate
+    /// (`*-cert-v01@openssh.com`, offered when the transport's
+    /// [`host_key_certificates`](nacre_transport::Config::host_key_certificates) is set):
+    /// `certificate` is what it sent, `key` the key inside, which signed the key exchange.
+    /// The certificate's CA signature is already verified; whose CA it is, and whether it is
+    /// valid now and for this host, is for this method to decide
+    /// ([`Certificate::check_host`](nacre_keys::Certificate::check_host) does OpenSSH's checks).
+    /// The default ignores the certificate and asks [`VerifyHostKey::verify`] about the key.
+    fn verify_certificate<'a>(
+        &'a self,
+        key: &'a PublicKey,
+        certificate: &'a Certificate,
+    ) -> AuthFuture<'a, bool> {
+        let _ = certificate;
+        self.verify(key)
+    }
 }
 
 /// What a server asks who may log in: an [`AuthPolicy`] (synchronous: password checks on the

@@ -54,8 +54,13 @@ pub(crate) enum Up {
     ClientAuth(ClientEvent),
     /// Server authentication: a credential to check, or success.
     ServerAuth(ServerEvent),
-    /// Client: the server's host key, for the handle's async verifier.
-    HostKey(nacre_session::AnswerId, PublicKey),
+    /// Client: the server's host key and its host certificate if it sent one, for the
+    /// handle's async verifier.
+    HostKey(
+        nacre_session::AnswerId,
+        PublicKey,
+        Option<Box<nacre_keys::Certificate>>,
+    ),
     /// Authentication failed at the protocol level; the connection is closing.
     Failed(LayerError),
 }
@@ -155,7 +160,7 @@ impl State {
                     m.answer_host_key(id, trusted);
                 }
             }
-            None => self.pending_up.push_back(Up::HostKey(id, key)),
+            None => self.pending_up.push_back(Up::HostKey(id, key, certificate)),
         }
     }
 

@@ -216,10 +216,11 @@ impl Connection {
                     });
                 }
                 Some(Up::ExtInfo(e)) => ext_info.extend(e),
-                Some(Up::HostKey(id, key)) => {
-                    let trusted = match &ask {
-                        Some(v) => v.verify(&key).await,
-                        None => false,
+                Some(Up::HostKey(id, key, certificate)) => {
+                    let trusted = match (&ask, certificate) {
+                        (Some(v), Some(cert)) => v.verify_certificate(&key, &cert).await,
+                        (Some(v), None) => v.verify(&key).await,
+                        (None, _) => false,
                     };
                     let _ = commands.send(Command::HostKeyAnswer(id, trusted));
                 }
@@ -286,9 +287,7 @@ impl Connection {
     /// The connection's channels and where each stands (ssh's `~#`); empty before
     /// authentication.
     pub async fn channels(&self) -> Result<Vec<nacre_connection::ChannelStatus>, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Channels(tx))?;
-        rx.await.map_err(|_| Error::Closed)
+        self.opener().channels().await
     }
 
     /// Opens a session channel (RFC 4254 §6.1).
@@ -508,5 +507,12 @@ impl ChannelOpener {
     /// Opens a session channel (RFC 4254 §6.1).
     pub async fn open_session(&self) -> Result<Channel, Error> {
         self.open_channel(ChannelKind::Session).await
+    }
+
+    /// The connection's channels and where each stands: [`Connection::channels`].
+    pub async fn channels(&self) -> Result<Vec<nacre_connection::ChannelStatus>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Channels(tx))?;
+        rx.await.map_err(|_| Error::Closed)
     }
 }

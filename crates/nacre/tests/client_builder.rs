@@ -283,3 +283,106 @@ async fn compression_on_the_builders() {
         drop(channel);
     }
 }
+
+/// An async verifier that trusts host certificates of one CA for the host "mem" (as an
+/// `@cert-authority mem` line would) and no plain key; it notes what it was asked.
+struct TrustCa {
+    ca: nacre::keys::PublicKey,
+    asked: Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl nacre::VerifyHostKey for TrustCa {
+    fn verify<'a>(&'a self, _key: &'a nacre::keys::PublicKey) -> nacre::AuthFuture<'a, bool> {
+        self.asked.lock().unwrap().push("key");
+        Box::pin(std::future::ready(false))
+    }
+
+    fn verify_certificate<'a>(
+        &'a self,
+        _key: &'a nacre::keys::PublicKey,
+        cert: &'a nacre::keys::Certificate,
+    ) -> nacre::AuthFuture<'a, bool> {
+        self.asked.lock().unwrap().push("certificate");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let trusted = *cert.signature_key() == self.ca && cert.check_host("mem", now).is_ok();
+        Box::pin(std::future::ready(trusted))
+    }
+}
+
+/// A server with a host certificate: the async verifier is handed the certificate (when the
+/// client offers certificate algorithms) and decides by its CA; a verifier that only looks at
+/// keys gets the certificate's key (the default `verify_certificate`).
+#[tokio::test]
+async fn an_async_host_key_verifier_sees_the_host_certificate() {
+    use nacre::keys::cert::CertBuilder;
+    use nacre::keys::{CertType, KeyType};
+    let key = nacre_testkit::host_key(KeyType::Ed25519, 7);
+    let host = key.public_key();
+    let ca = nacre_testkit::host_key(KeyType::Ed25519, 9);
+    let cert = CertBuilder::new(host.clone(), CertType::Host)
+        .principals(vec!["mem".into()])
+        .sign(&ca, None, &mut rand_core::OsRng)
+        .unwrap();
+    let mut transport = Config::server(vec![key]);
+    transport.host_certificates.push(Arc::new(cert));
+    let server = Server::new(
+        Arc::new(transport),
+        AuthServerConfig {
+            failure_delay: Duration::ZERO,
+            ..AuthServerConfig::default()
+        },
+        Arc::new(Alice),
+        ServerConfig::default(),
+        ServerLimits::default(),
+    );
+    let client_transport = Config {
+        host_key_certificates: true,
+        ..Config::client()
+    };
+    let builder = Client::builder()
+        .user("alice")
+        .password("secret")
+        .default_identities(false)
+        .transport(client_transport);
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let trust = |ca: &nacre::keys::PrivateKey| TrustCa {
+        ca: ca.public_key(),
+        asked: asked.clone(),
+    };
+    builder
+        .clone()
+        .verify_host_key_async(trust(&ca))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+    assert_eq!(*asked.lock().unwrap(), ["certificate"]);
+    let other_ca = nacre_testkit::host_key(KeyType::Ed25519, 10);
+    let err = builder
+        .clone()
+        .verify_host_key_async(trust(&other_ca))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .expect_err("a certificate of another CA");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    // Without certificate algorithms offered, the plain key is asked about.
+    asked.lock().unwrap().clear();
+    let err = Client::builder()
+        .user("alice")
+        .password("secret")
+        .default_identities(false)
+        .verify_host_key_async(trust(&ca))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .expect_err("no plain key is trusted");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert_eq!(*asked.lock().unwrap(), ["key"]);
+    // A verifier that pins the key accepts the certificate's key.
+    builder
+        .verify_host_key_async(Pinned(host))
+        .connect_over(pipe(&server), "mem", 22)
+        .await
+        .unwrap();
+}

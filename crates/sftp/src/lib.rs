@@ -51,7 +51,7 @@ pub use client::{
     DEFAULT_MAX_REQUEST_LEN,
 };
 #[cfg(feature = "tokio")]
-pub use client::{File, ReadDir, SftpClient, STRIPE_BLOCK};
+pub use client::{DownloadOptions, File, ReadDir, SftpClient, STRIPE_BLOCK};
 pub use local::{is_root, AccountThreads, Credentials, LocalDir, LocalFile, LocalFs};
 pub use longname::{long_name, mode_string, Accounts};
 pub use server::oplog::TARGET as OPLOG_TARGET;

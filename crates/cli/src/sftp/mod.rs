@@ -70,9 +70,9 @@ pub struct SftpArgs {
     /// A file whose first line is the password (else NACRE_PASSWORD).
     #[arg(long)]
     password_file: Option<PathBuf>,
-    /// Sessions a large put (64 MiB or more) uses at once over a path whose round trip is 5 ms
-    /// or more, each with its own channel window (a server such as sshd keeps each small); 1:
-    /// one session, as OpenSSH's sftp.
+    /// The most SFTP sessions a large put (64 MiB or more) uses at once when the server's
+    /// channel window holds one session below 128 MiB/s over this path (sshd's 2 MiB over a
+    /// long round trip); 1: one session, as OpenSSH's sftp.
     #[arg(long, default_value_t = stripes::DEFAULT_SESSIONS, value_parser = clap::value_parser!(u8).range(1..=64))]
     stripes: u8,
     /// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`: a folder path is where the
@@ -224,27 +224,32 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     let mut conn = opts.connect().await?;
     let config = nacre_sftp::ClientConfig {
         request_timeout: opts.request_timeout,
-        // As OpenSSH's sftp: a download is flushed to disk only with -f (the session does it).
+        // As OpenSSH's sftp: a download is flushed to disk only with -f (asked per download).
         sync_downloads: false,
         ..nacre_sftp::ClientConfig::default()
     };
+    let channel = conn.open_session().await?;
+    channel.subsystem("sftp").await?;
+    // Large puts over a long path may go over more sessions (not under a bandwidth limit).
     let stripes = match args.limit {
         Some(_) => None,
         None => Some(stripes::Stripes::new(
             conn.opener(),
             config.clone(),
+            channel.id(),
             args.stripes,
         )),
     };
     let client = match args.limit {
         Some(kbit) => {
-            let channel = conn.open_session().await?;
-            channel.subsystem("sftp").await?;
             let writer = bwlimit::LimitedSink::new(channel.writer(), kbit);
             let reader = bwlimit::LimitedSource::new(channel, kbit);
             nacre_sftp::SftpClient::new(reader, writer, config).await?
         }
-        None => conn.sftp_with(config).await?,
+        None => {
+            let writer = channel.writer();
+            nacre_sftp::SftpClient::new(channel, writer, config).await?
+        }
     };
     let interactive = script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let settings = Settings {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::bail;
-use nacre_sftp::Attributes;
+use nacre_sftp::{Attributes, DownloadOptions};
 
 use super::commands::{connection_lost, fx, report, strerror, Reported, Session};
 use super::glob;
@@ -114,7 +114,7 @@ impl Session {
                     shown(remote)
                 );
             }
-            return self.get_dir(remote, local).await;
+            return self.get_dir(remote, local, f.fsync || self.fsync).await;
         }
         status::status(format_args!("Starting download of {remote}"));
         let started = std::time::Instant::now();
@@ -126,19 +126,19 @@ impl Session {
         };
         let sample = Sample::Local(local.to_path_buf());
         let name = base_name(remote);
+        // As OpenSSH's: flushed to disk (fsync) with -f only.
+        let opts = DownloadOptions {
+            resume: f.resume,
+            sync: f.fsync || self.fsync,
+        };
         let done = with_meter(self.progress, name, start, total, sample, async {
-            if f.resume {
-                self.client.reget(remote.as_bytes(), local).await
-            } else {
-                self.client.download(remote.as_bytes(), local).await
-            }
+            self.client
+                .download_with(remote.as_bytes(), local, opts)
+                .await
         })
         .await;
         if let Err(e) = done {
             return Err(download_error(remote, local, &e));
-        }
-        if f.fsync || self.fsync {
-            sync_local(local).await?;
         }
         if f.preserve || self.preserve {
             preserve_local(local, attrs)?;
@@ -147,8 +147,12 @@ impl Session {
         Ok(())
     }
 
-    async fn get_dir(&self, remote: &str, local: &Path) -> anyhow::Result<()> {
-        match self.client.download_dir(remote.as_bytes(), local).await {
+    async fn get_dir(&self, remote: &str, local: &Path, sync: bool) -> anyhow::Result<()> {
+        match self
+            .client
+            .download_dir_with(remote.as_bytes(), local, sync)
+            .await
+        {
             Ok(_) => Ok(()),
             // As OpenSSH's sftp: each refused name said, the rest fetched, the command failed.
             Err(nacre_sftp::Error::HostileNames { names, stats }) => {
@@ -394,12 +398,4 @@ fn transferred(local: &Path, started: std::time::Instant) {
             status::seconds(started.elapsed())
         ));
     }
-}
-
-/// Flushes a downloaded file to stable storage (`get -f`, `sftp -f`), as OpenSSH's sftp.
-async fn sync_local(local: &Path) -> anyhow::Result<()> {
-    let path = local.to_path_buf();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
-        .await?
-        .map_err(|e| anyhow::anyhow!("{}: {}", local.display(), e))
 }

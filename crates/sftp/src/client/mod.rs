@@ -45,6 +45,8 @@ pub use file::File;
 pub use ops::ReadDir;
 #[cfg(feature = "tokio")]
 pub use striped::STRIPE_BLOCK;
+#[cfg(feature = "tokio")]
+pub use transfer::DownloadOptions;
 
 /// Default [`ClientConfig::max_request_len`]: 255 KiB less 128 bytes. A READ's DATA reply and a
 /// WRITE (headers and a handle of up to 100 bytes included) then fit in one SSH channel packet of
@@ -83,7 +85,8 @@ pub struct ClientConfig {
     pub max_listing_bytes: usize,
     /// Whether [`SftpClient::download`] and [`SftpClient::reget`] flush the local file to
     /// stable storage (fsync) before they return (default `true`). OpenSSH's `sftp` does so only
-    /// with `-f`; the files of a recursive download are never flushed one by one.
+    /// with `-f`; the files of a recursive download are flushed one by one only when asked
+    /// ([`SftpClient::download_dir_with`]), and [`SftpClient::download_with`] says it per call.
     pub sync_downloads: bool,
 }
 

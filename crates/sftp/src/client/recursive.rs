@@ -122,11 +122,23 @@ impl SftpClient {
     /// files at once (see [`ClientConfig::max_files_in_flight`](crate::ClientConfig)). Names
     /// a server must never send are skipped and the rest fetched; then the call fails with
     /// [`Error::HostileNames`] naming them. On another error the first one in walk order is
-    /// returned once the files in progress have finished.
+    /// returned once the files in progress have finished. The files are not flushed to disk one
+    /// by one (as OpenSSH's `get -r` without `-f`).
     pub async fn download_dir(
         &self,
         remote: impl AsRef<[u8]>,
         local: impl AsRef<Path>,
+    ) -> Result<TreeStats> {
+        self.download_dir_with(remote, local, false).await
+    }
+
+    /// [`SftpClient::download_dir`], each file flushed to stable storage (fsync) once complete
+    /// when `sync` is set (OpenSSH's `get -r -f`).
+    pub async fn download_dir_with(
+        &self,
+        remote: impl AsRef<[u8]>,
+        local: impl AsRef<Path>,
+        sync: bool,
     ) -> Result<TreeStats> {
         let remote = remote.as_ref().to_vec();
         let mode = self.stat(&remote).await?.mode_bits();
@@ -155,7 +167,13 @@ impl SftpClient {
                 found_below(at, entries, &mut stats, &mut hostile)
             }
         };
-        walk(self.files_at_once(), root, |item| self.down(item), done).await?;
+        walk(
+            self.files_at_once(),
+            root,
+            |item| self.down(item, sync),
+            done,
+        )
+        .await?;
         if hostile.is_empty() {
             return Ok(stats);
         }
@@ -180,7 +198,7 @@ impl SftpClient {
         wanted.clamp(1, allowed.max(1))
     }
 
-    async fn down(&self, item: Down) -> Result<DownDone> {
+    async fn down(&self, item: Down, sync: bool) -> Result<DownDone> {
         match item {
             Down::Folder {
                 remote,
@@ -205,7 +223,7 @@ impl SftpClient {
                 local,
                 attrs,
             } => Ok(DownDone::Fetched(
-                self.download_listed(&remote, &local, &attrs).await?,
+                self.download_listed(&remote, &local, &attrs, sync).await?,
             )),
         }
     }

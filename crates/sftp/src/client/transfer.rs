@@ -54,26 +54,37 @@ impl Drop for OpenHandle<'_> {
     }
 }
 
-/// How a download writes the local file.
-#[derive(Clone, Copy)]
-struct ToLocal {
-    /// Keep what the file holds and append.
-    resume: bool,
-    /// fsync the data at the end.
-    sync: bool,
+/// How a download writes the local file ([`SftpClient::download_with`],
+/// [`SftpClient::download_dir_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Keep what the local file holds and fetch the rest (`reget`, `get -a`); single files
+    /// only.
+    pub resume: bool,
+    /// Flush each file to stable storage (fsync) once it is complete, as OpenSSH's sftp does
+    /// with `get -f`.
+    pub sync: bool,
 }
 
 impl SftpClient {
-    /// Downloads `remote` into `local` (created or truncated). Returns the bytes transferred.
+    /// Downloads `remote` into `local` (created or truncated), flushed to disk at the end when
+    /// [`ClientConfig::sync_downloads`](crate::ClientConfig::sync_downloads) says so. Returns
+    /// the bytes transferred.
     pub async fn download(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
-        self.download_inner(remote.as_ref(), local.as_ref(), false)
-            .await
+        let opts = DownloadOptions {
+            resume: false,
+            sync: self.config().sync_downloads,
+        };
+        self.download_with(remote, local, opts).await
     }
 
     /// Resumes a download: keeps what `local` holds and fetches the rest (`reget`).
     pub async fn reget(&self, remote: impl AsRef<[u8]>, local: impl AsRef<Path>) -> Result<u64> {
-        self.download_inner(remote.as_ref(), local.as_ref(), true)
-            .await
+        let opts = DownloadOptions {
+            resume: true,
+            sync: self.config().sync_downloads,
+        };
+        self.download_with(remote, local, opts).await
     }
 
     /// Uploads `local` to `remote` (created or truncated). Returns the bytes transferred.
@@ -88,18 +99,22 @@ impl SftpClient {
             .await
     }
 
-    async fn download_inner(&self, remote: &[u8], local: &Path, resume: bool) -> Result<u64> {
+    /// Downloads `remote` into `local` as `opts` say (resumed, flushed to disk). Returns the
+    /// bytes transferred.
+    pub async fn download_with(
+        &self,
+        remote: impl AsRef<[u8]>,
+        local: impl AsRef<Path>,
+        opts: DownloadOptions,
+    ) -> Result<u64> {
+        let (remote, local) = (remote.as_ref(), local.as_ref());
         let handle = self
             .open(remote, OpenFlags::READ, &Attributes::EMPTY)
             .await?;
         let handle = OpenHandle::new(self, handle);
         let result = async {
             let attrs = self.fstat(handle.bytes()).await?;
-            let to = ToLocal {
-                resume,
-                sync: self.config().sync_downloads,
-            };
-            self.fetch_into(handle.bytes(), local, &attrs, to).await
+            self.fetch_into(handle.bytes(), local, &attrs, opts).await
         }
         .await;
         let closed = handle.close().await;
@@ -109,21 +124,22 @@ impl SftpClient {
     }
 
     /// Downloads `remote` into `local` with the attributes a listing gave (its size stops the
-    /// read-ahead, its mode makes the local file's): no FSTAT, and no fsync, as OpenSSH's
-    /// sftp without `-f` — what one file of a recursive download costs.
+    /// read-ahead, its mode makes the local file's): no FSTAT — what one file of a recursive
+    /// download costs; flushed to disk with `sync` (OpenSSH's `get -r -f`).
     pub(super) async fn download_listed(
         &self,
         remote: &[u8],
         local: &Path,
         attrs: &Attributes,
+        sync: bool,
     ) -> Result<u64> {
         let handle = self
             .open(remote, OpenFlags::READ, &Attributes::EMPTY)
             .await?;
         let handle = OpenHandle::new(self, handle);
-        let to = ToLocal {
+        let to = DownloadOptions {
             resume: false,
-            sync: false,
+            sync,
         };
         let result = self.fetch_into(handle.bytes(), local, attrs, to).await;
         let closed = handle.close().await;
@@ -138,7 +154,7 @@ impl SftpClient {
         handle: &[u8],
         local: &Path,
         attrs: &Attributes,
-        to: ToLocal,
+        to: DownloadOptions,
     ) -> Result<u64> {
         let mode = attrs.mode_bits().unwrap_or(0o644) & 0o777;
         let mut opts = OpenOptions::new();
