@@ -30,11 +30,13 @@ impl SftpClient {
     /// `lanes` at once (other SFTP sessions, usually of the same connection), the file dealt
     /// among them in blocks of [`STRIPE_BLOCK`] bytes. Returns the bytes transferred.
     ///
-    /// This session creates and truncates the file; each lane then opens it for writing and
-    /// writes its blocks through its own pipeline. What a lane writes ends where the file ended
-    /// when the upload began. Without lanes, or for a file that is not a regular one (a pipe),
-    /// this is [`SftpClient::upload`]. The first error ends the upload: the other lanes stop and
-    /// their handles are closed; the remote file is then incomplete, as after a failed
+    /// This session creates and truncates the file; then every lane opens it for writing, and
+    /// each writes its blocks through its own pipeline. What a lane writes ends where the file
+    /// ended when the upload began. When a lane cannot open the file (a server that locks open
+    /// files, a file created read-only), this session sends the whole file alone. Without
+    /// lanes, or for a file that is not a regular one (a pipe), this is
+    /// [`SftpClient::upload`]. The first error ends the upload: the other lanes stop and their
+    /// handles are closed; the remote file is then incomplete, as after a failed
     /// [`SftpClient::upload`].
     pub async fn upload_striped(
         &self,
@@ -54,6 +56,12 @@ impl SftpClient {
         let flags = OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC;
         let first = OpenHandle::new(self, self.open(remote, flags, &create).await?);
         let input = LocalReader::new(file.into_std().await);
+        let Some(opened) = open_lanes(lanes, remote).await else {
+            let sent = self.push(first.bytes(), 0, &input).await;
+            let closed = first.close().await;
+            let sent = sent?;
+            return closed.map(|()| sent);
+        };
         let count = lanes.len() as u64 + 1;
         let lane = |index: u64| Lane {
             block: STRIPE_BLOCK,
@@ -63,16 +71,9 @@ impl SftpClient {
         };
         let mut pool = Pool::new();
         let input = &input;
-        pool.push(async move {
-            let sent = self.push_lane(first.bytes(), lane(0), input).await;
-            let closed = first.close().await;
-            let sent = sent?;
-            closed.map(|()| sent)
-        });
-        for (index, client) in (1..).zip(lanes) {
+        for (index, handle) in (0..).zip(std::iter::once(first).chain(opened)) {
             pool.push(async move {
-                let handle = client.open(remote, OpenFlags::WRITE, &Attributes::EMPTY);
-                let handle = OpenHandle::new(client, handle.await?);
+                let client = handle.client();
                 let sent = client.push_lane(handle.bytes(), lane(index), input).await;
                 let closed = handle.close().await;
                 let sent = sent?;
@@ -91,4 +92,34 @@ impl SftpClient {
         let job = self.with_proto(|p| p.upload_lane(handle, lane));
         self.push_job(job, input).await
     }
+}
+
+/// Opens `remote` for writing on every lane at once, in the lanes' order; `None` (those that
+/// opened closed again) when one cannot.
+async fn open_lanes<'a>(lanes: &'a [SftpClient], remote: &'a [u8]) -> Option<Vec<OpenHandle<'a>>> {
+    let mut pool = Pool::new();
+    for (index, client) in lanes.iter().enumerate() {
+        pool.push(async move {
+            let handle = client
+                .open(remote, OpenFlags::WRITE, &Attributes::EMPTY)
+                .await;
+            (index, handle.map(|h| OpenHandle::new(client, h)))
+        });
+    }
+    let mut opened = Vec::new();
+    let mut refused = false;
+    while let Some((index, handle)) = pool.next().await {
+        match handle {
+            Ok(h) => opened.push((index, h)),
+            Err(_) => refused = true,
+        }
+    }
+    if refused {
+        for (_, handle) in opened {
+            let _ = handle.close().await;
+        }
+        return None;
+    }
+    opened.sort_by_key(|(index, _)| *index);
+    Some(opened.into_iter().map(|(_, h)| h).collect())
 }

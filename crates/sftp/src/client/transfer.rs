@@ -34,6 +34,11 @@ impl<'a> OpenHandle<'a> {
         }
     }
 
+    /// The session the handle belongs to.
+    pub(super) fn client(&self) -> &'a SftpClient {
+        self.client
+    }
+
     pub(super) fn bytes(&self) -> &[u8] {
         &self.handle
     }
@@ -250,7 +255,7 @@ impl SftpClient {
     /// Sends `input` from `start` to its end as WRITEs at `start`, pipelined (the machine's
     /// upload job). Each frame comes from the machine with its header written; the data are
     /// read straight after it.
-    async fn push(&self, handle: &[u8], start: u64, input: &LocalReader) -> Result<u64> {
+    pub(super) async fn push(&self, handle: &[u8], start: u64, input: &LocalReader) -> Result<u64> {
         let job = self.with_proto(|p| p.upload_start(handle, start));
         self.push_job(job, input).await
     }
