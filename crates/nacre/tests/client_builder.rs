@@ -33,8 +33,13 @@ impl AuthPolicy for Alice {
 fn server() -> (Server, nacre::keys::PublicKey) {
     let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 7);
     let public = key.public_key();
-    let server = Server::new(
-        Arc::new(Config::server(vec![key])),
+    (server_with(Config::server(vec![key])), public)
+}
+
+/// alice's server with this transport configuration.
+fn server_with(transport: Config) -> Server {
+    Server::new(
+        Arc::new(transport),
         AuthServerConfig {
             failure_delay: Duration::ZERO,
             ..AuthServerConfig::default()
@@ -42,8 +47,7 @@ fn server() -> (Server, nacre::keys::PublicKey) {
         Arc::new(Alice),
         ServerConfig::default(),
         ServerLimits::default(),
-    );
-    (server, public)
+    )
 }
 
 /// The client's end of an in-memory connection to `server`.
@@ -328,16 +332,7 @@ async fn an_async_host_key_verifier_sees_the_host_certificate() {
         .unwrap();
     let mut transport = Config::server(vec![key]);
     transport.host_certificates.push(Arc::new(cert));
-    let server = Server::new(
-        Arc::new(transport),
-        AuthServerConfig {
-            failure_delay: Duration::ZERO,
-            ..AuthServerConfig::default()
-        },
-        Arc::new(Alice),
-        ServerConfig::default(),
-        ServerLimits::default(),
-    );
+    let server = server_with(transport);
     let client_transport = Config {
         host_key_certificates: true,
         ..Config::client()
