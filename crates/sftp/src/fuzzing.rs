@@ -299,6 +299,20 @@ fn run_ops<P: Peer>(d: &mut Driver<P>, ops: u8) {
         5 => {
             if let Some(h) = open(d, b"/new", write) {
                 let _ = d.upload(&h, &[7u8; 10_000]);
+                // Three lanes of a striped upload over the same handle, small blocks.
+                let data = [9u8; 10_000];
+                let jobs: Vec<_> = (0..3)
+                    .map(|index| {
+                        let lane = crate::client::proto::Lane {
+                            block: 3000,
+                            lanes: 3,
+                            index,
+                            end: data.len() as u64,
+                        };
+                        d.proto.upload_lane(&h, lane)
+                    })
+                    .collect();
+                let _ = d.upload_jobs(&jobs, &data);
                 close(d, &h);
             }
         }
