@@ -13,10 +13,12 @@ connection and prints one JSON result per line:
     -> {"name", "ok", "error", "exit_status", "stdout", "negotiated": {...}}
 `asyncssh_peer.py supported` prints the algorithms this AsyncSSH implements, as JSON.
 
-Server: `asyncssh_peer.py server --host-key PATH... --authorized-keys FILE --password PW --root DIR [--rekey]`
+Server: `asyncssh_peer.py server --host-key PATH... --authorized-keys FILE --password PW --root DIR [--rekey]
+[--compression ALG,...]`
 listens on 127.0.0.1 (a free port, printed as `PORT n`), authenticates the user `peer` by password or by a key
 of the authorized_keys file, runs exec requests with /bin/sh (exit status sent), serves SFTP over --root and,
-with --rekey, sets rekey_bytes to 1 MiB. Every algorithm AsyncSSH implements (GSS-API kex aside) is offered.
+with --rekey, sets rekey_bytes to 1 MiB; --compression offers only these compression algorithms (`zlib`, the
+plain one that starts at NEWKEYS, for example). Every algorithm AsyncSSH implements (GSS-API kex aside) is offered.
 """
 import argparse
 import asyncio
@@ -141,6 +143,8 @@ async def handle_process(process):
 
 async def server(args):
     extra = {"rekey_bytes": 1 << 20} if args.rekey else {}
+    if args.compression:
+        extra["compression_algs"] = args.compression.split(",")
     listener = await asyncssh.listen(
         "127.0.0.1", 0,
         server_host_keys=args.host_key,
@@ -167,6 +171,7 @@ def main():
     p.add_argument("--password", default="peerpass")
     p.add_argument("--root")
     p.add_argument("--rekey", action="store_true")
+    p.add_argument("--compression")
     args = p.parse_args()
     if args.mode == "client":
         asyncio.run(client())

@@ -35,7 +35,9 @@ pub use agent::start_agent;
 pub use keys::{authorized_client_key, KeyPair, KeyType};
 pub use nacre_server::NacreServer;
 pub use openssh::{OpenSshClient, OpenSshServer, OpenSshServerBuilder, SFTP_SERVER, SSHD};
-pub use process::{run_with_input, run_with_timeout, start_nacre_serve, ChildGuard, CmdOutput};
+pub use process::{
+    run_with_input, run_with_timeout, start_nacre_serve, start_python_peer, ChildGuard, CmdOutput,
+};
 pub use tshark::{malformed_report, ssh_message_codes, ssh_summary, tshark_read, Tshark, TSHARK};
 pub use user::{
     ensure_test_user, install_authorized_key, test_user_home, TestUser, TEST_PASSWORD, TEST_USER,

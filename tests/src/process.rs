@@ -318,3 +318,43 @@ pub fn start_nacre_serve(
     crate::wait_listening(port, "nacre serve");
     (guard, port)
 }
+
+/// A Python peer of tests/peers (`asyncssh_peer.py`, `paramiko_peer.py`) in `server` mode, with
+/// an ed25519 host key, the test password, a root folder and an authorized_keys file made in
+/// `dir`, and `extra` arguments; returns it and the port it printed (`PORT n`).
+pub fn start_python_peer(script: &str, dir: &std::path::Path, extra: &[&str]) -> (ChildGuard, u16) {
+    use std::io::BufRead;
+    let key = crate::KeyPair::generate(dir, &format!("{script}-host"), crate::KeyType::Ed25519);
+    let root = dir.join(format!("{script}-root"));
+    std::fs::create_dir_all(&root).expect("peer root");
+    let authorized = dir.join("authorized_keys");
+    // A valid entry (AsyncSSH refuses an empty file); the tests log in with the password.
+    std::fs::write(&authorized, format!("{}\n", key.pub_line)).expect("authorized_keys");
+    let mut cmd = Command::new(crate::venv_python());
+    cmd.arg(crate::repo_root().join("tests/peers").join(script))
+        .args(["server", "--host-key"])
+        .arg(&key.private)
+        .arg("--authorized-keys")
+        .arg(&authorized)
+        .args(["--password", crate::TEST_PASSWORD, "--root"])
+        .arg(&root)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut guard = ChildGuard::spawn(script, &mut cmd);
+    let stdout = guard.child_mut().stdout.take().expect("peer stdout");
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    // The first `PORT n` line (a driver may print something before it).
+    while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.starts_with("PORT ") {
+        line.clear();
+    }
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{script} printed no port"));
+    // Keep reading its output so the peer never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (guard, port)
+}

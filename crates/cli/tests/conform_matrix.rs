@@ -11,7 +11,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -45,38 +44,6 @@ fn run_json(args: &[&str], password: &str, dir: &Path) -> Value {
     })
 }
 
-/// A Python peer (`server` mode) printing `PORT n`.
-fn python_peer(script: &str, dir: &Path) -> (ChildGuard, u16) {
-    let key = nacre_tests::KeyPair::generate(dir, &format!("{script}-host"), KeyType::Ed25519);
-    let root = dir.join(format!("{script}-root"));
-    std::fs::create_dir_all(&root).unwrap();
-    let authorized = dir.join("authorized_keys");
-    // A valid entry (AsyncSSH refuses an empty file); the checks log in with the password.
-    std::fs::write(&authorized, format!("{}\n", key.pub_line)).unwrap();
-    let mut cmd = Command::new(nacre_tests::venv_python());
-    cmd.arg(nacre_tests::repo_root().join("tests/peers").join(script))
-        .args(["server", "--host-key"])
-        .arg(&key.private)
-        .arg("--authorized-keys")
-        .arg(&authorized)
-        .args(["--password", TEST_PASSWORD, "--root"])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut guard = ChildGuard::spawn(script, &mut cmd);
-    let stdout = guard.child_mut().stdout.take().expect("peer stdout");
-    let mut reader = std::io::BufReader::new(stdout);
-    let mut line = String::new();
-    // The first `PORT n` line (a driver may print something before it).
-    while reader.read_line(&mut line).unwrap() > 0 && !line.starts_with("PORT ") {
-        line.clear();
-    }
-    let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
-    // Keep reading its output so the peer never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    (guard, port)
-}
-
 fn dropbear(dir: &Path) -> (ChildGuard, u16) {
     let key = dir.join("dropbear_ed25519_host_key");
     Command::new("dropbearkey")
@@ -105,8 +72,8 @@ fn conformance_matrix_regenerates_the_document() {
     let d = dir.path();
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &[]);
     let (db, db_port) = dropbear(d);
-    let (asy, asy_port) = python_peer("asyncssh_peer.py", d);
-    let (par, par_port) = python_peer("paramiko_peer.py", d);
+    let (asy, asy_port) = nacre_tests::start_python_peer("asyncssh_peer.py", d, &[]);
+    let (par, par_port) = nacre_tests::start_python_peer("paramiko_peer.py", d, &[]);
     let serve_dir = d.join("serve");
     std::fs::create_dir_all(&serve_dir).unwrap();
     let (serve, serve_port) = nacre_tests::start_nacre_serve(

@@ -42,6 +42,20 @@ fn nacre_sftp_with(
     remote: &str,
     options: &[&str],
 ) {
+    let mut cmd = nacre_sftp_command(port, dir, keylog, case, options);
+    let batch = format!("put upload.bin {remote}\nrm {remote}\nbye\n");
+    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+    assert!(out.success(), "{}: {out}", case.kex);
+}
+
+/// The `nacre sftp -b -` command of [`nacre_sftp_with`], its batch not yet given.
+fn nacre_sftp_command(
+    port: u16,
+    dir: &Path,
+    keylog: Option<&Path>,
+    case: &Case,
+    options: &[&str],
+) -> std::process::Command {
     let key = authorized_client_key(KeyType::Ed25519);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nacre"));
     cmd.current_dir(dir)
@@ -63,13 +77,25 @@ fn nacre_sftp_with(
     if let Some(keylog) = keylog {
         cmd.env("SSHKEYLOGFILE", keylog);
     }
-    let batch = format!("put upload.bin {remote}\nrm {remote}\nbye\n");
-    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
-    assert!(out.success(), "{}: {out}", case.kex);
+    cmd
 }
 
 fn write_upload(dir: &Path) {
     let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("upload.bin"), data).unwrap();
+}
+
+/// An upload of bytes that do not compress, so that its size still shows on the wire.
+fn write_random_upload(dir: &Path) {
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let data: Vec<u8> = (0..FILE_LEN)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
     std::fs::write(dir.join("upload.bin"), data).unwrap();
 }
 
@@ -542,17 +568,7 @@ fn compressed_sessions_are_inflated() {
     let sshd = OpenSshServer::start(&[KeyType::Ed25519], &["Compression yes"]);
     let dir = tempfile::tempdir().unwrap();
     let keylog = dir.path().join("keylog.txt");
-    // Bytes that do not compress, so that the upload's size still shows on the wire.
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    let data: Vec<u8> = (0..FILE_LEN)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(dir.path().join("upload.bin"), data).unwrap();
+    write_random_upload(dir.path());
     let remote = format!("nacre-decode-zlib-{}", std::process::id());
     let case = |kex, cipher| Case {
         kex,
@@ -631,6 +647,45 @@ fn check_compressed(msgs: &[&Value], stream: u64) {
         };
         // SFTP packets are lines of the CHANNEL_DATA that completed them, with its flags.
         assert_eq!(m["compressed"], expected, "stream {stream} #{i}: {m}");
+    }
+}
+
+/// Plain `zlib` (RFC 4253 §6.2), which compresses from the first packet after each side's NEWKEYS:
+/// AsyncSSH's server offers only it, `nacre sftp -C` takes it; the decoder inflates every packet
+/// after NEWKEYS, both ways, and reads the SFTP upload inside.
+#[test]
+fn plain_zlib_is_inflated_from_newkeys_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_peer, port) =
+        nacre_tests::start_python_peer("asyncssh_peer.py", dir.path(), &["--compression", "zlib"]);
+    let keylog = dir.path().join("keylog.txt");
+    write_random_upload(dir.path());
+    let case = Case {
+        kex: "curve25519-sha256",
+        cipher: "aes128-gcm@openssh.com",
+        mac: None,
+    };
+    let capture = Tshark::start(port, dir.path().join("capture.pcapng"));
+    let mut cmd = nacre_sftp_command(port, dir.path(), Some(&keylog), &case, &["Compression=yes"]);
+    cmd.env("NACRE_PASSWORD", nacre_tests::TEST_PASSWORD);
+    let batch = "put upload.bin nacre-decode-zlib.bin\nrm nacre-decode-zlib.bin\nbye\n";
+    let out = run_with_input(&mut cmd, Some(batch.as_bytes()), Duration::from_secs(60));
+    assert!(out.success(), "{out}");
+    let pcap = capture.stop();
+    let lines = decode(&pcap, &keylog);
+    check_all(&lines, &[case]);
+    let msgs = msgs_of(&lines, 0);
+    let kexinit = position(&msgs, 0, Some("s2c"), "KEXINIT");
+    assert_eq!(
+        msgs[kexinit]["fields"]["compression_s2c"], "zlib",
+        "{}",
+        msgs[kexinit]
+    );
+    let newkeys = |dir| position(&msgs, 0, Some(dir), "NEWKEYS");
+    let (c2s, s2c) = (newkeys("c2s"), newkeys("s2c"));
+    for (i, m) in msgs.iter().enumerate() {
+        let after = if m["dir"] == "s2c" { s2c } else { c2s };
+        assert_eq!(m["compressed"], i > after, "#{i}: {m}");
     }
 }
 
