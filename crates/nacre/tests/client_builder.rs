@@ -12,50 +12,16 @@ use std::time::Duration;
 
 use nacre::auth::AuthServerConfig;
 use nacre::transport::Config;
-use nacre::{
-    AuthContext, AuthPolicy, Client, Error, PasswordCheck, Server, ServerConfig, ServerLimits,
-    UnknownHosts,
-};
+use nacre::{AuthContext, Client, Error, PasswordCheck, Server, UnknownHosts};
 
-/// alice's password is "secret"; keys are never accepted (but offered as a method).
-struct Alice;
+mod common;
 
-impl AuthPolicy for Alice {
-    fn password(&self, ctx: &AuthContext, password: &str) -> PasswordCheck {
-        if ctx.user == "alice" && password == "secret" {
-            PasswordCheck::Accept
-        } else {
-            PasswordCheck::Reject
-        }
-    }
-}
+use common::{pipe, server_with, Alice};
 
 fn server() -> (Server, nacre::keys::PublicKey) {
     let key = nacre_testkit::host_key(nacre::keys::KeyType::Ed25519, 7);
     let public = key.public_key();
     (server_with(Config::server(vec![key])), public)
-}
-
-/// alice's server with this transport configuration.
-fn server_with(transport: Config) -> Server {
-    Server::new(
-        Arc::new(transport),
-        AuthServerConfig {
-            failure_delay: Duration::ZERO,
-            ..AuthServerConfig::default()
-        },
-        Arc::new(Alice),
-        ServerConfig::default(),
-        ServerLimits::default(),
-    )
-}
-
-/// The client's end of an in-memory connection to `server`.
-fn pipe(server: &Server) -> tokio::io::DuplexStream {
-    let (client, server_end) = tokio::io::duplex(1 << 16);
-    let server = server.clone();
-    tokio::spawn(async move { server.serve(server_end, None).await });
-    client
 }
 
 #[tokio::test]

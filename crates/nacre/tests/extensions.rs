@@ -11,46 +11,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nacre::auth::AuthServerConfig;
 use nacre::keys::{KeyType, KnownHosts, PrivateKey};
 use nacre::transport::Config;
-use nacre::{
-    AuthContext, AuthPolicy, Client, Connection, Error, PasswordCheck, Server, ServerConfig,
-    ServerLimits,
-};
+use nacre::{Client, Connection, Error, Server};
 
-struct Alice;
+mod common;
 
-impl AuthPolicy for Alice {
-    fn password(&self, ctx: &AuthContext, password: &str) -> PasswordCheck {
-        if ctx.user == "alice" && password == "secret" {
-            PasswordCheck::Accept
-        } else {
-            PasswordCheck::Reject
-        }
-    }
-}
+use common::{pipe, server_with};
 
 fn server(keys: Vec<Arc<PrivateKey>>, ext_info: bool) -> Server {
     let mut transport = Config::server(keys);
     transport.ext_info = ext_info;
-    Server::new(
-        Arc::new(transport),
-        AuthServerConfig {
-            failure_delay: Duration::ZERO,
-            ..AuthServerConfig::default()
-        },
-        Arc::new(Alice),
-        ServerConfig::default(),
-        ServerLimits::default(),
-    )
-}
-
-fn pipe(server: &Server) -> tokio::io::DuplexStream {
-    let (client, server_end) = tokio::io::duplex(1 << 16);
-    let server = server.clone();
-    tokio::spawn(async move { server.serve(server_end, None).await });
-    client
+    server_with(transport)
 }
 
 async fn connect(server: &Server) -> Connection {
