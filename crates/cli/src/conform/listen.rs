@@ -164,7 +164,6 @@ pub fn check_client(mut stream: TcpStream, timeout: Duration) -> Vec<Outcome> {
     judge(&raw_in, &received, probe_seq, service, closed)
 }
 
-/// Whether the client went on to USERAUTH_REQUEST (past our IGNORE and DEBUG).
 /// A server transport with a fresh ed25519 host key that keeps every packet it receives
 /// (`Transport::record_received`), as both connections of `--listen` use.
 pub(super) fn recording_server() -> Transport {
@@ -177,6 +176,7 @@ pub(super) fn recording_server() -> Transport {
     t
 }
 
+/// Whether the client went on to USERAUTH_REQUEST (past our IGNORE and DEBUG).
 fn userauth(received: &[(u32, Vec<u8>)]) -> bool {
     received.iter().any(|(_, p)| p.first() == Some(&50))
 }

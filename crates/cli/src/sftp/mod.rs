@@ -230,25 +230,22 @@ pub async fn run(args: SftpArgs) -> anyhow::Result<i32> {
     };
     let channel = conn.open_session().await?;
     channel.subsystem("sftp").await?;
-    // Large puts over a long path may go over more sessions (not under a bandwidth limit).
-    let stripes = match args.limit {
-        Some(_) => None,
-        None => Some(stripes::Stripes::new(
-            conn.opener(),
-            config.clone(),
-            channel.id(),
-            args.stripes,
-        )),
-    };
-    let client = match args.limit {
+    let (client, stripes) = match args.limit {
         Some(kbit) => {
             let writer = bwlimit::LimitedSink::new(channel.writer(), kbit);
             let reader = bwlimit::LimitedSource::new(channel, kbit);
-            nacre_sftp::SftpClient::new(reader, writer, config).await?
+            (
+                nacre_sftp::SftpClient::new(reader, writer, config).await?,
+                None,
+            )
         }
         None => {
+            // Large puts over a long path may go over more sessions (not under a limit).
+            let stripes =
+                stripes::Stripes::new(conn.opener(), config.clone(), channel.id(), args.stripes);
             let writer = channel.writer();
-            nacre_sftp::SftpClient::new(channel, writer, config).await?
+            let client = nacre_sftp::SftpClient::new(channel, writer, config).await?;
+            (client, Some(stripes))
         }
     };
     let interactive = script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin());

@@ -65,6 +65,9 @@ impl Stripes {
         }
         let lanes = self.lanes.get_or_init(|| self.open()).await;
         let lanes = lanes.get(..sessions - 1).unwrap_or(lanes);
+        if lanes.is_empty() {
+            return lanes;
+        }
         status::status(format_args!(
             "Striping the upload over {} sessions (round trip {} ms, the server's window {} KiB)",
             lanes.len() + 1,

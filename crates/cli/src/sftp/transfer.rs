@@ -107,6 +107,8 @@ impl Session {
             let verb = if f.resume { "Resuming" } else { "Fetching" };
             println!("{verb} {} to {}", shown(remote), self.shown_local(local));
         }
+        // As OpenSSH's: flushed to disk (fsync) with -f only.
+        let sync = f.fsync || self.fsync;
         if attrs.is_dir() {
             if !(f.recursive || self.recursive) {
                 bail!(
@@ -114,7 +116,7 @@ impl Session {
                     shown(remote)
                 );
             }
-            return self.get_dir(remote, local, f.fsync || self.fsync).await;
+            return self.get_dir(remote, local, sync).await;
         }
         status::status(format_args!("Starting download of {remote}"));
         let started = std::time::Instant::now();
@@ -126,10 +128,9 @@ impl Session {
         };
         let sample = Sample::Local(local.to_path_buf());
         let name = base_name(remote);
-        // As OpenSSH's: flushed to disk (fsync) with -f only.
         let opts = DownloadOptions {
             resume: f.resume,
-            sync: f.fsync || self.fsync,
+            sync,
         };
         let done = with_meter(self.progress, name, start, total, sample, async {
             self.client

@@ -44,40 +44,38 @@ impl SftpClient {
         local: impl AsRef<Path>,
         remote: impl AsRef<[u8]>,
     ) -> Result<u64> {
-        let (local, remote) = (local.as_ref(), remote.as_ref());
-        let file = tokio::fs::File::open(local).await?;
-        let meta = file.metadata().await?;
-        if lanes.is_empty() || !meta.is_file() {
-            drop(file);
-            return self.upload(local, remote).await;
-        }
-        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
-        let create = Attributes::EMPTY.with_permissions(mode);
-        let flags = OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC;
-        let first = OpenHandle::new(self, self.open(remote, flags, &create).await?);
-        let input = LocalReader::new(file.into_std().await);
+        self.upload_inner(local.as_ref(), remote.as_ref(), false, lanes)
+            .await
+    }
+
+    /// Sends `input` (`end` bytes) into `first`, this session's handle on the new `remote`,
+    /// and the same file opened on each of `lanes`, their blocks in turn; `first` alone when a
+    /// lane cannot open it. Every handle is closed at the end.
+    pub(super) async fn push_striped(
+        &self,
+        first: OpenHandle<'_>,
+        lanes: &[SftpClient],
+        remote: &[u8],
+        end: u64,
+        input: &LocalReader,
+    ) -> Result<u64> {
         let Some(opened) = open_lanes(lanes, remote).await else {
-            let sent = self.push(first.bytes(), 0, &input).await;
-            let closed = first.close().await;
-            let sent = sent?;
-            return closed.map(|()| sent);
+            let sent = self.push(first.bytes(), 0, input).await;
+            return first.close_after(sent).await;
         };
         let count = lanes.len() as u64 + 1;
         let lane = |index: u64| Lane {
             block: STRIPE_BLOCK,
             lanes: count,
             index,
-            end: meta.len(),
+            end,
         };
         let mut pool = Pool::new();
-        let input = &input;
         for (index, handle) in (0..).zip(std::iter::once(first).chain(opened)) {
             pool.push(async move {
                 let client = handle.client();
                 let sent = client.push_lane(handle.bytes(), lane(index), input).await;
-                let closed = handle.close().await;
-                let sent = sent?;
-                closed.map(|()| sent)
+                handle.close_after(sent).await
             });
         }
         let mut total = 0;

@@ -49,6 +49,14 @@ impl<'a> OpenHandle<'a> {
         self.open = false;
         self.client.close(&self.handle).await
     }
+
+    /// Closes the handle after the work done with it: the work's error first, else the
+    /// CLOSE's, else what the work gave.
+    pub(super) async fn close_after<T>(self, done: Result<T>) -> Result<T> {
+        let closed = self.close().await;
+        let done = done?;
+        closed.map(|()| done)
+    }
 }
 
 impl Drop for OpenHandle<'_> {
@@ -94,13 +102,13 @@ impl SftpClient {
 
     /// Uploads `local` to `remote` (created or truncated). Returns the bytes transferred.
     pub async fn upload(&self, local: impl AsRef<Path>, remote: impl AsRef<[u8]>) -> Result<u64> {
-        self.upload_inner(local.as_ref(), remote.as_ref(), false)
+        self.upload_inner(local.as_ref(), remote.as_ref(), false, &[])
             .await
     }
 
     /// Resumes an upload: keeps what `remote` holds and sends the rest (`reput`).
     pub async fn reput(&self, local: impl AsRef<Path>, remote: impl AsRef<[u8]>) -> Result<u64> {
-        self.upload_inner(local.as_ref(), remote.as_ref(), true)
+        self.upload_inner(local.as_ref(), remote.as_ref(), true, &[])
             .await
     }
 
@@ -112,20 +120,8 @@ impl SftpClient {
         local: impl AsRef<Path>,
         opts: DownloadOptions,
     ) -> Result<u64> {
-        let (remote, local) = (remote.as_ref(), local.as_ref());
-        let handle = self
-            .open(remote, OpenFlags::READ, &Attributes::EMPTY)
-            .await?;
-        let handle = OpenHandle::new(self, handle);
-        let result = async {
-            let attrs = self.fstat(handle.bytes()).await?;
-            self.fetch_into(handle.bytes(), local, &attrs, opts).await
-        }
-        .await;
-        let closed = handle.close().await;
-        let got = result?;
-        closed?;
-        Ok(got)
+        self.download_file(remote.as_ref(), local.as_ref(), None, opts)
+            .await
     }
 
     /// Downloads `remote` into `local` with the attributes a listing gave (its size stops the
@@ -138,19 +134,35 @@ impl SftpClient {
         attrs: &Attributes,
         sync: bool,
     ) -> Result<u64> {
+        let opts = DownloadOptions {
+            resume: false,
+            sync,
+        };
+        self.download_file(remote, local, Some(attrs), opts).await
+    }
+
+    /// Opens `remote`, fetches it into `local` with the attributes `listed` (else its FSTAT's)
+    /// and closes it.
+    async fn download_file(
+        &self,
+        remote: &[u8],
+        local: &Path,
+        listed: Option<&Attributes>,
+        opts: DownloadOptions,
+    ) -> Result<u64> {
         let handle = self
             .open(remote, OpenFlags::READ, &Attributes::EMPTY)
             .await?;
         let handle = OpenHandle::new(self, handle);
-        let to = DownloadOptions {
-            resume: false,
-            sync,
-        };
-        let result = self.fetch_into(handle.bytes(), local, attrs, to).await;
-        let closed = handle.close().await;
-        let got = result?;
-        closed?;
-        Ok(got)
+        let got = async {
+            let attrs = match listed {
+                Some(a) => *a,
+                None => self.fstat(handle.bytes()).await?,
+            };
+            self.fetch_into(handle.bytes(), local, &attrs, opts).await
+        }
+        .await;
+        handle.close_after(got).await
     }
 
     /// Creates (or, resuming, extends) `local` and fetches the open `handle` into it.
@@ -217,7 +229,16 @@ impl SftpClient {
         }
     }
 
-    async fn upload_inner(&self, local: &Path, remote: &[u8], resume: bool) -> Result<u64> {
+    /// Uploads `local` (resumed, or created or truncated) into `remote`, over this session and
+    /// the sessions `lanes` when there are some and `local` is a regular file
+    /// ([`SftpClient::upload_striped`]).
+    pub(super) async fn upload_inner(
+        &self,
+        local: &Path,
+        remote: &[u8],
+        resume: bool,
+        lanes: &[SftpClient],
+    ) -> Result<u64> {
         let file = tokio::fs::File::open(local).await?;
         let meta = file.metadata().await?;
         let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
@@ -245,11 +266,13 @@ impl SftpClient {
         let handle = self.open(remote, flags, &create).await?;
         let handle = OpenHandle::new(self, handle);
         let input = LocalReader::new(file.into_std().await);
+        if !lanes.is_empty() && meta.is_file() {
+            return self
+                .push_striped(handle, lanes, remote, meta.len(), &input)
+                .await;
+        }
         let sent = self.push(handle.bytes(), start, &input).await;
-        let closed = handle.close().await;
-        let sent = sent?;
-        closed?;
-        Ok(sent)
+        handle.close_after(sent).await
     }
 
     /// Sends `input` from `start` to its end as WRITEs at `start`, pipelined (the machine's

@@ -353,10 +353,10 @@ impl Lane {
         self.index.saturating_mul(self.block)
     }
 
-    /// Where the lane writes next after reaching `offset`: `offset` itself inside one of its
-    /// blocks, else the start of its next block.
+    /// Where the lane writes next once a WRITE has taken it to `offset`: `offset` itself inside
+    /// one of its blocks, else (at the end of one) the start of its next block.
     fn next(&self, offset: u64) -> u64 {
-        if offset.is_multiple_of(self.block) && offset > self.first() {
+        if offset.is_multiple_of(self.block) {
             offset.saturating_add(self.lanes.saturating_sub(1).saturating_mul(self.block))
         } else {
             offset
